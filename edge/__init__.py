@@ -1,0 +1,1 @@
+"""Edge runtime: capture, detect, track, classify and report emotions without TensorFlow."""
