@@ -1,0 +1,128 @@
+"""Emotion classifier on a LiteRT (TFLite) model, configured only from its sidecar.
+
+opencv_zoo style: `preprocess` (crops -> model input), `infer` (interpreter), `postprocess`
+(dequantise -> probabilities). Quantisation maths lives in edge.quant.
+"""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+from typing import Any
+
+import cv2
+import numpy as np
+
+from edge.contract import ModelContract, load_contract
+from edge.errors import EdgeError
+from edge.quant import dequantize, quantize
+from edge.types import Box, Prediction
+
+log = logging.getLogger(__name__)
+
+INTERPOLATIONS = {"area": cv2.INTER_AREA, "linear": cv2.INTER_LINEAR, "nearest": cv2.INTER_NEAREST, "cubic": cv2.INTER_CUBIC}
+DEFAULT_MODEL = Path("models/emotion_int8.tflite")
+
+
+def _interpreter_class() -> Any:
+    try:
+        from ai_edge_litert.interpreter import Interpreter
+    except ImportError:
+        try:
+            from tflite_runtime.interpreter import Interpreter  # older Pi images
+        except ImportError:
+            raise EdgeError("ai-edge-litert", "not installed (pip install ai-edge-litert)") from None
+    return Interpreter
+
+
+def softmax(logits: np.ndarray) -> np.ndarray:
+    shifted = logits - logits.max(axis=-1, keepdims=True)
+    exp = np.exp(shifted)
+    return exp / exp.sum(axis=-1, keepdims=True)
+
+
+class EmotionClassifier:
+    """Classifies face crops; `classify(image, boxes)` returns one Prediction per box."""
+
+    def __init__(self, model_path: Path = DEFAULT_MODEL, num_threads: int = 2, batch: bool = True) -> None:
+        self.model_path = Path(model_path)
+        self.contract: ModelContract = load_contract(self.model_path)
+        self.labels = tuple(self.contract.labels)
+        self.batch = batch
+        try:
+            self._interp = _interpreter_class()(model_path=str(self.model_path), num_threads=num_threads)
+            self._interp.allocate_tensors()
+        except (ValueError, RuntimeError) as exc:
+            raise EdgeError(f"model {self.model_path}", f"cannot be loaded by LiteRT ({exc})") from None
+        self._in = self._interp.get_input_details()[0]
+        self._out = self._interp.get_output_details()[0]
+        self._check_against_contract()
+        self._batch_size = int(self._in["shape"][0])
+        pre = self.contract.preprocess
+        self._size = (pre.width, pre.height)
+        self._interpolation = INTERPOLATIONS[pre.interpolation]
+
+    def _check_against_contract(self) -> None:
+        spec, actual = self.contract.input, self._in
+        problems = []
+        if list(actual["shape"][1:]) != spec.shape[1:]:
+            problems.append(f"input shape {list(actual['shape'])} != sidecar {spec.shape}")
+        if np.dtype(actual["dtype"]).name != spec.dtype:
+            problems.append(f"input dtype {np.dtype(actual['dtype']).name} != sidecar {spec.dtype}")
+        if np.dtype(self._out["dtype"]).name != self.contract.output.dtype:
+            problems.append(f"output dtype {np.dtype(self._out['dtype']).name} != sidecar {self.contract.output.dtype}")
+        if problems:
+            raise EdgeError(f"model {self.model_path}", "; ".join(problems))
+
+    # --- stages -------------------------------------------------------------------------
+    def preprocess(self, image_bgr: np.ndarray, boxes: list[Box]) -> np.ndarray:
+        """Crops -> (N, H, W, C) model input, already quantised to the input dtype."""
+        pre, spec = self.contract.preprocess, self.contract.input
+        source = cv2.cvtColor(image_bgr, cv2.COLOR_BGR2GRAY) if pre.color == "grayscale" else image_bgr
+        if pre.color == "rgb":
+            source = cv2.cvtColor(image_bgr, cv2.COLOR_BGR2RGB)
+        crops = [cv2.resize(source[b.y1:b.y2, b.x1:b.x2], self._size, interpolation=self._interpolation) for b in boxes]
+        batch = np.stack(crops).astype(np.float32).reshape(len(boxes), pre.height, pre.width, -1)
+        low, high = pre.value_range
+        if (low, high) != (0.0, 255.0):
+            batch = low + batch * ((high - low) / 255.0)
+        return quantize(batch, spec.scale, spec.zero_point, spec.dtype)
+
+    def _ensure_batch(self, n: int) -> None:
+        if n != self._batch_size:
+            self._interp.resize_tensor_input(self._in["index"], [n, *self.contract.input.shape[1:]])
+            self._interp.allocate_tensors()
+            self._batch_size = n
+
+    def infer(self, model_input: np.ndarray) -> np.ndarray:
+        """Raw (still quantised) model output, shape (N, classes)."""
+        n = model_input.shape[0]
+        if self.batch:
+            self._ensure_batch(n)
+            self._interp.set_tensor(self._in["index"], model_input)
+            self._interp.invoke()
+            return self._interp.get_tensor(self._out["index"]).reshape(n, -1).copy()
+        self._ensure_batch(1)
+        rows = []
+        for i in range(n):
+            self._interp.set_tensor(self._in["index"], model_input[i:i + 1])
+            self._interp.invoke()
+            rows.append(self._interp.get_tensor(self._out["index"]).reshape(-1).copy())
+        return np.stack(rows)
+
+    def postprocess(self, raw: np.ndarray) -> list[Prediction]:
+        spec = self.contract.output
+        values = dequantize(raw, spec.scale, spec.zero_point)
+        probs = softmax(values) if spec.kind == "logits" else np.clip(values, 0.0, None)
+        sums = probs.sum(axis=-1, keepdims=True)
+        probs = np.where(sums > 0, probs / np.maximum(sums, 1e-12), 1.0 / probs.shape[-1])
+        return [Prediction(self.labels, row.astype(np.float32)) for row in probs]
+
+    def classify(self, image_bgr: np.ndarray, boxes: list[Box]) -> list[Prediction]:
+        boxes = [b for b in boxes if b.width > 0 and b.height > 0]
+        if not boxes:
+            return []
+        return self.postprocess(self.infer(self.preprocess(image_bgr, boxes)))
+
+    def close(self) -> None:
+        self._interp = None

@@ -1,0 +1,102 @@
+"""Deterministic synthetic clip: the astronaut's real face moving and scaling over a background.
+
+Frames are generated on demand from the frame index (a 300-frame clip would need ~280 MB if
+materialised), so `make_demo_frames` returns a lazy, list-like `DemoClip`.
+Needs scikit-image (for `skimage.data.astronaut`), imported only when a clip is built.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterator, Sequence
+
+import cv2
+import numpy as np
+
+from edge.types import Box
+
+DEFAULT_SIZE = (640, 480)
+FACE_CROP_ROWS = (10, 230)  # astronaut() is 512x512 RGB; this window holds the face with hair and chin
+FACE_CROP_COLS = (130, 330)
+FACE_HEIGHT_FRACTION = (0.32, 0.55)  # face-crop height as a fraction of frame height (min, max)
+PERIOD_FRAMES = 120  # one full cycle of the motion path
+
+
+def _face_crop_bgr() -> np.ndarray:
+    from skimage import data  # lazy: only the demo needs scikit-image
+
+    rgb = data.astronaut()[FACE_CROP_ROWS[0]:FACE_CROP_ROWS[1], FACE_CROP_COLS[0]:FACE_CROP_COLS[1]]
+    return cv2.cvtColor(np.ascontiguousarray(rgb), cv2.COLOR_RGB2BGR)
+
+
+def _background(size: tuple[int, int], seed: int) -> np.ndarray:
+    width, height = size
+    rng = np.random.default_rng(seed)
+    y = np.linspace(0.0, 1.0, height, dtype=np.float32)[:, None]
+    x = np.linspace(0.0, 1.0, width, dtype=np.float32)[None, :]
+    base = np.stack([90 + 60 * x + 0 * y, 110 + 50 * y + 0 * x, 70 + 40 * (1 - x) * y], axis=-1)
+    image = np.clip(base, 0, 255).astype(np.uint8)
+    for _ in range(12):  # some non-face clutter
+        cx, cy = int(rng.integers(0, width)), int(rng.integers(0, height))
+        colour = tuple(int(c) for c in rng.integers(40, 220, size=3))
+        if rng.random() < 0.5:
+            cv2.circle(image, (cx, cy), int(rng.integers(10, 50)), colour, -1)
+        else:
+            cv2.rectangle(image, (cx, cy), (cx + int(rng.integers(20, 90)), cy + int(rng.integers(20, 90))), colour, -1)
+    return cv2.GaussianBlur(image, (5, 5), 0)
+
+
+class DemoClip(Sequence[np.ndarray]):
+    """A lazy clip of `n` BGR frames; `clip[i]` renders frame i, `clip.boxes(i)` gives the true face boxes."""
+
+    def __init__(self, n: int, size: tuple[int, int] = DEFAULT_SIZE, faces: int = 1, seed: int = 0) -> None:
+        if n < 1 or faces < 1:
+            raise ValueError("a demo clip needs at least one frame and one face")
+        self.n, self.size, self.faces, self.seed = n, (int(size[0]), int(size[1])), faces, seed
+        self._face = _face_crop_bgr()
+        self._background = _background(self.size, seed)
+        phase_rng = np.random.default_rng(seed + 1)
+        self._phases = phase_rng.uniform(0, 2 * math.pi, size=(faces, 3))
+
+    def __len__(self) -> int:
+        return self.n
+
+    def boxes(self, index: int) -> list[Box]:
+        """Where each pasted face crop lies in frame `index` (the crop, slightly larger than the face)."""
+        width, height = self.size
+        lane = width / self.faces
+        out = []
+        for k in range(self.faces):
+            px, py, ps = self._phases[k]
+            t = 2 * math.pi * (index % PERIOD_FRAMES) / PERIOD_FRAMES
+            lo, hi = FACE_HEIGHT_FRACTION
+            if self.faces > 1:
+                hi = min(hi, 0.9 * lane / height * self._face.shape[0] / self._face.shape[1])
+                lo = min(lo, hi * 0.7)
+            fh = int(height * (lo + (hi - lo) * 0.5 * (1 + math.sin(t + ps))))
+            fw = int(fh * self._face.shape[1] / self._face.shape[0])
+            free_x = max(0.0, lane - fw)
+            free_y = max(0.0, height - fh)
+            x1 = int(k * lane + free_x * 0.5 * (1 + math.sin(t + px)))
+            y1 = int(free_y * 0.5 * (1 + math.sin(2 * t + py)))
+            out.append(Box(x1, y1, x1 + fw, y1 + fh))
+        return out
+
+    def __getitem__(self, index):  # type: ignore[override]
+        if isinstance(index, slice):
+            return [self[i] for i in range(*index.indices(self.n))]
+        if not -self.n <= index < self.n:
+            raise IndexError(index)
+        index %= self.n
+        image = self._background.copy()
+        for box in self.boxes(index):
+            image[box.y1:box.y2, box.x1:box.x2] = cv2.resize(self._face, (box.width, box.height), interpolation=cv2.INTER_AREA)
+        return image
+
+    def __iter__(self) -> Iterator[np.ndarray]:
+        return (self[i] for i in range(self.n))
+
+
+def make_demo_frames(n: int, size: tuple[int, int] = DEFAULT_SIZE, faces: int = 1, seed: int = 0) -> DemoClip:
+    """The demo clip used by the `demo` source, the benchmark and the tests."""
+    return DemoClip(n, size=size, faces=faces, seed=seed)

@@ -1,0 +1,35 @@
+"""Face detector backends, chosen by config `type` (one backend per module, imported lazily)."""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+
+from edge.types import FaceDetector
+
+log = logging.getLogger(__name__)
+
+DETECTOR_TYPES = ("auto", "haar", "mediapipe")
+
+
+def resolve_type(kind: str, mediapipe_model: Path) -> str:
+    """`auto` means mediapipe when its model file is present, otherwise haar (and says why)."""
+    if kind != "auto":
+        return kind
+    if Path(mediapipe_model).is_file():
+        return "mediapipe"
+    log.info("detector auto: using haar because %s is missing (run `python -m edge.fetch_detector` for mediapipe)", mediapipe_model)
+    return "haar"
+
+
+def make_detector(cfg) -> FaceDetector:  # cfg: edge.config.DetectorConfig
+    kind = resolve_type(cfg.type, cfg.mediapipe.model)
+    if kind == "mediapipe":
+        from edge.detectors.blazeface import MediaPipeDetector
+
+        return MediaPipeDetector(margin=cfg.margin, min_size=cfg.min_size, model=cfg.mediapipe.model,
+                                 min_confidence=cfg.mediapipe.min_confidence, running_mode=cfg.mediapipe.running_mode)
+    from edge.detectors.haar import HaarDetector
+
+    return HaarDetector(margin=cfg.margin, min_size=cfg.min_size, scale_factor=cfg.haar.scale_factor,
+                        min_neighbors=cfg.haar.min_neighbors, detect_width=cfg.haar.detect_width)

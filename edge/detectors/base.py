@@ -1,0 +1,42 @@
+"""Shared detector behaviour: margin, clipping and minimum size, applied once for every backend."""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+
+import numpy as np
+
+from edge.types import Box
+
+
+def expand_box(box: Box, margin: float, width: int, height: int) -> Box:
+    """Grow `box` by `margin` of its size on every side and clip it to the frame."""
+    dx, dy = box.width * margin, box.height * margin
+    return Box(
+        max(0, int(round(box.x1 - dx))),
+        max(0, int(round(box.y1 - dy))),
+        min(width, int(round(box.x2 + dx))),
+        min(height, int(round(box.y2 + dy))),
+        box.score,
+    )
+
+
+class BaseDetector(ABC):
+    """Backends implement `_detect_raw` (tight boxes, frame pixels); `detect` adds margin and clips."""
+
+    name = "base"
+
+    def __init__(self, margin: float = 0.12, min_size: int = 24) -> None:
+        self.margin = margin
+        self.min_size = min_size
+
+    @abstractmethod
+    def _detect_raw(self, image_bgr: np.ndarray) -> list[Box]: ...
+
+    def detect(self, image_bgr: np.ndarray) -> list[Box]:
+        height, width = image_bgr.shape[:2]
+        boxes = [expand_box(b, self.margin, width, height) for b in self._detect_raw(image_bgr)]
+        return [b for b in boxes if min(b.width, b.height) >= self.min_size]
+
+    def close(self) -> None:
+        return None

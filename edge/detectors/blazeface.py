@@ -1,0 +1,66 @@
+"""MediaPipe Tasks FaceDetector with the BlazeFace short-range model (`python -m edge.fetch_detector`)."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+from typing import Literal
+
+import cv2
+import numpy as np
+
+from edge.detectors.base import BaseDetector
+from edge.errors import EdgeError
+from edge.no_tensorflow import tensorflow_blocked
+from edge.types import Box
+
+DEFAULT_FACE_MODEL = Path("models/face_detection_short_range.tflite")
+FETCH_HINT = "missing; run `python -m edge.fetch_detector`"
+
+
+class MediaPipeDetector(BaseDetector):
+    name = "mediapipe"
+
+    def __init__(self, margin: float = 0.12, min_size: int = 24, model: Path = DEFAULT_FACE_MODEL,
+                 min_confidence: float = 0.5, running_mode: Literal["image", "video"] = "image") -> None:
+        super().__init__(margin, min_size)
+        model = Path(model)
+        if not model.is_file():
+            raise EdgeError(f"face model {model}", FETCH_HINT)
+        try:
+            with tensorflow_blocked():
+                import mediapipe as mp
+                from mediapipe.tasks.python import vision
+                from mediapipe.tasks.python.core.base_options import BaseOptions
+        except ImportError as exc:
+            raise EdgeError("mediapipe", f"not importable ({exc}); pip install mediapipe or use --detector haar") from None
+        self._mp = mp
+        self._video = running_mode == "video"
+        mode = vision.RunningMode.VIDEO if self._video else vision.RunningMode.IMAGE
+        options = vision.FaceDetectorOptions(base_options=BaseOptions(model_asset_path=str(model)),
+                                             running_mode=mode, min_detection_confidence=min_confidence)
+        try:
+            self._detector = vision.FaceDetector.create_from_options(options)
+        except (RuntimeError, ValueError) as exc:
+            raise EdgeError(f"face model {model}", f"rejected by MediaPipe ({exc})") from None
+        self._last_ms = -1
+
+    def _timestamp_ms(self) -> int:
+        self._last_ms = max(self._last_ms + 1, int(time.monotonic() * 1000))
+        return self._last_ms
+
+    def _detect_raw(self, image_bgr: np.ndarray) -> list[Box]:
+        rgb = cv2.cvtColor(image_bgr, cv2.COLOR_BGR2RGB)
+        image = self._mp.Image(image_format=self._mp.ImageFormat.SRGB, data=rgb)
+        result = self._detector.detect_for_video(image, self._timestamp_ms()) if self._video else self._detector.detect(image)
+        boxes = []
+        for det in result.detections:
+            bb = det.bounding_box
+            score = det.categories[0].score if det.categories else 1.0
+            boxes.append(Box(bb.origin_x, bb.origin_y, bb.origin_x + bb.width, bb.origin_y + bb.height, float(score or 0.0)))
+        return boxes
+
+    def close(self) -> None:
+        if self._detector is not None:
+            self._detector.close()
+            self._detector = None

@@ -1,0 +1,47 @@
+"""OpenCV Haar cascade (frontal face), run on a downscaled, equalised grayscale frame."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import cv2
+import numpy as np
+
+from edge.detectors.base import BaseDetector
+from edge.errors import EdgeError
+from edge.types import Box
+
+CASCADE_FILE = "haarcascade_frontalface_default.xml"
+
+
+def cascade_path() -> Path:
+    data = getattr(cv2, "data", None)
+    if data is None:
+        raise EdgeError("haar cascade", "this OpenCV build has no cv2.data (install opencv-contrib-python>=4.8,<5)")
+    return Path(data.haarcascades) / CASCADE_FILE
+
+
+class HaarDetector(BaseDetector):
+    name = "haar"
+
+    def __init__(self, margin: float = 0.12, min_size: int = 24, scale_factor: float = 1.1,
+                 min_neighbors: int = 5, detect_width: int = 320) -> None:
+        super().__init__(margin, min_size)
+        path = cascade_path()
+        self._cascade = cv2.CascadeClassifier(str(path))
+        if self._cascade.empty():
+            raise EdgeError(f"haar cascade {path}", "missing or unreadable (OpenCV 5 wheels no longer bundle cascades; use opencv-contrib-python<5)")
+        self.scale_factor, self.min_neighbors, self.detect_width = scale_factor, min_neighbors, detect_width
+
+    def _detect_raw(self, image_bgr: np.ndarray) -> list[Box]:
+        height, width = image_bgr.shape[:2]
+        factor = min(1.0, self.detect_width / width) if self.detect_width > 0 else 1.0
+        gray = cv2.cvtColor(image_bgr, cv2.COLOR_BGR2GRAY)
+        if factor < 1.0:
+            gray = cv2.resize(gray, (round(width * factor), round(height * factor)), interpolation=cv2.INTER_AREA)
+        gray = cv2.equalizeHist(gray)
+        min_px = max(8, int(self.min_size * factor))
+        found = self._cascade.detectMultiScale(gray, scaleFactor=self.scale_factor, minNeighbors=self.min_neighbors,
+                                               minSize=(min_px, min_px))
+        inverse = 1.0 / factor
+        return [Box(int(x * inverse), int(y * inverse), int((x + w) * inverse), int((y + h) * inverse)) for x, y, w, h in found]

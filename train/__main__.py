@@ -1,0 +1,133 @@
+"""python -m train --data ../shared/datasets/fer2013 --out runs/<name>: fit the model and write every report."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import shlex
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+
+from train.augment import AugmentConfig
+from train.data import DataError, Split, load_split, stratified_holdout
+from train.fit import TrainConfig
+
+log = logging.getLogger("train")
+
+DEFAULT_CACHE_DIR = Path(".cache/fer")
+BF16_CPU_FLAGS = ("avx512_bf16", "amx_bf16", "bf16")
+
+
+def cpu_supports_bf16() -> bool:
+    """bf16 pays off where the CPU has bf16 instructions (x86 avx512_bf16/AMX, Arm bf16)."""
+    try:
+        flags = Path("/proc/cpuinfo").read_text().split()
+    except OSError:
+        return False
+    return any(flag in flags for flag in BF16_CPU_FLAGS)
+
+
+def parse_args(argv: list[str] | None) -> argparse.Namespace:
+    defaults = TrainConfig()
+    parser = argparse.ArgumentParser(prog="python -m train", description=__doc__)
+    parser.add_argument("--data", type=Path, required=True, help="image-folder dataset or fer2013.csv")
+    parser.add_argument("--out", type=Path, required=True, help="run folder for checkpoints and reports")
+    parser.add_argument("--epochs", type=int, default=defaults.epochs)
+    parser.add_argument("--batch-size", type=int, default=defaults.batch_size)
+    parser.add_argument("--lr", type=float, default=defaults.learning_rate, help="peak learning rate (SGD Nesterov)")
+    parser.add_argument("--warmup-epochs", type=int, default=defaults.warmup_epochs)
+    parser.add_argument("--weight-decay", type=float, default=defaults.weight_decay)
+    parser.add_argument("--label-smoothing", type=float, default=defaults.label_smoothing)
+    parser.add_argument("--class-weight-power", type=float, default=defaults.class_weight_power,
+                        help="0 = no re-weighting, 1 = inverse class frequency")
+    parser.add_argument("--width", type=int, default=defaults.width, help="filters of the first block")
+    parser.add_argument("--dense-units", type=int, default=defaults.dense_units)
+    parser.add_argument("--dropout", type=float, default=defaults.dropout)
+    parser.add_argument("--patience", type=int, default=defaults.patience, help="early-stopping epochs")
+    parser.add_argument("--seed", type=int, default=defaults.seed)
+    parser.add_argument("--mixed-precision", choices=("auto", "on", "off"), default="auto",
+                        help="bfloat16 mixed precision; auto = on where the CPU has bf16 instructions")
+    parser.add_argument("--resume", action="store_true", help="continue from the run folder's last checkpoint")
+    parser.add_argument("--val-fraction", type=float, default=0.1,
+                        help="share of train held out for validation when --val-split is not given")
+    parser.add_argument("--val-split", help="use this split (e.g. test) for validation instead of a train slice")
+    parser.add_argument("--eval-split", default="test", help="split reported at the end ('none' to skip)")
+    parser.add_argument("--extra-train-split", help="also fit on this split (e.g. test, once a recipe is fixed)")
+    parser.add_argument("--no-tune-bias", action="store_true",
+                        help="skip tuning per-class logit offsets on the validation slice")
+    parser.add_argument("--limit", type=int, default=0, help="use only N random training images (smoke runs)")
+    parser.add_argument("--strict", action="store_true", help="fail on the first unreadable image or CSV row")
+    parser.add_argument("--cache-dir", type=Path, default=DEFAULT_CACHE_DIR, help="decoded-array cache")
+    return parser.parse_args(argv)
+
+
+def train_config(args: argparse.Namespace) -> TrainConfig:
+    mixed = {"on": True, "off": False}.get(args.mixed_precision, cpu_supports_bf16())
+    values = {
+        "epochs": args.epochs, "batch_size": args.batch_size, "learning_rate": args.lr,
+        "warmup_epochs": args.warmup_epochs, "weight_decay": args.weight_decay,
+        "label_smoothing": args.label_smoothing, "class_weight_power": args.class_weight_power,
+        "width": args.width, "dense_units": args.dense_units, "dropout": args.dropout,
+        "patience": args.patience, "seed": args.seed, "mixed_precision": mixed,
+    }
+    return TrainConfig(**values)
+
+
+def check_args(args: argparse.Namespace) -> None:
+    for name in ("epochs", "batch_size", "width", "dense_units"):
+        if getattr(args, name) <= 0:
+            raise DataError(f"--{name.replace('_', '-')} {getattr(args, name)}: must be positive")
+    if not 0.0 <= args.dropout < 1.0:
+        raise DataError(f"--dropout {args.dropout}: must be in [0, 1)")
+    if args.lr <= 0:
+        raise DataError(f"--lr {args.lr}: must be positive")
+
+
+def load_data(args: argparse.Namespace) -> tuple[Split, Split, Split | None]:
+    train = load_split(args.data, "train", args.cache_dir, args.strict)
+    if args.val_split:
+        val = load_split(args.data, args.val_split, args.cache_dir, args.strict)
+    else:
+        train, val = stratified_holdout(train, args.val_fraction, args.seed)
+    if args.extra_train_split:
+        extra = load_split(args.data, args.extra_train_split, args.cache_dir, args.strict)
+        train = Split(train.name, np.concatenate([train.x, extra.x]), np.concatenate([train.y, extra.y]), train.report)
+    if args.limit:
+        keep = np.random.default_rng(args.seed).permutation(len(train))[: args.limit]
+        train = Split(train.name, train.x[keep], train.y[keep], train.report)
+    evaluation = None
+    if args.eval_split.lower() != "none":
+        evaluation = load_split(args.data, args.eval_split, args.cache_dir, args.strict)
+    return train, val, evaluation
+
+
+def main(argv: list[str] | None = None) -> int:
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+                        stream=sys.stdout, force=True)
+    args = parse_args(argv)
+    started = time.monotonic()
+    try:
+        check_args(args)
+        args.out.mkdir(parents=True, exist_ok=True)
+        train, val, evaluation = load_data(args)
+    except (DataError, OSError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    log.info("train %d, validation %d (%s), evaluation %s", len(train), len(val), val.name,
+             len(evaluation) if evaluation else "none")
+
+    from train.fit import fit  # TensorFlow loads only once the inputs are known to be good
+    from train.reports import write_reports
+
+    config = train_config(args)
+    model = fit(train, val, args.out, config, AugmentConfig(), args.resume)
+    command = "python -m train " + shlex.join(argv if argv is not None else sys.argv[1:])
+    write_reports(model, args, config, val, evaluation, command, time.monotonic() - started)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

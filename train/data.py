@@ -1,0 +1,234 @@
+"""FER-2013 loading from the two formats users have: the Kaggle image folders and the original CSV.
+
+Decoded arrays are cached as .npz keyed by the source's file list, sizes and mtimes, so a second
+run starts in seconds. Bad data is reported naming the file (or CSV line); it is skipped and
+counted, or fatal with strict=True.
+"""
+
+from __future__ import annotations
+
+import csv
+import hashlib
+import io
+import logging
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+from PIL import Image, UnidentifiedImageError
+
+from train.labels import EMOTIONS, IMAGE_SIZE
+
+log = logging.getLogger(__name__)
+
+IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".bmp")
+CSV_NAME = "fer2013.csv"
+CSV_USAGE_TO_SPLIT = {"training": "train", "publictest": "test", "privatetest": "privatetest"}
+CACHE_FORMAT_VERSION = "1"
+
+
+class DataError(Exception):
+    """Bad or missing data; the message names the file (and line) and the problem."""
+
+
+@dataclass
+class LoadReport:
+    """What loading skipped or changed, so a trainer sees it instead of silently losing data."""
+
+    skipped: list[str] = field(default_factory=list)
+    resized: int = 0
+
+    def summary(self) -> str:
+        return f"skipped {len(self.skipped)} unreadable, resized {self.resized} of other sizes"
+
+
+@dataclass
+class Split:
+    """One split as arrays: x uint8 (N, 48, 48, 1) raw pixels, y int64 (N,) in EMOTIONS order."""
+
+    name: str
+    x: np.ndarray
+    y: np.ndarray
+    report: LoadReport = field(default_factory=LoadReport)
+
+    def __len__(self) -> int:
+        return len(self.y)
+
+    def class_counts(self) -> np.ndarray:
+        return np.bincount(self.y, minlength=len(EMOTIONS))
+
+
+def _fail_or_skip(message: str, report: LoadReport, strict: bool) -> None:
+    if strict:
+        raise DataError(message)
+    log.warning("skipping %s", message)
+    report.skipped.append(message)
+
+
+def _to_face_array(image: Image.Image, report: LoadReport) -> np.ndarray:
+    gray = image.convert("L")
+    if gray.size != (IMAGE_SIZE, IMAGE_SIZE):
+        gray = gray.resize((IMAGE_SIZE, IMAGE_SIZE), Image.Resampling.BILINEAR)
+        report.resized += 1
+    return np.asarray(gray, dtype=np.uint8)
+
+
+def _class_index(folder: Path) -> int:
+    name = folder.name.lower()
+    if name not in EMOTIONS:
+        raise DataError(f"{folder}: unknown class folder '{folder.name}' (expected one of {', '.join(EMOTIONS)})")
+    return EMOTIONS.index(name)
+
+
+def _image_files(split_dir: Path) -> list[tuple[Path, int]]:
+    if not split_dir.is_dir():
+        raise DataError(f"{split_dir}: split folder not found")
+    files: list[tuple[Path, int]] = []
+    class_dirs = sorted(p for p in split_dir.iterdir() if p.is_dir())
+    if not class_dirs:
+        raise DataError(f"{split_dir}: no class folders inside")
+    for class_dir in class_dirs:
+        label = _class_index(class_dir)
+        files.extend((f, label) for f in sorted(class_dir.iterdir()) if f.suffix.lower() in IMAGE_SUFFIXES)
+    if not files:
+        raise DataError(f"{split_dir}: no images ({', '.join(IMAGE_SUFFIXES)}) in its class folders")
+    return files
+
+
+def _fingerprint(parts: list[str]) -> str:
+    digest = hashlib.sha256(CACHE_FORMAT_VERSION.encode())
+    for part in parts:
+        digest.update(part.encode())
+        digest.update(b"\0")
+    return digest.hexdigest()[:16]
+
+
+def _load_folder_split(split_dir: Path, strict: bool) -> Split:
+    files = _image_files(split_dir)
+    report = LoadReport()
+    images, labels = [], []
+    for path, label in files:
+        try:
+            with Image.open(path) as image:
+                images.append(_to_face_array(image, report))
+        except (UnidentifiedImageError, OSError, ValueError) as exc:
+            _fail_or_skip(f"{path}: unreadable image ({exc.__class__.__name__})", report, strict)
+            continue
+        labels.append(label)
+    if not images:
+        raise DataError(f"{split_dir}: no readable images")
+    x = np.stack(images)[..., None]
+    return Split(split_dir.name, x, np.asarray(labels, dtype=np.int64), report)
+
+
+def _parse_csv_row(row: dict[str, str], line: int, csv_path: Path) -> tuple[np.ndarray, int]:
+    try:
+        label = int(row["emotion"])
+    except (KeyError, TypeError, ValueError):
+        raise ValueError(f"{csv_path}:{line}: bad emotion value {row.get('emotion')!r}") from None
+    if not 0 <= label < len(EMOTIONS):
+        raise ValueError(f"{csv_path}:{line}: emotion {label} out of range 0..{len(EMOTIONS) - 1}")
+    values = (row.get("pixels") or "").split()
+    if len(values) != IMAGE_SIZE * IMAGE_SIZE:
+        raise ValueError(f"{csv_path}:{line}: pixels has {len(values)} values, expected {IMAGE_SIZE * IMAGE_SIZE}")
+    try:
+        pixels = np.asarray([int(v) for v in values], dtype=np.int64)
+    except ValueError:
+        raise ValueError(f"{csv_path}:{line}: pixels holds a non-integer value") from None
+    if pixels.min() < 0 or pixels.max() > 255:
+        raise ValueError(f"{csv_path}:{line}: pixel values outside 0..255")
+    return pixels.astype(np.uint8).reshape(IMAGE_SIZE, IMAGE_SIZE), label
+
+
+def _load_csv_split(csv_path: Path, split: str, strict: bool) -> Split:
+    report = LoadReport()
+    images, labels = [], []
+    with csv_path.open(newline="") as handle:
+        reader = csv.DictReader(handle)
+        missing = {"emotion", "pixels", "Usage"} - set(reader.fieldnames or [])
+        if missing:
+            raise DataError(f"{csv_path}: missing column(s) {', '.join(sorted(missing))}")
+        for line, row in enumerate(reader, start=2):
+            usage = (row.get("Usage") or "").strip().lower()
+            if CSV_USAGE_TO_SPLIT.get(usage) != split:
+                continue
+            try:
+                image, label = _parse_csv_row(row, line, csv_path)
+            except ValueError as exc:
+                _fail_or_skip(str(exc), report, strict)
+                continue
+            images.append(image)
+            labels.append(label)
+    if not images:
+        raise DataError(f"{csv_path}: no rows for split '{split}' (Usage {', '.join(CSV_USAGE_TO_SPLIT)})")
+    return Split(split, np.stack(images)[..., None], np.asarray(labels, dtype=np.int64), report)
+
+
+def resolve_source(data: Path) -> Path:
+    """A dataset is a folder with split subfolders, a folder holding fer2013.csv, or the CSV itself."""
+    if not data.exists():
+        raise DataError(f"{data}: dataset path not found")
+    if data.is_dir() and (data / CSV_NAME).is_file() and not (data / "train").is_dir():
+        return data / CSV_NAME
+    return data
+
+
+def _cache_key(source: Path, split: str) -> str:
+    if source.is_file():
+        stat = source.stat()
+        return _fingerprint([str(source.resolve()), split, str(stat.st_size), str(stat.st_mtime_ns)])
+    files = _image_files(source / split)
+    parts = [str((source / split).resolve())]
+    for path, label in files:
+        stat = path.stat()
+        parts.append(f"{path.parent.name}/{path.name}:{label}:{stat.st_size}:{stat.st_mtime_ns}")
+    return _fingerprint(parts)
+
+
+def load_split(data: Path, split: str, cache_dir: Path | None = None, strict: bool = False) -> Split:
+    """Load one split ('train', 'test', 'privatetest') from either format, using the cache when valid."""
+    source = resolve_source(Path(data))
+    cache_path = cache_dir / f"{split}-{_cache_key(source, split)}.npz" if cache_dir else None
+    if cache_path and cache_path.is_file():
+        with np.load(cache_path) as cached:
+            log.info("loaded %s split from cache %s", split, cache_path)
+            return Split(split, cached["x"], cached["y"])
+    if source.is_file():
+        result = _load_csv_split(source, split, strict)
+    else:
+        result = _load_folder_split(source / split, strict)
+    log.info("loaded %s split: %d faces (%s)", split, len(result), result.report.summary())
+    if cache_path:
+        cache_path.parent.mkdir(parents=True, exist_ok=True)
+        buffer = io.BytesIO()
+        np.savez(buffer, x=result.x, y=result.y)
+        tmp = cache_path.with_suffix(".tmp")
+        tmp.write_bytes(buffer.getvalue())
+        tmp.replace(cache_path)
+    return result
+
+
+def stratified_holdout(split: Split, fraction: float, seed: int) -> tuple[Split, Split]:
+    """Hold out `fraction` of every class (at least one image) as a validation slice."""
+    if not 0.0 < fraction < 1.0:
+        raise DataError(f"validation fraction {fraction}: must be between 0 and 1")
+    rng = np.random.default_rng(seed)
+    val_idx = []
+    for label in np.unique(split.y):
+        idx = np.flatnonzero(split.y == label)
+        rng.shuffle(idx)
+        val_idx.extend(idx[: max(1, int(round(len(idx) * fraction)))])
+    mask = np.zeros(len(split), dtype=bool)
+    mask[val_idx] = True
+    keep, hold = np.flatnonzero(~mask), np.flatnonzero(mask)
+    return (
+        Split(split.name, split.x[keep], split.y[keep], split.report),
+        Split(f"{split.name}-holdout", split.x[hold], split.y[hold]),
+    )
+
+
+def stratified_sample(split: Split, count: int, seed: int) -> np.ndarray:
+    """About `count` images drawn in class proportion (used for int8 calibration)."""
+    count = min(count, len(split))
+    _, sample = stratified_holdout(split, count / len(split), seed) if count < len(split) else (None, split)
+    return sample.x

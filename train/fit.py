@@ -1,0 +1,184 @@
+"""The training loop: tf.data input with augmentation and class weights, SGD with warm-up and cosine
+schedule, best/last checkpoints with resume, early stopping and per-epoch progress lines."""
+
+from __future__ import annotations
+
+import json
+import logging
+import math
+import time
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import keras
+import numpy as np
+import tensorflow as tf
+
+from train.augment import AugmentConfig, build_augmenter, random_erase
+from train.data import Split
+from train.labels import NUM_CLASSES
+from train.model import build_model, count_macs
+
+log = logging.getLogger(__name__)
+
+BEST_CHECKPOINT = "model.keras"
+LAST_CHECKPOINT = "last.keras"
+STATE_FILE = "state.json"
+HISTORY_FILE = "history.csv"
+SHUFFLE_BUFFER = 32768
+MOMENTUM = 0.9
+
+
+@dataclass
+class TrainConfig:
+    epochs: int = 60
+    batch_size: int = 64
+    learning_rate: float = 0.05
+    warmup_epochs: int = 2
+    weight_decay: float = 5e-4
+    label_smoothing: float = 0.1
+    class_weight_power: float = 0.5  # 0 = no re-weighting, 1 = inverse frequency
+    width: int = 32
+    dense_units: int = 256
+    dropout: float = 0.4
+    patience: int = 15
+    seed: int = 42
+    mixed_precision: bool = True
+
+
+def class_weights(counts: np.ndarray, power: float) -> np.ndarray:
+    """Inverse-frequency weights raised to `power`, scaled so the average sample weight is 1."""
+    weights = (counts.max() / np.maximum(counts, 1)) ** power
+    return weights / (weights * counts).sum() * counts.sum()
+
+
+def learning_rate_at(epoch: int, config: TrainConfig) -> float:
+    """Linear warm-up, then cosine decay to zero at the last epoch (per epoch, so resume is exact)."""
+    if epoch < config.warmup_epochs:
+        return config.learning_rate * (epoch + 1) / (config.warmup_epochs + 1)
+    progress = (epoch - config.warmup_epochs) / max(1, config.epochs - config.warmup_epochs)
+    return 0.5 * config.learning_rate * (1 + math.cos(math.pi * progress))
+
+
+def make_datasets(train: Split, val: Split, config: TrainConfig, augment: AugmentConfig):
+    weights = class_weights(train.class_counts(), config.class_weight_power).astype("float32")
+    augmenter = build_augmenter(augment, config.seed)
+
+    def augment_batch(x, y, w):
+        x = augmenter(tf.cast(x, tf.float32), training=True)
+        x = random_erase(x, augment.erase_probability, augment.erase_max_fraction)
+        return x, y, w
+
+    train_ds = (
+        tf.data.Dataset.from_tensor_slices(
+            (train.x, tf.one_hot(train.y, NUM_CLASSES), weights[train.y])
+        )
+        .shuffle(min(SHUFFLE_BUFFER, len(train)), seed=config.seed, reshuffle_each_iteration=True)
+        .batch(config.batch_size, drop_remainder=True)
+        .map(augment_batch, num_parallel_calls=tf.data.AUTOTUNE)
+        .prefetch(tf.data.AUTOTUNE)
+    )
+    val_ds = (
+        tf.data.Dataset.from_tensor_slices((val.x.astype("float32"), tf.one_hot(val.y, NUM_CLASSES)))
+        .batch(256)
+        .prefetch(tf.data.AUTOTUNE)
+    )
+    return train_ds, val_ds
+
+
+class Progress(keras.callbacks.Callback):
+    """One log line per epoch: time, loss, accuracy, validation figures, learning rate and ETA."""
+
+    def __init__(self, total_epochs: int):
+        super().__init__()
+        self.total_epochs = total_epochs
+        self.started = 0.0
+        self.epoch_started = 0.0
+        self.first_epoch: int | None = None
+
+    def on_epoch_begin(self, epoch, logs=None):
+        self.epoch_started = time.monotonic()
+        if self.first_epoch is None:
+            self.first_epoch, self.started = epoch, self.epoch_started
+
+    def on_epoch_end(self, epoch, logs=None):
+        logs = logs or {}
+        now = time.monotonic()
+        per_epoch = (now - self.started) / (epoch - self.first_epoch + 1)
+        eta_min = per_epoch * (self.total_epochs - epoch - 1) / 60
+        lr = float(keras.ops.convert_to_numpy(self.model.optimizer.learning_rate))
+        log.info(
+            "epoch %d/%d %.0fs loss %.4f acc %.4f val_loss %.4f val_acc %.4f lr %.4g ETA %.0f min",
+            epoch + 1, self.total_epochs, now - self.epoch_started, logs.get("loss", float("nan")),
+            logs.get("accuracy", float("nan")), logs.get("val_loss", float("nan")),
+            logs.get("val_accuracy", float("nan")), lr, eta_min,
+        )
+
+
+class ResumeState(keras.callbacks.Callback):
+    """Saves the last checkpoint and the epoch/best figures after every epoch, for --resume."""
+
+    def __init__(self, out_dir: Path, best: float):
+        super().__init__()
+        self.out_dir = out_dir
+        self.best = best
+
+    def on_epoch_end(self, epoch, logs=None):
+        self.best = max(self.best, float((logs or {}).get("val_accuracy", 0.0)))
+        self.model.save(self.out_dir / LAST_CHECKPOINT)
+        state = {"epoch": epoch, "best_val_accuracy": self.best}
+        tmp = self.out_dir / (STATE_FILE + ".tmp")
+        tmp.write_text(json.dumps(state))
+        tmp.replace(self.out_dir / STATE_FILE)
+
+
+def _compile(model: keras.Model, config: TrainConfig) -> None:
+    model.compile(
+        optimizer=keras.optimizers.SGD(
+            learning_rate=config.learning_rate, momentum=MOMENTUM, nesterov=True, weight_decay=config.weight_decay
+        ),
+        loss=keras.losses.CategoricalCrossentropy(label_smoothing=config.label_smoothing),
+        metrics=["accuracy"],
+    )
+
+
+def prepare_model(out_dir: Path, config: TrainConfig, resume: bool) -> tuple[keras.Model, int, float]:
+    """A fresh compiled model, or the last checkpoint with its next epoch and best score when resuming."""
+    state_path = out_dir / STATE_FILE
+    if resume and state_path.is_file() and (out_dir / LAST_CHECKPOINT).is_file():
+        state = json.loads(state_path.read_text())
+        model = keras.models.load_model(out_dir / LAST_CHECKPOINT)
+        log.info("resuming after epoch %d (best val_accuracy %.4f)", state["epoch"] + 1, state["best_val_accuracy"])
+        return model, state["epoch"] + 1, float(state["best_val_accuracy"])
+    if resume:
+        log.info("nothing to resume in %s; starting fresh", out_dir)
+    model = build_model(config.width, config.dense_units, config.dropout)
+    _compile(model, config)
+    return model, 0, 0.0
+
+
+def fit(train: Split, val: Split, out_dir: Path, config: TrainConfig, augment: AugmentConfig, resume: bool) -> keras.Model:
+    """Train, and return the best model by validation accuracy (also saved as model.keras)."""
+    keras.utils.set_random_seed(config.seed)
+    if config.mixed_precision:
+        keras.mixed_precision.set_global_policy("mixed_bfloat16")
+    model, initial_epoch, best = prepare_model(out_dir, config, resume)
+    log.info("model %s: %d params, %.1f M MACs per face", model.name, model.count_params(), count_macs(model) / 1e6)
+    log.info("training config: %s", json.dumps(asdict(config)))
+    train_ds, val_ds = make_datasets(train, val, config, augment)
+    checkpoint = keras.callbacks.ModelCheckpoint(
+        out_dir / BEST_CHECKPOINT, monitor="val_accuracy", mode="max", save_best_only=True,
+        initial_value_threshold=best or None,
+    )
+    callbacks = [
+        keras.callbacks.LearningRateScheduler(lambda epoch: learning_rate_at(epoch, config)),
+        checkpoint,
+        keras.callbacks.EarlyStopping(monitor="val_accuracy", mode="max", patience=config.patience),
+        keras.callbacks.CSVLogger(out_dir / HISTORY_FILE, append=initial_epoch > 0),
+        ResumeState(out_dir, best),
+        Progress(config.epochs),
+    ]
+    if initial_epoch < config.epochs:
+        model.fit(train_ds, validation_data=val_ds, epochs=config.epochs, initial_epoch=initial_epoch,
+                  callbacks=callbacks, verbose=0)
+    return keras.models.load_model(out_dir / BEST_CHECKPOINT)

@@ -1,0 +1,72 @@
+"""A compact VGG-style CNN built only from ops with int8 TFLite kernels (conv, BN folded, ReLU, max-pool,
+global average pool, dense, softmax). It takes raw 0-255 grayscale pixels; normalisation is inside the
+model, so the deployed int8 model is fed raw pixels with input scale 1 and zero point -128."""
+
+from __future__ import annotations
+
+import keras
+from keras import layers
+
+from train.labels import IMAGE_SIZE, NUM_CLASSES
+
+BLOCK_MULTIPLIERS = (1, 2, 4, 8)
+CONVS_PER_BLOCK = 2
+PIXEL_SCALE = 1.0 / 127.5
+LOGITS_LAYER = "logits"
+
+
+def _conv_bn_relu(x, filters: int, name: str):
+    x = layers.Conv2D(filters, 3, padding="same", use_bias=False, name=f"{name}_conv")(x)
+    x = layers.BatchNormalization(name=f"{name}_bn")(x)
+    return layers.ReLU(name=f"{name}_relu")(x)
+
+
+def build_model(width: int = 32, dense_units: int = 256, dropout: float = 0.4) -> keras.Model:
+    """Four double-conv blocks (width, 2x, 4x, 8x filters), max-pool between them, GAP, dense head."""
+    inputs = keras.Input((IMAGE_SIZE, IMAGE_SIZE, 1), name="pixels")
+    x = layers.Rescaling(PIXEL_SCALE, offset=-1.0, name="normalise")(inputs)
+    for block, multiplier in enumerate(BLOCK_MULTIPLIERS, start=1):
+        for conv in range(1, CONVS_PER_BLOCK + 1):
+            x = _conv_bn_relu(x, width * multiplier, f"b{block}c{conv}")
+        if block < len(BLOCK_MULTIPLIERS):
+            x = layers.MaxPooling2D(name=f"b{block}_pool")(x)
+    x = layers.GlobalAveragePooling2D(name="gap")(x)
+    x = layers.Dense(dense_units, use_bias=False, name="fc")(x)
+    x = layers.BatchNormalization(name="fc_bn")(x)
+    x = layers.ReLU(name="fc_relu")(x)
+    x = layers.Dropout(dropout, name="dropout")(x)
+    x = layers.Dense(NUM_CLASSES, name=LOGITS_LAYER, dtype="float32")(x)
+    outputs = layers.Softmax(name="probs", dtype="float32")(x)
+    return keras.Model(inputs, outputs, name=f"fer_vgg_w{width}")
+
+
+def count_macs(model: keras.Model) -> int:
+    """Multiply-accumulates of one forward pass (conv and dense layers; the rest is negligible)."""
+    total = 0
+    for layer in model.layers:
+        if isinstance(layer, layers.Conv2D):
+            _, out_h, out_w, out_c = layer.output.shape
+            k_h, k_w = layer.kernel_size
+            in_c = layer.input.shape[-1]
+            total += out_h * out_w * out_c * k_h * k_w * in_c // layer.groups
+        elif isinstance(layer, layers.DepthwiseConv2D):
+            _, out_h, out_w, out_c = layer.output.shape
+            k_h, k_w = layer.kernel_size
+            total += out_h * out_w * out_c * k_h * k_w
+        elif isinstance(layer, layers.Dense):
+            total += layer.input.shape[-1] * layer.units
+    return int(total)
+
+
+def as_float32(model: keras.Model) -> keras.Model:
+    """Rebuild a mixed_bfloat16 model with float32 layers and the same weights.
+
+    clone_model keeps the bf16 policy, and the TFLite converter then fails with
+    "op is neither a custom op nor a flex op"; from_config with float32 dtypes does not.
+    """
+    config = model.get_config()
+    for layer_config in config["layers"]:
+        layer_config["config"]["dtype"] = "float32"
+    rebuilt = keras.Model.from_config(config)
+    rebuilt.set_weights([w.astype("float32") if hasattr(w, "astype") else w for w in model.get_weights()])
+    return rebuilt

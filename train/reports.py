@@ -1,0 +1,95 @@
+"""Everything a trainer reads after a run: tuned class offsets, metrics JSON and table, curves and
+confusion PNGs, run.json (read by convert) and a short model card."""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import json
+import logging
+import platform
+from dataclasses import asdict
+from pathlib import Path
+
+import keras
+import numpy as np
+
+from train.data import Split
+from train.fit import BEST_CHECKPOINT, HISTORY_FILE, TrainConfig
+from train.labels import EMOTIONS, IMAGE_SIZE
+from train.metrics import classification_report, format_table, tune_class_bias
+from train.model import LOGITS_LAYER, count_macs
+from train.plots import plot_confusion, plot_curves
+
+log = logging.getLogger(__name__)
+
+BIAS_STEPS = tuple(np.round(np.arange(-1.0, 2.01, 0.1), 2))
+PREDICT_BATCH = 512
+
+
+def predict(model: keras.Model, split: Split) -> np.ndarray:
+    return np.asarray(model.predict(split.x.astype("float32"), batch_size=PREDICT_BATCH, verbose=0), dtype=np.float64)
+
+
+def fold_class_bias(model: keras.Model, bias: np.ndarray) -> None:
+    """Add log-probability offsets to the logits bias, so the saved model already applies them."""
+    layer = model.get_layer(LOGITS_LAYER)
+    kernel, current = layer.get_weights()
+    layer.set_weights([kernel, (current + bias).astype(current.dtype)])
+
+
+def write_reports(model: keras.Model, args: argparse.Namespace, config: TrainConfig, val: Split,
+                  evaluation: Split | None, command: str, seconds: float) -> dict:
+    out: Path = args.out
+    bias = np.zeros(len(EMOTIONS))
+    if not args.no_tune_bias:
+        bias = tune_class_bias(predict(model, val), val.y, BIAS_STEPS)
+        fold_class_bias(model, bias)
+        model.save(out / BEST_CHECKPOINT)
+        log.info("class logit offsets tuned on %s: %s", val.name, dict(zip(EMOTIONS, np.round(bias, 2).tolist())))
+    metrics = {"validation": classification_report(val.y, np.argmax(predict(model, val), 1), EMOTIONS)}
+    if evaluation is not None:
+        metrics[evaluation.name] = classification_report(evaluation.y, np.argmax(predict(model, evaluation), 1), EMOTIONS)
+    (out / "metrics.json").write_text(json.dumps(metrics, indent=2))
+    shown_name = evaluation.name if evaluation is not None else "validation"
+    shown = metrics[shown_name]
+    print(f"\nper-class results on {shown_name} (float model):\n{format_table(shown)}")
+    if (out / HISTORY_FILE).is_file():
+        plot_curves(out / HISTORY_FILE, out / "curves.png")
+    plot_confusion(shown["confusion"], EMOTIONS, f"{shown_name}: accuracy {shown['accuracy']:.3f}", out / "confusion.png")
+    run = {
+        "config": asdict(config), "labels": list(EMOTIONS), "input_shape": [IMAGE_SIZE, IMAGE_SIZE, 1],
+        "mixed_precision": config.mixed_precision, "data": str(args.data), "command": command,
+        "seconds": round(seconds, 1), "class_bias": np.round(bias, 3).tolist(),
+        "params": model.count_params(), "macs": count_macs(model),
+        "machine": f"{platform.machine()} {platform.processor() or ''} {platform.system()}".strip(),
+        "finished": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
+    }
+    (out / "run.json").write_text(json.dumps(run, indent=2))
+    write_model_card(out, run, metrics)
+    log.info("reports written to %s", out.resolve())
+    return metrics
+
+
+def write_model_card(out: Path, run: dict, metrics: dict) -> None:
+    rows = []
+    for split, report in metrics.items():
+        rows.append(f"| {split} | {report['n']} | {report['accuracy']:.4f} | {report['macro_f1']:.4f} |")
+    card = f"""# Model card: {out.name}
+
+- Task: 7-class facial expression ({', '.join(EMOTIONS)}), FER-2013 48x48 grayscale faces.
+- Data: `{run['data']}`
+- Command: `{run['command']}`
+- Time taken: {run['seconds'] / 60:.1f} min on {run['machine']}
+- Model: {run['params']:,} parameters, {run['macs'] / 1e6:.1f} M multiply-accumulates per face,
+  raw 0-255 pixels in, softmax probabilities out.
+- Training: {json.dumps(run['config'])}
+- Class logit offsets (tuned on the validation slice, folded into the model): {run['class_bias']}
+
+| split | n | accuracy | macro-F1 |
+|---|---|---|---|
+{chr(10).join(rows)}
+
+Per-class figures: `metrics.json`; curves: `curves.png`; confusion matrix: `confusion.png`.
+"""
+    (out / "model_card.md").write_text(card)
