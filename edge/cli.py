@@ -1,0 +1,45 @@
+"""Command registry: `python -m edge [run options]`, `python -m edge photo IMG`, ...
+
+A command is a module (imported only when chosen) defining
+    HELP: str
+    add_arguments(parser: argparse.ArgumentParser) -> None
+    run(args: argparse.Namespace) -> int           (raise edge.errors.EdgeError for user errors)
+To add one (e.g. `report`), add a line to COMMANDS.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+from collections.abc import Sequence
+
+COMMANDS: dict[str, str] = {
+    "run": "edge.commands.run",
+    "photo": "edge.commands.photo",
+}
+DEFAULT_COMMAND = "run"
+
+
+def split_command(argv: Sequence[str]) -> tuple[str, list[str]]:
+    """First argument names a command if it is one; otherwise the default `run`."""
+    argv = list(argv)
+    if argv and argv[0] in COMMANDS:
+        return argv[0], argv[1:]
+    return DEFAULT_COMMAND, argv
+
+
+def build_parser(name: str):
+    module = importlib.import_module(COMMANDS[name])
+    others = ", ".join(f"`python -m edge {c}`" for c in COMMANDS if c != DEFAULT_COMMAND)
+    prog = "python -m edge" if name == DEFAULT_COMMAND else f"python -m edge {name}"
+    epilog = f"other commands: {others} (each with --help)" if name == DEFAULT_COMMAND else None
+    parser = argparse.ArgumentParser(prog=prog, description=module.HELP, epilog=epilog)
+    module.add_arguments(parser)
+    return module, parser
+
+
+def dispatch(argv: Sequence[str]) -> int:
+    name, rest = split_command(argv)
+    module, parser = build_parser(name)
+    args = parser.parse_args(rest)
+    return int(module.run(args) or 0)

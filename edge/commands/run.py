@@ -1,0 +1,136 @@
+"""`python -m edge [options]`: watch a source and report, face by face, which emotion it sees."""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import logging
+import signal
+import threading
+from collections.abc import Callable
+
+from edge.commands.options import add_config_arguments, config_from_args
+from edge.config import RunConfig
+from edge.errors import EdgeError
+from edge.pipeline import Pipeline
+from edge.types import FrameSource, Sink
+
+log = logging.getLogger(__name__)
+
+HELP = "Watch a camera (or file, stream, demo) and tell which emotion each face shows."
+# Modules that add sinks: each defines add_arguments(parser) and build_sink(args, cfg) -> Sink | None
+# (e.g. a web view adds "edge.web" here).
+SINK_PLUGINS: list[str] = []
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    add_config_arguments(parser)
+    for name in SINK_PLUGINS:
+        importlib.import_module(name).add_arguments(parser)
+
+
+def open_run_source(cfg: RunConfig, cancel: threading.Event, window: bool) -> FrameSource:
+    """The configured source; with no source configured: camera 0, else the demo (bounded when headless)."""
+    from edge.sources import open_source
+
+    if cfg.source.uri is not None or cfg.source.kind != "auto":
+        return open_source(cfg.source, cancel)
+    try:
+        return open_source(cfg.source.model_copy(update={"kind": "camera", "uri": "0"}), cancel)
+    except EdgeError as exc:
+        frames = "looping" if window else f"{cfg.source.demo_frames} frames"
+        log.info("no camera at index 0 (%s); falling back to the built-in demo source (%s)", exc.problem, frames)
+        return open_source(cfg.source.model_copy(update={"kind": "demo", "uri": "demo", "loop": window or cfg.source.loop}), cancel)
+
+
+def wants_window(cfg: RunConfig) -> bool:
+    from edge.sinks.window import display_available
+
+    if cfg.output.window == "off":
+        return False
+    if display_available():
+        return True
+    if cfg.output.window == "on":
+        raise EdgeError("window", "no display ($DISPLAY / $WAYLAND_DISPLAY unset); use --headless")
+    log.info("no display found; running headless")
+    return False
+
+
+def build_sinks(cfg: RunConfig, window: bool) -> list[Sink]:
+    sinks: list[Sink] = []
+    try:
+        if cfg.output.events:
+            from edge.sinks.events import JsonlEventSink
+
+            sinks.append(JsonlEventSink(cfg.output.events_path, cfg.output.interval_s))
+        if cfg.output.video is not None:
+            from edge.sinks.video import VideoSink
+
+            sinks.append(VideoSink(cfg.output.video, cfg.source.fps))
+        if cfg.output.save_crops:
+            from edge.sinks.crops import CropSink
+
+            sinks.append(CropSink(cfg.output.dir / "crops", cfg.output.interval_s))
+        if window:
+            from edge.sinks.window import WindowSink
+
+            sinks.append(WindowSink())
+    except EdgeError:
+        for sink in sinks:
+            sink.close()
+        raise
+    return sinks
+
+
+def build_pipeline(cfg: RunConfig, window: bool = False, extra_sinks: list[Sink] | None = None) -> Pipeline:
+    """Everything that can fail on bad input fails here, before the first frame."""
+    from edge.classifier import EmotionClassifier
+    from edge.detectors import make_detector
+    from edge.tracking import Tracker
+
+    classifier = EmotionClassifier(cfg.classifier.model, cfg.classifier.num_threads, cfg.classifier.batch)
+    detector = make_detector(cfg.detector)
+    cancel = threading.Event()
+    parts: list = [detector, classifier]
+    try:
+        source = open_run_source(cfg, cancel, window)
+        parts.append(source)
+        sinks = build_sinks(cfg, window) + list(extra_sinks or [])
+    except EdgeError:
+        for part in parts:
+            part.close()
+        raise
+    pipeline = Pipeline(source, detector, classifier, Tracker(cfg.tracking, cfg.smoothing), sinks,
+                        detect_every=cfg.detector.every, max_frames=cfg.max_frames, duration=cfg.duration)
+    pipeline.stop_event = cancel  # one event: stops the loop and interrupts reconnect backoff
+    log.info("running: source=%s detector=%s model=%s sinks=%s", source.name, type(detector).__name__,
+             cfg.classifier.model, [type(s).__name__ for s in sinks])
+    return pipeline
+
+
+def install_signal_handlers(stop: Callable[[], None]) -> None:
+    def handler(signum: int, _frame) -> None:  # noqa: ANN001 - signal API
+        log.info("received %s; stopping after the current frame", signal.Signals(signum).name)
+        stop()
+
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(signum, handler)
+
+
+def run(args: argparse.Namespace) -> int:
+    cfg = config_from_args(args)
+    logging.getLogger().setLevel(cfg.log_level.upper())
+    window = wants_window(cfg)
+    extra = [s for s in (importlib.import_module(n).build_sink(args, cfg) for n in SINK_PLUGINS) if s is not None]
+    pipeline = build_pipeline(cfg, window, extra)
+    install_signal_handlers(pipeline.request_stop)
+    try:
+        stats = pipeline.run()
+    finally:
+        pipeline.close()
+    log.info(stats.summary())
+    for sink in pipeline.sinks:
+        where = getattr(sink, "describe", lambda: "")()
+        if where:
+            log.info("results: %s", where)
+    return 0

@@ -1,0 +1,165 @@
+"""Run configuration: pydantic models (extra keys forbidden), loaded from YAML, overridden by CLI flags.
+
+Every leaf value has a dotted CLI flag generated from these models, e.g. `--detector.haar.scale_factor 1.2`.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any, Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+
+from edge.errors import EdgeError
+
+SourceKind = Literal["auto", "camera", "picamera2", "video", "image", "folder", "stream", "demo"]
+
+
+class Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", validate_assignment=True)
+
+
+class SourceConfig(Strict):
+    kind: SourceKind = Field("auto", description="auto guesses from uri; no uri = camera 0 with demo fallback")
+    uri: str | None = Field(None, description="camera index, /dev/videoN, file, folder, rtsp://, http://, 'demo', 'picamera2'")
+    width: int = Field(640, gt=0)
+    height: int = Field(480, gt=0)
+    fps: float = Field(30.0, gt=0)
+    loop: bool = Field(False, description="restart files/folders/demo at the end")
+    reconnect: bool = Field(True, description="reopen cameras/streams that stop delivering frames")
+    backoff_initial_s: float = Field(0.5, gt=0)
+    backoff_max_s: float = Field(10.0, gt=0)
+    demo_frames: int = Field(300, gt=0)
+    demo_faces: int = Field(1, ge=1, le=6)
+
+    @field_validator("uri", mode="before")
+    @classmethod
+    def _index_as_text(cls, value: Any) -> Any:
+        return str(value) if isinstance(value, int) and not isinstance(value, bool) else value
+
+
+class HaarConfig(Strict):
+    scale_factor: float = Field(1.1, gt=1.0)
+    min_neighbors: int = Field(5, ge=0)
+    detect_width: int = Field(320, ge=0, description="downscale to this width before detecting (0 = full size)")
+
+
+class MediaPipeConfig(Strict):
+    model: Path = Path("models/face_detection_short_range.tflite")
+    min_confidence: float = Field(0.5, ge=0.0, le=1.0)
+    running_mode: Literal["image", "video"] = "image"
+
+
+class DetectorConfig(Strict):
+    type: Literal["auto", "haar", "mediapipe"] = "auto"
+    every: int = Field(1, ge=1, description="detect every N frames, track boxes in between")
+    margin: float = Field(0.12, ge=0.0, le=1.0, description="grow boxes by this fraction per side")
+    min_size: int = Field(24, ge=1, description="minimum face size in frame pixels")
+    haar: HaarConfig = HaarConfig()
+    mediapipe: MediaPipeConfig = MediaPipeConfig()
+
+
+class ClassifierConfig(Strict):
+    model: Path = Path("models/emotion_int8.tflite")
+    num_threads: int = Field(2, ge=1)
+    batch: bool = Field(True, description="classify all faces of a frame in one invoke")
+
+
+class TrackingConfig(Strict):
+    enabled: bool = True
+    iou_threshold: float = Field(0.3, ge=0.0, le=1.0)
+    centre_distance: float = Field(0.6, ge=0.0, description="fallback match if centres are closer than this x box size")
+    max_missed: int = Field(10, ge=0, description="frames a track survives without a detection")
+
+
+class SmoothingConfig(Strict):
+    enabled: bool = True
+    alpha: float = Field(0.35, gt=0.0, le=1.0, description="EMA weight of the newest probabilities")
+    hysteresis: float = Field(0.1, ge=0.0, le=1.0, description="a new label must lead the shown one by this much")
+
+
+class OutputConfig(Strict):
+    dir: Path = Path("out")
+    events: bool = True
+    events_file: str = "events.jsonl"
+    interval_s: float = Field(1.0, ge=0.0, description="one event per face per interval (0 = every frame)")
+    window: Literal["auto", "on", "off"] = "auto"
+    video: Path | None = Field(None, description="annotated output video (mp4v)")
+    save_crops: bool = Field(False, description="write face crops to <dir>/crops (off: faces are never stored)")
+
+    @property
+    def events_path(self) -> Path:
+        return self.dir / self.events_file
+
+
+class RunConfig(Strict):
+    source: SourceConfig = SourceConfig()
+    detector: DetectorConfig = DetectorConfig()
+    classifier: ClassifierConfig = ClassifierConfig()
+    tracking: TrackingConfig = TrackingConfig()
+    smoothing: SmoothingConfig = SmoothingConfig()
+    output: OutputConfig = OutputConfig()
+    max_frames: int | None = Field(None, ge=1)
+    duration: float | None = Field(None, gt=0)
+    log_level: Literal["debug", "info", "warning", "error"] = "info"
+
+
+def _first_error(exc: ValidationError) -> str:
+    err = exc.errors()[0]
+    where = ".".join(str(p) for p in err["loc"]) or "(root)"
+    return f"{where}: {err['msg']}"
+
+
+def leaf_fields(model: type[BaseModel] = RunConfig, prefix: str = "") -> list[tuple[str, Any]]:
+    """Dotted names and FieldInfo of every leaf value (used to generate CLI flags)."""
+    out = []
+    for name, info in model.model_fields.items():
+        annotation = info.annotation
+        if isinstance(annotation, type) and issubclass(annotation, BaseModel):
+            out.extend(leaf_fields(annotation, f"{prefix}{name}."))
+        else:
+            out.append((f"{prefix}{name}", info))
+    return out
+
+
+def set_dotted(data: dict[str, Any], dotted: str, value: Any) -> None:
+    *parents, leaf = dotted.split(".")
+    node = data
+    for part in parents:
+        child = node.get(part)
+        if not isinstance(child, dict):
+            child = node[part] = {}
+        node = child
+    node[leaf] = value
+
+
+def parse_scalar(text: str) -> Any:
+    """CLI values are YAML scalars: `3` -> 3, `true` -> True, `null` -> None, else the string."""
+    try:
+        value = yaml.safe_load(text)
+    except yaml.YAMLError:
+        return text
+    return value if isinstance(value, (int, float, bool, type(None))) else text
+
+
+def load_config(path: Path | None, overrides: dict[str, Any] | None = None) -> RunConfig:
+    """YAML file (optional) + dotted overrides -> validated RunConfig, or one EdgeError naming the key."""
+    data: dict[str, Any] = {}
+    thing = f"config {path}" if path else "config"
+    if path is not None:
+        try:
+            loaded = yaml.safe_load(Path(path).read_text())
+        except OSError as exc:
+            raise EdgeError(f"config {path}", exc.strerror or "unreadable") from None
+        except yaml.YAMLError as exc:
+            raise EdgeError(f"config {path}", f"invalid YAML ({' '.join(str(exc).split())})") from None
+        if loaded is not None and not isinstance(loaded, dict):
+            raise EdgeError(f"config {path}", "top level must be a mapping")
+        data = loaded or {}
+    for dotted, value in (overrides or {}).items():
+        set_dotted(data, dotted, value)
+    try:
+        return RunConfig.model_validate(data)
+    except ValidationError as exc:
+        raise EdgeError(thing, _first_error(exc)) from None

@@ -1,0 +1,29 @@
+"""Sink base class (edge.types.Sink protocol) and the null sink."""
+
+from __future__ import annotations
+
+from edge.types import FrameResult
+
+
+class BaseSink:
+    """Drop-in output. `should_stop()` lets an interactive sink (window: q/Esc) end the run."""
+
+    def write(self, result: FrameResult) -> None:
+        raise NotImplementedError
+
+    def should_stop(self) -> bool:
+        return False
+
+    def describe(self) -> str:
+        """Where the output went, for the end-of-run summary ('' = nothing to say)."""
+        return ""
+
+    def close(self) -> None:
+        return None
+
+
+class NullSink(BaseSink):
+    """Discards everything (benchmarks, tests)."""
+
+    def write(self, result: FrameResult) -> None:
+        return None

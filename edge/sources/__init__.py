@@ -1,0 +1,78 @@
+"""Frame sources behind one interface (edge.types.FrameSource), built from SourceConfig."""
+
+from __future__ import annotations
+
+import logging
+import threading
+from pathlib import Path
+
+from edge.config import SourceConfig
+from edge.errors import EdgeError
+from edge.types import FrameSource
+
+log = logging.getLogger(__name__)
+
+LIVE_KINDS = ("camera", "picamera2", "stream")
+DEFAULT_CAMERA = "0"
+
+
+def resolve_kind(cfg: SourceConfig) -> tuple[str, str]:
+    """(kind, uri) with `auto` resolved from the uri; no uri means camera 0."""
+    uri = cfg.uri if cfg.uri is not None else DEFAULT_CAMERA
+    if cfg.kind != "auto":
+        return cfg.kind, uri
+    from edge.sources.images import IMAGE_SUFFIXES
+
+    lowered = uri.lower()
+    if lowered == "demo":
+        return "demo", uri
+    if lowered in ("picamera2", "picam", "picamera"):
+        return "picamera2", uri
+    if uri.isdigit() or uri.startswith("/dev/video"):
+        return "camera", uri
+    if "://" in uri:
+        return "stream", uri
+    path = Path(uri)
+    if path.is_dir():
+        return "folder", uri
+    if path.suffix.lower() in IMAGE_SUFFIXES:
+        return "image", uri
+    if not path.exists():
+        raise EdgeError(f"source {uri}", "no such file, folder, camera or known source")
+    return "video", uri
+
+
+def _open_once(kind: str, uri: str, cfg: SourceConfig) -> FrameSource:
+    if kind == "demo":
+        from edge.sources.demo import DemoSource
+
+        return DemoSource(cfg.demo_frames, size=(cfg.width, cfg.height), faces=cfg.demo_faces, loop=cfg.loop)
+    if kind == "picamera2":
+        from edge.sources.picam import PiCamera2Source
+
+        return PiCamera2Source(cfg.width, cfg.height, cfg.fps)
+    if kind == "image":
+        from edge.sources.images import ImageSource
+
+        return ImageSource(Path(uri), loop=cfg.loop)
+    if kind == "folder":
+        from edge.sources.images import FolderSource
+
+        return FolderSource(Path(uri), loop=cfg.loop)
+    from edge.sources.opencv import CaptureSource
+
+    if kind == "video" and not Path(uri).is_file():
+        raise EdgeError(f"source {uri}", "no such video file")
+    return CaptureSource(uri, kind, cfg.width, cfg.height, cfg.fps, loop=cfg.loop)
+
+
+def open_source(cfg: SourceConfig, cancel: threading.Event | None = None) -> FrameSource:
+    """Open the configured source (raising EdgeError if it cannot be opened now); live ones reconnect."""
+    kind, uri = resolve_kind(cfg)
+    first = _open_once(kind, uri, cfg)
+    if kind in LIVE_KINDS and cfg.reconnect:
+        from edge.sources.reconnect import ReconnectingSource
+
+        return ReconnectingSource(lambda: _open_once(kind, uri, cfg), cfg.backoff_initial_s, cfg.backoff_max_s,
+                                  cancel=cancel, first=first)
+    return first

@@ -1,0 +1,76 @@
+"""cv2.VideoCapture sources: cameras (index or /dev/videoN), video files and network streams."""
+
+from __future__ import annotations
+
+import logging
+import sys
+import time
+from contextlib import contextmanager
+from collections.abc import Iterator
+
+import cv2
+
+from edge.errors import EdgeError
+from edge.types import Frame
+
+log = logging.getLogger(__name__)
+
+
+@contextmanager
+def quiet_opencv() -> Iterator[None]:
+    """OpenCV backends print multi-line warnings on failed opens; we report our own one-line errors."""
+    previous = cv2.utils.logging.getLogLevel()
+    cv2.utils.logging.setLogLevel(cv2.utils.logging.LOG_LEVEL_SILENT)
+    try:
+        yield
+    finally:
+        cv2.utils.logging.setLogLevel(previous)
+
+
+def camera_target(uri: str | int) -> int | str:
+    """`0` -> 0, `/dev/video2` stays a path (V4L2 opens both)."""
+    text = str(uri)
+    return int(text) if text.isdigit() else text
+
+
+class CaptureSource:
+    """One cv2.VideoCapture. `kind` is camera, video or stream; video files may loop."""
+
+    def __init__(self, uri: str | int, kind: str, width: int = 640, height: int = 480, fps: float = 30.0,
+                 loop: bool = False) -> None:
+        self.kind, self.loop = kind, loop
+        self.name = f"{kind}:{uri}"
+        self._target = camera_target(uri) if kind == "camera" else str(uri)
+        self._index = 0
+        backend = cv2.CAP_V4L2 if kind == "camera" and sys.platform.startswith("linux") else cv2.CAP_ANY
+        with quiet_opencv():
+            self._cap = cv2.VideoCapture(self._target, backend)
+            if kind == "camera":
+                self._cap.set(cv2.CAP_PROP_FRAME_WIDTH, width)
+                self._cap.set(cv2.CAP_PROP_FRAME_HEIGHT, height)
+                self._cap.set(cv2.CAP_PROP_FPS, fps)
+            ok = self._cap.isOpened()
+            self._pending = self._cap.read()[1] if ok else None
+        if self._pending is None:
+            self._cap.release()
+            what = {"camera": "cannot open camera (no such device or busy)", "stream": "cannot open stream",
+                    "video": "cannot open or decode video"}[kind]
+            raise EdgeError(f"source {uri}", what)
+        h, w = self._pending.shape[:2]
+        log.info("opened %s (%dx%d)", self.name, w, h)
+
+    def read(self) -> Frame | None:
+        image, self._pending = self._pending, None
+        if image is None:
+            ok, image = self._cap.read()
+            if not ok and self.kind == "video" and self.loop:
+                self._cap.set(cv2.CAP_PROP_POS_FRAMES, 0)
+                ok, image = self._cap.read()
+            if not ok:
+                return None
+        frame = Frame(image=image, timestamp=time.time(), index=self._index, source=self.name)
+        self._index += 1
+        return frame
+
+    def close(self) -> None:
+        self._cap.release()

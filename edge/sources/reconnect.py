@@ -1,0 +1,73 @@
+"""Reopen a live source (camera, stream) with exponential backoff when it stops delivering frames."""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Callable
+from dataclasses import replace
+
+from edge.errors import EdgeError
+from edge.types import Frame, FrameSource
+
+log = logging.getLogger(__name__)
+
+
+class ReconnectingSource:
+    """Wraps `factory()`; on a failed read closes the source and reopens it (backoff doubling up to a cap).
+
+    Waits on `cancel` so SIGINT/SIGTERM interrupt a backoff at once; `read` then returns None.
+    Frame indices continue across reconnects.
+    """
+
+    def __init__(self, factory: Callable[[], FrameSource], backoff_initial_s: float = 0.5, backoff_max_s: float = 10.0,
+                 cancel: threading.Event | None = None, max_attempts: int | None = None,
+                 first: FrameSource | None = None) -> None:
+        self._factory = factory
+        self._initial, self._max = backoff_initial_s, backoff_max_s
+        self._cancel = cancel or threading.Event()
+        self._max_attempts = max_attempts
+        self._source: FrameSource | None = first if first is not None else factory()
+        self.name = self._source.name
+        self._index = 0
+        self.reconnects = 0
+
+    def _reopen(self) -> bool:
+        delay, attempt = self._initial, 0
+        while not self._cancel.is_set():
+            attempt += 1
+            if self._max_attempts is not None and attempt > self._max_attempts:
+                log.error("%s: giving up after %d reconnect attempts", self.name, attempt - 1)
+                return False
+            log.warning("%s stopped delivering frames; reopening in %.1f s (attempt %d)", self.name, delay, attempt)
+            if self._cancel.wait(delay):
+                return False
+            try:
+                self._source = self._factory()
+            except EdgeError as exc:
+                log.warning("%s: reopen failed: %s", self.name, exc)
+                delay = min(self._max, delay * 2)
+                continue
+            self.reconnects += 1
+            log.info("%s reopened after %d attempt(s)", self.name, attempt)
+            return True
+        return False
+
+    def read(self) -> Frame | None:
+        while not self._cancel.is_set():
+            frame = self._source.read() if self._source is not None else None
+            if frame is not None:
+                frame = replace(frame, index=self._index)
+                self._index += 1
+                return frame
+            if self._source is not None:
+                self._source.close()
+                self._source = None
+            if not self._reopen():
+                return None
+        return None
+
+    def close(self) -> None:
+        if self._source is not None:
+            self._source.close()
+            self._source = None
