@@ -1,0 +1,180 @@
+"""python -m convert.evaluate --model models/<name>.tflite --data <dataset> [--split test]: how good a
+converted model is, measured with the edge runtime only (LiteRT, no TensorFlow, so it runs on the Pi).
+
+The model is driven through the edge's own code: edge.contract reads the sidecar (labels, input
+quantisation, preprocessing) and edge.classifier preprocesses, invokes and (via edge.quant) handles the
+int8 maths. The figures are therefore those of the deployed pipeline, not of a re-implementation.
+The last line printed is machine-readable:
+`accuracy=<0.xxxx> macro_f1=<0.xxxx> n=<count> ms_per_face=<x.xxx>`.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import cv2
+import numpy as np
+
+from edge.classifier import EmotionClassifier
+from edge.contract import sidecar_path
+from edge.errors import EdgeError
+from edge.quant import dequantize
+from edge.types import Box
+from train.data import DataError, Split, load_split, stratified_holdout
+from train.labels import EMOTIONS
+from train.metrics import classification_report, format_table
+from train.plots import plot_confusion
+
+from convert.errors import ConvertError
+from convert.paths import ensure_writable
+
+log = logging.getLogger(__name__)
+
+SINGLE_THREAD = 1  # latency is quoted per face on one core, the Pi's worst case with a busy pipeline
+WARMUP_INVOKES = 3
+PROGRESS_EVERY = 5000
+
+
+@dataclass
+class Evaluation:
+    """Figures of one model on one split; `predicted` indexes the model's labels."""
+
+    labels: tuple[str, ...]
+    report: dict
+    ms_per_face: float
+    predicted: np.ndarray
+    probs: np.ndarray
+
+    def summary_line(self) -> str:
+        return (f"accuracy={self.report['accuracy']:.4f} macro_f1={self.report['macro_f1']:.4f} "
+                f"n={self.report['n']} ms_per_face={self.ms_per_face:.3f}")
+
+
+def open_classifier(model_path: Path) -> EmotionClassifier:
+    """The edge classifier on one thread, one face per invoke; edge errors become `<path>: <problem>`."""
+    sidecar = sidecar_path(model_path)
+    if not model_path.is_file():
+        raise ConvertError(model_path, "model file not found")
+    if not sidecar.is_file():
+        raise ConvertError(sidecar, "sidecar not found (python -m convert writes it next to the .tflite)")
+    try:
+        return EmotionClassifier(model_path, num_threads=SINGLE_THREAD, batch=False)
+    except EdgeError as exc:
+        blamed = sidecar if str(sidecar) in exc.thing else model_path
+        raise ConvertError(blamed, exc.problem) from None
+
+
+def targets_in_model_order(split: Split, labels: tuple[str, ...], model_path: Path) -> np.ndarray:
+    """Dataset labels (EMOTIONS indices) re-indexed to the sidecar's label order."""
+    missing = sorted({EMOTIONS[i] for i in np.unique(split.y)} - set(labels))
+    if missing:
+        raise ConvertError(sidecar_path(model_path), f"labels lack dataset class(es) {', '.join(missing)}")
+    order = np.asarray([labels.index(name) if name in labels else -1 for name in EMOTIONS])
+    return order[split.y]
+
+
+def face_as_frame(face: np.ndarray) -> tuple[np.ndarray, list[Box]]:
+    """A dataset face (H, W, 1) as a BGR frame with one full-frame box: the edge's preprocessing
+    (grey conversion, resize to the sidecar's size and interpolation, quantisation) then applies
+    unchanged. Grey -> BGR -> grey is exact in OpenCV, and a 48x48 'area' resize to 48x48 is the identity."""
+    height, width = face.shape[:2]
+    return cv2.cvtColor(face.reshape(height, width), cv2.COLOR_GRAY2BGR), [Box(0, 0, width, height)]
+
+
+def evaluate_model(model_path: Path, split: Split) -> Evaluation:
+    """Classify every face of `split` one invoke at a time, timing each invoke (median = ms_per_face)."""
+    classifier = open_classifier(model_path)
+    labels = classifier.labels
+    spec = classifier.contract.output
+    targets = targets_in_model_order(split, labels, model_path)
+    inputs = [classifier.preprocess(*face_as_frame(face)) for face in split.x]
+    for model_input in inputs[:WARMUP_INVOKES]:
+        classifier.infer(model_input)
+    raw_rows, times = [], np.empty(len(inputs))
+    for i, model_input in enumerate(inputs):
+        start = time.perf_counter()
+        raw_rows.append(classifier.infer(model_input)[0])
+        times[i] = time.perf_counter() - start
+        if i == 0 and raw_rows[0].shape[-1] != len(labels):
+            raise ConvertError(sidecar_path(model_path),
+                               f"{len(labels)} labels but the model outputs {raw_rows[0].shape[-1]} values")
+        if (i + 1) % PROGRESS_EVERY == 0:
+            log.info("evaluated %d/%d faces", i + 1, len(inputs))
+    classifier.close()
+    probs = dequantize(np.stack(raw_rows), spec.scale, spec.zero_point)
+    predicted = np.argmax(probs, axis=1)
+    report = classification_report(targets, predicted, labels)
+    return Evaluation(labels, report, float(np.median(times) * 1000.0), predicted, probs)
+
+
+def parse_args(argv: list[str] | None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(prog="python -m convert.evaluate", description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--model", type=Path, required=True, help=".tflite with its .json sidecar next to it")
+    parser.add_argument("--data", type=Path, required=True, help="image-folder dataset or fer2013.csv")
+    parser.add_argument("--split", default="test", help="split to evaluate (train, test, privatetest)")
+    parser.add_argument("--limit", type=int, default=0, help="evaluate a stratified sample of N faces (quick checks)")
+    parser.add_argument("--seed", type=int, default=0, help="seed of the --limit sample")
+    parser.add_argument("--out-dir", type=Path, help="folder for the confusion PNG and a metrics JSON")
+    parser.add_argument("--confusion", type=Path,
+                        help="confusion-matrix PNG (default: <out-dir or model folder>/<model>_<split>_confusion.png)")
+    parser.add_argument("--cache-dir", type=Path, help="decoded-array cache shared with train (e.g. .cache/fer)")
+    parser.add_argument("--strict", action="store_true", help="fail on the first unreadable image or CSV row")
+    return parser.parse_args(argv)
+
+
+def load_eval_split(data: Path, split: str, cache_dir: Path | None, strict: bool, limit: int, seed: int) -> Split:
+    faces = load_split(data, split, cache_dir, strict)
+    if 0 < limit < len(faces):
+        _, faces = stratified_holdout(faces, limit / len(faces), seed)
+    return faces
+
+
+def run(args: argparse.Namespace) -> Evaluation:
+    if args.limit < 0:
+        raise ConvertError("--limit", f"{args.limit} must be >= 0")
+    folder = args.out_dir or args.model.parent
+    stem = f"{args.model.stem}_{args.split}"
+    confusion = ensure_writable(args.confusion or folder / f"{stem}_confusion.png", ".png")
+    metrics_json = ensure_writable(args.out_dir / f"{stem}_metrics.json", ".json") if args.out_dir else None
+    open_classifier(args.model).close()  # model problems are reported before the dataset is read
+    faces = load_eval_split(args.data, args.split, args.cache_dir, args.strict, args.limit, args.seed)
+    log.info("evaluating %s on %s/%s: %d faces, one face per invoke, %d thread", args.model, args.data,
+             args.split, len(faces), SINGLE_THREAD)
+    result = evaluate_model(args.model, faces)
+    title = f"{args.model.name} on {args.split}: accuracy {result.report['accuracy']:.3f}"
+    plot_confusion(result.report["confusion"], result.labels, title, confusion)
+    log.info("confusion matrix written to %s", confusion)
+    if metrics_json:
+        metrics_json.write_text(json.dumps({"model": str(args.model), "data": str(args.data), "split": args.split,
+                                            "ms_per_face": result.ms_per_face, **result.report}, indent=2))
+        log.info("metrics written to %s", metrics_json)
+    return result
+
+
+def main(argv: list[str] | None = None) -> int:
+    sys.stdout.reconfigure(write_through=True)
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+                        stream=sys.stdout, force=True)
+    args = parse_args(argv)
+    try:
+        result = run(args)
+    except ConvertError as exc:
+        print(exc.one_line(), file=sys.stderr)
+        return exc.exit_code
+    except DataError as exc:
+        print(" ".join(f"error: {exc}".split()), file=sys.stderr)
+        return ConvertError.exit_code
+    print(f"\n{format_table(result.report)}\n")
+    print(result.summary_line())
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

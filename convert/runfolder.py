@@ -1,0 +1,73 @@
+"""Reading a training run folder (docs/CONTRACTS.md) without TensorFlow, so bad input fails fast."""
+
+from __future__ import annotations
+
+import json
+import zipfile
+from dataclasses import dataclass
+from pathlib import Path
+
+from convert.errors import ConvertError
+
+MODEL_FILE = "model.keras"
+RUN_FILE = "run.json"
+KERAS_ARCHIVE_MEMBERS = ("config.json", "model.weights.h5")
+
+
+@dataclass(frozen=True)
+class RunFolder:
+    """What convert needs from a run: the best checkpoint, its labels and the dataset it was trained on."""
+
+    path: Path
+    model_path: Path
+    labels: tuple[str, ...]
+    input_shape: tuple[int, ...]
+    data: Path | None
+    mixed_precision: bool
+
+
+def _read_run_json(path: Path) -> dict:
+    try:
+        info = json.loads(path.read_text())
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise ConvertError(path, f"unreadable JSON ({exc.__class__.__name__}: {exc})") from None
+    if not isinstance(info, dict):
+        raise ConvertError(path, "expected a JSON object")
+    labels = info.get("labels")
+    if not isinstance(labels, list) or not labels or not all(isinstance(x, str) for x in labels):
+        raise ConvertError(path, "'labels' must be a non-empty list of class names")
+    shape = info.get("input_shape")
+    if not isinstance(shape, list) or len(shape) != 3 or not all(isinstance(x, int) and x > 0 for x in shape):
+        raise ConvertError(path, "'input_shape' must be [height, width, channels]")
+    return info
+
+
+def _check_keras_archive(path: Path) -> None:
+    """A .keras file is a zip with config and weights; checking that here spares a TensorFlow traceback."""
+    if not zipfile.is_zipfile(path):
+        raise ConvertError(path, "not a Keras model archive (corrupt or truncated .keras file)")
+    try:
+        with zipfile.ZipFile(path) as archive:
+            names = set(archive.namelist())
+            bad = archive.testzip()
+    except (zipfile.BadZipFile, OSError) as exc:
+        raise ConvertError(path, f"corrupt Keras model archive ({exc})") from None
+    missing = [m for m in KERAS_ARCHIVE_MEMBERS if m not in names]
+    if missing or bad:
+        raise ConvertError(path, f"corrupt Keras model archive ({'missing ' + ', '.join(missing) if missing else 'bad member ' + str(bad)})")
+
+
+def read_run(path: Path) -> RunFolder:
+    """Validate the run folder layout; every problem is a ConvertError naming the offending file."""
+    if not path.is_dir():
+        raise ConvertError(path, "run folder not found")
+    run_json, model = path / RUN_FILE, path / MODEL_FILE
+    if not run_json.is_file():
+        raise ConvertError(run_json, "not found (is the run finished? `python -m train` writes it at the end)")
+    if not model.is_file():
+        raise ConvertError(model, "not found (the run folder has no trained model)")
+    info = _read_run_json(run_json)
+    _check_keras_archive(model)
+    data = Path(info["data"]) if isinstance(info.get("data"), str) and info["data"] else None
+    return RunFolder(path, model, tuple(info["labels"]), tuple(info["input_shape"]), data,
+                     bool(info.get("mixed_precision", False)))

@@ -1,0 +1,46 @@
+"""The model sidecar (docs/CONTRACTS.md, "emotion-model-contract/1"): built and written here, read by the
+edge through edge.contract. Field names and nesting must match the contract document exactly."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import os
+from collections.abc import Sequence
+from pathlib import Path
+
+from edge.contract import CONTRACT_FORMAT, file_sha256, sidecar_path
+
+from convert.opcheck import IntegerModel
+
+OUTPUT_KIND = "probabilities"
+PREPROCESS_COLOR = "grayscale"
+PREPROCESS_INTERPOLATION = "area"  # cv2.INTER_AREA: what FER-2013's 48x48 crops look like after downscaling
+PIXEL_RANGE = [0, 255]  # raw pixels: normalisation is inside the model
+
+__all__ = ["build_contract", "write_json_atomic", "sidecar_path", "file_sha256", "CONTRACT_FORMAT"]
+
+
+def build_contract(labels: Sequence[str], model: IntegerModel, source_run: str, sha256: str,
+                   metrics: dict | None) -> dict:
+    """The sidecar dict; preprocessing size is read from the model's input shape (N, H, W, C)."""
+    _, height, width, _ = model.input.shape
+    return {
+        "format": CONTRACT_FORMAT,
+        "labels": list(labels),
+        "input": model.input.as_dict(),
+        "output": {**model.output.as_dict(), "kind": OUTPUT_KIND},
+        "preprocess": {"color": PREPROCESS_COLOR, "width": width, "height": height,
+                       "interpolation": PREPROCESS_INTERPOLATION, "value_range": PIXEL_RANGE},
+        "source_run": source_run,
+        "tflite_sha256": sha256,
+        "metrics": metrics,
+        "created": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
+    }
+
+
+def write_json_atomic(path: Path, value: dict) -> None:
+    """Write then rename, so the edge never reads half a sidecar."""
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    tmp.write_text(json.dumps(value, indent=2) + "\n")
+    tmp.replace(path)
