@@ -40,9 +40,10 @@ class SourceConfig(Strict):
 
 
 class HaarConfig(Strict):
-    scale_factor: float = Field(1.1, gt=1.0)
+    scale_factor: float = Field(1.2, gt=1.0)
     min_neighbors: int = Field(5, ge=0)
     detect_width: int = Field(320, ge=0, description="downscale to this width before detecting (0 = full size)")
+    equalize: bool = Field(False, description="histogram-equalise before detecting (helps in dim light)")
 
 
 class MediaPipeConfig(Strict):
@@ -55,7 +56,7 @@ class DetectorConfig(Strict):
     type: Literal["auto", "haar", "mediapipe"] = "auto"
     every: int = Field(1, ge=1, description="detect every N frames, track boxes in between")
     margin: float = Field(0.12, ge=0.0, le=1.0, description="grow boxes by this fraction per side")
-    min_size: int = Field(24, ge=1, description="minimum face size in frame pixels")
+    min_size: int = Field(48, ge=1, description="minimum face size in frame pixels (smaller faces classify poorly)")
     haar: HaarConfig = HaarConfig()
     mediapipe: MediaPipeConfig = MediaPipeConfig()
 

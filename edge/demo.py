@@ -2,31 +2,48 @@
 
 Frames are generated on demand from the frame index (a 300-frame clip would need ~280 MB if
 materialised), so `make_demo_frames` returns a lazy, list-like `DemoClip`.
-Needs scikit-image (for `skimage.data.astronaut`), imported only when a clip is built.
+Needs scikit-image (its bundled astronaut.png), used only when a clip is built.
 """
 
 from __future__ import annotations
 
+import importlib.util
 import math
 from collections.abc import Iterator, Sequence
+from pathlib import Path
 
 import cv2
 import numpy as np
 
+from edge.errors import EdgeError
 from edge.types import Box
 
 DEFAULT_SIZE = (640, 480)
 FACE_CROP_ROWS = (10, 230)  # astronaut() is 512x512 RGB; this window holds the face with hair and chin
 FACE_CROP_COLS = (130, 330)
-FACE_HEIGHT_FRACTION = (0.32, 0.55)  # face-crop height as a fraction of frame height (min, max)
-PERIOD_FRAMES = 120  # one full cycle of the motion path
+FACE_HEIGHT_FRACTION = (0.42, 0.62)  # face-crop height as a fraction of frame height (min, max)
+PERIOD_FRAMES = 120
+ASTRONAUT_FILE = "astronaut.png"  # one full cycle of the motion path
+
+
+def astronaut_bgr() -> np.ndarray:
+    """skimage.data.astronaut() as BGR; read straight from the package file (importing skimage.data costs ~0.3 s)."""
+    spec = importlib.util.find_spec("skimage")
+    if spec is not None and spec.submodule_search_locations:
+        path = Path(next(iter(spec.submodule_search_locations))) / "data" / ASTRONAUT_FILE
+        image = cv2.imread(str(path), cv2.IMREAD_COLOR) if path.is_file() else None
+        if image is not None:
+            return image
+    try:
+        from skimage import data
+    except ImportError:
+        raise EdgeError("demo source", "needs scikit-image (pip install scikit-image)") from None
+    return cv2.cvtColor(data.astronaut(), cv2.COLOR_RGB2BGR)
 
 
 def _face_crop_bgr() -> np.ndarray:
-    from skimage import data  # lazy: only the demo needs scikit-image
-
-    rgb = data.astronaut()[FACE_CROP_ROWS[0]:FACE_CROP_ROWS[1], FACE_CROP_COLS[0]:FACE_CROP_COLS[1]]
-    return cv2.cvtColor(np.ascontiguousarray(rgb), cv2.COLOR_RGB2BGR)
+    image = astronaut_bgr()
+    return np.ascontiguousarray(image[FACE_CROP_ROWS[0]:FACE_CROP_ROWS[1], FACE_CROP_COLS[0]:FACE_CROP_COLS[1]])
 
 
 def _background(size: tuple[int, int], seed: int) -> np.ndarray:

@@ -32,4 +32,4 @@ def make_detector(cfg) -> FaceDetector:  # cfg: edge.config.DetectorConfig
     from edge.detectors.haar import HaarDetector
 
     return HaarDetector(margin=cfg.margin, min_size=cfg.min_size, scale_factor=cfg.haar.scale_factor,
-                        min_neighbors=cfg.haar.min_neighbors, detect_width=cfg.haar.detect_width)
+                        min_neighbors=cfg.haar.min_neighbors, detect_width=cfg.haar.detect_width, equalize=cfg.haar.equalize)

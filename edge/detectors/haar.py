@@ -24,14 +24,15 @@ def cascade_path() -> Path:
 class HaarDetector(BaseDetector):
     name = "haar"
 
-    def __init__(self, margin: float = 0.12, min_size: int = 24, scale_factor: float = 1.1,
-                 min_neighbors: int = 5, detect_width: int = 320) -> None:
+    def __init__(self, margin: float = 0.12, min_size: int = 24, scale_factor: float = 1.2,
+                 min_neighbors: int = 5, detect_width: int = 320, equalize: bool = False) -> None:
         super().__init__(margin, min_size)
         path = cascade_path()
         self._cascade = cv2.CascadeClassifier(str(path))
         if self._cascade.empty():
             raise EdgeError(f"haar cascade {path}", "missing or unreadable (OpenCV 5 wheels no longer bundle cascades; use opencv-contrib-python<5)")
         self.scale_factor, self.min_neighbors, self.detect_width = scale_factor, min_neighbors, detect_width
+        self.equalize = equalize
 
     def _detect_raw(self, image_bgr: np.ndarray) -> list[Box]:
         height, width = image_bgr.shape[:2]
@@ -39,7 +40,8 @@ class HaarDetector(BaseDetector):
         gray = cv2.cvtColor(image_bgr, cv2.COLOR_BGR2GRAY)
         if factor < 1.0:
             gray = cv2.resize(gray, (round(width * factor), round(height * factor)), interpolation=cv2.INTER_AREA)
-        gray = cv2.equalizeHist(gray)
+        if self.equalize:
+            gray = cv2.equalizeHist(gray)
         min_px = max(8, int(self.min_size * factor))
         found = self._cascade.detectMultiScale(gray, scaleFactor=self.scale_factor, minNeighbors=self.min_neighbors,
                                                minSize=(min_px, min_px))
