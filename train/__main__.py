@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import os
 import logging
 import shlex
 import sys
@@ -11,9 +12,8 @@ from pathlib import Path
 
 import numpy as np
 
-from train.augment import AugmentConfig
+from train.config import TrainConfig
 from train.data import DataError, Split, load_split, stratified_holdout
-from train.fit import TrainConfig
 
 log = logging.getLogger("train")
 
@@ -119,7 +119,9 @@ def main(argv: list[str] | None = None) -> int:
     log.info("train %d, validation %d (%s), evaluation %s", len(train), len(val), val.name,
              len(evaluation) if evaluation else "none")
 
-    from train.fit import fit  # TensorFlow loads only once the inputs are known to be good
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    from train.augment import AugmentConfig  # TensorFlow loads only once the inputs are known to be good
+    from train.fit import fit
     from train.reports import write_reports
 
     config = train_config(args)

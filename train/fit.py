@@ -7,7 +7,7 @@ import json
 import logging
 import math
 import time
-from dataclasses import asdict, dataclass
+from dataclasses import asdict
 from pathlib import Path
 
 import keras
@@ -15,6 +15,7 @@ import numpy as np
 import tensorflow as tf
 
 from train.augment import AugmentConfig, build_augmenter, random_erase
+from train.config import TrainConfig
 from train.data import Split
 from train.labels import NUM_CLASSES
 from train.model import build_model, count_macs
@@ -27,23 +28,6 @@ STATE_FILE = "state.json"
 HISTORY_FILE = "history.csv"
 SHUFFLE_BUFFER = 32768
 MOMENTUM = 0.9
-
-
-@dataclass
-class TrainConfig:
-    epochs: int = 60
-    batch_size: int = 64
-    learning_rate: float = 0.05
-    warmup_epochs: int = 2
-    weight_decay: float = 5e-4
-    label_smoothing: float = 0.1
-    class_weight_power: float = 0.5  # 0 = no re-weighting, 1 = inverse frequency
-    width: int = 32
-    dense_units: int = 256
-    dropout: float = 0.4
-    patience: int = 15
-    seed: int = 42
-    mixed_precision: bool = True
 
 
 def class_weights(counts: np.ndarray, power: float) -> np.ndarray:

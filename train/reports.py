@@ -15,7 +15,8 @@ import keras
 import numpy as np
 
 from train.data import Split
-from train.fit import BEST_CHECKPOINT, HISTORY_FILE, TrainConfig
+from train.config import TrainConfig
+from train.fit import BEST_CHECKPOINT, HISTORY_FILE
 from train.labels import EMOTIONS, IMAGE_SIZE
 from train.metrics import classification_report, format_table, tune_class_bias
 from train.model import LOGITS_LAYER, count_macs

@@ -1,0 +1,122 @@
+import subprocess
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from tests.synthetic import LABELS, face_like, write_csv, write_image_folders
+from train.data import DataError, load_split, stratified_holdout, stratified_sample
+
+
+def test_image_folders_map_case_insensitive_classes_to_canonical_order(tmp_path):
+    write_image_folders(tmp_path, {"train": 3}, folder_case=str.upper)
+    split = load_split(tmp_path, "train")
+    assert split.x.shape == (21, 48, 48, 1) and split.x.dtype == np.uint8
+    assert split.class_counts().tolist() == [3] * 7
+    # the pixels of class k are class k's pattern: the stripe frequency grows with the label
+    first_happy = split.x[split.y == LABELS.index("happy")][0, :, :, 0]
+    rng = np.random.default_rng(0)
+    assert abs(float(first_happy.mean()) - float(face_like(3, rng).mean())) < 20
+
+
+def test_csv_splits_by_usage(tmp_path):
+    csv_path = write_csv(tmp_path / "fer2013.csv", {"Training": 4, "PublicTest": 2, "PrivateTest": 1})
+    assert len(load_split(csv_path, "train")) == 28
+    assert len(load_split(tmp_path, "test")) == 14  # a folder holding fer2013.csv works too
+    private = load_split(csv_path, "privatetest")
+    assert private.class_counts().tolist() == [1] * 7
+
+
+def test_csv_and_folders_give_identical_arrays(tmp_path):
+    write_image_folders(tmp_path / "img", {"train": 2}, seed=5)
+    write_csv(tmp_path / "fer2013.csv", {"Training": 2}, seed=5)
+    from_folders = load_split(tmp_path / "img", "train")
+    from_csv = load_split(tmp_path / "fer2013.csv", "train")
+    by_label_folders = np.argsort(from_folders.y, kind="stable")  # folders load alphabetically
+    np.testing.assert_array_equal(from_folders.y[by_label_folders], from_csv.y)
+    np.testing.assert_array_equal(from_folders.x[by_label_folders], from_csv.x)
+
+
+def test_cache_is_used_and_invalidated_when_files_change(tmp_path):
+    data = write_image_folders(tmp_path / "d", {"train": 2})
+    cache = tmp_path / "cache"
+    first = load_split(data, "train", cache)
+    assert len(list(cache.glob("train-*.npz"))) == 1
+    again = load_split(data, "train", cache)
+    np.testing.assert_array_equal(first.x, again.x)
+    Image.fromarray(face_like(0, np.random.default_rng(1))).save(data / "train" / "angry" / "extra.png")
+    assert len(load_split(data, "train", cache)) == len(first) + 1
+    assert len(list(cache.glob("train-*.npz"))) == 2
+
+
+def test_missing_split_folder_is_named(tmp_path):
+    write_image_folders(tmp_path, {"train": 1})
+    with pytest.raises(DataError, match=r"test: split folder not found"):
+        load_split(tmp_path, "test")
+
+
+def test_missing_dataset_is_named(tmp_path):
+    with pytest.raises(DataError, match="nowhere: dataset path not found"):
+        load_split(tmp_path / "nowhere", "train")
+
+
+def test_unknown_class_folder_is_named(tmp_path):
+    write_image_folders(tmp_path, {"train": 1})
+    (tmp_path / "train" / "contempt").mkdir()
+    with pytest.raises(DataError, match="unknown class folder 'contempt'"):
+        load_split(tmp_path, "train")
+
+
+def test_corrupt_image_is_skipped_and_counted_or_fatal_when_strict(tmp_path):
+    write_image_folders(tmp_path, {"train": 2})
+    bad = tmp_path / "train" / "sad" / "broken.jpg"
+    bad.write_bytes(b"\xff\xd8 not really a jpeg")
+    split = load_split(tmp_path, "train")
+    assert len(split) == 14
+    assert len(split.report.skipped) == 1 and "broken.jpg" in split.report.skipped[0]
+    with pytest.raises(DataError, match="broken.jpg: unreadable image"):
+        load_split(tmp_path, "train", strict=True)
+
+
+def test_other_sizes_are_resized_and_counted(tmp_path):
+    write_image_folders(tmp_path, {"train": 1})
+    Image.new("RGB", (96, 64), (200, 10, 10)).save(tmp_path / "train" / "fear" / "big.png")
+    split = load_split(tmp_path, "train")
+    assert split.report.resized == 1
+    assert split.x.shape[1:] == (48, 48, 1)
+
+
+def test_wrong_pixel_count_names_the_csv_line(tmp_path):
+    path = write_csv(tmp_path / "fer2013.csv", {"Training": 1})
+    lines = path.read_text().splitlines()
+    lines[3] = "2," + " ".join(["0"] * 100) + ",Training"
+    path.write_text("\n".join(lines) + "\n")
+    split = load_split(path, "train")
+    assert len(split) == 6 and "fer2013.csv:4: pixels has 100 values, expected 2304" in split.report.skipped[0]
+    with pytest.raises(DataError, match=r"fer2013.csv:4: pixels has 100 values"):
+        load_split(path, "train", strict=True)
+
+
+def test_csv_missing_column_is_named(tmp_path):
+    path = tmp_path / "fer2013.csv"
+    path.write_text("emotion,pixels\n0,1 2 3\n")
+    with pytest.raises(DataError, match="missing column\\(s\\) Usage"):
+        load_split(path, "train")
+
+
+def test_holdout_is_stratified_and_disjoint(tmp_path):
+    write_image_folders(tmp_path, {"train": 10})
+    split = load_split(tmp_path, "train")
+    keep, hold = stratified_holdout(split, 0.2, seed=1)
+    assert hold.class_counts().tolist() == [2] * 7
+    assert len(keep) + len(hold) == len(split)
+    assert len(stratified_sample(split, 14, seed=0)) == 14
+
+
+def test_cli_reports_bad_data_in_one_line(tmp_path, python, repo_root):
+    result = subprocess.run(
+        [python, "-m", "train", "--data", str(tmp_path / "missing"), "--out", str(tmp_path / "run")],
+        cwd=repo_root, capture_output=True, text=True, timeout=120,
+    )
+    assert result.returncode == 2
+    assert result.stderr.strip().splitlines() == [f"error: {tmp_path / 'missing'}: dataset path not found"]

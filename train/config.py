@@ -1,0 +1,22 @@
+"""Training hyper-parameters (TensorFlow-free, so the CLI can validate input before TensorFlow loads)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass
+class TrainConfig:
+    epochs: int = 60
+    batch_size: int = 64
+    learning_rate: float = 0.05
+    warmup_epochs: int = 2
+    weight_decay: float = 5e-4
+    label_smoothing: float = 0.1
+    class_weight_power: float = 0.5  # 0 = no re-weighting, 1 = inverse frequency
+    width: int = 32
+    dense_units: int = 256
+    dropout: float = 0.4
+    patience: int = 15
+    seed: int = 42
+    mixed_precision: bool = True
