@@ -24,6 +24,8 @@ LABEL_COLOURS = {  # BGR
     "surprise": (0, 140, 255),
     "neutral": (190, 190, 190),
 }
+PANEL_WIDTH = 120  # probability panel width at scale 1
+NAME_WIDTH = 62  # part of the panel holding the label names
 FALLBACK_COLOURS = [(255, 0, 255), (255, 255, 0), (0, 255, 0), (128, 0, 255)]
 
 
@@ -40,7 +42,7 @@ def default_scale(image: np.ndarray) -> float:
 def bar_panel_rect(face: FaceResult, image_shape: tuple[int, ...], scale: float) -> tuple[int, int, int, int]:
     """(x, y, width, row_height) of the probability panel: right of the box, else left, else inside."""
     height, width = image_shape[:2]
-    panel_w, row_h = int(120 * scale), max(8, int(13 * scale))
+    panel_w, row_h = int(PANEL_WIDTH * scale), max(8, int(13 * scale))
     rows = len(face.smoothed.labels)
     gap = int(4 * scale)
     box = face.box
@@ -70,7 +72,7 @@ def draw_face(image: np.ndarray, face: FaceResult, scale: float) -> None:
     caption = f"#{face.track_id} {face.label} {face.confidence:.0%}"
     _draw_text(image, caption, (b.x1, max(int(16 * scale), b.y1 - 2)), scale, TEXT_DARK, colour)
     x, y, panel_w, row_h = bar_panel_rect(face, image.shape, scale)
-    name_w = int(62 * scale)
+    name_w = int(NAME_WIDTH * scale)
     text_size = 0.35 * scale
     for row, (name, prob) in enumerate(zip(face.smoothed.labels, face.smoothed.probs)):
         top = y + row * row_h

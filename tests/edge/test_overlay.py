@@ -1,0 +1,56 @@
+import numpy as np
+
+from edge.sinks.overlay import LABEL_COLOURS, NAME_WIDTH, bar_panel_rect, draw_overlay
+from edge.types import Box, FaceResult, Frame, FrameResult, Prediction
+
+LABELS = ("angry", "disgust", "fear", "happy", "sad", "surprise", "neutral")
+
+
+def make_result(image: np.ndarray, box: Box, probs: list[float], fps: float = 0.0) -> FrameResult:
+    p = Prediction(LABELS, np.array(probs, np.float32))
+    face = FaceResult(box=box, track_id=7, raw=p, smoothed=p, label=p.label)
+    return FrameResult(frame=Frame(image=image, timestamp=0.0, index=0), faces=[face], fps=fps)
+
+
+def test_box_label_and_bars_drawn_in_label_colour():
+    image = np.zeros((480, 640, 3), np.uint8)
+    box = Box(100, 150, 260, 330)
+    result = make_result(image, box, [0.02, 0.02, 0.02, 0.8, 0.04, 0.05, 0.05])
+    out = draw_overlay(image, result)
+    happy = np.array(LABEL_COLOURS["happy"], np.uint8)
+    assert out is not image and not image.any()  # pure: input untouched
+    # box edges in the label colour (left edge, mid-height; bottom edge, mid-width)
+    assert np.array_equal(out[240, box.x1], happy)
+    assert np.array_equal(out[box.y2 - 1, 180], happy)
+    # inside of the box stays untouched
+    assert not out[240, 180].any()
+    # probability panel: the happy bar is mostly filled with the happy colour, the angry bar is not
+    x, y, width, row_h = bar_panel_rect(result.faces[0], image.shape, 1.0)
+    assert x >= box.x2  # panel to the right of the box
+    happy_row = out[y + 3 * row_h + row_h // 2, x:x + width]
+    angry_row = out[y + 0 * row_h + row_h // 2, x:x + width]
+    bar_width = width - NAME_WIDTH
+    assert abs(int((happy_row == happy).all(axis=1).sum()) - round(0.8 * bar_width)) <= 1
+    assert abs(int((angry_row == np.array(LABEL_COLOURS["angry"], np.uint8)).all(axis=1).sum()) - round(0.02 * bar_width)) <= 1
+
+
+def test_fps_text_and_scaling_with_frame_size():
+    small = np.zeros((240, 320, 3), np.uint8)
+    big = np.zeros((960, 1280, 3), np.uint8)
+    r_small = make_result(small, Box(20, 20, 100, 100), [0.9, 0.02, 0.02, 0.02, 0.02, 0.01, 0.01], fps=25.0)
+    r_big = make_result(big, Box(80, 80, 400, 400), [0.9, 0.02, 0.02, 0.02, 0.02, 0.01, 0.01], fps=25.0)
+    drawn_small = draw_overlay(small, r_small)
+    drawn_big = draw_overlay(big, r_big)
+    assert drawn_small[:30, :100].any()  # FPS text top-left
+    _, _, w_small, _ = bar_panel_rect(r_small.faces[0], small.shape, 0.5)
+    _, _, w_big, _ = bar_panel_rect(r_big.faces[0], big.shape, 2.0)
+    assert w_big == 4 * w_small
+    angry = np.array(LABEL_COLOURS["angry"], np.uint8)
+    assert (drawn_big == angry).all(axis=2).sum() > 4 * (drawn_small == angry).all(axis=2).sum()
+
+
+def test_panel_moves_left_when_box_touches_right_edge():
+    image = np.zeros((480, 640, 3), np.uint8)
+    result = make_result(image, Box(500, 100, 639, 260), [0.1] * 6 + [0.4])
+    x, _, width, _ = bar_panel_rect(result.faces[0], image.shape, 1.0)
+    assert x + width <= 500

@@ -1,0 +1,88 @@
+import numpy as np
+
+from edge.config import SmoothingConfig, TrackingConfig
+from edge.smoothing import ema, hysteresis_label
+from edge.tracking import Tracker, centre_distance, iou
+from edge.types import Box, Prediction
+
+LABELS = ("angry", "disgust", "fear", "happy", "sad", "surprise", "neutral")
+
+
+def pred(**probs: float) -> Prediction:
+    p = np.full(len(LABELS), 0.0, np.float32)
+    for name, value in probs.items():
+        p[LABELS.index(name)] = value
+    rest = (1.0 - p.sum()) / max(1, (p == 0).sum())
+    p[p == 0] = rest
+    return Prediction(LABELS, p)
+
+
+def test_iou_and_centre_distance():
+    a = Box(0, 0, 10, 10)
+    assert iou(a, a) == 1.0
+    assert iou(a, Box(5, 0, 15, 10)) == 50 / 150
+    assert iou(a, Box(20, 20, 30, 30)) == 0.0
+    assert centre_distance(a, Box(10, 0, 20, 10)) == 1.0
+
+
+def test_ids_stable_while_moving_and_new_id_for_new_face():
+    tracker = Tracker()
+    ids = []
+    for step in range(20):
+        x = 100 + 6 * step
+        faces = tracker.update([Box(x, 100, x + 80, 180)], [pred(happy=0.8)])
+        ids.append(faces[0].track_id)
+    assert set(ids) == {ids[0]}
+    faces = tracker.update([Box(214, 100, 294, 180), Box(500, 300, 580, 380)], [pred(happy=0.8), pred(sad=0.9)])
+    assert faces[0].track_id == ids[0] and faces[1].track_id != ids[0]
+
+
+def test_centre_fallback_matches_fast_small_jump():
+    tracker = Tracker(TrackingConfig(iou_threshold=0.3, centre_distance=0.6))
+    first = tracker.update([Box(100, 100, 160, 160)], [pred(sad=0.9)])[0].track_id
+    # moved 40 px: IoU 0.2 (< threshold) but centre distance 40/60 = 0.67 > 0.6 -> new id with a tight limit ...
+    tracker_tight = Tracker(TrackingConfig(iou_threshold=0.3, centre_distance=0.5))
+    t0 = tracker_tight.update([Box(100, 100, 160, 160)], [pred(sad=0.9)])[0].track_id
+    assert tracker_tight.update([Box(140, 100, 200, 160)], [pred(sad=0.9)])[0].track_id != t0
+    # ... and the same id with a looser one
+    loose = Tracker(TrackingConfig(iou_threshold=0.3, centre_distance=0.8))
+    l0 = loose.update([Box(100, 100, 160, 160)], [pred(sad=0.9)])[0].track_id
+    assert loose.update([Box(140, 100, 200, 160)], [pred(sad=0.9)])[0].track_id == l0
+    assert first == 1
+
+
+def test_track_survives_missed_frames_then_expires():
+    tracker = Tracker(TrackingConfig(max_missed=2))
+    tid = tracker.update([Box(0, 0, 50, 50)], [pred(fear=0.9)])[0].track_id
+    tracker.update([], [])
+    tracker.update([], [])
+    assert tracker.update([Box(2, 0, 52, 50)], [pred(fear=0.9)])[0].track_id == tid
+    for _ in range(3):
+        tracker.update([], [])
+    assert tracker.update([Box(2, 0, 52, 50)], [pred(fear=0.9)])[0].track_id != tid
+
+
+def test_smoothing_and_hysteresis_prevent_flicker():
+    tracker = Tracker(smoothing=SmoothingConfig(alpha=0.35, hysteresis=0.1))
+    box = Box(0, 0, 60, 60)
+    shown = []
+    for step in range(30):  # raw prediction alternates between two near-tied labels
+        p = pred(happy=0.5, neutral=0.4) if step % 2 == 0 else pred(happy=0.4, neutral=0.5)
+        shown.append(tracker.update([box], [p])[0].label)
+    assert set(shown) == {"happy"}
+    for _ in range(15):  # a clear, lasting change does switch
+        shown.append(tracker.update([box], [pred(sad=0.9)])[0].label)
+    assert shown[-1] == "sad"
+    raw = Tracker(smoothing=SmoothingConfig(enabled=False))
+    labels = [raw.update([box], [pred(happy=0.5, neutral=0.4) if s % 2 == 0 else pred(happy=0.4, neutral=0.5)])[0].label
+              for s in range(4)]
+    assert labels == ["happy", "neutral", "happy", "neutral"]
+
+
+def test_ema_and_hysteresis_functions():
+    assert np.allclose(ema(None, np.array([1.0, 0.0]), 0.5), [1.0, 0.0])
+    assert np.allclose(ema(np.array([1.0, 0.0]), np.array([0.0, 1.0]), 0.25), [0.75, 0.25])
+    probs = np.array([0.45, 0.55])
+    assert hysteresis_label("a", probs, ("a", "b"), 0.2) == "a"
+    assert hysteresis_label("a", probs, ("a", "b"), 0.05) == "b"
+    assert hysteresis_label(None, probs, ("a", "b"), 0.2) == "b"
