@@ -49,11 +49,21 @@ def add_config_arguments(parser: argparse.ArgumentParser, aliases: bool = True) 
                            help=info.description or f"default: {info.default}")
 
 
+YAML_BOOLEAN_WORDS = ("true", "false")
+
+
+def cli_value(text: str) -> Any:
+    """parse_scalar, except that YAML 1.1's on/off/yes/no stay text: `--headless` sets output.window to the
+    string "off", not False (pydantic still reads those words as booleans for boolean fields)."""
+    value = parse_scalar(text)
+    return text if isinstance(value, bool) and text.strip().lower() not in YAML_BOOLEAN_WORDS else value
+
+
 def config_from_args(args: argparse.Namespace) -> RunConfig:
     overrides = {}
     for key, value in vars(args).items():
         if key.startswith(OVERRIDE_PREFIX):
-            overrides[key[len(OVERRIDE_PREFIX):]] = parse_scalar(value) if isinstance(value, str) else value
+            overrides[key[len(OVERRIDE_PREFIX):]] = cli_value(value) if isinstance(value, str) else value
     return load_config(args.config, overrides)
 
 
