@@ -1,0 +1,67 @@
+"""python -m convert --run runs/<name> --out models/<name>.tflite: the trained run as the full-integer model
+the edge runs, with its sidecar contract (docs/CONTRACTS.md) next to it.
+
+Exit codes: 0 written; 2 bad input (missing/corrupt file, unwritable path); 3 the model failed a quality
+gate (a float op remained, or int8 lost more than --max-drop accuracy points).
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import os
+import sys
+from pathlib import Path
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")  # before TensorFlow loads: keep stderr for our errors
+
+from train.data import DataError  # noqa: E402
+
+from convert.errors import ConvertError  # noqa: E402
+from convert.pipeline import ConvertOptions, convert_run  # noqa: E402
+
+DEFAULT_CACHE_DIR = Path(".cache/fer")  # the same decoded-array cache as python -m train
+
+
+def parse_args(argv: list[str] | None) -> ConvertOptions:
+    defaults = ConvertOptions(Path(), Path())
+    parser = argparse.ArgumentParser(prog="python -m convert", description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--run", type=Path, required=True, help="run folder written by python -m train")
+    parser.add_argument("--out", type=Path, required=True, help="output .tflite (sidecar .json goes next to it)")
+    parser.add_argument("--data", type=Path, help="dataset for calibration and evaluation (default: run.json's data)")
+    parser.add_argument("--split", default=defaults.split, help="evaluation split for the float/int8 comparison")
+    parser.add_argument("--calib-split", default=defaults.calib_split, help="split the calibration faces come from")
+    parser.add_argument("--calib-size", type=int, default=defaults.calib_size,
+                        help="stratified calibration faces (real training images)")
+    parser.add_argument("--max-drop", type=float, default=defaults.max_drop,
+                        help="largest accepted int8 accuracy loss vs float, in percentage points")
+    parser.add_argument("--seed", type=int, default=defaults.seed, help="seed of the calibration sample")
+    parser.add_argument("--cache-dir", type=Path, default=DEFAULT_CACHE_DIR, help="decoded-array cache")
+    parser.add_argument("--strict", action="store_true", help="fail on the first unreadable image or CSV row")
+    args = parser.parse_args(argv)
+    return ConvertOptions(args.run, args.out, args.data, args.split, args.calib_split, args.calib_size,
+                          args.max_drop, args.seed, args.cache_dir, args.strict)
+
+
+def main(argv: list[str] | None = None) -> int:
+    sys.stdout.reconfigure(write_through=True)
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+                        stream=sys.stdout, force=True)
+    options = parse_args(argv)
+    try:
+        contract = convert_run(options)
+    except ConvertError as exc:
+        print(exc.one_line(), file=sys.stderr)
+        return exc.exit_code
+    except DataError as exc:
+        print(" ".join(f"error: {exc}".split()), file=sys.stderr)
+        return ConvertError.exit_code
+    m = contract["metrics"]
+    print(f"float_accuracy={m['float_accuracy']:.4f} int8_accuracy={m['int8_accuracy']:.4f} "
+          f"float_macro_f1={m['float_macro_f1']:.4f} int8_macro_f1={m['int8_macro_f1']:.4f} n={m['n']}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

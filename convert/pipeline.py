@@ -1,0 +1,137 @@
+"""Run folder -> verified int8 .tflite + sidecar. The order matters: every input is checked before
+TensorFlow loads (bad input fails in a second), and nothing is published at --out until the model has
+passed the full-integer check and the accuracy gate, float and int8 measured on the same faces."""
+
+from __future__ import annotations
+
+import logging
+import os
+import shutil
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from train.data import Split, load_split, resolve_source, stratified_sample
+from train.metrics import classification_report, format_table
+
+from convert.errors import ConvertError, QualityGateError
+from convert.evaluate import evaluate_model, targets_in_model_order
+from convert.opcheck import check_integer_model
+from convert.paths import ensure_writable
+from convert.runfolder import RUN_FILE, RunFolder, read_run
+from convert.sidecar import build_contract, file_sha256, sidecar_path, write_json_atomic
+
+log = logging.getLogger(__name__)
+
+POINTS = 100.0  # accuracy is a fraction; the drop limit is in percentage points
+REJECTED_TAG = ".rejected"
+QAT_HINT = ("try a larger --calib-size; if post-training quantisation still loses too much, fine-tune with "
+            "quantization-aware training (docs/CONVERT.md)")
+
+
+@dataclass(frozen=True)
+class ConvertOptions:
+    run: Path
+    out: Path
+    data: Path | None = None
+    split: str = "test"
+    calib_split: str = "train"
+    calib_size: int = 1000
+    max_drop: float = 1.0
+    seed: int = 0
+    cache_dir: Path | None = None
+    strict: bool = False
+
+
+def check_inputs(options: ConvertOptions) -> tuple[RunFolder, Path]:
+    """Everything that can be checked without TensorFlow; returns the run and the dataset path."""
+    if options.calib_size <= 0:
+        raise ConvertError("--calib-size", f"{options.calib_size} must be positive")
+    ensure_writable(options.out, ".tflite")
+    run = read_run(options.run)
+    data = options.data or run.data
+    if data is None:
+        raise ConvertError(options.run / RUN_FILE, "records no 'data'; pass --data")
+    resolve_source(data)
+    return run, data
+
+
+def check_model_shape(model, run: RunFolder) -> None:  # noqa: ANN001 - keras.Model, kept TF-free here
+    expected_in, expected_out = list(run.input_shape), len(run.labels)
+    actual_in, actual_out = list(model.input_shape[1:]), model.output_shape[-1]
+    if actual_in != expected_in or actual_out != expected_out:
+        raise ConvertError(run.model_path, f"input {actual_in} / {actual_out} outputs do not match run.json "
+                                           f"input_shape {expected_in} / {expected_out} labels")
+
+
+def accuracy_gate(float_report: dict, int8_report: dict, max_drop: float) -> float:
+    """The drop in points; QualityGateError (without path) when int8 loses more than `max_drop` points."""
+    drop = (float_report["accuracy"] - int8_report["accuracy"]) * POINTS
+    if drop > max_drop:
+        raise QualityGateError("int8 model", f"accuracy {int8_report['accuracy']:.4f} is {drop:.2f} points below "
+                                             f"float {float_report['accuracy']:.4f} (--max-drop {max_drop})")
+    return drop
+
+
+def _metrics(split: Split, float_report: dict, int8_report: dict) -> dict:
+    return {"split": split.name, "n": int8_report["n"],
+            "float_accuracy": round(float_report["accuracy"], 4), "int8_accuracy": round(int8_report["accuracy"], 4),
+            "float_macro_f1": round(float_report["macro_f1"], 4), "int8_macro_f1": round(int8_report["macro_f1"], 4)}
+
+
+def _publish(staged: Path, contract: dict, target: Path) -> None:
+    os.replace(staged, target)
+    write_json_atomic(sidecar_path(target), contract)
+
+
+def convert_run(options: ConvertOptions) -> dict:
+    """Convert, verify, measure, gate and publish; returns the sidecar written next to --out."""
+    run, data = check_inputs(options)
+    calibration_split = load_split(data, options.calib_split, options.cache_dir, options.strict)
+    evaluation = load_split(data, options.split, options.cache_dir, options.strict)
+    calibration = stratified_sample(calibration_split, options.calib_size, options.seed)
+    log.info("calibration: %d %s faces (stratified); evaluation: %d %s faces", len(calibration),
+             options.calib_split, len(evaluation), evaluation.name)
+
+    from convert.quantize import convert_int8, load_float_model, predict_float  # TensorFlow from here on
+
+    model = load_float_model(run.model_path)
+    check_model_shape(model, run)
+    flatbuffer = convert_int8(model, calibration)
+    log.info("converted: %.1f KiB", len(flatbuffer) / 1024)
+
+    out = options.out
+    stage = Path(tempfile.mkdtemp(dir=out.parent, prefix=f".{out.stem}.convert-"))
+    try:
+        staged = stage / out.name
+        staged.write_bytes(flatbuffer)
+        integer_model = check_integer_model(staged)
+        sha256 = file_sha256(staged)
+        contract = build_contract(run.labels, integer_model, str(options.run), sha256, None)
+        write_json_atomic(sidecar_path(staged), contract)  # the evaluator reads the model through it
+
+        targets = targets_in_model_order(evaluation, run.labels, staged)
+        float_predicted = np.argmax(predict_float(model, evaluation.x), axis=1)
+        float_report = classification_report(targets, float_predicted, run.labels)
+        int8 = evaluate_model(staged, evaluation)
+        agreement = float(np.mean(float_predicted == int8.predicted))
+        log.info("float on %s:\n%s", evaluation.name, format_table(float_report))
+        log.info("int8 on %s:\n%s", evaluation.name, format_table(int8.report))
+        log.info("float accuracy %.4f macro-F1 %.4f | int8 accuracy %.4f macro-F1 %.4f | top-1 agreement %.4f | "
+                 "int8 %.3f ms/face", float_report["accuracy"], float_report["macro_f1"], int8.report["accuracy"],
+                 int8.report["macro_f1"], agreement, int8.ms_per_face)
+        contract["metrics"] = _metrics(evaluation, float_report, int8.report)
+        try:
+            accuracy_gate(float_report, int8.report, options.max_drop)
+        except QualityGateError as exc:
+            rejected = out.with_name(out.stem + REJECTED_TAG + out.suffix)
+            _publish(staged, contract, rejected)
+            raise QualityGateError(out, f"not written: int8 {exc.problem}; kept as {rejected} for inspection; "
+                                        f"{QAT_HINT}") from None
+        _publish(staged, contract, out)
+    finally:
+        shutil.rmtree(stage, ignore_errors=True)
+    log.info("wrote %s (sha256 %s) and its sidecar %s", out, sha256[:12], sidecar_path(out))
+    return contract

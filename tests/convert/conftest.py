@@ -1,0 +1,76 @@
+"""Shared, session-scoped artefacts for the convert tests: a synthetic dataset, a tiny trained run
+(trained here by `python -m train`, ~10 s) and its conversion (~10 s), each made once."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+from tests.convert.synthetic import make_dataset
+
+REPO = Path(__file__).resolve().parents[2]
+TRAIN_PER_CLASS = 60
+TEST_PER_CLASS = 12
+TINY_TRAIN_FLAGS = ["--epochs", "8", "--warmup-epochs", "0", "--width", "4", "--dense-units", "16",
+                    "--eval-split", "none"]
+CALIB_SIZE = "100"
+SUBPROCESS_TIMEOUT = 300
+
+
+@dataclass(frozen=True)
+class Converted:
+    run: Path
+    model: Path
+    sidecar: Path
+    data: Path
+    result: subprocess.CompletedProcess
+
+
+def run_module(*args: str | Path, timeout: int = SUBPROCESS_TIMEOUT, **kwargs) -> subprocess.CompletedProcess:
+    """`python -m <args>` from the repo root, output captured as text."""
+    env = {**os.environ, "PYTHONPATH": str(REPO)}
+    return subprocess.run([sys.executable, "-m", *map(str, args)], cwd=REPO, env=env, capture_output=True,
+                          text=True, timeout=timeout, **kwargs)
+
+
+def assert_one_line_error(result: subprocess.CompletedProcess, names: str | Path) -> str:
+    """Exit 2, no traceback, exactly one `error: ...` line on stderr naming the offending path."""
+    assert result.returncode == 2, (result.returncode, result.stdout[-2000:], result.stderr[-2000:])
+    assert "Traceback" not in result.stderr
+    errors = [line for line in result.stderr.splitlines() if line.startswith("error:")]
+    assert len(errors) == 1, result.stderr
+    assert errors[0] == result.stderr.strip().splitlines()[-1]
+    assert str(names) in errors[0], errors[0]
+    return errors[0]
+
+
+@pytest.fixture(scope="session")
+def dataset(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return make_dataset(tmp_path_factory.mktemp("data"), {"train": TRAIN_PER_CLASS, "test": TEST_PER_CLASS})
+
+
+@pytest.fixture(scope="session")
+def tiny_run(dataset: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    out = tmp_path_factory.mktemp("runs") / "tiny"
+    result = run_module("train", "--data", dataset, "--out", out, "--cache-dir", out.parent / "cache",
+                        *TINY_TRAIN_FLAGS)
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert json.loads((out / "run.json").read_text())["data"] == str(dataset)
+    return out
+
+
+@pytest.fixture(scope="session")
+def converted(tiny_run: Path, dataset: Path, tmp_path_factory: pytest.TempPathFactory) -> Converted:
+    """The tiny run converted with defaults except a lenient gate (a 7-class, 84-face test split moves
+    1.2 points per face, so the default 1-point gate would be a coin toss here)."""
+    model = tmp_path_factory.mktemp("models") / "tiny.tflite"
+    result = run_module("convert", "--run", tiny_run, "--out", model, "--calib-size", CALIB_SIZE,
+                        "--max-drop", "50", "--cache-dir", model.parent / "cache")
+    assert result.returncode == 0, result.stderr[-3000:]
+    return Converted(tiny_run, model, model.with_suffix(".json"), dataset, result)

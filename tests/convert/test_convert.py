@@ -1,0 +1,147 @@
+"""python -m convert on a tiny run trained in the tests: full-integer model, exact sidecar, accuracy gate."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+from ai_edge_litert.interpreter import Interpreter, OpResolverType
+
+from tests.convert.conftest import CALIB_SIZE, Converted, run_module
+from tests.convert.direct import accuracy_and_macro_f1, predict, read_folder_split
+
+CONTRACT_KEYS = {"format", "labels", "input", "output", "preprocess", "source_run", "tflite_sha256", "metrics",
+                 "created"}
+METRIC_KEYS = {"split", "n", "float_accuracy", "int8_accuracy", "float_macro_f1", "int8_macro_f1"}
+FLOAT_DTYPES = {np.float16, np.float32, np.float64}
+
+
+def plain_interpreter(model: Path) -> Interpreter:
+    interpreter = Interpreter(model_path=str(model),
+                              experimental_op_resolver_type=OpResolverType.BUILTIN_WITHOUT_DEFAULT_DELEGATES)
+    interpreter.allocate_tensors()
+    return interpreter
+
+
+def test_model_is_int8_end_to_end(converted: Converted) -> None:
+    interpreter = plain_interpreter(converted.model)
+    (detail_in,), (detail_out,) = interpreter.get_input_details(), interpreter.get_output_details()
+    assert detail_in["dtype"] == np.int8 and detail_out["dtype"] == np.int8
+    assert detail_out["quantization"] == (pytest.approx(1 / 256), -128)
+    dtypes = {t["index"]: t["dtype"] for t in interpreter.get_tensor_details()}
+    ops = interpreter._get_ops_details()
+    names = [op["op_name"] for op in ops]
+    assert "QUANTIZE" not in names and "DEQUANTIZE" not in names, names
+    assert names[-1] == "SOFTMAX"
+    assert "CONV_2D" in names
+    for op in ops:
+        used = [dtypes[i] for i in [*op["inputs"], *op["outputs"]] if i >= 0]
+        assert not FLOAT_DTYPES.intersection(used), (op["op_name"], used)
+
+
+def test_sidecar_matches_contract_and_model(converted: Converted) -> None:
+    contract = json.loads(converted.sidecar.read_text())
+    run = json.loads((converted.run / "run.json").read_text())
+    assert set(contract) == CONTRACT_KEYS
+    assert contract["format"] == "emotion-model-contract/1"
+    assert contract["labels"] == run["labels"]
+    assert contract["tflite_sha256"] == hashlib.sha256(converted.model.read_bytes()).hexdigest()
+    assert contract["source_run"] == str(converted.run)
+    interpreter = plain_interpreter(converted.model)
+    detail_in, detail_out = interpreter.get_input_details()[0], interpreter.get_output_details()[0]
+    assert contract["input"] == {"shape": [1, 48, 48, 1], "dtype": "int8", "scale": detail_in["quantization"][0],
+                                 "zero_point": detail_in["quantization"][1]}
+    assert contract["input"]["scale"] == 1.0 and contract["input"]["zero_point"] == -128
+    assert contract["output"] == {"shape": [1, len(run["labels"])], "dtype": "int8", "scale": 0.00390625,
+                                  "zero_point": -128, "kind": "probabilities"}
+    assert contract["preprocess"] == {"color": "grayscale", "width": 48, "height": 48, "interpolation": "area",
+                                      "value_range": [0, 255]}
+    assert contract["created"].endswith("+00:00")
+    metrics = contract["metrics"]
+    assert set(metrics) == METRIC_KEYS
+    faces, targets = read_folder_split(converted.data / "test", run["labels"])
+    accuracy, macro_f1 = accuracy_and_macro_f1(targets, predict(converted.model, faces), len(run["labels"]))
+    assert metrics["split"] == "test" and metrics["n"] == len(targets)
+    assert metrics["int8_accuracy"] == pytest.approx(accuracy, abs=1e-4)
+    assert metrics["int8_macro_f1"] == pytest.approx(macro_f1, abs=1e-4)
+    assert 0.0 <= metrics["float_accuracy"] <= 1.0 and 0.0 <= metrics["float_macro_f1"] <= 1.0
+    assert f"float_accuracy={metrics['float_accuracy']:.4f}" in converted.result.stdout
+
+
+def test_sidecar_is_accepted_by_the_edge_reader(converted: Converted) -> None:
+    from edge.contract import load_contract
+
+    contract = load_contract(converted.model)
+    assert contract.input.dtype == "int8" and contract.output.kind == "probabilities"
+
+
+def test_float_figures_are_the_keras_model(converted: Converted) -> None:
+    """The sidecar's float accuracy is the Keras checkpoint's accuracy on the same faces."""
+    import keras
+
+    model = keras.models.load_model(converted.run / "model.keras", compile=False)
+    labels = json.loads(converted.sidecar.read_text())["labels"]
+    faces, targets = read_folder_split(converted.data / "test", labels)
+    probs = model.predict(faces[..., None].astype("float32"), verbose=0)
+    accuracy, macro_f1 = accuracy_and_macro_f1(targets, np.argmax(probs, axis=1), len(labels))
+    metrics = json.loads(converted.sidecar.read_text())["metrics"]
+    # bf16 vs float32 layers can flip a borderline face; one face of 84 is 0.012
+    assert metrics["float_accuracy"] == pytest.approx(accuracy, abs=0.025)
+
+
+def test_accuracy_gate_rejects_and_names_the_remedy(converted: Converted, tmp_path: Path) -> None:
+    """A negative --max-drop demands int8 beat float by 100 points: impossible, so the gate must fire."""
+    out = tmp_path / "gated.tflite"
+    result = run_module("convert", "--run", converted.run, "--out", out, "--calib-size", CALIB_SIZE,
+                        "--max-drop", "-100", "--cache-dir", tmp_path / "cache")
+    assert result.returncode == 3, result.stderr[-2000:]
+    line = result.stderr.strip().splitlines()[-1]
+    assert line.startswith(f"error: {out}: not written") and "quantization-aware training" in line
+    assert not out.exists() and not out.with_suffix(".json").exists()
+    rejected = tmp_path / "gated.rejected.tflite"
+    assert rejected.is_file()
+    assert json.loads(rejected.with_suffix(".json").read_text())["tflite_sha256"] == \
+        hashlib.sha256(rejected.read_bytes()).hexdigest()
+
+
+@pytest.mark.parametrize("max_drop, fails", [(1.0, False), (0.5, True), (-1.0, True)])
+def test_accuracy_gate_threshold(max_drop: float, fails: bool) -> None:
+    from convert.errors import QualityGateError
+    from convert.pipeline import accuracy_gate
+
+    float_report, int8_report = {"accuracy": 0.650}, {"accuracy": 0.642}  # 0.8 points lost
+    if fails:
+        with pytest.raises(QualityGateError):
+            accuracy_gate(float_report, int8_report, max_drop)
+    else:
+        assert accuracy_gate(float_report, int8_report, max_drop) == pytest.approx(0.8)
+
+
+@pytest.mark.parametrize("variant", ["float", "float_io"])
+def test_integer_check_catches_float_ops(converted: Converted, tmp_path: Path, variant: str) -> None:
+    """A float model, and an int8 model with float I/O (QUANTIZE/DEQUANTIZE at the edges), are refused."""
+    import keras
+    import tensorflow as tf
+
+    from convert.errors import QualityGateError
+    from convert.opcheck import check_integer_model
+    from train.model import as_float32
+
+    model = as_float32(keras.models.load_model(converted.run / "model.keras", compile=False))
+    converter = tf.lite.TFLiteConverter.from_keras_model(model)
+    if variant == "float_io":
+        rng = np.random.default_rng(0)
+        converter.optimizations = [tf.lite.Optimize.DEFAULT]
+        converter.representative_dataset = lambda: ([rng.uniform(0, 255, (1, 48, 48, 1)).astype("float32")]
+                                                    for _ in range(8))
+    path = tmp_path / f"{variant}.tflite"
+    path.write_bytes(converter.convert())
+    with pytest.raises(QualityGateError) as caught:
+        check_integer_model(path)
+    message = caught.value.one_line()
+    assert str(path) in message and "non-integer op" in message
+    if variant == "float_io":
+        assert "QUANTIZE" in message and "input tensor is float32" in message
