@@ -94,6 +94,16 @@ class OutputConfig(Strict):
         return self.dir / self.events_file
 
 
+class StoreConfig(Strict):
+    """Durable SQLite event store (edge.store.StoreSink); the service always enables it."""
+
+    enabled: bool = Field(False, description="also log events to the SQLite store")
+    path: Path | None = Field(None, description="database file (default: $STATE_DIRECTORY/events.db, else <output.dir>/events.db)")
+    retention_days: float | None = Field(30.0, gt=0, description="delete events older than this (null = keep)")
+    max_mb: float | None = Field(500.0, gt=0, description="delete the oldest events above this size (null = no limit)")
+    commit_interval_s: float = Field(1.0, gt=0, le=1.0, description="commit queued events at least this often")
+
+
 class RunConfig(Strict):
     source: SourceConfig = SourceConfig()
     detector: DetectorConfig = DetectorConfig()
@@ -101,6 +111,7 @@ class RunConfig(Strict):
     tracking: TrackingConfig = TrackingConfig()
     smoothing: SmoothingConfig = SmoothingConfig()
     output: OutputConfig = OutputConfig()
+    store: StoreConfig = StoreConfig()
     max_frames: int | None = Field(None, ge=1)
     duration: float | None = Field(None, gt=0)
     log_level: Literal["debug", "info", "warning", "error"] = "info"

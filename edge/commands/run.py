@@ -63,6 +63,10 @@ def build_sinks(cfg: RunConfig, window: bool) -> list[Sink]:
             from edge.sinks.events import JsonlEventSink
 
             sinks.append(JsonlEventSink(cfg.output.events_path, cfg.output.interval_s))
+        if cfg.store.enabled:
+            from edge.store import StoreSink
+
+            sinks.append(StoreSink.from_config(cfg.store, cfg.output.interval_s, cfg.output.dir))
         if cfg.output.video is not None:
             from edge.sinks.video import VideoSink
 

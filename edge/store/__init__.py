@@ -1,0 +1,6 @@
+"""Durable event store: SQLite (WAL) written by a sink, read by `python -m edge report`."""
+
+from edge.store.db import EventStore, Retention, open_readonly
+from edge.store.sink import StoreSink
+
+__all__ = ["EventStore", "Retention", "StoreSink", "open_readonly"]

@@ -1,0 +1,229 @@
+"""The SQLite event store: WAL journal, one transaction per batch, retention by age and size.
+
+Schema (user_version 1):
+    sessions(id, started, pid, host)          one row per process that opened the store (restarts append)
+    events(id, ts, session_id, track_id, label, confidence, x1, y1, x2, y2, probs, source)
+`probs` is the JSON object of the event contract (docs/CONTRACTS.md). Only the writer (StoreSink's thread)
+uses an EventStore; readers (reports) open their own read-only connection with `open_readonly`.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import socket
+import sqlite3
+import time
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+from edge.errors import EdgeError
+
+log = logging.getLogger(__name__)
+
+SCHEMA_VERSION = 1
+BUSY_TIMEOUT_MS = 2000  # wait this long for another connection's lock before reporting "locked"
+SYNCHRONOUS = "FULL"  # WAL + FULL: a committed batch survives power loss too (one fsync per commit, <= 1/s)
+PRUNE_CHUNK = 5000  # rows deleted per statement when shrinking to the size limit
+SIZE_HEADROOM = 0.9  # prune to this fraction of max_mb so pruning is not triggered again at once
+CORRUPT_NAMES = ("SQLITE_CORRUPT", "SQLITE_NOTADB")
+SIDE_FILES = ("-wal", "-shm")
+SECONDS_PER_DAY = 86400.0
+BYTES_PER_MB = 1024 * 1024
+
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS sessions (
+    id INTEGER PRIMARY KEY, started REAL NOT NULL, pid INTEGER NOT NULL, host TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS events (
+    id INTEGER PRIMARY KEY, ts REAL NOT NULL, session_id INTEGER NOT NULL, track_id INTEGER NOT NULL,
+    label TEXT NOT NULL, confidence REAL NOT NULL, x1 INTEGER NOT NULL, y1 INTEGER NOT NULL,
+    x2 INTEGER NOT NULL, y2 INTEGER NOT NULL, probs TEXT NOT NULL, source TEXT NOT NULL);
+CREATE INDEX IF NOT EXISTS events_ts ON events(ts);
+"""
+INSERT = ("INSERT INTO events (ts, session_id, track_id, label, confidence, x1, y1, x2, y2, probs, source) "
+          "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)")
+COLUMNS = "ts, track_id, x1, y1, x2, y2, label, confidence, probs, source"
+
+
+@dataclass(frozen=True)
+class Retention:
+    """Keep events at most `days` old and the database at most `max_mb` (None = no limit)."""
+
+    days: float | None = 30.0
+    max_mb: float | None = 500.0
+
+
+@dataclass(frozen=True)
+class PruneResult:
+    by_age: int = 0
+    by_size: int = 0
+
+    @property
+    def total(self) -> int:
+        return self.by_age + self.by_size
+
+
+def is_corruption(exc: sqlite3.Error) -> bool:
+    name = getattr(exc, "sqlite_errorname", "") or ""
+    text = str(exc).lower()
+    return name.startswith(CORRUPT_NAMES) or "malformed" in text or "not a database" in text
+
+
+def describe_error(exc: BaseException) -> str:
+    if isinstance(exc, OSError):
+        return exc.strerror or str(exc)
+    return str(exc)
+
+
+def event_row(event: dict, session_id: int) -> tuple:
+    """A contract event dict (edge.sinks.events.face_event) -> an INSERT parameter tuple."""
+    x1, y1, x2, y2 = event["box"]
+    return (event["ts"], session_id, event["track_id"], event["label"], event["confidence"], x1, y1, x2, y2,
+            json.dumps(event["probs"], separators=(",", ":")), event["source"])
+
+
+def row_event(row: Sequence) -> dict:
+    """A SELECT COLUMNS row -> the contract event dict."""
+    ts, track_id, x1, y1, x2, y2, label, confidence, probs, source = row
+    return {"ts": ts, "track_id": track_id, "box": [x1, y1, x2, y2], "label": label, "confidence": confidence,
+            "probs": json.loads(probs), "source": source}
+
+
+def quarantine(path: Path) -> Path:
+    """Move a corrupt database (and its WAL) aside, never deleting it: `<name>.corrupt-<UTC stamp>`."""
+    stamp = time.strftime("%Y%m%dT%H%M%SZ", time.gmtime())
+    target = path.with_name(f"{path.name}.corrupt-{stamp}")
+    for suffix in ("", *SIDE_FILES):
+        part = Path(f"{path}{suffix}")
+        if part.exists():
+            part.replace(Path(f"{target}{suffix}"))
+    return target
+
+
+def ensure_folder(path: Path) -> None:
+    """The store's folder exists and is writable, else EdgeError (a configuration problem)."""
+    folder = path.parent
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise EdgeError(f"store {path}", f"cannot create folder {folder} ({describe_error(exc)})") from None
+    if not os.access(folder, os.W_OK | os.X_OK):
+        raise EdgeError(f"store {path}", f"folder {folder} is not writable")
+
+
+class EventStore:
+    """One writer connection. Every method may raise sqlite3.Error; the caller decides to retry."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = Path(path)
+        self.conn = sqlite3.connect(self.path, timeout=BUSY_TIMEOUT_MS / 1000, isolation_level=None,
+                                    check_same_thread=False)
+        try:
+            self._setup()
+        except BaseException:
+            self.conn.close()
+            raise
+
+    def _setup(self) -> None:
+        conn = self.conn
+        conn.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
+        version = conn.execute("PRAGMA user_version").fetchone()[0]  # reads the header: fails on a non-database
+        if version > SCHEMA_VERSION:
+            raise EdgeError(f"store {self.path}", f"schema version {version} is newer than this program ({SCHEMA_VERSION})")
+        if version == 0 and not conn.execute("SELECT 1 FROM sqlite_master").fetchone():
+            conn.execute("PRAGMA auto_vacuum = INCREMENTAL")  # only possible before the first table
+        mode = conn.execute("PRAGMA journal_mode = WAL").fetchone()[0]
+        if mode.lower() != "wal":
+            raise sqlite3.OperationalError(f"cannot switch to WAL journal (got {mode})")
+        conn.execute(f"PRAGMA synchronous = {SYNCHRONOUS}")
+        conn.executescript(f"BEGIN; {SCHEMA} PRAGMA user_version = {SCHEMA_VERSION}; COMMIT;")
+        self.session_id = int(conn.execute("INSERT INTO sessions (started, pid, host) VALUES (?, ?, ?)",
+                                           (time.time(), os.getpid(), socket.gethostname())).lastrowid)
+
+    def insert(self, events: Iterable[dict]) -> int:
+        """All events in one transaction (all or nothing); returns how many."""
+        rows = [event_row(e, self.session_id) for e in events]
+        with self.transaction():
+            self.conn.executemany(INSERT, rows)
+        return len(rows)
+
+    def transaction(self):
+        return _Transaction(self.conn)
+
+    def used_bytes(self) -> int:
+        page_size = self.conn.execute("PRAGMA page_size").fetchone()[0]
+        pages = self.conn.execute("PRAGMA page_count").fetchone()[0]
+        free = self.conn.execute("PRAGMA freelist_count").fetchone()[0]
+        return (pages - free) * page_size
+
+    def count(self) -> int:
+        return int(self.conn.execute("SELECT count(*) FROM events").fetchone()[0])
+
+    def prune(self, retention: Retention, now: float | None = None) -> PruneResult:
+        """Delete events older than the age limit, then the oldest ones until under the size limit."""
+        now = time.time() if now is None else now
+        by_age = by_size = 0
+        if retention.days is not None:
+            with self.transaction():
+                by_age = self.conn.execute("DELETE FROM events WHERE ts < ?",
+                                           (now - retention.days * SECONDS_PER_DAY,)).rowcount
+        if retention.max_mb is not None:
+            limit = retention.max_mb * BYTES_PER_MB
+            while self.used_bytes() > limit:
+                rows = self.count()
+                if rows == 0:
+                    break
+                per_row = self.used_bytes() / rows
+                excess = int((self.used_bytes() - limit * SIZE_HEADROOM) / max(per_row, 1.0)) + 1
+                with self.transaction():
+                    by_size += self.conn.execute(
+                        "DELETE FROM events WHERE id IN (SELECT id FROM events ORDER BY ts LIMIT ?)",
+                        (min(excess, PRUNE_CHUNK),)).rowcount
+        if by_age or by_size:
+            self.conn.execute("PRAGMA incremental_vacuum")  # hand freed pages back to the file system
+            self.conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+        return PruneResult(by_age, by_size)
+
+    def close(self) -> None:
+        try:
+            self.conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")  # fold the WAL back in on a clean exit
+        except sqlite3.Error as exc:
+            log.debug("checkpoint at close failed: %s", exc)
+        self.conn.close()
+
+
+class _Transaction:
+    def __init__(self, conn: sqlite3.Connection) -> None:
+        self.conn = conn
+
+    def __enter__(self) -> sqlite3.Connection:
+        self.conn.execute("BEGIN IMMEDIATE")
+        return self.conn
+
+    def __exit__(self, exc_type, exc, tb) -> None:  # noqa: ANN001 - context manager protocol
+        if exc_type is None:
+            self.conn.execute("COMMIT")
+        elif self.conn.in_transaction:
+            try:
+                self.conn.execute("ROLLBACK")
+            except sqlite3.Error as rollback_exc:
+                log.debug("rollback failed: %s", rollback_exc)
+
+
+def open_readonly(path: Path) -> sqlite3.Connection:
+    """A reader connection for reports (never creates the file); EdgeError if it is not a usable store."""
+    path = Path(path)
+    if not path.is_file():
+        raise EdgeError(f"store {path}", "no such file")
+    try:
+        conn = sqlite3.connect(f"{path.resolve().as_uri()}?mode=ro", uri=True, timeout=BUSY_TIMEOUT_MS / 1000)
+        version = conn.execute("PRAGMA user_version").fetchone()[0]
+        tables = {r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
+    except sqlite3.Error as exc:
+        raise EdgeError(f"store {path}", f"cannot read ({exc})") from None
+    if "events" not in tables or version != SCHEMA_VERSION:
+        conn.close()
+        raise EdgeError(f"store {path}", f"not an event store (schema version {version}, tables {sorted(tables)})")
+    return conn

@@ -1,0 +1,253 @@
+"""StoreSink: events -> bounded in-memory queue -> a writer thread that commits a batch at least once a second.
+
+Faults (locked, full or read-only database, vanished folder) keep the events queued and retry with backoff;
+each fault episode is logged once when it starts and once when it heals. A corrupt database is moved aside
+(never deleted) and a fresh one started. Only a queue overflow during a long fault drops events (oldest
+first, counted and logged); at close, events that still cannot be stored are written to the log (journal).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import sqlite3
+import threading
+import time
+from collections import deque
+from pathlib import Path
+
+from edge.errors import EdgeError
+from edge.sinks.base import BaseSink
+from edge.sinks.events import PRUNE_AFTER_TRACKS, face_event
+from edge.store.db import EventStore, PruneResult, Retention, describe_error, ensure_folder, is_corruption, quarantine
+from edge.types import FrameResult
+
+log = logging.getLogger(__name__)
+
+COMMIT_INTERVAL_S = 1.0
+BATCH_EVENTS = 500  # commit early when this many events are queued
+QUEUE_LIMIT = 20_000  # events held in memory while the store is failing (~10 MB)
+RETRY_INITIAL_S = 1.0
+RETRY_MAX_S = 30.0
+PRUNE_INTERVAL_S = 600.0
+CLOSE_ATTEMPTS = 3
+DEFAULT_NAME = "events.db"
+STATE_DIRECTORY_ENV = "STATE_DIRECTORY"
+
+
+class EventThrottle:
+    """One event per face track per interval (0 = every frame), as the JSON-lines log does."""
+
+    def __init__(self, interval_s: float) -> None:
+        self.interval_s = interval_s
+        self._last: dict[int, float] = {}
+
+    def events(self, result: FrameResult) -> list[dict]:
+        ts, out = result.frame.timestamp, []
+        for face in result.faces:
+            last = self._last.get(face.track_id)
+            if last is not None and ts - last < self.interval_s:
+                continue
+            self._last[face.track_id] = ts
+            out.append(face_event(face, ts, result.frame.source))
+        if len(self._last) > PRUNE_AFTER_TRACKS:
+            live = {f.track_id for f in result.faces}
+            self._last = {k: v for k, v in self._last.items() if k in live}
+        return out
+
+
+class StoreSink(BaseSink):
+    """Drop-in sink for the SQLite store. `write` only enqueues; the thread does all I/O."""
+
+    def __init__(self, path: Path, interval_s: float = 1.0, retention: Retention = Retention(),
+                 commit_interval_s: float = COMMIT_INTERVAL_S, queue_limit: int = QUEUE_LIMIT,
+                 prune_interval_s: float = PRUNE_INTERVAL_S) -> None:
+        self.path = Path(path)
+        ensure_folder(self.path)  # a folder we can never write is a configuration error: fail before the run
+        self.retention, self.commit_interval_s = retention, commit_interval_s
+        self.prune_interval_s = prune_interval_s
+        self._throttle = EventThrottle(interval_s)
+        self._queue: deque[dict] = deque()
+        self._queue_limit = queue_limit
+        self._lock = threading.Lock()
+        self._wake = threading.Event()
+        self._closing = threading.Event()
+        self._store: EventStore | None = None
+        self._fault: str | None = None
+        self._fault_since = 0.0
+        self._retry_at = 0.0
+        self._retry_delay = RETRY_INITIAL_S
+        self._next_prune = 0.0
+        self._trimmed = 0  # events dropped from the queue head since the last batch was taken
+        self.events_logged = self.events_committed = self.events_dropped = self.events_pruned = 0
+        self._try_open()  # a problem here (locked, full, corrupt) is a fault like any other: retried
+        self._thread = threading.Thread(target=self._loop, name="store-writer", daemon=True)
+        self._thread.start()
+
+    @classmethod
+    def from_config(cls, cfg, interval_s: float, default_dir: Path) -> "StoreSink":  # noqa: ANN001 - StoreConfig
+        state = os.environ.get(STATE_DIRECTORY_ENV, "").split(":")[0]  # set by systemd's StateDirectory=
+        path = cfg.path if cfg.path is not None else Path(state or default_dir) / DEFAULT_NAME
+        return cls(path, interval_s, Retention(cfg.retention_days, cfg.max_mb), cfg.commit_interval_s)
+
+    # --- pipeline side --------------------------------------------------------------------
+    def write(self, result: FrameResult) -> None:
+        events = self._throttle.events(result)
+        if not events:
+            return
+        with self._lock:
+            self._queue.extend(events)
+            self.events_logged += len(events)
+            overflow = len(self._queue) - self._queue_limit
+            for _ in range(max(0, overflow)):
+                self._queue.popleft()
+            self._trimmed += max(0, overflow)
+            queued = len(self._queue)
+        if overflow > 0:
+            if self.events_dropped == 0:
+                log.error("store %s: queue full (%d events) while the store is failing; dropping the oldest",
+                          self.path, self._queue_limit)
+            self.events_dropped += overflow
+        if queued >= BATCH_EVENTS:
+            self._wake.set()
+
+    @property
+    def queued(self) -> int:
+        return len(self._queue)
+
+    @property
+    def fault(self) -> str | None:
+        """The current store problem, None while healthy (for the service status line)."""
+        return self._fault
+
+    def describe(self) -> str:
+        dropped = f", {self.events_dropped} dropped" if self.events_dropped else ""
+        return f"store: {self.path.resolve()} ({self.events_committed} events committed{dropped})"
+
+    # --- writer thread ----------------------------------------------------------------------
+    def _loop(self) -> None:
+        while not self._closing.is_set():
+            self._wake.wait(self.commit_interval_s)
+            self._wake.clear()
+            self._tick()
+
+    def _tick(self, force: bool = False) -> None:
+        now = time.monotonic()
+        if self._fault is not None and now < self._retry_at and not force:
+            return
+        if self._store is None and not self._try_open():
+            return
+        self._flush()
+        if self._fault is None and now >= self._next_prune:
+            self._prune()
+            self._next_prune = now + self.prune_interval_s
+
+    def _try_open(self) -> bool:
+        try:
+            try:
+                self._store = EventStore(self.path)
+            except sqlite3.DatabaseError as exc:
+                if not is_corruption(exc):
+                    raise
+                moved = quarantine(self.path)
+                log.error("store %s: database is corrupt (%s); moved it to %s and started a new one",
+                          self.path, exc, moved)
+                self._store = EventStore(self.path)
+        except (sqlite3.Error, OSError) as exc:
+            self._failed(f"cannot open ({describe_error(exc)})")
+            return False
+        except EdgeError as exc:
+            self._failed(exc.problem)
+            return False
+        log.info("store %s: open (session %d, WAL)", self.path, self._store.session_id)
+        return True
+
+    def _flush(self) -> None:
+        with self._lock:
+            batch = list(self._queue)
+            self._trimmed = 0
+        if not batch:
+            self._healed()
+            return
+        try:
+            self._store.insert(batch)
+        except sqlite3.Error as exc:
+            if is_corruption(exc):
+                self._drop_store()
+                moved = quarantine(self.path)
+                log.error("store %s: database became corrupt (%s); moved it to %s", self.path, exc, moved)
+                self._retry_at = 0.0
+                return
+            self._failed(describe_error(exc))
+            if "locked" not in str(exc) and "busy" not in str(exc):
+                self._drop_store()  # reopen later: the file or folder may have changed underneath
+            return
+        with self._lock:  # only this batch leaves the queue; overflow may have trimmed part of it already
+            trimmed = min(self._trimmed, len(batch))
+            for _ in range(len(batch) - trimmed):
+                self._queue.popleft()
+            self._trimmed -= trimmed
+            self.events_dropped -= trimmed  # those were committed after all
+        self.events_committed += len(batch)
+        self._healed()
+
+    def _prune(self) -> None:
+        try:
+            result: PruneResult = self._store.prune(self.retention)
+        except sqlite3.Error as exc:
+            log.warning("store %s: pruning failed (%s); will retry", self.path, exc)
+            return
+        if result.total:
+            self.events_pruned += result.total
+            log.info("store %s: pruned %d old events (age %d, size %d)", self.path, result.total,
+                     result.by_age, result.by_size)
+
+    def _failed(self, problem: str) -> None:
+        now = time.monotonic()
+        if self._fault is None:
+            self._fault_since = now
+            log.error("store %s: %s; keeping events in memory (up to %d) and retrying", self.path, problem,
+                      self._queue_limit)
+            self._retry_delay = RETRY_INITIAL_S
+        elif problem != self._fault:
+            log.error("store %s: %s", self.path, problem)
+        else:
+            self._retry_delay = min(RETRY_MAX_S, self._retry_delay * 2)
+        self._fault = problem
+        self._retry_at = now + self._retry_delay
+
+    def _healed(self) -> None:
+        if self._fault is not None:
+            log.info("store %s: writing again after %.0f s (%d events committed so far, %d dropped)", self.path,
+                     time.monotonic() - self._fault_since, self.events_committed, self.events_dropped)
+            self._fault = None
+
+    def _drop_store(self) -> None:
+        if self._store is not None:
+            try:
+                self._store.conn.close()
+            except sqlite3.Error:
+                pass
+            self._store = None
+
+    # --- shutdown -------------------------------------------------------------------------
+    def close(self) -> None:
+        if self._closing.is_set():
+            return
+        self._closing.set()
+        self._wake.set()
+        self._thread.join()
+        for attempt in range(CLOSE_ATTEMPTS):
+            self._tick(force=True)
+            if not self._queue:
+                break
+            time.sleep(RETRY_INITIAL_S * (attempt + 1))
+        if self._queue:
+            log.error("store %s: %d events could not be stored (%s); writing them to the log instead",
+                      self.path, len(self._queue), self._fault)
+            for event in self._queue:
+                log.warning("unstored event: %s", json.dumps(event, separators=(",", ":")))
+        if self._store is not None:
+            self._store.close()
+            self._store = None
