@@ -1,0 +1,227 @@
+"""`python -m edge.bench`: run every configuration in a fresh worker process, print tables, write JSON."""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import json
+import logging
+import os
+import subprocess
+import sys
+import tempfile
+import time
+from dataclasses import asdict, dataclass, replace
+from pathlib import Path
+
+from edge.bench.machine import describe_machine
+from edge.bench.report import render
+from edge.bench.spec import FORMAT, FRAME_BUDGET_MS, MODE_CLASSIFIER, MODE_PIPELINE, WorkerSpec, parse_size
+from edge.bench.targets import evaluate
+
+log = logging.getLogger(__name__)
+
+REPO = Path(__file__).resolve().parents[2]
+DEFAULT_MODEL = Path("models/emotion_int8.tflite")
+DEFAULT_FACE_MODEL = Path("models/face_detection_short_range.tflite")
+DETECTORS = ("haar", "mediapipe")
+DEFAULTS = {"frames": 200, "warmup": 20, "repeats": 3, "detectors": "haar,mediapipe", "threads": "1,2",
+            "sizes": "640x480,1280x720", "faces": "1,3"}
+QUICK = {"frames": 30, "warmup": 5, "repeats": 1, "detectors": "haar,mediapipe", "threads": "2",
+         "sizes": "640x480", "faces": "1"}
+CLASSIFIER_THREADS = 1
+WORKER_TIMEOUT_S = 900
+STDERR_TAIL_LINES = 15
+
+
+class BenchError(Exception):
+    """A configuration could not be measured; the message says which and why."""
+
+
+@dataclass(frozen=True)
+class BenchOptions:
+    frames: int
+    warmup: int
+    repeats: int
+    detectors: tuple[str, ...]
+    threads: tuple[int, ...]
+    sizes: tuple[tuple[int, int], ...]
+    faces: tuple[int, ...]
+    seed: int
+    model: Path
+    face_model: Path
+    cold: bool
+    timeout_s: float
+
+
+def _int_list(text: str) -> tuple[int, ...]:
+    values = tuple(int(v) for v in text.split(",") if v.strip())
+    if not values or min(values) < 1:
+        raise argparse.ArgumentTypeError(f"{text!r}: expected positive integers separated by commas")
+    return values
+
+
+def _detector_list(text: str) -> tuple[str, ...]:
+    values = tuple(v.strip() for v in text.split(",") if v.strip())
+    unknown = [v for v in values if v not in DETECTORS]
+    if not values or unknown:
+        raise argparse.ArgumentTypeError(f"{text!r}: choose from {','.join(DETECTORS)}")
+    return values
+
+
+def _size_list(text: str) -> tuple[tuple[int, int], ...]:
+    try:
+        return tuple(parse_size(v.strip()) for v in text.split(",") if v.strip())
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="python -m edge.bench", description=__doc__.splitlines()[0].split(": ", 1)[1],
+                                     epilog="Start it with `nice -n 19` on a machine that is busy with other work; "
+                                            "the report records the load. See docs/BENCHMARKS.md.")
+    parser.add_argument("--frames", type=int, help=f"measured frames per repeat (default {DEFAULTS['frames']})")
+    parser.add_argument("--warmup", type=int, help=f"unmeasured frames before the repeats (default {DEFAULTS['warmup']})")
+    parser.add_argument("--repeats", type=int, help=f"measured passes per configuration (default {DEFAULTS['repeats']})")
+    parser.add_argument("--detectors", help=f"comma list (default {DEFAULTS['detectors']})")
+    parser.add_argument("--threads", help=f"LiteRT thread counts, comma list (default {DEFAULTS['threads']})")
+    parser.add_argument("--sizes", help=f"frame sizes WxH, comma list (default {DEFAULTS['sizes']})")
+    parser.add_argument("--faces", help=f"faces in the clip, comma list (default {DEFAULTS['faces']})")
+    parser.add_argument("--quick", action="store_true",
+                        help="small run: " + ", ".join(f"{k}={v}" for k, v in QUICK.items()) + " (explicit flags win)")
+    parser.add_argument("--seed", type=int, default=0, help="clip seed (background clutter, face phases)")
+    parser.add_argument("--model", type=Path, default=DEFAULT_MODEL, help="emotion model .tflite (+ .json sidecar)")
+    parser.add_argument("--face-model", type=Path, default=DEFAULT_FACE_MODEL, help="MediaPipe BlazeFace model")
+    parser.add_argument("--cold", action="store_true",
+                        help="skip the discarded start-up per detector that warms the OS file cache")
+    parser.add_argument("--timeout", type=float, default=WORKER_TIMEOUT_S, help="seconds per configuration")
+    parser.add_argument("--json", type=Path, help="also write the full report here")
+    return parser
+
+
+def options_from_args(args: argparse.Namespace, parser: argparse.ArgumentParser) -> BenchOptions:
+    base = QUICK if args.quick else DEFAULTS
+    pick = lambda name: getattr(args, name) if getattr(args, name) is not None else base[name]  # noqa: E731
+    try:
+        options = BenchOptions(frames=int(pick("frames")), warmup=int(pick("warmup")), repeats=int(pick("repeats")),
+                               detectors=_detector_list(str(pick("detectors"))), threads=_int_list(str(pick("threads"))),
+                               sizes=_size_list(str(pick("sizes"))), faces=_int_list(str(pick("faces"))),
+                               seed=args.seed, model=args.model.resolve(), face_model=args.face_model.resolve(),
+                               cold=args.cold, timeout_s=args.timeout)
+    except argparse.ArgumentTypeError as exc:
+        parser.error(str(exc))
+    if options.frames < 1 or options.repeats < 1 or options.warmup < 0:
+        parser.error("--frames and --repeats must be >= 1, --warmup >= 0")
+    return options
+
+
+def model_info(path: Path) -> dict:
+    sidecar = path.with_suffix(".json")
+    if not path.is_file() or not sidecar.is_file():
+        raise BenchError(f"emotion model {path} or its sidecar {sidecar.name} is missing "
+                         "(run `python -m convert`, or pass --model PATH)")
+    contract = json.loads(sidecar.read_text())
+    return {"path": str(path), "bytes": path.stat().st_size, "sha256": contract.get("tflite_sha256", ""),
+            "source_run": contract.get("source_run", ""), "metrics": contract.get("metrics")}
+
+
+class WorkerRunner:
+    """Starts `python -m edge.bench.worker` per configuration; the launch time is the start-up clock's zero."""
+
+    def __init__(self, workdir: Path, timeout_s: float) -> None:
+        self.workdir, self.timeout_s, self.count = workdir, timeout_s, 0
+        self.env = dict(os.environ, PYTHONPATH=os.pathsep.join(p for p in (str(REPO), os.environ.get("PYTHONPATH")) if p))
+
+    def run(self, spec: WorkerSpec) -> dict:
+        self.count += 1
+        spec_path, out = self.workdir / f"spec-{self.count}.json", self.workdir / f"result-{self.count}.json"
+        spec = replace(spec, out=str(out), launched_at=time.time())
+        spec_path.write_text(json.dumps(spec.to_json()))
+        try:
+            proc = subprocess.run([sys.executable, "-m", "edge.bench.worker", str(spec_path)], env=self.env,
+                                  capture_output=True, text=True, timeout=self.timeout_s)
+        except subprocess.TimeoutExpired:
+            raise BenchError(f"{describe(spec)}: no result within {self.timeout_s:.0f} s") from None
+        if proc.returncode != 0 or not out.is_file():
+            tail = "\n".join(proc.stderr.strip().splitlines()[-STDERR_TAIL_LINES:])
+            raise BenchError(f"{describe(spec)}: worker exited with {proc.returncode}\n{tail}")
+        return json.loads(out.read_text())
+
+
+def describe(spec: WorkerSpec) -> str:
+    if spec.mode == MODE_CLASSIFIER:
+        return f"classifier alone threads={spec.threads}"
+    return f"{spec.detector} threads={spec.threads} {spec.size} faces={spec.faces}"
+
+
+def plan(options: BenchOptions) -> tuple[list[WorkerSpec], list[str]]:
+    """Pipeline specs for every combination, and the reasons for any skipped."""
+    specs, skipped = [], []
+    for detector in options.detectors:
+        if detector == "mediapipe" and not options.face_model.is_file():
+            skipped.append(f"mediapipe: {options.face_model} missing (run `python -m edge.fetch_detector`)")
+            continue
+        for threads in options.threads:
+            for width, height in options.sizes:
+                for faces in options.faces:
+                    specs.append(WorkerSpec(MODE_PIPELINE, detector, threads, width, height, faces, options.frames,
+                                            options.warmup, options.repeats, options.seed, str(options.model),
+                                            str(options.face_model), out=""))
+    return specs, skipped
+
+
+def run_benchmark(options: BenchOptions, argv: list[str]) -> dict:
+    model = model_info(options.model)
+    machine = describe_machine()
+    specs, skipped = plan(options)
+    runs = []
+    with tempfile.TemporaryDirectory(prefix="edge-bench-") as tmp:
+        runner = WorkerRunner(Path(tmp), options.timeout_s)
+        if not options.cold:
+            for detector in dict.fromkeys(s.detector for s in specs):  # warm the file cache; result discarded
+                log.info("warming up: one discarded start-up with %s", detector)
+                first = next(s for s in specs if s.detector == detector)
+                runner.run(replace(first, frames=1, warmup=0, repeats=1))
+        for i, spec in enumerate(specs, 1):
+            log.info("[%d/%d] %s", i, len(specs), describe(spec))
+            run = runner.run(spec)
+            run["budget_share"] = round(run["frame"]["median"] / FRAME_BUDGET_MS, 4)
+            runs.append(run)
+        size = options.sizes[0]
+        log.info("classifier alone, %d thread", CLASSIFIER_THREADS)
+        classifier = runner.run(WorkerSpec(MODE_CLASSIFIER, "none", CLASSIFIER_THREADS, size[0], size[1], 1,
+                                           options.frames, options.warmup, options.repeats, options.seed,
+                                           str(options.model), str(options.face_model), out=""))
+    return {
+        "format": FORMAT,
+        "created": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
+        "command": " ".join(["python -m edge.bench", *argv]),
+        "machine": machine,
+        "options": {k: (str(v) if isinstance(v, Path) else v) for k, v in asdict(options).items()},
+        "frame_budget_ms": round(FRAME_BUDGET_MS, 3),
+        "model": model,
+        "face_model": str(options.face_model),
+        "runs": runs,
+        "classifier": classifier,
+        "targets": [t.as_dict() for t in evaluate(runs)],
+        "skipped": skipped,
+    }
+
+
+def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else list(argv)
+    logging.basicConfig(level=logging.INFO, stream=sys.stderr, format="%(asctime)s %(message)s", datefmt="%H:%M:%S")
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    options = options_from_args(args, parser)
+    try:
+        report = run_benchmark(options, argv)
+    except BenchError as exc:
+        print(f"error: benchmark: {exc}", file=sys.stderr, flush=True)
+        return 2
+    print(render(report), flush=True)
+    if args.json is not None:
+        args.json.parent.mkdir(parents=True, exist_ok=True)
+        args.json.write_text(json.dumps(report, indent=1) + "\n")
+        log.info("wrote %s", args.json)
+    return 0
