@@ -12,6 +12,7 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from edge.errors import EdgeError
+from edge.web.config import WebConfig
 
 SourceKind = Literal["auto", "camera", "picamera2", "video", "image", "folder", "stream", "demo"]
 
@@ -115,6 +116,7 @@ class RunConfig(Strict):
     max_frames: int | None = Field(None, ge=1)
     duration: float | None = Field(None, gt=0)
     log_level: Literal["debug", "info", "warning", "error"] = "info"
+    web: WebConfig = WebConfig()
 
 
 def _first_error(exc: ValidationError) -> str:

@@ -6,8 +6,11 @@ Writes <stem>_annotated.png and one <stem>_face<N>_probs.png bar chart per face,
 from __future__ import annotations
 
 import argparse
+import io
 import logging
 from pathlib import Path
+
+import numpy as np
 
 
 from edge.commands.options import add_config_arguments, config_from_args
@@ -29,16 +32,17 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     add_config_arguments(parser, aliases=False)
 
 
-def save_chart(prediction: Prediction, title: str, path: Path) -> None:
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+def chart_png(prediction: Prediction, title: str) -> bytes:
+    """A horizontal probability bar chart as PNG bytes (matplotlib's object API: safe off the main thread)."""
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.figure import Figure
 
     from edge.sinks.overlay import label_colour
 
     colours = [tuple(c / 255 for c in reversed(label_colour(name))) for name in prediction.labels]
-    fig, ax = plt.subplots(figsize=CHART_SIZE_IN, dpi=CHART_DPI)
+    fig = Figure(figsize=CHART_SIZE_IN, dpi=CHART_DPI)
+    FigureCanvasAgg(fig)
+    ax = fig.subplots()
     ax.barh(list(prediction.labels), prediction.probs, color=colours)
     ax.invert_yaxis()
     ax.set_xlim(0, 1)
@@ -47,8 +51,26 @@ def save_chart(prediction: Prediction, title: str, path: Path) -> None:
     for row, value in enumerate(prediction.probs):
         ax.text(min(float(value) + 0.01, 0.9), row, f"{value:.2f}", va="center", fontsize=8)
     fig.tight_layout()
-    fig.savefig(path)
-    plt.close(fig)
+    buffer = io.BytesIO()
+    fig.savefig(buffer, format="png")
+    return buffer.getvalue()
+
+
+def chart_title(face: FaceResult) -> str:
+    return f"face {face.track_id}: {face.label} ({face.raw.confidence:.0%})"
+
+
+def save_chart(prediction: Prediction, title: str, path: Path) -> None:
+    path.write_bytes(chart_png(prediction, title))
+
+
+def classify_photo(image: np.ndarray, detector, classifier, source: str = "") -> FrameResult:
+    """Every face of one BGR image, numbered left to right (no tracking, no smoothing)."""
+    boxes = sorted(detector.detect(image), key=lambda b: (b.x1, b.y1))
+    predictions = classifier.classify(image, boxes)
+    faces = [FaceResult(box=b, track_id=i + 1, raw=p, smoothed=p, label=p.label)
+             for i, (b, p) in enumerate(zip(boxes, predictions))]
+    return FrameResult(frame=Frame(image=image, timestamp=0.0, index=0, source=source), faces=faces)
 
 
 def format_table(faces: list[FaceResult]) -> str:
@@ -83,14 +105,11 @@ def run(args: argparse.Namespace) -> int:
     except OSError as exc:
         raise EdgeError(f"output folder {out}", f"cannot write ({exc.strerror})") from None
     try:
-        boxes = sorted(detector.detect(image), key=lambda b: (b.x1, b.y1))
-        predictions = classifier.classify(image, boxes)
+        result = classify_photo(image, detector, classifier, source=str(args.image))
     finally:
         detector.close()
         classifier.close()
-    faces = [FaceResult(box=b, track_id=i + 1, raw=p, smoothed=p, label=p.label)
-             for i, (b, p) in enumerate(zip(boxes, predictions))]
-    result = FrameResult(frame=Frame(image=image, timestamp=0.0, index=0, source=str(args.image)), faces=faces)
+    faces = result.faces
     stem = args.image.stem
     annotated = out / f"{stem}_annotated.png"
     import cv2
@@ -99,7 +118,7 @@ def run(args: argparse.Namespace) -> int:
     written = [annotated]
     for face in faces:
         chart = out / f"{stem}_face{face.track_id}_probs.png"
-        save_chart(face.raw, f"face {face.track_id}: {face.label} ({face.raw.confidence:.0%})", chart)
+        save_chart(face.raw, chart_title(face), chart)
         written.append(chart)
     print(format_table(faces))
     for path in written:

@@ -20,7 +20,7 @@ log = logging.getLogger(__name__)
 HELP = "Watch a camera (or file, stream, demo) and tell which emotion each face shows."
 # Modules that add sinks: each defines add_arguments(parser) and build_sink(args, cfg) -> Sink | None
 # (e.g. a web view adds "edge.web" here).
-SINK_PLUGINS: list[str] = []
+SINK_PLUGINS: list[str] = ["edge.web"]
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:

@@ -1,0 +1,80 @@
+"""Access control: tokenless only on loopback; with a token, every request (stream and health included) needs it.
+
+The token comes as `Authorization: Bearer <token>`, `X-Edge-Token: <token>`, or once as `?token=<token>`, which sets
+an HttpOnly cookie (holding a digest of the token, not the token) and, for pages, redirects to the bare URL.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import logging
+
+from flask import Flask, Response, g, redirect, request
+from werkzeug.exceptions import Unauthorized
+
+from edge.errors import EdgeError
+from edge.web.config import MIN_TOKEN_LENGTH, TOKEN_ENV, WebConfig
+
+log = logging.getLogger(__name__)
+
+TOKENLESS_HOSTS = frozenset({"127.0.0.1", "localhost", "::1"})  # the only binds served without a token
+COOKIE = "edge_web"
+HEADER = "X-Edge-Token"
+QUERY = "token"
+PAGES = ("/", "/photo")
+COOKIE_MAX_AGE_S = 30 * 24 * 3600
+
+
+def token_required(host: str) -> bool:
+    """Anything but the loopback names above (0.0.0.0, a LAN address, even 127.0.0.2) needs a token."""
+    return host.strip("[]").lower() not in TOKENLESS_HOSTS
+
+
+def check_settings(web: WebConfig) -> None:
+    """One EdgeError when the settings would expose the view without (or with a trivial) token."""
+    if web.token is not None and len(web.token) < MIN_TOKEN_LENGTH:
+        raise EdgeError("web token", f"too short (at least {MIN_TOKEN_LENGTH} characters)")
+    if web.token is None and token_required(web.host):
+        raise EdgeError(f"web {web.host}", f"binding beyond loopback needs an access token: set web.token, "
+                                           f"--web-token or ${TOKEN_ENV}")
+
+
+def cookie_value(token: str) -> str:
+    return hmac.new(token.encode(), b"edge-web-cookie", hashlib.sha256).hexdigest()
+
+
+def _matches(given: str | None, expected: str) -> bool:
+    return given is not None and hmac.compare_digest(given.encode(), expected.encode())
+
+
+def _presented_token() -> str | None:
+    auth = request.headers.get("Authorization", "")
+    if auth.lower().startswith("bearer "):
+        return auth[7:].strip()
+    return request.headers.get(HEADER)
+
+
+def install(app: Flask, token: str | None) -> None:
+    """Register the checks (no-op without a token)."""
+    if token is None:
+        return
+    cookie = cookie_value(token)
+
+    @app.before_request
+    def require_token() -> Response | None:
+        if _matches(_presented_token(), token) or _matches(request.cookies.get(COOKIE), cookie):
+            return None
+        if _matches(request.args.get(QUERY), token):
+            g.set_token_cookie = True
+            if request.method == "GET" and request.path in PAGES:
+                return redirect(request.path, code=303)  # drop the token from the address bar and history
+            return None
+        log.info("rejected %s %s from %s: missing or wrong token", request.method, request.path, request.remote_addr)
+        raise Unauthorized("access token required (Authorization: Bearer, X-Edge-Token or ?token=)")
+
+    @app.after_request
+    def set_cookie(response: Response) -> Response:
+        if g.get("set_token_cookie"):
+            response.set_cookie(COOKIE, cookie, max_age=COOKIE_MAX_AGE_S, httponly=True, samesite="Strict")
+        return response

@@ -1,0 +1,84 @@
+"""werkzeug's threaded WSGI server in a daemon thread, plus the sink that feeds it from the pipeline."""
+
+from __future__ import annotations
+
+import logging
+import threading
+
+from werkzeug.serving import make_server
+
+from edge.config import RunConfig
+from edge.errors import EdgeError
+from edge.sinks.base import BaseSink
+from edge.types import FrameResult
+from edge.web.app import create_app
+from edge.web.config import WebConfig
+from edge.web.photo import PhotoService
+from edge.web.state import WebState
+from edge.web.stream import StreamEncoder
+
+log = logging.getLogger(__name__)
+
+POLL_INTERVAL_S = 0.5
+JOIN_TIMEOUT_S = 5.0
+
+
+def display_url(host: str, port: int) -> str:
+    shown = "127.0.0.1" if host in ("", "0.0.0.0") else host  # noqa: S104 - only for display
+    return f"http://[{shown}]:{port}/" if ":" in shown else f"http://{shown}:{port}/"
+
+
+class WebServer:
+    """Binds at construction (bind errors are one EdgeError), serves after start() until close()."""
+
+    def __init__(self, app, host: str, port: int) -> None:
+        try:
+            self._server = make_server(host, port, app, threaded=True)
+        except (OSError, SystemExit) as exc:  # werkzeug exits on some bind errors
+            problem = getattr(exc, "strerror", None) or str(exc) or "address unavailable"
+            raise EdgeError(f"web {host}:{port}", f"cannot listen ({problem})") from None
+        self._server.daemon_threads = True
+        self.host, self.port = host, int(self._server.server_port)
+        self._thread = threading.Thread(target=self._server.serve_forever, args=(POLL_INTERVAL_S,),
+                                        name="edge-web", daemon=True)
+
+    @property
+    def url(self) -> str:
+        return display_url(self.host, self.port)
+
+    def start(self) -> None:
+        self._thread.start()
+
+    def close(self) -> None:
+        if self._thread.is_alive():
+            self._server.shutdown()
+            self._thread.join(JOIN_TIMEOUT_S)
+        self._server.server_close()
+
+
+class WebSink(BaseSink):
+    """Keeps the newest result and statistics for the web view; the pipeline thread only stores and counts."""
+
+    def __init__(self, cfg: RunConfig, web: WebConfig) -> None:
+        self.state = WebState(web.stats_window_s, web.stats_bucket_s)
+        self.photos = PhotoService(cfg)
+        encoder = StreamEncoder(self.state, web.stream_fps, web.jpeg_quality)
+        app = create_app(self.state, encoder, self.photos, web.token, web.max_upload_mb)
+        self.server = WebServer(app, web.host, web.port)
+        self.server.start()
+        log.info("web view at %s%s", self.server.url, " (token required)" if web.token else "")
+
+    @property
+    def url(self) -> str:
+        return self.server.url
+
+    def write(self, result: FrameResult) -> None:
+        self.state.update(result)
+
+    def describe(self) -> str:
+        return f"web view was at {self.server.url}"
+
+    def close(self) -> None:
+        self.state.close()  # ends the streams first, so shutdown does not wait on them
+        self.server.close()
+        self.photos.close()
