@@ -16,6 +16,8 @@ from collections.abc import Sequence
 COMMANDS: dict[str, str] = {
     "run": "edge.commands.run",
     "photo": "edge.commands.photo",
+    "service": "edge.service.command",
+    "report": "edge.commands.report",
 }
 DEFAULT_COMMAND = "run"
 

@@ -1,0 +1,63 @@
+"""`python -m edge report --db <store> --since 24h [--by hour|track] [--png P] [--csv P] [--json P]`."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import time
+from pathlib import Path
+
+from edge.errors import EdgeError
+
+log = logging.getLogger(__name__)
+
+HELP = "Summarise the event store: emotion counts and shares per interval or track, a PNG timeline, exports."
+DEFAULT_SINCE = "24h"
+DEFAULT_DB = Path("/var/lib/emotion-edge/events.db")
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    from edge.report import BY_CHOICES
+
+    parser.add_argument("--db", type=Path, default=DEFAULT_DB, help=f"the SQLite event store (default {DEFAULT_DB})")
+    parser.add_argument("--since", default=DEFAULT_SINCE,
+                        help="24h, 30m, 7d, 2w, an ISO date/time (local), or 'all' (default 24h)")
+    parser.add_argument("--until", default=None, help="end of the range, same forms as --since (default now)")
+    parser.add_argument("--by", choices=BY_CHOICES, default="hour", help="one table row per interval or per track")
+    parser.add_argument("--png", type=Path, help="write a timeline plot of emotion shares here")
+    parser.add_argument("--csv", type=Path, help="export the raw events as CSV")
+    parser.add_argument("--json", type=Path, help="export the raw events as JSON")
+
+
+def run(args: argparse.Namespace) -> int:
+    from edge.report import (auto_interval, export_csv, export_json, format_table, label_order, load_events,
+                             parse_since, plot_timeline, summarize)
+    from edge.store import open_readonly
+
+    now = time.time()
+    since = parse_since(args.since, now)
+    until = parse_since(args.until, now) if args.until else None
+    if since is not None and until is not None and until <= since:
+        raise EdgeError("--until", "must be later than --since")
+    conn = open_readonly(args.db)
+    try:
+        events = load_events(conn, since, until)
+    finally:
+        conn.close()
+    where = f"{args.db} since {args.since}" + (f" until {args.until}" if args.until else "")
+    if not events:
+        print(f"no events in {where}")
+    else:
+        labels = label_order(events)
+        print(f"{len(events)} events in {where}")
+        print(format_table(summarize(events, args.by), labels, args.by))
+    if args.png:
+        if not events:
+            raise EdgeError(f"--png {args.png}", "no events to plot")
+        interval = args.by if args.by != "track" else auto_interval(events)
+        print(f"plot: {plot_timeline(events, label_order(events), interval, args.png)}")
+    if args.csv:
+        print(f"csv: {export_csv(events, label_order(events), args.csv)}")
+    if args.json:
+        print(f"json: {export_json(events, args.json)}")
+    return 0

@@ -1,0 +1,238 @@
+"""Reports over the event store: emotion counts and shares per time interval or per face track, a PNG
+timeline of the shares (matplotlib, Agg), and CSV / JSON exports of the raw events."""
+
+from __future__ import annotations
+
+import csv
+import json
+import re
+import sqlite3
+import time
+from collections import Counter
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import Path
+
+from edge.errors import EdgeError
+from edge.store.db import COLUMNS, row_event
+
+DURATION_UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 7 * 86400}
+DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([smhdw])\s*$")
+INTERVALS = {"minute": 60, "hour": 3600, "day": 86400}
+BY_CHOICES = (*INTERVALS, "track")
+TIME_FORMAT = {"minute": "%Y-%m-%d %H:%M", "hour": "%Y-%m-%d %H:00", "day": "%Y-%m-%d"}
+PLOT_TARGET_BUCKETS = 48  # auto plot resolution: about this many points over the span
+PLOT_SIZE_IN = (11, 4.5)
+PLOT_DPI = 110
+# matplotlib colours per FER label (the overlay's BGR palette, as RGB)
+PLOT_COLOURS = {"angry": "#e62828", "disgust": "#289628", "fear": "#963caa", "happy": "#ffd200",
+                "sad": "#1e6ec8", "surprise": "#ff8c00", "neutral": "#bebebe"}
+
+
+@dataclass(frozen=True)
+class StoredEvent:
+    ts: float
+    session_id: int
+    track_id: int
+    label: str
+    confidence: float
+    box: tuple[int, int, int, int]
+    probs: dict[str, float]
+    source: str
+
+    def as_contract(self) -> dict:
+        """The event as in docs/CONTRACTS.md (plus the store's session id)."""
+        return {"ts": self.ts, "session": self.session_id, "track_id": self.track_id, "box": list(self.box),
+                "label": self.label, "confidence": self.confidence, "probs": self.probs, "source": self.source}
+
+
+@dataclass
+class Bucket:
+    """One table row: an interval (start time) or a track, with per-label counts."""
+
+    key: str
+    start: float
+    end: float
+    counts: Counter = field(default_factory=Counter)
+
+    @property
+    def total(self) -> int:
+        return sum(self.counts.values())
+
+    def share(self, label: str) -> float:
+        return self.counts[label] / self.total if self.total else 0.0
+
+
+def parse_since(text: str, now: float | None = None) -> float | None:
+    """`24h`, `30m`, `7d`, `90s`, `2w` before now; an ISO date/time (local time); `all` = no limit."""
+    now = time.time() if now is None else now
+    if text.strip().lower() == "all":
+        return None
+    match = DURATION.match(text)
+    if match:
+        return now - float(match.group(1)) * DURATION_UNITS[match.group(2)]
+    try:
+        return datetime.fromisoformat(text.strip()).timestamp()
+    except ValueError:
+        raise EdgeError(f"--since {text}", "expected a duration like 24h, 30m, 7d, an ISO time, or 'all'") from None
+
+
+def load_events(conn: sqlite3.Connection, since: float | None = None, until: float | None = None) -> list[StoredEvent]:
+    query = f"SELECT {COLUMNS}, session_id FROM events WHERE ts >= ? AND ts < ? ORDER BY ts, id"
+    bounds = (float("-inf") if since is None else since, float("inf") if until is None else until)
+    try:
+        rows = conn.execute(query, bounds).fetchall()
+    except sqlite3.Error as exc:
+        raise EdgeError("store", f"cannot read events ({exc})") from None
+    out = []
+    for row in rows:
+        event = row_event(row[:-1])
+        out.append(StoredEvent(event["ts"], row[-1], event["track_id"], event["label"], event["confidence"],
+                               tuple(event["box"]), event["probs"], event["source"]))
+    return out
+
+
+def label_order(events: Sequence[StoredEvent]) -> list[str]:
+    """The model's label order (the key order of the stored probabilities), then any other label seen."""
+    labels: list[str] = list(events[0].probs) if events else []
+    for event in events:
+        if event.label not in labels:
+            labels.append(event.label)
+    return labels
+
+
+def interval_start(ts: float, interval: str) -> float:
+    moment = datetime.fromtimestamp(ts)
+    if interval == "minute":
+        moment = moment.replace(second=0, microsecond=0)
+    elif interval == "hour":
+        moment = moment.replace(minute=0, second=0, microsecond=0)
+    else:
+        moment = moment.replace(hour=0, minute=0, second=0, microsecond=0)
+    return moment.timestamp()
+
+
+def by_interval(events: Iterable[StoredEvent], interval: str) -> list[Bucket]:
+    buckets: dict[float, Bucket] = {}
+    for event in events:
+        start = interval_start(event.ts, interval)
+        bucket = buckets.get(start)
+        if bucket is None:
+            key = datetime.fromtimestamp(start).strftime(TIME_FORMAT[interval])
+            bucket = buckets[start] = Bucket(key, start, start + INTERVALS[interval])
+        bucket.counts[event.label] += 1
+    return [buckets[k] for k in sorted(buckets)]
+
+
+def by_track(events: Iterable[StoredEvent]) -> list[Bucket]:
+    """Track ids restart with every service start, so a track is (session, track id)."""
+    buckets: dict[tuple[int, int], Bucket] = {}
+    for event in events:
+        key = (event.session_id, event.track_id)
+        bucket = buckets.get(key)
+        if bucket is None:
+            bucket = buckets[key] = Bucket(f"s{event.session_id}/track {event.track_id}", event.ts, event.ts)
+        bucket.end = max(bucket.end, event.ts)
+        bucket.counts[event.label] += 1
+    return sorted(buckets.values(), key=lambda b: (b.start, b.key))
+
+
+def summarize(events: Sequence[StoredEvent], by: str) -> list[Bucket]:
+    return by_track(events) if by == "track" else by_interval(events, by)
+
+
+def format_table(buckets: Sequence[Bucket], labels: Sequence[str], by: str) -> str:
+    """One row per bucket and a total row; each label column is `count share%`."""
+    total = Bucket("total", 0.0, 0.0)
+    for bucket in buckets:
+        total.counts.update(bucket.counts)
+    key_width = max([len(by), len(total.key), *(len(b.key) for b in buckets)])
+    widths = [max(len(label), 11) for label in labels]
+    head = [by.ljust(key_width), f"{'events':>7}"]
+    head += [label.rjust(w) for label, w in zip(labels, widths)]
+    head.append("  top")
+    lines = ["  ".join(head)]
+    for bucket in [*buckets, total]:
+        cells = [bucket.key.ljust(key_width), f"{bucket.total:>7d}"]
+        for label, width in zip(labels, widths):
+            cells.append(f"{bucket.counts[label]:d} {100 * bucket.share(label):5.1f}%".rjust(width))
+        top = bucket.counts.most_common(1)[0][0] if bucket.total else "-"
+        cells.append(f"  {top}")
+        lines.append("  ".join(cells))
+    return "\n".join(lines)
+
+
+def auto_interval(events: Sequence[StoredEvent]) -> str:
+    span = events[-1].ts - events[0].ts if events else 0.0
+    for name, seconds in sorted(INTERVALS.items(), key=lambda item: item[1]):
+        if span / seconds <= PLOT_TARGET_BUCKETS * 3:
+            return name
+    return "day"
+
+
+def plot_timeline(events: Sequence[StoredEvent], labels: Sequence[str], interval: str, path: Path,
+                  title: str = "Emotion shares over time") -> Path:
+    """Stacked area of each label's share per interval (Agg backend: no display needed)."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.dates as mdates
+    import matplotlib.pyplot as plt
+
+    buckets = by_interval(events, interval)
+    times = [datetime.fromtimestamp(b.start) for b in buckets]
+    shares = [[100 * b.share(label) for b in buckets] for label in labels]
+    fig, ax = plt.subplots(figsize=PLOT_SIZE_IN)
+    colours = [PLOT_COLOURS.get(label, None) for label in labels]
+    if len(buckets) == 1:  # a single interval: bars (an area needs two points)
+        bottom = 0.0
+        for label, share, colour in zip(labels, shares, colours):
+            ax.bar(times, share, bottom=bottom, width=INTERVALS[interval] / 86400 * 0.8, label=label, color=colour)
+            bottom += share[0]
+    else:
+        ax.stackplot(times, shares, labels=labels, colors=[c or f"C{i}" for i, c in enumerate(colours)], step="post")
+    ax.set_ylim(0, 100)
+    ax.set_ylabel(f"share of events per {interval} (%)")
+    ax.set_title(f"{title} ({len(events)} events)")
+    ax.xaxis.set_major_formatter(mdates.DateFormatter("%m-%d %H:%M"))
+    ax.legend(loc="center left", bbox_to_anchor=(1.0, 0.5), fontsize="small")
+    fig.autofmt_xdate()
+    fig.tight_layout()
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fig.savefig(path, dpi=PLOT_DPI)
+    except OSError as exc:
+        raise EdgeError(f"--png {path}", f"cannot write ({exc.strerror or exc})") from None
+    finally:
+        plt.close(fig)
+    return path
+
+
+def iso_local(ts: float) -> str:
+    return datetime.fromtimestamp(ts).astimezone().isoformat(timespec="milliseconds")
+
+
+def export_csv(events: Sequence[StoredEvent], labels: Sequence[str], path: Path) -> Path:
+    header = ["ts", "time", "session", "track_id", "label", "confidence", "x1", "y1", "x2", "y2", "source",
+              *(f"p_{label}" for label in labels)]
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        with path.open("w", newline="", encoding="utf-8") as handle:
+            writer = csv.writer(handle)
+            writer.writerow(header)
+            for e in events:
+                writer.writerow([e.ts, iso_local(e.ts), e.session_id, e.track_id, e.label, e.confidence, *e.box,
+                                 e.source, *(e.probs.get(label, "") for label in labels)])
+    except OSError as exc:
+        raise EdgeError(f"--csv {path}", f"cannot write ({exc.strerror or exc})") from None
+    return path
+
+
+def export_json(events: Sequence[StoredEvent], path: Path) -> Path:
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(json.dumps([e.as_contract() for e in events], indent=1) + "\n", encoding="utf-8")
+    except OSError as exc:
+        raise EdgeError(f"--json {path}", f"cannot write ({exc.strerror or exc})") from None
+    return path
