@@ -1,0 +1,110 @@
+"""Fixtures for the web view tests: a real server on a loopback port, fed by a real pipeline on the demo clip."""
+
+from __future__ import annotations
+
+import os
+import sys
+import threading
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[2]
+if str(REPO) not in sys.path:
+    sys.path.insert(0, str(REPO))
+EMOTION_MODEL = REPO / "models" / "emotion_int8.tflite"
+MODEL_OVERRIDE_ENV = "EDGE_TEST_MODEL"  # same override as tests/edge (local development before a trained model)
+TOKEN = "test-token-0123456789"
+FEED_FPS = 30.0  # the demo source is throttled to a camera-like rate so the tests do not hog a core
+
+
+@pytest.fixture(scope="session")
+def emotion_model() -> Path:
+    path = Path(os.environ.get(MODEL_OVERRIDE_ENV) or EMOTION_MODEL)
+    if not path.is_file() or not path.with_suffix(".json").is_file():
+        pytest.skip(f"shipped emotion model {path} (+ .json sidecar) absent: run `python -m convert` first")
+    return path
+
+
+class ThrottledDemo:
+    """The looping demo clip at about FEED_FPS."""
+
+    name = "demo"
+
+    def __init__(self) -> None:
+        from edge.sources.demo import DemoSource
+
+        self._inner = DemoSource(60, loop=True)
+        self._stop = threading.Event()
+
+    def read(self):
+        self._stop.wait(1.0 / FEED_FPS)
+        return self._inner.read()
+
+    def close(self) -> None:
+        self._inner.close()
+
+
+@dataclass
+class View:
+    url: str
+    host: str
+    port: int
+    sink: object
+
+
+def start_view(model: Path, **web) -> tuple[View, callable]:
+    """WebSink + pipeline thread; returns the view and a stop function."""
+    from edge.classifier import EmotionClassifier
+    from edge.config import RunConfig
+    from edge.detectors import make_detector
+    from edge.pipeline import Pipeline
+    from edge.tracking import Tracker
+    from edge.web.server import WebSink
+
+    cfg = RunConfig.model_validate({"classifier": {"model": str(model)}, "web": {"enabled": True, "port": 0, **web}})
+    sink = WebSink(cfg, cfg.web)
+    pipeline = Pipeline(ThrottledDemo(), make_detector(cfg.detector), EmotionClassifier(model),
+                        Tracker(cfg.tracking, cfg.smoothing), [sink])
+    thread = threading.Thread(target=pipeline.run, name="test-pipeline", daemon=True)
+    thread.start()
+
+    def stop() -> None:
+        pipeline.request_stop()
+        thread.join()
+        pipeline.close()
+
+    return View(sink.url, cfg.web.host, sink.server.port, sink), stop
+
+
+def wait_for_frames(view: View, frames: int = 5) -> None:
+    """Wait until the pipeline has fed the sink (a readiness wait, not a timing assertion)."""
+    deadline = time.monotonic() + 60
+    while view.sink.state.sequence < frames:
+        assert time.monotonic() < deadline, "the pipeline delivered no frames"
+        time.sleep(0.05)
+
+
+@pytest.fixture(scope="module")
+def view(emotion_model) -> Iterator[View]:
+    """Open server on 127.0.0.1 (no token), small upload limit so the oversize test stays fast."""
+    started, stop = start_view(emotion_model, max_upload_mb=1.0)
+    try:
+        wait_for_frames(started)
+        yield started
+    finally:
+        stop()
+
+
+@pytest.fixture(scope="module")
+def guarded_view(emotion_model) -> Iterator[View]:
+    """Bound to 127.0.0.2: not one of the tokenless loopback names, so a token is required."""
+    started, stop = start_view(emotion_model, host="127.0.0.2", token=TOKEN)
+    try:
+        wait_for_frames(started)
+        yield started
+    finally:
+        stop()

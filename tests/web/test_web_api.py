@@ -1,0 +1,133 @@
+"""The web view served for real on a loopback port, fed by a real pipeline: JSON, stream, uploads, errors."""
+
+from __future__ import annotations
+
+import base64
+
+import cv2
+import numpy as np
+import pytest
+
+from tests.web.webclient import read_mjpeg, request, upload
+
+LABELS = ["angry", "disgust", "fear", "happy", "sad", "surprise", "neutral"]
+
+
+def astronaut_jpeg() -> bytes:
+    from skimage import data
+
+    ok, encoded = cv2.imencode(".jpg", cv2.cvtColor(data.astronaut(), cv2.COLOR_RGB2BGR), [cv2.IMWRITE_JPEG_QUALITY, 90])
+    assert ok
+    return encoded.tobytes()
+
+
+def decode_data_url(url: str, mime: str) -> np.ndarray:
+    prefix = f"data:{mime};base64,"
+    assert url.startswith(prefix)
+    image = cv2.imdecode(np.frombuffer(base64.b64decode(url[len(prefix):]), np.uint8), cv2.IMREAD_COLOR)
+    assert image is not None
+    return image
+
+
+def test_health_and_state_json(view):
+    health = request(view.url, "/api/health")
+    assert health.status == 200
+    body = health.json()
+    assert body["status"] == "ok" and body["frames"] >= 1 and body["last_frame_age_s"] >= 0
+
+    state = request(view.url, "/api/state").json()
+    frame = state["frame"]
+    assert frame["source"] == "demo" and (frame["width"], frame["height"]) == (640, 480)
+    assert set(frame["stage_ms"]) >= {"detect", "classify", "track"}
+    stats = state["stats"]
+    assert stats["labels"] == LABELS  # learned from the model contract, in its order
+    assert stats["faces"] >= 1 and stats["buckets"]
+    assert abs(sum(stats["shares"].values()) - 1.0) < 1e-3
+    bucket = stats["buckets"][-1]
+    assert set(bucket["counts"]) == set(LABELS) and bucket["frames"] >= 1
+    for face in state["faces"]:
+        assert face["label"] in LABELS and len(face["box"]) == 4 and list(face["probs"]) == LABELS
+        assert abs(sum(face["probs"].values()) - 1.0) < 1e-2
+    assert request(view.url, "/api/state").json()["frame"]["sequence"] >= frame["sequence"]
+
+
+def test_pages_and_assets_are_served_without_any_cdn(view):
+    page = request(view.url, "/")
+    assert page.status == 200 and page.headers.get_content_type() == "text/html"
+    for needed in ('src="/stream.mjpg"', 'id="shares"', "/static/chart.js", "/static/live.js"):
+        assert needed in page.text
+    assert "http://" not in page.text and "https://" not in page.text
+    assert "default-src 'self'" in page.headers["Content-Security-Policy"]
+    photo = request(view.url, "/photo")
+    assert photo.status == 200 and 'type="file"' in photo.text
+    script = request(view.url, "/static/chart.js")
+    assert script.status == 200 and "drawShares" in script.text
+
+
+def test_stream_delivers_decodable_jpeg_frames(view):
+    frames = read_mjpeg(view.url, 3)
+    images = [cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_COLOR) for data in frames]
+    assert all(image is not None and image.shape == (480, 640, 3) for image in images)
+    assert not np.array_equal(images[0], images[-1])  # a live stream, not one still
+
+
+def test_photo_upload_finds_the_astronaut_and_draws_charts(view):
+    reply = upload(view.url, astronaut_jpeg(), filename="no-extension")
+    assert reply.status == 200, reply.text
+    result = reply.json()
+    assert (result["width"], result["height"]) == (512, 512)
+    assert decode_data_url(result["image"], "image/jpeg").shape == (512, 512, 3)
+    assert len(result["faces"]) >= 1
+    face = result["faces"][0]
+    x1, y1, x2, y2 = face["box"]
+    assert x1 < 225 < x2 and y1 < 130 < y2  # the astronaut's face is centred near (225, 130)
+    assert face["label"] in LABELS and list(face["probs"]) == LABELS
+    chart = decode_data_url(face["chart"], "image/png")
+    assert chart.shape[0] > 100 and chart.shape[1] > 100
+
+
+def test_photo_upload_png_is_accepted(view):
+    ok, png = cv2.imencode(".png", np.full((64, 64, 3), 200, np.uint8))
+    reply = upload(view.url, png.tobytes(), filename="grey.png")
+    assert reply.status == 200 and reply.json()["faces"] == []
+
+
+@pytest.mark.parametrize("data, filename, status, message", [
+    (b"this is not an image at all", "photo.jpg", 415, "not a JPEG or PNG"),
+    (b"", "photo.jpg", 400, "empty upload"),
+    (b"\xff\xd8\xff\xe0" + b"\x00" * 64, "photo.jpg", 415, ""),  # JPEG magic, garbage after it
+])
+def test_bad_uploads_get_a_clear_4xx(view, data, filename, status, message):
+    reply = upload(view.url, data, filename=filename)
+    assert reply.status == status
+    body = reply.json()
+    assert message in body["message"] and "Traceback" not in reply.text
+
+
+def test_other_image_types_are_refused_by_content_not_name(view):
+    ok, bmp = cv2.imencode(".bmp", np.zeros((8, 8, 3), np.uint8))
+    reply = upload(view.url, bmp.tobytes(), filename="photo.png")
+    assert reply.status == 415 and "BMP" in reply.json()["message"]
+
+
+def test_oversized_upload_is_refused(view):
+    reply = upload(view.url, b"\xff\xd8\xff" + b"x" * (1024 * 1024 + 10))  # limit is 1 MB in this fixture
+    assert reply.status == 413
+    assert "larger than 1 MB" in reply.json()["message"]
+
+
+def test_missing_field_and_empty_body(view):
+    empty = request(view.url, "/api/photo", "POST", b"", {"Content-Type": "multipart/form-data; boundary=x"})
+    assert empty.status == 400 and "no file" in empty.json()["message"]
+    wrong_field = upload(view.url, astronaut_jpeg(), field="image")
+    assert wrong_field.status == 400
+
+
+def test_errors_are_short_and_no_path_reaches_the_disk(view):
+    for path in ("/static/../config.py", "/static/%2e%2e%2fapp.py", "/static/app.py", "/templates/index.html"):
+        reply = request(view.url, path)
+        assert reply.status == 404 and len(reply.body) < 300 and "Traceback" not in reply.text
+    api = request(view.url, "/api/nothing")
+    assert api.status == 404 and api.json()["error"] == "Not Found"
+    wrong_method = request(view.url, "/api/photo")
+    assert wrong_method.status == 405 and "message" in wrong_method.json()
