@@ -1,0 +1,125 @@
+"""`python -m edge --web ...` as a user runs it: the view starts alongside the loop and stops with it."""
+
+from __future__ import annotations
+
+import os
+import queue
+import re
+import signal
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+
+from tests.web.conftest import REPO, TOKEN
+from tests.web.webclient import read_mjpeg, request
+
+URL_LINE = re.compile(r"web view at (http://\S+/)")
+START_TIMEOUT_S = 90
+
+
+def edge_env(**extra: str) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if k not in ("DISPLAY", "WAYLAND_DISPLAY", "EDGE_WEB_TOKEN")}
+    env["PYTHONPATH"] = str(REPO)
+    env.update(extra)
+    return env
+
+
+class EdgeProcess:
+    """`python -m edge ARGS` with its stdout lines collected by a thread; always ended by the test."""
+
+    def __init__(self, *args: str, **env: str) -> None:
+        self.proc = subprocess.Popen([sys.executable, "-m", "edge", *args], cwd=REPO, env=edge_env(**env),
+                                     stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        self.lines: queue.Queue[str] = queue.Queue()
+        self.output: list[str] = []
+        threading.Thread(target=self._pump, daemon=True).start()
+
+    def _pump(self) -> None:
+        for line in self.proc.stdout:
+            self.lines.put(line)
+
+    def wait_for_url(self) -> str:
+        deadline = time.monotonic() + START_TIMEOUT_S
+        while time.monotonic() < deadline and self.proc.poll() is None:
+            try:
+                line = self.lines.get(timeout=0.5)
+            except queue.Empty:
+                continue
+            self.output.append(line)
+            if (match := URL_LINE.search(line)):
+                return match.group(1)
+        raise AssertionError(f"no web view URL logged: {''.join(self.output)} {self.proc.stderr.read()}")
+
+    def wait_healthy(self, url: str, headers: dict[str, str] | None = None) -> dict:
+        deadline = time.monotonic() + START_TIMEOUT_S
+        while True:
+            reply = request(url, "/api/health", headers=headers)
+            if reply.status == 200:
+                return reply.json()
+            assert reply.status == 503 and time.monotonic() < deadline, reply.text
+            time.sleep(0.2)
+
+    def interrupt(self) -> tuple[int, str, str]:
+        self.proc.send_signal(signal.SIGINT)
+        stdout_rest, stderr = self.proc.communicate(timeout=60)
+        while not self.lines.empty():
+            self.output.append(self.lines.get())
+        return self.proc.returncode, "".join(self.output) + (stdout_rest or ""), stderr
+
+    def kill(self) -> None:
+        if self.proc.poll() is None:
+            self.proc.kill()
+            self.proc.communicate()
+
+
+def test_web_flag_serves_the_running_pipeline(emotion_model, tmp_path: Path):
+    edge = EdgeProcess("--source", "demo", "--loop", "--headless", "--model", str(emotion_model),
+                       "--out", str(tmp_path), "--web", "127.0.0.1:0")
+    try:
+        url = edge.wait_for_url()
+        assert url.startswith("http://127.0.0.1:")
+        health = edge.wait_healthy(url)
+        assert health["status"] == "ok" and health["frames"] >= 1
+        state = request(url, "/api/state").json()
+        assert state["frame"]["source"] == "demo"
+        assert read_mjpeg(url, 1)[0][:2] == b"\xff\xd8"
+        code, out, err = edge.interrupt()
+    finally:
+        edge.kill()
+    assert code == 0, err
+    assert "web view was at" in out and "Traceback" not in err
+
+
+def test_service_style_config_with_token_from_environment(emotion_model, tmp_path: Path):
+    config = tmp_path / "edge.yaml"
+    config.write_text(f"source: {{uri: demo, loop: true}}\nclassifier: {{model: {emotion_model}}}\n"
+                      f"output: {{dir: {tmp_path}, window: 'off'}}\nweb: {{enabled: true, host: 127.0.0.2, port: 0}}\n")
+    edge = EdgeProcess("--config", str(config), EDGE_WEB_TOKEN=TOKEN)
+    try:
+        url = edge.wait_for_url()
+        assert url.startswith("http://127.0.0.2:")
+        assert request(url, "/api/health").status == 401
+        assert edge.wait_healthy(url, {"X-Edge-Token": TOKEN})["status"] == "ok"
+        code, _, err = edge.interrupt()
+    finally:
+        edge.kill()
+    assert code == 0, err
+
+
+def test_beyond_loopback_without_token_is_one_error_line(emotion_model):
+    result = subprocess.run([sys.executable, "-m", "edge", "--source", "demo", "--headless", "--model", str(emotion_model),
+                             "--web", "0.0.0.0:0"], cwd=REPO, env=edge_env(), capture_output=True, text=True, timeout=60)
+    assert result.returncode == 2
+    errors = [line for line in result.stderr.splitlines() if line.startswith("error:")]
+    assert errors == ["error: web 0.0.0.0: binding beyond loopback needs an access token: set web.token, "
+                      "--web-token or $EDGE_WEB_TOKEN"]
+    assert "Traceback" not in result.stderr
+
+
+def test_bad_web_address_is_one_error_line():
+    result = subprocess.run([sys.executable, "-m", "edge", "--source", "demo", "--headless", "--web", "localhost:99999"],
+                            cwd=REPO, env=edge_env(), capture_output=True, text=True, timeout=60)
+    assert result.returncode == 2
+    assert "error: --web localhost:99999: port must be 0..65535" in result.stderr and "Traceback" not in result.stderr
