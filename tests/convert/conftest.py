@@ -32,11 +32,16 @@ class Converted:
     result: subprocess.CompletedProcess
 
 
-def run_module(*args: str | Path, timeout: int = SUBPROCESS_TIMEOUT, **kwargs) -> subprocess.CompletedProcess:
-    """`python -m <args>` from the repo root, output captured as text."""
+def run_python(*args: str | Path, timeout: int = SUBPROCESS_TIMEOUT) -> subprocess.CompletedProcess:
+    """`python <args>` from the repo root, output captured as text."""
     env = {**os.environ, "PYTHONPATH": str(REPO)}
-    return subprocess.run([sys.executable, "-m", *map(str, args)], cwd=REPO, env=env, capture_output=True,
-                          text=True, timeout=timeout, **kwargs)
+    return subprocess.run([sys.executable, *map(str, args)], cwd=REPO, env=env, capture_output=True,
+                          text=True, timeout=timeout)
+
+
+def run_module(*args: str | Path, timeout: int = SUBPROCESS_TIMEOUT) -> subprocess.CompletedProcess:
+    """`python -m <args>` from the repo root."""
+    return run_python("-m", *args, timeout=timeout)
 
 
 def assert_one_line_error(result: subprocess.CompletedProcess, names: str | Path) -> str:

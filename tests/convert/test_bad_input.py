@@ -1,0 +1,172 @@
+"""Every bad input is one line `error: <path>: <problem>` on stderr, exit code 2, no traceback."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+
+from tests.convert.conftest import Converted, assert_one_line_error, run_module
+
+
+def model_copy(converted: Converted, folder: Path) -> Path:
+    folder.mkdir(parents=True, exist_ok=True)
+    model = folder / converted.model.name
+    shutil.copy(converted.model, model)
+    shutil.copy(converted.sidecar, model.with_suffix(".json"))
+    return model
+
+
+def edit_sidecar(model: Path, change: Callable[[dict], None]) -> None:
+    sidecar = model.with_suffix(".json")
+    contract = json.loads(sidecar.read_text())
+    change(contract)
+    sidecar.write_text(json.dumps(contract))
+
+
+def missing_model(model: Path) -> Path:
+    model.unlink()
+    return model
+
+
+def missing_sidecar(model: Path) -> Path:
+    model.with_suffix(".json").unlink()
+    return model.with_suffix(".json")
+
+
+def truncated_model(model: Path) -> Path:
+    model.write_bytes(model.read_bytes()[:1000])
+    return model
+
+
+def garbage_model_with_matching_hash(model: Path) -> Path:
+    import hashlib
+
+    model.write_bytes(b"not a flatbuffer at all" * 50)
+    edit_sidecar(model, lambda c: c.update(tflite_sha256=hashlib.sha256(model.read_bytes()).hexdigest()))
+    return model
+
+
+def fewer_labels(model: Path) -> Path:
+    edit_sidecar(model, lambda c: c.update(labels=c["labels"][:-1]))
+    return model.with_suffix(".json")
+
+
+def fewer_labels_and_output(model: Path) -> Path:
+    edit_sidecar(model, lambda c: (c.update(labels=c["labels"][:-1]), c["output"].update(shape=[1, 6])))
+    return model.with_suffix(".json")
+
+
+def wrong_input_shape(model: Path) -> Path:
+    """The edge reports this against the model ("input shape [..] != sidecar [..]")."""
+    edit_sidecar(model, lambda c: c["input"].update(shape=[1, 64, 64, 1]))
+    return model
+
+
+def corrupt_sidecar(model: Path) -> Path:
+    model.with_suffix(".json").write_text("{ not json")
+    return model.with_suffix(".json")
+
+
+EVALUATE_CASES = {
+    "missing model": missing_model,
+    "missing sidecar": missing_sidecar,
+    "truncated model": truncated_model,
+    "garbage model": garbage_model_with_matching_hash,
+    "labels vs sidecar output": fewer_labels,
+    "labels vs model output": fewer_labels_and_output,
+    "input shape": wrong_input_shape,
+    "corrupt sidecar": corrupt_sidecar,
+}
+
+
+@pytest.mark.parametrize("case", EVALUATE_CASES)
+def test_evaluate_bad_model(converted: Converted, tmp_path: Path, case: str) -> None:
+    model = model_copy(converted, tmp_path / "m")
+    blamed = EVALUATE_CASES[case](model)
+    result = run_module("convert.evaluate", "--model", model, "--data", converted.data, "--out-dir", tmp_path)
+    assert_one_line_error(result, blamed)
+
+
+def test_evaluate_unwritable_confusion(converted: Converted, tmp_path: Path) -> None:
+    blocker = tmp_path / "a-file"
+    blocker.write_text("")
+    target = blocker / "cm.png"
+    result = run_module("convert.evaluate", "--model", converted.model, "--data", converted.data,
+                        "--confusion", target)
+    assert_one_line_error(result, target)
+
+
+def test_evaluate_missing_dataset(converted: Converted, tmp_path: Path) -> None:
+    data = tmp_path / "no-such-dataset"
+    result = run_module("convert.evaluate", "--model", converted.model, "--data", data, "--out-dir", tmp_path)
+    assert_one_line_error(result, data)
+
+
+def run_copy(converted: Converted, folder: Path) -> Path:
+    folder.mkdir(parents=True)
+    for name in ("model.keras", "run.json"):
+        shutil.copy(converted.run / name, folder / name)
+    return folder
+
+
+def no_run_folder(run: Path) -> Path:
+    shutil.rmtree(run)
+    return run
+
+
+def no_model_keras(run: Path) -> Path:
+    (run / "model.keras").unlink()
+    return run / "model.keras"
+
+
+def no_run_json(run: Path) -> Path:
+    (run / "run.json").unlink()
+    return run / "run.json"
+
+
+def corrupt_model_keras(run: Path) -> Path:
+    (run / "model.keras").write_bytes(b"PK\x03\x04 truncated")
+    return run / "model.keras"
+
+
+def corrupt_run_json(run: Path) -> Path:
+    (run / "run.json").write_text('{"labels": 7}')
+    return run / "run.json"
+
+
+CONVERT_RUN_CASES = {
+    "no run folder": no_run_folder,
+    "no model.keras": no_model_keras,
+    "no run.json": no_run_json,
+    "corrupt model.keras": corrupt_model_keras,
+    "bad run.json": corrupt_run_json,
+}
+
+
+@pytest.mark.parametrize("case", CONVERT_RUN_CASES)
+def test_convert_bad_run(converted: Converted, tmp_path: Path, case: str) -> None:
+    run = run_copy(converted, tmp_path / "run")
+    blamed = CONVERT_RUN_CASES[case](run)
+    out = tmp_path / "models" / "m.tflite"
+    result = run_module("convert", "--run", run, "--out", out)
+    assert_one_line_error(result, blamed)
+    assert not out.exists()
+
+
+@pytest.mark.parametrize("name", ["a-file/m.tflite", "m.onnx", "existing-dir.tflite"])
+def test_convert_unwritable_output(converted: Converted, tmp_path: Path, name: str) -> None:
+    (tmp_path / "a-file").write_text("")
+    (tmp_path / "existing-dir.tflite").mkdir()
+    out = tmp_path / name
+    result = run_module("convert", "--run", converted.run, "--out", out)
+    assert_one_line_error(result, out)
+
+
+def test_convert_missing_dataset(converted: Converted, tmp_path: Path) -> None:
+    data = tmp_path / "gone"
+    result = run_module("convert", "--run", converted.run, "--out", tmp_path / "m.tflite", "--data", data)
+    assert_one_line_error(result, data)

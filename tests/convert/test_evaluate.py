@@ -1,0 +1,109 @@
+"""python -m convert.evaluate: figures equal a direct interpreter computation, TensorFlow never imported."""
+
+from __future__ import annotations
+
+import csv
+import json
+import re
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from tests.convert.conftest import Converted, run_module, run_python
+from tests.convert.direct import accuracy_and_macro_f1, predict, read_folder_split
+
+SUMMARY = re.compile(r"^accuracy=(0\.\d{4}|1\.0000) macro_f1=(0\.\d{4}|1\.0000) n=(\d+) ms_per_face=(\d+\.\d{3})$")
+PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
+
+BLOCK_TENSORFLOW = """
+import importlib.abc, runpy, sys
+attempts = []
+class Block(importlib.abc.MetaPathFinder):
+    def find_spec(self, name, path=None, target=None):
+        if name.split(".")[0] in ("tensorflow", "keras", "tf_keras"):
+            attempts.append(name)
+            raise ModuleNotFoundError(f"{name} blocked by the test", name=name)
+        return None
+sys.meta_path.insert(0, Block())
+sys.argv = ["convert.evaluate", *sys.argv[1:]]
+try:
+    runpy.run_module("convert.evaluate", run_name="__main__", alter_sys=True)
+except SystemExit as exc:
+    code = exc.code
+loaded = sorted(m for m in sys.modules if m.split(".")[0] in ("tensorflow", "keras", "tf_keras"))
+print(f"import-attempts={attempts} loaded={loaded}", file=sys.stderr)
+sys.exit(code)
+"""
+
+
+def summary(stdout: str) -> tuple[float, float, int, float]:
+    last = stdout.strip().splitlines()[-1]
+    match = SUMMARY.match(last)
+    assert match, f"last line is not the summary: {last!r}"
+    return float(match[1]), float(match[2]), int(match[3]), float(match[4])
+
+
+def direct_figures(converted: Converted) -> tuple[float, float, int]:
+    labels = json.loads(converted.sidecar.read_text())["labels"]
+    faces, targets = read_folder_split(converted.data / "test", labels)
+    accuracy, macro_f1 = accuracy_and_macro_f1(targets, predict(converted.model, faces), len(labels))
+    return accuracy, macro_f1, len(targets)
+
+
+def test_figures_match_direct_interpreter(converted: Converted, tmp_path: Path) -> None:
+    result = run_module("convert.evaluate", "--model", converted.model, "--data", converted.data,
+                        "--split", "test", "--out-dir", tmp_path)
+    assert result.returncode == 0, result.stderr[-2000:]
+    accuracy, macro_f1, n, ms = summary(result.stdout)
+    want_accuracy, want_f1, want_n = direct_figures(converted)
+    assert n == want_n
+    assert accuracy == pytest.approx(want_accuracy, abs=5e-5)
+    assert macro_f1 == pytest.approx(want_f1, abs=5e-5)
+    assert ms > 0
+    for label in json.loads(converted.sidecar.read_text())["labels"]:  # per-class table
+        assert re.search(rf"^{label}\s+\d\.\d{{3}}\s+\d\.\d{{3}}\s+\d\.\d{{3}}\s+\d+$", result.stdout, re.M), label
+    assert (tmp_path / "tiny_test_confusion.png").read_bytes().startswith(PNG_MAGIC)
+    report = json.loads((tmp_path / "tiny_test_metrics.json").read_text())
+    assert report["n"] == n and np.sum(report["confusion"]) == n
+
+
+def test_runs_without_tensorflow_and_reads_csv(converted: Converted, tmp_path: Path) -> None:
+    """The Pi path: TF/Keras imports are blocked; the dataset is the CSV format this time."""
+    labels = json.loads(converted.sidecar.read_text())["labels"]
+    faces, targets = read_folder_split(converted.data / "test", labels)
+    csv_path = tmp_path / "fer2013.csv"
+    with csv_path.open("w", newline="") as handle:
+        writer = csv.writer(handle)
+        writer.writerow(["emotion", "pixels", "Usage"])
+        for face, target in zip(faces, targets):
+            writer.writerow([target, " ".join(map(str, face.ravel())), "PublicTest"])
+    confusion = tmp_path / "figs" / "cm.png"
+    result = run_python("-c", BLOCK_TENSORFLOW, "--model", converted.model, "--data", csv_path,
+                        "--confusion", confusion)
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert "import-attempts=[] loaded=[]" in result.stderr
+    accuracy, macro_f1, n, _ = summary(result.stdout)
+    want_accuracy, want_f1, want_n = direct_figures(converted)
+    assert (accuracy, n) == (pytest.approx(want_accuracy, abs=5e-5), want_n)
+    assert macro_f1 == pytest.approx(want_f1, abs=5e-5)
+    assert confusion.read_bytes().startswith(PNG_MAGIC)
+
+
+def test_blocker_really_blocks(tmp_path: Path) -> None:
+    """The no-TensorFlow test above can fail: the same blocker stops a module that imports keras."""
+    script = BLOCK_TENSORFLOW.replace('"convert.evaluate"', '"probe"')
+    (tmp_path / "probe.py").write_text("import keras\n")
+    result = run_python("-c", f"import sys; sys.path.insert(0, {str(tmp_path)!r})\n{script}")
+    assert result.returncode != 0 and "blocked by the test" in result.stderr
+
+
+def test_preprocessing_is_the_contract_quantisation(converted: Converted) -> None:
+    """Dataset faces go through the edge preprocessing unchanged: int8 = pixel / scale + zero point."""
+    from convert.evaluate import face_as_frame, open_classifier
+
+    classifier = open_classifier(converted.model)
+    face = np.random.default_rng(1).integers(0, 256, (48, 48, 1), dtype=np.uint8)
+    model_input = classifier.preprocess(*face_as_frame(face))
+    assert model_input.dtype == np.int8 and model_input.shape == (1, 48, 48, 1)
+    np.testing.assert_array_equal(model_input[0].astype(int), face.astype(int) - 128)
