@@ -188,10 +188,13 @@ def plot_timeline(events: Sequence[StoredEvent], labels: Sequence[str], interval
     if len(buckets) == 1:  # a single interval: bars (an area needs two points)
         bottom = 0.0
         for label, share, colour in zip(labels, shares, colours):
-            ax.bar(times, share, bottom=bottom, width=INTERVALS[interval] / 86400 * 0.8, label=label, color=colour)
+            ax.bar(times, share, bottom=bottom, width=INTERVALS[interval] / 86400, align="edge", label=label,
+                   color=colour)
             bottom += share[0]
     else:
-        ax.stackplot(times, shares, labels=labels, colors=[c or f"C{i}" for i, c in enumerate(colours)], step="post")
+        edges = [*times, datetime.fromtimestamp(buckets[-1].end)]  # steps: the last interval gets its width
+        ax.stackplot(edges, [row + row[-1:] for row in shares], labels=labels,
+                     colors=[c or f"C{i}" for i, c in enumerate(colours)], step="post")
     ax.set_ylim(0, 100)
     ax.set_ylabel(f"share of events per {interval} (%)")
     ax.set_title(f"{title} ({len(events)} events)")

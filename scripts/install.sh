@@ -1,0 +1,137 @@
+#!/usr/bin/env bash
+# Install the emotion-edge service on Raspberry Pi OS (Bookworm, arm64) or Debian. Idempotent: run it again
+# to update the code; /etc/emotion-edge/config.yaml and the event store are never overwritten.
+#
+#   sudo bash scripts/install.sh [--root DIR] [--prefix DIR] [--no-systemctl] [--no-apt] [--no-pip]
+#                                [--pi yes|no|auto] [--python PYTHON]
+#
+#   --root DIR       install into DIR as if it were / (DESTDIR style; tests, image building, emulation)
+#   --prefix DIR     application folder (default /opt/emotion-edge; the unit and config are rewritten to match)
+#   --no-systemctl   do not reload, enable or restart the unit (implied by --root)
+#   --no-apt         do not install Debian packages
+#   --no-pip         create the venv but install no PyPI packages (offline tests)
+#   --pi yes|no      force Raspberry Pi handling (python3-picamera2, numpy<2, source picamera2); default: detect
+# Layout: PREFIX/{edge,models,docs,venv}, /etc/emotion-edge/config.yaml (+ config.yaml.default),
+# /etc/systemd/system/emotion-edge.service, /usr/local/bin/emotion-edge; data in /var/lib/emotion-edge.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+REPO=$(pwd)
+source scripts/_venv.sh
+
+DEFAULT_PREFIX=/opt/emotion-edge
+UNIT=emotion-edge.service
+ROOT=/ PREFIX=$DEFAULT_PREFIX SYSTEMCTL=1 APT=1 PIP=1 PI=auto PYTHON=${PYTHON:-python3}
+APT_PACKAGES=(python3-venv python3-pip libgl1 libglib2.0-0)
+PI_APT_PACKAGES=(python3-picamera2)
+PI_PIP_CONSTRAINTS="numpy<2"  # Debian's picamera2 stack (simplejpeg, libcamera) is built against numpy 1.x
+
+die() { echo "error: $1" >&2; exit 2; }
+while [ $# -gt 0 ]; do
+  case $1 in
+    --root) ROOT=${2:?}; shift 2 ;;
+    --prefix) PREFIX=${2:?}; shift 2 ;;
+    --no-systemctl) SYSTEMCTL=0; shift ;;
+    --no-apt) APT=0; shift ;;
+    --no-pip) PIP=0; shift ;;
+    --pi) PI=${2:?}; shift 2 ;;
+    --python) PYTHON=${2:?}; shift 2 ;;
+    -h|--help) sed -n '2,16p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+    *) die "argument $1: unknown (see --help)" ;;
+  esac
+done
+case $PREFIX in /*) ;; *) die "--prefix $PREFIX: must be an absolute path" ;; esac
+case $PI in yes|no|auto) ;; *) die "--pi $PI: expected yes, no or auto" ;; esac
+if [ "$ROOT" != / ]; then
+  mkdir -p "$ROOT" || die "--root $ROOT: cannot create"
+  ROOT=$(cd "$ROOT" && pwd)
+  SYSTEMCTL=0
+elif [ "$(id -u)" -ne 0 ]; then
+  die "install: run as root (sudo), or use --root DIR for a staging install"
+fi
+if [ "$PI" = auto ]; then
+  PI=no
+  grep -qs "Raspberry Pi" /proc/device-tree/model && PI=yes
+fi
+R=${ROOT%/}
+APP=$R$PREFIX
+VENV=$APP/venv
+ETC=$R/etc/emotion-edge
+step() { echo "install: $*"; }
+
+if [ "$APT" = 1 ]; then
+  step "Debian packages"
+  pkgs=("${APT_PACKAGES[@]}")
+  [ "$PI" = yes ] && pkgs+=("${PI_APT_PACKAGES[@]}")
+  ensure_apt "${pkgs[@]}"
+fi
+
+step "application -> $APP"
+mkdir -p "$APP/models" "$APP/docs"
+rm -rf "$APP/edge.new"
+mkdir "$APP/edge.new"
+# tar keeps modification times, so the byte-compiled files below are identical on every run
+tar -C "$REPO/edge" --exclude=__pycache__ --exclude='*.pyc' -cf - . | tar -C "$APP/edge.new" -xf - --no-same-owner
+rm -rf "$APP/edge"
+mv "$APP/edge.new" "$APP/edge"
+for f in "$REPO"/models/*.tflite "$REPO"/models/*.json "$REPO"/models/*.md; do
+  [ -f "$f" ] && install -p -m 0644 "$f" "$APP/models/"
+done
+install -p -m 0644 requirements-edge.txt "$APP/requirements-edge.txt"
+[ -f docs/SERVICE.md ] && install -p -m 0644 docs/SERVICE.md "$APP/docs/SERVICE.md"
+[ -f "$APP/models/emotion_int8.tflite" ] || echo "install: warning: models/emotion_int8.tflite not in the repo yet; the service needs it (python -m convert)" >&2
+
+step "virtualenv $VENV (--system-site-packages, so apt's picamera2 is importable)"
+if [ ! -x "$VENV/bin/python" ]; then
+  "$PYTHON" -m venv --system-site-packages "$VENV" || die "venv $VENV: cannot create (apt install python3-venv)"
+fi
+if [ "$PIP" = 1 ]; then
+  constraints=()
+  if [ "$PI" = yes ]; then
+    echo "$PI_PIP_CONSTRAINTS" > "$APP/pip-constraints.txt"
+    constraints=(-c "$APP/pip-constraints.txt")
+  fi
+  "$VENV/bin/python" -m pip install -q --disable-pip-version-check -r "$APP/requirements-edge.txt" "${constraints[@]}"
+fi
+"$VENV/bin/python" -m compileall -q "$APP/edge" >/dev/null
+
+step "face detector model"
+if ! PYTHONPATH=$APP "$VENV/bin/python" -m edge.fetch_detector --dest "$APP/models/face_detection_short_range.tflite"; then
+  echo "install: warning: face model not fetched; the service falls back to the Haar detector" >&2
+fi
+
+step "configuration $ETC"
+mkdir -p "$ETC"
+source_uri=0
+[ "$PI" = yes ] && source_uri=picamera2
+sed -e "s#@SOURCE@#$source_uri#" -e "s#$DEFAULT_PREFIX#$PREFIX#g" systemd/config.yaml > "$ETC/config.yaml.default"
+chmod 0644 "$ETC/config.yaml.default"
+if [ -e "$ETC/config.yaml" ]; then
+  step "keeping existing $ETC/config.yaml (new defaults: config.yaml.default)"
+else
+  cp -p "$ETC/config.yaml.default" "$ETC/config.yaml"
+fi
+if [ "$PIP" = 1 ]; then
+  PYTHONPATH=$APP "$VENV/bin/python" -c 'import sys; from edge.config import load_config; load_config(sys.argv[1])' \
+    "$ETC/config.yaml" || die "config $ETC/config.yaml: invalid (see above); fix it and run again"
+fi
+
+step "unit $R/etc/systemd/system/$UNIT and command $R/usr/local/bin/emotion-edge"
+mkdir -p "$R/etc/systemd/system" "$R/usr/local/bin"
+sed "s#$DEFAULT_PREFIX#$PREFIX#g" "systemd/$UNIT" > "$R/etc/systemd/system/$UNIT"
+chmod 0644 "$R/etc/systemd/system/$UNIT"
+cat > "$R/usr/local/bin/emotion-edge" <<EOF
+#!/bin/sh
+# emotion-edge report --since 24h | emotion-edge service --help | emotion-edge --source demo ...
+PYTHONPATH=$PREFIX exec $PREFIX/venv/bin/python -m edge "\$@"
+EOF
+chmod 0755 "$R/usr/local/bin/emotion-edge"
+
+if [ "$SYSTEMCTL" = 1 ]; then
+  step "systemctl daemon-reload, enable, restart"
+  systemctl daemon-reload
+  systemctl enable "$UNIT" >/dev/null
+  systemctl restart "$UNIT"
+  echo "install: done; follow it with: journalctl -u emotion-edge -f"
+else
+  echo "install: done (systemctl skipped)"
+fi

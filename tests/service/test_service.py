@@ -1,0 +1,123 @@
+"""`python -m edge service` as systemd runs it: notify messages, SIGTERM, kill -9, a missing camera."""
+
+from __future__ import annotations
+
+import re
+import signal
+import sqlite3
+import subprocess
+import time
+from pathlib import Path
+
+from tests.service.conftest import REPO, service_args, service_env
+
+RUN_TIMEOUT_S = 120
+READY_TIMEOUT_S = 90
+SUMMARY = re.compile(r"service: (\d+) events logged, (\d+) committed, (\d+) dropped")
+POLL_S = 0.2
+
+
+def start(model: Path, db: Path, notify=None, *extra: str, **env: str) -> subprocess.Popen:
+    if notify is not None:
+        env = {"NOTIFY_SOCKET": str(notify.path), **env}
+    return subprocess.Popen(service_args(model, db, *extra), cwd=REPO, env=service_env(**env),
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+
+
+def finish(proc: subprocess.Popen) -> tuple[int, str, str]:
+    out, err = proc.communicate(timeout=RUN_TIMEOUT_S)
+    return proc.returncode, out, err
+
+
+def stored(db: Path) -> int:
+    conn = sqlite3.connect(f"file:{db}?mode=ro", uri=True)
+    try:
+        return conn.execute("SELECT count(*) FROM events").fetchone()[0]
+    finally:
+        conn.close()
+
+
+def wait_until(predicate, proc: subprocess.Popen, timeout: float = READY_TIMEOUT_S) -> None:
+    deadline = time.monotonic() + timeout
+    while not predicate():
+        assert proc.poll() is None, proc.communicate()
+        assert time.monotonic() < deadline, "condition not reached"
+        time.sleep(POLL_S)
+
+
+def test_ready_watchdog_status_and_every_event_stored(service_model, notify_socket, tmp_path):
+    db = tmp_path / "state" / "events.db"
+    proc = start(service_model, db, notify_socket, "--max-frames", "30", WATCHDOG_USEC="1000000")
+    code, out, err = finish(proc)
+    assert code == 0, err[-3000:] + out[-3000:]
+    fields = notify_socket.fields()
+    keys = [k for k, _ in fields]
+    assert "READY" in keys and "WATCHDOG" in keys and "STOPPING" in keys
+    assert keys.index("READY") < keys.index("STOPPING")
+    statuses = [v for k, v in fields if k == "STATUS"]
+    ready_status = statuses[0]
+    assert re.search(r"fps=\d+\.\d faces=1 frames=1\b", ready_status), statuses  # the demo clip has one face
+    logged, committed, dropped = map(int, SUMMARY.search(out).groups())
+    assert logged == committed == 30 and dropped == 0  # --interval 0: one event per frame
+    assert stored(db) == 30
+
+
+def test_sigterm_leaves_every_processed_event_in_the_store(service_model, notify_socket, tmp_path):
+    db = tmp_path / "events.db"
+    proc = start(service_model, db, notify_socket, "--loop")
+    notify_socket.wait_for("READY", proc, READY_TIMEOUT_S)
+    wait_until(lambda: db.is_file() and stored(db) >= 5, proc)
+    proc.send_signal(signal.SIGTERM)
+    code, out, err = finish(proc)
+    assert code == 0, err[-3000:]
+    logged, committed, dropped = map(int, SUMMARY.search(out).groups())
+    assert logged == committed >= 5 and dropped == 0
+    assert stored(db) == committed
+    assert "received SIGTERM" in out
+
+
+def test_kill9_leaves_a_consistent_store_that_the_next_run_appends_to(service_model, notify_socket, tmp_path):
+    db = tmp_path / "events.db"
+    proc = start(service_model, db, notify_socket, "--loop")
+    notify_socket.wait_for("READY", proc, READY_TIMEOUT_S)
+    wait_until(lambda: db.is_file() and stored(db) >= 5, proc)
+    seen = stored(db)  # committed before the kill: all of it must survive
+    proc.kill()
+    proc.communicate(timeout=RUN_TIMEOUT_S)
+    conn = sqlite3.connect(db)
+    assert conn.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
+    after_kill = conn.execute("SELECT count(*) FROM events").fetchone()[0]
+    assert after_kill >= seen
+    conn.close()
+    code, out, err = finish(start(service_model, db, None, "--max-frames", "10"))
+    assert code == 0, err[-3000:]
+    conn = sqlite3.connect(db)
+    assert conn.execute("SELECT count(*) FROM events").fetchone()[0] == after_kill + 10
+    assert conn.execute("SELECT count(*) FROM sessions").fetchone()[0] == 2
+    assert conn.execute("SELECT count(DISTINCT session_id) FROM events").fetchone()[0] == 2
+
+
+def test_missing_camera_waits_with_status_and_stops_on_sigterm(service_model, notify_socket, tmp_path):
+    db = tmp_path / "events.db"
+    proc = start(service_model, db, None, "--source", "/dev/video97", NOTIFY_SOCKET=str(notify_socket.path))
+    status = notify_socket.wait_for("EXTEND_TIMEOUT_USEC", proc, READY_TIMEOUT_S)
+    assert int(status) > 0
+    assert proc.poll() is None  # still waiting for the camera, not crashed
+    statuses = [v for k, v in notify_socket.fields() if k == "STATUS"]
+    assert any("waiting for source /dev/video97" in s for s in statuses), statuses
+    proc.send_signal(signal.SIGTERM)
+    code, out, err = finish(proc)
+    assert code == 0, err[-3000:]
+    assert "source /dev/video97: cannot open camera" in out and "waiting for it" in out
+    assert "READY" not in [k for k, _ in notify_socket.fields()]
+
+
+def test_bad_config_is_one_line_error_exit_2(service_model, tmp_path):
+    blocker = tmp_path / "file"
+    blocker.write_text("not a folder")
+    proc = start(service_model, blocker / "events.db", None, "--max-frames", "5")
+    code, out, err = finish(proc)
+    assert code == 2
+    errors = [line for line in err.splitlines() if line.startswith("error:")]
+    assert errors == [err.strip().splitlines()[-1]] and "Traceback" not in err
+    assert errors[0].startswith(f"error: store {blocker / 'events.db'}: cannot create folder")
