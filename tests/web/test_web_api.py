@@ -2,31 +2,14 @@
 
 from __future__ import annotations
 
-import base64
-
 import cv2
 import numpy as np
 import pytest
 
+from tests.web.images import astronaut_jpeg, decode_data_url
 from tests.web.webclient import read_mjpeg, request, upload
 
 LABELS = ["angry", "disgust", "fear", "happy", "sad", "surprise", "neutral"]
-
-
-def astronaut_jpeg() -> bytes:
-    from skimage import data
-
-    ok, encoded = cv2.imencode(".jpg", cv2.cvtColor(data.astronaut(), cv2.COLOR_RGB2BGR), [cv2.IMWRITE_JPEG_QUALITY, 90])
-    assert ok
-    return encoded.tobytes()
-
-
-def decode_data_url(url: str, mime: str) -> np.ndarray:
-    prefix = f"data:{mime};base64,"
-    assert url.startswith(prefix)
-    image = cv2.imdecode(np.frombuffer(base64.b64decode(url[len(prefix):]), np.uint8), cv2.IMREAD_COLOR)
-    assert image is not None
-    return image
 
 
 def test_health_and_state_json(view):

@@ -1,0 +1,76 @@
+"""End to end in headless Chromium: the live page's stream updates and its chart renders; a photo upload works."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from tests.web.cdp import CHROMIUM
+from tests.web.images import astronaut_jpeg
+
+pytestmark = pytest.mark.slow
+
+# A checksum of the stream <img> as currently shown (drawn into a small canvas; same origin, so readable).
+STREAM_HASH = """(() => {
+  const img = document.getElementById('stream');
+  if (!img || !img.complete || !img.naturalWidth) return null;
+  const c = document.createElement('canvas'); c.width = 80; c.height = 60;
+  const ctx = c.getContext('2d'); ctx.drawImage(img, 0, 0, 80, 60);
+  const d = ctx.getImageData(0, 0, 80, 60).data; let h = 0;
+  for (let i = 0; i < d.length; i++) h = (h * 31 + d[i]) >>> 0;
+  return h;
+})()"""
+# Pixels of the share chart painted in one of the emotion colours.
+CHART_PIXELS = """(() => {
+  const canvas = document.getElementById('shares');
+  const colours = Object.values(JSON.parse(document.body.dataset.colours))
+    .map((hex) => [1, 3, 5].map((i) => parseInt(hex.slice(i, i + 2), 16)));
+  const d = canvas.getContext('2d').getImageData(0, 0, canvas.width, canvas.height).data;
+  let n = 0;
+  for (let i = 0; i < d.length; i += 4)
+    if (d[i + 3] === 255 && colours.some((c) => c[0] === d[i] && c[1] === d[i + 1] && c[2] === d[i + 2])) n++;
+  return n;
+})()"""
+
+
+@pytest.fixture
+def browser(tmp_path: Path):
+    if not CHROMIUM.is_file():
+        pytest.skip(f"{CHROMIUM} absent (Debian package `chromium`, installed by scripts/test.sh)")
+    pytest.importorskip("websocket", reason="websocket-client (requirements-test.txt) is not installed")
+    from tests.web.cdp import Chromium
+
+    chromium = Chromium(tmp_path / "profile")
+    try:
+        chromium.call("Runtime.enable")
+        yield chromium
+    finally:
+        chromium.close()
+
+
+def test_live_page_and_photo_upload_in_chromium(view, browser, tmp_path: Path):
+    browser.navigate(view.url)
+
+    first = browser.wait_for(STREAM_HASH, "the first stream frame")
+    browser.wait_for(f"(() => {{ const h = {STREAM_HASH}; return h !== null && h !== {first}; }})()",
+                     "the stream image to change")
+
+    browser.wait_for("Number(document.getElementById('shares').dataset.buckets || 0) >= 1", "the chart to draw")
+    assert browser.evaluate(CHART_PIXELS) > 50
+    assert browser.evaluate("document.getElementById('legend').children.length") == 7
+    browser.wait_for("document.querySelectorAll('#faces .face').length >= 1", "a face card")
+    assert "FPS" in browser.evaluate("document.getElementById('status').textContent")
+
+    photo = tmp_path / "astronaut.jpg"
+    photo.write_bytes(astronaut_jpeg())
+    browser.navigate(view.url + "photo")
+    browser.set_file("#file", photo)
+    browser.evaluate("document.getElementById('upload').requestSubmit()")
+    faces = browser.wait_for("document.getElementById('message').dataset.faces", "the upload result")
+    assert int(faces) >= 1
+    browser.wait_for("[...document.querySelectorAll('#results img.chart')].every((i) => i.complete && i.naturalWidth > 0)"
+                     " && document.getElementById('annotated').naturalWidth > 0", "the result images")
+    assert browser.evaluate("document.getElementById('annotated').naturalWidth") == 512
+    assert browser.evaluate("document.querySelectorAll('#results img.chart').length") == int(faces)
+    assert browser.exceptions() == []
