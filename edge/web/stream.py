@@ -22,6 +22,7 @@ BOUNDARY = "edgeframe"
 MIMETYPE = f"multipart/x-mixed-replace; boundary={BOUNDARY}"
 WAIT_S = 1.0  # how often a waiting client re-checks for shutdown
 MAX_CLIENTS = 4  # concurrent streams (each holds a server thread)
+KEEPALIVE_S = 5.0  # resend the last frame this often while no new one arrives (a write is how a gone client shows)
 
 
 class StreamEncoder:
@@ -56,15 +57,15 @@ class StreamEncoder:
 
     def frames(self) -> Iterator[bytes]:
         """Multipart parts until the server closes; the caller must have called try_acquire()."""
-        sent = 0
+        sent, last_sent = 0, time.monotonic()
         try:
             while not self.state.closed.is_set():
                 started = time.monotonic()
                 sequence, result = self.state.wait_newer(sent, WAIT_S)
-                if result is None or sequence == sent:
+                if result is None or (sequence == sent and time.monotonic() - last_sent < KEEPALIVE_S):
                     continue
-                data = self.jpeg(sequence, result)
-                sent = sequence
+                data = self.jpeg(sequence, result)  # same frame again when the pipeline stalls: finds gone clients
+                sent, last_sent = sequence, time.monotonic()
                 yield (f"--{BOUNDARY}\r\nContent-Type: image/jpeg\r\nContent-Length: {len(data)}\r\n\r\n").encode() \
                     + data + b"\r\n"
                 pause = self.interval_s - (time.monotonic() - started)

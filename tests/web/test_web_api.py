@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import time
+
 import cv2
 import numpy as np
 import pytest
@@ -114,3 +116,38 @@ def test_errors_are_short_and_no_path_reaches_the_disk(view):
     assert api.status == 404 and api.json()["error"] == "Not Found"
     wrong_method = request(view.url, "/api/photo")
     assert wrong_method.status == 405 and "message" in wrong_method.json()
+
+
+def test_stream_viewers_are_limited_and_slots_come_back(view):
+    from edge.web.stream import MAX_CLIENTS
+    from tests.web.webclient import connect
+
+    viewers = []
+    try:
+        for _ in range(MAX_CLIENTS):
+            conn = connect(view.url)
+            conn.request("GET", "/stream.mjpg")
+            response = conn.getresponse()
+            assert response.status == 200
+            response.readline()  # the stream is flowing
+            viewers.append(conn)
+        refused = request(view.url, "/stream.mjpg")
+        assert refused.status == 503 and "too many" in refused.text
+    finally:
+        for conn in viewers:
+            conn.close()
+    deadline = time.monotonic() + 60  # gone viewers are noticed at their next frame: a readiness wait
+    while stream_status(view.url) != 200:
+        assert time.monotonic() < deadline, "stream slots were not released"
+        time.sleep(0.2)
+
+
+def stream_status(url: str) -> int:
+    from tests.web.webclient import connect
+
+    conn = connect(url)
+    try:
+        conn.request("GET", "/stream.mjpg")
+        return conn.getresponse().status
+    finally:
+        conn.close()
