@@ -1,0 +1,126 @@
+"""The systemd unit verifies; install.sh into a temporary root is idempotent; uninstall keeps the data."""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from tests.service.conftest import REPO
+
+UNIT = REPO / "systemd" / "emotion-edge.service"
+DEFAULT_PYTHON = "/opt/emotion-edge/venv/bin/python"
+SCRIPT_TIMEOUT_S = 300
+
+
+def unit_settings() -> dict[str, list[str]]:
+    """Key -> every value it is given in the unit (keys such as DeviceAllow repeat)."""
+    values: dict[str, list[str]] = {}
+    for line in UNIT.read_text().splitlines():
+        if "=" in line and not line.startswith("#"):
+            key, _, value = line.partition("=")
+            values.setdefault(key.strip(), []).append(value.strip())
+    return values
+
+
+def test_unit_passes_systemd_analyze_verify(tmp_path):
+    analyze = shutil.which("systemd-analyze")
+    if analyze is None:
+        pytest.skip("systemd-analyze not installed (bash scripts/test.sh installs the systemd package)")
+    rendered = tmp_path / "emotion-edge.service"
+    text = UNIT.read_text()
+    assert DEFAULT_PYTHON in text
+    rendered.write_text(text.replace(DEFAULT_PYTHON, str(Path(sys.executable).resolve())))
+    done = subprocess.run([analyze, "verify", str(rendered)], capture_output=True, text=True, timeout=60)
+    ours = [line for line in (done.stdout + done.stderr).splitlines() if "emotion-edge" in line]
+    assert done.returncode == 0 and not ours, done.stdout + done.stderr
+
+
+def test_unit_has_the_required_service_settings():
+    s = unit_settings()
+    expected = {"Type": "notify", "Restart": "on-failure", "DynamicUser": "yes", "SupplementaryGroups": "video",
+                "StateDirectory": "emotion-edge", "NoNewPrivileges": "yes", "ProtectSystem": "strict",
+                "ProtectHome": "yes", "PrivateTmp": "yes", "DevicePolicy": "closed",
+                "Environment": "PYTHONUNBUFFERED=1"}
+    for key, value in expected.items():
+        assert value in s.get(key, []), key
+    assert int(s["WatchdogSec"][0]) > 0 and int(s["StartLimitBurst"][0]) > 0
+    assert "--config /etc/emotion-edge/config.yaml" in s["ExecStart"][0] and " service " in s["ExecStart"][0]
+    assert {"char-video4linux rw", "char-media rw", "char-dma_heap rw"} <= set(s["DeviceAllow"])
+
+
+def tree(root: Path) -> dict[str, tuple]:
+    """Every path under root with its type, mode and content hash (or link target)."""
+    out = {}
+    for path in sorted(root.rglob("*")):
+        rel = str(path.relative_to(root))
+        info = path.lstat()
+        if path.is_symlink():
+            out[rel] = ("link", os.readlink(path))
+        elif path.is_dir():
+            out[rel] = ("dir", oct(info.st_mode))
+        else:
+            out[rel] = ("file", oct(info.st_mode), hashlib.sha256(path.read_bytes()).hexdigest())
+    return out
+
+
+def script(name: str, *args: str) -> subprocess.CompletedProcess:
+    env = {k: v for k, v in os.environ.items() if k not in ("PYTHONPATH", "VIRTUAL_ENV")}
+    done = subprocess.run(["bash", str(REPO / "scripts" / name), *args], cwd=REPO, env=env, capture_output=True,
+                          text=True, timeout=SCRIPT_TIMEOUT_S)
+    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
+    return done
+
+
+def test_install_twice_gives_the_same_tree_and_uninstall_keeps_data(tmp_path):
+    root = tmp_path / "root"
+    flags = ["--root", str(root), "--no-systemctl", "--no-apt", "--no-pip", "--pi", "no", "--python", sys.executable]
+    script("install.sh", *flags)
+    first = tree(root)
+    app = root / "opt" / "emotion-edge"
+    assert (app / "venv" / "bin" / "python").exists() and (app / "edge" / "service" / "command.py").is_file()
+    assert "include-system-site-packages = true" in (app / "venv" / "pyvenv.cfg").read_text()
+    assert (root / "etc/systemd/system/emotion-edge.service").read_text() == UNIT.read_text()
+    config = root / "etc" / "emotion-edge" / "config.yaml"
+    assert 'uri: "0"' in config.read_text()
+    launcher = (root / "usr/local/bin/emotion-edge").read_text()
+    assert "/opt/emotion-edge/venv/bin/python -m edge" in launcher
+
+    script("install.sh", *flags)
+    assert tree(root) == first  # idempotent
+
+    config.write_text(config.read_text() + "# edited by the operator\n")
+    script("install.sh", *flags)
+    assert config.read_text().endswith("# edited by the operator\n")  # never overwritten
+
+    data = root / "var" / "lib" / "emotion-edge" / "events.db"
+    data.parent.mkdir(parents=True)
+    data.write_bytes(b"events")
+    script("uninstall.sh", "--root", str(root), "--no-systemctl")
+    script("uninstall.sh", "--root", str(root), "--no-systemctl")  # twice is fine
+    assert not app.exists() and not (root / "etc/systemd/system/emotion-edge.service").exists()
+    assert not (root / "usr/local/bin/emotion-edge").exists()
+    assert data.read_bytes() == b"events" and config.is_file()
+    script("uninstall.sh", "--root", str(root), "--no-systemctl", "--purge")
+    assert not data.exists() and not config.exists()
+
+
+def test_install_with_a_prefix_rewrites_unit_and_config(tmp_path):
+    root = tmp_path / "root"
+    script("install.sh", "--root", str(root), "--prefix", "/srv/ee", "--no-systemctl", "--no-apt", "--no-pip",
+           "--pi", "yes", "--python", sys.executable)
+    unit = (root / "etc/systemd/system/emotion-edge.service").read_text()
+    assert "ExecStart=/srv/ee/venv/bin/python -m edge service" in unit and "/opt/emotion-edge" not in unit
+    config = (root / "etc/emotion-edge/config.yaml").read_text()
+    assert "uri: \"picamera2\"" in config and "model: /srv/ee/models/emotion_int8.tflite" in config
+
+
+def test_install_rejects_bad_arguments(tmp_path):
+    done = subprocess.run(["bash", str(REPO / "scripts" / "install.sh"), "--root", str(tmp_path), "--pi", "maybe"],
+                          capture_output=True, text=True, timeout=60)
+    assert done.returncode == 2 and done.stderr.strip() == "error: --pi maybe: expected yes, no or auto"

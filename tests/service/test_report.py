@@ -1,0 +1,93 @@
+"""`python -m edge report` on a store filled with known events gives the known figures."""
+
+from __future__ import annotations
+
+import csv
+import json
+import subprocess
+import sys
+from datetime import datetime, timezone
+
+from edge.store import EventStore
+from tests.service.conftest import REPO, service_env
+from tests.service.test_store import event
+
+T0 = datetime(2025, 6, 1, 10, 0, tzinfo=timezone.utc).timestamp()
+# hour 10:00 -> 3 happy + 1 sad (track 1 and 2); hour 11:00 -> 2 neutral + 2 angry (track 3)
+KNOWN = [(T0 + 60, "happy", 1), (T0 + 120, "happy", 1), (T0 + 180, "sad", 1), (T0 + 1800, "happy", 2),
+         (T0 + 3600 + 5, "neutral", 3), (T0 + 3600 + 10, "angry", 3), (T0 + 3600 + 15, "neutral", 3),
+         (T0 + 7199, "angry", 3)]
+PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
+
+
+def report(*args: str) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "edge", "report", *args], cwd=REPO, env=service_env(TZ="UTC"),
+                          capture_output=True, text=True, timeout=120)
+
+
+def known_store(tmp_path):
+    db = tmp_path / "events.db"
+    store = EventStore(db)
+    store.insert([event(ts, label, track) for ts, label, track in KNOWN])
+    store.close()
+    return db
+
+
+def row(stdout: str, key: str) -> list[str]:
+    """The table row starting with `key`, split into tokens: key..., events, (count, share%) x 7 labels, top."""
+    line = next(line for line in stdout.splitlines() if line.startswith(key))
+    return line[len(key):].split()
+
+
+def pairs(tokens: list[str]) -> dict[str, tuple[int, str]]:
+    labels = ["angry", "disgust", "fear", "happy", "sad", "surprise", "neutral"]
+    return {label: (int(tokens[1 + 2 * i]), tokens[2 + 2 * i]) for i, label in enumerate(labels)}
+
+
+def test_report_by_hour_with_exports(tmp_path):
+    db = known_store(tmp_path)
+    done = report("--db", str(db), "--since", "all", "--png", str(tmp_path / "t.png"),
+                  "--csv", str(tmp_path / "e.csv"), "--json", str(tmp_path / "e.json"))
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.startswith(f"8 events in {db}")
+    first = row(done.stdout, "2025-06-01 10:00")
+    assert first[0] == "4" and first[-1] == "happy"
+    assert pairs(first)["happy"] == (3, "75.0%") and pairs(first)["sad"] == (1, "25.0%")
+    assert pairs(first)["neutral"] == (0, "0.0%")
+    second = row(done.stdout, "2025-06-01 11:00")
+    assert second[0] == "4" and pairs(second)["neutral"] == (2, "50.0%") and pairs(second)["angry"] == (2, "50.0%")
+    total = row(done.stdout, "total")
+    assert total[0] == "8" and pairs(total)["happy"] == (3, "37.5%") and pairs(total)["angry"] == (2, "25.0%")
+    assert (tmp_path / "t.png").read_bytes()[:8] == PNG_MAGIC
+    with (tmp_path / "e.csv").open() as handle:
+        rows = list(csv.DictReader(handle))
+    assert [(float(r["ts"]), r["label"], int(r["track_id"])) for r in rows] == KNOWN
+    assert rows[0]["p_happy"] == "0.4" and rows[0]["time"].startswith("2025-06-01T10:01:00")
+    exported = json.loads((tmp_path / "e.json").read_text())
+    assert [(e["ts"], e["label"], e["track_id"]) for e in exported] == KNOWN
+    assert exported[0]["box"] == [10, 20, 110, 120] and set(exported[0]["probs"]) == set(pairs(first))
+
+
+def test_report_by_track_and_since_window(tmp_path):
+    db = known_store(tmp_path)
+    done = report("--db", str(db), "--since", "2025-06-01T10:30:00+00:00", "--by", "track")
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.startswith("5 events")  # the three early events of track 1 are before --since
+    track2, track3 = row(done.stdout, "s1/track 2"), row(done.stdout, "s1/track 3")
+    assert track2[0] == "1" and pairs(track2)["happy"] == (1, "100.0%")
+    assert track3[0] == "4" and pairs(track3)["neutral"] == (2, "50.0%")
+    assert "s1/track 1" not in done.stdout
+
+
+def test_report_bad_input_is_one_line(tmp_path):
+    for args, expected in [(["--db", str(tmp_path / "none.db")], "no such file"),
+                           (["--db", str(known_store(tmp_path)), "--since", "yesterday"], "--since yesterday")]:
+        done = report(*args)
+        assert done.returncode == 2 and "Traceback" not in done.stderr
+        assert done.stderr.strip().startswith("error:") and expected in done.stderr
+        assert len(done.stderr.strip().splitlines()) == 1
+
+
+def test_report_on_an_empty_window(tmp_path):
+    done = report("--db", str(known_store(tmp_path)), "--since", "1h")
+    assert done.returncode == 0 and done.stdout.startswith("no events")

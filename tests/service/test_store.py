@@ -1,0 +1,185 @@
+"""The SQLite store and its sink on real files: retention, a locked, full or corrupt database, recovery."""
+
+from __future__ import annotations
+
+import logging
+import sqlite3
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from edge.errors import EdgeError
+from edge.store import EventStore, Retention, StoreSink
+from edge.types import Box, FaceResult, Frame, FrameResult, Prediction
+
+LABELS = ("angry", "disgust", "fear", "happy", "sad", "surprise", "neutral")
+DAY = 86400.0
+WAIT_S = 30.0
+POLL_S = 0.05
+BASE_TS = float(int(time.time()))  # frames are "now": retention must keep them
+
+
+def event(ts: float, label: str = "happy", track_id: int = 1) -> dict:
+    probs = {name: (0.4 if name == label else 0.1) for name in LABELS}
+    return {"ts": ts, "track_id": track_id, "box": [10, 20, 110, 120], "label": label, "confidence": 0.4,
+            "probs": probs, "source": "test"}
+
+
+def frame_result(index: int, faces: int = 1) -> FrameResult:
+    probs = np.full(len(LABELS), 0.1, np.float32)
+    probs[3] = 0.4
+    prediction = Prediction(LABELS, probs)
+    found = [FaceResult(Box(10 * i, 0, 10 * i + 50, 50), i + 1, prediction, prediction, "happy") for i in range(faces)]
+    frame = Frame(np.zeros((4, 4, 3), np.uint8), timestamp=BASE_TS + index, index=index, source="test")
+    return FrameResult(frame, found)
+
+
+def count(db: Path) -> int:
+    conn = sqlite3.connect(db)
+    try:
+        return conn.execute("SELECT count(*) FROM events").fetchone()[0]
+    finally:
+        conn.close()
+
+
+def wait_for(predicate) -> None:
+    deadline = time.monotonic() + WAIT_S
+    while not predicate():
+        assert time.monotonic() < deadline, "condition not reached"
+        time.sleep(POLL_S)
+
+
+def test_store_is_wal_and_keeps_what_it_committed(tmp_path):
+    db = tmp_path / "events.db"
+    store = EventStore(db)
+    assert store.conn.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+    assert store.insert([event(1.0), event(2.0, "sad")]) == 2
+    store.close()
+    again = EventStore(db)
+    again.insert([event(3.0)])
+    rows = again.conn.execute("SELECT ts, label, session_id FROM events ORDER BY ts").fetchall()
+    assert rows == [(1.0, "happy", 1), (2.0, "sad", 1), (3.0, "happy", 2)]
+    again.close()
+
+
+def test_retention_by_age(tmp_path):
+    store = EventStore(tmp_path / "events.db")
+    now = 100 * DAY
+    store.insert([event(now - 40 * DAY), event(now - 31 * DAY), event(now - 29 * DAY), event(now - 60)])
+    result = store.prune(Retention(days=30, max_mb=None), now=now)
+    assert (result.by_age, result.by_size) == (2, 0)
+    assert [r[0] for r in store.conn.execute("SELECT ts FROM events ORDER BY ts")] == [now - 29 * DAY, now - 60]
+    store.close()
+
+
+def test_retention_by_size_removes_the_oldest(tmp_path):
+    db = tmp_path / "events.db"
+    store = EventStore(db)
+    store.insert([event(float(i)) for i in range(20000)])
+    before = store.used_bytes()
+    limit_mb = before / 4 / (1024 * 1024)
+    result = store.prune(Retention(days=None, max_mb=limit_mb))
+    assert result.by_size > 0 and result.by_age == 0
+    assert store.used_bytes() <= limit_mb * 1024 * 1024
+    oldest, total = store.conn.execute("SELECT min(ts), count(*) FROM events").fetchone()
+    assert total == 20000 - result.by_size and oldest == float(result.by_size)  # exactly the oldest went
+    store.close()
+    assert db.stat().st_size < before  # freed pages went back to the file system
+
+
+def test_sink_prunes_old_events_when_it_opens(tmp_path):
+    db = tmp_path / "events.db"
+    seed = EventStore(db)
+    seed.insert([event(time.time() - 90 * DAY), event(time.time() - 2 * DAY)])
+    seed.close()
+    sink = StoreSink(db, interval_s=0.0, retention=Retention(days=30, max_mb=None))
+    for i in range(3):
+        sink.write(frame_result(i))
+    sink.close()
+    assert sink.events_pruned == 1 and sink.events_committed == 3
+    assert count(db) == 4
+
+
+def test_sink_commits_within_a_second_without_close(tmp_path):
+    db = tmp_path / "events.db"
+    sink = StoreSink(db, interval_s=0.0)
+    for i in range(5):
+        sink.write(frame_result(i, faces=2))
+    wait_for(lambda: count(db) == 10)  # another connection sees them: committed, not just buffered
+    sink.close()
+
+
+def test_locked_database_keeps_events_queued_and_heals(tmp_path, caplog):
+    db = tmp_path / "events.db"
+    EventStore(db).close()
+    holder = sqlite3.connect(db, isolation_level=None)
+    holder.execute("BEGIN EXCLUSIVE")  # another process holding the write lock
+    sink = StoreSink(db, interval_s=0.0)
+    with caplog.at_level(logging.INFO, logger="edge.store.sink"):
+        for i in range(7):
+            sink.write(frame_result(i))
+        wait_for(lambda: sink.fault is not None)
+        assert "locked" in sink.fault and sink.queued == 7
+        holder.execute("ROLLBACK")
+        holder.close()
+        sink.close()
+    assert sink.events_committed == 7 and count(db) == 7
+    messages = [r.getMessage() for r in caplog.records]
+    assert any("keeping events in memory" in m for m in messages)
+    assert any("writing again" in m for m in messages)
+
+
+def test_full_database_keeps_events_and_heals_when_space_returns(tmp_path, caplog):
+    db = tmp_path / "events.db"
+    sink = StoreSink(db, interval_s=0.0, queue_limit=100_000)
+    sink.write(frame_result(0))
+    wait_for(lambda: sink.events_committed == 1)
+    conn = sink._store.conn  # noqa: SLF001 - cap this connection's file size: real SQLITE_FULL errors
+    conn.execute(f"PRAGMA max_page_count = {conn.execute('PRAGMA page_count').fetchone()[0]}")
+    with caplog.at_level(logging.INFO, logger="edge.store.sink"):
+        for i in range(1, 3001):
+            sink.write(frame_result(i))
+        sink.close()  # the reopened connection has room again ("disk freed"): everything lands
+    messages = [r.getMessage() for r in caplog.records]
+    assert any("database or disk is full; keeping events in memory" in m for m in messages), messages
+    assert any("writing again" in m for m in messages), messages
+    assert sink.fault is None and sink.events_dropped == 0
+    assert count(db) == 3001
+
+
+def test_queue_overflow_drops_oldest_and_counts(tmp_path):
+    db = tmp_path / "events.db"
+    EventStore(db).close()
+    holder = sqlite3.connect(db, isolation_level=None)
+    holder.execute("BEGIN EXCLUSIVE")
+    sink = StoreSink(db, interval_s=0.0, queue_limit=5)
+    for i in range(8):
+        sink.write(frame_result(i))
+    assert sink.queued == 5 and sink.events_dropped == 3
+    holder.execute("ROLLBACK")
+    holder.close()
+    sink.close()
+    conn = sqlite3.connect(db)
+    kept = [r[0] for r in conn.execute("SELECT ts FROM events ORDER BY ts")]
+    assert kept == [BASE_TS + i for i in range(3, 8)]  # the newest five
+
+
+def test_corrupt_database_is_moved_aside_and_a_new_one_started(tmp_path):
+    db = tmp_path / "events.db"
+    garbage = b"this is not an SQLite database" * 200
+    db.write_bytes(garbage)
+    sink = StoreSink(db, interval_s=0.0)
+    sink.write(frame_result(0))
+    sink.close()
+    moved = list(tmp_path.glob("events.db.corrupt-*"))
+    assert len(moved) == 1 and moved[0].read_bytes() == garbage  # kept for recovery, never deleted
+    assert count(db) == 1
+
+
+def test_unusable_folder_is_a_configuration_error(tmp_path):
+    blocker = tmp_path / "file"
+    blocker.write_text("x")
+    with pytest.raises(EdgeError, match="cannot create folder"):
+        StoreSink(blocker / "sub" / "events.db")
