@@ -43,7 +43,7 @@ class SourceConfig(Strict):
 class HaarConfig(Strict):
     scale_factor: float = Field(1.2, gt=1.0)
     min_neighbors: int = Field(5, ge=0)
-    detect_width: int = Field(320, ge=0, description="downscale to this width before detecting (0 = full size)")
+    detect_width: int = Field(400, ge=0, description="downscale to this width before detecting (0 = full size)")
     equalize: bool = Field(False, description="histogram-equalise before detecting (helps in dim light)")
 
 

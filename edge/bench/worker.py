@@ -62,9 +62,9 @@ def product_argv(spec: WorkerSpec) -> list[str]:
 def import_detector_runtime(detector: str) -> None:
     """What the chosen detector imports when it is built, so its cost shows as its own phase."""
     if detector == "mediapipe":
-        from edge.no_tensorflow import tensorflow_blocked
+        from edge.no_tensorflow import mediapipe_import
 
-        with tensorflow_blocked():
+        with mediapipe_import():
             import mediapipe  # noqa: F401
             from mediapipe.tasks.python import vision  # noqa: F401
     else:

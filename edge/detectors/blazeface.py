@@ -11,7 +11,7 @@ import numpy as np
 
 from edge.detectors.base import BaseDetector
 from edge.errors import EdgeError
-from edge.no_tensorflow import tensorflow_blocked
+from edge.no_tensorflow import mediapipe_import
 from edge.types import Box
 
 DEFAULT_FACE_MODEL = Path("models/face_detection_short_range.tflite")
@@ -28,7 +28,7 @@ class MediaPipeDetector(BaseDetector):
         if not model.is_file():
             raise EdgeError(f"face model {model}", FETCH_HINT)
         try:
-            with tensorflow_blocked():
+            with mediapipe_import():
                 import mediapipe as mp
                 from mediapipe.tasks.python import vision
                 from mediapipe.tasks.python.core.base_options import BaseOptions

@@ -25,7 +25,7 @@ class HaarDetector(BaseDetector):
     name = "haar"
 
     def __init__(self, margin: float = 0.12, min_size: int = 24, scale_factor: float = 1.2,
-                 min_neighbors: int = 5, detect_width: int = 320, equalize: bool = False) -> None:
+                 min_neighbors: int = 5, detect_width: int = 400, equalize: bool = False) -> None:
         super().__init__(margin, min_size)
         path = cascade_path()
         self._cascade = cv2.CascadeClassifier(str(path))

@@ -30,26 +30,27 @@ class ReconnectingSource:
         self._source: FrameSource | None = first if first is not None else factory()
         self.name = self._source.name
         self._index = 0
+        self._failures = 0
         self.reconnects = 0
 
     def _reopen(self) -> bool:
-        delay, attempt = self._initial, 0
+        """Backoff, then try to reopen; `_failures` counts attempts since the last delivered frame."""
         while not self._cancel.is_set():
-            attempt += 1
-            if self._max_attempts is not None and attempt > self._max_attempts:
-                log.error("%s: giving up after %d reconnect attempts", self.name, attempt - 1)
+            self._failures += 1
+            if self._max_attempts is not None and self._failures > self._max_attempts:
+                log.error("%s: giving up after %d reconnect attempts", self.name, self._failures - 1)
                 return False
-            log.warning("%s stopped delivering frames; reopening in %.1f s (attempt %d)", self.name, delay, attempt)
+            delay = min(self._max, self._initial * 2 ** (self._failures - 1))
+            log.warning("%s stopped delivering frames; reopening in %.1f s (attempt %d)", self.name, delay, self._failures)
             if self._cancel.wait(delay):
                 return False
             try:
                 self._source = self._factory()
             except EdgeError as exc:
                 log.warning("%s: reopen failed: %s", self.name, exc)
-                delay = min(self._max, delay * 2)
                 continue
             self.reconnects += 1
-            log.info("%s reopened after %d attempt(s)", self.name, attempt)
+            log.info("%s reopened after %d attempt(s)", self.name, self._failures)
             return True
         return False
 
@@ -57,6 +58,7 @@ class ReconnectingSource:
         while not self._cancel.is_set():
             frame = self._source.read() if self._source is not None else None
             if frame is not None:
+                self._failures = 0
                 frame = replace(frame, index=self._index)
                 self._index += 1
                 return frame

@@ -1,0 +1,101 @@
+"""The whole pipeline headless on the synthetic astronaut clip, with both detectors."""
+
+import json
+
+import pytest
+
+from edge.classifier import EmotionClassifier
+from edge.config import DetectorConfig, RunConfig
+from edge.demo import make_demo_frames
+from edge.detectors import make_detector
+from edge.pipeline import Pipeline
+from edge.sinks.base import BaseSink
+from edge.sinks.events import JsonlEventSink
+from edge.sources.demo import DemoSource
+from edge.tracking import Tracker, iou
+
+CLIP_FRAMES = 60
+
+
+class Recorder(BaseSink):
+    def __init__(self):
+        self.results = []
+
+    def write(self, result):
+        self.results.append(result)
+
+
+def run_clip(detector_type, emotion_model, tmp_path, faces=1, every=1, frames=CLIP_FRAMES, face_model=None):
+    cfg = RunConfig()
+    det_cfg = DetectorConfig(type=detector_type, every=every)
+    if face_model is not None:
+        det_cfg.mediapipe.model = face_model
+    recorder = Recorder()
+    events = JsonlEventSink(tmp_path / "events.jsonl", interval_s=0.0)
+    pipeline = Pipeline(DemoSource(frames, faces=faces), make_detector(det_cfg), EmotionClassifier(emotion_model),
+                        Tracker(cfg.tracking, cfg.smoothing), [events, recorder], detect_every=every)
+    stats = pipeline.run()
+    pipeline.close()
+    lines = [json.loads(line) for line in (tmp_path / "events.jsonl").read_text().splitlines()]
+    return stats, recorder.results, lines
+
+
+def check_single_face_run(stats, results, lines):
+    clip = make_demo_frames(CLIP_FRAMES)
+    assert stats.frames == CLIP_FRAMES
+    found = [r for r in results if len(r.faces) == 1]
+    assert len(found) >= 0.95 * CLIP_FRAMES
+    assert len({f.track_id for r in results for f in r.faces}) == 1  # one stable id
+    for r in found:
+        face = r.faces[0]
+        truth = clip.boxes(r.frame.index)[0]
+        assert iou(face.box, truth) > 0.2  # on the pasted face crop, not the clutter
+        assert face.label in face.smoothed.labels
+        assert abs(float(face.smoothed.probs.sum()) - 1.0) < 1e-3
+    assert len(lines) == stats.faces  # interval 0: one line per face per frame
+    first = lines[0]
+    assert set(first) == {"ts", "track_id", "box", "label", "confidence", "probs", "source"}
+    assert first["source"] == "demo" and len(first["box"]) == 4 and len(first["probs"]) == 7
+    assert first["label"] in first["probs"]
+
+
+def test_pipeline_haar(emotion_model, tmp_path):
+    check_single_face_run(*run_clip("haar", emotion_model, tmp_path))
+
+
+def test_pipeline_mediapipe(emotion_model, face_model, tmp_path):
+    check_single_face_run(*run_clip("mediapipe", emotion_model, tmp_path, face_model=face_model))
+
+
+def test_three_faces_three_ids(emotion_model, tmp_path):
+    stats, results, _ = run_clip("haar", emotion_model, tmp_path, faces=3, frames=30)
+    assert sum(len(r.faces) == 3 for r in results) >= 25
+    assert len({f.track_id for r in results for f in r.faces}) == 3
+
+
+def test_detect_every_n_reuses_tracked_boxes(emotion_model, tmp_path):
+    calls = []
+    det = make_detector(DetectorConfig(type="haar"))
+    original = det.detect
+    det.detect = lambda image: calls.append(1) or original(image)
+    pipeline = Pipeline(DemoSource(20), det, EmotionClassifier(emotion_model), Tracker(), [], detect_every=4)
+    stats = pipeline.run()
+    assert len(calls) == 5 and stats.faces >= 19 and len(stats.track_ids) == 1
+
+
+def test_limits_and_stop(emotion_model):
+    make = lambda: Pipeline(DemoSource(50, loop=True), make_detector(DetectorConfig(type="haar")),
+                            EmotionClassifier(emotion_model), Tracker(), [], max_frames=7)
+    assert make().run().frames == 7
+    pipeline = make()
+    pipeline.max_frames = None
+
+    class StopAfter(BaseSink):
+        def write(self, result):
+            if result.frame.index == 2:
+                pipeline.request_stop()
+
+    pipeline.add_sink(StopAfter())
+    stats = pipeline.run()
+    assert stats.frames == 3
+    assert "frames=3" in stats.summary() and "detect=" in stats.summary()

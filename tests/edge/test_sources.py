@@ -1,0 +1,119 @@
+import logging
+import threading
+import time
+
+import cv2
+import numpy as np
+import pytest
+
+from edge.config import SourceConfig
+from edge.demo import make_demo_frames
+from edge.errors import EdgeError
+from edge.sources import open_source, resolve_kind
+from edge.sources.reconnect import ReconnectingSource
+from edge.types import Frame
+
+
+class FlakySource:
+    """Delivers `good` frames, then None (camera unplugged)."""
+
+    def __init__(self, good: int):
+        self.name, self.left, self.closed = "fake-camera", good, False
+
+    def read(self):
+        if self.left == 0:
+            return None
+        self.left -= 1
+        return Frame(image=np.zeros((4, 4, 3), np.uint8), timestamp=time.time(), index=0, source=self.name)
+
+    def close(self):
+        self.closed = True
+
+
+def test_reconnect_after_failure_with_backoff(caplog):
+    opened = []
+    failures = iter([True, True, False])  # two failed reopen attempts, then the camera is back
+
+    def factory():
+        if opened and next(failures):
+            raise EdgeError("source fake", "cannot open camera")
+        opened.append(FlakySource(good=3))
+        return opened[-1]
+
+    source = ReconnectingSource(factory, backoff_initial_s=0.01, backoff_max_s=0.02)
+    with caplog.at_level(logging.INFO):
+        frames = [source.read() for _ in range(6)]
+    assert all(f is not None for f in frames)
+    assert [f.index for f in frames] == list(range(6))  # indices continue across reconnects
+    assert source.reconnects == 1 and opened[0].closed
+    text = caplog.text
+    assert "stopped delivering frames" in text and "reopen failed" in text and "reopened after 3 attempt(s)" in text
+
+
+def test_reconnect_gives_up_and_cancel_interrupts_backoff():
+    source = ReconnectingSource(lambda: FlakySource(0), backoff_initial_s=0.01, max_attempts=2, first=FlakySource(1))
+    assert source.read() is not None
+    assert source.read() is None  # end after max_attempts, no exception
+    cancel = threading.Event()
+    slow = ReconnectingSource(lambda: FlakySource(0), backoff_initial_s=30, cancel=cancel, first=FlakySource(0))
+    threading.Timer(0.1, cancel.set).start()
+    started = time.monotonic()
+    assert slow.read() is None
+    assert time.monotonic() - started < 5
+
+
+def write_video(path, frames):
+    writer = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*"mp4v"), 10, (640, 480))
+    for image in frames:
+        writer.write(image)
+    writer.release()
+
+
+def test_video_file_end_of_stream_and_loop(tmp_path):
+    path = tmp_path / "clip.mp4"
+    write_video(path, make_demo_frames(5))
+    source = open_source(SourceConfig(uri=str(path)))
+    assert resolve_kind(SourceConfig(uri=str(path))) == ("video", str(path))
+    frames = iter(source.read, None)
+    assert len(list(frames)) == 5
+    source.close()
+    looped = open_source(SourceConfig(uri=str(path), loop=True))
+    assert all(looped.read() is not None for _ in range(12))
+    looped.close()
+
+
+def test_image_folder_and_still_image(tmp_path, caplog):
+    clip = make_demo_frames(3)
+    for i in range(3):
+        cv2.imwrite(str(tmp_path / f"f{i}.png"), clip[i])
+    (tmp_path / "broken.jpg").write_bytes(b"not a jpeg")
+    (tmp_path / "notes.txt").write_text("ignored")
+    with caplog.at_level(logging.WARNING):
+        folder = open_source(SourceConfig(uri=str(tmp_path)))
+        names = [f.source for f in iter(folder.read, None)]
+    assert names == ["folder:" + tmp_path.name + "/" + n for n in ("f0.png", "f1.png", "f2.png")]
+    assert "broken.jpg" in caplog.text
+    still = open_source(SourceConfig(uri=str(tmp_path / "f1.png")))
+    assert np.array_equal(still.read().image, clip[1]) and still.read() is None
+    again = open_source(SourceConfig(uri=str(tmp_path / "f1.png"), loop=True))
+    assert all(again.read() is not None for _ in range(3))
+
+
+@pytest.mark.parametrize("uri, problem", [
+    ("/nonexistent/clip.mp4", "no such file"),
+    ("/dev/video57", "cannot open camera"),
+    ("57", "cannot open camera"),
+])
+def test_unopenable_sources(uri, problem):
+    with pytest.raises(EdgeError, match=problem):
+        open_source(SourceConfig(uri=uri))
+
+
+def test_resolve_kinds(tmp_path):
+    assert resolve_kind(SourceConfig()) == ("camera", "0")
+    assert resolve_kind(SourceConfig(uri=0)) == ("camera", "0")
+    assert resolve_kind(SourceConfig(uri="demo"))[0] == "demo"
+    assert resolve_kind(SourceConfig(uri="rtsp://cam.local/stream"))[0] == "stream"
+    assert resolve_kind(SourceConfig(uri="picamera2"))[0] == "picamera2"
+    assert resolve_kind(SourceConfig(uri=str(tmp_path)))[0] == "folder"
+    assert resolve_kind(SourceConfig(uri="x.JPG"))[0] == "image"
