@@ -35,7 +35,8 @@ def parse_args(argv: list[str] | None) -> ConvertOptions:
     parser.add_argument("--calib-size", type=int, default=defaults.calib_size,
                         help="stratified calibration faces (real training images)")
     parser.add_argument("--max-drop", type=float, default=defaults.max_drop,
-                        help="largest accepted int8 accuracy loss vs float, in percentage points")
+                        help="largest accepted int8 accuracy loss vs float, in percentage points "
+                             "(a negative value demands a gain, i.e. forces the gate to fire)")
     parser.add_argument("--seed", type=int, default=defaults.seed, help="seed of the calibration sample")
     parser.add_argument("--cache-dir", type=Path, default=DEFAULT_CACHE_DIR, help="decoded-array cache")
     parser.add_argument("--strict", action="store_true", help="fail on the first unreadable image or CSV row")

@@ -82,14 +82,16 @@ def test_float_figures_are_the_keras_model(converted: Converted) -> None:
     """The sidecar's float accuracy is the Keras checkpoint's accuracy on the same faces."""
     import keras
 
-    model = keras.models.load_model(converted.run / "model.keras", compile=False)
+    from train.model import as_float32
+
+    model = as_float32(keras.models.load_model(converted.run / "model.keras", compile=False))
     labels = json.loads(converted.sidecar.read_text())["labels"]
     faces, targets = read_folder_split(converted.data / "test", labels)
     probs = model.predict(faces[..., None].astype("float32"), verbose=0)
     accuracy, macro_f1 = accuracy_and_macro_f1(targets, np.argmax(probs, axis=1), len(labels))
     metrics = json.loads(converted.sidecar.read_text())["metrics"]
-    # bf16 vs float32 layers can flip a borderline face; one face of 84 is 0.012
-    assert metrics["float_accuracy"] == pytest.approx(accuracy, abs=0.025)
+    # a different batch size may flip one borderline face (1/84 = 0.012)
+    assert metrics["float_accuracy"] == pytest.approx(accuracy, abs=0.013)
 
 
 def test_accuracy_gate_rejects_and_names_the_remedy(converted: Converted, tmp_path: Path) -> None:
