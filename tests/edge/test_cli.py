@@ -1,0 +1,134 @@
+"""`python -m edge` as a user runs it: bounded runs, photo mode, and every bad input as a one-line error."""
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+
+import cv2
+import pytest
+
+from conftest import REPO, edge_env, error_lines, run_edge
+from edge.demo import make_demo_frames
+
+
+def assert_one_line_error(done, thing):
+    assert done.returncode == 2, done.stdout + done.stderr
+    errors = error_lines(done.stderr)
+    assert len(errors) == 1, done.stderr
+    assert errors[0].startswith(f"error: {thing}"), errors[0]
+    assert "Traceback" not in done.stderr
+
+
+def test_default_run_falls_back_to_demo_headless(emotion_model, tmp_path):
+    done = run_edge("--model", str(emotion_model), "--max-frames", "40", "--detector", "haar", cwd=tmp_path)
+    assert done.returncode == 0, done.stderr
+    out = done.stdout
+    assert "no display found; running headless" in out
+    assert "falling back to the built-in demo source" in out
+    assert "summary: frames=40" in out
+    events = tmp_path / "out" / "events.jsonl"
+    assert f"results: events: {events}" in out
+    lines = [json.loads(x) for x in events.read_text().splitlines()]
+    assert lines and {x["track_id"] for x in lines} == {1} and lines[0]["source"] == "demo"
+
+
+def test_yaml_config_with_cli_override_and_video(emotion_model, tmp_path):
+    config = tmp_path / "edge.yaml"
+    config.write_text(f"source: {{uri: demo, demo_frames: 12}}\ndetector: {{type: haar, haar: {{scale_factor: 1.3}}}}\n"
+                      f"classifier: {{model: {emotion_model}}}\noutput: {{dir: {tmp_path / 'o'}, interval_s: 0}}\n")
+    video = tmp_path / "annotated.mp4"
+    done = run_edge("--config", str(config), "--detector.haar.scale_factor", "1.2", "--video", str(video), cwd=tmp_path)
+    assert done.returncode == 0, done.stderr
+    assert "summary: frames=12" in done.stdout
+    assert len((tmp_path / "o" / "events.jsonl").read_text().splitlines()) >= 11  # interval 0: every frame
+    cap = cv2.VideoCapture(str(video))
+    assert int(cap.get(cv2.CAP_PROP_FRAME_COUNT)) == 12
+    cap.release()
+
+
+def test_photo_mode(emotion_model, tmp_path):
+    image = tmp_path / "astronaut.jpg"
+    cv2.imwrite(str(image), make_demo_frames(1, faces=3)[0])
+    done = run_edge("photo", str(image), "--out", str(tmp_path / "p"), "--model", str(emotion_model), "--detector", "haar")
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.count("\n   ") >= 3  # header plus three face rows
+    written = sorted(p.name for p in (tmp_path / "p").iterdir())
+    assert written == ["astronaut_annotated.png"] + [f"astronaut_face{i}_probs.png" for i in (1, 2, 3)]
+    assert cv2.imread(str(tmp_path / "p" / "astronaut_face1_probs.png")) is not None
+
+
+def test_sigterm_finishes_frame_flushes_and_exits_zero(emotion_model, tmp_path):
+    proc = subprocess.Popen([sys.executable, "-m", "edge", "--source", "demo", "--loop", "--model", str(emotion_model),
+                             "--detector", "haar", "--interval", "0", "--out", str(tmp_path)],
+                            cwd=REPO, env=edge_env(), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    events = tmp_path / "events.jsonl"
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline and (not events.exists() or events.stat().st_size < 2000):
+        time.sleep(0.1)
+    proc.send_signal(signal.SIGTERM)
+    stdout, stderr = proc.communicate(timeout=30)
+    assert proc.returncode == 0, stderr
+    assert "received SIGTERM" in stdout and "summary: frames=" in stdout
+    lines = events.read_text().splitlines()
+    assert lines and all(json.loads(line)["label"] for line in lines)  # every line complete
+
+
+@pytest.mark.parametrize("args, thing", [
+    (["--source", "/nonexistent/clip.mp4"], "source /nonexistent/clip.mp4"),
+    (["--source", "9"], "source 9"),
+    (["--source", "/dev/video9"], "source /dev/video9"),
+    (["--source.kind", "stream", "--source", "rtsp://127.0.0.1:9/none"], "source rtsp://127.0.0.1:9/none"),
+    (["--detector", "yolo"], "config: detector.type"),
+    (["--max-frames", "-3"], "config: max_frames"),
+    (["--source.fps", "fast"], "config: source.fps"),
+])
+def test_bad_inputs_one_line_exit_2(emotion_model, args, thing, tmp_path):
+    assert_one_line_error(run_edge("--model", str(emotion_model), "--detector", "haar", *args, cwd=tmp_path)
+                          if "--detector" not in args else
+                          run_edge("--model", str(emotion_model), *args, cwd=tmp_path), thing)
+    assert not (tmp_path / "out").exists()  # no partial work
+
+
+def test_bad_config_file_keys_are_named(emotion_model, tmp_path):
+    config = tmp_path / "bad.yaml"
+    config.write_text("detector:\n  type: haar\n  haar:\n    scale_factr: 1.2\n")
+    assert_one_line_error(run_edge("--config", str(config), cwd=tmp_path), f"config {config}: detector.haar.scale_factr")
+    config.write_text("detector: [unclosed\n")
+    assert_one_line_error(run_edge("--config", str(config), cwd=tmp_path), f"config {config}: invalid YAML")
+    assert_one_line_error(run_edge("--config", str(tmp_path / "nope.yaml"), cwd=tmp_path), f"config {tmp_path / 'nope.yaml'}")
+
+
+def test_missing_and_corrupt_model(model_copy, tmp_path):
+    assert_one_line_error(run_edge("--model", str(tmp_path / "none.tflite"), cwd=tmp_path), f"model {tmp_path / 'none.tflite'}")
+    data = bytearray(model_copy.read_bytes())
+    data[len(data) // 2] ^= 0xFF
+    model_copy.write_bytes(bytes(data))
+    assert_one_line_error(run_edge("--model", str(model_copy), cwd=tmp_path), f"model {model_copy}: sha256")
+    model_copy.with_suffix(".json").write_text("{not json")
+    assert_one_line_error(run_edge("--model", str(model_copy), cwd=tmp_path), f"model sidecar {model_copy.with_suffix('.json')}")
+    model_copy.with_suffix(".json").unlink()
+    assert_one_line_error(run_edge("--model", str(model_copy), cwd=tmp_path), "model sidecar")
+
+
+def test_unreadable_image_and_unwritable_outputs(emotion_model, tmp_path):
+    bad = tmp_path / "bad.jpg"
+    bad.write_bytes(b"\x00garbage")
+    assert_one_line_error(run_edge("photo", str(bad), "--model", str(emotion_model)), f"image {bad}: unreadable")
+    assert_one_line_error(run_edge("--source", str(bad), "--model", str(emotion_model), "--detector", "haar"), f"image {bad}")
+    blocker = tmp_path / "a-file"
+    blocker.write_text("")
+    done = run_edge("--source", "demo", "--model", str(emotion_model), "--detector", "haar", "--out", str(blocker / "sub"))
+    assert_one_line_error(done, f"events log {blocker / 'sub' / 'events.jsonl'}: cannot write")
+    done = run_edge("--source", "demo", "--model", str(emotion_model), "--detector", "haar", "--out", str(tmp_path / "o"),
+                    "--video", str(blocker / "v.mp4"))
+    assert_one_line_error(done, f"output video {blocker / 'v.mp4'}")
+
+
+def test_missing_face_model_names_fetch_command(emotion_model, tmp_path):
+    done = run_edge("--source", "demo", "--model", str(emotion_model), "--detector", "mediapipe",
+                    "--detector.mediapipe.model", str(tmp_path / "none.tflite"), cwd=tmp_path)
+    assert_one_line_error(done, f"face model {tmp_path / 'none.tflite'}")
+    assert "python -m edge.fetch_detector" in error_lines(done.stderr)[0]
