@@ -64,7 +64,10 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m edge.fetch_detector", description=__doc__.splitlines()[0])
     parser.add_argument("--dest", type=Path, default=DEFAULT_DEST, help="where to write the model (default %(default)s)")
     parser.add_argument("--force", action="store_true", help="download even if a valid file is present")
+    parser.add_argument("--quiet-if-present", action="store_true", help="print nothing when a valid file is already there")
     args = parser.parse_args(argv)
+    if args.quiet_if_present and not args.force and is_valid(args.dest):
+        return 0
     try:
         path = fetch(args.dest, args.force)
     except EdgeError as exc:
