@@ -13,6 +13,7 @@ from typing import Any
 import cv2
 import numpy as np
 
+from edge.config import resolve_data_path
 from edge.contract import ModelContract, load_contract
 from edge.errors import EdgeError
 from edge.quant import dequantize, quantize
@@ -45,7 +46,7 @@ class EmotionClassifier:
     """Classifies face crops; `classify(image, boxes)` returns one Prediction per box."""
 
     def __init__(self, model_path: Path = DEFAULT_MODEL, num_threads: int = 2, batch: bool = True) -> None:
-        self.model_path = Path(model_path)
+        self.model_path = resolve_data_path(Path(model_path))
         self.contract: ModelContract = load_contract(self.model_path)
         self.labels = tuple(self.contract.labels)
         self.batch = batch

@@ -35,7 +35,8 @@ def build_parser(name: str):
     others = ", ".join(f"`python -m edge {c}`" for c in COMMANDS if c != DEFAULT_COMMAND)
     prog = "python -m edge" if name == DEFAULT_COMMAND else f"python -m edge {name}"
     epilog = f"other commands: {others} (each with --help)" if name == DEFAULT_COMMAND else None
-    parser = argparse.ArgumentParser(prog=prog, description=module.HELP, epilog=epilog)
+    usage = "%(prog)s [options]" if name == DEFAULT_COMMAND else None  # the full flag list is in --help
+    parser = argparse.ArgumentParser(prog=prog, usage=usage, description=module.HELP, epilog=epilog)
     module.add_arguments(parser)
     return module, parser
 

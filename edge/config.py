@@ -119,6 +119,18 @@ class RunConfig(Strict):
     web: WebConfig = WebConfig()
 
 
+INSTALL_ROOT = Path(__file__).resolve().parents[1]  # the repo / install folder holding models/
+
+
+def resolve_data_path(path: Path) -> Path:
+    """Relative paths are tried in the working directory first, then in the install root (models/ there)."""
+    path = Path(path)
+    if path.is_absolute() or path.exists():
+        return path
+    installed = INSTALL_ROOT / path
+    return installed if installed.exists() else path
+
+
 def _first_error(exc: ValidationError) -> str:
     err = exc.errors()[0]
     where = ".".join(str(p) for p in err["loc"]) or "(root)"

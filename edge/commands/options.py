@@ -43,7 +43,7 @@ def add_config_arguments(parser: argparse.ArgumentParser, aliases: bool = True) 
                                default=argparse.SUPPRESS)
     every = parser.add_argument_group("every config value", "--<section>.<key> VALUE overrides the YAML file")
     for dotted, info in leaf_fields(RunConfig):
-        if aliases and f"--{dotted}" in ALIASES:
+        if aliases and f"--{dotted.replace('_', '-')}" in ALIASES:
             continue
         every.add_argument(f"--{dotted}", dest=OVERRIDE_PREFIX + dotted, metavar="VALUE", default=argparse.SUPPRESS,
                            help=info.description or f"default: {info.default}")

@@ -23,11 +23,14 @@ def resolve_type(kind: str, mediapipe_model: Path) -> str:
 
 
 def make_detector(cfg) -> FaceDetector:  # cfg: edge.config.DetectorConfig
-    kind = resolve_type(cfg.type, cfg.mediapipe.model)
+    from edge.config import resolve_data_path
+
+    face_model = resolve_data_path(cfg.mediapipe.model)
+    kind = resolve_type(cfg.type, face_model)
     if kind == "mediapipe":
         from edge.detectors.blazeface import MediaPipeDetector
 
-        return MediaPipeDetector(margin=cfg.margin, min_size=cfg.min_size, model=cfg.mediapipe.model,
+        return MediaPipeDetector(margin=cfg.margin, min_size=cfg.min_size, model=face_model,
                                  min_confidence=cfg.mediapipe.min_confidence, running_mode=cfg.mediapipe.running_mode)
     from edge.detectors.haar import HaarDetector
 

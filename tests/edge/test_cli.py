@@ -33,6 +33,7 @@ def test_default_run_falls_back_to_demo_headless(emotion_model, tmp_path):
     assert f"results: events: {events}" in out
     lines = [json.loads(x) for x in events.read_text().splitlines()]
     assert lines and {x["track_id"] for x in lines} == {1} and lines[0]["source"] == "demo"
+    assert [p.name for p in (tmp_path / "out").iterdir()] == ["events.jsonl"]  # no face images by default
 
 
 def test_yaml_config_with_cli_override_and_video(emotion_model, tmp_path):

@@ -54,3 +54,47 @@ def test_panel_moves_left_when_box_touches_right_edge():
     result = make_result(image, Box(500, 100, 639, 260), [0.1] * 6 + [0.4])
     x, _, width, _ = bar_panel_rect(result.faces[0], image.shape, 1.0)
     assert x + width <= 500
+
+
+def test_window_sink_quits_on_q_and_survives_missing_display(monkeypatch):
+    import cv2
+
+    from edge.sinks import window
+
+    shown = []
+    monkeypatch.setattr(window.cv2, "imshow", lambda title, image: shown.append(image))
+    keys = iter([-1, ord("x"), ord("q")])
+    monkeypatch.setattr(window.cv2, "waitKey", lambda delay: next(keys))
+    sink = window.WindowSink()
+    image = np.zeros((480, 640, 3), np.uint8)
+    result = make_result(image, Box(100, 100, 200, 200), [0.9] + [0.1 / 6] * 6)
+    for _ in range(2):
+        sink.write(result)
+        assert not sink.should_stop()
+    sink.write(result)
+    assert sink.should_stop()
+    assert (shown[0] == np.array(LABEL_COLOURS["angry"], np.uint8)).all(axis=2).any()  # the overlay is what is shown
+
+    def broken(title, image):
+        raise cv2.error("Can't initialize GTK backend")
+
+    monkeypatch.setattr(window.cv2, "imshow", broken)
+    headless = window.WindowSink()
+    headless.write(result)
+    headless.write(result)  # no exception: the run continues headless
+    assert headless.failed and not headless.should_stop()
+
+
+def test_crops_written_only_by_the_crop_sink(tmp_path):
+    from edge.sinks.crops import CropSink
+
+    image = np.full((480, 640, 3), 77, np.uint8)
+    result = make_result(image, Box(100, 100, 200, 220), [0.9] + [0.1 / 6] * 6)
+    sink = CropSink(tmp_path / "crops", interval_s=10.0)
+    sink.write(result)
+    sink.write(result)  # same track within the interval: not written again
+    files = list((tmp_path / "crops").iterdir())
+    assert [f.name for f in files] == ["track7_000000_angry.jpg"]
+    import cv2
+
+    assert cv2.imread(str(files[0])).shape == (120, 100, 3)
