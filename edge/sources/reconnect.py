@@ -31,7 +31,13 @@ class ReconnectingSource:
         self.name = self._source.name
         self._index = 0
         self._failures = 0
+        self._closed = False
         self.reconnects = 0
+
+    @property
+    def reconnecting(self) -> bool:
+        """True while the source is closed and being reopened (a watchdog may treat the wait as legitimate)."""
+        return self._source is None and not self._closed
 
     def _reopen(self) -> bool:
         """Backoff, then try to reopen; `_failures` counts attempts since the last delivered frame."""
@@ -70,6 +76,7 @@ class ReconnectingSource:
         return None
 
     def close(self) -> None:
+        self._closed = True
         if self._source is not None:
             self._source.close()
             self._source = None

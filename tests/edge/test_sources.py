@@ -41,6 +41,7 @@ def test_reconnect_after_failure_with_backoff(caplog):
         return opened[-1]
 
     source = ReconnectingSource(factory, backoff_initial_s=0.01, backoff_max_s=0.02)
+    assert not source.reconnecting
     with caplog.at_level(logging.INFO):
         frames = [source.read() for _ in range(6)]
     assert all(f is not None for f in frames)
@@ -56,10 +57,15 @@ def test_reconnect_gives_up_and_cancel_interrupts_backoff():
     assert source.read() is None  # end after max_attempts, no exception
     cancel = threading.Event()
     slow = ReconnectingSource(lambda: FlakySource(0), backoff_initial_s=30, cancel=cancel, first=FlakySource(0))
+    seen = []
+    threading.Timer(0.05, lambda: seen.append(slow.reconnecting)).start()
     threading.Timer(0.1, cancel.set).start()
     started = time.monotonic()
     assert slow.read() is None
     assert time.monotonic() - started < 5
+    assert seen == [True]  # in backoff
+    slow.close()
+    assert not slow.reconnecting
 
 
 def write_video(path, frames):
