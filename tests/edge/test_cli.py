@@ -10,7 +10,7 @@ import time
 import cv2
 import pytest
 
-from conftest import REPO, edge_env, error_lines, run_edge
+from tests.edge.helpers import REPO, edge_env, error_lines, run_edge
 from edge.demo import make_demo_frames
 
 
@@ -133,3 +133,21 @@ def test_missing_face_model_names_fetch_command(emotion_model, tmp_path):
                     "--detector.mediapipe.model", str(tmp_path / "none.tflite"), cwd=tmp_path)
     assert_one_line_error(done, f"face model {tmp_path / 'none.tflite'}")
     assert "python -m edge.fetch_detector" in error_lines(done.stderr)[0]
+
+
+def test_window_on_a_virtual_display(emotion_model, tmp_path):
+    import shutil
+
+    if shutil.which("xvfb-run") is None:
+        pytest.skip("xvfb-run not installed (apt install xvfb; scripts/test.sh installs it)")
+    done = subprocess.run(["xvfb-run", "-a", sys.executable, "-m", "edge", "--source", "demo", "--window", "on",
+                           "--max-frames", "10", "--model", str(emotion_model), "--detector", "haar", "--out", str(tmp_path)],
+                          cwd=REPO, env=edge_env(), capture_output=True, text=True, timeout=60)
+    assert done.returncode == 0, done.stderr
+    assert "'WindowSink'" in done.stdout and "window unavailable" not in done.stdout
+    assert "summary: frames=10" in done.stdout
+
+
+def test_window_on_without_display_is_an_error(emotion_model, tmp_path):
+    assert_one_line_error(run_edge("--source", "demo", "--window", "on", "--model", str(emotion_model), cwd=tmp_path),
+                          "window: no display")

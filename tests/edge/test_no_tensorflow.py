@@ -3,7 +3,7 @@
 import subprocess
 import sys
 
-from conftest import REPO, edge_env
+from tests.edge.helpers import REPO, edge_env
 
 BLOCK_AND_RUN = r"""
 import importlib.abc, sys
