@@ -120,7 +120,7 @@ class EmotionClassifier:
         return [Prediction(self.labels, row.astype(np.float32)) for row in probs]
 
     def classify(self, image_bgr: np.ndarray, boxes: list[Box]) -> list[Prediction]:
-        boxes = [b for b in boxes if b.width > 0 and b.height > 0]
+        """One Prediction per box, in order; boxes must be non-empty (detectors guarantee it)."""
         if not boxes:
             return []
         return self.postprocess(self.infer(self.preprocess(image_bgr, boxes)))

@@ -66,7 +66,7 @@ class Pipeline:
             held = self.tracker.boxes()
             if held:
                 return held
-        return self.detector.detect(frame.image)
+        return [b for b in self.detector.detect(frame.image) if b.width > 0 and b.height > 0]
 
     def classify_stage(self, frame: Frame, boxes: list[Box]) -> list[Prediction]:
         return self.classifier.classify(frame.image, boxes)
@@ -97,7 +97,7 @@ class Pipeline:
         t1 = time.perf_counter()
         predictions = self.classify_stage(frame, boxes)
         t2 = time.perf_counter()
-        faces = self.track_stage(boxes[:len(predictions)], predictions)
+        faces = self.track_stage(boxes, predictions)
         t3 = time.perf_counter()
         timings.update(detect=(t1 - t0) * 1e3, classify=(t2 - t1) * 1e3, track=(t3 - t2) * 1e3)
         result = FrameResult(frame=frame, faces=faces, stage_ms=timings, fps=self._update_fps())

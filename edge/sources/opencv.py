@@ -15,6 +15,8 @@ from edge.types import Frame
 
 log = logging.getLogger(__name__)
 
+STREAM_TIMEOUT_MS = 5000  # open/read timeout for network streams (FFmpeg's default is 30 s)
+
 
 @contextmanager
 def quiet_opencv() -> Iterator[None]:
@@ -44,7 +46,11 @@ class CaptureSource:
         self._index = 0
         backend = cv2.CAP_V4L2 if kind == "camera" and sys.platform.startswith("linux") else cv2.CAP_ANY
         with quiet_opencv():
-            self._cap = cv2.VideoCapture(self._target, backend)
+            if kind == "stream":
+                params = [cv2.CAP_PROP_OPEN_TIMEOUT_MSEC, STREAM_TIMEOUT_MS, cv2.CAP_PROP_READ_TIMEOUT_MSEC, STREAM_TIMEOUT_MS]
+                self._cap = cv2.VideoCapture(self._target, cv2.CAP_FFMPEG, params)
+            else:
+                self._cap = cv2.VideoCapture(self._target, backend)
             if kind == "camera":
                 self._cap.set(cv2.CAP_PROP_FRAME_WIDTH, width)
                 self._cap.set(cv2.CAP_PROP_FRAME_HEIGHT, height)

@@ -123,3 +123,23 @@ def test_resolve_kinds(tmp_path):
     assert resolve_kind(SourceConfig(uri="picamera2"))[0] == "picamera2"
     assert resolve_kind(SourceConfig(uri=str(tmp_path)))[0] == "folder"
     assert resolve_kind(SourceConfig(uri="x.JPG"))[0] == "image"
+
+
+def test_http_stream_source(tmp_path):
+    import functools
+    import http.server
+
+    write_video(tmp_path / "clip.mp4", make_demo_frames(6))
+    handler = functools.partial(http.server.SimpleHTTPRequestHandler, directory=str(tmp_path))
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        uri = f"http://127.0.0.1:{server.server_address[1]}/clip.mp4"
+        assert resolve_kind(SourceConfig(uri=uri))[0] == "stream"
+        source = open_source(SourceConfig(uri=uri, reconnect=False))
+        assert len(list(iter(source.read, None))) == 6
+        source.close()
+        with pytest.raises(EdgeError, match="cannot open stream"):
+            open_source(SourceConfig(uri=uri.replace("clip", "missing")))
+    finally:
+        server.shutdown()
