@@ -9,6 +9,7 @@ import time
 from collections import deque
 from dataclasses import dataclass, field
 
+from edge.motion import BoxFollower
 from edge.types import Box, FaceDetector, FaceResult, Frame, FrameResult, FrameSource, Prediction, Sink
 
 log = logging.getLogger(__name__)
@@ -55,6 +56,7 @@ class Pipeline:
         self.sinks: list[Sink] = list(sinks or [])
         self.detect_every, self.max_frames, self.duration = detect_every, max_frames, duration
         self.stop_event = threading.Event()
+        self._follower = BoxFollower()
         self.stats = RunStats()
         self._started = time.monotonic()
         self._last_step: float | None = None
@@ -62,11 +64,15 @@ class Pipeline:
 
     # --- stages: each a function of the frame ------------------------------------------------
     def detect_stage(self, frame: Frame) -> list[Box]:
+        """Detect; with detect_every > 1, in-between frames move the tracked boxes with the image instead."""
         if self.detect_every > 1 and frame.index % self.detect_every != 0:
             held = self.tracker.boxes()
             if held:
-                return held
-        return [b for b in self.detector.detect(frame.image) if b.width > 0 and b.height > 0]
+                return self._follower.follow(frame.image, held)
+        boxes = [b for b in self.detector.detect(frame.image) if b.width > 0 and b.height > 0]
+        if self.detect_every > 1:
+            self._follower.remember(frame.image)
+        return boxes
 
     def classify_stage(self, frame: Frame, boxes: list[Box]) -> list[Prediction]:
         return self.classifier.classify(frame.image, boxes)

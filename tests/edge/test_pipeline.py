@@ -78,9 +78,31 @@ def test_detect_every_n_reuses_tracked_boxes(emotion_model, tmp_path):
     det = make_detector(DetectorConfig(type="haar"))
     original = det.detect
     det.detect = lambda image: calls.append(1) or original(image)
-    pipeline = Pipeline(DemoSource(20), det, EmotionClassifier(emotion_model), Tracker(), [], detect_every=4)
+    recorder = Recorder()
+    pipeline = Pipeline(DemoSource(20), det, EmotionClassifier(emotion_model), Tracker(), [recorder], detect_every=4)
     stats = pipeline.run()
     assert len(calls) == 5 and stats.faces >= 19 and len(stats.track_ids) == 1
+    clip = make_demo_frames(20)
+    # in-between boxes follow the moving face (held boxes would drift off it)
+    held_boxes = [r.faces[0].box for r in recorder.results if r.frame.index % 4 == 3]
+    followed = [iou(b, clip.boxes(i)[0]) for b, i in zip(held_boxes, (3, 7, 11, 15, 19))]
+    detected = [iou(r.faces[0].box, clip.boxes(r.frame.index)[0]) for r in recorder.results if r.frame.index % 4 == 0]
+    assert min(followed) > 0.8 * min(detected)
+
+
+def test_box_follower_tracks_motion():
+    from edge.motion import BoxFollower
+
+    clip = make_demo_frames(30)
+    follower = BoxFollower()
+    follower.remember(clip[10])
+    box = clip.boxes(10)[0]
+    for i in range(11, 14):
+        box = follower.follow(clip[i], [box])[0]
+    truth, start = clip.boxes(13)[0], clip.boxes(10)[0]
+    moved = abs(truth.x1 - start.x1) + abs(truth.y1 - start.y1)
+    assert moved > 10  # the face did move ...
+    assert abs((box.x1 + box.x2) - (truth.x1 + truth.x2)) / 2 + abs((box.y1 + box.y2) - (truth.y1 + truth.y2)) / 2 < moved / 2
 
 
 def test_limits_and_stop(emotion_model):

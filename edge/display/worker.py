@@ -1,0 +1,51 @@
+"""The display worker process: receives FrameResults, composes the screen image, shows it.
+
+A separate process because a window toolkit may end its process when the display goes away (Qt exits when the
+X connection breaks); the pipeline and its event logging live on in the parent (edge.display.sink).
+Protocol on the pipe, child -> parent: ("ready", (w, h) | None, name), ("shown",), ("lost", reason);
+parent -> child: a FrameResult per frame (only after the previous one was shown), None to finish.
+"""
+
+from __future__ import annotations
+
+import signal
+from multiprocessing.connection import Connection
+
+from edge.display.config import DisplayConfig
+
+
+def _send(conn: Connection, message: tuple) -> None:
+    try:
+        conn.send(message)
+    except OSError:
+        pass  # the parent is gone
+
+
+def worker_main(conn: Connection, cfg_data: dict) -> None:
+    # Stops come from the parent (None on the pipe, or its exit closing the pipe); Ctrl+C and systemd's SIGTERM to
+    # the whole process group must not take the display down before the pipeline has flushed its logs.
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.signal(signal.SIGTERM, signal.SIG_IGN)
+    from edge.display.compose import compose
+    from edge.display.screens import DisplayLost, make_screen
+
+    cfg = DisplayConfig.model_validate(cfg_data)
+    screen = make_screen(cfg)
+    try:
+        size = screen.open()
+        _send(conn, ("ready", size, screen.name))
+        while True:
+            result = conn.recv()
+            if result is None:
+                break
+            screen.show(compose(result, size, cfg.overlay_scale))
+            conn.send(("shown",))
+    except DisplayLost as exc:
+        _send(conn, ("lost", str(exc)))
+    except (EOFError, OSError):
+        pass  # the parent is gone or closed the pipe
+    except Exception as exc:  # noqa: BLE001 - whatever breaks the display is reported, never raised into logging
+        _send(conn, ("lost", f"{type(exc).__name__}: {exc}"))
+    finally:
+        screen.close()
+        conn.close()
