@@ -11,6 +11,7 @@ from typing import Any, Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
+from edge.display.config import DisplayConfig
 from edge.errors import EdgeError
 from edge.web.config import WebConfig
 
@@ -117,6 +118,7 @@ class RunConfig(Strict):
     duration: float | None = Field(None, gt=0)
     log_level: Literal["debug", "info", "warning", "error"] = "info"
     web: WebConfig = WebConfig()
+    display: DisplayConfig = DisplayConfig()  # on-screen overlay of an emotion display (docs/DISPLAY.md)
 
 
 INSTALL_ROOT = Path(__file__).resolve().parents[1]  # the repo / install folder holding models/

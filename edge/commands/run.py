@@ -75,10 +75,14 @@ def build_sinks(cfg: RunConfig, window: bool) -> list[Sink]:
             from edge.sinks.crops import CropSink
 
             sinks.append(CropSink(cfg.output.dir / "crops", cfg.output.interval_s))
-        if window:
+        if window and cfg.display.mode not in ("window", "fullscreen"):
             from edge.sinks.window import WindowSink
 
             sinks.append(WindowSink())
+        if cfg.display.mode != "none":  # also in `python -m edge service` (docs/DISPLAY.md)
+            from edge.display import build_display_sink
+
+            sinks.append(build_display_sink(cfg.display))
     except EdgeError:
         for sink in sinks:
             sink.close()
