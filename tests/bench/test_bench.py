@@ -1,0 +1,125 @@
+"""`python -m edge.bench` end to end in a tiny configuration: exit code, table, and every JSON field.
+
+No timing is asserted: only that each figure exists, has the right type and is physically possible."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+import pytest
+
+from edge.bench.spec import FORMAT, PROCESSING, STAGES
+from edge.bench.stats import percentile, summarise
+from edge.bench.targets import TARGETS, evaluate
+from tests.edge.helpers import REPO, edge_env
+
+TINY = ["--frames", "3", "--warmup", "1", "--repeats", "2", "--threads", "1", "--sizes", "640x480", "--faces", "1",
+        "--cold"]
+SUMMARY_KEYS = {"median", "p90", "mean", "min", "max"}
+MACHINE_KEYS = {"cpu", "cores", "os", "python", "packages", "memory_mb", "load_average_1m_at_start", "training_running"}
+
+
+def run_bench(*args: str, timeout: float = 240) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "edge.bench", *args], cwd=REPO, env=edge_env(),
+                          capture_output=True, text=True, timeout=timeout)
+
+
+@pytest.fixture(scope="module")
+def tiny_report(emotion_model, face_model, tmp_path_factory):
+    out = tmp_path_factory.mktemp("bench") / "bench.json"
+    proc = run_bench(*TINY, "--detectors", "haar,mediapipe", "--model", str(emotion_model),
+                     "--face-model", str(face_model), "--json", str(out))
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    return proc.stdout, json.loads(out.read_text())
+
+
+def check_summary(summary: dict) -> None:
+    assert set(summary) == SUMMARY_KEYS
+    assert 0.0 <= summary["min"] <= summary["median"] <= summary["p90"] <= summary["max"]
+
+
+def test_report_records_the_machine_and_model(tiny_report, emotion_model):
+    _, report = tiny_report
+    assert report["format"] == FORMAT
+    assert MACHINE_KEYS <= set(report["machine"])
+    assert report["machine"]["cores"] >= 1 and report["machine"]["cpu"]
+    for package in ("ai-edge-litert", "mediapipe", "numpy"):
+        assert report["machine"]["packages"][package]
+    assert any(name.startswith("opencv") for name in report["machine"]["packages"])
+    assert report["model"]["path"] == str(emotion_model.resolve())
+    assert report["options"]["frames"] == 3 and report["options"]["repeats"] == 2 and report["options"]["seed"] == 0
+
+
+def test_every_configuration_has_every_figure(tiny_report):
+    _, report = tiny_report
+    runs = report["runs"]
+    assert sorted(r["spec"]["detector"] for r in runs) == ["haar", "mediapipe"]
+    for run in runs:
+        assert set(run["stages"]) == set(STAGES)
+        for stage in STAGES:
+            check_summary(run["stages"][stage])
+        check_summary(run["processing"])
+        check_summary(run["frame"])
+        assert run["frames_measured"] == 3 * 2  # warm-up excluded, repeats pooled
+        assert len(run["fps"]["per_repeat"]) == 2 and run["fps"]["median"] > 0
+        assert run["cpu_ms_per_frame"] > 0
+        assert run["budget_share"] > 0
+        memory = run["memory"]
+        assert 0 < memory["peak_rss_first_frame_mb"] <= memory["peak_rss_mb"]
+        startup = run["startup"]
+        assert [p["name"] for p in startup["phases"]][-1] == "first frame"
+        assert startup["first_frame_s"] == startup["phases"][-1]["at_s"] > 0
+        assert run["faces_per_frame"] > 0  # the detectors find the astronaut
+        assert run["product_argv"][:2] == ["--source", "demo"]
+
+
+def test_classifier_alone_and_targets(tiny_report):
+    stdout, report = tiny_report
+    classifier = report["classifier"]
+    assert classifier["threads"] == 1
+    for part in ("one_face", "three_faces_per_face"):
+        for step in ("preprocess", "invoke", "total"):
+            check_summary(classifier[part][step])
+    assert len(report["targets"]) == len(TARGETS)  # one run per detector at 640x480 with one face
+    for target in report["targets"]:
+        assert target["status"] in ("PASS", "MISS")
+        assert target["status"] == ("PASS" if target["measured"] <= target["limit"] else "MISS")
+        assert target["responsible"]
+        assert f"{target['status']}  {target['detector']}" in stdout
+    assert "machine:" in stdout and "classifier alone" in stdout
+
+
+def test_missing_model_is_a_one_line_error(tmp_path):
+    proc = run_bench(*TINY, "--detectors", "haar", "--model", str(tmp_path / "none.tflite"), timeout=60)
+    assert proc.returncode == 2
+    assert "error: benchmark: emotion model" in proc.stderr
+
+
+def test_bad_flags_are_rejected():
+    proc = run_bench("--sizes", "640by480", timeout=60)
+    assert proc.returncode == 2 and "640by480" in proc.stderr
+
+
+def test_percentile_and_summary():
+    assert percentile([3.0, 1.0, 2.0, 4.0], 0.5) == 2.5
+    assert percentile([1.0] * 5, 0.9) == 1.0
+    assert percentile([], 0.9) == 0.0
+    assert summarise([1.0, 2.0, 3.0, 4.0, 10.0])["p90"] == pytest.approx(7.6)
+
+
+def test_missed_latency_target_names_the_slowest_stage():
+    stages = {s: summarise([0.1]) for s in STAGES}
+    stages["detect"] = summarise([40.0])
+    processing = summarise([sum(stages[s]["median"] for s in PROCESSING)])
+    run = {"spec": {"detector": "haar", "threads": 1, "width": 640, "height": 480, "faces": 1}, "stages": stages,
+           "processing": processing, "memory": {"peak_rss_mb": 100.0, "peak_rss_first_frame_mb": 90.0},
+           "startup": {"first_frame_s": 2.0, "phases": [{"name": "python interpreter", "seconds": 0.1, "rss_mb": 10.0},
+                                                        {"name": "edge imports", "seconds": 1.9, "rss_mb": 90.0}]}}
+    results = {r.title: r for r in evaluate([run])}
+    latency = results["per-frame processing, median"]
+    assert latency.status == "MISS" and latency.responsible.startswith("detect 40.0")
+    assert results["peak resident memory"].status == "PASS"
+    startup = results["start-up to first frame"]
+    assert startup.status == "MISS" and startup.responsible.startswith("edge imports 1.90")
