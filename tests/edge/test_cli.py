@@ -119,6 +119,14 @@ def test_unreadable_image_and_unwritable_outputs(emotion_model, tmp_path):
     bad.write_bytes(b"\x00garbage")
     assert_one_line_error(run_edge("photo", str(bad), "--model", str(emotion_model)), f"image {bad}: unreadable")
     assert_one_line_error(run_edge("--source", str(bad), "--model", str(emotion_model), "--detector", "haar"), f"image {bad}")
+    garbage_video = tmp_path / "clip.mp4"
+    garbage_video.write_bytes(b"\x00" * 4096)
+    assert_one_line_error(run_edge("--source", str(garbage_video), "--model", str(emotion_model), "--detector", "haar"),
+                          f"source {garbage_video}: cannot open or decode video")
+    empty = tmp_path / "empty-folder"
+    empty.mkdir()
+    assert_one_line_error(run_edge("--source", str(empty), "--model", str(emotion_model), "--detector", "haar"),
+                          f"source {empty}: folder has no image files")
     blocker = tmp_path / "a-file"
     blocker.write_text("")
     done = run_edge("--source", "demo", "--model", str(emotion_model), "--detector", "haar", "--out", str(blocker / "sub"))
