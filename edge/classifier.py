@@ -72,6 +72,11 @@ class EmotionClassifier:
             problems.append(f"input dtype {np.dtype(actual['dtype']).name} != sidecar {spec.dtype}")
         if np.dtype(self._out["dtype"]).name != self.contract.output.dtype:
             problems.append(f"output dtype {np.dtype(self._out['dtype']).name} != sidecar {self.contract.output.dtype}")
+        for name, details, side in (("input", actual, spec), ("output", self._out, self.contract.output)):
+            scale, zero_point = details["quantization"]
+            if side.dtype in ("int8", "uint8", "int16") and (
+                    not np.isclose(scale, side.scale, rtol=1e-5) or zero_point != side.zero_point):
+                problems.append(f"{name} quantisation ({scale:g}, {zero_point}) != sidecar ({side.scale:g}, {side.zero_point})")
         if problems:
             raise EdgeError(f"model {self.model_path}", "; ".join(problems))
 

@@ -18,6 +18,7 @@ from edge.display.framebuffer import Framebuffer, FramebufferError, read_geometr
 
 WINDOW_TITLE = "emotion-edge display"
 WAIT_KEY_MS = 1
+SETTLE_MS = 50  # event processing while the window is created and sized
 
 
 class DisplayLost(Exception):
@@ -82,13 +83,17 @@ class WindowScreen(Screen):
         elif not self.fullscreen:
             size = None  # a normal window shows frames at their own size
         try:
-            cv2.namedWindow(WINDOW_TITLE, cv2.WINDOW_NORMAL)
+            cv2.namedWindow(WINDOW_TITLE, cv2.WINDOW_NORMAL | cv2.WINDOW_FREERATIO | cv2.WINDOW_GUI_NORMAL)
             self._open = True
             if size is not None:
+                # a first (black) picture before any resizing: Qt may otherwise keep painting an empty window
+                cv2.imshow(WINDOW_TITLE, np.zeros((size[1], size[0], 3), np.uint8))
+                cv2.waitKey(SETTLE_MS)
                 cv2.resizeWindow(WINDOW_TITLE, *size)
             if self.fullscreen:
                 cv2.moveWindow(WINDOW_TITLE, 0, 0)  # without a window manager, position and size are ours to set
                 cv2.setWindowProperty(WINDOW_TITLE, cv2.WND_PROP_FULLSCREEN, cv2.WINDOW_FULLSCREEN)
+            cv2.waitKey(SETTLE_MS)
         except cv2.error as exc:
             raise DisplayLost(f"cannot open a window: {str(exc).strip().splitlines()[-1]}") from None
         return size

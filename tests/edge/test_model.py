@@ -67,3 +67,12 @@ def test_classifier_handles_no_faces_and_varying_counts(emotion_model):
     assert clf.classify(clip[0], []) == []
     assert len(clf.classify(clip[0], clip.boxes(0)[:1])) == 1
     assert len(clf.classify(clip[0], clip.boxes(0))) == 3
+
+
+def test_classifier_rejects_sidecar_that_disagrees_with_the_tensors(model_copy):
+    sidecar = model_copy.with_suffix(".json")
+    data = json.loads(sidecar.read_text())
+    data["input"]["zero_point"] = data["input"]["zero_point"] + 1
+    sidecar.write_text(json.dumps(data))
+    with pytest.raises(EdgeError, match="input quantisation"):
+        EmotionClassifier(model_copy)
