@@ -75,7 +75,8 @@ class PhotoService:
         with self._lock:
             detector, classifier = self._models()
             result = classify_photo(image, detector, classifier, source="upload")
-        ok, annotated = cv2.imencode(".jpg", draw_overlay(image, result), [cv2.IMWRITE_JPEG_QUALITY, RESULT_JPEG_QUALITY])
+        quality = [cv2.IMWRITE_JPEG_QUALITY, RESULT_JPEG_QUALITY]
+        ok, annotated = cv2.imencode(".jpg", draw_overlay(image, result), quality)
         if not ok:
             raise RuntimeError("JPEG encoding failed")
         faces = []

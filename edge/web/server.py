@@ -66,7 +66,8 @@ class WebSink(BaseSink):
         app = create_app(self.state, encoder, self.photos, web.token, web.max_upload_mb)
         self.server = WebServer(app, web.host, web.port)
         self.server.start()
-        log.info("web view at %s%s", self.server.url, " (token required)" if web.token else "")
+        log.info("web view at %s (listening on %s port %d%s)", self.server.url, web.host, self.server.port,
+                 ", token required" if web.token else "")
 
     @property
     def url(self) -> str:

@@ -54,8 +54,8 @@ class RollingStats:
         for bucket in self._buckets:
             totals.update(bucket.counts)
             seen = sum(bucket.counts.values())
-            buckets.append({"start": round(bucket.start, 3), "age_s": round(now - bucket.start, 1), "frames": bucket.frames,
-                            "faces": seen, "counts": {name: bucket.counts.get(name, 0) for name in labels},
+            buckets.append({"start": round(bucket.start, 3), "age_s": round(now - bucket.start, 1),
+                            "frames": bucket.frames, "faces": seen, "counts": {name: bucket.counts.get(name, 0) for name in labels},
                             "shares": {name: round(bucket.counts.get(name, 0) / seen, ROUND) if seen else 0.0
                                        for name in labels}})
         seen = sum(totals.values())

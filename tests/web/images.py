@@ -11,7 +11,8 @@ import numpy as np
 def astronaut_jpeg() -> bytes:
     from skimage import data
 
-    ok, encoded = cv2.imencode(".jpg", cv2.cvtColor(data.astronaut(), cv2.COLOR_RGB2BGR), [cv2.IMWRITE_JPEG_QUALITY, 90])
+    image = cv2.cvtColor(data.astronaut(), cv2.COLOR_RGB2BGR)
+    ok, encoded = cv2.imencode(".jpg", image, [cv2.IMWRITE_JPEG_QUALITY, 90])
     assert ok
     return encoded.tobytes()
 

@@ -69,7 +69,8 @@ def test_live_page_and_photo_upload_in_chromium(view, browser, tmp_path: Path):
     browser.evaluate("document.getElementById('upload').requestSubmit()")
     faces = browser.wait_for("document.getElementById('message').dataset.faces", "the upload result")
     assert int(faces) >= 1
-    browser.wait_for("[...document.querySelectorAll('#results img.chart')].every((i) => i.complete && i.naturalWidth > 0)"
+    browser.wait_for("[...document.querySelectorAll('#results img.chart')]"
+                     ".every((i) => i.complete && i.naturalWidth > 0)"
                      " && document.getElementById('annotated').naturalWidth > 0", "the result images")
     assert browser.evaluate("document.getElementById('annotated').naturalWidth") == 512
     assert browser.evaluate("document.querySelectorAll('#results img.chart').length") == int(faces)

@@ -109,8 +109,9 @@ def test_service_style_config_with_token_from_environment(emotion_model, tmp_pat
 
 
 def test_beyond_loopback_without_token_is_one_error_line(emotion_model):
-    result = subprocess.run([sys.executable, "-m", "edge", "--source", "demo", "--headless", "--model", str(emotion_model),
-                             "--web", "0.0.0.0:0"], cwd=REPO, env=edge_env(), capture_output=True, text=True, timeout=60)
+    command = [sys.executable, "-m", "edge", "--source", "demo", "--headless", "--model", str(emotion_model),
+               "--web", "0.0.0.0:0"]
+    result = subprocess.run(command, cwd=REPO, env=edge_env(), capture_output=True, text=True, timeout=60)
     assert result.returncode == 2
     errors = [line for line in result.stderr.splitlines() if line.startswith("error:")]
     assert errors == ["error: web 0.0.0.0: binding beyond loopback needs an access token: set web.token, "
@@ -119,7 +120,7 @@ def test_beyond_loopback_without_token_is_one_error_line(emotion_model):
 
 
 def test_bad_web_address_is_one_error_line():
-    result = subprocess.run([sys.executable, "-m", "edge", "--source", "demo", "--headless", "--web", "localhost:99999"],
-                            cwd=REPO, env=edge_env(), capture_output=True, text=True, timeout=60)
+    command = [sys.executable, "-m", "edge", "--source", "demo", "--headless", "--web", "localhost:99999"]
+    result = subprocess.run(command, cwd=REPO, env=edge_env(), capture_output=True, text=True, timeout=60)
     assert result.returncode == 2
     assert "error: --web localhost:99999: port must be 0..65535" in result.stderr and "Traceback" not in result.stderr

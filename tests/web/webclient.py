@@ -42,7 +42,8 @@ def request(url: str, path: str, method: str = "GET", body: bytes | None = None,
         conn.close()
 
 
-def multipart(field: str, filename: str, data: bytes, content_type: str = "application/octet-stream") -> tuple[bytes, str]:
+def multipart(field: str, filename: str, data: bytes,
+              content_type: str = "application/octet-stream") -> tuple[bytes, str]:
     boundary = uuid.uuid4().hex
     body = (f"--{boundary}\r\nContent-Disposition: form-data; name=\"{field}\"; filename=\"{filename}\"\r\n"
             f"Content-Type: {content_type}\r\n\r\n").encode() + data + f"\r\n--{boundary}--\r\n".encode()
