@@ -108,9 +108,8 @@ def test_service_style_config_with_token_from_environment(emotion_model, tmp_pat
     assert code == 0, err
 
 
-def test_beyond_loopback_without_token_is_one_error_line(emotion_model):
-    command = [sys.executable, "-m", "edge", "--source", "demo", "--headless", "--model", str(emotion_model),
-               "--web", "0.0.0.0:0"]
+def test_beyond_loopback_without_token_is_one_error_line():
+    command = [sys.executable, "-m", "edge", "--source", "demo", "--headless", "--web", "0.0.0.0:0"]  # before models
     result = subprocess.run(command, cwd=REPO, env=edge_env(), capture_output=True, text=True, timeout=60)
     assert result.returncode == 2
     errors = [line for line in result.stderr.splitlines() if line.startswith("error:")]
