@@ -22,10 +22,7 @@ MONITOR_TICK_S = 1.0
 
 def source_reconnecting(source) -> bool:  # noqa: ANN001 - any FrameSource
     """True while a live source is between a lost camera and a reopened one (a wait, not a hang)."""
-    flag = getattr(source, "reconnecting", None)
-    if isinstance(flag, bool):
-        return flag
-    return type(source).__name__ == "ReconnectingSource" and getattr(source, "_source", object()) is None
+    return bool(getattr(source, "reconnecting", False))  # edge.sources.reconnect.ReconnectingSource
 
 
 class ServiceMonitor:
