@@ -21,7 +21,9 @@ source scripts/_venv.sh
 DEFAULT_PREFIX=/opt/emotion-edge
 UNIT=emotion-edge.service
 ROOT=/ PREFIX=$DEFAULT_PREFIX SYSTEMCTL=1 APT=1 PIP=1 PI=auto PYTHON=${PYTHON:-python3}
-APT_PACKAGES=(python3-venv python3-pip libgl1 libglib2.0-0)
+# libegl1 libgles2: mediapipe's libmediapipe.so links libEGL.so.1 and libGLESv2.so.2 (not in a minimal Debian /
+# Pi OS Lite; without them the mediapipe detector fails to load)
+APT_PACKAGES=(python3-venv python3-pip libgl1 libglib2.0-0 libegl1 libgles2)
 PI_APT_PACKAGES=(python3-picamera2)
 PI_PIP_CONSTRAINTS="numpy<2"  # Debian's picamera2 stack (simplejpeg, libcamera) is built against numpy 1.x
 
@@ -48,6 +50,13 @@ if [ "$ROOT" != / ]; then
 elif [ "$(id -u)" -ne 0 ]; then
   die "install: run as root (sudo), or use --root DIR for a staging install"
 fi
+# PyPI has ai-edge-litert, mediapipe and opencv wheels only for 64-bit Linux (amd64, arm64): on 32-bit
+# Raspberry Pi OS (armhf, even with a 64-bit kernel) pip would fail after long source builds.
+arch=$(dpkg --print-architecture 2>/dev/null || uname -m)
+case $arch in
+  amd64|arm64|x86_64|aarch64) ;;
+  *) [ "$PIP" = 0 ] || die "this system is $arch: the edge packages have wheels only for 64-bit (arm64, amd64); install the 64-bit Raspberry Pi OS (Pi 3, 4, 5, Zero 2)" ;;
+esac
 if [ "$PI" = auto ]; then
   PI=no
   grep -qs "Raspberry Pi" /proc/device-tree/model && PI=yes
