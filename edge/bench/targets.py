@@ -9,6 +9,7 @@ from edge.bench.spec import PROCESSING
 LATENCY, MEMORY, STARTUP = "processing_median_ms", "peak_rss_mb", "first_frame_s"
 TARGET_SIZE = "640x480"
 TARGET_FACES = 1
+BUSY_RATIO = 1.5  # frame wall time above this multiple of its CPU time: the process waited for a core
 
 
 @dataclass(frozen=True)
@@ -59,7 +60,11 @@ def responsible(run: dict, metric: str) -> str:
         total = run["processing"]["median"] or 1.0
         stage = max(PROCESSING, key=lambda s: run["stages"][s]["median"])
         ms = run["stages"][stage]["median"]
-        return f"{stage} {ms:.1f} of {total:.1f} ms ({ms / total:.0%})"
+        blame = f"{stage} {ms:.1f} of {total:.1f} ms ({ms / total:.0%})"
+        cpu, wall = run["cpu_ms_per_frame"], run["frame"]["median"]
+        if cpu > 0 and wall > BUSY_RATIO * cpu:
+            blame += f"; wall {wall:.1f} vs CPU {cpu:.1f} ms/frame: it waited for a core (machine busy)"
+        return blame
     phases = run["startup"]["phases"]
     if metric == STARTUP:
         worst = max(phases, key=lambda p: p["seconds"])

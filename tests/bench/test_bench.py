@@ -114,12 +114,14 @@ def test_missed_latency_target_names_the_slowest_stage():
     stages["detect"] = summarise([40.0])
     processing = summarise([sum(stages[s]["median"] for s in PROCESSING)])
     run = {"spec": {"detector": "haar", "threads": 1, "width": 640, "height": 480, "faces": 1}, "stages": stages,
+           "cpu_ms_per_frame": 12.0, "frame": summarise([41.0]),
            "processing": processing, "memory": {"peak_rss_mb": 100.0, "peak_rss_first_frame_mb": 90.0},
            "startup": {"first_frame_s": 2.0, "phases": [{"name": "python interpreter", "seconds": 0.1, "rss_mb": 10.0},
                                                         {"name": "edge imports", "seconds": 1.9, "rss_mb": 90.0}]}}
     results = {r.title: r for r in evaluate([run])}
     latency = results["per-frame processing, median"]
     assert latency.status == "MISS" and latency.responsible.startswith("detect 40.0")
+    assert "machine busy" in latency.responsible  # 41 ms wall for 12 ms of CPU
     assert results["peak resident memory"].status == "PASS"
     startup = results["start-up to first frame"]
     assert startup.status == "MISS" and startup.responsible.startswith("edge imports 1.90")
