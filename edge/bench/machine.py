@@ -14,6 +14,8 @@ CPUINFO = Path("/proc/cpuinfo")
 MEMINFO = Path("/proc/meminfo")
 OS_RELEASE = Path("/etc/os-release")
 BOARD_MODEL = Path("/proc/device-tree/model")  # Raspberry Pi and other device-tree boards
+CPUFREQ = Path("/sys/devices/system/cpu/cpu0/cpufreq")  # absent in most VMs
+KHZ_PER_MHZ = 1000
 KIB = 1024
 
 
@@ -67,6 +69,13 @@ def training_running() -> bool:
         return False
 
 
+def cpu_frequency() -> dict:
+    """Governor and maximum clock (a Pi on `ondemand` or throttled by heat is slower than its spec)."""
+    governor = _read(CPUFREQ / "scaling_governor").strip() or None
+    max_khz = _read(CPUFREQ / "cpuinfo_max_freq").strip()
+    return {"governor": governor, "max_mhz": int(max_khz) // KHZ_PER_MHZ if max_khz.isdigit() else None}
+
+
 def describe_machine() -> dict:
     memory_kib = _field(_read(MEMINFO), "memtotal").split()
     try:
@@ -79,6 +88,7 @@ def describe_machine() -> dict:
         "board": _read(BOARD_MODEL).strip("\x00\n ") or None,
         "architecture": platform.machine(),
         "cores": os.cpu_count() or 0,
+        "cpu_frequency": cpu_frequency(),
         "usable_cores": usable,
         "memory_mb": round(int(memory_kib[0]) / KIB) if memory_kib and memory_kib[0].isdigit() else None,
         "os": os_name(),
