@@ -33,12 +33,13 @@ class WindowSink(BaseSink):
         try:
             cv2.imshow(self.title, draw_overlay(result.frame.image, result))
             key = cv2.waitKey(1) & 0xFF
+            closed = cv2.getWindowProperty(self.title, cv2.WND_PROP_VISIBLE) < 1
         except cv2.error as exc:
             self.failed = True
             log.warning("window unavailable (%s); continuing headless", str(exc).strip().splitlines()[-1])
             return
-        if key in QUIT_KEYS:
-            log.info("quit key pressed")
+        if key in QUIT_KEYS or closed:
+            log.info("window closed" if closed else "quit key pressed")
             self._stop = True
 
     def should_stop(self) -> bool:

@@ -61,7 +61,8 @@ def test_photo_mode(emotion_model, tmp_path):
     assert cv2.imread(str(tmp_path / "p" / "astronaut_face1_probs.png")) is not None
 
 
-def test_sigterm_finishes_frame_flushes_and_exits_zero(emotion_model, tmp_path):
+@pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGINT])
+def test_signal_finishes_frame_flushes_and_exits_zero(emotion_model, tmp_path, signum):
     proc = subprocess.Popen([sys.executable, "-m", "edge", "--source", "demo", "--loop", "--model", str(emotion_model),
                              "--detector", "haar", "--interval", "0", "--out", str(tmp_path)],
                             cwd=REPO, env=edge_env(), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
@@ -69,10 +70,10 @@ def test_sigterm_finishes_frame_flushes_and_exits_zero(emotion_model, tmp_path):
     deadline = time.monotonic() + 30
     while time.monotonic() < deadline and (not events.exists() or events.stat().st_size < 2000):
         time.sleep(0.1)
-    proc.send_signal(signal.SIGTERM)
+    proc.send_signal(signum)
     stdout, stderr = proc.communicate(timeout=30)
     assert proc.returncode == 0, stderr
-    assert "received SIGTERM" in stdout and "summary: frames=" in stdout
+    assert f"received {signum.name}" in stdout and "summary: frames=" in stdout
     lines = events.read_text().splitlines()
     assert lines and all(json.loads(line)["label"] for line in lines)  # every line complete
 

@@ -65,6 +65,7 @@ def test_window_sink_quits_on_q_and_survives_missing_display(monkeypatch):
     monkeypatch.setattr(window.cv2, "imshow", lambda title, image: shown.append(image))
     keys = iter([-1, ord("x"), ord("q")])
     monkeypatch.setattr(window.cv2, "waitKey", lambda delay: next(keys))
+    monkeypatch.setattr(window.cv2, "getWindowProperty", lambda title, prop: 1.0)
     sink = window.WindowSink()
     image = np.zeros((480, 640, 3), np.uint8)
     result = make_result(image, Box(100, 100, 200, 200), [0.9] + [0.1 / 6] * 6)
@@ -77,6 +78,12 @@ def test_window_sink_quits_on_q_and_survives_missing_display(monkeypatch):
 
     def broken(title, image):
         raise cv2.error("Can't initialize GTK backend")
+
+    closed = window.WindowSink()
+    monkeypatch.setattr(window.cv2, "waitKey", lambda delay: -1)
+    monkeypatch.setattr(window.cv2, "getWindowProperty", lambda title, prop: 0.0)  # user closed the window
+    closed.write(result)
+    assert closed.should_stop()
 
     monkeypatch.setattr(window.cv2, "imshow", broken)
     headless = window.WindowSink()
