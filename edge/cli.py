@@ -22,6 +22,15 @@ COMMANDS: dict[str, str] = {
 DEFAULT_COMMAND = "run"
 
 
+class OneLineParser(argparse.ArgumentParser):
+    """Usage mistakes become `error: command line: ...` (exit 2) like every other bad input."""
+
+    def error(self, message: str):  # noqa: ANN201 - argparse signature
+        from edge.errors import EdgeError
+
+        raise EdgeError("command line", f"{message} (see {self.prog} --help)")
+
+
 def split_command(argv: Sequence[str]) -> tuple[str, list[str]]:
     """First argument names a command if it is one; otherwise the default `run`."""
     argv = list(argv)
@@ -36,7 +45,7 @@ def build_parser(name: str):
     prog = "python -m edge" if name == DEFAULT_COMMAND else f"python -m edge {name}"
     epilog = f"other commands: {others} (each with --help)" if name == DEFAULT_COMMAND else None
     usage = "%(prog)s [options]" if name == DEFAULT_COMMAND else None  # the full flag list is in --help
-    parser = argparse.ArgumentParser(prog=prog, usage=usage, description=module.HELP, epilog=epilog)
+    parser = OneLineParser(prog=prog, usage=usage, allow_abbrev=False, description=module.HELP, epilog=epilog)
     module.add_arguments(parser)
     return module, parser
 

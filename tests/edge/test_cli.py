@@ -86,6 +86,7 @@ def test_signal_finishes_frame_flushes_and_exits_zero(emotion_model, tmp_path, s
     (["--detector", "yolo"], "config: detector.type"),
     (["--max-frames", "-3"], "config: max_frames"),
     (["--source.fps", "fast"], "config: source.fps"),
+    (["--detector.haar", "3"], "command line: unrecognized arguments: --detector.haar 3"),
 ])
 def test_bad_inputs_one_line_exit_2(emotion_model, args, thing, tmp_path):
     assert_one_line_error(run_edge("--model", str(emotion_model), "--detector", "haar", *args, cwd=tmp_path)
