@@ -221,7 +221,7 @@ else
     || die "debootstrap (first stage) failed: see $OUT/debootstrap.log"
   copy_qemu
   say "debootstrap second stage (configures the packages under qemu; the long part)"
-  timed debootstrap_stage2 chroot "$ROOT" /debootstrap/debootstrap --second-stage >> "$OUT/debootstrap.log" 2>&1 \
+  timed debootstrap_stage2 in_root /debootstrap/debootstrap --second-stage >> "$OUT/debootstrap.log" 2>&1 \
     || die "debootstrap (second stage) failed: see $OUT/debootstrap.log and $ROOT/debootstrap/debootstrap.log"
   printf 'deb %s %s main\ndeb %s %s-updates main\n' "$MIRROR" "$SUITE" "$MIRROR" "$SUITE" > "$ROOT/etc/apt/sources.list"
   echo "debootstrap $SUITE arm64 minbase, $(date -u +%Y-%m-%dT%H:%MZ)" > "$ROOT/$BASE_MARK"
