@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import logging
 from pathlib import Path
-from typing import Any
 
 import cv2
 import numpy as np
@@ -16,6 +15,7 @@ import numpy as np
 from edge.config import resolve_data_path
 from edge.contract import ModelContract, load_contract
 from edge.errors import EdgeError
+from edge.litert import load_interpreter
 from edge.quant import dequantize, quantize
 from edge.types import Box, Prediction
 
@@ -23,17 +23,6 @@ log = logging.getLogger(__name__)
 
 INTERPOLATIONS = {"area": cv2.INTER_AREA, "linear": cv2.INTER_LINEAR, "nearest": cv2.INTER_NEAREST, "cubic": cv2.INTER_CUBIC}
 DEFAULT_MODEL = Path("models/emotion_int8.tflite")
-
-
-def _interpreter_class() -> Any:
-    try:
-        from ai_edge_litert.interpreter import Interpreter
-    except ImportError:
-        try:
-            from tflite_runtime.interpreter import Interpreter  # older Pi images
-        except ImportError:
-            raise EdgeError("ai-edge-litert", "not installed (pip install ai-edge-litert)") from None
-    return Interpreter
 
 
 def softmax(logits: np.ndarray) -> np.ndarray:
@@ -50,11 +39,7 @@ class EmotionClassifier:
         self.contract: ModelContract = load_contract(self.model_path)
         self.labels = tuple(self.contract.labels)
         self.batch = batch
-        try:
-            self._interp = _interpreter_class()(model_path=str(self.model_path), num_threads=num_threads)
-            self._interp.allocate_tensors()
-        except (ValueError, RuntimeError) as exc:
-            raise EdgeError(f"model {self.model_path}", f"cannot be loaded by LiteRT ({exc})") from None
+        self._interp = load_interpreter(self.model_path, num_threads)
         self._in = self._interp.get_input_details()[0]
         self._out = self._interp.get_output_details()[0]
         self._check_against_contract()

@@ -82,9 +82,9 @@ def bench_pipeline(spec: WorkerSpec, entered: float) -> dict:
     argv = product_argv(spec)
     cfg = config_from_args(build_parser("run")[1].parse_args(argv))
     clock.mark("config")
-    from edge.classifier import _interpreter_class
+    from edge.litert import interpreter_module
 
-    _interpreter_class()
+    interpreter_module()
     clock.mark("litert import")
     import_detector_runtime(spec.detector)
     clock.mark(f"{spec.detector} import")
