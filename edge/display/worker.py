@@ -8,13 +8,10 @@ parent -> child: a FrameResult per frame (only after the previous one was shown)
 
 from __future__ import annotations
 
-import os
 import signal
 from multiprocessing.connection import Connection
 
 from edge.display.config import DisplayConfig
-
-QT_NO_MITSHM = "QT_X11_NO_MITSHM"
 
 
 def _send(conn: Connection, message: tuple) -> None:
@@ -29,9 +26,6 @@ def worker_main(conn: Connection, cfg_data: dict) -> None:
     # the whole process group must not take the display down before the pipeline has flushed its logs.
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     signal.signal(signal.SIGTERM, signal.SIG_IGN)
-    # Qt's MIT-SHM image transfer left the full-screen window unpainted (black) in about one start in four under
-    # Xvfb; without it each frame is copied through the X socket once, which is dependable.
-    os.environ.setdefault(QT_NO_MITSHM, "1")
     from edge.display.compose import compose
     from edge.display.screens import DisplayLost, make_screen
 
