@@ -3,7 +3,7 @@
 # to update the code; /etc/emotion-edge/config.yaml and the event store are never overwritten.
 #
 #   sudo bash scripts/install.sh [--root DIR] [--prefix DIR] [--no-systemctl] [--no-apt] [--no-pip]
-#                                [--pi yes|no|auto] [--python PYTHON]
+#                                [--pi yes|no|auto] [--python PYTHON] [--display none|desktop|framebuffer]
 #
 #   --root DIR       install into DIR as if it were / (DESTDIR style; tests, image building, emulation)
 #   --prefix DIR     application folder (default /opt/emotion-edge; the unit and config are rewritten to match)
@@ -11,16 +11,20 @@
 #   --no-apt         do not install Debian packages
 #   --no-pip         create the venv but install no PyPI packages (offline tests)
 #   --pi yes|no      force Raspberry Pi handling (python3-picamera2, numpy<2, source picamera2); default: detect
+#   --display MODE   emotion display (docs/DISPLAY.md): desktop = full screen in the auto-login desktop session
+#                    (user unit; --display-user USER gets linger), framebuffer = /dev/fb0 on Lite; default none
 # Layout: PREFIX/{edge,models,docs,venv}, /etc/emotion-edge/config.yaml (+ config.yaml.default),
 # /etc/systemd/system/emotion-edge.service, /usr/local/bin/emotion-edge; data in /var/lib/emotion-edge.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 REPO=$(pwd)
 source scripts/_venv.sh
+source scripts/_display.sh
 
 DEFAULT_PREFIX=/opt/emotion-edge
 UNIT=emotion-edge.service
 ROOT=/ PREFIX=$DEFAULT_PREFIX SYSTEMCTL=1 APT=1 PIP=1 PI=auto PYTHON=${PYTHON:-python3}
+DISPLAY_MODE=none DISPLAY_USER=${SUDO_USER:-}
 # libegl1 libgles2: mediapipe's libmediapipe.so links libEGL.so.1 and libGLESv2.so.2 (not in a minimal Debian /
 # Pi OS Lite; without them the mediapipe detector fails to load)
 APT_PACKAGES=(python3-venv python3-pip libgl1 libglib2.0-0 libegl1 libgles2)
@@ -37,12 +41,15 @@ while [ $# -gt 0 ]; do
     --no-pip) PIP=0; shift ;;
     --pi) PI=${2:?}; shift 2 ;;
     --python) PYTHON=${2:?}; shift 2 ;;
-    -h|--help) sed -n '2,16p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+    --display) DISPLAY_MODE=${2:?}; shift 2 ;;
+    --display-user) DISPLAY_USER=${2:?}; shift 2 ;;
+    -h|--help) sed -n '2,17p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
     *) die "argument $1: unknown (see --help)" ;;
   esac
 done
 case $PREFIX in /*) ;; *) die "--prefix $PREFIX: must be an absolute path" ;; esac
 case $PI in yes|no|auto) ;; *) die "--pi $PI: expected yes, no or auto" ;; esac
+case $DISPLAY_MODE in none|desktop|framebuffer) ;; *) die "--display $DISPLAY_MODE: expected none, desktop or framebuffer" ;; esac
 if [ "$ROOT" != / ]; then
   mkdir -p "$ROOT" || die "--root $ROOT: cannot create"
   ROOT=$(cd "$ROOT" && pwd)
@@ -134,8 +141,11 @@ cat > "$R/usr/local/bin/emotion-edge" <<EOF
 PYTHONPATH=$PREFIX exec $PREFIX/venv/bin/python -m edge "\$@"
 EOF
 chmod 0755 "$R/usr/local/bin/emotion-edge"
+display_install "$DISPLAY_MODE" "$R" "$PREFIX"
 
-if [ "$SYSTEMCTL" = 1 ]; then
+if [ "$SYSTEMCTL" = 1 ] && [ "$DISPLAY_MODE" = desktop ]; then
+  display_activate_desktop "$UNIT" "$DISPLAY_USER"
+elif [ "$SYSTEMCTL" = 1 ]; then
   step "systemctl daemon-reload, enable, restart"
   systemctl daemon-reload
   systemctl enable "$UNIT" >/dev/null

@@ -36,6 +36,8 @@ if [ "$SYSTEMCTL" = 1 ] && command -v systemctl >/dev/null; then
   systemctl disable --now "$UNIT" 2>/dev/null || true
 fi
 rm -f "$R/etc/systemd/system/$UNIT" "$R/usr/local/bin/$NAME"
+source "$(dirname "$0")/_display.sh"
+display_remove "$R"  # the emotion display (user unit, autostart, framebuffer drop-in)
 rm -rf "$R$PREFIX" "$R/var/cache/$NAME" "$R/var/cache/private/$NAME"
 [ "$SYSTEMCTL" = 1 ] && command -v systemctl >/dev/null && systemctl daemon-reload
 if [ "$PURGE" = 1 ]; then

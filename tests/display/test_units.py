@@ -1,0 +1,163 @@
+"""The display's systemd files verify, the user unit's command line runs the display, and install.sh --display
+installs, switches and removes the files of each mode."""
+
+from __future__ import annotations
+
+import configparser
+import os
+import shlex
+import shutil
+import signal
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from tests.display.conftest import REPO, edge_env, wait_for
+from tests.display.test_run import MIN_LABEL_PIXELS, label_pixels
+from tests.service.test_install import tree
+
+SYSTEMD = REPO / "systemd"
+USER_UNIT = SYSTEMD / "emotion-edge-display.service"
+SYSTEM_UNIT = SYSTEMD / "emotion-edge.service"
+DROPIN = SYSTEMD / "emotion-edge.service.d" / "display-framebuffer.conf"
+AUTOSTART = SYSTEMD / "emotion-edge-display.desktop"
+DEFAULT_PYTHON = "/opt/emotion-edge/venv/bin/python"
+RUN_TIMEOUT_S = 180
+SCRIPT_TIMEOUT_S = 300
+
+
+def analyze() -> str:
+    found = shutil.which("systemd-analyze")
+    if found is None:
+        pytest.skip("systemd-analyze not installed (bash scripts/test.sh installs the systemd package)")
+    return found
+
+
+def rendered(source: Path, dest: Path) -> Path:
+    """A copy whose ExecStart runs this interpreter (verify insists on an existing executable)."""
+    text = source.read_text()
+    assert DEFAULT_PYTHON in text
+    dest.parent.mkdir(parents=True, exist_ok=True)
+    dest.write_text(text.replace(DEFAULT_PYTHON, str(Path(sys.executable).resolve())))
+    return dest
+
+
+def verify(*args: str, env: dict[str, str] | None = None) -> str:
+    done = subprocess.run([analyze(), *args], capture_output=True, text=True, timeout=60, env=env)
+    output = done.stdout + done.stderr
+    ours = [line for line in output.splitlines() if "emotion-edge" in line or "display-framebuffer" in line]
+    assert done.returncode == 0 and not ours, output
+    return output
+
+
+def exec_start(unit: Path) -> list[str]:
+    lines = [line.partition("=")[2] for line in unit.read_text().splitlines() if line.startswith("ExecStart=")]
+    return shlex.split([line for line in lines if line][-1])
+
+
+def test_user_unit_passes_systemd_analyze_verify_user(tmp_path):
+    runtime = tmp_path / "run"
+    runtime.mkdir(mode=0o700)
+    unit = rendered(USER_UNIT, tmp_path / "units" / USER_UNIT.name)
+    env = {**os.environ, "XDG_RUNTIME_DIR": str(runtime), "HOME": str(tmp_path / "home")}
+    verify("--user", "verify", str(unit), env=env)
+    text = USER_UNIT.read_text()
+    assert "WantedBy=graphical-session.target" in text and "PartOf=graphical-session.target" in text
+    assert "--display.mode fullscreen" in text and "Type=notify" in text
+
+
+def test_system_unit_with_framebuffer_dropin_passes_verify(tmp_path):
+    unit = rendered(SYSTEM_UNIT, tmp_path / SYSTEM_UNIT.name)
+    dropin = rendered(DROPIN, tmp_path / "emotion-edge.service.d" / DROPIN.name)
+    dropin.write_text(dropin.read_text() + "NoSuchSetting=1\n")  # proves the drop-in is read at all...
+    with pytest.raises(AssertionError, match="NoSuchSetting"):
+        verify("verify", str(unit))
+    rendered(DROPIN, dropin)  # ...and then passes as shipped
+    verify("verify", str(unit))
+    args = exec_start(DROPIN)
+    assert args[:4] == [DEFAULT_PYTHON, "-m", "edge", "service"] and args[-2:] == ["--display.mode", "framebuffer"]
+    assert "DeviceAllow=char-fb rw" in DROPIN.read_text()
+
+
+def test_autostart_entry_imports_the_session_and_starts_the_unit():
+    entry = configparser.ConfigParser(interpolation=None)
+    entry.read_string(AUTOSTART.read_text())
+    command = entry["Desktop Entry"]["Exec"]
+    assert "systemctl --user import-environment DISPLAY" in command
+    assert command.rstrip("'").endswith("systemctl --user start emotion-edge-display.service")
+
+
+def test_user_unit_command_line_shows_the_display_and_logs(service_model, xvfb, tmp_path):
+    """The unit's ExecStart as systemd would run it (%S expanded), on the demo clip instead of a camera."""
+    config = tmp_path / "config.yaml"
+    config.write_text((SYSTEMD / "config.yaml").read_text().replace("@SOURCE@", "demo"))
+    state = tmp_path / "state"
+    args = [arg.replace("%S", str(state)) for arg in exec_start(USER_UNIT)]
+    args = [sys.executable, *args[1:]]
+    args[args.index("/etc/emotion-edge/config.yaml")] = str(config)
+    args += ["--model", str(service_model), "--detector", "haar", "--loop", "--interval", "0"]
+    out = tmp_path / "stdout.log"
+    with out.open("w") as log:
+        proc = subprocess.Popen(args, cwd=REPO, env=edge_env(DISPLAY=xvfb.display), stdout=log, stderr=subprocess.STDOUT)
+        try:
+            wait_for(lambda: "display: fullscreen 1280x720" in out.read_text() or proc.poll() is not None,
+                     RUN_TIMEOUT_S, "the display")
+            wait_for(lambda: label_pixels(xvfb.screenshot()) > MIN_LABEL_PIXELS or proc.poll() is not None,
+                     RUN_TIMEOUT_S, "the overlay on the screen")
+            assert proc.poll() is None, out.read_text()[-3000:]
+        finally:
+            proc.send_signal(signal.SIGTERM)
+            proc.wait(timeout=RUN_TIMEOUT_S)
+    text = out.read_text()
+    assert proc.returncode == 0 and "display lost" not in text, text[-3000:]
+    assert (state / "emotion-edge" / "events.db").is_file() and ", 0 dropped" in text
+
+
+def script(name: str, *args: str, ok: bool = True) -> subprocess.CompletedProcess:
+    env = {k: v for k, v in os.environ.items() if k not in ("PYTHONPATH", "VIRTUAL_ENV", "SUDO_USER")}
+    done = subprocess.run(["bash", str(REPO / "scripts" / name), *args], cwd=REPO, env=env, capture_output=True,
+                          text=True, timeout=SCRIPT_TIMEOUT_S)
+    if ok:
+        assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
+    return done
+
+
+def test_install_display_modes_switch_and_uninstall(tmp_path):
+    root = tmp_path / "root"
+    flags = ["--root", str(root), "--prefix", "/srv/ee", "--no-apt", "--no-pip", "--pi", "no",
+             "--python", sys.executable]
+    user_unit = root / "etc/systemd/user/emotion-edge-display.service"
+    wants = root / "etc/systemd/user/graphical-session.target.wants/emotion-edge-display.service"
+    autostart = root / "etc/xdg/autostart/emotion-edge-display.desktop"
+    dropin = root / "etc/systemd/system/emotion-edge.service.d/display-framebuffer.conf"
+
+    script("install.sh", *flags, "--display", "desktop")
+    first = tree(root)
+    assert "ExecStart=/srv/ee/venv/bin/python -m edge service" in user_unit.read_text()
+    assert "/opt/emotion-edge" not in user_unit.read_text()
+    assert os.readlink(wants) == "/etc/systemd/user/emotion-edge-display.service"
+    assert autostart.read_text() == AUTOSTART.read_text() and not dropin.exists()
+    assert (root / "srv/ee/docs/DISPLAY.md").is_file()
+    script("install.sh", *flags, "--display", "desktop")
+    assert tree(root) == first  # idempotent
+
+    script("install.sh", *flags, "--display", "framebuffer")
+    assert not user_unit.exists() and not wants.exists() and not autostart.exists()
+    assert "ExecStart=/srv/ee/venv/bin/python -m edge service --config /etc/emotion-edge/config.yaml " \
+           "--display.mode framebuffer" in dropin.read_text()
+
+    script("install.sh", *flags)  # default: no display
+    assert not dropin.exists() and not dropin.parent.exists()
+
+    script("install.sh", *flags, "--display", "desktop")
+    script("uninstall.sh", "--root", str(root), "--prefix", "/srv/ee")
+    assert not user_unit.exists() and not wants.exists() and not autostart.exists()
+    assert not (root / "etc/systemd/system/emotion-edge.service").exists()
+
+
+def test_install_rejects_an_unknown_display_mode(tmp_path):
+    done = script("install.sh", "--root", str(tmp_path), "--display", "hdmi", ok=False)
+    assert done.returncode == 2
+    assert done.stderr.strip() == "error: --display hdmi: expected none, desktop or framebuffer"
