@@ -85,3 +85,14 @@ def test_window_modes_need_an_x_display(monkeypatch):
     with pytest.raises(EdgeError) as info:
         build_display_sink(DisplayConfig(mode="fullscreen"))
     assert info.value.one_line().startswith("error: display.mode fullscreen: no X11 display ($DISPLAY unset) (Wayland")
+
+
+def test_window_mode_shows_frames_in_a_normal_window(on_xvfb):
+    result = make_result([(Box(100, 150, 260, 330), HAPPY)], grey=GREY)
+    sink = build_display_sink(DisplayConfig(mode="window"))
+    try:
+        wait_for(lambda: sink.frames_shown >= 3, SHOW_TIMEOUT_S, "frames in the window", step=lambda: sink.write(result))
+    finally:
+        sink.close()
+    assert sink.size is None and sink.lost_reason is None  # frames at their own size, nothing lost
+    assert sink.describe().startswith("display: window (")
