@@ -32,8 +32,9 @@ class MediaPipeDetector(BaseDetector):
                 import mediapipe as mp
                 from mediapipe.tasks.python import vision
                 from mediapipe.tasks.python.core.base_options import BaseOptions
-        except ImportError as exc:
-            raise EdgeError("mediapipe", f"not importable ({exc}); pip install mediapipe or use --detector haar") from None
+        except (ImportError, OSError) as exc:  # OSError: a system library it links (libEGL, libGLESv2) is missing
+            raise EdgeError("mediapipe", f"not importable ({exc}); pip install mediapipe (and apt install libegl1 "
+                            "libgles2) or use --detector haar") from None
         self._mp = mp
         self._video = running_mode == "video"
         mode = vision.RunningMode.VIDEO if self._video else vision.RunningMode.IMAGE
