@@ -8,16 +8,13 @@ gate (a float op remained, or int8 lost more than --max-drop accuracy points).
 from __future__ import annotations
 
 import argparse
-import logging
 import os
 import sys
 from pathlib import Path
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")  # before TensorFlow loads: keep stderr for our errors
 
-from train.data import DataError  # noqa: E402
-
-from convert.errors import ConvertError  # noqa: E402
+from convert.errors import run_cli  # noqa: E402
 from convert.pipeline import ConvertOptions, convert_run  # noqa: E402
 
 DEFAULT_CACHE_DIR = Path(".cache/fer")  # the same decoded-array cache as python -m train
@@ -46,22 +43,14 @@ def parse_args(argv: list[str] | None) -> ConvertOptions:
 
 
 def main(argv: list[str] | None = None) -> int:
-    sys.stdout.reconfigure(write_through=True)
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s",
-                        stream=sys.stdout, force=True)
-    options = parse_args(argv)
-    try:
-        contract = convert_run(options)
-    except ConvertError as exc:
-        print(exc.one_line(), file=sys.stderr)
-        return exc.exit_code
-    except DataError as exc:
-        print(" ".join(f"error: {exc}".split()), file=sys.stderr)
-        return ConvertError.exit_code
-    m = contract["metrics"]
-    print(f"float_accuracy={m['float_accuracy']:.4f} int8_accuracy={m['int8_accuracy']:.4f} "
-          f"float_macro_f1={m['float_macro_f1']:.4f} int8_macro_f1={m['int8_macro_f1']:.4f} n={m['n']}")
-    return 0
+    def body() -> int:
+        metrics = convert_run(parse_args(argv))["metrics"]
+        print(f"float_accuracy={metrics['float_accuracy']:.4f} int8_accuracy={metrics['int8_accuracy']:.4f} "
+              f"float_macro_f1={metrics['float_macro_f1']:.4f} int8_macro_f1={metrics['int8_macro_f1']:.4f} "
+              f"n={metrics['n']}")
+        return 0
+
+    return run_cli(body)
 
 
 if __name__ == "__main__":

@@ -2,7 +2,12 @@
 
 from __future__ import annotations
 
+import logging
+import sys
+from collections.abc import Callable
 from pathlib import Path
+
+from train.data import DataError
 
 EXIT_BAD_INPUT = 2
 EXIT_QUALITY_GATE = 3
@@ -26,3 +31,19 @@ class QualityGateError(ConvertError):
     """The converted model is not fit to ship (float op left, too much accuracy lost); exit code 3."""
 
     exit_code = EXIT_QUALITY_GATE
+
+
+def run_cli(body: Callable[[], int]) -> int:
+    """A stage's entry point: one logging setup (unbuffered stdout), and user errors as one line on stderr
+    with the stage's exit code instead of a traceback."""
+    sys.stdout.reconfigure(write_through=True)
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+                        stream=sys.stdout, force=True)
+    try:
+        return body()
+    except ConvertError as exc:
+        print(exc.one_line(), file=sys.stderr)
+        return exc.exit_code
+    except DataError as exc:
+        print(" ".join(f"error: {exc}".split()), file=sys.stderr)
+        return ConvertError.exit_code

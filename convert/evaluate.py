@@ -26,12 +26,12 @@ from edge.contract import sidecar_path
 from edge.errors import EdgeError
 from edge.quant import dequantize
 from edge.types import Box
-from train.data import DataError, Split, load_split, stratified_holdout
+from train.data import Split, load_split, stratified_holdout
 from train.labels import EMOTIONS
 from train.metrics import classification_report, format_table
 from train.plots import plot_confusion
 
-from convert.errors import ConvertError
+from convert.errors import ConvertError, run_cli
 from convert.paths import ensure_writable
 
 log = logging.getLogger(__name__)
@@ -159,21 +159,13 @@ def run(args: argparse.Namespace) -> Evaluation:
 
 
 def main(argv: list[str] | None = None) -> int:
-    sys.stdout.reconfigure(write_through=True)
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s",
-                        stream=sys.stdout, force=True)
-    args = parse_args(argv)
-    try:
-        result = run(args)
-    except ConvertError as exc:
-        print(exc.one_line(), file=sys.stderr)
-        return exc.exit_code
-    except DataError as exc:
-        print(" ".join(f"error: {exc}".split()), file=sys.stderr)
-        return ConvertError.exit_code
-    print(f"\n{format_table(result.report)}\n")
-    print(result.summary_line())
-    return 0
+    def body() -> int:
+        result = run(parse_args(argv))
+        print(f"\n{format_table(result.report)}\n")
+        print(result.summary_line())
+        return 0
+
+    return run_cli(body)
 
 
 if __name__ == "__main__":
