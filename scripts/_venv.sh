@@ -14,6 +14,9 @@ ensure_apt() {
   as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}" >/dev/null
 }
 
+# System libraries the edge wheels link: OpenCV's GUI build (libGL, GLib), MediaPipe (libEGL, libGLESv2).
+EDGE_APT_PACKAGES=(libgl1 libglib2.0-0 libegl1 libgles2)
+
 ensure_venv() {
   local dir=$1; shift
   if ! python3 -c 'import sys; sys.exit(sys.version_info < (3, 11))'; then

@@ -5,6 +5,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 source scripts/_venv.sh
+ensure_apt "${EDGE_APT_PACKAGES[@]}"
 VENV=${EDGE_VENV:-.venv-edge}
 ensure_venv "$VENV" requirements-edge.txt
 "$VENV/bin/python" -m edge.fetch_detector --quiet-if-present \

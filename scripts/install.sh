@@ -27,7 +27,7 @@ ROOT=/ PREFIX=$DEFAULT_PREFIX SYSTEMCTL=1 APT=1 PIP=1 PI=auto PYTHON=${PYTHON:-p
 DISPLAY_MODE=none DISPLAY_USER=${SUDO_USER:-}
 # libegl1 libgles2: mediapipe's libmediapipe.so links libEGL.so.1 and libGLESv2.so.2 (not in a minimal Debian /
 # Pi OS Lite; without them the mediapipe detector fails to load)
-APT_PACKAGES=(python3-venv python3-pip libgl1 libglib2.0-0 libegl1 libgles2)
+APT_PACKAGES=(python3-venv python3-pip "${EDGE_APT_PACKAGES[@]}")
 PI_APT_PACKAGES=(python3-picamera2)
 PI_PIP_CONSTRAINTS="numpy<2"  # Debian's picamera2 stack (simplejpeg, libcamera) is built against numpy 1.x
 

@@ -5,7 +5,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 source scripts/_venv.sh
-ensure_apt xvfb systemd chromium
+ensure_apt "${EDGE_APT_PACKAGES[@]}" xvfb systemd chromium
 VENV=${TEST_VENV:-.venv}
 ensure_venv "$VENV" requirements-train.txt requirements-edge.txt requirements-test.txt
 "$VENV/bin/python" -m edge.fetch_detector --quiet-if-present
