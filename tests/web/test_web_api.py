@@ -122,19 +122,21 @@ def test_stream_viewers_are_limited_and_slots_come_back(view):
     from edge.web.stream import MAX_CLIENTS
     from tests.web.webclient import connect
 
-    viewers = []
-    try:
+    viewers = []  # (connection, response) pairs: the response owns the socket of a Connection: close
+    try:  # stream, so both must stay referenced or the viewer silently disconnects and frees its slot
         for _ in range(MAX_CLIENTS):
             conn = connect(view.url)
             conn.request("GET", "/stream.mjpg")
             response = conn.getresponse()
+            viewers.append((conn, response))
             assert response.status == 200
             response.readline()  # the stream is flowing
-            viewers.append(conn)
+        assert stream_status(view.url) == 503
         refused = request(view.url, "/stream.mjpg")
         assert refused.status == 503 and "too many" in refused.text
     finally:
-        for conn in viewers:
+        for conn, response in viewers:
+            response.close()
             conn.close()
     deadline = time.monotonic() + 60  # gone viewers are noticed at their next frame: a readiness wait
     while stream_status(view.url) != 200:
