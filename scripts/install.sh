@@ -30,6 +30,9 @@ DISPLAY_MODE=none DISPLAY_USER=${SUDO_USER:-}
 APT_PACKAGES=(python3-venv python3-pip "${EDGE_APT_PACKAGES[@]}")
 PI_APT_PACKAGES=(python3-picamera2)
 PI_PIP_CONSTRAINTS="numpy<2"  # Debian's picamera2 stack (simplejpeg, libcamera) is built against numpy 1.x
+# mediapipe 1.x aarch64 wheels are built for ARMv8.1 atomics (LSE): on a CPU without them (Cortex-A53/A72:
+# Pi 3, Pi 4, Zero 2) libmediapipe.so kills the process with SIGILL. 0.10.18 (which needs numpy 1.x) runs there.
+NO_LSE_PIP_CONSTRAINTS=("mediapipe<1" "numpy<2")
 
 die() { echo "error: $1" >&2; exit 2; }
 while [ $# -gt 0 ]; do
@@ -101,9 +104,13 @@ if [ ! -x "$VENV/bin/python" ]; then
   "$PYTHON" -m venv --system-site-packages "$VENV" || die "venv $VENV: cannot create (apt install python3-venv)"
 fi
 if [ "$PIP" = 1 ]; then
-  constraints=()
-  if [ "$PI" = yes ]; then
-    echo "$PI_PIP_CONSTRAINTS" > "$APP/pip-constraints.txt"
+  constraints=() constraint_lines=()
+  [ "$PI" = yes ] && constraint_lines+=("$PI_PIP_CONSTRAINTS")
+  if [ "$arch" = arm64 ] || [ "$arch" = aarch64 ]; then
+    grep -qsw atomics /proc/cpuinfo || constraint_lines+=("${NO_LSE_PIP_CONSTRAINTS[@]}")
+  fi
+  if [ ${#constraint_lines[@]} -gt 0 ]; then
+    printf '%s\n' "${constraint_lines[@]}" > "$APP/pip-constraints.txt"
     constraints=(-c "$APP/pip-constraints.txt")
   fi
   "$VENV/bin/python" -m pip install -q --disable-pip-version-check -r "$APP/requirements-edge.txt" "${constraints[@]}"

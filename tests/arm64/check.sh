@@ -20,7 +20,7 @@
 #   --rebuild       discard the cached root and debootstrap again
 #   --update-tarball  rewrite the --root tarball at the end even if it exists
 #   --preflight     only check tools, root, binfmt, disk space, model and host Python, then exit
-# Takes about an hour the first time (debootstrap second stage and pip under qemu), minutes with a cached root.
+# Takes about 20 minutes the first time on 2 cores (debootstrap second stage, apt and pip under qemu), ~8 with a cached root.
 # Exit 0: all ran and labels match; 1: a check failed; 2: cannot run here (message says what to install/free).
 set -euo pipefail
 REPO=$(cd "$(dirname "$0")/../.." && pwd)
@@ -32,6 +32,10 @@ PI_STACK=1 REBUILD=0 UPDATE_TARBALL=0 PREFLIGHT_ONLY=0
 MODEL=$REPO/models/emotion_int8.tflite
 QEMU=${ARM64_QEMU:-/usr/bin/qemu-aarch64-static}
 MACHINE=${ARM64_EXPECT_MACHINE:-aarch64}  # only for trying this script on a native (x86_64) root
+# The CPU qemu emulates: a Pi 4's Cortex-A72 (ARMv8.0, no LSE atomics; cortex-a76 for a Pi 5). qemu's default
+# ("max") advertises SME, and with it LiteRT's XNNPACK int8 kernels give the same wrong output for any input
+# (qemu 7.2; "max,sme=off" is right): no Pi has SME, and "max" would also hide missing-instruction crashes.
+QEMU_CPU_MODEL=${ARM64_QEMU_CPU:-cortex-a72}
 NEED_GIB_FRESH=5 NEED_GIB_CACHED=1
 MARK=.emotion-edge-arm64            # inside the root: made by this script (safe to delete on --rebuild)
 BASE_MARK=.emotion-edge-arm64-base  # inside the root: debootstrap finished
@@ -173,15 +177,35 @@ unmount_all() {
 }
 trap unmount_all EXIT
 trap 'exit 130' INT TERM
+fake_cpuinfo() {  # /proc/cpuinfo of a Pi 4 (Cortex-A72) or, for ARM64_QEMU_CPU=cortex-a76, a Pi 5; one entry per host CPU
+  local i features='fp asimd evtstrm crc32 cpuid' part=0xd08 model='Raspberry Pi 4 Model B Rev 1.4'
+  if [ "$QEMU_CPU_MODEL" = cortex-a76 ]; then
+    features='fp asimd evtstrm aes pmull sha1 sha2 crc32 atomics fphp asimdhp cpuid asimdrdm lrcpc dcpop asimddp'
+    part=0xd0b model='Raspberry Pi 5 Model B Rev 1.0'
+  fi
+  for ((i = 0; i < $(nproc --all); i++)); do
+    printf 'processor\t: %d\nBogoMIPS\t: 108.00\nFeatures\t: %s\nCPU implementer\t: 0x41\n' "$i" "$features"
+    printf 'CPU architecture: 8\nCPU variant\t: 0x0\nCPU part\t: %s\nCPU revision\t: 3\n\n' "$part"
+  done
+  printf 'Model\t\t: %s\n' "$model"
+}
 mount_root() {
   local target
   target=$ROOT/proc; mountpoint -q "$target" || { mount -t proc proc "$target" && MOUNTS+=("$target"); }
+  # qemu-user (7.2) shows the host's x86 /proc/cpuinfo to aarch64 programs; the cpuinfo library in LiteRT's
+  # XNNPACK (and mediapipe) then finds no ARM cores and segfaults in Interpreter(). Give the root an
+  # aarch64 one (Pi 4: Cortex-A72, one entry per host CPU so it agrees with /sys/devices/system/cpu).
+  if [ "$(uname -m)" != aarch64 ] && [ "$MACHINE" = aarch64 ] && ! mountpoint -q "$ROOT/proc/cpuinfo"; then
+    fake_cpuinfo > "$OUT/cpuinfo-aarch64.txt"
+    mount --bind "$OUT/cpuinfo-aarch64.txt" "$ROOT/proc/cpuinfo" && MOUNTS+=("$ROOT/proc/cpuinfo")
+  fi
   target=$ROOT/sys; mountpoint -q "$target" || { mount -t sysfs sysfs "$target" && MOUNTS+=("$target"); }
   target=$ROOT/dev; mountpoint -q "$target" || { mount --rbind /dev "$target" && mount --make-rslave "$target" && MOUNTS+=("$target"); }
   cp -L /etc/resolv.conf "$ROOT/etc/resolv.conf" 2>/dev/null || true
 }
 in_root() {  # in_root CMD...: run in the arm64 root with a clean environment (proxy/index settings pass through)
   local env=(HOME=/root PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin LANG=C.UTF-8 TERM=dumb)
+  [ "$(uname -m)" = "$MACHINE" ] || env+=("QEMU_CPU=$QEMU_CPU_MODEL")  # read by every qemu-aarch64 started below
   local var
   for var in http_proxy https_proxy no_proxy HTTP_PROXY HTTPS_PROXY NO_PROXY PIP_INDEX_URL PIP_TRUSTED_HOST; do
     [ -n "${!var:-}" ] && env+=("$var=${!var}")
@@ -239,6 +263,7 @@ if [ -e "${extra_cas[0]}" ]; then
     in_root update-ca-certificates >/dev/null 2>&1 || say "warning: update-ca-certificates failed in the root"
   fi
 fi
+[ "$(uname -m)" = "$MACHINE" ] || say "emulated CPU: QEMU_CPU=$QEMU_CPU_MODEL (ARM64_QEMU_CPU), /proc/cpuinfo in the root to match"
 say "root: $(in_root sh -c '. /etc/os-release; echo "$PRETTY_NAME"') $(in_root uname -m), python3 $(in_root python3 -c 'import platform; print(platform.python_version())' 2>/dev/null || echo '(not yet installed)')"
 
 # ---------------------------------------------------------------- the install, as on a Pi
@@ -271,7 +296,7 @@ check "installed emotion model identical to the repo's" \
 in_root $APP/venv/bin/python -m pip freeze --all > "$OUT/arm64-pip-freeze.txt"
 SITE=$(in_root $APP/venv/bin/python -c 'import sysconfig; print(sysconfig.get_paths()["purelib"])')
 check "every system library the aarch64 wheels link is in the root ($(python3 "$REPO/tests/arm64/needed_libs.py" \
-  "$ROOT" "$SITE" --json "$OUT/arm64-needed-libs.json" | tee "$OUT/arm64-needed-libs.txt" | head -n 1))" \
+  "$ROOT" "$SITE" --json "$OUT/arm64-needed-libs.json" > "$OUT/arm64-needed-libs.txt"; head -n 1 "$OUT/arm64-needed-libs.txt"))" \
   python3 -c 'import json, sys; sys.exit(bool(json.load(open(sys.argv[1]))["missing"]))' "$OUT/arm64-needed-libs.json"
 in_root $APP/venv/bin/python -m pip check > "$OUT/arm64-pip-check.txt" 2>&1 \
   || { say "FAILED: pip check in the arm64 venv: $(tr '\n' ' ' < "$OUT/arm64-pip-check.txt")"; fail=1; }
