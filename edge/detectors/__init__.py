@@ -16,10 +16,17 @@ def resolve_type(kind: str, mediapipe_model: Path) -> str:
     """`auto` means mediapipe when its model file is present, otherwise haar (and says why)."""
     if kind != "auto":
         return kind
-    if Path(mediapipe_model).is_file():
-        return "mediapipe"
-    log.info("detector auto: using haar because %s is missing (run `python -m edge.fetch_detector` for mediapipe)", mediapipe_model)
-    return "haar"
+    if not Path(mediapipe_model).is_file():
+        log.info("detector auto: using haar because %s is missing (run `python -m edge.fetch_detector` for mediapipe)",
+                 mediapipe_model)
+        return "haar"
+    from edge.detectors.cpu import mediapipe_unsupported_reason
+
+    reason = mediapipe_unsupported_reason()
+    if reason:
+        log.warning("detector auto: using haar because %s", reason)
+        return "haar"
+    return "mediapipe"
 
 
 def make_detector(cfg) -> FaceDetector:  # cfg: edge.config.DetectorConfig

@@ -10,6 +10,7 @@ import cv2
 import numpy as np
 
 from edge.detectors.base import BaseDetector
+from edge.detectors.cpu import mediapipe_unsupported_reason
 from edge.errors import EdgeError
 from edge.no_tensorflow import mediapipe_import
 from edge.types import Box
@@ -27,6 +28,9 @@ class MediaPipeDetector(BaseDetector):
         model = Path(model)
         if not model.is_file():
             raise EdgeError(f"face model {model}", FETCH_HINT)
+        reason = mediapipe_unsupported_reason()
+        if reason:
+            raise EdgeError("mediapipe", reason)
         try:
             with mediapipe_import():
                 import mediapipe as mp
