@@ -1,3 +1,3 @@
-"""The benchmark uses the same models as the edge tests (EDGE_TEST_MODEL overrides the shipped one)."""
+"""The benchmark uses the edge tests' face model; the emotion model fixture is tests/conftest.py's."""
 
-from tests.edge.conftest import emotion_model, face_model  # noqa: F401 - re-exported fixtures
+from tests.edge.conftest import face_model  # noqa: F401 - re-exported fixture

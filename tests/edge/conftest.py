@@ -2,21 +2,12 @@
 
 from __future__ import annotations
 
-import os
 import shutil
 from pathlib import Path
 
 import pytest
 
-from tests.edge.helpers import EMOTION_MODEL, FACE_MODEL, MODEL_OVERRIDE_ENV
-
-
-@pytest.fixture(scope="session")
-def emotion_model() -> Path:
-    path = Path(os.environ.get(MODEL_OVERRIDE_ENV) or EMOTION_MODEL)
-    if not path.is_file() or not path.with_suffix(".json").is_file():
-        pytest.skip(f"shipped emotion model {path} (+ .json sidecar) absent: run `python -m convert` first")
-    return path
+from tests.edge.helpers import FACE_MODEL
 
 
 @pytest.fixture(scope="session")

@@ -8,10 +8,7 @@ import sys
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[2]
-EMOTION_MODEL = REPO / "models" / "emotion_int8.tflite"
 FACE_MODEL = REPO / "models" / "face_detection_short_range.tflite"
-# Override only for local development before a trained model exists; CI uses the shipped model.
-MODEL_OVERRIDE_ENV = "EDGE_TEST_MODEL"
 
 
 def edge_env(**extra: str) -> dict[str, str]:

@@ -13,27 +13,13 @@ from pathlib import Path
 import pytest
 
 REPO = Path(__file__).resolve().parents[2]
-if str(REPO) not in sys.path:
-    sys.path.insert(0, str(REPO))
-SHIPPED_MODEL = REPO / "models" / "emotion_int8.tflite"
-MODEL_OVERRIDE_ENV = "EDGE_TEST_MODEL"
-MODEL_BUILD_TIMEOUT_S = 300
 RECV_POLL_S = 0.2
 DATAGRAM_MAX = 65536
 
 
 @pytest.fixture(scope="session")
-def service_model(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """The shipped model (or $EDGE_TEST_MODEL); before one exists, a throwaway built with the converter."""
-    for path in (os.environ.get(MODEL_OVERRIDE_ENV), SHIPPED_MODEL):
-        if path and Path(path).is_file() and Path(path).with_suffix(".json").is_file():
-            return Path(path)
-    pytest.importorskip("tensorflow", reason="no shipped model and no TensorFlow to build a throwaway one")
-    out = tmp_path_factory.mktemp("model") / "throwaway_int8.tflite"
-    done = subprocess.run([sys.executable, str(Path(__file__).with_name("throwaway_model.py")), str(out)],
-                          capture_output=True, text=True, timeout=MODEL_BUILD_TIMEOUT_S)
-    assert done.returncode == 0, done.stderr[-3000:]
-    return out
+def service_model(emotion_model: Path) -> Path:
+    return emotion_model
 
 
 def service_env(**extra: str) -> dict[str, str]:

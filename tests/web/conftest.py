@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import os
-import sys
 import threading
 import time
 from collections.abc import Iterator
@@ -13,20 +11,8 @@ from pathlib import Path
 import pytest
 
 REPO = Path(__file__).resolve().parents[2]
-if str(REPO) not in sys.path:
-    sys.path.insert(0, str(REPO))
-EMOTION_MODEL = REPO / "models" / "emotion_int8.tflite"
-MODEL_OVERRIDE_ENV = "EDGE_TEST_MODEL"  # same override as tests/edge (local development before a trained model)
 TOKEN = "test-token-0123456789"
 FEED_FPS = 30.0  # the demo source is throttled to a camera-like rate so the tests do not hog a core
-
-
-@pytest.fixture(scope="session")
-def emotion_model() -> Path:
-    path = Path(os.environ.get(MODEL_OVERRIDE_ENV) or EMOTION_MODEL)
-    if not path.is_file() or not path.with_suffix(".json").is_file():
-        pytest.skip(f"shipped emotion model {path} (+ .json sidecar) absent: run `python -m convert` first")
-    return path
 
 
 class ThrottledDemo:
