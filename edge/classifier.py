@@ -22,6 +22,7 @@ from edge.types import Box, Prediction
 log = logging.getLogger(__name__)
 
 INTERPOLATIONS = {"area": cv2.INTER_AREA, "linear": cv2.INTER_LINEAR, "nearest": cv2.INTER_NEAREST, "cubic": cv2.INTER_CUBIC}
+COLOR_CONVERSIONS = {"grayscale": cv2.COLOR_BGR2GRAY, "rgb": cv2.COLOR_BGR2RGB}  # from BGR frames
 DEFAULT_MODEL = Path("models/emotion_int8.tflite")
 
 
@@ -69,10 +70,13 @@ class EmotionClassifier:
     def preprocess(self, image_bgr: np.ndarray, boxes: list[Box]) -> np.ndarray:
         """Crops -> (N, H, W, C) model input, already quantised to the input dtype."""
         pre, spec = self.contract.preprocess, self.contract.input
-        source = cv2.cvtColor(image_bgr, cv2.COLOR_BGR2GRAY) if pre.color == "grayscale" else image_bgr
-        if pre.color == "rgb":
-            source = cv2.cvtColor(image_bgr, cv2.COLOR_BGR2RGB)
-        crops = [cv2.resize(source[b.y1:b.y2, b.x1:b.x2], self._size, interpolation=self._interpolation) for b in boxes]
+        conversion = COLOR_CONVERSIONS.get(pre.color)
+
+        def crop(box: Box) -> np.ndarray:  # convert only the face, not the whole frame
+            face = image_bgr[box.y1:box.y2, box.x1:box.x2]
+            return cv2.cvtColor(face, conversion) if conversion is not None else face
+
+        crops = [cv2.resize(crop(b), self._size, interpolation=self._interpolation) for b in boxes]
         batch = np.stack(crops).astype(np.float32).reshape(len(boxes), pre.height, pre.width, -1)
         low, high = pre.value_range
         if (low, high) != (0.0, 255.0):
