@@ -51,6 +51,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--mixed-precision", choices=("auto", "on", "off"), default="auto",
                         help="bfloat16 mixed precision; auto = on where the CPU has bf16 instructions")
     parser.add_argument("--resume", action="store_true", help="continue from the run folder's last checkpoint")
+    parser.add_argument("--init-from", type=Path,
+                        help="start from this checkpoint's weights (e.g. runs/a/model.keras) with a new schedule")
     parser.add_argument("--val-fraction", type=float, default=0.1,
                         help="share of train held out for validation when --val-split is not given")
     parser.add_argument("--val-split", help="use this split (e.g. test) for validation instead of a train slice")
@@ -84,6 +86,8 @@ def check_args(args: argparse.Namespace) -> None:
         raise DataError(f"--dropout {args.dropout}: must be in [0, 1)")
     if args.lr <= 0:
         raise DataError(f"--lr {args.lr}: must be positive")
+    if args.init_from is not None and not args.init_from.is_file():
+        raise DataError(f"--init-from {args.init_from}: no such checkpoint file")
 
 
 def load_data(args: argparse.Namespace) -> tuple[Split, Split, Split | None]:
@@ -125,7 +129,7 @@ def main(argv: list[str] | None = None) -> int:
     from train.reports import write_reports
 
     config = train_config(args)
-    model = fit(train, val, args.out, config, AugmentConfig(), args.resume)
+    model = fit(train, val, args.out, config, AugmentConfig(), args.resume, args.init_from)
     command = "python -m train " + shlex.join(argv if argv is not None else sys.argv[1:])
     write_reports(model, args, config, val, evaluation, command, time.monotonic() - started)
     return 0

@@ -126,8 +126,13 @@ def _compile(model: keras.Model, config: TrainConfig) -> None:
     )
 
 
-def prepare_model(out_dir: Path, config: TrainConfig, resume: bool) -> tuple[keras.Model, int, float]:
-    """A fresh compiled model, or the last checkpoint with its next epoch and best score when resuming."""
+def prepare_model(
+    out_dir: Path, config: TrainConfig, resume: bool, init_from: Path | None = None
+) -> tuple[keras.Model, int, float]:
+    """A fresh compiled model, or the last checkpoint with its next epoch and best score when resuming.
+
+    `init_from` starts a new schedule from another run's weights (a warm restart): the architecture comes from
+    that checkpoint, the optimizer and learning-rate cycle start afresh."""
     state_path = out_dir / STATE_FILE
     if resume and state_path.is_file() and (out_dir / LAST_CHECKPOINT).is_file():
         state = json.loads(state_path.read_text())
@@ -136,17 +141,25 @@ def prepare_model(out_dir: Path, config: TrainConfig, resume: bool) -> tuple[ker
         return model, state["epoch"] + 1, float(state["best_val_accuracy"])
     if resume:
         log.info("nothing to resume in %s; starting fresh", out_dir)
+    if init_from is not None:
+        model = keras.models.load_model(init_from)
+        log.info("warm start from %s", init_from)
+        _compile(model, config)
+        return model, 0, 0.0
     model = build_model(config.width, config.dense_units, config.dropout)
     _compile(model, config)
     return model, 0, 0.0
 
 
-def fit(train: Split, val: Split, out_dir: Path, config: TrainConfig, augment: AugmentConfig, resume: bool) -> keras.Model:
+def fit(
+    train: Split, val: Split, out_dir: Path, config: TrainConfig, augment: AugmentConfig, resume: bool,
+    init_from: Path | None = None,
+) -> keras.Model:
     """Train, and return the best model by validation accuracy (also saved as model.keras)."""
     keras.utils.set_random_seed(config.seed)
     if config.mixed_precision:
         keras.mixed_precision.set_global_policy("mixed_bfloat16")
-    model, initial_epoch, best = prepare_model(out_dir, config, resume)
+    model, initial_epoch, best = prepare_model(out_dir, config, resume, init_from)
     log.info("model %s: %d params, %.1f M MACs per face", model.name, model.count_params(), count_macs(model) / 1e6)
     log.info("training config: %s", json.dumps(asdict(config)))
     train_ds, val_ds = make_datasets(train, val, config, augment)

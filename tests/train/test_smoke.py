@@ -51,7 +51,6 @@ def test_history_metrics_and_run_json_are_consistent(smoke_run):
 
 
 def test_resume_continues_from_last_epoch(smoke_run):
-    import sys
     from tests.conftest import REPO
 
     out, _, cmd = smoke_run
@@ -62,3 +61,38 @@ def test_resume_continues_from_last_epoch(smoke_run):
     assert "epoch 3/3" in result.stdout and "epoch 1/3" not in result.stdout
     state = json.loads((out / "state.json").read_text())
     assert state["epoch"] == 2
+
+
+def test_init_from_starts_a_new_schedule_from_the_checkpoint_weights(smoke_run, tmp_path):
+    import keras
+    import numpy as np
+
+    from tests.conftest import REPO
+
+    source, _, cmd = smoke_run
+    out = tmp_path / "warm"
+    cmd = list(cmd)
+    cmd[cmd.index("--out") + 1] = str(out)
+    cmd[cmd.index("--width") + 1] = "8"  # ignored: the architecture comes from the checkpoint
+    cmd[cmd.index("--epochs") + 1] = "1"
+    cmd += ["--init-from", str(source / "last.keras"), "--lr", "1e-9", "--no-tune-bias"]
+    result = subprocess.run(cmd, cwd=REPO, capture_output=True, text=True, timeout=300)
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+    assert "warm start from" in result.stdout and "epoch 1/1" in result.stdout
+    before = keras.models.load_model(source / "last.keras")
+    after = keras.models.load_model(out / "model.keras")
+    assert after.count_params() == before.count_params()
+    kernels = [(a.numpy(), b.numpy()) for a, b in zip(before.trainable_weights, after.trainable_weights)
+               if "kernel" in a.path]
+    assert kernels and all(np.allclose(a, b, atol=1e-4) for a, b in kernels)
+
+
+def test_init_from_a_missing_checkpoint_is_one_line_and_exit_2(smoke_run, tmp_path):
+    from tests.conftest import REPO
+
+    _, _, cmd = smoke_run
+    cmd = list(cmd) + ["--init-from", str(tmp_path / "nope.keras")]
+    cmd[cmd.index("--out") + 1] = str(tmp_path / "run")
+    result = subprocess.run(cmd, cwd=REPO, capture_output=True, text=True, timeout=300)
+    assert result.returncode == 2
+    assert result.stderr.strip().splitlines() == [f"error: --init-from {tmp_path / 'nope.keras'}: no such checkpoint file"]
