@@ -15,13 +15,30 @@ import numpy as np  # noqa: E402
 FIGURE_DPI = 110
 
 
-def plot_curves(history_csv: Path, out_png: Path) -> None:
-    """Accuracy and loss per epoch, training and validation, from Keras' CSV history."""
-    with history_csv.open(newline="") as handle:
-        rows = list(csv.DictReader(handle))
-    epochs = [int(r["epoch"]) + 1 for r in rows]
+def read_histories(history_csvs: Sequence[Path]) -> tuple[list[dict], list[int]]:
+    """Keras CSV histories of consecutive stages (a run and its warm restarts) as one list of rows, with the
+    epoch numbers running on across stages, plus the first epoch of every stage after the first."""
+    rows: list[dict] = []
+    restarts: list[int] = []
+    for history_csv in history_csvs:
+        with history_csv.open(newline="") as handle:
+            stage = list(csv.DictReader(handle))
+        if rows:
+            restarts.append(len(rows) + 1)
+        rows.extend(stage)
+    return rows, restarts
+
+
+def plot_curves(history_csvs: Path | Sequence[Path], out_png: Path) -> None:
+    """Accuracy and loss per epoch, training and validation, from Keras' CSV histories; with several stages
+    (a warm restart continues an earlier run) the epochs run on and each restart is marked."""
+    paths = [history_csvs] if isinstance(history_csvs, Path) else list(history_csvs)
+    rows, restarts = read_histories(paths)
+    epochs = list(range(1, len(rows) + 1))
     fig, (acc_ax, loss_ax) = plt.subplots(1, 2, figsize=(10, 4))
     for key, ax in (("accuracy", acc_ax), ("loss", loss_ax)):
+        for epoch in restarts:
+            ax.axvline(epoch - 0.5, color="grey", linestyle=":", label="warm restart" if epoch == restarts[0] else None)
         for prefix, style in (("", "-"), ("val_", "--")):
             values = [float(r[prefix + key]) for r in rows if r.get(prefix + key)]
             if values:

@@ -39,6 +39,24 @@ def fold_class_bias(model: keras.Model, bias: np.ndarray) -> None:
     layer.set_weights([kernel, (current + bias).astype(current.dtype)])
 
 
+def history_chain(out: Path, init_from: Path | None) -> list[Path]:
+    """This run's history, preceded by the histories of the runs it was warm-started from (via run.json)."""
+    chain = [out / HISTORY_FILE]
+    seen = {out.resolve()}
+    while init_from is not None:
+        source = init_from.parent
+        if source.resolve() in seen or not (source / HISTORY_FILE).is_file():
+            break
+        seen.add(source.resolve())
+        chain.insert(0, source / HISTORY_FILE)
+        try:
+            parent = json.loads((source / "run.json").read_text()).get("init_from")
+        except (OSError, ValueError):
+            parent = None
+        init_from = Path(parent) if parent else None
+    return chain
+
+
 def write_reports(model: keras.Model, args: argparse.Namespace, config: TrainConfig, val: Split,
                   evaluation: Split | None, command: str, seconds: float) -> dict:
     out: Path = args.out
@@ -56,12 +74,13 @@ def write_reports(model: keras.Model, args: argparse.Namespace, config: TrainCon
     shown = metrics[shown_name]
     print(f"\nper-class results on {shown_name} (float model):\n{format_table(shown)}")
     if (out / HISTORY_FILE).is_file():
-        plot_curves(out / HISTORY_FILE, out / "curves.png")
+        plot_curves(history_chain(out, args.init_from), out / "curves.png")
     plot_confusion(shown["confusion"], EMOTIONS, f"{shown_name}: accuracy {shown['accuracy']:.3f}", out / "confusion.png")
     run = {
         "config": asdict(config), "labels": list(EMOTIONS), "input_shape": [IMAGE_SIZE, IMAGE_SIZE, 1],
         "mixed_precision": config.mixed_precision, "data": str(args.data), "command": command,
-        "seconds": round(seconds, 1), "class_bias": np.round(bias, 3).tolist(),
+        "seconds": round(seconds, 1), "init_from": str(args.init_from) if args.init_from else None,
+        "class_bias": np.round(bias, 3).tolist(),
         "params": model.count_params(), "macs": count_macs(model),
         "machine": f"{platform.machine()} {platform.processor() or ''} {platform.system()}".strip(),
         "finished": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),

@@ -79,6 +79,7 @@ def test_init_from_starts_a_new_schedule_from_the_checkpoint_weights(smoke_run, 
     result = subprocess.run(cmd, cwd=REPO, capture_output=True, text=True, timeout=300)
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
     assert "warm start from" in result.stdout and "epoch 1/1" in result.stdout
+    assert json.loads((out / "run.json").read_text())["init_from"] == str(source / "last.keras")
     before = keras.models.load_model(source / "last.keras")
     after = keras.models.load_model(out / "model.keras")
     assert after.count_params() == before.count_params()
