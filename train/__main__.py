@@ -38,6 +38,10 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--epochs", type=int, default=defaults.epochs)
     parser.add_argument("--batch-size", type=int, default=defaults.batch_size)
     parser.add_argument("--lr", type=float, default=defaults.learning_rate, help="peak learning rate (SGD Nesterov)")
+    parser.add_argument("--schedule", choices=("cosine", "constant"), default=defaults.schedule,
+                        help="learning rate after warm-up: cosine decay to zero, or constant (for --average-last)")
+    parser.add_argument("--average-last", type=int, default=defaults.average_last,
+                        help="average the weights of the last N epochs (stochastic weight averaging); 0 = off")
     parser.add_argument("--warmup-epochs", type=int, default=defaults.warmup_epochs)
     parser.add_argument("--weight-decay", type=float, default=defaults.weight_decay)
     parser.add_argument("--label-smoothing", type=float, default=defaults.label_smoothing)
@@ -73,7 +77,8 @@ def train_config(args: argparse.Namespace) -> TrainConfig:
         "warmup_epochs": args.warmup_epochs, "weight_decay": args.weight_decay,
         "label_smoothing": args.label_smoothing, "class_weight_power": args.class_weight_power,
         "width": args.width, "dense_units": args.dense_units, "dropout": args.dropout,
-        "patience": args.patience, "seed": args.seed, "mixed_precision": mixed,
+        "patience": args.patience, "seed": args.seed, "schedule": args.schedule,
+        "average_last": args.average_last, "mixed_precision": mixed,
     }
     return TrainConfig(**values)
 
@@ -82,6 +87,8 @@ def check_args(args: argparse.Namespace) -> None:
     for name in ("epochs", "batch_size", "width", "dense_units"):
         if getattr(args, name) <= 0:
             raise DataError(f"--{name.replace('_', '-')} {getattr(args, name)}: must be positive")
+    if not 0 <= args.average_last <= args.epochs:
+        raise DataError(f"--average-last {args.average_last}: must be between 0 and --epochs ({args.epochs})")
     if not 0.0 <= args.dropout < 1.0:
         raise DataError(f"--dropout {args.dropout}: must be in [0, 1)")
     if args.lr <= 0:

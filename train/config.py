@@ -10,6 +10,7 @@ class TrainConfig:
     epochs: int = 60
     batch_size: int = 64
     learning_rate: float = 0.05
+    schedule: str = "cosine"  # after warm-up: "cosine" decay to zero, or "constant"
     warmup_epochs: int = 2
     weight_decay: float = 5e-4
     label_smoothing: float = 0.1
@@ -18,5 +19,6 @@ class TrainConfig:
     dense_units: int = 256
     dropout: float = 0.4
     patience: int = 15
+    average_last: int = 0  # stochastic weight averaging over the last N epochs (0 = off)
     seed: int = 42
     mixed_precision: bool = True

@@ -15,6 +15,7 @@ import numpy as np
 import tensorflow as tf
 
 from train.augment import AugmentConfig, build_augmenter, random_erase
+from train.averaging import WeightAverage, recalibrate_batch_norm
 from train.config import TrainConfig
 from train.data import Split
 from train.labels import NUM_CLASSES
@@ -37,9 +38,12 @@ def class_weights(counts: np.ndarray, power: float) -> np.ndarray:
 
 
 def learning_rate_at(epoch: int, config: TrainConfig) -> float:
-    """Linear warm-up, then cosine decay to zero at the last epoch (per epoch, so resume is exact)."""
+    """Linear warm-up, then cosine decay to zero at the last epoch or a constant rate (per epoch, so resume
+    is exact)."""
     if epoch < config.warmup_epochs:
         return config.learning_rate * (epoch + 1) / (config.warmup_epochs + 1)
+    if config.schedule == "constant":
+        return config.learning_rate
     progress = (epoch - config.warmup_epochs) / max(1, config.epochs - config.warmup_epochs)
     return 0.5 * config.learning_rate * (1 + math.cos(math.pi * progress))
 
@@ -167,15 +171,34 @@ def fit(
         out_dir / BEST_CHECKPOINT, monitor="val_accuracy", mode="max", save_best_only=True,
         initial_value_threshold=best or None,
     )
+    average = WeightAverage(out_dir, config.epochs - config.average_last) if config.average_last else None
     callbacks = [
         keras.callbacks.LearningRateScheduler(lambda epoch: learning_rate_at(epoch, config)),
         checkpoint,
         keras.callbacks.EarlyStopping(monitor="val_accuracy", mode="max", patience=config.patience),
         keras.callbacks.CSVLogger(out_dir / HISTORY_FILE, append=initial_epoch > 0),
+        *([average] if average else []),
         ResumeState(out_dir, best),
         Progress(config.epochs),
     ]
     if initial_epoch < config.epochs:
         model.fit(train_ds, validation_data=val_ds, epochs=config.epochs, initial_epoch=initial_epoch,
                   callbacks=callbacks, verbose=0)
+    if average is not None:
+        keep_average_if_better(model, average, train, val_ds, out_dir, max(best, float(checkpoint.best or 0.0)))
     return keras.models.load_model(out_dir / BEST_CHECKPOINT)
+
+
+def keep_average_if_better(model: keras.Model, average: WeightAverage, train: Split, val_ds, out_dir: Path,
+                           best: float) -> None:
+    """Evaluate the averaged weights (after batch-norm recalibration on the un-augmented training faces) and
+    make them the run's model when they beat the best single epoch on validation accuracy."""
+    if not average.apply(model):
+        return
+    recalibrate_batch_norm(model, train.x)
+    accuracy = float(model.evaluate(val_ds, verbose=0, return_dict=True)["accuracy"])
+    keep = accuracy > best
+    log.info("weight average of %d epochs: val_accuracy %.4f vs best epoch %.4f: %s", average.count, accuracy,
+             best, "kept" if keep else "not kept")
+    if keep:
+        model.save(out_dir / BEST_CHECKPOINT)
