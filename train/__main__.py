@@ -64,6 +64,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--extra-train-split", help="also fit on this split (e.g. test, once a recipe is fixed)")
     parser.add_argument("--no-tune-bias", action="store_true",
                         help="skip tuning per-class logit offsets on the validation slice")
+    parser.add_argument("--reports-only", action="store_true",
+                        help="no training: re-tune the offsets and rewrite the reports of a finished run")
     parser.add_argument("--limit", type=int, default=0, help="use only N random training images (smoke runs)")
     parser.add_argument("--strict", action="store_true", help="fail on the first unreadable image or CSV row")
     parser.add_argument("--cache-dir", type=Path, default=DEFAULT_CACHE_DIR, help="decoded-array cache")
@@ -93,6 +95,9 @@ def check_args(args: argparse.Namespace) -> None:
         raise DataError(f"--dropout {args.dropout}: must be in [0, 1)")
     if args.lr <= 0:
         raise DataError(f"--lr {args.lr}: must be positive")
+    for name in ("model.keras", "run.json"):
+        if args.reports_only and not (args.out / name).is_file():
+            raise DataError(f"--reports-only: {args.out / name} not found (is the run finished?)")
     if args.init_from is not None and not args.init_from.is_file():
         raise DataError(f"--init-from {args.init_from}: no such checkpoint file")
 
@@ -115,6 +120,27 @@ def load_data(args: argparse.Namespace) -> tuple[Split, Split, Split | None]:
     return train, val, evaluation
 
 
+def finished_run(args: argparse.Namespace, command: str):
+    """A finished run's model with the offsets of its last report taken out, and the config, command, time and
+    lineage its run.json recorded, so re-reporting keeps what the training run was."""
+    import json
+    from dataclasses import fields
+
+    import keras
+
+    from train.fit import BEST_CHECKPOINT
+    from train.reports import unfold_previous_bias
+
+    previous = json.loads((args.out / "run.json").read_text())
+    model = keras.models.load_model(args.out / BEST_CHECKPOINT)
+    unfold_previous_bias(model, args.out)
+    known = {f.name for f in fields(TrainConfig)}
+    config = TrainConfig(**{k: v for k, v in previous["config"].items() if k in known})
+    if args.init_from is None and previous.get("init_from"):
+        args.init_from = Path(previous["init_from"])
+    return model, config, f"{previous['command']}; reports redone by: {command}", float(previous["seconds"])
+
+
 def main(argv: list[str] | None = None) -> int:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s",
                         stream=sys.stdout, force=True)
@@ -135,10 +161,14 @@ def main(argv: list[str] | None = None) -> int:
     from train.fit import fit
     from train.reports import write_reports
 
-    config = train_config(args)
-    model = fit(train, val, args.out, config, AugmentConfig(), args.resume, args.init_from)
     command = "python -m train " + shlex.join(argv if argv is not None else sys.argv[1:])
-    write_reports(model, args, config, val, evaluation, command, time.monotonic() - started)
+    if args.reports_only:
+        model, config, command, seconds = finished_run(args, command)
+    else:
+        config = train_config(args)
+        model = fit(train, val, args.out, config, AugmentConfig(), args.resume, args.init_from)
+        seconds = time.monotonic() - started
+    write_reports(model, args, config, val, evaluation, command, seconds)
     return 0
 
 

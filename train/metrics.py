@@ -51,21 +51,32 @@ def format_table(report: dict) -> str:
     return "\n".join(lines)
 
 
+def per_class_recall(y_true: np.ndarray, y_pred: np.ndarray, num_classes: int) -> np.ndarray:
+    matrix = confusion_matrix(y_true, y_pred, num_classes)
+    return np.diag(matrix) / np.maximum(matrix.sum(axis=1), 1)
+
+
 def tune_class_bias(
-    probs: np.ndarray, y_true: np.ndarray, steps: Sequence[float], passes: int = 2
+    probs: np.ndarray, y_true: np.ndarray, steps: Sequence[float], passes: int = 2, min_recall: float = 0.0
 ) -> np.ndarray:
     """Per-class log-probability offsets that raise the mean of accuracy and macro-F1 on a held-out slice.
 
     Coordinate ascent over a small grid; the offsets are later added to the logits layer's bias, so the
     deployed model needs no post-processing. This mainly rescues rare classes (disgust) that a
-    network trained on imbalanced data under-predicts.
+    network trained on imbalanced data under-predicts. No offset may push a class's recall below
+    `min_recall` (or below its untuned recall, if that is lower already): a few more correct faces of a
+    large class must not be bought by no longer recognising a small one.
     """
     log_probs = np.log(np.clip(probs, 1e-7, 1.0))
     num_classes = probs.shape[1]
     bias = np.zeros(num_classes)
+    floor = np.minimum(min_recall, per_class_recall(y_true, np.argmax(log_probs, axis=1), num_classes))
 
     def score(candidate: np.ndarray) -> float:
-        report = classification_report(y_true, np.argmax(log_probs + candidate, axis=1), [str(i) for i in range(num_classes)])
+        predicted = np.argmax(log_probs + candidate, axis=1)
+        if np.any(per_class_recall(y_true, predicted, num_classes) < floor - 1e-9):
+            return -np.inf
+        report = classification_report(y_true, predicted, [str(i) for i in range(num_classes)])
         return (report["accuracy"] + report["macro_f1"]) / 2
 
     best = score(bias)

@@ -129,3 +129,36 @@ def test_average_last_beyond_epochs_is_one_line_and_exit_2(smoke_run, tmp_path):
     result = subprocess.run(cmd, cwd=REPO, capture_output=True, text=True, timeout=300)
     assert result.returncode == 2
     assert result.stderr.strip().splitlines() == ["error: --average-last 5: must be between 0 and --epochs (2)"]
+
+
+def test_reports_only_retunes_offsets_from_the_untuned_model_and_keeps_the_run_record(smoke_run):
+    import keras
+    import numpy as np
+
+    from tests.conftest import REPO
+
+    out, _, cmd = smoke_run
+    before_run = json.loads((out / "run.json").read_text())
+    before_bias = keras.models.load_model(out / "model.keras").get_layer("logits").get_weights()[1]
+    cmd = list(cmd) + ["--reports-only"]
+    result = subprocess.run(cmd, cwd=REPO, capture_output=True, text=True, timeout=300)
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+    assert "epoch " not in result.stdout  # no training
+    after_run = json.loads((out / "run.json").read_text())
+    after_bias = keras.models.load_model(out / "model.keras").get_layer("logits").get_weights()[1]
+    untuned = before_bias - np.asarray(before_run["class_bias"])
+    np.testing.assert_allclose(after_bias, untuned + np.asarray(after_run["class_bias"]), atol=1e-5)
+    assert after_run["config"] == before_run["config"] and after_run["seconds"] == before_run["seconds"]
+    assert after_run["command"].startswith(before_run["command"]) and "reports redone by" in after_run["command"]
+
+
+def test_reports_only_without_a_finished_run_is_one_line_and_exit_2(smoke_run, tmp_path):
+    from tests.conftest import REPO
+
+    _, _, cmd = smoke_run
+    cmd = list(cmd) + ["--reports-only"]
+    cmd[cmd.index("--out") + 1] = str(tmp_path / "empty")
+    result = subprocess.run(cmd, cwd=REPO, capture_output=True, text=True, timeout=300)
+    assert result.returncode == 2
+    assert result.stderr.strip().splitlines() == [
+        f"error: --reports-only: {tmp_path / 'empty' / 'model.keras'} not found (is the run finished?)"]
