@@ -29,6 +29,7 @@ STATE_FILE = "state.json"
 HISTORY_FILE = "history.csv"
 SHUFFLE_BUFFER = 32768
 MOMENTUM = 0.9
+RESUME_SEED_STRIDE = 1009  # a prime, larger than the seed offsets the augmentation layers add
 
 
 def class_weights(counts: np.ndarray, power: float) -> np.ndarray:
@@ -48,9 +49,17 @@ def learning_rate_at(epoch: int, config: TrainConfig) -> float:
     return 0.5 * config.learning_rate * (1 + math.cos(math.pi * progress))
 
 
-def make_datasets(train: Split, val: Split, config: TrainConfig, augment: AugmentConfig):
+def data_seed(seed: int, initial_epoch: int) -> int:
+    """The seed of the shuffle and augmentation streams. A resumed run must not replay the exact shuffled,
+    augmented faces of its first epochs (the network has seen them, and they would be memorised), so the
+    stream is re-seeded by the epoch it resumes at; a fresh run (epoch 0) keeps `seed`."""
+    return seed + RESUME_SEED_STRIDE * initial_epoch
+
+
+def make_datasets(train: Split, val: Split, config: TrainConfig, augment: AugmentConfig, seed: int | None = None):
+    seed = config.seed if seed is None else seed
     weights = class_weights(train.class_counts(), config.class_weight_power).astype("float32")
-    augmenter = build_augmenter(augment, config.seed)
+    augmenter = build_augmenter(augment, seed)
 
     def augment_batch(x, y, w):
         x = augmenter(tf.cast(x, tf.float32), training=True)
@@ -61,7 +70,7 @@ def make_datasets(train: Split, val: Split, config: TrainConfig, augment: Augmen
         tf.data.Dataset.from_tensor_slices(
             (train.x, tf.one_hot(train.y, NUM_CLASSES), weights[train.y])
         )
-        .shuffle(min(SHUFFLE_BUFFER, len(train)), seed=config.seed, reshuffle_each_iteration=True)
+        .shuffle(min(SHUFFLE_BUFFER, len(train)), seed=seed, reshuffle_each_iteration=True)
         .batch(config.batch_size, drop_remainder=True)
         .map(augment_batch, num_parallel_calls=tf.data.AUTOTUNE)
         .prefetch(tf.data.AUTOTUNE)
@@ -164,9 +173,12 @@ def fit(
     if config.mixed_precision:
         keras.mixed_precision.set_global_policy("mixed_bfloat16")
     model, initial_epoch, best = prepare_model(out_dir, config, resume, init_from)
+    seed = data_seed(config.seed, initial_epoch)
+    if seed != config.seed:
+        keras.utils.set_random_seed(seed)
     log.info("model %s: %d params, %.1f M MACs per face", model.name, model.count_params(), count_macs(model) / 1e6)
     log.info("training config: %s", json.dumps(asdict(config)))
-    train_ds, val_ds = make_datasets(train, val, config, augment)
+    train_ds, val_ds = make_datasets(train, val, config, augment, seed)
     checkpoint = keras.callbacks.ModelCheckpoint(
         out_dir / BEST_CHECKPOINT, monitor="val_accuracy", mode="max", save_best_only=True,
         initial_value_threshold=best or None,
