@@ -12,11 +12,10 @@ from pathlib import Path
 import numpy as np
 
 from edge.display.config import DisplayConfig
-from edge.display.framebuffer import Framebuffer, FramebufferError, read_geometry, to_pixels
+from edge.display.framebuffer import Framebuffer, FramebufferError, read_geometry
 
 WINDOW_TITLE = "emotion-edge display"
 WAIT_KEY_MS = 1
-XRGB_BITS = 32
 
 
 class DisplayLost(Exception):
@@ -59,7 +58,7 @@ class FullscreenScreen(Screen):
         return size
 
     def show(self, image_bgr: np.ndarray) -> None:
-        self.window.show(to_pixels(image_bgr, XRGB_BITS))  # a broken X connection ends the worker (Xlib)
+        self.window.show(image_bgr)  # a broken X connection ends the worker (Xlib)
 
     def close(self) -> None:
         if self.window is not None:

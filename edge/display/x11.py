@@ -120,7 +120,8 @@ class X11Window:
                                       CW_BACK_PIXEL | CW_OVERRIDE_REDIRECT | CW_CURSOR, ctypes.byref(attributes))
         x.XStoreName(display, self.window, WINDOW_NAME)
         self.gc = x.XCreateGC(display, self.window, 0, None)
-        self._pixels = np.zeros((height, width * BITS_PER_PIXEL // 8), np.uint8)
+        # the X image's own memory, as (H, W, 4) B, G, R, pad: frames are written into it in place
+        self._pixels = np.zeros((height, width, BITS_PER_PIXEL // 8), np.uint8)
         self.image = x.XCreateImage(display, visual, depth, ZPIXMAP, 0, self._pixels.ctypes.data, width, height,
                                     BITMAP_PAD, width * BITS_PER_PIXEL // 8)
         x.XMapRaised(display, self.window)
@@ -129,9 +130,9 @@ class X11Window:
         log.debug("X11 window 0x%x %dx%d depth %d on %s", self.window, width, height, depth, os.environ.get("DISPLAY"))
         return self.size
 
-    def show(self, pixels_bgrx: np.ndarray) -> None:
-        """Put one screen image ((H, W * 4) uint8, B, G, R, pad) and wait until the server has it."""
-        self._pixels[:] = pixels_bgrx
+    def show(self, image_bgr: np.ndarray) -> None:
+        """Put one screen-sized BGR image and wait until the server has it (one copy, into the X image)."""
+        self._pixels[..., :3] = image_bgr
         self.x.XPutImage(self.display, self.window, self.gc, self.image, 0, 0, 0, 0, *self.size)
         self.x.XSync(self.display, 0)
 
