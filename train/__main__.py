@@ -50,6 +50,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--width", type=int, default=defaults.width, help="filters of the first block")
     parser.add_argument("--dense-units", type=int, default=defaults.dense_units)
     parser.add_argument("--dropout", type=float, default=defaults.dropout)
+    parser.add_argument("--mixup", type=float, default=defaults.mixup,
+                        help="mixup Beta(alpha, alpha): blend training faces and labels pairwise (0 = off; try 0.2)")
     parser.add_argument("--patience", type=int, default=defaults.patience, help="early-stopping epochs")
     parser.add_argument("--seed", type=int, default=defaults.seed)
     parser.add_argument("--mixed-precision", choices=("auto", "on", "off"), default="auto",
@@ -80,7 +82,7 @@ def train_config(args: argparse.Namespace) -> TrainConfig:
         "label_smoothing": args.label_smoothing, "class_weight_power": args.class_weight_power,
         "width": args.width, "dense_units": args.dense_units, "dropout": args.dropout,
         "patience": args.patience, "seed": args.seed, "schedule": args.schedule,
-        "average_last": args.average_last, "mixed_precision": mixed,
+        "average_last": args.average_last, "mixup": args.mixup, "mixed_precision": mixed,
     }
     return TrainConfig(**values)
 
@@ -93,6 +95,8 @@ def check_args(args: argparse.Namespace) -> None:
         raise DataError(f"--average-last {args.average_last}: must be between 0 and --epochs ({args.epochs})")
     if not 0.0 <= args.dropout < 1.0:
         raise DataError(f"--dropout {args.dropout}: must be in [0, 1)")
+    if args.mixup < 0:
+        raise DataError(f"--mixup {args.mixup}: must be 0 (off) or positive")
     if args.lr <= 0:
         raise DataError(f"--lr {args.lr}: must be positive")
     for name in ("model.keras", "run.json"):

@@ -20,5 +20,6 @@ class TrainConfig:
     dropout: float = 0.4
     patience: int = 15
     average_last: int = 0  # stochastic weight averaging over the last N epochs (0 = off)
+    mixup: float = 0.0  # Beta(alpha, alpha) of mixup (0 = off)
     seed: int = 42
     mixed_precision: bool = True

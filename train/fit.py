@@ -14,7 +14,7 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-from train.augment import AugmentConfig, build_augmenter, random_erase
+from train.augment import AugmentConfig, build_augmenter, mix_batch, random_erase
 from train.averaging import WeightAverage, recalibrate_batch_norm
 from train.config import TrainConfig
 from train.data import Split
@@ -64,6 +64,8 @@ def make_datasets(train: Split, val: Split, config: TrainConfig, augment: Augmen
     def augment_batch(x, y, w):
         x = augmenter(tf.cast(x, tf.float32), training=True)
         x = random_erase(x, augment.erase_probability, augment.erase_max_fraction)
+        if config.mixup > 0:
+            x, y, w = mix_batch(x, y, w, config.mixup)
         return x, y, w
 
     train_ds = (

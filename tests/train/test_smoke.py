@@ -108,7 +108,7 @@ def test_weight_averaging_run_reports_and_keeps_a_valid_model(smoke_run, tmp_pat
     cmd = list(cmd)
     cmd[cmd.index("--out") + 1] = str(tmp_path / "swa")
     cmd[cmd.index("--epochs") + 1] = "3"
-    cmd += ["--schedule", "constant", "--average-last", "2", "--lr", "0.01"]
+    cmd += ["--schedule", "constant", "--average-last", "2", "--lr", "0.01", "--mixup", "0.2"]
     result = subprocess.run(cmd, cwd=REPO, capture_output=True, text=True, timeout=300)
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
     assert "weight average of 2 epochs: val_accuracy" in result.stdout
@@ -117,7 +117,18 @@ def test_weight_averaging_run_reports_and_keeps_a_valid_model(smoke_run, tmp_pat
     model = keras.models.load_model(tmp_path / "swa" / "model.keras")
     assert model.count_params() > 0
     config = json.loads((tmp_path / "swa" / "run.json").read_text())["config"]
-    assert config["schedule"] == "constant" and config["average_last"] == 2
+    assert config["schedule"] == "constant" and config["average_last"] == 2 and config["mixup"] == 0.2
+
+
+def test_negative_mixup_is_one_line_and_exit_2(smoke_run, tmp_path):
+    from tests.conftest import REPO
+
+    _, _, cmd = smoke_run
+    cmd = list(cmd) + ["--mixup", "-0.5"]
+    cmd[cmd.index("--out") + 1] = str(tmp_path / "run")
+    result = subprocess.run(cmd, cwd=REPO, capture_output=True, text=True, timeout=300)
+    assert result.returncode == 2
+    assert result.stderr.strip().splitlines() == ["error: --mixup -0.5: must be 0 (off) or positive"]
 
 
 def test_average_last_beyond_epochs_is_one_line_and_exit_2(smoke_run, tmp_path):
