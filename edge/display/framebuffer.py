@@ -77,21 +77,28 @@ def read_geometry(sysfs: Path, width: int | None = None, height: int | None = No
     return FramebufferGeometry(width, height, bits_per_pixel, stride)
 
 
-def to_pixels(image_bgr: np.ndarray, bits_per_pixel: int) -> np.ndarray:
-    """(H, W, 3) BGR -> (H, W * bytes per pixel) uint8 in the framebuffer's little-endian memory layout."""
-    height, width = image_bgr.shape[:2]
+def pack_pixels(image_bgr: np.ndarray, out: np.ndarray, bits_per_pixel: int) -> None:
+    """Write (H, W, 3) BGR into `out`, an (H, W, bytes per pixel) uint8 array (or a view of the screen rows) in
+    the framebuffer's little-endian memory layout, without an intermediate full-screen array for 24/32 bpp."""
     if bits_per_pixel == 16:  # RGB565: rrrrrggg gggbbbbb, stored low byte first
         b, g, r = (image_bgr[..., i].astype(np.uint16) for i in range(3))
         packed = ((r >> 3) << 11) | ((g >> 2) << 5) | (b >> 3)
-        return packed.astype("<u2").view(np.uint8).reshape(height, width * 2)
-    if bits_per_pixel == 24:  # RGB888 little-endian: B, G, R in memory
-        return np.ascontiguousarray(image_bgr).reshape(height, width * 3)
-    if bits_per_pixel == 32:  # XRGB8888 little-endian: B, G, R, X in memory
-        out = np.empty((height, width, 4), np.uint8)
+        out[...] = packed.astype("<u2")[..., None].view(np.uint8)
+    elif bits_per_pixel == 24:  # RGB888 little-endian: B, G, R in memory
+        out[...] = image_bgr
+    elif bits_per_pixel == 32:  # XRGB8888 little-endian: B, G, R, X in memory
         out[..., :3] = image_bgr
         out[..., 3] = OPAQUE
-        return out.reshape(height, width * 4)
-    raise FramebufferError(f"{bits_per_pixel} bits per pixel not supported (only {SUPPORTED_BPP})")
+    else:
+        raise FramebufferError(f"{bits_per_pixel} bits per pixel not supported (only {SUPPORTED_BPP})")
+
+
+def to_pixels(image_bgr: np.ndarray, bits_per_pixel: int) -> np.ndarray:
+    """(H, W, 3) BGR -> (H, W * bytes per pixel) uint8 in the framebuffer's little-endian memory layout."""
+    height, width = image_bgr.shape[:2]
+    out = np.empty((height, width, bits_per_pixel // 8), np.uint8)
+    pack_pixels(image_bgr, out, bits_per_pixel)
+    return out.reshape(height, -1)
 
 
 def from_pixels(data: bytes, geometry: FramebufferGeometry) -> np.ndarray:
@@ -111,6 +118,8 @@ class Framebuffer:
     def __init__(self, path: Path, geometry: FramebufferGeometry) -> None:
         self.path, self.geometry = Path(path), geometry
         self._rows = np.zeros((geometry.height, geometry.stride), np.uint8)  # padding bytes stay 0
+        visible = self._rows[:, :geometry.width * geometry.bytes_per_pixel]
+        self._pixels = visible.reshape(geometry.height, geometry.width, geometry.bytes_per_pixel)  # a view
 
     def check(self) -> None:
         """Raise OSError now if the device cannot be opened for writing."""
@@ -120,7 +129,7 @@ class Framebuffer:
         g = self.geometry
         if image_bgr.shape[:2] != (g.height, g.width):
             raise ValueError(f"image {image_bgr.shape[1]}x{image_bgr.shape[0]} is not the screen size {g.width}x{g.height}")
-        self._rows[:, :g.width * g.bytes_per_pixel] = to_pixels(image_bgr, g.bits_per_pixel)
+        pack_pixels(image_bgr, self._pixels, g.bits_per_pixel)  # straight into the padded rows
         fd = os.open(self.path, os.O_WRONLY)
         try:
             written = os.pwrite(fd, self._rows.data, 0)

@@ -134,3 +134,22 @@ def test_missing_framebuffer_at_start_means_headless_not_failure(tmp_path, caplo
         sink.close()
     assert [r.getMessage() for r in caplog.records] == [
         f"display unavailable (framebuffer {fb.device}: No such file or directory); continuing headless"]
+
+
+@pytest.mark.parametrize("bits_per_pixel", [16, 24, 32])
+def test_successive_frames_land_in_padded_rows_and_padding_stays_zero(tmp_path, bits_per_pixel):
+    from edge.display.framebuffer import Framebuffer
+
+    width, height, padding = 7, 5, 12
+    geometry = FramebufferGeometry(width, height, bits_per_pixel, width * bits_per_pixel // 8 + padding)
+    device = tmp_path / "fb0"
+    device.write_bytes(b"\xaa" * geometry.size)
+    screen = Framebuffer(device, geometry)
+    rng = np.random.default_rng(bits_per_pixel)
+    for _ in range(2):  # the second frame must replace the first everywhere
+        image = rng.integers(0, 256, (height, width, 3), dtype=np.uint8)
+        screen.write(image)
+        data = device.read_bytes()
+        assert np.abs(from_pixels(data, geometry).astype(int) - image).max() <= (7 if bits_per_pixel == 16 else 0)
+        rows = np.frombuffer(data, np.uint8).reshape(height, geometry.stride)
+        assert not rows[:, width * bits_per_pixel // 8:].any()
