@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import logging
 import shlex
 import sys
 import time
+from dataclasses import fields
 from pathlib import Path
 
 import numpy as np
@@ -127,9 +129,6 @@ def load_data(args: argparse.Namespace) -> tuple[Split, Split, Split | None]:
 def finished_run(args: argparse.Namespace, command: str):
     """A finished run's model with the offsets of its last report taken out, and the config, command, time and
     lineage its run.json recorded, so re-reporting keeps what the training run was."""
-    import json
-    from dataclasses import fields
-
     import keras
 
     from train.fit import BEST_CHECKPOINT

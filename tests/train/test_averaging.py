@@ -50,4 +50,3 @@ def test_batch_norm_statistics_are_the_average_of_batch_statistics():
     np.testing.assert_allclose(norm.moving_mean.numpy(), halves.mean(axis=1).mean(axis=0), rtol=1e-5)
     np.testing.assert_allclose(norm.moving_variance.numpy(), halves.var(axis=1).mean(axis=0), rtol=1e-4)
     assert norm.momentum == 0.99  # restored
-

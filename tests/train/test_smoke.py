@@ -88,17 +88,6 @@ def test_init_from_starts_a_new_schedule_from_the_checkpoint_weights(smoke_run, 
     assert kernels and all(np.allclose(a, b, atol=1e-4) for a, b in kernels)
 
 
-def test_init_from_a_missing_checkpoint_is_one_line_and_exit_2(smoke_run, tmp_path):
-    from tests.conftest import REPO
-
-    _, _, cmd = smoke_run
-    cmd = list(cmd) + ["--init-from", str(tmp_path / "nope.keras")]
-    cmd[cmd.index("--out") + 1] = str(tmp_path / "run")
-    result = subprocess.run(cmd, cwd=REPO, capture_output=True, text=True, timeout=300)
-    assert result.returncode == 2
-    assert result.stderr.strip().splitlines() == [f"error: --init-from {tmp_path / 'nope.keras'}: no such checkpoint file"]
-
-
 def test_weight_averaging_run_reports_and_keeps_a_valid_model(smoke_run, tmp_path):
     import keras
 
@@ -118,28 +107,6 @@ def test_weight_averaging_run_reports_and_keeps_a_valid_model(smoke_run, tmp_pat
     assert model.count_params() > 0
     config = json.loads((tmp_path / "swa" / "run.json").read_text())["config"]
     assert config["schedule"] == "constant" and config["average_last"] == 2 and config["mixup"] == 0.2
-
-
-def test_negative_mixup_is_one_line_and_exit_2(smoke_run, tmp_path):
-    from tests.conftest import REPO
-
-    _, _, cmd = smoke_run
-    cmd = list(cmd) + ["--mixup", "-0.5"]
-    cmd[cmd.index("--out") + 1] = str(tmp_path / "run")
-    result = subprocess.run(cmd, cwd=REPO, capture_output=True, text=True, timeout=300)
-    assert result.returncode == 2
-    assert result.stderr.strip().splitlines() == ["error: --mixup -0.5: must be 0 (off) or positive"]
-
-
-def test_average_last_beyond_epochs_is_one_line_and_exit_2(smoke_run, tmp_path):
-    from tests.conftest import REPO
-
-    _, _, cmd = smoke_run
-    cmd = list(cmd) + ["--average-last", "5"]
-    cmd[cmd.index("--out") + 1] = str(tmp_path / "run")
-    result = subprocess.run(cmd, cwd=REPO, capture_output=True, text=True, timeout=300)
-    assert result.returncode == 2
-    assert result.stderr.strip().splitlines() == ["error: --average-last 5: must be between 0 and --epochs (2)"]
 
 
 def test_reports_only_retunes_offsets_from_the_untuned_model_and_keeps_the_run_record(smoke_run):
@@ -163,13 +130,18 @@ def test_reports_only_retunes_offsets_from_the_untuned_model_and_keeps_the_run_r
     assert after_run["command"].startswith(before_run["command"]) and "reports redone by" in after_run["command"]
 
 
-def test_reports_only_without_a_finished_run_is_one_line_and_exit_2(smoke_run, tmp_path):
+@pytest.mark.parametrize("extra, expected", [
+    (["--init-from", "{tmp}/nope.keras"], "error: --init-from {tmp}/nope.keras: no such checkpoint file"),
+    (["--mixup", "-0.5"], "error: --mixup -0.5: must be 0 (off) or positive"),
+    (["--average-last", "5"], "error: --average-last 5: must be between 0 and --epochs (2)"),
+    (["--reports-only"], "error: --reports-only: {tmp}/run/model.keras not found (is the run finished?)"),
+], ids=["missing-init-from", "negative-mixup", "average-last-beyond-epochs", "reports-only-unfinished"])
+def test_bad_arguments_are_one_line_and_exit_2(smoke_run, tmp_path, extra, expected):
     from tests.conftest import REPO
 
     _, _, cmd = smoke_run
-    cmd = list(cmd) + ["--reports-only"]
-    cmd[cmd.index("--out") + 1] = str(tmp_path / "empty")
+    cmd = list(cmd) + [arg.format(tmp=tmp_path) for arg in extra]
+    cmd[cmd.index("--out") + 1] = str(tmp_path / "run")
     result = subprocess.run(cmd, cwd=REPO, capture_output=True, text=True, timeout=300)
     assert result.returncode == 2
-    assert result.stderr.strip().splitlines() == [
-        f"error: --reports-only: {tmp_path / 'empty' / 'model.keras'} not found (is the run finished?)"]
+    assert result.stderr.strip().splitlines() == [expected.format(tmp=tmp_path)]
