@@ -20,6 +20,7 @@ from train.data import DataError, Split, load_split, stratified_holdout
 log = logging.getLogger("train")
 
 DEFAULT_CACHE_DIR = Path(".cache/fer")
+DEFAULT_DISTILL_WEIGHT = 0.5
 BF16_CPU_FLAGS = ("avx512_bf16", "amx_bf16", "bf16")
 
 
@@ -54,6 +55,12 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--dropout", type=float, default=defaults.dropout)
     parser.add_argument("--mixup", type=float, default=defaults.mixup,
                         help="mixup Beta(alpha, alpha): blend training faces and labels pairwise (0 = off; try 0.2)")
+    parser.add_argument("--distill-from", type=Path, metavar="RUN",
+                        help="finished run folder whose mirror-averaged predictions become soft training targets")
+    parser.add_argument("--distill-weight", type=float, default=DEFAULT_DISTILL_WEIGHT,
+                        help="share of the teacher's targets in each training row (with --distill-from)")
+    parser.add_argument("--distill-temperature", type=float, default=defaults.distill_temperature,
+                        help="softens the teacher's logits before they become targets")
     parser.add_argument("--patience", type=int, default=defaults.patience, help="early-stopping epochs")
     parser.add_argument("--seed", type=int, default=defaults.seed)
     parser.add_argument("--mixed-precision", choices=("auto", "on", "off"), default="auto",
@@ -85,6 +92,8 @@ def train_config(args: argparse.Namespace) -> TrainConfig:
         "width": args.width, "dense_units": args.dense_units, "dropout": args.dropout,
         "patience": args.patience, "seed": args.seed, "schedule": args.schedule,
         "average_last": args.average_last, "mixup": args.mixup, "mixed_precision": mixed,
+        "distill_weight": args.distill_weight if args.distill_from else 0.0,
+        "distill_temperature": args.distill_temperature,
     }
     return TrainConfig(**values)
 
@@ -104,6 +113,12 @@ def check_args(args: argparse.Namespace) -> None:
     for name in ("model.keras", "run.json"):
         if args.reports_only and not (args.out / name).is_file():
             raise DataError(f"--reports-only: {args.out / name} not found (is the run finished?)")
+    if args.distill_from is not None and not (args.distill_from / "model.keras").is_file():
+        raise DataError(f"--distill-from {args.distill_from}: not a finished run folder (no model.keras)")
+    if not 0.0 < args.distill_weight <= 1.0:
+        raise DataError(f"--distill-weight {args.distill_weight}: must be in (0, 1]")
+    if args.distill_temperature <= 0:
+        raise DataError(f"--distill-temperature {args.distill_temperature}: must be positive")
     if args.init_from is not None and not args.init_from.is_file():
         raise DataError(f"--init-from {args.init_from}: no such checkpoint file")
 
@@ -141,7 +156,16 @@ def finished_run(args: argparse.Namespace, command: str):
     config = TrainConfig(**{k: v for k, v in previous["config"].items() if k in known})
     if args.init_from is None and previous.get("init_from"):
         args.init_from = Path(previous["init_from"])
+    if args.distill_from is None and previous.get("distill_from"):
+        args.distill_from = Path(previous["distill_from"])
     return model, config, f"{previous['command']}; reports redone by: {command}", float(previous["seconds"])
+
+
+def distillation_targets(args: argparse.Namespace, train: Split) -> np.ndarray:
+    from train.distill import blend_targets, teacher_probabilities
+
+    teacher = teacher_probabilities(args.distill_from, train.x, args.distill_temperature, args.out)
+    return blend_targets(train.y, teacher, args.distill_weight)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -159,6 +183,8 @@ def main(argv: list[str] | None = None) -> int:
     log.info("train %d, validation %d (%s), evaluation %s", len(train), len(val), val.name,
              len(evaluation) if evaluation else "none")
 
+    if evaluation is not None and args.extra_train_split == args.eval_split:
+        log.warning("%s is also fitted (--extra-train-split): its figures are not held-out figures", args.eval_split)
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
     from train.augment import AugmentConfig  # TensorFlow loads only once the inputs are known to be good
     from train.fit import fit
@@ -169,7 +195,8 @@ def main(argv: list[str] | None = None) -> int:
         model, config, command, seconds = finished_run(args, command)
     else:
         config = train_config(args)
-        model = fit(train, val, args.out, config, AugmentConfig(), args.resume, args.init_from)
+        targets = distillation_targets(args, train) if args.distill_from else None
+        model = fit(train, val, args.out, config, AugmentConfig(), args.resume, args.init_from, targets)
         seconds = time.monotonic() - started
     write_reports(model, args, config, val, evaluation, command, seconds)
     return 0

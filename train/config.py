@@ -21,5 +21,7 @@ class TrainConfig:
     patience: int = 15
     average_last: int = 0  # stochastic weight averaging over the last N epochs (0 = off)
     mixup: float = 0.0  # Beta(alpha, alpha) of mixup (0 = off)
+    distill_weight: float = 0.0  # share of the teacher's soft targets in each training row (0 = no teacher)
+    distill_temperature: float = 2.0
     seed: int = 42
     mixed_precision: bool = True

@@ -56,8 +56,14 @@ def data_seed(seed: int, initial_epoch: int) -> int:
     return seed + RESUME_SEED_STRIDE * initial_epoch
 
 
-def make_datasets(train: Split, val: Split, config: TrainConfig, augment: AugmentConfig, seed: int | None = None):
+def make_datasets(train: Split, val: Split, config: TrainConfig, augment: AugmentConfig, seed: int | None = None,
+                  targets: np.ndarray | None = None):
+    """Shuffled, augmented training batches of (faces, target rows, class weights) and validation batches.
+
+    `targets` replaces the one-hot training labels with soft rows (distillation); class weights still follow
+    the hard labels."""
     seed = config.seed if seed is None else seed
+    rows = tf.one_hot(train.y, NUM_CLASSES) if targets is None else tf.constant(targets, tf.float32)
     weights = class_weights(train.class_counts(), config.class_weight_power).astype("float32")
     augmenter = build_augmenter(augment, seed)
 
@@ -70,7 +76,7 @@ def make_datasets(train: Split, val: Split, config: TrainConfig, augment: Augmen
 
     train_ds = (
         tf.data.Dataset.from_tensor_slices(
-            (train.x, tf.one_hot(train.y, NUM_CLASSES), weights[train.y])
+            (train.x, rows, weights[train.y])
         )
         .shuffle(min(SHUFFLE_BUFFER, len(train)), seed=seed, reshuffle_each_iteration=True)
         .batch(config.batch_size, drop_remainder=True)
@@ -168,9 +174,10 @@ def prepare_model(
 
 def fit(
     train: Split, val: Split, out_dir: Path, config: TrainConfig, augment: AugmentConfig, resume: bool,
-    init_from: Path | None = None,
+    init_from: Path | None = None, targets: np.ndarray | None = None,
 ) -> keras.Model:
-    """Train, and return the best model by validation accuracy (also saved as model.keras)."""
+    """Train, and return the best model by validation accuracy (also saved as model.keras). `targets` are
+    soft training rows (see train.distill) in place of one-hot labels."""
     keras.utils.set_random_seed(config.seed)
     if config.mixed_precision:
         keras.mixed_precision.set_global_policy("mixed_bfloat16")
@@ -180,7 +187,7 @@ def fit(
         keras.utils.set_random_seed(seed)
     log.info("model %s: %d params, %.1f M MACs per face", model.name, model.count_params(), count_macs(model) / 1e6)
     log.info("training config: %s", json.dumps(asdict(config)))
-    train_ds, val_ds = make_datasets(train, val, config, augment, seed)
+    train_ds, val_ds = make_datasets(train, val, config, augment, seed, targets)
     checkpoint = keras.callbacks.ModelCheckpoint(
         out_dir / BEST_CHECKPOINT, monitor="val_accuracy", mode="max", save_best_only=True,
         initial_value_threshold=best or None,

@@ -94,6 +94,8 @@ def write_reports(model: keras.Model, args: argparse.Namespace, config: TrainCon
         "config": asdict(config), "labels": list(EMOTIONS), "input_shape": [IMAGE_SIZE, IMAGE_SIZE, 1],
         "mixed_precision": config.mixed_precision, "data": str(args.data), "command": command,
         "seconds": round(seconds, 1), "init_from": str(args.init_from) if args.init_from else None,
+        "distill_from": str(args.distill_from) if getattr(args, "distill_from", None) else None,
+        "fitted_splits": fitted_splits(args),
         "class_bias": np.round(bias, 3).tolist(),
         "params": model.count_params(), "macs": count_macs(model),
         "machine": f"{platform.machine()} {platform.processor() or ''} {platform.system()}".strip(),
@@ -105,10 +107,18 @@ def write_reports(model: keras.Model, args: argparse.Namespace, config: TrainCon
     return metrics
 
 
+def fitted_splits(args: argparse.Namespace) -> list[str]:
+    """The splits the weights were fitted on ("train" less the validation slice, plus any extra split)."""
+    extra = getattr(args, "extra_train_split", None)
+    return ["train"] + ([extra] if extra else [])
+
+
 def write_model_card(out: Path, run: dict, metrics: dict) -> None:
     rows = []
+    fitted = run.get("fitted_splits") or ["train"]
     for split, report in metrics.items():
-        rows.append(f"| {split} | {report['n']} | {report['accuracy']:.4f} | {report['macro_f1']:.4f} |")
+        note = " (fitted: not held out)" if split in fitted else ""
+        rows.append(f"| {split}{note} | {report['n']} | {report['accuracy']:.4f} | {report['macro_f1']:.4f} |")
     card = f"""# Model card: {out.name}
 
 - Task: 7-class facial expression ({', '.join(EMOTIONS)}), FER-2013 48x48 grayscale faces.
@@ -117,6 +127,7 @@ def write_model_card(out: Path, run: dict, metrics: dict) -> None:
 - Time taken: {run['seconds'] / 60:.1f} min on {run['machine']}
 - Model: {run['params']:,} parameters, {run['macs'] / 1e6:.1f} M multiply-accumulates per face,
   raw 0-255 pixels in, softmax probabilities out.
+- Fitted on: {' + '.join(fitted)}{' (teacher: ' + run['distill_from'] + ')' if run.get('distill_from') else ''}
 - Training: {json.dumps(run['config'])}
 - Class logit offsets (tuned on the validation slice, folded into the model): {run['class_bias']}
 

@@ -109,6 +109,36 @@ def test_weight_averaging_run_reports_and_keeps_a_valid_model(smoke_run, tmp_pat
     assert config["schedule"] == "constant" and config["average_last"] == 2 and config["mixup"] == 0.2
 
 
+def test_distillation_run_learns_from_the_teachers_soft_targets(smoke_run, tmp_path):
+    import numpy as np
+
+    from tests.conftest import REPO
+
+    teacher, _, cmd = smoke_run
+    out = tmp_path / "student"
+    cmd = list(cmd)
+    cmd[cmd.index("--out") + 1] = str(out)
+    cmd[cmd.index("--epochs") + 1] = "1"
+    cmd += ["--distill-from", str(teacher), "--distill-weight", "0.7", "--distill-temperature", "3",
+            "--extra-train-split", "test"]
+    result = subprocess.run(cmd, cwd=REPO, capture_output=True, text=True, timeout=300)
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+    assert "soft targets for 105 faces (mirror-averaged, temperature 3)" in result.stdout
+    assert "test is also fitted" in result.stdout
+    with np.load(out / "teacher_targets.npz") as saved:
+        probabilities = saved["probabilities"]
+    assert probabilities.shape == (105, 7)  # 84 train less 7 held out, plus 28 test
+    np.testing.assert_allclose(probabilities.sum(1), 1.0, rtol=1e-9)
+    run = json.loads((out / "run.json").read_text())
+    assert run["distill_from"] == str(teacher) and run["fitted_splits"] == ["train", "test"]
+    assert run["config"]["distill_weight"] == 0.7 and run["config"]["distill_temperature"] == 3.0
+    assert "| test (fitted: not held out) | 28 |" in (out / "model_card.md").read_text()
+    cmd[cmd.index("--epochs") + 1] = "2"
+    resumed = subprocess.run(cmd + ["--resume"], cwd=REPO, capture_output=True, text=True, timeout=300)
+    assert resumed.returncode == 0, resumed.stdout[-3000:] + resumed.stderr[-3000:]
+    assert "teacher targets reused" in resumed.stdout and "soft targets for" not in resumed.stdout
+
+
 def test_reports_only_retunes_offsets_from_the_untuned_model_and_keeps_the_run_record(smoke_run):
     import keras
     import numpy as np
@@ -135,7 +165,10 @@ def test_reports_only_retunes_offsets_from_the_untuned_model_and_keeps_the_run_r
     (["--mixup", "-0.5"], "error: --mixup -0.5: must be 0 (off) or positive"),
     (["--average-last", "5"], "error: --average-last 5: must be between 0 and --epochs (2)"),
     (["--reports-only"], "error: --reports-only: {tmp}/run/model.keras not found (is the run finished?)"),
-], ids=["missing-init-from", "negative-mixup", "average-last-beyond-epochs", "reports-only-unfinished"])
+    (["--distill-from", "{tmp}"], "error: --distill-from {tmp}: not a finished run folder (no model.keras)"),
+    (["--distill-weight", "1.5"], "error: --distill-weight 1.5: must be in (0, 1]"),
+], ids=["missing-init-from", "negative-mixup", "average-last-beyond-epochs", "reports-only-unfinished",
+        "distill-from-not-a-run", "distill-weight-above-one"])
 def test_bad_arguments_are_one_line_and_exit_2(smoke_run, tmp_path, extra, expected):
     from tests.conftest import REPO
 
