@@ -143,7 +143,12 @@ def run(args: argparse.Namespace) -> Evaluation:
     stem = f"{args.model.stem}_{args.split}"
     confusion = ensure_writable(args.confusion or folder / f"{stem}_confusion.png", ".png")
     metrics_json = ensure_writable(args.out_dir / f"{stem}_metrics.json", ".json") if args.out_dir else None
-    open_classifier(args.model).close()  # model problems are reported before the dataset is read
+    classifier = open_classifier(args.model)  # model problems are reported before the dataset is read
+    held_out = args.split.lower() not in {name.lower() for name in classifier.contract.fitted_splits}
+    classifier.close()
+    if not held_out:
+        log.warning("%s was fitted by this model (sidecar fitted_splits %s): its figures are not held-out figures",
+                    args.split, classifier.contract.fitted_splits)
     faces = load_eval_split(args.data, args.split, args.cache_dir, args.strict, args.limit, args.seed)
     log.info("evaluating %s on %s/%s: %d faces, one face per invoke, %d thread", args.model, args.data,
              args.split, len(faces), SINGLE_THREAD)
@@ -153,7 +158,8 @@ def run(args: argparse.Namespace) -> Evaluation:
     log.info("confusion matrix written to %s", confusion)
     if metrics_json:
         metrics_json.write_text(json.dumps({"model": str(args.model), "data": str(args.data), "split": args.split,
-                                            "ms_per_face": result.ms_per_face, **result.report}, indent=2))
+                                            "held_out": held_out, "ms_per_face": result.ms_per_face,
+                                            **result.report}, indent=2))
         log.info("metrics written to %s", metrics_json)
     return result
 

@@ -75,8 +75,8 @@ def accuracy_gate(float_report: dict, int8_report: dict, max_drop: float) -> flo
     return drop
 
 
-def _metrics(split: Split, float_report: dict, int8_report: dict) -> dict:
-    return {"split": split.name, "n": int8_report["n"],
+def _metrics(split: Split, float_report: dict, int8_report: dict, held_out: bool) -> dict:
+    return {"split": split.name, "held_out": held_out, "n": int8_report["n"],
             "float_accuracy": round(float_report["accuracy"], 4), "int8_accuracy": round(int8_report["accuracy"], 4),
             "float_macro_f1": round(float_report["macro_f1"], 4), "int8_macro_f1": round(int8_report["macro_f1"], 4)}
 
@@ -109,7 +109,7 @@ def convert_run(options: ConvertOptions) -> dict:
         staged.write_bytes(flatbuffer)
         integer_model = check_integer_model(staged)
         sha256 = file_sha256(staged)
-        contract = build_contract(run.labels, integer_model, str(options.run), sha256, None)
+        contract = build_contract(run.labels, integer_model, str(options.run), sha256, None, run.fitted_splits)
         write_json_atomic(sidecar_path(staged), contract)  # the evaluator reads the model through it
 
         targets = targets_in_model_order(evaluation, run.labels, staged)
@@ -122,7 +122,11 @@ def convert_run(options: ConvertOptions) -> dict:
         log.info("float accuracy %.4f macro-F1 %.4f | int8 accuracy %.4f macro-F1 %.4f | top-1 agreement %.4f | "
                  "int8 %.3f ms/face", float_report["accuracy"], float_report["macro_f1"], int8.report["accuracy"],
                  int8.report["macro_f1"], agreement, int8.ms_per_face)
-        contract["metrics"] = _metrics(evaluation, float_report, int8.report)
+        held_out = evaluation.name.lower() not in {name.lower() for name in run.fitted_splits}
+        if not held_out:
+            log.warning("%s was fitted by %s (run.json fitted_splits): its figures are not held-out figures",
+                        evaluation.name, options.run)
+        contract["metrics"] = _metrics(evaluation, float_report, int8.report, held_out)
         try:
             accuracy_gate(float_report, int8.report, options.max_drop)
         except QualityGateError as exc:

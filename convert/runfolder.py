@@ -24,6 +24,7 @@ class RunFolder:
     input_shape: tuple[int, ...]
     data: Path | None
     mixed_precision: bool
+    fitted_splits: tuple[str, ...] = ("train",)  # splits the weights saw; figures on these are not held out
 
 
 def _read_run_json(path: Path) -> dict:
@@ -69,5 +70,6 @@ def read_run(path: Path) -> RunFolder:
     info = _read_run_json(run_json)
     _check_keras_archive(model)
     data = Path(info["data"]) if isinstance(info.get("data"), str) and info["data"] else None
+    fitted = info.get("fitted_splits") or ["train"]
     return RunFolder(path, model, tuple(info["labels"]), tuple(info["input_shape"]), data,
-                     bool(info.get("mixed_precision", False)))
+                     bool(info.get("mixed_precision", False)), tuple(map(str, fitted)))

@@ -22,8 +22,10 @@ __all__ = ["build_contract", "write_json_atomic", "sidecar_path", "file_sha256",
 
 
 def build_contract(labels: Sequence[str], model: IntegerModel, source_run: str, sha256: str,
-                   metrics: dict | None) -> dict:
-    """The sidecar dict; preprocessing size is read from the model's input shape (N, H, W, C)."""
+                   metrics: dict | None, fitted_splits: Sequence[str] = ("train",)) -> dict:
+    """The sidecar dict; preprocessing size is read from the model's input shape (N, H, W, C).
+    `fitted_splits` names the dataset splits the weights were fitted on, so an evaluator can tell a held-out
+    figure from one on faces the model was trained with."""
     _, height, width, _ = model.input.shape
     return {
         "format": CONTRACT_FORMAT,
@@ -33,6 +35,7 @@ def build_contract(labels: Sequence[str], model: IntegerModel, source_run: str, 
         "preprocess": {"color": PREPROCESS_COLOR, "width": width, "height": height,
                        "interpolation": PREPROCESS_INTERPOLATION, "value_range": PIXEL_RANGE},
         "source_run": source_run,
+        "fitted_splits": list(fitted_splits),
         "tflite_sha256": sha256,
         "metrics": metrics,
         "created": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),

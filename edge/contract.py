@@ -46,6 +46,7 @@ class ModelContract(BaseModel):
     output: OutputSpec
     preprocess: PreprocessSpec
     tflite_sha256: str
+    fitted_splits: list[str] = ["train"]  # dataset splits the weights were fitted on (older sidecars: train)
 
     @field_validator("format")
     @classmethod

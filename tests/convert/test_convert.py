@@ -13,9 +13,9 @@ from ai_edge_litert.interpreter import Interpreter, OpResolverType
 from tests.convert.conftest import CALIB_SIZE, Converted, run_module
 from tests.convert.direct import accuracy_and_macro_f1, predict, read_folder_split
 
-CONTRACT_KEYS = {"format", "labels", "input", "output", "preprocess", "source_run", "tflite_sha256", "metrics",
-                 "created"}
-METRIC_KEYS = {"split", "n", "float_accuracy", "int8_accuracy", "float_macro_f1", "int8_macro_f1"}
+CONTRACT_KEYS = {"format", "labels", "input", "output", "preprocess", "source_run", "fitted_splits",
+                 "tflite_sha256", "metrics", "created"}
+METRIC_KEYS = {"split", "held_out", "n", "float_accuracy", "int8_accuracy", "float_macro_f1", "int8_macro_f1"}
 FLOAT_DTYPES = {np.float16, np.float32, np.float64}
 
 
@@ -65,6 +65,7 @@ def test_sidecar_matches_contract_and_model(converted: Converted) -> None:
     faces, targets = read_folder_split(converted.data / "test", run["labels"])
     accuracy, macro_f1 = accuracy_and_macro_f1(targets, predict(converted.model, faces), len(run["labels"]))
     assert metrics["split"] == "test" and metrics["n"] == len(targets)
+    assert contract["fitted_splits"] == ["train"] and metrics["held_out"] is True
     assert metrics["int8_accuracy"] == pytest.approx(accuracy, abs=1e-4)
     assert metrics["int8_macro_f1"] == pytest.approx(macro_f1, abs=1e-4)
     assert 0.0 <= metrics["float_accuracy"] <= 1.0 and 0.0 <= metrics["float_macro_f1"] <= 1.0
@@ -92,6 +93,29 @@ def test_float_figures_are_the_keras_model(converted: Converted) -> None:
     metrics = json.loads(converted.sidecar.read_text())["metrics"]
     # a different batch size may flip one borderline face (1/84 = 0.012)
     assert metrics["float_accuracy"] == pytest.approx(accuracy, abs=0.013)
+
+
+def test_figures_on_a_split_the_run_fitted_are_flagged_as_not_held_out(converted: Converted, tmp_path: Path) -> None:
+    """A run fitted with --extra-train-split test: convert and evaluate both say its test figures are not
+    held out (warning, sidecar, metrics JSON), so nobody quotes them as a held-out result."""
+    import shutil
+
+    run = tmp_path / "fitted-on-test"
+    shutil.copytree(converted.run, run)
+    info = json.loads((run / "run.json").read_text())
+    (run / "run.json").write_text(json.dumps({**info, "fitted_splits": ["train", "test"]}))
+    out = tmp_path / "fitted.tflite"
+    result = run_module("convert", "--run", run, "--out", out, "--calib-size", CALIB_SIZE, "--max-drop", "50",
+                        "--cache-dir", tmp_path / "cache")
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert f"test was fitted by {run} (run.json fitted_splits)" in result.stdout
+    contract = json.loads(out.with_suffix(".json").read_text())
+    assert contract["fitted_splits"] == ["train", "test"] and contract["metrics"]["held_out"] is False
+    evaluated = run_module("convert.evaluate", "--model", out, "--data", converted.data, "--out-dir", tmp_path)
+    assert evaluated.returncode == 0, evaluated.stderr[-2000:]
+    assert "test was fitted by this model" in evaluated.stdout
+    assert json.loads((tmp_path / "fitted_test_metrics.json").read_text())["held_out"] is False
+    assert json.loads(converted.sidecar.read_text())["metrics"]["held_out"] is True  # the plain run's is
 
 
 def test_accuracy_gate_rejects_and_names_the_remedy(converted: Converted, tmp_path: Path) -> None:

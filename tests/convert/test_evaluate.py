@@ -65,7 +65,7 @@ def test_figures_match_direct_interpreter(converted: Converted, tmp_path: Path) 
         assert re.search(rf"^{label}\s+\d\.\d{{3}}\s+\d\.\d{{3}}\s+\d\.\d{{3}}\s+\d+$", result.stdout, re.M), label
     assert (tmp_path / "tiny_test_confusion.png").read_bytes().startswith(PNG_MAGIC)
     report = json.loads((tmp_path / "tiny_test_metrics.json").read_text())
-    assert report["n"] == n and np.sum(report["confusion"]) == n
+    assert report["n"] == n and np.sum(report["confusion"]) == n and report["held_out"] is True
 
 
 def test_runs_without_tensorflow_and_reads_csv(converted: Converted, tmp_path: Path) -> None:
