@@ -57,6 +57,7 @@ def test_sidecar_matches_contract_and_model(converted: Converted) -> None:
     assert contract["input"]["scale"] == 1.0 and contract["input"]["zero_point"] == -128
     assert contract["output"] == {"shape": [1, len(run["labels"])], "dtype": "int8", "scale": 0.00390625,
                                   "zero_point": -128, "kind": "probabilities"}
+    assert (contract["output"]["scale"], contract["output"]["zero_point"]) == detail_out["quantization"]
     assert contract["preprocess"] == {"color": "grayscale", "width": 48, "height": 48, "interpolation": "area",
                                       "value_range": [0, 255]}
     assert contract["created"].endswith("+00:00")
