@@ -5,7 +5,8 @@ The model is driven through the edge's own code: edge.contract reads the sidecar
 quantisation, preprocessing) and edge.classifier preprocesses, invokes and (via edge.quant) handles the
 int8 maths. The figures are therefore those of the deployed pipeline, not of a re-implementation.
 The last line printed is machine-readable:
-`accuracy=<0.xxxx> macro_f1=<0.xxxx> n=<count> ms_per_face=<x.xxx>`.
+`accuracy=<0.xxxx> macro_f1=<0.xxxx> n=<count> ms_per_face=<x.xxx>`, followed by ` held_out=no` when the
+sidecar says the model was fitted on the evaluated split (its figures are then not a held-out result).
 """
 
 from __future__ import annotations
@@ -50,10 +51,11 @@ class Evaluation:
     ms_per_face: float
     predicted: np.ndarray
     probs: np.ndarray
+    held_out: bool = True  # False when the model's run was fitted on these faces
 
     def summary_line(self) -> str:
         return (f"accuracy={self.report['accuracy']:.4f} macro_f1={self.report['macro_f1']:.4f} "
-                f"n={self.report['n']} ms_per_face={self.ms_per_face:.3f}")
+                f"n={self.report['n']} ms_per_face={self.ms_per_face:.3f}" + ("" if self.held_out else " held_out=no"))
 
 
 def open_classifier(model_path: Path) -> EmotionClassifier:
@@ -153,6 +155,7 @@ def run(args: argparse.Namespace) -> Evaluation:
     log.info("evaluating %s on %s/%s: %d faces, one face per invoke, %d thread", args.model, args.data,
              args.split, len(faces), SINGLE_THREAD)
     result = evaluate_model(args.model, faces)
+    result.held_out = held_out
     title = f"{args.model.name} on {args.split}: accuracy {result.report['accuracy']:.3f}"
     plot_confusion(result.report["confusion"], result.labels, title, confusion)
     log.info("confusion matrix written to %s", confusion)

@@ -115,6 +115,7 @@ def test_figures_on_a_split_the_run_fitted_are_flagged_as_not_held_out(converted
     evaluated = run_module("convert.evaluate", "--model", out, "--data", converted.data, "--out-dir", tmp_path)
     assert evaluated.returncode == 0, evaluated.stderr[-2000:]
     assert "test was fitted by this model" in evaluated.stdout
+    assert evaluated.stdout.strip().splitlines()[-1].endswith(" held_out=no")
     assert json.loads((tmp_path / "fitted_test_metrics.json").read_text())["held_out"] is False
     assert json.loads(converted.sidecar.read_text())["metrics"]["held_out"] is True  # the plain run's is
 
