@@ -27,7 +27,8 @@ from edge.contract import sidecar_path
 from edge.errors import EdgeError
 from edge.quant import dequantize
 from edge.types import Box
-from train.data import Split, load_split, stratified_holdout
+from train.config import TrainConfig
+from train.data import DEFAULT_VAL_FRACTION, HOLDOUT_SUFFIX, Split, load_split, stratified_holdout
 from train.labels import EMOTIONS
 from train.metrics import classification_report, format_table
 from train.plots import plot_confusion
@@ -120,7 +121,13 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--model", type=Path, required=True, help=".tflite with its .json sidecar next to it")
     parser.add_argument("--data", type=Path, required=True, help="image-folder dataset or fer2013.csv")
-    parser.add_argument("--split", default="test", help="split to evaluate (train, test, privatetest)")
+    parser.add_argument("--split", default="test",
+                        help="split to evaluate (train, test, privatetest), or train-holdout: the validation slice "
+                             "python -m train held out (same --holdout-fraction and --holdout-seed as the run)")
+    parser.add_argument("--holdout-fraction", type=float, default=DEFAULT_VAL_FRACTION,
+                        help="with --split <split>-holdout: the run's --val-fraction")
+    parser.add_argument("--holdout-seed", type=int, default=TrainConfig().seed,
+                        help="with --split <split>-holdout: the run's --seed")
     parser.add_argument("--limit", type=int, default=0, help="evaluate a stratified sample of N faces (quick checks)")
     parser.add_argument("--seed", type=int, default=0, help="seed of the --limit sample")
     parser.add_argument("--out-dir", type=Path, help="folder for the confusion PNG and a metrics JSON")
@@ -131,10 +138,16 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     return parser.parse_args(argv)
 
 
-def load_eval_split(data: Path, split: str, cache_dir: Path | None, strict: bool, limit: int, seed: int) -> Split:
-    faces = load_split(data, split, cache_dir, strict)
-    if 0 < limit < len(faces):
-        _, faces = stratified_holdout(faces, limit / len(faces), seed)
+def load_eval_split(args: argparse.Namespace) -> Split:
+    """The faces to evaluate: a split, or the slice of one that training held out; --limit samples it."""
+    split = args.split
+    if split.lower().endswith(HOLDOUT_SUFFIX):
+        whole = load_split(args.data, split[: -len(HOLDOUT_SUFFIX)], args.cache_dir, args.strict)
+        _, faces = stratified_holdout(whole, args.holdout_fraction, args.holdout_seed)
+    else:
+        faces = load_split(args.data, split, args.cache_dir, args.strict)
+    if 0 < args.limit < len(faces):
+        _, faces = stratified_holdout(faces, args.limit / len(faces), args.seed)
     return faces
 
 
@@ -151,7 +164,7 @@ def run(args: argparse.Namespace) -> Evaluation:
     if not held_out:
         log.warning("%s was fitted by this model (sidecar fitted_splits %s): its figures are not held-out figures",
                     args.split, classifier.contract.fitted_splits)
-    faces = load_eval_split(args.data, args.split, args.cache_dir, args.strict, args.limit, args.seed)
+    faces = load_eval_split(args)
     log.info("evaluating %s on %s/%s: %d faces, one face per invoke, %d thread", args.model, args.data,
              args.split, len(faces), SINGLE_THREAD)
     result = evaluate_model(args.model, faces)

@@ -15,7 +15,7 @@ from pathlib import Path
 import numpy as np
 
 from train.config import TrainConfig
-from train.data import DataError, Split, load_split, stratified_holdout
+from train.data import DEFAULT_VAL_FRACTION, DataError, Split, load_split, stratified_holdout
 
 log = logging.getLogger("train")
 
@@ -68,7 +68,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--resume", action="store_true", help="continue from the run folder's last checkpoint")
     parser.add_argument("--init-from", type=Path,
                         help="start from this checkpoint's weights (e.g. runs/a/model.keras) with a new schedule")
-    parser.add_argument("--val-fraction", type=float, default=0.1,
+    parser.add_argument("--val-fraction", type=float, default=DEFAULT_VAL_FRACTION,
                         help="share of train held out for validation when --val-split is not given")
     parser.add_argument("--val-split", help="use this split (e.g. test) for validation instead of a train slice")
     parser.add_argument("--eval-split", default="test", help="split reported at the end ('none' to skip)")

@@ -208,6 +208,10 @@ def load_split(data: Path, split: str, cache_dir: Path | None = None, strict: bo
     return result
 
 
+DEFAULT_VAL_FRACTION = 0.1  # share of train that `python -m train` holds out for validation
+HOLDOUT_SUFFIX = "-holdout"  # the held-out slice of split "train" is named "train-holdout"
+
+
 def stratified_holdout(split: Split, fraction: float, seed: int) -> tuple[Split, Split]:
     """Hold out `fraction` of every class (at least one image) as a validation slice."""
     if not 0.0 < fraction < 1.0:
@@ -223,7 +227,7 @@ def stratified_holdout(split: Split, fraction: float, seed: int) -> tuple[Split,
     keep, hold = np.flatnonzero(~mask), np.flatnonzero(mask)
     return (
         Split(split.name, split.x[keep], split.y[keep], split.report),
-        Split(f"{split.name}-holdout", split.x[hold], split.y[hold]),
+        Split(f"{split.name}{HOLDOUT_SUFFIX}", split.x[hold], split.y[hold]),
     )
 
 

@@ -10,7 +10,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from tests.convert.conftest import Converted, run_module, run_python
+from tests.convert.conftest import TRAIN_PER_CLASS, Converted, run_module, run_python
 from tests.convert.direct import accuracy_and_macro_f1, predict, read_folder_split
 
 SUMMARY = re.compile(r"^accuracy=(0\.\d{4}|1\.0000) macro_f1=(0\.\d{4}|1\.0000) n=(\d+) ms_per_face=(\d+\.\d{3})$")
@@ -66,6 +66,26 @@ def test_figures_match_direct_interpreter(converted: Converted, tmp_path: Path) 
     assert (tmp_path / "tiny_test_confusion.png").read_bytes().startswith(PNG_MAGIC)
     report = json.loads((tmp_path / "tiny_test_metrics.json").read_text())
     assert report["n"] == n and np.sum(report["confusion"]) == n and report["held_out"] is True
+
+
+def test_train_holdout_is_the_validation_slice_the_run_held_out(converted: Converted, tmp_path: Path) -> None:
+    """--split train-holdout evaluates exactly the faces python -m train kept out of training (same default
+    fraction and seed), so a model fitted on train and test still has a held-out figure."""
+    from train.data import load_split, stratified_holdout
+    from train.labels import EMOTIONS
+
+    result = run_module("convert.evaluate", "--model", converted.model, "--data", converted.data,
+                        "--split", "train-holdout", "--out-dir", tmp_path)
+    assert result.returncode == 0, result.stderr[-2000:]
+    accuracy, macro_f1, n, _ = summary(result.stdout)
+    run_validation = json.loads((converted.run / "metrics.json").read_text())["validation"]
+    assert n == run_validation["n"] == len(EMOTIONS) * round(0.1 * TRAIN_PER_CLASS)
+    labels = json.loads(converted.sidecar.read_text())["labels"]
+    _, held_out = stratified_holdout(load_split(converted.data, "train"), 0.1, 42)
+    targets = np.asarray([labels.index(EMOTIONS[index]) for index in held_out.y])
+    want_accuracy, want_f1 = accuracy_and_macro_f1(targets, predict(converted.model, held_out.x[..., 0]), len(labels))
+    assert (accuracy, macro_f1) == (pytest.approx(want_accuracy, abs=5e-5), pytest.approx(want_f1, abs=5e-5))
+    assert json.loads((tmp_path / "tiny_train-holdout_metrics.json").read_text())["held_out"] is True
 
 
 def test_runs_without_tensorflow_and_reads_csv(converted: Converted, tmp_path: Path) -> None:
