@@ -28,7 +28,7 @@ from edge.errors import EdgeError
 from edge.quant import dequantize
 from edge.types import Box
 from train.config import TrainConfig
-from train.data import DEFAULT_VAL_FRACTION, HOLDOUT_SUFFIX, Split, load_split, stratified_holdout
+from train.data import DEFAULT_VAL_FRACTION, HOLDOUT_SUFFIX, Split, is_held_out, load_split, stratified_holdout
 from train.labels import EMOTIONS
 from train.metrics import classification_report, format_table
 from train.plots import plot_confusion
@@ -154,12 +154,14 @@ def load_eval_split(args: argparse.Namespace) -> Split:
 def run(args: argparse.Namespace) -> Evaluation:
     if args.limit < 0:
         raise ConvertError("--limit", f"{args.limit} must be >= 0")
+    if not 0.0 < args.holdout_fraction < 1.0:
+        raise ConvertError("--holdout-fraction", f"{args.holdout_fraction} must be between 0 and 1")
     folder = args.out_dir or args.model.parent
     stem = f"{args.model.stem}_{args.split}"
     confusion = ensure_writable(args.confusion or folder / f"{stem}_confusion.png", ".png")
     metrics_json = ensure_writable(args.out_dir / f"{stem}_metrics.json", ".json") if args.out_dir else None
     classifier = open_classifier(args.model)  # model problems are reported before the dataset is read
-    held_out = args.split.lower() not in {name.lower() for name in classifier.contract.fitted_splits}
+    held_out = is_held_out(args.split, classifier.contract.fitted_splits)
     classifier.close()
     if not held_out:
         log.warning("%s was fitted by this model (sidecar fitted_splits %s): its figures are not held-out figures",

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import numpy as np
 
-from train.data import Split, load_split, resolve_source, stratified_sample
+from train.data import Split, is_held_out, load_split, resolve_source, stratified_sample
 from train.metrics import classification_report, format_table
 
 from convert.errors import ConvertError, QualityGateError
@@ -122,7 +122,7 @@ def convert_run(options: ConvertOptions) -> dict:
         log.info("float accuracy %.4f macro-F1 %.4f | int8 accuracy %.4f macro-F1 %.4f | top-1 agreement %.4f | "
                  "int8 %.3f ms/face", float_report["accuracy"], float_report["macro_f1"], int8.report["accuracy"],
                  int8.report["macro_f1"], agreement, int8.ms_per_face)
-        held_out = evaluation.name.lower() not in {name.lower() for name in run.fitted_splits}
+        held_out = is_held_out(evaluation.name, run.fitted_splits)
         if not held_out:
             log.warning("%s was fitted by %s (run.json fitted_splits): its figures are not held-out figures",
                         evaluation.name, options.run)

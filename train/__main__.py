@@ -15,7 +15,7 @@ from pathlib import Path
 import numpy as np
 
 from train.config import TrainConfig
-from train.data import DEFAULT_VAL_FRACTION, DataError, Split, load_split, stratified_holdout
+from train.data import DEFAULT_VAL_FRACTION, DataError, Split, is_held_out, load_split, stratified_holdout
 
 log = logging.getLogger("train")
 
@@ -183,7 +183,7 @@ def main(argv: list[str] | None = None) -> int:
     log.info("train %d, validation %d (%s), evaluation %s", len(train), len(val), val.name,
              len(evaluation) if evaluation else "none")
 
-    if evaluation is not None and args.extra_train_split == args.eval_split:
+    if evaluation is not None and args.extra_train_split and not is_held_out(evaluation.name, [args.extra_train_split]):
         log.warning("%s is also fitted (--extra-train-split): its figures are not held-out figures", args.eval_split)
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
     from train.augment import AugmentConfig  # TensorFlow loads only once the inputs are known to be good

@@ -212,6 +212,12 @@ DEFAULT_VAL_FRACTION = 0.1  # share of train that `python -m train` holds out fo
 HOLDOUT_SUFFIX = "-holdout"  # the held-out slice of split "train" is named "train-holdout"
 
 
+def is_held_out(split_name: str, fitted_splits) -> bool:
+    """Whether figures on `split_name` are held out, given the splits a model was fitted on (case-blind:
+    image folders may be named Test or test). "train-holdout" is held out of a model fitted on "train"."""
+    return split_name.lower() not in {name.lower() for name in fitted_splits}
+
+
 def stratified_holdout(split: Split, fraction: float, seed: int) -> tuple[Split, Split]:
     """Hold out `fraction` of every class (at least one image) as a validation slice."""
     if not 0.0 < fraction < 1.0:

@@ -120,3 +120,10 @@ def test_cli_reports_bad_data_in_one_line(tmp_path, python, repo_root):
     )
     assert result.returncode == 2
     assert result.stderr.strip().splitlines() == [f"error: {tmp_path / 'missing'}: dataset path not found"]
+
+
+def test_held_out_means_not_among_the_fitted_splits_whatever_the_folder_case():
+    from train.data import is_held_out
+
+    assert is_held_out("test", ["train"]) and is_held_out("train-holdout", ["train", "test"])
+    assert not is_held_out("Test", ["train", "test"]) and not is_held_out("train", ["TRAIN"])
