@@ -106,6 +106,12 @@ def test_evaluate_missing_dataset(converted: Converted, tmp_path: Path) -> None:
     assert_one_line_error(result, data)
 
 
+def test_evaluate_bad_holdout_fraction(converted: Converted, tmp_path: Path) -> None:
+    result = run_module("convert.evaluate", "--model", converted.model, "--data", converted.data,
+                        "--split", "train-holdout", "--holdout-fraction", "1.5", "--out-dir", tmp_path)
+    assert "1.5 must be between 0 and 1" in assert_one_line_error(result, "--holdout-fraction")
+
+
 def run_copy(converted: Converted, folder: Path) -> Path:
     folder.mkdir(parents=True)
     for name in ("model.keras", "run.json"):
