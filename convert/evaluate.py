@@ -172,6 +172,8 @@ def run(args: argparse.Namespace) -> Evaluation:
     result = evaluate_model(args.model, faces)
     result.held_out = held_out
     title = f"{args.model.name} on {args.split}: accuracy {result.report['accuracy']:.3f}"
+    if not held_out:
+        title += " (fitted, not held out)"
     plot_confusion(result.report["confusion"], result.labels, title, confusion)
     log.info("confusion matrix written to %s", confusion)
     if metrics_json:

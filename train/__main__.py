@@ -158,6 +158,9 @@ def finished_run(args: argparse.Namespace, command: str):
         args.init_from = Path(previous["init_from"])
     if args.distill_from is None and previous.get("distill_from"):
         args.distill_from = Path(previous["distill_from"])
+    extra = [name for name in previous.get("fitted_splits", []) if name != "train"]
+    if args.extra_train_split is None and extra:
+        args.extra_train_split = extra[0]
     return model, config, f"{previous['command']}; reports redone by: {command}", float(previous["seconds"])
 
 

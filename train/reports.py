@@ -14,7 +14,7 @@ from pathlib import Path
 import keras
 import numpy as np
 
-from train.data import Split
+from train.data import Split, is_held_out
 from train.config import TrainConfig
 from train.fit import BEST_CHECKPOINT, HISTORY_FILE
 from train.labels import EMOTIONS, IMAGE_SIZE
@@ -94,7 +94,7 @@ def write_reports(model: keras.Model, args: argparse.Namespace, config: TrainCon
         "config": asdict(config), "labels": list(EMOTIONS), "input_shape": [IMAGE_SIZE, IMAGE_SIZE, 1],
         "mixed_precision": config.mixed_precision, "data": str(args.data), "command": command,
         "seconds": round(seconds, 1), "init_from": str(args.init_from) if args.init_from else None,
-        "distill_from": str(args.distill_from) if getattr(args, "distill_from", None) else None,
+        "distill_from": str(args.distill_from) if args.distill_from else None,
         "fitted_splits": fitted_splits(args),
         "class_bias": np.round(bias, 3).tolist(),
         "params": model.count_params(), "macs": count_macs(model),
@@ -109,15 +109,14 @@ def write_reports(model: keras.Model, args: argparse.Namespace, config: TrainCon
 
 def fitted_splits(args: argparse.Namespace) -> list[str]:
     """The splits the weights were fitted on ("train" less the validation slice, plus any extra split)."""
-    extra = getattr(args, "extra_train_split", None)
-    return ["train"] + ([extra] if extra else [])
+    return ["train"] + ([args.extra_train_split] if args.extra_train_split else [])
 
 
 def write_model_card(out: Path, run: dict, metrics: dict) -> None:
     rows = []
     fitted = run.get("fitted_splits") or ["train"]
     for split, report in metrics.items():
-        note = " (fitted: not held out)" if split in fitted else ""
+        note = "" if is_held_out(split, fitted) else " (fitted: not held out)"
         rows.append(f"| {split}{note} | {report['n']} | {report['accuracy']:.4f} | {report['macro_f1']:.4f} |")
     card = f"""# Model card: {out.name}
 

@@ -137,6 +137,11 @@ def test_distillation_run_learns_from_the_teachers_soft_targets(smoke_run, tmp_p
     resumed = subprocess.run(cmd + ["--resume"], cwd=REPO, capture_output=True, text=True, timeout=300)
     assert resumed.returncode == 0, resumed.stdout[-3000:] + resumed.stderr[-3000:]
     assert "teacher targets reused" in resumed.stdout and "soft targets for" not in resumed.stdout
+    plain = cmd[:cmd.index("--distill-from")] + ["--reports-only"]  # lineage comes from run.json
+    redone = subprocess.run(plain, cwd=REPO, capture_output=True, text=True, timeout=300)
+    assert redone.returncode == 0, redone.stdout[-3000:] + redone.stderr[-3000:]
+    run = json.loads((out / "run.json").read_text())
+    assert run["distill_from"] == str(teacher) and run["fitted_splits"] == ["train", "test"]
 
 
 def test_reports_only_retunes_offsets_from_the_untuned_model_and_keeps_the_run_record(smoke_run):
