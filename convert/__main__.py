@@ -16,14 +16,15 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")  # before TensorFlow loads: k
 
 from convert.errors import run_cli  # noqa: E402
 from convert.pipeline import ConvertOptions, convert_run  # noqa: E402
+from edge.cli_common import OneLineParser, setup_logging  # noqa: E402
 
 DEFAULT_CACHE_DIR = Path(".cache/fer")  # the same decoded-array cache as python -m train
 
 
 def parse_args(argv: list[str] | None) -> ConvertOptions:
     defaults = ConvertOptions(Path(), Path())
-    parser = argparse.ArgumentParser(prog="python -m convert", description=__doc__,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = OneLineParser(prog="python -m convert", description=__doc__,
+                           formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--run", type=Path, required=True, help="run folder written by python -m train")
     parser.add_argument("--out", type=Path, required=True, help="output .tflite (sidecar .json goes next to it)")
     parser.add_argument("--data", type=Path, help="dataset for calibration and evaluation (default: run.json's data)")
@@ -50,6 +51,7 @@ def main(argv: list[str] | None = None) -> int:
               f"n={metrics['n']}")
         return 0
 
+    setup_logging()
     return run_cli(body)
 
 

@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-import logging
 import sys
 from collections.abc import Callable
 from pathlib import Path
 
+from edge.errors import EdgeError
 from train.data import DataError
 
 EXIT_BAD_INPUT = 2
@@ -34,16 +34,17 @@ class QualityGateError(ConvertError):
 
 
 def run_cli(body: Callable[[], int]) -> int:
-    """A stage's entry point: one logging setup (unbuffered stdout), and user errors as one line on stderr
-    with the stage's exit code instead of a traceback."""
-    sys.stdout.reconfigure(write_through=True)
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s",
-                        stream=sys.stdout, force=True)
+    """A stage's entry point body, with user errors as one line on stderr and the stage's exit code instead of
+    a traceback: ConvertError, DataError (the dataset), and EdgeError (command-line usage, via
+    edge.cli_common.OneLineParser). Logging is set up by the caller (edge.cli_common.setup_logging)."""
     try:
         return body()
     except ConvertError as exc:
         print(exc.one_line(), file=sys.stderr)
         return exc.exit_code
+    except EdgeError as exc:
+        print(exc.one_line(), file=sys.stderr)
+        return EXIT_BAD_INPUT
     except DataError as exc:
         print(" ".join(f"error: {exc}".split()), file=sys.stderr)
         return ConvertError.exit_code

@@ -23,9 +23,9 @@ import cv2
 import numpy as np
 
 from edge.classifier import EmotionClassifier
+from edge.cli_common import OneLineParser, setup_logging
 from edge.contract import sidecar_path
 from edge.errors import EdgeError
-from edge.quant import dequantize
 from edge.types import Box
 from train.config import TrainConfig
 from train.data import DEFAULT_VAL_FRACTION, HOLDOUT_SUFFIX, Split, is_held_out, load_split, stratified_holdout
@@ -50,8 +50,8 @@ class Evaluation:
     labels: tuple[str, ...]
     report: dict
     ms_per_face: float
-    predicted: np.ndarray
-    probs: np.ndarray
+    predicted: np.ndarray  # (N,) top-1 index per face
+    probs: np.ndarray  # (N, classes) probabilities, as the edge classifier's postprocess gives them
     held_out: bool = True  # False when the model's run was fitted on these faces
 
     def summary_line(self) -> str:
@@ -91,34 +91,37 @@ def face_as_frame(face: np.ndarray) -> tuple[np.ndarray, list[Box]]:
 
 
 def evaluate_model(model_path: Path, split: Split) -> Evaluation:
-    """Classify every face of `split` one invoke at a time, timing each invoke (median = ms_per_face)."""
+    """Classify every face of `split` one invoke at a time, timing each invoke (median = ms_per_face).
+    Raw outputs become probabilities through the classifier's own postprocess (dequantise, and softmax for a
+    `kind: logits` sidecar), exactly as on the device."""
     classifier = open_classifier(model_path)
-    labels = classifier.labels
-    spec = classifier.contract.output
-    targets = targets_in_model_order(split, labels, model_path)
-    inputs = [classifier.preprocess(*face_as_frame(face)) for face in split.x]
-    for model_input in inputs[:WARMUP_INVOKES]:
-        classifier.infer(model_input)
-    raw_rows, times = [], np.empty(len(inputs))
-    for i, model_input in enumerate(inputs):
-        start = time.perf_counter()
-        raw_rows.append(classifier.infer(model_input)[0])
-        times[i] = time.perf_counter() - start
-        if i == 0 and raw_rows[0].shape[-1] != len(labels):
-            raise ConvertError(sidecar_path(model_path),
-                               f"{len(labels)} labels but the model outputs {raw_rows[0].shape[-1]} values")
-        if (i + 1) % PROGRESS_EVERY == 0:
-            log.info("evaluated %d/%d faces", i + 1, len(inputs))
-    classifier.close()
-    probs = dequantize(np.stack(raw_rows), spec.scale, spec.zero_point)
+    try:
+        labels = classifier.labels
+        targets = targets_in_model_order(split, labels, model_path)
+        inputs = [classifier.preprocess(*face_as_frame(face)) for face in split.x]
+        for model_input in inputs[:WARMUP_INVOKES]:
+            classifier.infer(model_input)
+        raw_rows, times = [], np.empty(len(inputs))
+        for i, model_input in enumerate(inputs):
+            start = time.perf_counter()
+            raw_rows.append(classifier.infer(model_input)[0])
+            times[i] = time.perf_counter() - start
+            if i == 0 and raw_rows[0].shape[-1] != len(labels):
+                raise ConvertError(sidecar_path(model_path),
+                                   f"{len(labels)} labels but the model outputs {raw_rows[0].shape[-1]} values")
+            if (i + 1) % PROGRESS_EVERY == 0:
+                log.info("evaluated %d/%d faces", i + 1, len(inputs))
+        probs = np.stack([prediction.probs for prediction in classifier.postprocess(np.stack(raw_rows))])
+    finally:
+        classifier.close()
     predicted = np.argmax(probs, axis=1)
     report = classification_report(targets, predicted, labels)
     return Evaluation(labels, report, float(np.median(times) * 1000.0), predicted, probs)
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(prog="python -m convert.evaluate", description=__doc__,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = OneLineParser(prog="python -m convert.evaluate", description=__doc__,
+                           formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--model", type=Path, required=True, help=".tflite with its .json sidecar next to it")
     parser.add_argument("--data", type=Path, required=True, help="image-folder dataset or fer2013.csv")
     parser.add_argument("--split", default="test",
@@ -161,11 +164,14 @@ def run(args: argparse.Namespace) -> Evaluation:
     confusion = ensure_writable(args.confusion or folder / f"{stem}_confusion.png", ".png")
     metrics_json = ensure_writable(args.out_dir / f"{stem}_metrics.json", ".json") if args.out_dir else None
     classifier = open_classifier(args.model)  # model problems are reported before the dataset is read
-    held_out = is_held_out(args.split, classifier.contract.fitted_splits)
-    classifier.close()
+    try:
+        fitted_splits = classifier.contract.fitted_splits
+    finally:
+        classifier.close()
+    held_out = is_held_out(args.split, fitted_splits)
     if not held_out:
         log.warning("%s was fitted by this model (sidecar fitted_splits %s): its figures are not held-out figures",
-                    args.split, classifier.contract.fitted_splits)
+                    args.split, fitted_splits)
     faces = load_eval_split(args)
     log.info("evaluating %s on %s/%s: %d faces, one face per invoke, %d thread", args.model, args.data,
              args.split, len(faces), SINGLE_THREAD)
@@ -191,6 +197,7 @@ def main(argv: list[str] | None = None) -> int:
         print(result.summary_line())
         return 0
 
+    setup_logging()
     return run_cli(body)
 
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -53,7 +54,11 @@ def _tensor_io(detail: dict) -> TensorIO:
 
 def list_ops(model_path: Path) -> list[tuple[str, list[str]]]:
     """Each op of the plain (undelegated) graph with the dtypes of its input and output tensors."""
-    interpreter = load_interpreter(model_path, plain_ops=True)
+    return _ops(load_interpreter(model_path, plain_ops=True))
+
+
+def _ops(interpreter: Any) -> list[tuple[str, list[str]]]:  # noqa: ANN401 - a LiteRT Interpreter
+    """list_ops for an interpreter already loaded with plain_ops=True."""
     dtypes = {t["index"]: np.dtype(t["dtype"]).name for t in interpreter.get_tensor_details()}
     ops = []
     for op in interpreter._get_ops_details():  # noqa: SLF001 - the only per-op view LiteRT offers
@@ -69,7 +74,7 @@ def check_integer_model(model_path: Path) -> IntegerModel:
     if len(inputs) != 1 or len(outputs) != 1:
         raise ConvertError(model_path, f"expected 1 input and 1 output, found {len(inputs)} and {len(outputs)}")
     model_in, model_out = _tensor_io(inputs[0]), _tensor_io(outputs[0])
-    ops = list_ops(model_path)
+    ops = _ops(interpreter)
     problems = []
     for name, io in (("input", model_in), ("output", model_out)):
         if io.dtype != INTEGER_IO_DTYPE:

@@ -81,9 +81,28 @@ def _metrics(split: Split, float_report: dict, int8_report: dict, held_out: bool
             "float_macro_f1": round(float_report["macro_f1"], 4), "int8_macro_f1": round(int8_report["macro_f1"], 4)}
 
 
-def _publish(staged: Path, contract: dict, target: Path) -> None:
+def rejected_path(out: Path) -> Path:
+    """Where a model that failed a quality gate is kept for inspection: models/x.tflite -> models/x.rejected.tflite."""
+    return out.with_name(out.stem + REJECTED_TAG + out.suffix)
+
+
+def _publish(staged: Path, contract: dict | None, target: Path) -> None:
+    """Move the staged model to `target` with its sidecar; without a contract (the model failed before one could
+    be built) any older sidecar at `target` is removed, so no stale contract describes the new file."""
     os.replace(staged, target)
-    write_json_atomic(sidecar_path(target), contract)
+    if contract is None:
+        sidecar_path(target).unlink(missing_ok=True)
+    else:
+        write_json_atomic(sidecar_path(target), contract)
+
+
+def _reject(error: type[ConvertError], problem: str, staged: Path, contract: dict | None, out: Path,
+            hint: str = "") -> ConvertError:
+    """Keep the staged model as <out>.rejected.tflite (the stage is deleted) and return the error to raise:
+    against --out, naming the kept file."""
+    rejected = rejected_path(out)
+    _publish(staged, contract, rejected)
+    return error(out, f"not written: {problem}; kept as {rejected} for inspection" + (f"; {hint}" if hint else ""))
 
 
 def convert_run(options: ConvertOptions) -> dict:
@@ -107,7 +126,10 @@ def convert_run(options: ConvertOptions) -> dict:
     try:
         staged = stage / out.name
         staged.write_bytes(flatbuffer)
-        integer_model = check_integer_model(staged)
+        try:
+            integer_model = check_integer_model(staged)
+        except ConvertError as exc:  # the staged path dies with the stage: name and keep a file the user can open
+            raise _reject(type(exc), exc.problem, staged, None, out) from None
         sha256 = file_sha256(staged)
         contract = build_contract(run.labels, integer_model, str(options.run), sha256, None, run.fitted_splits)
         write_json_atomic(sidecar_path(staged), contract)  # the evaluator reads the model through it
@@ -130,10 +152,7 @@ def convert_run(options: ConvertOptions) -> dict:
         try:
             accuracy_gate(float_report, int8.report, options.max_drop)
         except QualityGateError as exc:
-            rejected = out.with_name(out.stem + REJECTED_TAG + out.suffix)
-            _publish(staged, contract, rejected)
-            raise QualityGateError(out, f"not written: int8 {exc.problem}; kept as {rejected} for inspection; "
-                                        f"{QAT_HINT}") from None
+            raise _reject(QualityGateError, f"int8 {exc.problem}", staged, contract, out, QAT_HINT) from None
         _publish(staged, contract, out)
     finally:
         shutil.rmtree(stage, ignore_errors=True)

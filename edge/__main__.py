@@ -1,4 +1,5 @@
-"""Entry point: `python -m edge ...`. The one place logging is configured (stdout, unbuffered, for journald)."""
+"""Entry point: `python -m edge ...`. The one place this command sets up logging (edge.cli_common.setup_logging:
+stdout, unbuffered, for journald); commands only apply the configured level (edge.commands.options.apply_log_level)."""
 
 from __future__ import annotations
 
@@ -6,19 +7,10 @@ import logging
 import sys
 from collections.abc import Sequence
 
+from edge.cli_common import setup_logging
 from edge.errors import EdgeError
 
-LOG_FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
-
-
-def setup_logging(level: int = logging.INFO) -> None:
-    if hasattr(sys.stdout, "reconfigure"):
-        sys.stdout.reconfigure(line_buffering=True)
-    handler = logging.StreamHandler(sys.stdout)  # flushes after every record
-    handler.setFormatter(logging.Formatter(LOG_FORMAT))
-    root = logging.getLogger()
-    root.handlers[:] = [handler]
-    root.setLevel(level)
+EXIT_INTERRUPTED = 130  # 128 + SIGINT, as a shell reports a Ctrl-C
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -31,8 +23,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         logging.shutdown()
         print(exc.one_line(), file=sys.stderr, flush=True)
         return exc.exit_code
-    except KeyboardInterrupt:
-        return 0
+    except KeyboardInterrupt:  # Ctrl-C before the run's own handler is installed (e.g. while models load)
+        return EXIT_INTERRUPTED
 
 
 if __name__ == "__main__":

@@ -12,7 +12,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from edge.config import resolve_data_path
+from edge.config import DEFAULT_EMOTION_MODEL, resolve_data_path
 from edge.contract import ModelContract, load_contract
 from edge.errors import EdgeError
 from edge.litert import load_interpreter
@@ -23,7 +23,7 @@ log = logging.getLogger(__name__)
 
 INTERPOLATIONS = {"area": cv2.INTER_AREA, "linear": cv2.INTER_LINEAR, "nearest": cv2.INTER_NEAREST, "cubic": cv2.INTER_CUBIC}
 COLOR_CONVERSIONS = {"grayscale": cv2.COLOR_BGR2GRAY, "rgb": cv2.COLOR_BGR2RGB}  # from BGR frames
-DEFAULT_MODEL = Path("models/emotion_int8.tflite")
+DEFAULT_MODEL = DEFAULT_EMOTION_MODEL
 
 
 def softmax(logits: np.ndarray) -> np.ndarray:

@@ -9,9 +9,11 @@ To add one (e.g. `report`), add a line to COMMANDS.
 
 from __future__ import annotations
 
-import argparse
 import importlib
 from collections.abc import Sequence
+from types import ModuleType
+
+from edge.cli_common import OneLineParser
 
 COMMANDS: dict[str, str] = {
     "run": "edge.commands.run",
@@ -22,15 +24,6 @@ COMMANDS: dict[str, str] = {
 DEFAULT_COMMAND = "run"
 
 
-class OneLineParser(argparse.ArgumentParser):
-    """Usage mistakes become `error: command line: ...` (exit 2) like every other bad input."""
-
-    def error(self, message: str):  # noqa: ANN201 - argparse signature
-        from edge.errors import EdgeError
-
-        raise EdgeError("command line", f"{message} (see {self.prog} --help)")
-
-
 def split_command(argv: Sequence[str]) -> tuple[str, list[str]]:
     """First argument names a command if it is one; otherwise the default `run`."""
     argv = list(argv)
@@ -39,7 +32,7 @@ def split_command(argv: Sequence[str]) -> tuple[str, list[str]]:
     return DEFAULT_COMMAND, argv
 
 
-def build_parser(name: str):
+def build_parser(name: str) -> tuple[ModuleType, OneLineParser]:
     module = importlib.import_module(COMMANDS[name])
     others = ", ".join(f"`python -m edge {c}`" for c in COMMANDS if c != DEFAULT_COMMAND)
     prog = "python -m edge" if name == DEFAULT_COMMAND else f"python -m edge {name}"

@@ -15,6 +15,10 @@ from edge.display.config import DisplayConfig
 from edge.errors import EdgeError
 from edge.web.config import WebConfig
 
+# The models' default locations (relative: see resolve_data_path); every default elsewhere refers to these.
+DEFAULT_EMOTION_MODEL = Path("models/emotion_int8.tflite")
+DEFAULT_FACE_MODEL = Path("models/face_detection_short_range.tflite")
+
 SourceKind = Literal["auto", "camera", "picamera2", "video", "image", "folder", "stream", "demo"]
 
 
@@ -49,7 +53,7 @@ class HaarConfig(Strict):
 
 
 class MediaPipeConfig(Strict):
-    model: Path = Path("models/face_detection_short_range.tflite")
+    model: Path = DEFAULT_FACE_MODEL
     min_confidence: float = Field(0.5, ge=0.0, le=1.0)
     running_mode: Literal["image", "video"] = "image"
 
@@ -64,7 +68,7 @@ class DetectorConfig(Strict):
 
 
 class ClassifierConfig(Strict):
-    model: Path = Path("models/emotion_int8.tflite")
+    model: Path = DEFAULT_EMOTION_MODEL
     num_threads: int = Field(2, ge=1)
     batch: bool = Field(True, description="classify all faces of a frame in one invoke")
 
@@ -177,9 +181,11 @@ def load_config(path: Path | None, overrides: dict[str, Any] | None = None) -> R
     thing = f"config {path}" if path else "config"
     if path is not None:
         try:
-            loaded = yaml.safe_load(Path(path).read_text())
+            loaded = yaml.safe_load(Path(path).read_text(encoding="utf-8"))
         except OSError as exc:
             raise EdgeError(f"config {path}", exc.strerror or "unreadable") from None
+        except UnicodeDecodeError:
+            raise EdgeError(f"config {path}", "not a UTF-8 text file (expected YAML)") from None
         except yaml.YAMLError as exc:
             raise EdgeError(f"config {path}", f"invalid YAML ({' '.join(str(exc).split())})") from None
         if loaded is not None and not isinstance(loaded, dict):

@@ -22,8 +22,17 @@ DEFAULT_SIZE = (640, 480)
 FACE_CROP_ROWS = (10, 230)  # astronaut() is 512x512 RGB; this window holds the face with hair and chin
 FACE_CROP_COLS = (130, 330)
 FACE_HEIGHT_FRACTION = (0.42, 0.62)  # face-crop height as a fraction of frame height (min, max)
-PERIOD_FRAMES = 120
-ASTRONAUT_FILE = "astronaut.png"  # one full cycle of the motion path
+PERIOD_FRAMES = 120  # one full cycle of the motion path
+ASTRONAUT_FILE = "astronaut.png"
+# Background: a BGR gradient (blue grows left to right, green top to bottom, red towards the bottom left)
+GRADIENT_BASE = (90, 110, 70)  # B, G, R at the top-left corner
+GRADIENT_SPAN = (60, 50, 40)  # added at the far side of each channel's direction
+CLUTTER_SHAPES = 12  # random discs and rectangles (non-face clutter for the detector)
+CLUTTER_COLOUR_RANGE = (40, 220)  # per channel, end exclusive
+CLUTTER_RADIUS_RANGE = (10, 50)  # disc radius in pixels, end exclusive
+CLUTTER_SIDE_RANGE = (20, 90)  # rectangle side in pixels, end exclusive
+CLUTTER_CIRCLE_SHARE = 0.5  # chance that a shape is a disc
+BACKGROUND_BLUR = (5, 5)  # Gaussian kernel that softens the clutter's edges
 
 
 def astronaut_bgr() -> np.ndarray:
@@ -51,16 +60,19 @@ def _background(size: tuple[int, int], seed: int) -> np.ndarray:
     rng = np.random.default_rng(seed)
     y = np.linspace(0.0, 1.0, height, dtype=np.float32)[:, None]
     x = np.linspace(0.0, 1.0, width, dtype=np.float32)[None, :]
-    base = np.stack([90 + 60 * x + 0 * y, 110 + 50 * y + 0 * x, 70 + 40 * (1 - x) * y], axis=-1)
+    (blue, green, red), (blue_span, green_span, red_span) = GRADIENT_BASE, GRADIENT_SPAN
+    base = np.stack([blue + blue_span * x + 0 * y, green + green_span * y + 0 * x, red + red_span * (1 - x) * y],
+                    axis=-1)
     image = np.clip(base, 0, 255).astype(np.uint8)
-    for _ in range(12):  # some non-face clutter
+    for _ in range(CLUTTER_SHAPES):  # some non-face clutter
         cx, cy = int(rng.integers(0, width)), int(rng.integers(0, height))
-        colour = tuple(int(c) for c in rng.integers(40, 220, size=3))
-        if rng.random() < 0.5:
-            cv2.circle(image, (cx, cy), int(rng.integers(10, 50)), colour, -1)
+        colour = tuple(int(c) for c in rng.integers(*CLUTTER_COLOUR_RANGE, size=3))
+        if rng.random() < CLUTTER_CIRCLE_SHARE:
+            cv2.circle(image, (cx, cy), int(rng.integers(*CLUTTER_RADIUS_RANGE)), colour, -1)
         else:
-            cv2.rectangle(image, (cx, cy), (cx + int(rng.integers(20, 90)), cy + int(rng.integers(20, 90))), colour, -1)
-    return cv2.GaussianBlur(image, (5, 5), 0)
+            corner = (cx + int(rng.integers(*CLUTTER_SIDE_RANGE)), cy + int(rng.integers(*CLUTTER_SIDE_RANGE)))
+            cv2.rectangle(image, (cx, cy), corner, colour, -1)
+    return cv2.GaussianBlur(image, BACKGROUND_BLUR, 0)
 
 
 class DemoClip(Sequence[np.ndarray]):

@@ -7,7 +7,6 @@ The wheel is only a container: the .tflite inside is platform independent.
 
 from __future__ import annotations
 
-import argparse
 import hashlib
 import subprocess
 import sys
@@ -15,6 +14,8 @@ import tempfile
 import zipfile
 from pathlib import Path
 
+from edge.cli_common import OneLineParser
+from edge.config import DEFAULT_FACE_MODEL
 from edge.errors import EdgeError
 
 WHEEL_REQUIREMENT = "mediapipe==0.10.21"
@@ -22,7 +23,7 @@ WHEEL_PLATFORM = "manylinux_2_28_x86_64"
 WHEEL_PYTHON = "3.11"
 MEMBER = "mediapipe/modules/face_detection/face_detection_short_range.tflite"
 SHA256 = "bbff11cebd1eb27a1e004cae0b0e63ec8c551cbf34a4451148b4908b8db3eca8"
-DEFAULT_DEST = Path("models/face_detection_short_range.tflite")
+DEFAULT_DEST = DEFAULT_FACE_MODEL
 
 
 def is_valid(path: Path) -> bool:
@@ -61,14 +62,14 @@ def fetch(dest: Path = DEFAULT_DEST, force: bool = False) -> Path:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m edge.fetch_detector", description=__doc__.splitlines()[0])
+    parser = OneLineParser(prog="python -m edge.fetch_detector", description=__doc__.splitlines()[0])
     parser.add_argument("--dest", type=Path, default=DEFAULT_DEST, help="where to write the model (default %(default)s)")
     parser.add_argument("--force", action="store_true", help="download even if a valid file is present")
     parser.add_argument("--quiet-if-present", action="store_true", help="print nothing when a valid file is already there")
-    args = parser.parse_args(argv)
-    if args.quiet_if_present and not args.force and is_valid(args.dest):
-        return 0
     try:
+        args = parser.parse_args(argv)
+        if args.quiet_if_present and not args.force and is_valid(args.dest):
+            return 0
         path = fetch(args.dest, args.force)
     except EdgeError as exc:
         print(exc.one_line(), file=sys.stderr)

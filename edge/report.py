@@ -15,19 +15,21 @@ from datetime import datetime
 from pathlib import Path
 
 from edge.errors import EdgeError
-from edge.store.db import COLUMNS, row_event
+from edge.store.db import COLUMNS, SECONDS_PER_DAY, row_event
 
-DURATION_UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 7 * 86400}
+SECONDS_PER_MINUTE = 60
+SECONDS_PER_HOUR = 3600
+DAYS_PER_WEEK = 7
+DURATION_UNITS = {"s": 1, "m": SECONDS_PER_MINUTE, "h": SECONDS_PER_HOUR, "d": SECONDS_PER_DAY,
+                  "w": DAYS_PER_WEEK * SECONDS_PER_DAY}
 DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([smhdw])\s*$")
-INTERVALS = {"minute": 60, "hour": 3600, "day": 86400}
+INTERVALS = {"minute": SECONDS_PER_MINUTE, "hour": SECONDS_PER_HOUR, "day": SECONDS_PER_DAY}
 BY_CHOICES = (*INTERVALS, "track")
 TIME_FORMAT = {"minute": "%Y-%m-%d %H:%M", "hour": "%Y-%m-%d %H:00", "day": "%Y-%m-%d"}
 PLOT_TARGET_BUCKETS = 48  # auto plot resolution: about this many points over the span
 PLOT_SIZE_IN = (11, 4.5)
 PLOT_DPI = 110
-# matplotlib colours per FER label (the overlay's BGR palette, as RGB)
-PLOT_COLOURS = {"angry": "#e62828", "disgust": "#289628", "fear": "#963caa", "happy": "#ffd200",
-                "sad": "#1e6ec8", "surprise": "#ff8c00", "neutral": "#bebebe"}
+PLOT_SUFFIX = ".png"
 
 
 @dataclass(frozen=True)
@@ -64,8 +66,9 @@ class Bucket:
         return self.counts[label] / self.total if self.total else 0.0
 
 
-def parse_since(text: str, now: float | None = None) -> float | None:
-    """`24h`, `30m`, `7d`, `90s`, `2w` before now; an ISO date/time (local time); `all` = no limit."""
+def parse_since(text: str, now: float | None = None, flag: str = "--since") -> float | None:
+    """`24h`, `30m`, `7d`, `90s`, `2w` before now; an ISO date/time (local time); `all` = no limit.
+    `flag` names the option in the error (--since or --until)."""
     now = time.time() if now is None else now
     if text.strip().lower() == "all":
         return None
@@ -75,7 +78,7 @@ def parse_since(text: str, now: float | None = None) -> float | None:
     try:
         return datetime.fromisoformat(text.strip()).timestamp()
     except ValueError:
-        raise EdgeError(f"--since {text}", "expected a duration like 24h, 30m, 7d, an ISO time, or 'all'") from None
+        raise EdgeError(f"{flag} {text}", "expected a duration like 24h, 30m, 7d, an ISO time, or 'all'") from None
 
 
 def load_events(conn: sqlite3.Connection, since: float | None = None, until: float | None = None) -> list[StoredEvent]:
@@ -171,30 +174,38 @@ def auto_interval(events: Sequence[StoredEvent]) -> str:
     return "day"
 
 
+def check_png_path(path: Path) -> None:
+    """The plot is always a PNG: refuse another suffix before any work (matplotlib would raise on it)."""
+    if path.suffix.lower() != PLOT_SUFFIX:
+        raise EdgeError(f"--png {path}", f"the file name must end in {PLOT_SUFFIX}")
+
+
 def plot_timeline(events: Sequence[StoredEvent], labels: Sequence[str], interval: str, path: Path,
                   title: str = "Emotion shares over time") -> Path:
     """Stacked area of each label's share per interval (Agg backend: no display needed)."""
+    check_png_path(path)
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.dates as mdates
     import matplotlib.pyplot as plt
 
+    from edge.sinks.overlay import hex_colour, label_colour
+
     buckets = by_interval(events, interval)
     times = [datetime.fromtimestamp(b.start) for b in buckets]
     shares = [[100 * b.share(label) for b in buckets] for label in labels]
     fig, ax = plt.subplots(figsize=PLOT_SIZE_IN)
-    colours = [PLOT_COLOURS.get(label, None) for label in labels]
+    colours = [hex_colour(label_colour(label)) for label in labels]  # the overlay's, as the web view's
     if len(buckets) == 1:  # a single interval: bars (an area needs two points)
         bottom = 0.0
         for label, share, colour in zip(labels, shares, colours):
-            ax.bar(times, share, bottom=bottom, width=INTERVALS[interval] / 86400, align="edge", label=label,
+            ax.bar(times, share, bottom=bottom, width=INTERVALS[interval] / SECONDS_PER_DAY, align="edge", label=label,
                    color=colour)
             bottom += share[0]
     else:
         edges = [*times, datetime.fromtimestamp(buckets[-1].end)]  # steps: the last interval gets its width
-        ax.stackplot(edges, [row + row[-1:] for row in shares], labels=labels,
-                     colors=[c or f"C{i}" for i, c in enumerate(colours)], step="post")
+        ax.stackplot(edges, [row + row[-1:] for row in shares], labels=labels, colors=colours, step="post")
     ax.set_ylim(0, 100)
     ax.set_ylabel(f"share of events per {interval} (%)")
     ax.set_title(f"{title} ({len(events)} events)")
@@ -204,7 +215,7 @@ def plot_timeline(events: Sequence[StoredEvent], labels: Sequence[str], interval
     fig.tight_layout()
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
-        fig.savefig(path, dpi=PLOT_DPI)
+        fig.savefig(path, dpi=PLOT_DPI, format=PLOT_SUFFIX[1:])
     except OSError as exc:
         raise EdgeError(f"--png {path}", f"cannot write ({exc.strerror or exc})") from None
     finally:

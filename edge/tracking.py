@@ -33,7 +33,6 @@ class Track:
     probs: np.ndarray | None = None
     label: str | None = None
     missed: int = 0
-    hits: int = 0
 
 
 def match(tracks: list[Track], boxes: list[Box], iou_threshold: float, max_centre: float) -> dict[int, int]:
@@ -87,7 +86,7 @@ class Tracker:
                 track = self._new_track(box)
                 self._tracks.append(track)
             seen.add(track.track_id)
-            track.box, track.missed, track.hits = box, 0, track.hits + 1
+            track.box, track.missed = box, 0
             results.append(self._smooth(track, box, pred))
         survivors = []
         for track in self._tracks:

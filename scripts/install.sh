@@ -30,9 +30,7 @@ DISPLAY_MODE=none DISPLAY_USER=${SUDO_USER:-}
 APT_PACKAGES=(python3-venv python3-pip "${EDGE_APT_PACKAGES[@]}")
 PI_APT_PACKAGES=(python3-picamera2)
 PI_PIP_CONSTRAINTS="numpy<2"  # Debian's picamera2 stack (simplejpeg, libcamera) is built against numpy 1.x
-# mediapipe 1.x aarch64 wheels are built for ARMv8.1 atomics (LSE): on a CPU without them (Cortex-A53/A72:
-# Pi 3, Pi 4, Zero 2) libmediapipe.so kills the process with SIGILL. 0.10.18 (which needs numpy 1.x) runs there.
-NO_LSE_PIP_CONSTRAINTS=("mediapipe<1" "numpy<2")
+# The CPU-dependent constraints (mediapipe<1 numpy<2 on arm64 without LSE atomics) come from scripts/_venv.sh.
 
 die() { echo "error: $1" >&2; exit 2; }
 while [ $# -gt 0 ]; do
@@ -62,7 +60,7 @@ elif [ "$(id -u)" -ne 0 ]; then
 fi
 # PyPI has ai-edge-litert, mediapipe and opencv wheels only for 64-bit Linux (amd64, arm64): on 32-bit
 # Raspberry Pi OS (armhf, even with a 64-bit kernel) pip would fail after long source builds.
-arch=$(dpkg --print-architecture 2>/dev/null || uname -m)
+arch=$(machine_arch)
 case $arch in
   amd64|arm64|x86_64|aarch64) ;;
   *) [ "$PIP" = 0 ] || die "this system is $arch: the edge packages have wheels only for 64-bit (arm64, amd64); install the 64-bit Raspberry Pi OS (Pi 3, 4, 5, Zero 2)" ;;
@@ -100,19 +98,14 @@ install -p -m 0644 requirements-edge.txt "$APP/requirements-edge.txt"
 [ -f "$APP/models/emotion_int8.tflite" ] || echo "install: warning: models/emotion_int8.tflite not in the repo yet; the service needs it (python -m convert)" >&2
 
 step "virtualenv $VENV (--system-site-packages, so apt's picamera2 is importable)"
-if [ ! -x "$VENV/bin/python" ]; then
-  "$PYTHON" -m venv --system-site-packages "$VENV" || die "venv $VENV: cannot create (apt install python3-venv)"
+if ! venv_has_pip "$VENV"; then  # none yet, or left without pip by an earlier run: (re)create it
+  "$PYTHON" -m venv --clear --system-site-packages "$VENV" || die "venv $VENV: cannot create (apt install python3-venv)"
 fi
 if [ "$PIP" = 1 ]; then
-  constraints=() constraint_lines=()
-  [ "$PI" = yes ] && constraint_lines+=("$PI_PIP_CONSTRAINTS")
-  if [ "$arch" = arm64 ] || [ "$arch" = aarch64 ]; then
-    grep -qsw atomics /proc/cpuinfo || constraint_lines+=("${NO_LSE_PIP_CONSTRAINTS[@]}")
-  fi
-  if [ ${#constraint_lines[@]} -gt 0 ]; then
-    printf '%s\n' "${constraint_lines[@]}" > "$APP/pip-constraints.txt"
-    constraints=(-c "$APP/pip-constraints.txt")
-  fi
+  constraints=() pi_constraints=()
+  [ "$PI" = yes ] && pi_constraints+=("$PI_PIP_CONSTRAINTS")
+  write_pip_constraints "$APP/pip-constraints.txt" "${pi_constraints[@]}"
+  if [ -f "$APP/pip-constraints.txt" ]; then constraints=(-c "$APP/pip-constraints.txt"); fi
   "$VENV/bin/python" -m pip install -q --disable-pip-version-check -r "$APP/requirements-edge.txt" "${constraints[@]}"
 fi
 "$VENV/bin/python" -m compileall -q "$APP/edge" >/dev/null

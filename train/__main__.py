@@ -4,23 +4,31 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import logging
+import os
 import shlex
 import sys
 import time
 from dataclasses import fields
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 
+from edge.cli_common import OneLineParser, setup_logging
+from edge.errors import EdgeError
 from train.config import TrainConfig
 from train.data import DEFAULT_VAL_FRACTION, DataError, Split, is_held_out, load_split, stratified_holdout
 
-log = logging.getLogger("train")
+if TYPE_CHECKING:
+    import keras
+
+# Under `python -m train` __name__ is "__main__"; the spec's name keeps the records named train.__main__.
+log = logging.getLogger(__spec__.name if __spec__ is not None else __name__)
 
 DEFAULT_CACHE_DIR = Path(".cache/fer")
 DEFAULT_DISTILL_WEIGHT = 0.5
+EXIT_BAD_INPUT = 2
 BF16_CPU_FLAGS = ("avx512_bf16", "amx_bf16", "bf16")
 
 
@@ -35,7 +43,7 @@ def cpu_supports_bf16() -> bool:
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
     defaults = TrainConfig()
-    parser = argparse.ArgumentParser(prog="python -m train", description=__doc__)
+    parser = OneLineParser(prog="python -m train", description=__doc__)
     parser.add_argument("--data", type=Path, required=True, help="image-folder dataset or fer2013.csv")
     parser.add_argument("--out", type=Path, required=True, help="run folder for checkpoints and reports")
     parser.add_argument("--epochs", type=int, default=defaults.epochs)
@@ -98,10 +106,25 @@ def train_config(args: argparse.Namespace) -> TrainConfig:
     return TrainConfig(**values)
 
 
+def flag(name: str) -> str:
+    """The command-line spelling of an argparse destination: batch_size -> --batch-size."""
+    return "--" + name.replace("_", "-")
+
+
 def check_args(args: argparse.Namespace) -> None:
+    """Every value check that needs no data, each failure naming its flag (before TensorFlow loads)."""
     for name in ("epochs", "batch_size", "width", "dense_units"):
         if getattr(args, name) <= 0:
-            raise DataError(f"--{name.replace('_', '-')} {getattr(args, name)}: must be positive")
+            raise DataError(f"{flag(name)} {getattr(args, name)}: must be positive")
+    for name in ("patience", "warmup_epochs", "weight_decay", "class_weight_power"):
+        if getattr(args, name) < 0:
+            raise DataError(f"{flag(name)} {getattr(args, name)}: must be 0 or positive")
+    if args.limit < 0:
+        raise DataError(f"--limit {args.limit}: must be 0 (all images) or positive")
+    if not 0.0 < args.val_fraction < 1.0:
+        raise DataError(f"--val-fraction {args.val_fraction}: must be between 0 and 1 (exclusive)")
+    if not 0.0 <= args.label_smoothing <= 1.0:
+        raise DataError(f"--label-smoothing {args.label_smoothing}: must be in [0, 1]")
     if not 0 <= args.average_last <= args.epochs:
         raise DataError(f"--average-last {args.average_last}: must be between 0 and --epochs ({args.epochs})")
     if not 0.0 <= args.dropout < 1.0:
@@ -123,6 +146,14 @@ def check_args(args: argparse.Namespace) -> None:
         raise DataError(f"--init-from {args.init_from}: no such checkpoint file")
 
 
+def check_training_set(args: argparse.Namespace, train: Split) -> None:
+    """Checks that need the loaded training faces: every batch is full (drop_remainder), so a batch larger than
+    the training set would leave an epoch with no batch at all."""
+    if not args.reports_only and args.batch_size > len(train):
+        raise DataError(f"--batch-size {args.batch_size}: larger than the {len(train)} training faces "
+                        "(every batch must be full)")
+
+
 def load_data(args: argparse.Namespace) -> tuple[Split, Split, Split | None]:
     train = load_split(args.data, "train", args.cache_dir, args.strict)
     if args.val_split:
@@ -141,7 +172,7 @@ def load_data(args: argparse.Namespace) -> tuple[Split, Split, Split | None]:
     return train, val, evaluation
 
 
-def finished_run(args: argparse.Namespace, command: str):
+def finished_run(args: argparse.Namespace, command: str) -> tuple[keras.Model, TrainConfig, str, float]:
     """A finished run's model with the offsets of its last report taken out, and the config, command, time and
     lineage its run.json recorded, so re-reporting keeps what the training run was."""
     import keras
@@ -172,17 +203,20 @@ def distillation_targets(args: argparse.Namespace, train: Split) -> np.ndarray:
 
 
 def main(argv: list[str] | None = None) -> int:
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s",
-                        stream=sys.stdout, force=True)
-    args = parse_args(argv)
+    setup_logging()
     started = time.monotonic()
     try:
+        args = parse_args(argv)
         check_args(args)
         args.out.mkdir(parents=True, exist_ok=True)
         train, val, evaluation = load_data(args)
+        check_training_set(args, train)
+    except EdgeError as exc:
+        print(exc.one_line(), file=sys.stderr)
+        return exc.exit_code
     except (DataError, OSError) as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 2
+        print(" ".join(f"error: {exc}".split()), file=sys.stderr)
+        return EXIT_BAD_INPUT
     log.info("train %d, validation %d (%s), evaluation %s", len(train), len(val), val.name,
              len(evaluation) if evaluation else "none")
 

@@ -25,6 +25,7 @@ IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".bmp")
 CSV_NAME = "fer2013.csv"
 CSV_USAGE_TO_SPLIT = {"training": "train", "publictest": "test", "privatetest": "privatetest"}
 CACHE_FORMAT_VERSION = "1"
+CSV_ENCODING = "utf-8"
 
 
 class DataError(Exception):
@@ -143,22 +144,29 @@ def _parse_csv_row(row: dict[str, str], line: int, csv_path: Path) -> tuple[np.n
 def _load_csv_split(csv_path: Path, split: str, strict: bool) -> Split:
     report = LoadReport()
     images, labels = [], []
-    with csv_path.open(newline="") as handle:
+    with csv_path.open(newline="", encoding=CSV_ENCODING) as handle:
         reader = csv.DictReader(handle)
-        missing = {"emotion", "pixels", "Usage"} - set(reader.fieldnames or [])
-        if missing:
-            raise DataError(f"{csv_path}: missing column(s) {', '.join(sorted(missing))}")
-        for line, row in enumerate(reader, start=2):
-            usage = (row.get("Usage") or "").strip().lower()
-            if CSV_USAGE_TO_SPLIT.get(usage) != split:
-                continue
-            try:
-                image, label = _parse_csv_row(row, line, csv_path)
-            except ValueError as exc:
-                _fail_or_skip(str(exc), report, strict)
-                continue
-            images.append(image)
-            labels.append(label)
+        try:
+            missing = {"emotion", "pixels", "Usage"} - set(reader.fieldnames or [])
+            if missing:
+                raise DataError(f"{csv_path}: missing column(s) {', '.join(sorted(missing))}")
+            for row in reader:
+                usage = (row.get("Usage") or "").strip().lower()
+                if CSV_USAGE_TO_SPLIT.get(usage) != split:
+                    continue
+                try:
+                    image, label = _parse_csv_row(row, reader.line_num, csv_path)
+                except ValueError as exc:
+                    _fail_or_skip(str(exc), report, strict)
+                    continue
+                images.append(image)
+                labels.append(label)
+        except UnicodeDecodeError as exc:  # the whole file is unusable: a text CSV cannot resynchronise
+            raise DataError(f"{csv_path}: not a UTF-8 text CSV ({exc.reason}; expected fer2013.csv's columns "
+                            "emotion, pixels, Usage)") from None
+        except csv.Error as exc:
+            # line_num counts the lines read before the one the reader choked on
+            raise DataError(f"{csv_path}:{reader.line_num + 1}: malformed CSV ({exc})") from None
     if not images:
         raise DataError(f"{csv_path}: no rows for split '{split}' (Usage {', '.join(CSV_USAGE_TO_SPLIT)})")
     return Split(split, np.stack(images)[..., None], np.asarray(labels, dtype=np.int64), report)

@@ -28,6 +28,7 @@ LAST_CHECKPOINT = "last.keras"
 STATE_FILE = "state.json"
 HISTORY_FILE = "history.csv"
 SHUFFLE_BUFFER = 32768
+VALIDATION_BATCH = 256  # un-augmented validation faces per evaluation step (no gradients: larger than training's)
 MOMENTUM = 0.9
 RESUME_SEED_STRIDE = 1009  # a prime, larger than the seed offsets the augmentation layers add
 
@@ -57,7 +58,7 @@ def data_seed(seed: int, initial_epoch: int) -> int:
 
 
 def make_datasets(train: Split, val: Split, config: TrainConfig, augment: AugmentConfig, seed: int | None = None,
-                  targets: np.ndarray | None = None):
+                  targets: np.ndarray | None = None) -> tuple[tf.data.Dataset, tf.data.Dataset]:
     """Shuffled, augmented training batches of (faces, target rows, class weights) and validation batches.
 
     `targets` replaces the one-hot training labels with soft rows (distillation); class weights still follow
@@ -67,7 +68,7 @@ def make_datasets(train: Split, val: Split, config: TrainConfig, augment: Augmen
     weights = class_weights(train.class_counts(), config.class_weight_power).astype("float32")
     augmenter = build_augmenter(augment, seed)
 
-    def augment_batch(x, y, w):
+    def augment_batch(x: tf.Tensor, y: tf.Tensor, w: tf.Tensor) -> tuple[tf.Tensor, tf.Tensor, tf.Tensor]:
         x = augmenter(tf.cast(x, tf.float32), training=True)
         x = random_erase(x, augment.erase_probability, augment.erase_max_fraction)
         if config.mixup > 0:
@@ -85,7 +86,7 @@ def make_datasets(train: Split, val: Split, config: TrainConfig, augment: Augmen
     )
     val_ds = (
         tf.data.Dataset.from_tensor_slices((val.x.astype("float32"), tf.one_hot(val.y, NUM_CLASSES)))
-        .batch(256)
+        .batch(VALIDATION_BATCH)
         .prefetch(tf.data.AUTOTUNE)
     )
     return train_ds, val_ds
@@ -94,19 +95,19 @@ def make_datasets(train: Split, val: Split, config: TrainConfig, augment: Augmen
 class Progress(keras.callbacks.Callback):
     """One log line per epoch: time, loss, accuracy, validation figures, learning rate and ETA."""
 
-    def __init__(self, total_epochs: int):
+    def __init__(self, total_epochs: int) -> None:
         super().__init__()
         self.total_epochs = total_epochs
         self.started = 0.0
         self.epoch_started = 0.0
         self.first_epoch: int | None = None
 
-    def on_epoch_begin(self, epoch, logs=None):
+    def on_epoch_begin(self, epoch: int, logs: dict | None = None) -> None:
         self.epoch_started = time.monotonic()
         if self.first_epoch is None:
             self.first_epoch, self.started = epoch, self.epoch_started
 
-    def on_epoch_end(self, epoch, logs=None):
+    def on_epoch_end(self, epoch: int, logs: dict | None = None) -> None:
         logs = logs or {}
         now = time.monotonic()
         per_epoch = (now - self.started) / (epoch - self.first_epoch + 1)
@@ -123,12 +124,12 @@ class Progress(keras.callbacks.Callback):
 class ResumeState(keras.callbacks.Callback):
     """Saves the last checkpoint and the epoch/best figures after every epoch, for --resume."""
 
-    def __init__(self, out_dir: Path, best: float):
+    def __init__(self, out_dir: Path, best: float) -> None:
         super().__init__()
         self.out_dir = out_dir
         self.best = best
 
-    def on_epoch_end(self, epoch, logs=None):
+    def on_epoch_end(self, epoch: int, logs: dict | None = None) -> None:
         self.best = max(self.best, float((logs or {}).get("val_accuracy", 0.0)))
         self.model.save(self.out_dir / LAST_CHECKPOINT)
         state = {"epoch": epoch, "best_val_accuracy": self.best}
@@ -210,8 +211,8 @@ def fit(
     return keras.models.load_model(out_dir / BEST_CHECKPOINT)
 
 
-def keep_average_if_better(model: keras.Model, average: WeightAverage, train: Split, val_ds, out_dir: Path,
-                           best: float) -> None:
+def keep_average_if_better(model: keras.Model, average: WeightAverage, train: Split, val_ds: tf.data.Dataset,
+                           out_dir: Path, best: float) -> None:
     """Evaluate the averaged weights (after batch-norm recalibration on the un-augmented training faces) and
     make them the run's model when they beat the best single epoch on validation accuracy."""
     if not average.apply(model):

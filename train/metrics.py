@@ -6,6 +6,9 @@ from collections.abc import Sequence
 
 import numpy as np
 
+PROBABILITY_FLOOR = 1e-7  # probabilities are clipped here before the log, so a 0 gives a finite log-probability
+SCORE_TOLERANCE = 1e-9  # recall floors and score gains within this are rounding, not a change
+
 
 def confusion_matrix(y_true: np.ndarray, y_pred: np.ndarray, num_classes: int) -> np.ndarray:
     """Rows are true classes, columns predicted classes."""
@@ -67,14 +70,14 @@ def tune_class_bias(
     `min_recall` (or below its untuned recall, if that is lower already): a few more correct faces of a
     large class must not be bought by no longer recognising a small one.
     """
-    log_probs = np.log(np.clip(probs, 1e-7, 1.0))
+    log_probs = np.log(np.clip(probs, PROBABILITY_FLOOR, 1.0))
     num_classes = probs.shape[1]
     bias = np.zeros(num_classes)
     floor = np.minimum(min_recall, per_class_recall(y_true, np.argmax(log_probs, axis=1), num_classes))
 
     def score(candidate: np.ndarray) -> float:
         predicted = np.argmax(log_probs + candidate, axis=1)
-        if np.any(per_class_recall(y_true, predicted, num_classes) < floor - 1e-9):
+        if np.any(per_class_recall(y_true, predicted, num_classes) < floor - SCORE_TOLERANCE):
             return -np.inf
         report = classification_report(y_true, predicted, [str(i) for i in range(num_classes)])
         return (report["accuracy"] + report["macro_f1"]) / 2
@@ -86,6 +89,6 @@ def tune_class_bias(
                 candidate = bias.copy()
                 candidate[cls] = step
                 value = score(candidate)
-                if value > best + 1e-9:
+                if value > best + SCORE_TOLERANCE:
                     best, bias = value, candidate
     return bias

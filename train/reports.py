@@ -78,7 +78,6 @@ def write_reports(model: keras.Model, args: argparse.Namespace, config: TrainCon
     if not args.no_tune_bias:
         bias = tune_class_bias(predict(model, val), val.y, BIAS_STEPS, min_recall=MIN_TUNED_RECALL)
         fold_class_bias(model, bias)
-        model.save(out / BEST_CHECKPOINT)
         log.info("class logit offsets tuned on %s: %s", val.name, dict(zip(EMOTIONS, np.round(bias, 2).tolist())))
     metrics = {"validation": classification_report(val.y, np.argmax(predict(model, val), 1), EMOTIONS)}
     if evaluation is not None:
@@ -90,6 +89,9 @@ def write_reports(model: keras.Model, args: argparse.Namespace, config: TrainCon
     if (out / HISTORY_FILE).is_file():
         plot_curves(history_chain(out, args.init_from), out / "curves.png")
     plot_confusion(shown["confusion"], EMOTIONS, f"{shown_name}: accuracy {shown['accuracy']:.3f}", out / "confusion.png")
+    # Saved whether or not offsets were tuned, right before run.json: --reports-only took the previous offsets
+    # out of the model in memory, and the shipped file must carry exactly the class_bias run.json records.
+    model.save(out / BEST_CHECKPOINT)
     run = {
         "config": asdict(config), "labels": list(EMOTIONS), "input_shape": [IMAGE_SIZE, IMAGE_SIZE, 1],
         "mixed_precision": config.mixed_precision, "data": str(args.data), "command": command,

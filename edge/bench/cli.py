@@ -18,12 +18,15 @@ from edge.bench.machine import describe_machine
 from edge.bench.report import render
 from edge.bench.spec import FORMAT, FRAME_BUDGET_MS, MODE_CLASSIFIER, MODE_PIPELINE, WorkerSpec, parse_size
 from edge.bench.targets import evaluate
+from edge.cli_common import OneLineParser
+from edge.config import DEFAULT_EMOTION_MODEL, DEFAULT_FACE_MODEL
+from edge.contract import sidecar_path
+from edge.errors import EdgeError
 
 log = logging.getLogger(__name__)
 
 REPO = Path(__file__).resolve().parents[2]
-DEFAULT_MODEL = Path("models/emotion_int8.tflite")
-DEFAULT_FACE_MODEL = Path("models/face_detection_short_range.tflite")
+DEFAULT_MODEL = DEFAULT_EMOTION_MODEL
 DETECTORS = ("haar", "mediapipe")
 DEFAULTS = {"frames": 200, "warmup": 20, "repeats": 3, "detectors": "haar,mediapipe", "threads": "1,2",
             "sizes": "640x480,1280x720", "faces": "1,3"}
@@ -32,6 +35,7 @@ QUICK = {"frames": 30, "warmup": 5, "repeats": 1, "detectors": "haar,mediapipe",
 CLASSIFIER_THREADS = 1
 WORKER_TIMEOUT_S = 900
 STDERR_TAIL_LINES = 15
+EXIT_BAD_INPUT = 2
 
 
 class BenchError(Exception):
@@ -55,7 +59,10 @@ class BenchOptions:
 
 
 def _int_list(text: str) -> tuple[int, ...]:
-    values = tuple(int(v) for v in text.split(",") if v.strip())
+    try:
+        values = tuple(int(v) for v in text.split(",") if v.strip())
+    except ValueError:
+        values = ()
     if not values or min(values) < 1:
         raise argparse.ArgumentTypeError(f"{text!r}: expected positive integers separated by commas")
     return values
@@ -71,15 +78,18 @@ def _detector_list(text: str) -> tuple[str, ...]:
 
 def _size_list(text: str) -> tuple[tuple[int, int], ...]:
     try:
-        return tuple(parse_size(v.strip()) for v in text.split(",") if v.strip())
+        sizes = tuple(parse_size(v.strip()) for v in text.split(",") if v.strip())
     except ValueError as exc:
         raise argparse.ArgumentTypeError(str(exc)) from None
+    if not sizes:
+        raise argparse.ArgumentTypeError(f"{text!r}: expected sizes WxH separated by commas")
+    return sizes
 
 
-def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="python -m edge.bench", description=__doc__.splitlines()[0].split(": ", 1)[1],
-                                     epilog="Start it with `nice -n 19` on a machine that is busy with other work; "
-                                            "the report records the load. See docs/BENCHMARKS.md.")
+def build_parser() -> OneLineParser:
+    parser = OneLineParser(prog="python -m edge.bench", description=__doc__.splitlines()[0].split(": ", 1)[1],
+                           epilog="Start it with `nice -n 19` on a machine that is busy with other work; "
+                                  "the report records the load. See docs/BENCHMARKS.md.")
     parser.add_argument("--frames", type=int, help=f"measured frames per repeat (default {DEFAULTS['frames']})")
     parser.add_argument("--warmup", type=int, help=f"unmeasured frames before the repeats (default {DEFAULTS['warmup']})")
     parser.add_argument("--repeats", type=int, help=f"measured passes per configuration (default {DEFAULTS['repeats']})")
@@ -112,15 +122,35 @@ def options_from_args(args: argparse.Namespace, parser: argparse.ArgumentParser)
         parser.error(str(exc))
     if options.frames < 1 or options.repeats < 1 or options.warmup < 0:
         parser.error("--frames and --repeats must be >= 1, --warmup >= 0")
+    if options.timeout_s <= 0:
+        parser.error(f"--timeout {options.timeout_s:g}: must be positive (seconds per configuration)")
     return options
 
 
+def check_json_target(path: Path) -> None:
+    """Prove up front that --json can be written, so a typo fails now and not after the whole benchmark."""
+    if path.is_dir():
+        raise BenchError(f"--json {path}: is a directory, expected a file name")
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        with tempfile.NamedTemporaryFile(dir=path.parent, prefix=".write-probe-"):
+            pass  # a real probe: os.access says yes to root even on read-only mounts
+    except OSError as exc:
+        raise BenchError(f"--json {path}: not writable ({exc.strerror or exc})") from None
+
+
 def model_info(path: Path) -> dict:
-    sidecar = path.with_suffix(".json")
+    sidecar = sidecar_path(path)
     if not path.is_file() or not sidecar.is_file():
         raise BenchError(f"emotion model {path} or its sidecar {sidecar.name} is missing "
                          "(run `python -m convert`, or pass --model PATH)")
-    contract = json.loads(sidecar.read_text())
+    try:
+        contract = json.loads(sidecar.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise BenchError(f"emotion model sidecar {sidecar}: unreadable JSON "
+                         f"({exc.__class__.__name__}: {exc})") from None
+    if not isinstance(contract, dict):
+        raise BenchError(f"emotion model sidecar {sidecar}: expected a JSON object")
     return {"path": str(path), "bytes": path.stat().st_size, "sha256": contract.get("tflite_sha256", ""),
             "source_run": contract.get("source_run", ""), "metrics": contract.get("metrics")}
 
@@ -212,16 +242,26 @@ def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else list(argv)
     logging.basicConfig(level=logging.INFO, stream=sys.stderr, format="%(asctime)s %(message)s", datefmt="%H:%M:%S")
     parser = build_parser()
-    args = parser.parse_args(argv)
-    options = options_from_args(args, parser)
     try:
+        args = parser.parse_args(argv)
+        options = options_from_args(args, parser)
+    except EdgeError as exc:
+        print(exc.one_line(), file=sys.stderr, flush=True)
+        return exc.exit_code
+    try:
+        if args.json is not None:
+            check_json_target(args.json)
         report = run_benchmark(options, argv)
     except BenchError as exc:
-        print(f"error: benchmark: {exc}", file=sys.stderr, flush=True)
-        return 2
+        print(f"error: benchmark: {exc}", file=sys.stderr, flush=True)  # a worker failure adds its stderr tail
+        return EXIT_BAD_INPUT
     print(render(report), flush=True)
     if args.json is not None:
-        args.json.parent.mkdir(parents=True, exist_ok=True)
-        args.json.write_text(json.dumps(report, indent=1) + "\n")
+        try:
+            args.json.write_text(json.dumps(report, indent=1) + "\n")
+        except OSError as exc:
+            print(f"error: benchmark: --json {args.json}: cannot write ({exc.strerror or exc})", file=sys.stderr,
+                  flush=True)
+            return EXIT_BAD_INPUT
         log.info("wrote %s", args.json)
     return 0

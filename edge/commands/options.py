@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import argparse
+import logging
 from pathlib import Path
 from typing import Any
 
 from edge.config import RunConfig, leaf_fields, load_config, parse_scalar
 
 OVERRIDE_PREFIX = "set:"
+DEBUG_LEVEL = "debug"
+QUIET_LOGGERS = ("werkzeug",)  # one INFO line per HTTP request (the web view's stream and page poll)
 # short alias -> dotted config key
 ALIASES: dict[str, tuple[str, str]] = {
     "--source": ("source.uri", "camera index, /dev/videoN, file, folder, URL, 'demo' or 'picamera2' (default: camera 0, else demo)"),
@@ -32,7 +35,10 @@ SWITCHES: dict[str, tuple[str, Any, str]] = {
 }
 
 
-def add_config_arguments(parser: argparse.ArgumentParser, aliases: bool = True) -> None:
+def add_config_arguments(parser: argparse.ArgumentParser, aliases: bool = True,
+                         only: tuple[str, ...] | None = None) -> None:
+    """--config, the short aliases, and one dotted flag per config value (`only`: just these sections or keys,
+    e.g. ("detector", "classifier", "log_level"), for a command that uses no other part of the config)."""
     parser.add_argument("--config", type=Path, help="YAML config file (keys as in edge/config.py)")
     if aliases:
         group = parser.add_argument_group("common options")
@@ -44,6 +50,8 @@ def add_config_arguments(parser: argparse.ArgumentParser, aliases: bool = True) 
     every = parser.add_argument_group("every config value", "--<section>.<key> VALUE overrides the YAML file")
     for dotted, info in leaf_fields(RunConfig):
         if aliases and f"--{dotted.replace('_', '-')}" in ALIASES:
+            continue
+        if only is not None and dotted.split(".")[0] not in only:
             continue
         every.add_argument(f"--{dotted}", dest=OVERRIDE_PREFIX + dotted, metavar="VALUE", default=argparse.SUPPRESS,
                            help=info.description or f"default: {info.default}")
@@ -67,5 +75,10 @@ def config_from_args(args: argparse.Namespace) -> RunConfig:
     return load_config(args.config, overrides)
 
 
-def explicit_keys(args: argparse.Namespace) -> set[str]:
-    return {k[len(OVERRIDE_PREFIX):] for k in vars(args) if k.startswith(OVERRIDE_PREFIX)}
+def apply_log_level(level: str) -> None:
+    """The configured `log_level` on the root logger (edge/__main__.py sets up the handler); per-request
+    loggers of libraries stay at warnings unless the level is debug."""
+    logging.getLogger().setLevel(level.upper())
+    if level.lower() != DEBUG_LEVEL:
+        for name in QUIET_LOGGERS:
+            logging.getLogger(name).setLevel(logging.WARNING)

@@ -12,8 +12,7 @@ from pathlib import Path
 
 import numpy as np
 
-
-from edge.commands.options import add_config_arguments, config_from_args
+from edge.commands.options import add_config_arguments, apply_log_level, config_from_args
 from edge.errors import EdgeError
 from edge.types import FaceResult, FrameResult, Frame, Prediction
 
@@ -22,6 +21,8 @@ log = logging.getLogger(__name__)
 HELP = "Classify the faces of one photo: annotated image, per-face probability charts, printed table."
 CHART_SIZE_IN = (5.0, 3.0)
 CHART_DPI = 100
+CONFIG_SECTIONS = ("detector", "classifier", "log_level")  # the only parts of the config a photo uses
+WRITE_PROBE = ".write-test"
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -29,7 +30,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--out", dest="photo_out", type=Path, default=Path("out/photo"), help="output folder (default %(default)s)")
     parser.add_argument("--detector", dest="set:detector.type", default=argparse.SUPPRESS, metavar="TYPE", help="auto | haar | mediapipe")
     parser.add_argument("--model", dest="set:classifier.model", default=argparse.SUPPRESS, metavar="PATH", help="emotion model .tflite")
-    add_config_arguments(parser, aliases=False)
+    add_config_arguments(parser, aliases=False, only=CONFIG_SECTIONS)
 
 
 def chart_png(prediction: Prediction, title: str) -> bytes:
@@ -86,35 +87,50 @@ def format_table(faces: list[FaceResult]) -> str:
     return "\n".join(rows)
 
 
-def run(args: argparse.Namespace) -> int:
-    cfg = config_from_args(args)
-    from edge.classifier import EmotionClassifier
-    from edge.detectors import make_detector
-    from edge.sinks.overlay import draw_overlay
-    from edge.sources.images import read_image
-
-    image = read_image(args.image)
-    classifier = EmotionClassifier(cfg.classifier.model, cfg.classifier.num_threads, cfg.classifier.batch)
-    detector = make_detector(cfg.detector)
-    out: Path = args.photo_out
+def check_writable(out: Path) -> None:
     try:
         out.mkdir(parents=True, exist_ok=True)
-        probe = out / ".write-test"
+        probe = out / WRITE_PROBE
         probe.touch()
         probe.unlink()
     except OSError as exc:
         raise EdgeError(f"output folder {out}", f"cannot write ({exc.strerror})") from None
+
+
+def classify_file(image: np.ndarray, cfg, source: str) -> FrameResult:  # cfg: edge.config.RunConfig
+    """Load the models and classify; the models are closed whatever happens."""
+    from edge.classifier import EmotionClassifier
+    from edge.commands.run import close_all
+    from edge.detectors import make_detector
+
+    models: list = []
     try:
-        result = classify_photo(image, detector, classifier, source=str(args.image))
+        classifier = EmotionClassifier(cfg.classifier.model, cfg.classifier.num_threads, cfg.classifier.batch)
+        models.append(classifier)
+        detector = make_detector(cfg.detector)
+        models.append(detector)
+        return classify_photo(image, detector, classifier, source=source)
     finally:
-        detector.close()
-        classifier.close()
+        close_all(models)
+
+
+def run(args: argparse.Namespace) -> int:
+    cfg = config_from_args(args)
+    apply_log_level(cfg.log_level)
+    from edge.sinks.overlay import draw_overlay
+    from edge.sources.images import read_image
+
+    image = read_image(args.image)
+    out: Path = args.photo_out
+    check_writable(out)  # before the models load: a mistake costs nothing
+    result = classify_file(image, cfg, str(args.image))
     faces = result.faces
     stem = args.image.stem
     annotated = out / f"{stem}_annotated.png"
     import cv2
 
-    cv2.imwrite(str(annotated), draw_overlay(image, result))
+    if not cv2.imwrite(str(annotated), draw_overlay(image, result)):
+        raise EdgeError(f"output {annotated}", "cannot write the annotated image")
     written = [annotated]
     for face in faces:
         chart = out / f"{stem}_face{face.track_id}_probs.png"
@@ -124,5 +140,3 @@ def run(args: argparse.Namespace) -> int:
     for path in written:
         print(f"wrote {path.resolve()}")
     return 0
-
-

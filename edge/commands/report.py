@@ -30,15 +30,17 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from edge.report import (auto_interval, export_csv, export_json, format_table, label_order, load_events,
-                             parse_since, plot_timeline, summarize)
+    from edge.report import (auto_interval, check_png_path, export_csv, export_json, format_table, label_order,
+                             load_events, parse_since, plot_timeline, summarize)
     from edge.store import open_readonly
 
     now = time.time()
     since = parse_since(args.since, now)
-    until = parse_since(args.until, now) if args.until else None
+    until = parse_since(args.until, now, "--until") if args.until else None
     if since is not None and until is not None and until <= since:
         raise EdgeError("--until", "must be later than --since")
+    if args.png:
+        check_png_path(args.png)  # before reading the store
     conn = open_readonly(args.db)
     try:
         events = load_events(conn, since, until)

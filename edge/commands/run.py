@@ -9,7 +9,7 @@ import signal
 import threading
 from collections.abc import Callable
 
-from edge.commands.options import add_config_arguments, config_from_args
+from edge.commands.options import add_config_arguments, apply_log_level, config_from_args
 from edge.config import RunConfig
 from edge.errors import EdgeError
 from edge.pipeline import Pipeline
@@ -18,8 +18,9 @@ from edge.types import FrameSource, Sink
 log = logging.getLogger(__name__)
 
 HELP = "Watch a camera (or file, stream, demo) and tell which emotion each face shows."
-# Modules that add sinks: each defines add_arguments(parser) and build_sink(args, cfg) -> Sink | None
-# (e.g. a web view adds "edge.web" here).
+# Modules that add sinks, to `run` and `service` alike: each defines add_arguments(parser),
+# check(args, cfg) -> settings | None (validates without starting anything; None = off) and
+# build_sink(args, cfg) -> Sink | None (e.g. the web view, "edge.web").
 SINK_PLUGINS: list[str] = ["edge.web"]
 
 
@@ -83,30 +84,54 @@ def build_sinks(cfg: RunConfig, window: bool) -> list[Sink]:
             from edge.display import build_display_sink
 
             sinks.append(build_display_sink(cfg.display))
-    except EdgeError:
-        for sink in sinks:
-            sink.close()
+    except BaseException:
+        close_all(sinks)
+        raise
+    return sinks
+
+
+def close_all(parts: list) -> None:
+    """Close what a failed set-up already opened, newest first; a failure here must not hide the first one."""
+    for part in reversed(parts):
+        try:
+            part.close()
+        except Exception:  # noqa: BLE001 - the set-up error is the one to report
+            log.exception("error while closing %s", type(part).__name__)
+
+
+def build_plugin_sinks(args: argparse.Namespace, cfg: RunConfig) -> list[Sink]:
+    """The sinks of SINK_PLUGINS that the flags and config turn on (the web view, ...)."""
+    sinks: list[Sink] = []
+    try:
+        for name in SINK_PLUGINS:
+            sink = importlib.import_module(name).build_sink(args, cfg)
+            if sink is not None:
+                sinks.append(sink)
+    except BaseException:
+        close_all(sinks)
         raise
     return sinks
 
 
 def build_pipeline(cfg: RunConfig, window: bool = False, extra_sinks: list[Sink] | None = None) -> Pipeline:
-    """Everything that can fail on bad input fails here, before the first frame."""
+    """Everything that can fail on bad input fails here, before the first frame. On failure whatever was
+    opened here is closed again; `extra_sinks` stay open (they belong to the caller)."""
     from edge.classifier import EmotionClassifier
     from edge.detectors import make_detector
     from edge.tracking import Tracker
 
-    classifier = EmotionClassifier(cfg.classifier.model, cfg.classifier.num_threads, cfg.classifier.batch)
-    detector = make_detector(cfg.detector)
     cancel = threading.Event()
-    parts: list = [detector, classifier]
+    parts: list = []
     try:
+        classifier = EmotionClassifier(cfg.classifier.model, cfg.classifier.num_threads, cfg.classifier.batch)
+        parts.append(classifier)
+        detector = make_detector(cfg.detector)
+        parts.append(detector)
         source = open_run_source(cfg, cancel, window)
         parts.append(source)
         sinks = build_sinks(cfg, window) + list(extra_sinks or [])
-    except EdgeError:
-        for part in parts:
-            part.close()
+    except BaseException:  # also Ctrl-C while the models load
+        close_all(parts)
         raise
     pipeline = Pipeline(source, detector, classifier, Tracker(cfg.tracking, cfg.smoothing), sinks,
                         detect_every=cfg.detector.every, max_frames=cfg.max_frames, duration=cfg.duration)
@@ -127,10 +152,14 @@ def install_signal_handlers(stop: Callable[[], None]) -> None:
 
 def run(args: argparse.Namespace) -> int:
     cfg = config_from_args(args)
-    logging.getLogger().setLevel(cfg.log_level.upper())
+    apply_log_level(cfg.log_level)
     window = wants_window(cfg)
-    extra = [s for s in (importlib.import_module(n).build_sink(args, cfg) for n in SINK_PLUGINS) if s is not None]
-    pipeline = build_pipeline(cfg, window, extra)
+    extra = build_plugin_sinks(args, cfg)
+    try:
+        pipeline = build_pipeline(cfg, window, extra)
+    except BaseException:
+        close_all(extra)
+        raise
     install_signal_handlers(pipeline.request_stop)
     try:
         stats = pipeline.run()

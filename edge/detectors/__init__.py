@@ -9,8 +9,6 @@ from edge.types import FaceDetector
 
 log = logging.getLogger(__name__)
 
-DETECTOR_TYPES = ("auto", "haar", "mediapipe")
-
 
 def resolve_type(kind: str, mediapipe_model: Path) -> str:
     """`auto` means mediapipe when its model file is present, otherwise haar (and says why)."""

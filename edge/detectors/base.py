@@ -8,6 +8,11 @@ import numpy as np
 
 from edge.types import Box
 
+# Faces smaller than this (frame pixels, after the margin) are dropped: they classify poorly. The default of every
+# backend and of the config's `detector.min_size`.
+DEFAULT_MIN_FACE_SIZE = 48
+DEFAULT_MARGIN = 0.12  # grow boxes by this fraction per side (FER crops include forehead and chin)
+
 
 def expand_box(box: Box, margin: float, width: int, height: int) -> Box:
     """Grow `box` by `margin` of its size on every side and clip it to the frame."""
@@ -26,7 +31,7 @@ class BaseDetector(ABC):
 
     name = "base"
 
-    def __init__(self, margin: float = 0.12, min_size: int = 24) -> None:
+    def __init__(self, margin: float = DEFAULT_MARGIN, min_size: int = DEFAULT_MIN_FACE_SIZE) -> None:
         self.margin = margin
         self.min_size = min_size
 

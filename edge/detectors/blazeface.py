@@ -9,21 +9,22 @@ from typing import Literal
 import cv2
 import numpy as np
 
-from edge.detectors.base import BaseDetector
+from edge.config import DEFAULT_FACE_MODEL
+from edge.detectors.base import DEFAULT_MARGIN, DEFAULT_MIN_FACE_SIZE, BaseDetector
 from edge.detectors.cpu import mediapipe_unsupported_reason
 from edge.errors import EdgeError
 from edge.no_tensorflow import mediapipe_import
 from edge.types import Box
 
-DEFAULT_FACE_MODEL = Path("models/face_detection_short_range.tflite")
 FETCH_HINT = "missing; run `python -m edge.fetch_detector`"
 
 
 class MediaPipeDetector(BaseDetector):
     name = "mediapipe"
 
-    def __init__(self, margin: float = 0.12, min_size: int = 24, model: Path = DEFAULT_FACE_MODEL,
-                 min_confidence: float = 0.5, running_mode: Literal["image", "video"] = "image") -> None:
+    def __init__(self, margin: float = DEFAULT_MARGIN, min_size: int = DEFAULT_MIN_FACE_SIZE,
+                 model: Path = DEFAULT_FACE_MODEL, min_confidence: float = 0.5,
+                 running_mode: Literal["image", "video"] = "image") -> None:
         super().__init__(margin, min_size)
         model = Path(model)
         if not model.is_file():

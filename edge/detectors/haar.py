@@ -7,11 +7,14 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from edge.detectors.base import BaseDetector
+from edge.detectors.base import DEFAULT_MARGIN, DEFAULT_MIN_FACE_SIZE, BaseDetector
 from edge.errors import EdgeError
 from edge.types import Box
 
 CASCADE_FILE = "haarcascade_frontalface_default.xml"
+# Lower bound of detectMultiScale's minSize on the downscaled frame, so a small min_size times a strong downscale
+# never asks for a degenerate size (the cascade's own 24x24 window is the smallest face it can report anyway).
+MIN_SIZE_FLOOR_PX = 8
 
 
 def cascade_path() -> Path:
@@ -24,8 +27,9 @@ def cascade_path() -> Path:
 class HaarDetector(BaseDetector):
     name = "haar"
 
-    def __init__(self, margin: float = 0.12, min_size: int = 24, scale_factor: float = 1.2,
-                 min_neighbors: int = 5, detect_width: int = 400, equalize: bool = False) -> None:
+    def __init__(self, margin: float = DEFAULT_MARGIN, min_size: int = DEFAULT_MIN_FACE_SIZE,
+                 scale_factor: float = 1.2, min_neighbors: int = 5, detect_width: int = 400,
+                 equalize: bool = False) -> None:
         super().__init__(margin, min_size)
         path = cascade_path()
         self._cascade = cv2.CascadeClassifier(str(path))
@@ -42,7 +46,7 @@ class HaarDetector(BaseDetector):
             gray = cv2.resize(gray, (round(width * factor), round(height * factor)), interpolation=cv2.INTER_AREA)
         if self.equalize:
             gray = cv2.equalizeHist(gray)
-        min_px = max(8, int(self.min_size * factor))
+        min_px = max(MIN_SIZE_FLOOR_PX, int(self.min_size * factor))
         found = self._cascade.detectMultiScale(gray, scaleFactor=self.scale_factor, minNeighbors=self.min_neighbors,
                                                minSize=(min_px, min_px))
         inverse = 1.0 / factor

@@ -65,10 +65,6 @@ class DisplaySink(BaseSink):
         check_config(cfg)
         return cls(cfg)
 
-    @property
-    def showing(self) -> bool:
-        return self._process is not None and self._ready
-
     # --- worker lifecycle ------------------------------------------------------------------
     def _start(self) -> None:
         from edge.display.worker import worker_main

@@ -1,18 +1,19 @@
 """`python -m edge service --config /etc/emotion-edge/config.yaml`: the normal pipeline, headless, with the
 SQLite store and sd_notify. Waits for a missing camera instead of failing (systemd sees STATUS= and
 start-timeout extensions meanwhile). Exit codes: 0 stopped cleanly, 1 events could not be stored,
-2 bad configuration (the unit does not restart on 2).
+2 bad configuration (the unit does not restart on 2). `--check-config` only validates the configuration.
 """
 
 from __future__ import annotations
 
 import argparse
+import importlib
 import logging
 import signal
 import threading
 
-from edge.commands.options import add_config_arguments, config_from_args
-from edge.commands.run import build_pipeline, install_signal_handlers
+from edge.commands.options import add_config_arguments, apply_log_level, config_from_args
+from edge.commands.run import SINK_PLUGINS, build_pipeline, build_plugin_sinks, close_all, install_signal_handlers
 from edge.config import RunConfig
 from edge.errors import EdgeError
 from edge.pipeline import Pipeline
@@ -20,6 +21,7 @@ from edge.service.monitor import ServiceMonitor, ServiceSink
 from edge.service.notify import Notifier
 from edge.service.thermal import ThermalProbe
 from edge.sources import LIVE_KINDS, resolve_kind
+from edge.types import Sink
 
 log = logging.getLogger(__name__)
 
@@ -27,10 +29,18 @@ HELP = "Run headless as a systemd service: the normal pipeline with the SQLite e
 DEFAULT_CAMERA = "0"
 EXTEND_MARGIN_S = 30.0  # start-timeout extension beyond the next camera retry
 EXIT_UNSTORED = 1
+CHECK_DEST = "check_config"
+CHECK_LOG_LEVEL = "warning"
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
+    """The run command's flags, sink plugins (the web view) included, and --check-config."""
+    parser.add_argument("--check-config", dest=CHECK_DEST, action="store_true",
+                        help="load and validate the configuration (file and flags), print one line, exit "
+                             "(0 = ok, 2 = error); opens no camera, model or port")
     add_config_arguments(parser)
+    for name in SINK_PLUGINS:
+        importlib.import_module(name).add_arguments(parser)
 
 
 def service_config(cfg: RunConfig) -> RunConfig:
@@ -43,14 +53,14 @@ def service_config(cfg: RunConfig) -> RunConfig:
     return cfg
 
 
-def build_when_source_ready(cfg: RunConfig, monitor: ServiceMonitor, sink: ServiceSink,
+def build_when_source_ready(cfg: RunConfig, monitor: ServiceMonitor, sinks: list[Sink],
                             stop: threading.Event) -> Pipeline | None:
     """build_pipeline, retried with backoff while a live source (camera, stream) cannot be opened yet."""
     kind, _ = resolve_kind(cfg.source)
     delay, attempt = cfg.source.backoff_initial_s, 0
     while not stop.is_set():
         try:
-            return build_pipeline(cfg, window=False, extra_sinks=[sink])
+            return build_pipeline(cfg, window=False, extra_sinks=sinks)
         except EdgeError as exc:
             if kind not in LIVE_KINDS or not exc.thing.startswith("source"):
                 raise
@@ -75,20 +85,49 @@ def store_sink(pipeline: Pipeline):  # noqa: ANN201 - StoreSink | None
     return next((s for s in pipeline.sinks if isinstance(s, StoreSink)), None)
 
 
+def check_config(args: argparse.Namespace, cfg: RunConfig) -> int:
+    """--check-config: the configuration as the service would use it (keys and values, the web settings, the
+    model file and its sidecar), checked without opening a camera, loading a model or binding a port."""
+    from edge.config import resolve_data_path
+    from edge.contract import load_contract
+
+    model = resolve_data_path(cfg.classifier.model)
+    load_contract(model)
+    plugins = [name.rsplit(".", 1)[-1] for name in SINK_PLUGINS
+               if importlib.import_module(name).check(args, cfg) is not None]
+    print(f"config {args.config or '(defaults)'}: ok (source {cfg.source.uri}, model {model}, "
+          f"plugins: {', '.join(plugins) or 'none'})")
+    return 0
+
+
 def run(args: argparse.Namespace) -> int:
+    checking = getattr(args, CHECK_DEST)
+    if checking:
+        apply_log_level(CHECK_LOG_LEVEL)  # the check's output is its one line
     cfg = service_config(config_from_args(args))
-    logging.getLogger().setLevel(cfg.log_level.upper())
+    if checking:
+        return check_config(args, cfg)
+    apply_log_level(cfg.log_level)
+    extra = build_plugin_sinks(args, cfg)  # a bad web setting is a configuration error (exit 2) before anything
+    try:
+        return serve(cfg, extra)
+    finally:
+        close_all(extra)  # left here only when no pipeline was built (a pipeline closes its own sinks)
+
+
+def serve(cfg: RunConfig, extra: list[Sink]) -> int:
+    """Build (waiting for the camera) and run the pipeline; `extra` is emptied once the pipeline owns it."""
     notifier = Notifier()
     monitor = ServiceMonitor(notifier, ThermalProbe())
-    sink = ServiceSink(monitor)
     early_stop = threading.Event()
     install_signal_handlers(early_stop.set)  # a stop while models load or the camera is missing
     monitor.start()
     try:
-        pipeline = build_when_source_ready(cfg, monitor, sink, early_stop)
+        pipeline = build_when_source_ready(cfg, monitor, [ServiceSink(monitor), *extra], early_stop)
         if pipeline is None:
             notifier.stopping("stopped before the camera appeared")
             return 0
+        extra.clear()  # the pipeline owns them now
         store = store_sink(pipeline)
         monitor.attach(pipeline.source, store)
         install_signal_handlers(pipeline.request_stop)

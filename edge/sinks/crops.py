@@ -2,37 +2,61 @@
 
 from __future__ import annotations
 
+import logging
 from pathlib import Path
 
 import cv2
 
 from edge.errors import EdgeError
 from edge.sinks.base import BaseSink
-from edge.types import FrameResult
+from edge.sinks.events import EventThrottle
+from edge.types import FaceResult, FrameResult
+
+log = logging.getLogger(__name__)
 
 
 class CropSink(BaseSink):
-    """Writes `<dir>/track<id>_<frame>_<label>.jpg`, at most one per track per interval."""
+    """Writes `<dir>/track<id>_<frame>_<label>.jpg`, at most one per track per interval.
+
+    A crop that cannot be written (disk full, folder removed) is counted in `failed`, not `written`; the first
+    failure of a run of failures is a warning, the rest are debug lines, and the next success is logged.
+    """
 
     def __init__(self, folder: Path, interval_s: float = 1.0) -> None:
-        self.folder, self.interval_s = Path(folder), interval_s
+        self.folder = Path(folder)
         try:
             self.folder.mkdir(parents=True, exist_ok=True)
         except OSError as exc:
             raise EdgeError(f"crops folder {self.folder}", f"cannot create ({exc.strerror})") from None
-        self._last: dict[int, float] = {}
+        self._throttle = EventThrottle(interval_s)
         self.written = 0
+        self.failed = 0
+        self._failing = False
 
     def write(self, result: FrameResult) -> None:
-        ts = result.frame.timestamp
-        for face in result.faces:
-            if ts - self._last.get(face.track_id, float("-inf")) < self.interval_s:
-                continue
-            self._last[face.track_id] = ts
-            b = face.box
-            name = f"track{face.track_id}_{result.frame.index:06d}_{face.label}.jpg"
-            cv2.imwrite(str(self.folder / name), result.frame.image[b.y1:b.y2, b.x1:b.x2])
+        for face in self._throttle.due(result):
+            self._save(result, face)
+
+    def _save(self, result: FrameResult, face: FaceResult) -> None:
+        b = face.box
+        path = self.folder / f"track{face.track_id}_{result.frame.index:06d}_{face.label}.jpg"
+        try:
+            ok = cv2.imwrite(str(path), result.frame.image[b.y1:b.y2, b.x1:b.x2])
+        except cv2.error:
+            ok = False
+        if ok:
             self.written += 1
+            if self._failing:
+                log.info("crops: writing again to %s (%d crops failed)", self.folder, self.failed)
+                self._failing = False
+            return
+        self.failed += 1
+        if not self._failing:
+            log.warning("crops: cannot write %s; further failures are counted, not logged, until one succeeds", path)
+            self._failing = True
+        else:
+            log.debug("crops: cannot write %s", path)
 
     def describe(self) -> str:
-        return f"crops: {self.folder.resolve()} ({self.written} files)"
+        failed = f", {self.failed} failed" if self.failed else ""
+        return f"crops: {self.folder.resolve()} ({self.written} files{failed})"

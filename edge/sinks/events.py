@@ -9,7 +9,7 @@ from edge.errors import EdgeError
 from edge.sinks.base import BaseSink
 from edge.types import FaceResult, FrameResult
 
-PRUNE_AFTER_TRACKS = 512
+PRUNE_AFTER_TRACKS = 512  # forget tracks that are due anyway once this many are remembered
 
 
 def face_event(face: FaceResult, ts: float, source: str) -> dict:
@@ -17,32 +17,60 @@ def face_event(face: FaceResult, ts: float, source: str) -> dict:
             "confidence": round(face.confidence, 4), "probs": face.smoothed.as_dict(), "source": source}
 
 
+class EventThrottle:
+    """At most one output per face track per interval (0 = every frame): the events log, the store, crops.
+
+    Remembers when each track was last let through; past PRUNE_AFTER_TRACKS tracks it forgets those whose
+    interval is over (they would be let through anyway), so a service running for months stays small.
+    A clock set back does not silence a track: a last time in the future counts as over.
+    """
+
+    def __init__(self, interval_s: float) -> None:
+        self.interval_s = interval_s
+        self._last: dict[int, float] = {}
+
+    def _waiting(self, last: float | None, ts: float) -> bool:
+        return last is not None and 0.0 <= ts - last < self.interval_s
+
+    def due(self, result: FrameResult) -> list[FaceResult]:
+        """The faces of `result` whose track may be output now (and marks them as output)."""
+        ts, out = result.frame.timestamp, []
+        for face in result.faces:
+            if self._waiting(self._last.get(face.track_id), ts):
+                continue
+            self._last[face.track_id] = ts
+            out.append(face)
+        if len(self._last) > PRUNE_AFTER_TRACKS:
+            self._last = {track: last for track, last in self._last.items() if self._waiting(last, ts)}
+        return out
+
+    def events(self, result: FrameResult) -> list[dict]:
+        """Contract events (docs/CONTRACTS.md) of the faces that are due."""
+        return [face_event(face, result.frame.timestamp, result.frame.source) for face in self.due(result)]
+
+    @property
+    def remembered(self) -> int:
+        """Tracks currently remembered (bounded by pruning)."""
+        return len(self._last)
+
+
 class JsonlEventSink(BaseSink):
     """Appends events, line-buffered (every line reaches the file as it is written)."""
 
     def __init__(self, path: Path, interval_s: float = 1.0) -> None:
         self.path = Path(path)
-        self.interval_s = interval_s
         try:
             self.path.parent.mkdir(parents=True, exist_ok=True)
             self._file = self.path.open("a", buffering=1, encoding="utf-8")
         except OSError as exc:
             raise EdgeError(f"events log {self.path}", f"cannot write ({exc.strerror or exc})") from None
-        self._last: dict[int, float] = {}
+        self._throttle = EventThrottle(interval_s)
         self.events_written = 0
 
     def write(self, result: FrameResult) -> None:
-        ts = result.frame.timestamp
-        for face in result.faces:
-            last = self._last.get(face.track_id)
-            if last is not None and ts - last < self.interval_s:
-                continue
-            self._last[face.track_id] = ts
-            self._file.write(json.dumps(face_event(face, ts, result.frame.source), separators=(",", ":")) + "\n")
+        for event in self._throttle.events(result):
+            self._file.write(json.dumps(event, separators=(",", ":")) + "\n")
             self.events_written += 1
-        if len(self._last) > PRUNE_AFTER_TRACKS:
-            live = {f.track_id for f in result.faces}
-            self._last = {k: v for k, v in self._last.items() if k in live}
 
     def describe(self) -> str:
         return f"events: {self.path.resolve()} ({self.events_written} lines)"

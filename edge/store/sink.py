@@ -19,7 +19,7 @@ from pathlib import Path
 
 from edge.errors import EdgeError
 from edge.sinks.base import BaseSink
-from edge.sinks.events import PRUNE_AFTER_TRACKS, face_event
+from edge.sinks.events import EventThrottle
 from edge.store.db import EventStore, PruneResult, Retention, describe_error, ensure_folder, is_corruption, quarantine
 from edge.types import FrameResult
 
@@ -34,27 +34,6 @@ PRUNE_INTERVAL_S = 600.0
 CLOSE_ATTEMPTS = 3
 DEFAULT_NAME = "events.db"
 STATE_DIRECTORY_ENV = "STATE_DIRECTORY"
-
-
-class EventThrottle:
-    """One event per face track per interval (0 = every frame), as the JSON-lines log does."""
-
-    def __init__(self, interval_s: float) -> None:
-        self.interval_s = interval_s
-        self._last: dict[int, float] = {}
-
-    def events(self, result: FrameResult) -> list[dict]:
-        ts, out = result.frame.timestamp, []
-        for face in result.faces:
-            last = self._last.get(face.track_id)
-            if last is not None and ts - last < self.interval_s:
-                continue
-            self._last[face.track_id] = ts
-            out.append(face_event(face, ts, result.frame.source))
-        if len(self._last) > PRUNE_AFTER_TRACKS:
-            live = {f.track_id for f in result.faces}
-            self._last = {k: v for k, v in self._last.items() if k in live}
-        return out
 
 
 class StoreSink(BaseSink):
@@ -96,19 +75,19 @@ class StoreSink(BaseSink):
         events = self._throttle.events(result)
         if not events:
             return
-        with self._lock:
+        with self._lock:  # the writer thread changes the queue and events_dropped under it too
             self._queue.extend(events)
             self.events_logged += len(events)
-            overflow = len(self._queue) - self._queue_limit
-            for _ in range(max(0, overflow)):
+            overflow = max(0, len(self._queue) - self._queue_limit)
+            for _ in range(overflow):
                 self._queue.popleft()
-            self._trimmed += max(0, overflow)
-            queued = len(self._queue)
-        if overflow > 0:
-            if self.events_dropped == 0:
-                log.error("store %s: queue full (%d events) while the store is failing; dropping the oldest",
-                          self.path, self._queue_limit)
+            self._trimmed += overflow
+            first_drop = overflow > 0 and self.events_dropped == 0
             self.events_dropped += overflow
+            queued = len(self._queue)
+        if first_drop:
+            log.error("store %s: queue full (%d events) while the store is failing; dropping the oldest",
+                      self.path, self._queue_limit)
         if queued >= BATCH_EVENTS:
             self._wake.set()
 

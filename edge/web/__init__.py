@@ -1,4 +1,5 @@
-"""Web view plugin of the run command: `python -m edge --web [HOST:PORT] [--web-token TOKEN]` (docs/WEB.md).
+"""Web view plugin of the run and service commands: `python -m edge [service] --web [HOST:PORT] [--web-token TOKEN]`
+(docs/WEB.md).
 
 This module stays import-light (edge.config imports edge.web.config); Flask is imported only when the view starts.
 """
@@ -6,7 +7,6 @@ This module stays import-light (edge.config imports edge.web.config); Flask is i
 from __future__ import annotations
 
 import argparse
-import logging
 import os
 
 from edge.errors import EdgeError
@@ -62,15 +62,20 @@ def resolve_settings(args: argparse.Namespace, web: WebConfig) -> WebConfig | No
     return web.model_copy(update=update)
 
 
-def build_sink(args: argparse.Namespace, cfg):  # cfg: edge.config.RunConfig -> WebSink | None
+def check(args: argparse.Namespace, cfg) -> WebConfig | None:  # cfg: edge.config.RunConfig
+    """The effective web settings, checked (one EdgeError if unsafe or invalid), without starting anything."""
     web = resolve_settings(args, cfg.web)
+    if web is not None:
+        from edge.web.auth import check_settings
+
+        check_settings(web)
+    return web
+
+
+def build_sink(args: argparse.Namespace, cfg):  # cfg: edge.config.RunConfig -> WebSink | None
+    web = check(args, cfg)
     if web is None:
         return None
-    from edge.web.auth import check_settings
-
-    check_settings(web)
-    if cfg.log_level != "debug":
-        logging.getLogger("werkzeug").setLevel(logging.WARNING)  # no log line per request (the stream polls)
     from edge.web.server import WebSink
 
     return WebSink(cfg, web)

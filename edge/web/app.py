@@ -11,7 +11,7 @@ from werkzeug.exceptions import (BadRequest, HTTPException, InternalServerError,
                                  ServiceUnavailable)
 
 from edge.errors import EdgeError
-from edge.sinks.overlay import LABEL_COLOURS
+from edge.sinks.overlay import LABEL_COLOURS, hex_colour
 from edge.web import auth
 from edge.web.photo import PhotoService
 from edge.web.state import WebState
@@ -46,7 +46,7 @@ def create_app(state: WebState, encoder: StreamEncoder, photos: PhotoService, to
     app.config.update(MAX_CONTENT_LENGTH=int(max_upload_mb * MB))
     app.json.sort_keys = False  # keep label order as in the model contract
     assets = load_assets()
-    colours = {name: "#{2:02x}{1:02x}{0:02x}".format(*bgr) for name, bgr in LABEL_COLOURS.items()}
+    colours = {name: hex_colour(bgr) for name, bgr in LABEL_COLOURS.items()}
     auth.install(app, token)
 
     @app.after_request

@@ -21,6 +21,7 @@ log = logging.getLogger(__name__)
 TOKENLESS_HOSTS = frozenset({"127.0.0.1", "localhost", "::1"})  # the only binds served without a token
 COOKIE = "edge_web"
 HEADER = "X-Edge-Token"
+BEARER_PREFIX = "bearer "  # Authorization: Bearer <token> (the scheme name is case-insensitive)
 QUERY = "token"
 PAGES = ("/", "/photo")
 COOKIE_MAX_AGE_S = 30 * 24 * 3600
@@ -50,8 +51,8 @@ def _matches(given: str | None, expected: str) -> bool:
 
 def _presented_token() -> str | None:
     auth = request.headers.get("Authorization", "")
-    if auth.lower().startswith("bearer "):
-        return auth[7:].strip()
+    if auth.lower().startswith(BEARER_PREFIX):
+        return auth[len(BEARER_PREFIX):].strip()
     return request.headers.get(HEADER)
 
 

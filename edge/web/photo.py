@@ -61,13 +61,20 @@ class PhotoService:
         self._detector = self._classifier = None
 
     def _models(self):
+        """Both models, or neither: a failed load (EdgeError -> 503) leaves nothing half set, so the next
+        upload tries again."""
         if self._classifier is None:
             from edge.classifier import EmotionClassifier
             from edge.detectors import make_detector
 
-            self._classifier = EmotionClassifier(self.cfg.classifier.model, self.cfg.classifier.num_threads,
-                                                 self.cfg.classifier.batch)
-            self._detector = make_detector(self.cfg.detector)
+            classifier = EmotionClassifier(self.cfg.classifier.model, self.cfg.classifier.num_threads,
+                                           self.cfg.classifier.batch)
+            try:
+                detector = make_detector(self.cfg.detector)
+            except BaseException:
+                classifier.close()
+                raise
+            self._detector, self._classifier = detector, classifier
         return self._detector, self._classifier
 
     def analyse(self, data: bytes) -> dict:

@@ -100,6 +100,42 @@ def test_missing_model_is_a_one_line_error(tmp_path):
 def test_bad_flags_are_rejected():
     proc = run_bench("--sizes", "640by480", timeout=60)
     assert proc.returncode == 2 and "640by480" in proc.stderr
+    assert proc.stderr.strip().splitlines() == ["error: command line: size '640by480' is not WIDTHxHEIGHT (at least "
+                                                "64x64) (see python -m edge.bench --help)"]
+
+
+@pytest.mark.parametrize("args, message", [
+    (["--no-such-flag"], "error: command line: unrecognized arguments: --no-such-flag "
+                         "(see python -m edge.bench --help)"),
+    (["--threads", "two"], "error: command line: 'two': expected positive integers separated by commas "
+                           "(see python -m edge.bench --help)"),
+], ids=["unknown-flag", "non-integer-list"])
+def test_bad_flags_are_one_line(args, message):
+    proc = run_bench(*args, timeout=60)
+    assert proc.returncode == 2
+    assert proc.stderr.strip().splitlines() == [message]
+
+
+def test_corrupt_sidecar_is_a_one_line_error(emotion_model, tmp_path):
+    model = tmp_path / emotion_model.name
+    model.write_bytes(emotion_model.read_bytes())
+    model.with_suffix(".json").write_text("{ not json")
+    proc = run_bench(*TINY, "--detectors", "haar", "--model", str(model), timeout=60)
+    assert proc.returncode == 2 and "Traceback" not in proc.stderr
+    errors = [line for line in proc.stderr.splitlines() if line.startswith("error:")]
+    assert errors == [proc.stderr.strip().splitlines()[-1]]
+    sidecar = model.with_suffix(".json")
+    assert errors[0].startswith(f"error: benchmark: emotion model sidecar {sidecar}: unreadable JSON")
+
+
+def test_unwritable_json_fails_before_measuring(emotion_model, tmp_path):
+    blocker = tmp_path / "a-file"
+    blocker.write_text("")
+    target = blocker / "bench.json"
+    proc = run_bench(*TINY, "--detectors", "haar", "--model", str(emotion_model), "--json", str(target), timeout=60)
+    assert proc.returncode == 2
+    assert proc.stderr.strip().splitlines()[-1].startswith(f"error: benchmark: --json {target}: not writable")
+    assert "classifier alone" not in proc.stdout + proc.stderr  # no configuration was run
 
 
 def test_percentile_and_summary():

@@ -19,19 +19,31 @@ def read_folder_split(split_dir: Path, labels: list[str]) -> tuple[np.ndarray, n
     return np.stack(faces), np.asarray(targets)
 
 
-def predict(model: Path, faces: np.ndarray) -> np.ndarray:
-    """Top-1 index per face, one invoke per face."""
+def raw_outputs(model: Path, faces: np.ndarray) -> np.ndarray:
+    """The int8 output row per face, one invoke per face."""
     interpreter = Interpreter(model_path=str(model), num_threads=1)
     interpreter.allocate_tensors()
     detail_in, detail_out = interpreter.get_input_details()[0], interpreter.get_output_details()[0]
     scale, zero_point = detail_in["quantization"]
-    predicted = []
+    rows = []
     for face in faces:
         q = np.clip(np.round(face.astype(np.float64) / scale) + zero_point, -128, 127).astype(np.int8)
         interpreter.set_tensor(detail_in["index"], q.reshape(1, *face.shape, 1))
         interpreter.invoke()
-        predicted.append(int(np.argmax(interpreter.get_tensor(detail_out["index"])[0])))
-    return np.asarray(predicted)
+        rows.append(interpreter.get_tensor(detail_out["index"])[0].copy())
+    return np.stack(rows)
+
+
+def dequantized_outputs(model: Path, faces: np.ndarray) -> np.ndarray:
+    """Each face's output as reals: scale * (q - zero_point)."""
+    interpreter = Interpreter(model_path=str(model))
+    scale, zero_point = interpreter.get_output_details()[0]["quantization"]
+    return scale * (raw_outputs(model, faces).astype(np.float64) - zero_point)
+
+
+def predict(model: Path, faces: np.ndarray) -> np.ndarray:
+    """Top-1 index per face, one invoke per face."""
+    return np.argmax(raw_outputs(model, faces), axis=1)
 
 
 def accuracy_and_macro_f1(targets: np.ndarray, predicted: np.ndarray, classes: int) -> tuple[float, float]:

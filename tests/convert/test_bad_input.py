@@ -176,3 +176,17 @@ def test_convert_missing_dataset(converted: Converted, tmp_path: Path) -> None:
     data = tmp_path / "gone"
     result = run_module("convert", "--run", converted.run, "--out", tmp_path / "m.tflite", "--data", data)
     assert_one_line_error(result, data)
+
+
+@pytest.mark.parametrize("module, args, message", [
+    ("convert", ["--run", "r", "--out", "m.tflite", "--calib-size", "many"],
+     "argument --calib-size: invalid int value: 'many'"),
+    ("convert", ["--out", "m.tflite"], "the following arguments are required: --run"),
+    ("convert.evaluate", ["--model", "m.tflite", "--data", "d", "--no-such-flag"],
+     "unrecognized arguments: --no-such-flag"),
+], ids=["convert-bad-value", "convert-missing-flag", "evaluate-unknown-flag"])
+def test_bad_flags_are_one_line(module: str, args: list[str], message: str) -> None:
+    """Usage mistakes are one line too (no argparse usage block), exit 2, before any file is looked at."""
+    result = run_module(module, *args)
+    assert result.returncode == 2, result.stderr[-2000:]
+    assert result.stderr.strip().splitlines() == [f"error: command line: {message} (see python -m {module} --help)"]

@@ -173,3 +173,34 @@ def test_integer_check_catches_float_ops(converted: Converted, tmp_path: Path, v
     assert str(path) in message and "non-integer op" in message
     if variant == "float_io":
         assert "QUANTIZE" in message and "input tensor is float32" in message
+
+
+def test_integer_check_failure_keeps_the_model_as_rejected_and_names_it(
+        converted: Converted, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The full-integer check runs on the staged copy, whose folder is deleted: like the accuracy gate, the
+    refused model is kept as <name>.rejected.tflite and the error names that file, not the vanished one."""
+    import tensorflow as tf
+
+    import convert.quantize
+    from convert.errors import QualityGateError
+    from convert.pipeline import ConvertOptions, convert_run
+
+    def float_flatbuffer(model: object, calibration: np.ndarray) -> bytes:  # what a broken converter might give
+        return tf.lite.TFLiteConverter.from_keras_model(model).convert()
+
+    monkeypatch.setattr(convert.quantize, "convert_int8", float_flatbuffer)
+    out = tmp_path / "float.tflite"
+    rejected = tmp_path / "float.rejected.tflite"
+    rejected.with_suffix(".json").write_text("{}")  # a stale sidecar from an earlier rejection
+    options = ConvertOptions(converted.run, out, calib_size=int(CALIB_SIZE), cache_dir=tmp_path / "cache")
+    with pytest.raises(QualityGateError) as caught:
+        convert_run(options)
+    line = caught.value.one_line()
+    assert line.startswith(f"error: {out}: not written: not a full-integer model") and "non-integer op" in line
+    assert f"kept as {rejected} for inspection" in line
+    assert str(rejected) in line and ".convert-" not in line  # the staging folder is not what it names
+    assert not out.exists() and not out.with_suffix(".json").exists()
+    assert not rejected.with_suffix(".json").exists()  # no contract describes the refused model
+    interpreter = plain_interpreter(rejected)
+    assert np.dtype(interpreter.get_input_details()[0]["dtype"]) == np.float32
+    assert [p.name for p in tmp_path.iterdir() if p.name.startswith(".")] == []  # staging folder removed

@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 
 from tests.convert.conftest import TRAIN_PER_CLASS, Converted, run_module, run_python
-from tests.convert.direct import accuracy_and_macro_f1, predict, read_folder_split
+from tests.convert.direct import accuracy_and_macro_f1, dequantized_outputs, predict, read_folder_split
 
 SUMMARY = re.compile(r"^accuracy=(0\.\d{4}|1\.0000) macro_f1=(0\.\d{4}|1\.0000) n=(\d+) ms_per_face=(\d+\.\d{3})$")
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
@@ -114,7 +114,7 @@ def test_blocker_really_blocks(tmp_path: Path) -> None:
     """The no-TensorFlow test above can fail: the same blocker stops a module that imports keras."""
     script = BLOCK_TENSORFLOW.replace('"convert.evaluate"', '"probe"')
     (tmp_path / "probe.py").write_text("import keras\n")
-    result = run_python("-c", f"import sys; sys.path.insert(0, {str(tmp_path)!r})\n{script}")
+    result = run_python("-c", script, pythonpath=[tmp_path])
     assert result.returncode != 0 and "blocked by the test" in result.stderr
 
 
@@ -127,3 +127,28 @@ def test_preprocessing_is_the_contract_quantisation(converted: Converted) -> Non
     model_input = classifier.preprocess(*face_as_frame(face))
     assert model_input.dtype == np.int8 and model_input.shape == (1, 48, 48, 1)
     np.testing.assert_array_equal(model_input[0].astype(int), face.astype(int) - 128)
+
+
+@pytest.mark.parametrize("kind", ["probabilities", "logits"])
+def test_probs_are_the_classifiers_postprocess_for_either_output_kind(converted: Converted, tmp_path: Path,
+                                                                      kind: str) -> None:
+    """Evaluation.probs are probabilities whatever the sidecar's output kind: a `logits` model's outputs go
+    through the edge's softmax, as on the device, not handed on as logits."""
+    from convert.evaluate import evaluate_model
+    from train.data import load_split
+
+    model = tmp_path / converted.model.name
+    model.write_bytes(converted.model.read_bytes())
+    contract = json.loads(converted.sidecar.read_text())
+    contract["output"]["kind"] = kind
+    model.with_suffix(".json").write_text(json.dumps(contract))
+    split = load_split(converted.data, "test")
+    values = dequantized_outputs(model, split.x[..., 0])
+    if kind == "logits":
+        exp = np.exp(values - values.max(axis=1, keepdims=True))
+        expected = exp / exp.sum(axis=1, keepdims=True)
+    else:
+        expected = values / values.sum(axis=1, keepdims=True)
+    result = evaluate_model(model, split)
+    np.testing.assert_allclose(result.probs, expected, atol=1e-5)
+    np.testing.assert_array_equal(result.predicted, np.argmax(values, axis=1))

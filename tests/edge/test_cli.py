@@ -1,7 +1,6 @@
 """`python -m edge` as a user runs it: bounded runs, photo mode, and every bad input as a one-line error."""
 
 import json
-import os
 import signal
 import subprocess
 import sys
@@ -55,7 +54,14 @@ def test_photo_mode(emotion_model, tmp_path):
     cv2.imwrite(str(image), make_demo_frames(1, faces=3)[0])
     done = run_edge("photo", str(image), "--out", str(tmp_path / "p"), "--model", str(emotion_model), "--detector", "haar")
     assert done.returncode == 0, done.stderr
-    assert done.stdout.count("\n   ") >= 3  # header plus three face rows
+    lines = done.stdout.splitlines()
+    at = next(i for i, line in enumerate(lines) if line.split()[:4] == ["face", "box", "label", "conf"])
+    labels = lines[at].split()[4:]  # the table: header, one row per face, then the "wrote" lines
+    rows = [line.split() for line in lines[at + 1:at + 4]]
+    assert [row[0] for row in rows] == ["1", "2", "3"] and lines[at + 4].startswith("wrote "), done.stdout
+    for _, box, label, conf, *probs in rows:
+        assert len(box.split(",")) == 4 and len(probs) == len(labels) == 7, done.stdout
+        assert float(probs[labels.index(label[:7])]) == max(map(float, probs)), done.stdout  # label = top emotion
     written = sorted(p.name for p in (tmp_path / "p").iterdir())
     assert written == ["astronaut_annotated.png"] + [f"astronaut_face{i}_probs.png" for i in (1, 2, 3)]
     assert cv2.imread(str(tmp_path / "p" / "astronaut_face1_probs.png")) is not None
@@ -102,6 +108,16 @@ def test_bad_config_file_keys_are_named(emotion_model, tmp_path):
     config.write_text("detector: [unclosed\n")
     assert_one_line_error(run_edge("--config", str(config), cwd=tmp_path), f"config {config}: invalid YAML")
     assert_one_line_error(run_edge("--config", str(tmp_path / "nope.yaml"), cwd=tmp_path), f"config {tmp_path / 'nope.yaml'}")
+    config.write_bytes(b"\x89PNG\r\n\x1a\n\xff\xfe binary")  # e.g. a picture passed as --config by mistake
+    assert_one_line_error(run_edge("--config", str(config), cwd=tmp_path), f"config {config}: not a UTF-8 text file")
+
+
+def test_fetch_detector_bad_flag_is_one_line(tmp_path):
+    done = subprocess.run([sys.executable, "-m", "edge.fetch_detector", "--dest", str(tmp_path / "m.tflite"),
+                           "--frobnicate"], cwd=REPO, env=edge_env(), capture_output=True, text=True, timeout=60)
+    assert_one_line_error(done, "command line: unrecognized arguments: --frobnicate")
+    assert done.stderr.strip().splitlines() == [error_lines(done.stderr)[0]]
+    assert not (tmp_path / "m.tflite").exists()
 
 
 def test_missing_and_corrupt_model(model_copy, tmp_path):

@@ -2,7 +2,6 @@
 
 import json
 
-import pytest
 
 from edge.classifier import EmotionClassifier
 from edge.config import DetectorConfig, RunConfig

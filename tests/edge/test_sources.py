@@ -51,19 +51,40 @@ def test_reconnect_after_failure_with_backoff(caplog):
     assert "stopped delivering frames" in text and "reopen failed" in text and "reopened after 3 attempt(s)" in text
 
 
+class ObservedCancel(threading.Event):
+    """A cancel event that announces each backoff wait (`waiting`) and records its delay."""
+
+    def __init__(self):
+        super().__init__()
+        self.waiting, self.delays = threading.Event(), []
+
+    def wait(self, timeout=None):
+        self.delays.append(timeout)
+        self.waiting.set()
+        return super().wait(timeout)
+
+
 def test_reconnect_gives_up_and_cancel_interrupts_backoff():
     source = ReconnectingSource(lambda: FlakySource(0), backoff_initial_s=0.01, max_attempts=2, first=FlakySource(1))
     assert source.read() is not None
     assert source.read() is None  # end after max_attempts, no exception
-    cancel = threading.Event()
-    slow = ReconnectingSource(lambda: FlakySource(0), backoff_initial_s=30, cancel=cancel, first=FlakySource(0))
+    # An hour-long backoff: read() returns only if the cancel interrupts it (else pytest's timeout fails the test).
+    cancel = ObservedCancel()
+    slow = ReconnectingSource(lambda: FlakySource(0), backoff_initial_s=3600, backoff_max_s=3600, cancel=cancel,
+                              first=FlakySource(0))
     seen = []
-    threading.Timer(0.05, lambda: seen.append(slow.reconnecting)).start()
-    threading.Timer(0.1, cancel.set).start()
-    started = time.monotonic()
+
+    def cancel_during_backoff():
+        cancel.waiting.wait()
+        seen.append(slow.reconnecting)
+        cancel.set()
+
+    canceller = threading.Thread(target=cancel_during_backoff, daemon=True)
+    canceller.start()
     assert slow.read() is None
-    assert time.monotonic() - started < 5
+    canceller.join()
     assert seen == [True]  # in backoff
+    assert cancel.delays == [3600] and slow.reconnects == 0  # the first backoff was cut short, nothing reopened
     slow.close()
     assert not slow.reconnecting
 

@@ -38,17 +38,17 @@ def test_ids_stable_while_moving_and_new_id_for_new_face():
 
 
 def test_centre_fallback_matches_fast_small_jump():
-    tracker = Tracker(TrackingConfig(iou_threshold=0.3, centre_distance=0.6))
-    first = tracker.update([Box(100, 100, 160, 160)], [pred(sad=0.9)])[0].track_id
-    # moved 40 px: IoU 0.2 (< threshold) but centre distance 40/60 = 0.67 > 0.6 -> new id with a tight limit ...
-    tracker_tight = Tracker(TrackingConfig(iou_threshold=0.3, centre_distance=0.5))
-    t0 = tracker_tight.update([Box(100, 100, 160, 160)], [pred(sad=0.9)])[0].track_id
-    assert tracker_tight.update([Box(140, 100, 200, 160)], [pred(sad=0.9)])[0].track_id != t0
-    # ... and the same id with a looser one
+    before, after = Box(100, 100, 160, 160), Box(140, 100, 200, 160)
+    assert iou(before, after) == 0.2 and round(centre_distance(before, after), 2) == 0.67
+    # moved 40 px: IoU 0.2 (< threshold 0.3), so only the centre fallback can match; 0.67 > 0.6 -> a new id ...
+    tight = Tracker(TrackingConfig(iou_threshold=0.3, centre_distance=0.6))
+    first = tight.update([before], [pred(sad=0.9)])[0].track_id
+    second = tight.update([after], [pred(sad=0.9)])[0].track_id
+    assert second != first and second == first + 1
+    # ... and the same id with a looser limit
     loose = Tracker(TrackingConfig(iou_threshold=0.3, centre_distance=0.8))
-    l0 = loose.update([Box(100, 100, 160, 160)], [pred(sad=0.9)])[0].track_id
-    assert loose.update([Box(140, 100, 200, 160)], [pred(sad=0.9)])[0].track_id == l0
-    assert first == 1
+    l0 = loose.update([before], [pred(sad=0.9)])[0].track_id
+    assert loose.update([after], [pred(sad=0.9)])[0].track_id == l0
 
 
 def test_track_survives_missed_frames_then_expires():

@@ -80,12 +80,31 @@ def test_report_by_track_and_since_window(tmp_path):
 
 
 def test_report_bad_input_is_one_line(tmp_path):
+    db = str(known_store(tmp_path))
     for args, expected in [(["--db", str(tmp_path / "none.db")], "no such file"),
-                           (["--db", str(known_store(tmp_path)), "--since", "yesterday"], "--since yesterday")]:
+                           (["--db", db, "--since", "yesterday"], "error: --since yesterday: expected"),
+                           (["--db", db, "--since", "all", "--until", "tomorrow"], "error: --until tomorrow: expected"),
+                           (["--db", db, "--since", "all", "--png", str(tmp_path / "t.foo")],
+                            f"error: --png {tmp_path / 't.foo'}: the file name must end in .png")]:
         done = report(*args)
         assert done.returncode == 2 and "Traceback" not in done.stderr
-        assert done.stderr.strip().startswith("error:") and expected in done.stderr
+        assert done.stderr.strip().startswith("error:") and expected in done.stderr, done.stderr
         assert len(done.stderr.strip().splitlines()) == 1
+    assert not (tmp_path / "t.foo").exists()
+
+
+def test_plot_uses_the_overlay_colours(tmp_path):
+    import cv2
+    import numpy as np
+
+    from edge.report import StoredEvent, plot_timeline
+    from edge.sinks.overlay import LABEL_COLOURS
+
+    probs = {"happy": 0.9, "sad": 0.1}
+    events = [StoredEvent(T0 + 3600 * hour, 1, 1, "happy", 0.9, (0, 0, 1, 1), probs, "test") for hour in range(3)]
+    image = cv2.imread(str(plot_timeline(events, list(probs), "hour", tmp_path / "happy.png")))
+    happy = np.all(np.abs(image.astype(int) - LABEL_COLOURS["happy"]) <= 1, axis=-1)
+    assert happy.mean() > 0.3  # the whole plot area is the overlay's "happy" (BGR), not matplotlib's default
 
 
 def test_report_on_an_empty_window(tmp_path):

@@ -6,6 +6,7 @@ import re
 import signal
 import sqlite3
 import subprocess
+import sys
 import time
 from pathlib import Path
 
@@ -121,3 +122,33 @@ def test_bad_config_is_one_line_error_exit_2(service_model, tmp_path):
     errors = [line for line in err.splitlines() if line.startswith("error:")]
     assert errors == [err.strip().splitlines()[-1]] and "Traceback" not in err
     assert errors[0].startswith(f"error: store {blocker / 'events.db'}: cannot create folder")
+
+
+def check_config(config: Path, *extra: str) -> subprocess.CompletedProcess:
+    command = [sys.executable, "-m", "edge", "service", "--config", str(config), "--check-config", *extra]
+    return subprocess.run(command, cwd=REPO, env=service_env(), capture_output=True, text=True, timeout=RUN_TIMEOUT_S)
+
+
+def test_check_config_loads_the_file_without_starting(service_model, tmp_path):
+    config = tmp_path / "config.yaml"
+    config.write_text(f"source: {{uri: /dev/video97}}\nclassifier: {{model: {service_model}}}\n"
+                      f"store: {{path: {tmp_path / 'events.db'}}}\n")
+    done = check_config(config)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.splitlines() == [f"config {config}: ok (source /dev/video97, model {service_model}, "
+                                        "plugins: none)"]
+    assert done.stderr == "" and not (tmp_path / "events.db").exists()  # nothing was opened or created
+    assert "plugins: web" in check_config(config, "--web.enabled", "true").stdout
+
+
+def test_check_config_errors_are_one_line_exit_2(service_model, tmp_path):
+    config, missing = tmp_path / "config.yaml", tmp_path / "none.tflite"
+    cases = [(f"classifier: {{model: {service_model}, num_threads: many}}\n", f"config {config}: classifier.num_threads"),
+             (f"classifier: {{model: {service_model}}}\nsourse: {{uri: 0}}\n", f"config {config}: sourse"),
+             (f"classifier: {{model: {missing}}}\n", f"model {missing}: file not found")]
+    for text, expected in cases:
+        config.write_text(text)
+        done = check_config(config)
+        assert done.returncode == 2 and done.stdout == "", (text, done.stdout)
+        assert done.stderr.strip().splitlines() == [done.stderr.strip()] and "Traceback" not in done.stderr
+        assert done.stderr.startswith(f"error: {expected}"), done.stderr

@@ -127,3 +127,20 @@ def test_held_out_means_not_among_the_fitted_splits_whatever_the_folder_case():
 
     assert is_held_out("test", ["train"]) and is_held_out("train-holdout", ["train", "test"])
     assert not is_held_out("Test", ["train", "test"]) and not is_held_out("train", ["TRAIN"])
+
+
+def test_csv_that_is_not_utf8_text_is_one_data_error(tmp_path):
+    """A binary file or a UTF-16 export named fer2013.csv is fatal, named, and not a UnicodeDecodeError."""
+    path = tmp_path / "fer2013.csv"
+    path.write_bytes("emotion,pixels,Usage\n0,1 2 3,Training\n".encode("utf-16"))
+    with pytest.raises(DataError, match=r"fer2013.csv: not a UTF-8 text CSV"):
+        load_split(path, "train")
+
+
+def test_csv_with_a_nul_filled_row_is_one_data_error_naming_the_line(tmp_path):
+    """NUL bytes are valid UTF-8, so this reaches the CSV reader, which refuses the endless field."""
+    path = write_csv(tmp_path / "fer2013.csv", {"Training": 1})
+    with path.open("ab") as handle:
+        handle.write(b"\0" * 200_000 + b"\n")
+    with pytest.raises(DataError, match=r"fer2013.csv:9: malformed CSV \(field larger than field limit"):
+        load_split(path, "train")

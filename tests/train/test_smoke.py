@@ -165,6 +165,35 @@ def test_reports_only_retunes_offsets_from_the_untuned_model_and_keeps_the_run_r
     assert after_run["command"].startswith(before_run["command"]) and "reports redone by" in after_run["command"]
 
 
+def test_reports_only_without_tuning_ships_the_model_its_run_json_describes(smoke_run):
+    """--no-tune-bias records class_bias zeros, so model.keras must lose the offsets too (not only the model in
+    memory). Known offsets are folded in first, so the check cannot pass by the tuned offsets being zero."""
+    import keras
+    import numpy as np
+
+    from tests.conftest import REPO
+
+    out, _, cmd = smoke_run
+    run = json.loads((out / "run.json").read_text())
+    model = keras.models.load_model(out / "model.keras")
+    logits = model.get_layer("logits")
+    kernel, bias = logits.get_weights()
+    untuned = bias - np.asarray(run["class_bias"])
+    offsets = np.linspace(-0.6, 0.6, len(LABELS))
+    logits.set_weights([kernel, (untuned + offsets).astype(bias.dtype)])
+    model.save(out / "model.keras")
+    (out / "run.json").write_text(json.dumps({**run, "class_bias": offsets.tolist()}))
+
+    result = subprocess.run(list(cmd) + ["--reports-only", "--no-tune-bias"], cwd=REPO, capture_output=True,
+                            text=True, timeout=300)
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+    after_run = json.loads((out / "run.json").read_text())
+    after_bias = keras.models.load_model(out / "model.keras").get_layer("logits").get_weights()[1]
+    assert after_run["class_bias"] == [0.0] * len(LABELS)
+    np.testing.assert_allclose(after_bias, untuned, atol=1e-5)
+    assert "took the previous class offsets" in result.stdout and "class logit offsets tuned" not in result.stdout
+
+
 @pytest.mark.parametrize("extra, expected", [
     (["--init-from", "{tmp}/nope.keras"], "error: --init-from {tmp}/nope.keras: no such checkpoint file"),
     (["--mixup", "-0.5"], "error: --mixup -0.5: must be 0 (off) or positive"),

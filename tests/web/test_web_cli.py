@@ -20,7 +20,8 @@ START_TIMEOUT_S = 90
 
 
 def edge_env(**extra: str) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if k not in ("DISPLAY", "WAYLAND_DISPLAY", "EDGE_WEB_TOKEN")}
+    env = {k: v for k, v in os.environ.items()
+           if k not in ("DISPLAY", "WAYLAND_DISPLAY", "EDGE_WEB_TOKEN", "NOTIFY_SOCKET", "STATE_DIRECTORY")}
     env["PYTHONPATH"] = str(REPO)
     env.update(extra)
     return env
@@ -106,6 +107,38 @@ def test_service_style_config_with_token_from_environment(emotion_model, tmp_pat
     finally:
         edge.kill()
     assert code == 0, err
+
+
+def test_service_serves_the_web_view_from_its_config(emotion_model, tmp_path: Path):
+    config = tmp_path / "service.yaml"
+    config.write_text(f"source: {{uri: demo, loop: true}}\nclassifier: {{model: {emotion_model}}}\n"
+                      f"detector: {{type: haar}}\noutput: {{dir: {tmp_path}, events: false}}\n"
+                      f"store: {{path: {tmp_path / 'events.db'}}}\nweb: {{enabled: true, port: 0}}\n")
+    edge = EdgeProcess("service", "--config", str(config))
+    try:
+        url = edge.wait_for_url()
+        assert url.startswith("http://127.0.0.1:")
+        health = edge.wait_healthy(url)
+        assert health["status"] == "ok" and health["frames"] >= 1
+        assert request(url, "/api/state").json()["frame"]["source"] == "demo"
+        assert read_mjpeg(url, 1)[0][:2] == b"\xff\xd8"
+        code, out, err = edge.interrupt()
+    finally:
+        edge.kill()
+    assert code == 0, err
+    assert "web view was at" in out and "service: " in out and "Traceback" not in err
+
+
+def test_service_checks_web_settings_before_starting(emotion_model, tmp_path: Path):
+    config = tmp_path / "service.yaml"
+    config.write_text(f"classifier: {{model: {emotion_model}}}\nweb: {{enabled: true, host: 0.0.0.0}}\n")
+    for extra in ([], ["--check-config"]):
+        command = [sys.executable, "-m", "edge", "service", "--config", str(config), *extra]
+        result = subprocess.run(command, cwd=REPO, env=edge_env(), capture_output=True, text=True, timeout=60)
+        assert result.returncode == 2, (extra, result.stderr)
+        assert result.stderr.strip().splitlines() == [
+            "error: web 0.0.0.0: binding beyond loopback needs an access token: set web.token, --web-token or "
+            "$EDGE_WEB_TOKEN"], extra
 
 
 def test_beyond_loopback_without_token_is_one_error_line():

@@ -1,0 +1,81 @@
+"""The one per-track throttle of the events log, the store and the crops: interval, pruning, failed crop writes."""
+
+from __future__ import annotations
+
+import logging
+
+import numpy as np
+
+from edge.sinks.events import PRUNE_AFTER_TRACKS, EventThrottle
+from edge.types import Box, FaceResult, Frame, FrameResult, Prediction
+
+LABELS = ("angry", "disgust", "fear", "happy", "sad", "surprise", "neutral")
+BASE_TS = 1_750_000_000.0
+IMAGE_SIZE = 64
+
+
+def result(ts: float, *track_ids: int, index: int = 0) -> FrameResult:
+    prediction = Prediction(LABELS, np.full(len(LABELS), 1 / len(LABELS), np.float32))
+    faces = [FaceResult(Box(0, 0, 32, 32), track, prediction, prediction, "happy") for track in track_ids]
+    image = np.full((IMAGE_SIZE, IMAGE_SIZE, 3), 128, np.uint8)
+    return FrameResult(Frame(image, timestamp=ts, index=index, source="test"), faces)
+
+
+def due_ids(throttle: EventThrottle, frame: FrameResult) -> list[int]:
+    return [face.track_id for face in throttle.due(frame)]
+
+
+def test_one_output_per_track_per_interval():
+    throttle = EventThrottle(1.0)
+    assert due_ids(throttle, result(BASE_TS, 1, 2)) == [1, 2]
+    assert due_ids(throttle, result(BASE_TS + 0.5, 1, 2, 3)) == [3]
+    assert due_ids(throttle, result(BASE_TS + 1.0, 1, 2, 3)) == [1, 2]
+    assert due_ids(throttle, result(BASE_TS + 1.0, 4, 4)) == [4]  # one per track even within a frame
+    assert due_ids(EventThrottle(0.0), result(BASE_TS, 1)) == [1]
+
+
+def test_a_clock_set_back_does_not_silence_a_track():
+    throttle = EventThrottle(10.0)
+    throttle.due(result(BASE_TS, 1))
+    assert due_ids(throttle, result(BASE_TS - 3600, 1)) == [1]
+
+
+def test_months_of_passing_faces_stay_bounded_and_throttled():
+    throttle = EventThrottle(1.0)
+    for track in range(1, 20 * PRUNE_AFTER_TRACKS):  # one new face per 2 s, each seen once
+        assert due_ids(throttle, result(BASE_TS + 2.0 * track, track)) == [track]
+    assert throttle.remembered <= PRUNE_AFTER_TRACKS + 1
+    now = BASE_TS + 40.0 * PRUNE_AFTER_TRACKS
+    throttle.due(result(now, 7))
+    for track in range(1000, 1000 + 2 * PRUNE_AFTER_TRACKS):  # many faces at once: those within the interval
+        throttle.due(result(now + 0.5, track))                  # survive pruning, so they stay throttled
+    assert due_ids(throttle, result(now + 0.6, 7, 1000)) == []
+    assert due_ids(throttle, result(now + 1.0, 7)) == [7]
+
+
+def test_crop_sink_counts_only_written_crops(tmp_path, monkeypatch, caplog):
+    import edge.sinks.crops as crops
+
+    sink = crops.CropSink(tmp_path / "crops", interval_s=0.0)
+    monkeypatch.setattr(crops.cv2, "imwrite", lambda *_: False)  # e.g. the disk is full
+    with caplog.at_level(logging.DEBUG, logger=crops.__name__):
+        for index in range(3):
+            sink.write(result(BASE_TS + index, 1, index=index))
+    assert (sink.written, sink.failed) == (0, 3)
+    warnings = [r for r in caplog.records if r.levelno == logging.WARNING]
+    assert len(warnings) == 1 and "cannot write" in warnings[0].getMessage()
+    assert "3 failed" in sink.describe()
+    monkeypatch.undo()
+    sink.write(result(BASE_TS + 3, 1, index=3))
+    assert (sink.written, sink.failed) == (1, 3)
+    assert [p.name for p in (tmp_path / "crops").iterdir()] == ["track1_000003_happy.jpg"]
+
+
+def test_crop_sink_prunes_its_tracks(tmp_path):
+    from edge.sinks.crops import CropSink
+
+    sink = CropSink(tmp_path / "crops", interval_s=1.0)
+    for track in range(1, 3 * PRUNE_AFTER_TRACKS):
+        sink.write(result(BASE_TS + 2.0 * track, track, index=track))
+    assert sink._throttle.remembered <= PRUNE_AFTER_TRACKS + 1
+    assert sink.written == 3 * PRUNE_AFTER_TRACKS - 1

@@ -1,0 +1,89 @@
+"""`python -m train` refuses bad command lines in one line `error: ...` on stderr with exit code 2, before
+TensorFlow loads and before any training (no model is built in these tests)."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import REPO
+from tests.synthetic import write_csv, write_image_folders
+
+TRAIN_PER_CLASS = 3  # 21 faces, 14 left for training once the validation slice (one per class) is held out
+SUBPROCESS_TIMEOUT = 120
+
+
+@pytest.fixture(scope="module")
+def dataset(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return write_image_folders(tmp_path_factory.mktemp("cli") / "data", {"train": TRAIN_PER_CLASS})
+
+
+def run_train(*args: str | Path, data: Path, out: Path) -> subprocess.CompletedProcess:
+    cmd = [sys.executable, "-m", "train", "--data", str(data), "--out", str(out), "--eval-split", "none",
+           "--cache-dir", str(out.parent / "cache"), *map(str, args)]
+    return subprocess.run(cmd, cwd=REPO, capture_output=True, text=True, timeout=SUBPROCESS_TIMEOUT)
+
+
+def assert_one_line(result: subprocess.CompletedProcess, expected: str) -> None:
+    assert result.returncode == 2, result.stdout[-2000:] + result.stderr[-2000:]
+    assert result.stderr.strip().splitlines() == [expected]
+    assert "epoch " not in result.stdout  # nothing was trained
+
+
+@pytest.mark.parametrize("extra, expected", [
+    (["--limit", "-5"], "error: --limit -5: must be 0 (all images) or positive"),
+    (["--val-fraction", "1.5"], "error: --val-fraction 1.5: must be between 0 and 1 (exclusive)"),
+    (["--patience", "-1"], "error: --patience -1: must be 0 or positive"),
+    (["--warmup-epochs", "-2"], "error: --warmup-epochs -2: must be 0 or positive"),
+    (["--weight-decay", "-0.001"], "error: --weight-decay -0.001: must be 0 or positive"),
+    (["--class-weight-power", "-0.5"], "error: --class-weight-power -0.5: must be 0 or positive"),
+    (["--label-smoothing", "1.5"], "error: --label-smoothing 1.5: must be in [0, 1]"),
+    (["--batch-size", "15"], "error: --batch-size 15: larger than the 14 training faces (every batch must be full)"),
+    (["--batch-size", "8", "--limit", "7"],
+     "error: --batch-size 8: larger than the 7 training faces (every batch must be full)"),
+], ids=["negative-limit", "val-fraction-above-one", "negative-patience", "negative-warmup", "negative-weight-decay",
+        "negative-class-weight-power", "label-smoothing-above-one", "batch-beyond-train", "batch-beyond-limit"])
+def test_out_of_range_values_name_their_flag(dataset: Path, tmp_path: Path, extra: list[str], expected: str) -> None:
+    assert_one_line(run_train(*extra, data=dataset, out=tmp_path / "run"), expected)
+
+
+def test_batch_size_bound_is_exact_and_ignored_without_training() -> None:
+    import argparse
+
+    import numpy as np
+
+    from train.__main__ import check_training_set
+    from train.data import DataError, Split
+
+    train = Split("train", np.zeros((14, 48, 48, 1), np.uint8), np.arange(14) % 7)
+    check_training_set(argparse.Namespace(batch_size=14, reports_only=False), train)  # one full batch
+    check_training_set(argparse.Namespace(batch_size=15, reports_only=True), train)  # --reports-only fits nothing
+    with pytest.raises(DataError, match="--batch-size 15: larger than the 14 training faces"):
+        check_training_set(argparse.Namespace(batch_size=15, reports_only=False), train)
+
+
+@pytest.mark.parametrize("extra, message", [
+    (["--epochs", "many"], "argument --epochs: invalid int value: 'many'"),
+    (["--no-such-flag"], "unrecognized arguments: --no-such-flag"),
+], ids=["bad-type", "unknown-flag"])
+def test_bad_flags_are_one_line(dataset: Path, tmp_path: Path, extra: list[str], message: str) -> None:
+    assert_one_line(run_train(*extra, data=dataset, out=tmp_path / "run"),
+                    f"error: command line: {message} (see python -m train --help)")
+
+
+def test_missing_required_flag_is_one_line(tmp_path: Path) -> None:
+    result = subprocess.run([sys.executable, "-m", "train", "--out", str(tmp_path / "run")], cwd=REPO,
+                            capture_output=True, text=True, timeout=SUBPROCESS_TIMEOUT)
+    assert_one_line(result, "error: command line: the following arguments are required: --data "
+                            "(see python -m train --help)")
+
+
+def test_undecodable_csv_is_one_line(tmp_path: Path) -> None:
+    data = write_csv(tmp_path / "fer2013.csv", {"Training": 1})
+    data.write_bytes(data.read_bytes().replace(b"Training", b"Tr\xe9ning", 1))  # latin-1, not UTF-8
+    result = run_train(data=data, out=tmp_path / "run")
+    assert_one_line(result, f"error: {data}: not a UTF-8 text CSV (invalid continuation byte; expected "
+                            "fer2013.csv's columns emotion, pixels, Usage)")
