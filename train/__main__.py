@@ -73,6 +73,9 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--seed", type=int, default=defaults.seed)
     parser.add_argument("--mixed-precision", choices=("auto", "on", "off"), default="auto",
                         help="bfloat16 mixed precision; auto = on where the CPU has bf16 instructions")
+    parser.add_argument("--soup", type=Path, nargs="+", metavar="RUN",
+                        help="instead of training: mix these finished runs (same start, same --seed) into one model "
+                             "whose weights are their mean, batch norm recomputed, then report it like a run")
     parser.add_argument("--resume", action="store_true", help="continue from the run folder's last checkpoint")
     parser.add_argument("--init-from", type=Path,
                         help="start from this checkpoint's weights (e.g. runs/a/model.keras) with a new schedule")
@@ -144,12 +147,14 @@ def check_args(args: argparse.Namespace) -> None:
         raise DataError(f"--distill-temperature {args.distill_temperature}: must be positive")
     if args.init_from is not None and not args.init_from.is_file():
         raise DataError(f"--init-from {args.init_from}: no such checkpoint file")
+    if args.soup and (args.resume or args.init_from or args.distill_from):
+        raise DataError("--soup: mixes finished runs; it cannot be combined with --resume, --init-from or --distill-from")
 
 
 def check_training_set(args: argparse.Namespace, train: Split) -> None:
     """Checks that need the loaded training faces: every batch is full (drop_remainder), so a batch larger than
     the training set would leave an epoch with no batch at all."""
-    if not args.reports_only and args.batch_size > len(train):
+    if not args.reports_only and not args.soup and args.batch_size > len(train):
         raise DataError(f"--batch-size {args.batch_size}: larger than the {len(train)} training faces "
                         "(every batch must be full)")
 
@@ -177,7 +182,7 @@ def finished_run(args: argparse.Namespace, command: str) -> tuple[keras.Model, T
     lineage its run.json recorded, so re-reporting keeps what the training run was."""
     import keras
 
-    from train.fit import BEST_CHECKPOINT
+    from train.config import BEST_CHECKPOINT
     from train.reports import unfold_previous_bias
 
     previous = json.loads((args.out / "run.json").read_text())
@@ -189,6 +194,8 @@ def finished_run(args: argparse.Namespace, command: str) -> tuple[keras.Model, T
         args.init_from = Path(previous["init_from"])
     if args.distill_from is None and previous.get("distill_from"):
         args.distill_from = Path(previous["distill_from"])
+    if args.soup is None and previous.get("soup_of"):
+        args.soup = [Path(run) for run in previous["soup_of"]]
     extra = [name for name in previous.get("fitted_splits", []) if name != "train"]
     if args.extra_train_split is None and extra:
         args.extra_train_split = extra[0]
@@ -202,12 +209,34 @@ def distillation_targets(args: argparse.Namespace, train: Split) -> np.ndarray:
     return blend_targets(train.y, teacher, args.distill_weight)
 
 
+def soup_members(args: argparse.Namespace) -> None:
+    """Check the --soup members before any data loads; the soup is fitted on what they were fitted on."""
+    from train.soup import check_members
+
+    extra = [name for name in check_members(args.soup, args.seed) if name != "train"]
+    if args.extra_train_split and [args.extra_train_split] != extra:
+        raise DataError(f"--extra-train-split {args.extra_train_split}: the --soup runs were fitted on "
+                        f"{['train', *extra]}")
+    args.extra_train_split = extra[0] if extra else None
+
+
+def mix_soup(args: argparse.Namespace, train: Split, started: float) -> tuple[keras.Model, TrainConfig, float]:
+    from train.soup import cook
+
+    first = json.loads((args.soup[0] / "run.json").read_text())
+    known = {f.name for f in fields(TrainConfig)}
+    config = TrainConfig(**{k: v for k, v in first["config"].items() if k in known})
+    return cook(args.soup, train.x), config, time.monotonic() - started
+
+
 def main(argv: list[str] | None = None) -> int:
     setup_logging()
     started = time.monotonic()
     try:
         args = parse_args(argv)
         check_args(args)
+        if args.soup and not args.reports_only:
+            soup_members(args)
         args.out.mkdir(parents=True, exist_ok=True)
         train, val, evaluation = load_data(args)
         check_training_set(args, train)
@@ -230,6 +259,8 @@ def main(argv: list[str] | None = None) -> int:
     command = "python -m train " + shlex.join(argv if argv is not None else sys.argv[1:])
     if args.reports_only:
         model, config, command, seconds = finished_run(args, command)
+    elif args.soup:
+        model, config, seconds = mix_soup(args, train, started)
     else:
         config = train_config(args)
         targets = distillation_targets(args, train) if args.distill_from else None

@@ -1,8 +1,17 @@
-"""Training hyper-parameters (TensorFlow-free, so the CLI can validate input before TensorFlow loads)."""
+"""Training hyper-parameters and the run folder's file names (TensorFlow-free, so the CLI can validate input
+before TensorFlow loads)."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+
+# A run folder: the kept model (the one convert ships), the checkpoint --resume continues from, the resume state,
+# the per-epoch history and the run record (config, lineage, offsets) that convert and --reports-only read.
+BEST_CHECKPOINT = "model.keras"
+LAST_CHECKPOINT = "last.keras"
+STATE_FILE = "state.json"
+HISTORY_FILE = "history.csv"
+RUN_RECORD = "run.json"
 
 
 @dataclass

@@ -15,7 +15,7 @@ from pathlib import Path
 import keras
 import numpy as np
 
-from train.fit import BEST_CHECKPOINT
+from train.config import BEST_CHECKPOINT
 from train.model import LOGITS_LAYER
 from train.reports import unfold_previous_bias
 

@@ -16,17 +16,13 @@ import tensorflow as tf
 
 from train.augment import AugmentConfig, build_augmenter, mix_batch, random_erase
 from train.averaging import WeightAverage, recalibrate_batch_norm
-from train.config import TrainConfig
+from train.config import BEST_CHECKPOINT, HISTORY_FILE, LAST_CHECKPOINT, STATE_FILE, TrainConfig
 from train.data import Split
 from train.labels import NUM_CLASSES
 from train.model import build_model, count_macs
 
 log = logging.getLogger(__name__)
 
-BEST_CHECKPOINT = "model.keras"
-LAST_CHECKPOINT = "last.keras"
-STATE_FILE = "state.json"
-HISTORY_FILE = "history.csv"
 SHUFFLE_BUFFER = 32768
 VALIDATION_BATCH = 256  # un-augmented validation faces per evaluation step (no gradients: larger than training's)
 MOMENTUM = 0.9

@@ -14,9 +14,8 @@ from pathlib import Path
 import keras
 import numpy as np
 
+from train.config import BEST_CHECKPOINT, HISTORY_FILE, TrainConfig
 from train.data import Split, is_held_out
-from train.config import TrainConfig
-from train.fit import BEST_CHECKPOINT, HISTORY_FILE
 from train.labels import EMOTIONS, IMAGE_SIZE
 from train.metrics import classification_report, format_table, tune_class_bias
 from train.model import LOGITS_LAYER, count_macs
@@ -97,6 +96,7 @@ def write_reports(model: keras.Model, args: argparse.Namespace, config: TrainCon
         "mixed_precision": config.mixed_precision, "data": str(args.data), "command": command,
         "seconds": round(seconds, 1), "init_from": str(args.init_from) if args.init_from else None,
         "distill_from": str(args.distill_from) if args.distill_from else None,
+        "soup_of": [str(run) for run in args.soup] if getattr(args, "soup", None) else None,
         "fitted_splits": fitted_splits(args),
         "class_bias": np.round(bias, 3).tolist(),
         "params": model.count_params(), "macs": count_macs(model),
@@ -129,7 +129,7 @@ def write_model_card(out: Path, run: dict, metrics: dict) -> None:
 - Model: {run['params']:,} parameters, {run['macs'] / 1e6:.1f} M multiply-accumulates per face,
   raw 0-255 pixels in, softmax probabilities out.
 - Fitted on: {' + '.join(fitted)}{' (teacher: ' + run['distill_from'] + ')' if run.get('distill_from') else ''}
-- Training: {json.dumps(run['config'])}
+{'- Soup (uniform weight mean) of: ' + ', '.join(run['soup_of']) + chr(10) if run.get('soup_of') else ''}- Training: {json.dumps(run['config'])}
 - Class logit offsets (tuned on the validation slice, folded into the model): {run['class_bias']}
 
 | split | n | accuracy | macro-F1 |

@@ -212,3 +212,43 @@ def test_bad_arguments_are_one_line_and_exit_2(smoke_run, tmp_path, extra, expec
     result = subprocess.run(cmd, cwd=REPO, capture_output=True, text=True, timeout=300)
     assert result.returncode == 2
     assert result.stderr.strip().splitlines() == [expected.format(tmp=tmp_path)]
+
+
+def test_soup_mixes_two_warm_runs_into_their_mean_and_reports_it(smoke_run, tmp_path):
+    """Two averaging tails from one checkpoint at different rates, then --soup: the soup's kernels are the mean
+    of the members' (offsets taken out; batch norm and the logits bias are recomputed or re-tuned)."""
+    import keras
+    import numpy as np
+
+    from tests.conftest import REPO
+
+    source, _, cmd = smoke_run
+    members = []
+    for name, lr in (("slow", "0.01"), ("fast", "0.05")):
+        member = list(cmd) + ["--init-from", str(source / "last.keras"), "--schedule", "constant", "--lr", lr,
+                              "--average-last", "2", "--extra-train-split", "test"]
+        member[member.index("--out") + 1] = str(tmp_path / name)
+        result = subprocess.run(member, cwd=REPO, capture_output=True, text=True, timeout=300)
+        assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+        members.append(tmp_path / name)
+    soup = list(cmd) + ["--soup", *map(str, members)]
+    soup[soup.index("--out") + 1] = str(tmp_path / "soup")
+    result = subprocess.run(soup, cwd=REPO, capture_output=True, text=True, timeout=300)
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+    assert "soup of 2 runs" in result.stdout and "epoch 1/" not in result.stdout
+    run = json.loads((tmp_path / "soup" / "run.json").read_text())
+    assert run["soup_of"] == [str(m) for m in members] and run["fitted_splits"] == ["train", "test"]
+    assert "Soup (uniform weight mean) of:" in (tmp_path / "soup" / "model_card.md").read_text()
+    kernels = [[w.numpy() for w in keras.models.load_model(folder / "model.keras").weights if "kernel" in w.path]
+               for folder in (*members, tmp_path / "soup")]
+    assert len(kernels[2]) > 2
+    for first, second, mixed in zip(*kernels):
+        np.testing.assert_allclose(mixed, (first + second) / 2, atol=1e-5)
+    assert not np.allclose(kernels[0][0], kernels[1][0])  # the members really differ
+
+    mismatched = soup + ["--extra-train-split", "none-such"]
+    mismatched[mismatched.index("--out") + 1] = str(tmp_path / "bad")
+    result = subprocess.run(mismatched, cwd=REPO, capture_output=True, text=True, timeout=300)
+    assert result.returncode == 2
+    assert result.stderr.strip().splitlines() == [
+        "error: --extra-train-split none-such: the --soup runs were fitted on ['train', 'test']"]
