@@ -74,8 +74,11 @@ def write_reports(model: keras.Model, args: argparse.Namespace, config: TrainCon
                   evaluation: Split | None, command: str, seconds: float) -> dict:
     out: Path = args.out
     bias = np.zeros(len(EMOTIONS))
+    untuned = predict(model, val)
+    untuned_accuracy = float(np.mean(np.argmax(untuned, 1) == val.y))
+    log.info("%s accuracy before class offsets: %.4f", val.name, untuned_accuracy)
     if not args.no_tune_bias:
-        bias = tune_class_bias(predict(model, val), val.y, BIAS_STEPS, min_recall=MIN_TUNED_RECALL)
+        bias = tune_class_bias(untuned, val.y, BIAS_STEPS, min_recall=MIN_TUNED_RECALL)
         fold_class_bias(model, bias)
         log.info("class logit offsets tuned on %s: %s", val.name, dict(zip(EMOTIONS, np.round(bias, 2).tolist())))
     metrics = {"validation": classification_report(val.y, np.argmax(predict(model, val), 1), EMOTIONS)}
@@ -98,7 +101,7 @@ def write_reports(model: keras.Model, args: argparse.Namespace, config: TrainCon
         "distill_from": str(args.distill_from) if args.distill_from else None,
         "soup_of": [str(run) for run in args.soup] if getattr(args, "soup", None) else None,
         "fitted_splits": fitted_splits(args),
-        "class_bias": np.round(bias, 3).tolist(),
+        "class_bias": np.round(bias, 3).tolist(), "untuned_validation_accuracy": round(untuned_accuracy, 4),
         "params": model.count_params(), "macs": count_macs(model),
         "machine": f"{platform.machine()} {platform.processor() or ''} {platform.system()}".strip(),
         "finished": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
@@ -131,6 +134,7 @@ def write_model_card(out: Path, run: dict, metrics: dict) -> None:
 - Fitted on: {' + '.join(fitted)}{' (teacher: ' + run['distill_from'] + ')' if run.get('distill_from') else ''}
 {'- Soup (uniform weight mean) of: ' + ', '.join(run['soup_of']) + chr(10) if run.get('soup_of') else ''}- Training: {json.dumps(run['config'])}
 - Class logit offsets (tuned on the validation slice, folded into the model): {run['class_bias']}
+  (validation accuracy without them: {run['untuned_validation_accuracy']:.4f})
 
 | split | n | accuracy | macro-F1 |
 |---|---|---|---|
