@@ -46,7 +46,7 @@ def test_history_metrics_and_run_json_are_consistent(smoke_run):
     assert run["labels"] == list(LABELS) and run["input_shape"] == [48, 48, 1]
     assert run["macs"] > 0 and run["params"] > 0
     # the offsets are tuned from zero and kept only where they help the validation slice
-    assert 0.0 <= run["untuned_validation_accuracy"] <= metrics["validation"]["accuracy"] + 1e-9
+    assert 0.0 <= run["untuned_validation_accuracy"] <= metrics["validation"]["accuracy"] + 1e-4  # rounded to 4 places
     assert "per-class results on test" in stdout and "macro-F1" in stdout
     assert "epoch 2/2" in stdout and "ETA" in stdout
     assert "MACs per face" in stdout
