@@ -52,6 +52,33 @@ def plot_curves(history_csvs: Path | Sequence[Path], out_png: Path) -> None:
     plt.close(fig)
 
 
+def plot_soup_curves(shared: Sequence[Path], members: dict[str, Path], soup_val_accuracy: float,
+                     out_png: Path) -> None:
+    """Validation and training accuracy of a soup's members: the stages they share once, then each member's
+    own tail from where they branch, and the soup's validation accuracy as a line (it trains no epoch)."""
+    rows, restarts = read_histories(shared) if shared else ([], [])
+    branch = len(rows)
+    fig, ax = plt.subplots(figsize=(10, 4))
+    for epoch in restarts + ([branch + 1] if rows else []):
+        ax.axvline(epoch - 0.5, color="grey", linestyle=":")
+    for prefix, style in (("", "-"), ("val_", "--")):
+        values = [float(r[prefix + "accuracy"]) for r in rows if r.get(prefix + "accuracy")]
+        ax.plot(range(1, len(values) + 1), values, style, color="black", label=f"{(prefix or 'train_')}accuracy")
+    for name, history_csv in members.items():
+        tail, _ = read_histories([history_csv])
+        epochs = range(branch + 1, branch + len(tail) + 1)
+        line = ax.plot(epochs, [float(r["val_accuracy"]) for r in tail], "--", label=f"{name} val_accuracy")[0]
+        ax.plot(epochs, [float(r["accuracy"]) for r in tail], "-", color=line.get_color(), alpha=0.5)
+    ax.axhline(soup_val_accuracy, color="red", label=f"soup val_accuracy {soup_val_accuracy:.3f}")
+    ax.set_xlabel("epoch")
+    ax.set_title("accuracy (dotted: warm restarts and the members' branch point)")
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=7)
+    fig.tight_layout()
+    fig.savefig(out_png, dpi=FIGURE_DPI)
+    plt.close(fig)
+
+
 def plot_confusion(matrix: Sequence[Sequence[int]], labels: Sequence[str], title: str, out_png: Path) -> None:
     """Row-normalised confusion matrix with counts, rows true and columns predicted."""
     counts = np.asarray(matrix, dtype=float)

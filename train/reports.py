@@ -19,7 +19,7 @@ from train.data import Split, is_held_out
 from train.labels import EMOTIONS, IMAGE_SIZE
 from train.metrics import classification_report, format_table, tune_class_bias
 from train.model import LOGITS_LAYER, count_macs
-from train.plots import plot_confusion, plot_curves
+from train.plots import plot_confusion, plot_curves, plot_soup_curves
 
 log = logging.getLogger(__name__)
 
@@ -90,6 +90,8 @@ def write_reports(model: keras.Model, args: argparse.Namespace, config: TrainCon
     print(f"\nper-class results on {shown_name} (float model):\n{format_table(shown)}")
     if (out / HISTORY_FILE).is_file():
         plot_curves(history_chain(out, args.init_from), out / "curves.png")
+    elif getattr(args, "soup", None):
+        plot_member_curves(args.soup, metrics["validation"]["accuracy"], out / "curves.png")
     plot_confusion(shown["confusion"], EMOTIONS, f"{shown_name}: accuracy {shown['accuracy']:.3f}", out / "confusion.png")
     # Saved whether or not offsets were tuned, right before run.json: --reports-only took the previous offsets
     # out of the model in memory, and the shipped file must carry exactly the class_bias run.json records.
@@ -110,6 +112,19 @@ def write_reports(model: keras.Model, args: argparse.Namespace, config: TrainCon
     write_model_card(out, run, metrics)
     log.info("reports written to %s", out.resolve())
     return metrics
+
+
+def plot_member_curves(members: list[Path], soup_val_accuracy: float, out_png: Path) -> None:
+    """A soup's curves: the stages before its members (the first member's lineage) and each member's tail."""
+    tails = {run.name: run / HISTORY_FILE for run in members if (run / HISTORY_FILE).is_file()}
+    if not tails:
+        return
+    try:
+        first_start = json.loads((members[0] / "run.json").read_text()).get("init_from")
+    except (OSError, ValueError):
+        first_start = None
+    shared = history_chain(members[0], Path(first_start) if first_start else None)[:-1]
+    plot_soup_curves(shared, tails, soup_val_accuracy, out_png)
 
 
 def fitted_splits(args: argparse.Namespace) -> list[str]:

@@ -241,6 +241,7 @@ def test_soup_mixes_two_warm_runs_into_their_mean_and_reports_it(smoke_run, tmp_
     run = json.loads((tmp_path / "soup" / "run.json").read_text())
     assert run["soup_of"] == [str(m) for m in members] and run["fitted_splits"] == ["train", "test"]
     assert "Soup (uniform weight mean) of:" in (tmp_path / "soup" / "model_card.md").read_text()
+    assert (tmp_path / "soup" / "curves.png").stat().st_size > 0  # the members' tails, drawn from their histories
     kernels = [[w.numpy() for w in keras.models.load_model(folder / "model.keras").weights if "kernel" in w.path]
                for folder in (*members, tmp_path / "soup")]
     assert len(kernels[2]) > 2
