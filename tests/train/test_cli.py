@@ -59,10 +59,12 @@ def test_batch_size_bound_is_exact_and_ignored_without_training() -> None:
     from train.data import DataError, Split
 
     train = Split("train", np.zeros((14, 48, 48, 1), np.uint8), np.arange(14) % 7)
-    check_training_set(argparse.Namespace(batch_size=14, reports_only=False), train)  # one full batch
-    check_training_set(argparse.Namespace(batch_size=15, reports_only=True), train)  # --reports-only fits nothing
+    check_training_set(argparse.Namespace(batch_size=14, reports_only=False, soup=None), train)  # one full batch
+    # --reports-only and --soup fit nothing
+    check_training_set(argparse.Namespace(batch_size=15, reports_only=True, soup=None), train)
+    check_training_set(argparse.Namespace(batch_size=15, reports_only=False, soup=[Path("a"), Path("b")]), train)
     with pytest.raises(DataError, match="--batch-size 15: larger than the 14 training faces"):
-        check_training_set(argparse.Namespace(batch_size=15, reports_only=False), train)
+        check_training_set(argparse.Namespace(batch_size=15, reports_only=False, soup=None), train)
 
 
 @pytest.mark.parametrize("extra, message", [
