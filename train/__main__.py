@@ -17,7 +17,7 @@ import numpy as np
 
 from edge.cli_common import OneLineParser, setup_logging
 from edge.errors import EdgeError
-from train.config import TrainConfig
+from train.config import BEST_CHECKPOINT, RUN_RECORD, TrainConfig
 from train.data import DEFAULT_VAL_FRACTION, DataError, Split, is_held_out, load_split, stratified_holdout
 
 if TYPE_CHECKING:
@@ -136,11 +136,11 @@ def check_args(args: argparse.Namespace) -> None:
         raise DataError(f"--mixup {args.mixup}: must be 0 (off) or positive")
     if args.lr <= 0:
         raise DataError(f"--lr {args.lr}: must be positive")
-    for name in ("model.keras", "run.json"):
+    for name in (BEST_CHECKPOINT, RUN_RECORD):
         if args.reports_only and not (args.out / name).is_file():
             raise DataError(f"--reports-only: {args.out / name} not found (is the run finished?)")
-    if args.distill_from is not None and not (args.distill_from / "model.keras").is_file():
-        raise DataError(f"--distill-from {args.distill_from}: not a finished run folder (no model.keras)")
+    if args.distill_from is not None and not (args.distill_from / BEST_CHECKPOINT).is_file():
+        raise DataError(f"--distill-from {args.distill_from}: not a finished run folder (no {BEST_CHECKPOINT})")
     if not 0.0 < args.distill_weight <= 1.0:
         raise DataError(f"--distill-weight {args.distill_weight}: must be in (0, 1]")
     if args.distill_temperature <= 0:
@@ -177,19 +177,22 @@ def load_data(args: argparse.Namespace) -> tuple[Split, Split, Split | None]:
     return train, val, evaluation
 
 
-def finished_run(args: argparse.Namespace, command: str) -> tuple[keras.Model, TrainConfig, str, float]:
-    """A finished run's model with the offsets of its last report taken out, and the config, command, time and
-    lineage its run.json recorded, so re-reporting keeps what the training run was."""
-    import keras
-
-    from train.config import BEST_CHECKPOINT
-    from train.reports import unfold_previous_bias
-
-    previous = json.loads((args.out / "run.json").read_text())
-    model = keras.models.load_model(args.out / BEST_CHECKPOINT)
-    unfold_previous_bias(model, args.out)
-    known = {f.name for f in fields(TrainConfig)}
-    config = TrainConfig(**{k: v for k, v in previous["config"].items() if k in known})
+def adopt_run_record(args: argparse.Namespace) -> dict:
+    """--reports-only: the finished run's run.json, checked against the flags that pick the validation slice (a
+    different slice would re-tune and judge on faces the run trained on) and its lineage adopted, before any
+    data loads."""
+    try:
+        previous = json.loads((args.out / RUN_RECORD).read_text())
+    except ValueError as exc:
+        raise DataError(f"--reports-only: {args.out / RUN_RECORD} is not valid JSON ({exc})") from None
+    recorded_seed = previous.get("config", {}).get("seed", args.seed)
+    if recorded_seed != args.seed:
+        raise DataError(f"--seed {args.seed}: {args.out} was trained with --seed {recorded_seed} (its validation "
+                        "slice); pass the same value")
+    recorded_fraction = previous.get("val_fraction")
+    if recorded_fraction is not None and not args.val_split and recorded_fraction != args.val_fraction:
+        raise DataError(f"--val-fraction {args.val_fraction}: {args.out} was trained with --val-fraction "
+                        f"{recorded_fraction}; pass the same value")
     if args.init_from is None and previous.get("init_from"):
         args.init_from = Path(previous["init_from"])
     if args.distill_from is None and previous.get("distill_from"):
@@ -199,6 +202,20 @@ def finished_run(args: argparse.Namespace, command: str) -> tuple[keras.Model, T
     extra = [name for name in previous.get("fitted_splits", []) if name != "train"]
     if args.extra_train_split is None and extra:
         args.extra_train_split = extra[0]
+    return previous
+
+
+def finished_run(args: argparse.Namespace, previous: dict, command: str) -> tuple[keras.Model, TrainConfig, str, float]:
+    """A finished run's model with the offsets of its last report taken out, and the config, command and time its
+    run.json recorded, so re-reporting keeps what the training run was."""
+    import keras
+
+    from train.reports import unfold_previous_bias
+
+    model = keras.models.load_model(args.out / BEST_CHECKPOINT)
+    unfold_previous_bias(model, args.out)
+    known = {f.name for f in fields(TrainConfig)}
+    config = TrainConfig(**{k: v for k, v in previous["config"].items() if k in known})
     return model, config, f"{previous['command']}; reports redone by: {command}", float(previous["seconds"])
 
 
@@ -213,7 +230,13 @@ def soup_members(args: argparse.Namespace) -> None:
     """Check the --soup members before any data loads; the soup is fitted on what they were fitted on."""
     from train.soup import check_members
 
-    extra = [name for name in check_members(args.soup, args.seed) if name != "train"]
+    resolved = [run.resolve() for run in args.soup]
+    if len(set(resolved)) < len(resolved):
+        raise DataError("--soup: the same run folder is named twice")
+    if args.out.resolve() in resolved:
+        raise DataError(f"--out {args.out}: is one of the --soup runs (the soup would overwrite it)")
+    fraction = None if args.val_split else args.val_fraction
+    extra = [name for name in check_members(args.soup, args.seed, fraction) if name != "train"]
     if args.extra_train_split and [args.extra_train_split] != extra:
         raise DataError(f"--extra-train-split {args.extra_train_split}: the --soup runs were fitted on "
                         f"{['train', *extra]}")
@@ -223,7 +246,7 @@ def soup_members(args: argparse.Namespace) -> None:
 def mix_soup(args: argparse.Namespace, train: Split, started: float) -> tuple[keras.Model, TrainConfig, float]:
     from train.soup import cook
 
-    first = json.loads((args.soup[0] / "run.json").read_text())
+    first = json.loads((args.soup[0] / RUN_RECORD).read_text())
     known = {f.name for f in fields(TrainConfig)}
     config = TrainConfig(**{k: v for k, v in first["config"].items() if k in known})
     return cook(args.soup, train.x), config, time.monotonic() - started
@@ -235,6 +258,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         args = parse_args(argv)
         check_args(args)
+        previous = adopt_run_record(args) if args.reports_only else {}
         if args.soup and not args.reports_only:
             soup_members(args)
         args.out.mkdir(parents=True, exist_ok=True)
@@ -257,15 +281,19 @@ def main(argv: list[str] | None = None) -> int:
     from train.reports import write_reports
 
     command = "python -m train " + shlex.join(argv if argv is not None else sys.argv[1:])
-    if args.reports_only:
-        model, config, command, seconds = finished_run(args, command)
-    elif args.soup:
-        model, config, seconds = mix_soup(args, train, started)
-    else:
-        config = train_config(args)
-        targets = distillation_targets(args, train) if args.distill_from else None
-        model = fit(train, val, args.out, config, AugmentConfig(), args.resume, args.init_from, targets)
-        seconds = time.monotonic() - started
+    try:
+        if args.reports_only:
+            model, config, command, seconds = finished_run(args, previous, command)
+        elif args.soup:
+            model, config, seconds = mix_soup(args, train, started)
+        else:
+            config = train_config(args)
+            targets = distillation_targets(args, train) if args.distill_from else None
+            model = fit(train, val, args.out, config, AugmentConfig(), args.resume, args.init_from, targets)
+            seconds = time.monotonic() - started
+    except DataError as exc:  # e.g. a --soup member whose model cannot be loaded
+        print(" ".join(f"error: {exc}".split()), file=sys.stderr)
+        return EXIT_BAD_INPUT
     write_reports(model, args, config, val, evaluation, command, seconds)
     return 0
 

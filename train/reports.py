@@ -14,7 +14,7 @@ from pathlib import Path
 import keras
 import numpy as np
 
-from train.config import BEST_CHECKPOINT, HISTORY_FILE, TrainConfig
+from train.config import BEST_CHECKPOINT, HISTORY_FILE, RUN_RECORD, TrainConfig
 from train.data import Split, is_held_out
 from train.labels import EMOTIONS, IMAGE_SIZE
 from train.metrics import classification_report, format_table, tune_class_bias
@@ -44,7 +44,7 @@ def fold_class_bias(model: keras.Model, bias: np.ndarray) -> None:
 def unfold_previous_bias(model: keras.Model, out: Path) -> None:
     """Take the offsets an earlier report folded into this run's model back out (for --reports-only)."""
     try:
-        previous = json.loads((out / "run.json").read_text()).get("class_bias")
+        previous = json.loads((out / RUN_RECORD).read_text()).get("class_bias")
     except (OSError, ValueError):
         previous = None
     if previous:
@@ -63,7 +63,7 @@ def history_chain(out: Path, init_from: Path | None) -> list[Path]:
         seen.add(source.resolve())
         chain.insert(0, source / HISTORY_FILE)
         try:
-            parent = json.loads((source / "run.json").read_text()).get("init_from")
+            parent = json.loads((source / RUN_RECORD).read_text()).get("init_from")
         except (OSError, ValueError):
             parent = None
         init_from = Path(parent) if parent else None
@@ -85,46 +85,51 @@ def write_reports(model: keras.Model, args: argparse.Namespace, config: TrainCon
     if evaluation is not None:
         metrics[evaluation.name] = classification_report(evaluation.y, np.argmax(predict(model, evaluation), 1), EMOTIONS)
     (out / "metrics.json").write_text(json.dumps(metrics, indent=2))
-    shown_name = evaluation.name if evaluation is not None else "validation"
-    shown = metrics[shown_name]
-    print(f"\nper-class results on {shown_name} (float model):\n{format_table(shown)}")
-    if (out / HISTORY_FILE).is_file():
-        plot_curves(history_chain(out, args.init_from), out / "curves.png")
-    elif getattr(args, "soup", None):
-        plot_member_curves(args.soup, metrics["validation"]["accuracy"], out / "curves.png")
-    plot_confusion(shown["confusion"], EMOTIONS, f"{shown_name}: accuracy {shown['accuracy']:.3f}", out / "confusion.png")
-    # Saved whether or not offsets were tuned, right before run.json: --reports-only took the previous offsets
-    # out of the model in memory, and the shipped file must carry exactly the class_bias run.json records.
-    model.save(out / BEST_CHECKPOINT)
     run = {
         "config": asdict(config), "labels": list(EMOTIONS), "input_shape": [IMAGE_SIZE, IMAGE_SIZE, 1],
         "mixed_precision": config.mixed_precision, "data": str(args.data), "command": command,
         "seconds": round(seconds, 1), "init_from": str(args.init_from) if args.init_from else None,
         "distill_from": str(args.distill_from) if args.distill_from else None,
         "soup_of": [str(run) for run in args.soup] if getattr(args, "soup", None) else None,
+        "val_fraction": None if args.val_split else args.val_fraction, "val_split": args.val_split,
         "fitted_splits": fitted_splits(args),
         "class_bias": np.round(bias, 3).tolist(), "untuned_validation_accuracy": round(untuned_accuracy, 4),
         "params": model.count_params(), "macs": count_macs(model),
         "machine": f"{platform.machine()} {platform.processor() or ''} {platform.system()}".strip(),
         "finished": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
     }
-    (out / "run.json").write_text(json.dumps(run, indent=2))
+    # Saved whether or not offsets were tuned, then run.json at once (atomically): --reports-only took the
+    # previous offsets out of the model in memory, and the shipped file must carry exactly the class_bias
+    # run.json records. The figures come after, so a failing plot cannot split the two.
+    model.save(out / BEST_CHECKPOINT)
+    staged = out / (RUN_RECORD + ".tmp")
+    staged.write_text(json.dumps(run, indent=2))
+    staged.replace(out / RUN_RECORD)
     write_model_card(out, run, metrics)
+    shown_name = evaluation.name if evaluation is not None else "validation"
+    shown = metrics[shown_name]
+    print(f"\nper-class results on {shown_name} (float model):\n{format_table(shown)}")
+    if getattr(args, "soup", None):
+        plot_member_curves(args.soup, metrics["validation"]["accuracy"], out / "curves.png")
+    elif (out / HISTORY_FILE).is_file():
+        plot_curves(history_chain(out, args.init_from), out / "curves.png")
+    plot_confusion(shown["confusion"], EMOTIONS, f"{shown_name}: accuracy {shown['accuracy']:.3f}", out / "confusion.png")
     log.info("reports written to %s", out.resolve())
     return metrics
 
 
 def plot_member_curves(members: list[Path], soup_val_accuracy: float, out_png: Path) -> None:
-    """A soup's curves: the stages before its members (the first member's lineage) and each member's tail."""
-    tails = {run.name: run / HISTORY_FILE for run in members if (run / HISTORY_FILE).is_file()}
+    """A soup's curves: the stages before its members (the first member's lineage) and each member's tail.
+    A member's unreadable history costs the figure (with a warning), not the soup."""
+    tails = {str(run): run / HISTORY_FILE for run in members if (run / HISTORY_FILE).is_file()}
     if not tails:
         return
     try:
-        first_start = json.loads((members[0] / "run.json").read_text()).get("init_from")
-    except (OSError, ValueError):
-        first_start = None
-    shared = history_chain(members[0], Path(first_start) if first_start else None)[:-1]
-    plot_soup_curves(shared, tails, soup_val_accuracy, out_png)
+        first_start = json.loads((members[0] / RUN_RECORD).read_text()).get("init_from")
+        shared = history_chain(members[0], Path(first_start) if first_start else None)[:-1]
+        plot_soup_curves(shared, tails, soup_val_accuracy, out_png)
+    except (OSError, ValueError, KeyError) as exc:
+        log.warning("no curves for the soup: a member's history cannot be read (%s)", exc)
 
 
 def fitted_splits(args: argparse.Namespace) -> list[str]:

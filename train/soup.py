@@ -42,9 +42,10 @@ def read_member(run: Path) -> dict:
         raise DataError(f"--soup {run / RUN_RECORD}: not valid JSON ({exc})") from None
 
 
-def check_members(runs: list[Path], seed: int) -> list[str]:
-    """The splits every member was fitted on. Members must share the validation slice (`seed`) and the fitted
-    splits; a warning when they did not start from one checkpoint."""
+def check_members(runs: list[Path], seed: int, val_fraction: float | None) -> list[str]:
+    """The splits every member was fitted on. Members must share the validation slice (`seed`, and
+    `val_fraction` where their run.json records it) and the fitted splits; a warning when they did not start
+    from one checkpoint."""
     if len(runs) < MIN_MEMBERS:
         raise DataError(f"--soup: needs at least {MIN_MEMBERS} run folders, got {len(runs)}")
     records = [read_member(run) for run in runs]
@@ -54,6 +55,10 @@ def check_members(runs: list[Path], seed: int) -> list[str]:
         if member_seed != seed:
             raise DataError(f"--soup {run}: trained with --seed {member_seed}, not {seed}: its validation slice "
                             "differs, so the soup would be judged on faces it trained on")
+        member_fraction = record.get("val_fraction")
+        if member_fraction is not None and member_fraction != val_fraction:
+            raise DataError(f"--soup {run}: trained with --val-fraction {member_fraction}, not {val_fraction}: its "
+                            "validation slice differs")
         if (record.get("fitted_splits") or ["train"]) != fitted:
             raise DataError(f"--soup {run}: fitted on {record.get('fitted_splits')}, the first member on {fitted}")
     starts = {record.get("init_from") for record in records}
@@ -81,8 +86,11 @@ def cook(runs: list[Path], train_faces: np.ndarray) -> keras.Model:
 
     models = []
     for run in runs:
-        model = keras.models.load_model(run / BEST_CHECKPOINT)
-        unfold_previous_bias(model, run)
+        try:
+            model = keras.models.load_model(run / BEST_CHECKPOINT)
+            unfold_previous_bias(model, run)
+        except (OSError, ValueError) as exc:
+            raise DataError(f"--soup {run}: cannot load {BEST_CHECKPOINT} ({exc})") from None
         models.append(model)
     soup = models[0]
     mixed = mean_weights([model.get_weights() for model in models])

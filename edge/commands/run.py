@@ -129,12 +129,14 @@ def build_pipeline(cfg: RunConfig, window: bool = False, extra_sinks: list[Sink]
         parts.append(detector)
         source = open_run_source(cfg, cancel, window)
         parts.append(source)
-        sinks = build_sinks(cfg, window) + list(extra_sinks or [])
+        own_sinks = build_sinks(cfg, window)
+        parts.extend(own_sinks)
+        sinks = own_sinks + list(extra_sinks or [])
+        pipeline = Pipeline(source, detector, classifier, Tracker(cfg.tracking, cfg.smoothing), sinks,
+                            detect_every=cfg.detector.every, max_frames=cfg.max_frames, duration=cfg.duration)
     except BaseException:  # also Ctrl-C while the models load
         close_all(parts)
         raise
-    pipeline = Pipeline(source, detector, classifier, Tracker(cfg.tracking, cfg.smoothing), sinks,
-                        detect_every=cfg.detector.every, max_frames=cfg.max_frames, duration=cfg.duration)
     pipeline.stop_event = cancel  # one event: stops the loop and interrupts reconnect backoff
     log.info("running: source=%s detector=%s model=%s sinks=%s", source.name, type(detector).__name__,
              cfg.classifier.model, [type(s).__name__ for s in sinks])

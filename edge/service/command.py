@@ -128,12 +128,12 @@ def serve(cfg: RunConfig, extra: list[Sink]) -> int:
             notifier.stopping("stopped before the camera appeared")
             return 0
         extra.clear()  # the pipeline owns them now
-        store = store_sink(pipeline)
-        monitor.attach(pipeline.source, store)
-        install_signal_handlers(pipeline.request_stop)
-        if early_stop.is_set():
-            pipeline.request_stop()
         try:
+            store = store_sink(pipeline)
+            monitor.attach(pipeline.source, store)
+            install_signal_handlers(pipeline.request_stop)
+            if early_stop.is_set():
+                pipeline.request_stop()
             stats = pipeline.run()
         finally:
             notifier.stopping("stopping: flushing the event store")

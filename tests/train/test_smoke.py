@@ -45,8 +45,8 @@ def test_history_metrics_and_run_json_are_consistent(smoke_run):
     run = json.loads((out / "run.json").read_text())
     assert run["labels"] == list(LABELS) and run["input_shape"] == [48, 48, 1]
     assert run["macs"] > 0 and run["params"] > 0
-    # the offsets are tuned from zero and kept only where they help the validation slice
-    assert 0.0 <= run["untuned_validation_accuracy"] <= metrics["validation"]["accuracy"] + 1e-4  # rounded to 4 places
+    assert 0.0 <= run["untuned_validation_accuracy"] <= 1.0
+    assert run["val_fraction"] == 0.1 and run["val_split"] is None
     assert "per-class results on test" in stdout and "macro-F1" in stdout
     assert "epoch 2/2" in stdout and "ETA" in stdout
     assert "MACs per face" in stdout
@@ -192,6 +192,9 @@ def test_reports_only_without_tuning_ships_the_model_its_run_json_describes(smok
     after_run = json.loads((out / "run.json").read_text())
     after_bias = keras.models.load_model(out / "model.keras").get_layer("logits").get_weights()[1]
     assert after_run["class_bias"] == [0.0] * len(LABELS)
+    # without offsets the figure before them is the validation figure itself (rounded to 4 places)
+    validation = json.loads((out / "metrics.json").read_text())["validation"]["accuracy"]
+    assert abs(after_run["untuned_validation_accuracy"] - validation) < 1e-4
     np.testing.assert_allclose(after_bias, untuned, atol=1e-5)
     assert "took the previous class offsets" in result.stdout and "class logit offsets tuned" not in result.stdout
 
@@ -249,9 +252,35 @@ def test_soup_mixes_two_warm_runs_into_their_mean_and_reports_it(smoke_run, tmp_
         np.testing.assert_allclose(mixed, (first + second) / 2, atol=1e-5)
     assert not np.allclose(kernels[0][0], kernels[1][0])  # the members really differ
 
+    twice = soup[:soup.index("--soup")] + ["--soup", str(members[0]), str(members[0])]
+    twice[twice.index("--out") + 1] = str(tmp_path / "twice")
+    result = subprocess.run(twice, cwd=REPO, capture_output=True, text=True, timeout=300)
+    assert result.returncode == 2
+    assert result.stderr.strip().splitlines() == ["error: --soup: the same run folder is named twice"]
+    onto_member = list(soup)
+    onto_member[onto_member.index("--out") + 1] = str(members[0])
+    result = subprocess.run(onto_member, cwd=REPO, capture_output=True, text=True, timeout=300)
+    assert result.returncode == 2
+    assert result.stderr.strip().splitlines() == [
+        f"error: --out {members[0]}: is one of the --soup runs (the soup would overwrite it)"]
+
     mismatched = soup + ["--extra-train-split", "none-such"]
     mismatched[mismatched.index("--out") + 1] = str(tmp_path / "bad")
     result = subprocess.run(mismatched, cwd=REPO, capture_output=True, text=True, timeout=300)
     assert result.returncode == 2
     assert result.stderr.strip().splitlines() == [
         "error: --extra-train-split none-such: the --soup runs were fitted on ['train', 'test']"]
+
+
+def test_reports_only_refuses_another_validation_slice_and_keeps_the_run(smoke_run):
+    """Re-reporting with another --seed would re-tune on faces the run trained on: refused, nothing rewritten."""
+    from tests.conftest import REPO
+
+    out, _, cmd = smoke_run
+    before = (out / "run.json").read_text()
+    result = subprocess.run(list(cmd) + ["--reports-only", "--seed", "7"], cwd=REPO, capture_output=True,
+                            text=True, timeout=300)
+    assert result.returncode == 2
+    assert result.stderr.strip().splitlines() == [
+        f"error: --seed 7: {out} was trained with --seed 42 (its validation slice); pass the same value"]
+    assert (out / "run.json").read_text() == before
