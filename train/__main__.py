@@ -9,7 +9,6 @@ import os
 import shlex
 import sys
 import time
-from dataclasses import fields
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -214,8 +213,7 @@ def finished_run(args: argparse.Namespace, previous: dict, command: str) -> tupl
 
     model = keras.models.load_model(args.out / BEST_CHECKPOINT)
     unfold_previous_bias(model, args.out)
-    known = {f.name for f in fields(TrainConfig)}
-    config = TrainConfig(**{k: v for k, v in previous["config"].items() if k in known})
+    config = TrainConfig.from_record(previous["config"])
     return model, config, f"{previous['command']}; reports redone by: {command}", float(previous["seconds"])
 
 
@@ -246,10 +244,14 @@ def soup_members(args: argparse.Namespace) -> None:
 def mix_soup(args: argparse.Namespace, train: Split, started: float) -> tuple[keras.Model, TrainConfig, float]:
     from train.soup import cook
 
-    first = json.loads((args.soup[0] / RUN_RECORD).read_text())
-    known = {f.name for f in fields(TrainConfig)}
-    config = TrainConfig(**{k: v for k, v in first["config"].items() if k in known})
+    config = TrainConfig.from_record(json.loads((args.soup[0] / RUN_RECORD).read_text())["config"])
     return cook(args.soup, train.x), config, time.monotonic() - started
+
+
+def bad_input(exc: Exception) -> int:
+    """A user error as one line on stderr; the exit code of bad input."""
+    print(" ".join(f"error: {exc}".split()), file=sys.stderr)
+    return EXIT_BAD_INPUT
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -268,8 +270,7 @@ def main(argv: list[str] | None = None) -> int:
         print(exc.one_line(), file=sys.stderr)
         return exc.exit_code
     except (DataError, OSError) as exc:
-        print(" ".join(f"error: {exc}".split()), file=sys.stderr)
-        return EXIT_BAD_INPUT
+        return bad_input(exc)
     log.info("train %d, validation %d (%s), evaluation %s", len(train), len(val), val.name,
              len(evaluation) if evaluation else "none")
 
@@ -292,8 +293,7 @@ def main(argv: list[str] | None = None) -> int:
             model = fit(train, val, args.out, config, AugmentConfig(), args.resume, args.init_from, targets)
             seconds = time.monotonic() - started
     except DataError as exc:  # e.g. a --soup member whose model cannot be loaded
-        print(" ".join(f"error: {exc}".split()), file=sys.stderr)
-        return EXIT_BAD_INPUT
+        return bad_input(exc)
     write_reports(model, args, config, val, evaluation, command, seconds)
     return 0
 

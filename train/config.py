@@ -3,7 +3,7 @@ before TensorFlow loads)."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 
 # A run folder: the kept model (the one convert ships), the checkpoint --resume continues from, the resume state,
 # the per-epoch history and the run record (config, lineage, offsets) that convert and --reports-only read.
@@ -34,3 +34,9 @@ class TrainConfig:
     distill_temperature: float = 2.0
     seed: int = 42
     mixed_precision: bool = True
+
+    @classmethod
+    def from_record(cls, recorded: dict) -> TrainConfig:
+        """The config a run.json recorded; keys this version no longer knows are ignored."""
+        known = {f.name for f in fields(cls)}
+        return cls(**{key: value for key, value in recorded.items() if key in known})
