@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import json
 import logging
+import math
 import os
 import shlex
 import sys
@@ -17,7 +18,9 @@ import numpy as np
 from edge.cli_common import OneLineParser, setup_logging
 from edge.errors import EdgeError
 from train.config import BEST_CHECKPOINT, RUN_RECORD, TrainConfig
-from train.data import DEFAULT_VAL_FRACTION, DataError, Split, is_held_out, load_split, stratified_holdout
+from train.data import (DEFAULT_VAL_FRACTION, DataError, Split, extra_split_of, fitted_splits, is_held_out,
+                        load_split, stratified_holdout)
+from train.labels import EMOTIONS
 
 if TYPE_CHECKING:
     import keras
@@ -85,6 +88,9 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--extra-train-split", help="also fit on this split (e.g. test, once a recipe is fixed)")
     parser.add_argument("--no-tune-bias", action="store_true",
                         help="skip tuning per-class logit offsets on the validation slice")
+    parser.add_argument("--offsets-from", type=Path, metavar="RUN",
+                        help="fold in the class offsets this finished run tuned instead of tuning (for a refit on "
+                             "every labelled face, which leaves no held-out slice to tune on)")
     parser.add_argument("--reports-only", action="store_true",
                         help="no training: re-tune the offsets and rewrite the reports of a finished run")
     parser.add_argument("--limit", type=int, default=0, help="use only N random training images (smoke runs)")
@@ -150,6 +156,34 @@ def check_args(args: argparse.Namespace) -> None:
         raise DataError("--soup: mixes finished runs; it cannot be combined with --resume, --init-from or --distill-from")
 
 
+def check_offsets(args: argparse.Namespace) -> None:
+    """Offsets are tuned on the validation split, so that split must be held out, unless they come from
+    --offsets-from (read here: a bad file fails before any data loads) or are skipped."""
+    if args.offsets_from is not None:
+        if args.no_tune_bias:
+            raise DataError("--offsets-from: cannot be combined with --no-tune-bias (which keeps zero offsets)")
+        args.offsets = read_class_offsets(args.offsets_from)
+        return
+    args.offsets = None
+    if args.val_split and not args.no_tune_bias and not is_held_out(args.val_split, fitted_splits(args.extra_train_split, args.val_split)):
+        raise DataError(f"--val-split {args.val_split}: also fitted (--extra-train-split), so class offsets tuned "
+                        "on it would be fitted too: pass --offsets-from RUN or --no-tune-bias")
+
+
+def read_class_offsets(run: Path) -> list[float]:
+    """The class offsets a finished run's run.json records, checked (one per emotion, finite)."""
+    try:
+        offsets = json.loads((run / RUN_RECORD).read_text()).get("class_bias")
+    except OSError as exc:
+        raise DataError(f"--offsets-from {run}: no readable {RUN_RECORD} ({exc.strerror})") from None
+    except ValueError as exc:
+        raise DataError(f"--offsets-from {run / RUN_RECORD}: not valid JSON ({exc})") from None
+    if (not isinstance(offsets, list) or len(offsets) != len(EMOTIONS)
+            or not all(isinstance(v, (int, float)) and math.isfinite(v) for v in offsets)):
+        raise DataError(f"--offsets-from {run / RUN_RECORD}: class_bias is not {len(EMOTIONS)} finite numbers")
+    return [float(v) for v in offsets]
+
+
 def check_training_set(args: argparse.Namespace, train: Split) -> None:
     """Checks that need the loaded training faces: every batch is full (drop_remainder), so a batch larger than
     the training set would leave an epoch with no batch at all."""
@@ -192,15 +226,21 @@ def adopt_run_record(args: argparse.Namespace) -> dict:
     if recorded_fraction is not None and not args.val_split and recorded_fraction != args.val_fraction:
         raise DataError(f"--val-fraction {args.val_fraction}: {args.out} was trained with --val-fraction "
                         f"{recorded_fraction}; pass the same value")
+    if "val_split" in previous and previous["val_split"] != args.val_split:
+        if args.val_split is not None:
+            raise DataError(f"--val-split {args.val_split}: {args.out} was validated on "
+                            f"{previous['val_split'] or 'a train slice'}; pass the same value")
+        args.val_split = previous["val_split"]
+    if args.offsets_from is None and not args.no_tune_bias and previous.get("class_bias_from"):
+        args.offsets_from = Path(previous["class_bias_from"])
     if args.init_from is None and previous.get("init_from"):
         args.init_from = Path(previous["init_from"])
     if args.distill_from is None and previous.get("distill_from"):
         args.distill_from = Path(previous["distill_from"])
     if args.soup is None and previous.get("soup_of"):
         args.soup = [Path(run) for run in previous["soup_of"]]
-    extra = [name for name in previous.get("fitted_splits", []) if name != "train"]
-    if args.extra_train_split is None and extra:
-        args.extra_train_split = extra[0]
+    if args.extra_train_split is None:
+        args.extra_train_split = extra_split_of(previous.get("fitted_splits", []))
     return previous
 
 
@@ -234,11 +274,11 @@ def soup_members(args: argparse.Namespace) -> None:
     if args.out.resolve() in resolved:
         raise DataError(f"--out {args.out}: is one of the --soup runs (the soup would overwrite it)")
     fraction = None if args.val_split else args.val_fraction
-    extra = [name for name in check_members(args.soup, args.seed, fraction) if name != "train"]
-    if args.extra_train_split and [args.extra_train_split] != extra:
-        raise DataError(f"--extra-train-split {args.extra_train_split}: the --soup runs were fitted on "
-                        f"{['train', *extra]}")
-    args.extra_train_split = extra[0] if extra else None
+    fitted = check_members(args.soup, args.seed, fraction, args.val_split)
+    extra = extra_split_of(fitted)
+    if args.extra_train_split and args.extra_train_split != extra:
+        raise DataError(f"--extra-train-split {args.extra_train_split}: the --soup runs were fitted on {fitted}")
+    args.extra_train_split = extra
 
 
 def mix_soup(args: argparse.Namespace, train: Split, started: float) -> tuple[keras.Model, TrainConfig, float]:
@@ -263,6 +303,7 @@ def main(argv: list[str] | None = None) -> int:
         previous = adopt_run_record(args) if args.reports_only else {}
         if args.soup and not args.reports_only:
             soup_members(args)
+        check_offsets(args)
         args.out.mkdir(parents=True, exist_ok=True)
         train, val, evaluation = load_data(args)
         check_training_set(args, train)
@@ -290,7 +331,8 @@ def main(argv: list[str] | None = None) -> int:
         else:
             config = train_config(args)
             targets = distillation_targets(args, train) if args.distill_from else None
-            model = fit(train, val, args.out, config, AugmentConfig(), args.resume, args.init_from, targets)
+            held_out = is_held_out(val.name, fitted_splits(args.extra_train_split, args.val_split))
+            model = fit(train, val, args.out, config, AugmentConfig(), args.resume, args.init_from, targets, held_out)
             seconds = time.monotonic() - started
     except DataError as exc:  # e.g. a --soup member whose model cannot be loaded
         return bad_input(exc)

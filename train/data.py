@@ -220,6 +220,19 @@ DEFAULT_VAL_FRACTION = 0.1  # share of train that `python -m train` holds out fo
 HOLDOUT_SUFFIX = "-holdout"  # the held-out slice of split "train" is named "train-holdout"
 
 
+def fitted_splits(extra_train_split: str | None, val_split: str | None = None) -> list[str]:
+    """The splits a run's weights are fitted on: "train" less its validation slice, or the whole of "train"
+    (its slice "train-holdout" included) when validation is another split, plus the extra split."""
+    whole_train = ["train" + HOLDOUT_SUFFIX] if val_split else []
+    return ["train", *whole_train, *([extra_train_split] if extra_train_split else [])]
+
+
+def extra_split_of(fitted: list[str]) -> str | None:
+    """The --extra-train-split a run's recorded fitted splits imply (the one not part of "train")."""
+    extra = [name for name in fitted if name not in ("train", "train" + HOLDOUT_SUFFIX)]
+    return extra[0] if extra else None
+
+
 def is_held_out(split_name: str, fitted_splits) -> bool:
     """Whether figures on `split_name` are held out, given the splits a model was fitted on (case-blind:
     image folders may be named Test or test). "train-holdout" is held out of a model fitted on "train"."""

@@ -171,10 +171,12 @@ def prepare_model(
 
 def fit(
     train: Split, val: Split, out_dir: Path, config: TrainConfig, augment: AugmentConfig, resume: bool,
-    init_from: Path | None = None, targets: np.ndarray | None = None,
+    init_from: Path | None = None, targets: np.ndarray | None = None, validation_held_out: bool = True,
 ) -> keras.Model:
     """Train, and return the best model by validation accuracy (also saved as model.keras). `targets` are
-    soft training rows (see train.distill) in place of one-hot labels."""
+    soft training rows (see train.distill) in place of one-hot labels. When the validation split is also
+    fitted (`validation_held_out` false: a refit on every labelled face), it cannot choose between epochs, so
+    the weight average of --average-last is the model whatever it scores there."""
     keras.utils.set_random_seed(config.seed)
     if config.mixed_precision:
         keras.mixed_precision.set_global_policy("mixed_bfloat16")
@@ -203,20 +205,26 @@ def fit(
         model.fit(train_ds, validation_data=val_ds, epochs=config.epochs, initial_epoch=initial_epoch,
                   callbacks=callbacks, verbose=0)
     if average is not None:
-        keep_average_if_better(model, average, train, val_ds, out_dir, max(best, float(checkpoint.best or 0.0)))
+        best = max(best, float(checkpoint.best or 0.0)) if validation_held_out else None
+        keep_average_if_better(model, average, train, val_ds, out_dir, best)
     return keras.models.load_model(out_dir / BEST_CHECKPOINT)
 
 
 def keep_average_if_better(model: keras.Model, average: WeightAverage, train: Split, val_ds: tf.data.Dataset,
-                           out_dir: Path, best: float) -> None:
+                           out_dir: Path, best: float | None) -> None:
     """Evaluate the averaged weights (after batch-norm recalibration on the un-augmented training faces) and
-    make them the run's model when they beat the best single epoch on validation accuracy."""
+    make them the run's model when they beat the best single epoch on validation accuracy, or always when
+    `best` is None (a fitted validation split)."""
     if not average.apply(model):
         return
     recalibrate_batch_norm(model, train.x)
     accuracy = float(model.evaluate(val_ds, verbose=0, return_dict=True)["accuracy"])
-    keep = accuracy > best
-    log.info("weight average of %d epochs: val_accuracy %.4f vs best epoch %.4f: %s", average.count, accuracy,
-             best, "kept" if keep else "not kept")
+    keep = best is None or accuracy > best
+    if best is None:
+        log.info("weight average of %d epochs: val_accuracy %.4f (validation is fitted): kept", average.count,
+                 accuracy)
+    else:
+        log.info("weight average of %d epochs: val_accuracy %.4f vs best epoch %.4f: %s", average.count,
+                 accuracy, best, "kept" if keep else "not kept")
     if keep:
         model.save(out_dir / BEST_CHECKPOINT)

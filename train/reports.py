@@ -15,7 +15,7 @@ import keras
 import numpy as np
 
 from train.config import BEST_CHECKPOINT, HISTORY_FILE, RUN_RECORD, TrainConfig
-from train.data import Split, is_held_out
+from train.data import HOLDOUT_SUFFIX, Split, fitted_splits, is_held_out
 from train.labels import EMOTIONS, IMAGE_SIZE
 from train.metrics import classification_report, format_table, tune_class_bias
 from train.model import LOGITS_LAYER, count_macs
@@ -77,7 +77,11 @@ def write_reports(model: keras.Model, args: argparse.Namespace, config: TrainCon
     untuned = predict(model, val)
     untuned_accuracy = float(np.mean(np.argmax(untuned, 1) == val.y))
     log.info("%s accuracy before class offsets: %.4f", val.name, untuned_accuracy)
-    if not args.no_tune_bias:
+    if args.offsets is not None:
+        bias = np.asarray(args.offsets, dtype=np.float64)
+        fold_class_bias(model, bias)
+        log.info("class logit offsets from %s: %s", args.offsets_from, dict(zip(EMOTIONS, bias.tolist())))
+    elif not args.no_tune_bias:
         bias = tune_class_bias(untuned, val.y, BIAS_STEPS, min_recall=MIN_TUNED_RECALL)
         fold_class_bias(model, bias)
         log.info("class logit offsets tuned on %s: %s", val.name, dict(zip(EMOTIONS, np.round(bias, 2).tolist())))
@@ -92,8 +96,9 @@ def write_reports(model: keras.Model, args: argparse.Namespace, config: TrainCon
         "distill_from": str(args.distill_from) if args.distill_from else None,
         "soup_of": [str(run) for run in args.soup] if getattr(args, "soup", None) else None,
         "val_fraction": None if args.val_split else args.val_fraction, "val_split": args.val_split,
-        "fitted_splits": fitted_splits(args),
+        "fitted_splits": fitted_splits(args.extra_train_split, args.val_split),
         "class_bias": np.round(bias, 3).tolist(), "untuned_validation_accuracy": round(untuned_accuracy, 4),
+        "class_bias_from": str(args.offsets_from) if args.offsets_from else None,
         "params": model.count_params(), "macs": count_macs(model),
         "machine": f"{platform.machine()} {platform.processor() or ''} {platform.system()}".strip(),
         "finished": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
@@ -132,16 +137,18 @@ def plot_member_curves(members: list[Path], soup_val_accuracy: float, out_png: P
         log.warning("no curves for the soup: a member's history cannot be read (%s)", exc)
 
 
-def fitted_splits(args: argparse.Namespace) -> list[str]:
-    """The splits the weights were fitted on ("train" less the validation slice, plus any extra split)."""
-    return ["train"] + ([args.extra_train_split] if args.extra_train_split else [])
+def offsets_source(run: dict) -> str:
+    if run.get("class_bias_from"):
+        return f"taken from {run['class_bias_from']}"
+    return "tuned on the validation slice" if any(run["class_bias"]) else "none"
 
 
 def write_model_card(out: Path, run: dict, metrics: dict) -> None:
     rows = []
     fitted = run.get("fitted_splits") or ["train"]
+    validation = run.get("val_split") or "train" + HOLDOUT_SUFFIX
     for split, report in metrics.items():
-        note = "" if is_held_out(split, fitted) else " (fitted: not held out)"
+        note = "" if is_held_out(validation if split == "validation" else split, fitted) else " (fitted: not held out)"
         rows.append(f"| {split}{note} | {report['n']} | {report['accuracy']:.4f} | {report['macro_f1']:.4f} |")
     card = f"""# Model card: {out.name}
 
@@ -153,7 +160,7 @@ def write_model_card(out: Path, run: dict, metrics: dict) -> None:
   raw 0-255 pixels in, softmax probabilities out.
 - Fitted on: {' + '.join(fitted)}{' (teacher: ' + run['distill_from'] + ')' if run.get('distill_from') else ''}
 {'- Soup (uniform weight mean) of: ' + ', '.join(run['soup_of']) + chr(10) if run.get('soup_of') else ''}- Training: {json.dumps(run['config'])}
-- Class logit offsets (tuned on the validation slice, folded into the model): {run['class_bias']}
+- Class logit offsets ({offsets_source(run)}, folded into the model): {run['class_bias']}
   (validation accuracy without them: {run['untuned_validation_accuracy']:.4f})
 
 | split | n | accuracy | macro-F1 |

@@ -42,10 +42,10 @@ def read_member(run: Path) -> dict:
         raise DataError(f"--soup {run / RUN_RECORD}: not valid JSON ({exc})") from None
 
 
-def check_members(runs: list[Path], seed: int, val_fraction: float | None) -> list[str]:
+def check_members(runs: list[Path], seed: int, val_fraction: float | None, val_split: str | None = None) -> list[str]:
     """The splits every member was fitted on. Members must share the validation slice (`seed`, and
-    `val_fraction` where their run.json records it) and the fitted splits; a warning when they did not start
-    from one checkpoint."""
+    `val_fraction` or `val_split` where their run.json records it) and the fitted splits; a warning when they
+    did not start from one checkpoint."""
     if len(runs) < MIN_MEMBERS:
         raise DataError(f"--soup: needs at least {MIN_MEMBERS} run folders, got {len(runs)}")
     records = [read_member(run) for run in runs]
@@ -59,6 +59,9 @@ def check_members(runs: list[Path], seed: int, val_fraction: float | None) -> li
         if member_fraction is not None and member_fraction != val_fraction:
             raise DataError(f"--soup {run}: trained with --val-fraction {member_fraction}, not {val_fraction}: its "
                             "validation slice differs")
+        if "val_split" in record and record["val_split"] != val_split:
+            raise DataError(f"--soup {run}: validated on {record['val_split'] or 'a train slice'}, not "
+                            f"{val_split or 'a train slice'} (--val-split): it was fitted on other faces")
         if (record.get("fitted_splits") or ["train"]) != fitted:
             raise DataError(f"--soup {run}: fitted on {record.get('fitted_splits')}, the first member on {fitted}")
     starts = {record.get("init_from") for record in records}

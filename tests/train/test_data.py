@@ -129,6 +129,17 @@ def test_held_out_means_not_among_the_fitted_splits_whatever_the_folder_case():
     assert not is_held_out("Test", ["train", "test"]) and not is_held_out("train", ["TRAIN"])
 
 
+def test_a_refit_validated_on_another_split_has_fitted_the_whole_train_split():
+    """With --val-split, no train slice is held out: "train-holdout" counts as fitted, and the extra split is
+    recovered from the recorded list whichever form it has."""
+    from train.data import extra_split_of, fitted_splits, is_held_out
+
+    assert fitted_splits(None) == ["train"] and fitted_splits("test") == ["train", "test"]
+    refit = fitted_splits("test", "test")
+    assert refit == ["train", "train-holdout", "test"] and not is_held_out("train-holdout", refit)
+    assert extra_split_of(refit) == "test" and extra_split_of(["train"]) is None
+
+
 def test_csv_that_is_not_utf8_text_is_one_data_error(tmp_path):
     """A binary file or a UTF-16 export named fer2013.csv is fatal, named, and not a UnicodeDecodeError."""
     path = tmp_path / "fer2013.csv"

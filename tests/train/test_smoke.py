@@ -206,8 +206,15 @@ def test_reports_only_without_tuning_ships_the_model_its_run_json_describes(smok
     (["--reports-only"], "error: --reports-only: {tmp}/run/model.keras not found (is the run finished?)"),
     (["--distill-from", "{tmp}"], "error: --distill-from {tmp}: not a finished run folder (no model.keras)"),
     (["--distill-weight", "1.5"], "error: --distill-weight 1.5: must be in (0, 1]"),
+    (["--val-split", "test", "--extra-train-split", "test"],
+     "error: --val-split test: also fitted (--extra-train-split), so class offsets tuned on it would be fitted too: "
+     "pass --offsets-from RUN or --no-tune-bias"),
+    (["--offsets-from", "{tmp}"], "error: --offsets-from {tmp}: no readable run.json (No such file or directory)"),
+    (["--offsets-from", "{tmp}", "--no-tune-bias"],
+     "error: --offsets-from: cannot be combined with --no-tune-bias (which keeps zero offsets)"),
 ], ids=["missing-init-from", "negative-mixup", "average-last-beyond-epochs", "reports-only-unfinished",
-        "distill-from-not-a-run", "distill-weight-above-one"])
+        "distill-from-not-a-run", "distill-weight-above-one", "offsets-tuned-on-a-fitted-split",
+        "offsets-from-not-a-run", "offsets-from-and-no-tune-bias"])
 def test_bad_arguments_are_one_line_and_exit_2(smoke_run, tmp_path, extra, expected):
     from tests.conftest import REPO
 
@@ -284,3 +291,35 @@ def test_reports_only_refuses_another_validation_slice_and_keeps_the_run(smoke_r
     assert result.stderr.strip().splitlines() == [
         f"error: --seed 7: {out} was trained with --seed 42 (its validation slice); pass the same value"]
     assert (out / "run.json").read_text() == before
+
+
+def test_refit_on_every_face_keeps_the_average_and_takes_the_offsets_of_a_tuned_run(smoke_run, tmp_path):
+    """A refit validated on a split it also fits: the weight average is the model whatever that split says,
+    the offsets come from --offsets-from, every figure is marked fitted, and --reports-only adopts all that."""
+    from tests.conftest import REPO
+
+    source, _, cmd = smoke_run
+    tuned = json.loads((source / "run.json").read_text())["class_bias"]
+    refit = list(cmd) + ["--init-from", str(source / "last.keras"), "--schedule", "constant", "--lr", "0.01",
+                         "--average-last", "2", "--val-split", "test", "--extra-train-split", "test"]
+    refit[refit.index("--out") + 1] = str(tmp_path / "refit")
+    result = subprocess.run(refit + ["--offsets-from", str(source)], cwd=REPO, capture_output=True, text=True,
+                            timeout=300)
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+    assert "weight average of 2 epochs" in result.stdout and "(validation is fitted): kept" in result.stdout
+    assert f"class logit offsets from {source}" in result.stdout
+    run = json.loads((tmp_path / "refit" / "run.json").read_text())
+    assert run["fitted_splits"] == ["train", "train-holdout", "test"] and run["val_split"] == "test"
+    assert run["class_bias"] == pytest.approx(tuned, abs=1e-3) and run["class_bias_from"] == str(source)
+    card = (tmp_path / "refit" / "model_card.md").read_text()
+    assert "| validation (fitted: not held out) |" in card and "| test (fitted: not held out) |" in card
+    assert f"taken from {source}" in card
+
+    redo = list(refit) + ["--reports-only"]  # neither --val-split nor --offsets-from: both adopted from run.json
+    del redo[redo.index("--val-split"):redo.index("--val-split") + 2]
+    result = subprocess.run(redo, cwd=REPO, capture_output=True, text=True, timeout=300)
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+    assert f"class logit offsets from {source}" in result.stdout and "tuned on" not in result.stdout
+    after = json.loads((tmp_path / "refit" / "run.json").read_text())
+    assert after["val_split"] == "test" and after["class_bias"] == run["class_bias"]
+    assert after["fitted_splits"] == run["fitted_splits"]

@@ -11,11 +11,11 @@ from train.soup import check_members, mean_weights
 
 
 def finished_run(folder: Path, seed: int = 42, fitted=("train",), init_from: str | None = "start.keras",
-                 val_fraction: float | None = 0.1) -> Path:
+                 val_fraction: float | None = 0.1, **recorded) -> Path:
     folder.mkdir(parents=True)
     (folder / "model.keras").write_bytes(b"")  # only its presence is checked here
     record = {"config": {"seed": seed}, "fitted_splits": list(fitted), "init_from": init_from,
-              "val_fraction": val_fraction}
+              "val_fraction": val_fraction, **recorded}
     (folder / "run.json").write_text(json.dumps(record))
     return folder
 
@@ -47,6 +47,12 @@ def test_members_must_share_the_validation_slice_and_the_fitted_splits(tmp_path)
         check_members([a, other_fraction], 42, 0.1)
     unrecorded = finished_run(tmp_path / "f", fitted=("train", "test"), val_fraction=None)  # older run.json
     assert check_members([a, unrecorded], 42, 0.1) == ["train", "test"]
+    validated_on_test = finished_run(tmp_path / "g", fitted=("train", "test"), val_split="test")
+    with pytest.raises(DataError, match=r"--soup .*g: validated on test, not a train slice \(--val-split\)"):
+        check_members([a, validated_on_test], 42, 0.1)
+    whole = ("train", "train-holdout", "test")
+    refits = [finished_run(tmp_path / name, fitted=whole, val_fraction=None, val_split="test") for name in "hi"]
+    assert check_members(refits, 42, None, "test") == list(whole)
 
 
 def test_members_must_be_finished_runs_and_at_least_two(tmp_path):
