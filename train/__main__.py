@@ -165,7 +165,8 @@ def check_offsets(args: argparse.Namespace) -> None:
         args.offsets = read_class_offsets(args.offsets_from)
         return
     args.offsets = None
-    if args.val_split and not args.no_tune_bias and not is_held_out(args.val_split, fitted_splits(args.extra_train_split, args.val_split)):
+    fitted = fitted_splits(args.extra_train_split, args.val_split)
+    if args.val_split and not args.no_tune_bias and not is_held_out(args.val_split, fitted):
         raise DataError(f"--val-split {args.val_split}: also fitted (--extra-train-split), so class offsets tuned "
                         "on it would be fitted too: pass --offsets-from RUN or --no-tune-bias")
 

@@ -148,7 +148,8 @@ def write_model_card(out: Path, run: dict, metrics: dict) -> None:
     fitted = run.get("fitted_splits") or ["train"]
     validation = run.get("val_split") or "train" + HOLDOUT_SUFFIX
     for split, report in metrics.items():
-        note = "" if is_held_out(validation if split == "validation" else split, fitted) else " (fitted: not held out)"
+        shown = validation if split == "validation" else split
+        note = "" if is_held_out(shown, fitted) else " (fitted: not held out)"
         rows.append(f"| {split}{note} | {report['n']} | {report['accuracy']:.4f} | {report['macro_f1']:.4f} |")
     card = f"""# Model card: {out.name}
 
