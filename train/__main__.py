@@ -333,6 +333,9 @@ def main(argv: list[str] | None = None) -> int:
             config = train_config(args)
             targets = distillation_targets(args, train) if args.distill_from else None
             held_out = is_held_out(val.name, fitted_splits(args.extra_train_split, args.val_split))
+            if not held_out and not config.average_last:
+                log.warning("%s is also fitted: the epoch it picks as model.keras is not a held-out choice "
+                            "(a refit should average its epochs: --average-last)", val.name)
             model = fit(train, val, args.out, config, AugmentConfig(), args.resume, args.init_from, targets, held_out)
             seconds = time.monotonic() - started
     except DataError as exc:  # e.g. a --soup member whose model cannot be loaded
