@@ -45,16 +45,30 @@ def open_run_source(cfg: RunConfig, cancel: threading.Event, window: bool) -> Fr
 
 
 def wants_window(cfg: RunConfig) -> bool:
-    from edge.sinks.window import display_available
+    """True when a window was asked for (`auto`/`on`) and a test window really opens (edge/sinks/window.py)."""
+    from edge.sinks.window import window_unavailable_reason
 
     if cfg.output.window == "off":
         return False
-    if display_available():
+    reason = window_unavailable_reason()
+    if reason is None:
         return True
     if cfg.output.window == "on":
-        raise EdgeError("window", "no display ($DISPLAY / $WAYLAND_DISPLAY unset); use --headless")
-    log.info("no display found; running headless")
+        raise EdgeError("window", f"{reason}; use --headless")
+    log.info("%s; running headless", reason)
     return False
+
+
+def bound_demo_when_window_fails(source: FrameSource, sinks: list[Sink], cfg: RunConfig) -> None:
+    """The demo fallback loops only while a window shows it: should the window fail, the run goes on headless
+    and ends after `source.demo_frames` like any headless demo run."""
+    from edge.sinks.window import WindowSink
+
+    if not getattr(source, "loop", False) or cfg.source.loop:
+        return
+    for sink in sinks:
+        if isinstance(sink, WindowSink):
+            sink.on_failure = lambda: setattr(source, "loop", False)
 
 
 def build_sinks(cfg: RunConfig, window: bool) -> list[Sink]:
@@ -131,6 +145,7 @@ def build_pipeline(cfg: RunConfig, window: bool = False, extra_sinks: list[Sink]
         parts.append(source)
         own_sinks = build_sinks(cfg, window)
         parts.extend(own_sinks)
+        bound_demo_when_window_fails(source, own_sinks, cfg)
         sinks = own_sinks + list(extra_sinks or [])
         pipeline = Pipeline(source, detector, classifier, Tracker(cfg.tracking, cfg.smoothing), sinks,
                             detect_every=cfg.detector.every, max_frames=cfg.max_frames, duration=cfg.duration)

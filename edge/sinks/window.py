@@ -1,9 +1,18 @@
-"""On-screen overlay window (cv2.imshow); q or Esc ends the run."""
+"""On-screen overlay window (cv2.imshow); q or Esc ends the run.
+
+OpenCV's window is Qt with only the xcb (X11) platform plugin: on a display it cannot reach, Qt aborts the
+whole process (SIGABRT) before any cv2.error can be caught. `window_unavailable_reason` therefore opens and
+closes a test window in a child process first; the run opens its own window only when that worked.
+"""
 
 from __future__ import annotations
 
 import logging
 import os
+import signal
+import subprocess
+import sys
+from collections.abc import Callable
 
 import cv2
 
@@ -17,15 +26,43 @@ QUIT_KEYS = (ord("q"), ord("Q"), 27)
 WINDOW_TITLE = "edge - emotions"
 
 
-def display_available() -> bool:
-    return bool(os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY"))
+NO_DISPLAY = "no display found ($DISPLAY / $WAYLAND_DISPLAY unset)"
+WAYLAND_ONLY = "only $WAYLAND_DISPLAY is set, and OpenCV's window needs X11 ($DISPLAY, e.g. XWayland's)"
+PROBE_TIMEOUT_S = 20.0  # a cold `import cv2` plus Qt start-up on a Pi 3 takes a few seconds
+PROBE_CODE = ("import cv2; cv2.namedWindow('edge-probe'); cv2.waitKey(1); cv2.destroyAllWindows(); "
+              "cv2.waitKey(1)")
+PROBE_DETAIL_WORDS = ("display", "connect")  # Qt's line naming the actual problem, e.g. "could not connect to display :99"
+
+
+def _probe_failure(display: str, probe: subprocess.CompletedProcess) -> str:
+    lines = [line.strip() for line in probe.stderr.splitlines() if line.strip()]
+    detail = next((line for line in lines if any(w in line.lower() for w in PROBE_DETAIL_WORDS)), None)
+    if detail is None and probe.returncode < 0:
+        detail = f"test window process killed by {signal.Signals(-probe.returncode).name}"
+    return f"cannot open a window on $DISPLAY={display} ({detail or f'test window exited with {probe.returncode}'})"
+
+
+def window_unavailable_reason(timeout_s: float = PROBE_TIMEOUT_S) -> str | None:
+    """Why no window can be opened here (one line), or None when a test window opened and closed cleanly."""
+    display = os.environ.get("DISPLAY")
+    if not display:
+        return WAYLAND_ONLY if os.environ.get("WAYLAND_DISPLAY") else NO_DISPLAY
+    try:
+        probe = subprocess.run([sys.executable, "-c", PROBE_CODE], capture_output=True, text=True, timeout=timeout_s,
+                               stdin=subprocess.DEVNULL)
+    except subprocess.TimeoutExpired:
+        return f"cannot open a window on $DISPLAY={display} (no answer within {timeout_s:.0f} s)"
+    except OSError as exc:
+        return f"cannot test the window on $DISPLAY={display} ({exc.strerror or exc})"
+    return None if probe.returncode == 0 else _probe_failure(display, probe)
 
 
 class WindowSink(BaseSink):
-    def __init__(self, title: str = WINDOW_TITLE) -> None:
+    def __init__(self, title: str = WINDOW_TITLE, on_failure: Callable[[], None] | None = None) -> None:
         self.title = title
         self._stop = False
         self.failed = False
+        self.on_failure = on_failure  # called once when the window fails and the run goes on headless
 
     def write(self, result: FrameResult) -> None:
         if self.failed:
@@ -37,6 +74,8 @@ class WindowSink(BaseSink):
         except cv2.error as exc:
             self.failed = True
             log.warning("window unavailable (%s); continuing headless", str(exc).strip().splitlines()[-1])
+            if self.on_failure is not None:
+                self.on_failure()
             return
         if key in QUIT_KEYS or closed:
             log.info("window closed" if closed else "quit key pressed")

@@ -25,7 +25,7 @@ def test_default_run_falls_back_to_demo_headless(emotion_model, tmp_path):
     done = run_edge("--model", str(emotion_model), "--max-frames", "40", "--detector", "haar", cwd=tmp_path)
     assert done.returncode == 0, done.stderr
     out = done.stdout
-    assert "no display found; running headless" in out
+    assert "no display found ($DISPLAY / $WAYLAND_DISPLAY unset); running headless" in out
     assert "falling back to the built-in demo source" in out
     assert "summary: frames=40" in out
     events = tmp_path / "out" / "events.jsonl"
