@@ -106,10 +106,15 @@ class StoreSink(BaseSink):
 
     # --- writer thread ----------------------------------------------------------------------
     def _loop(self) -> None:
+        """Never ends before close(): an unexpected error is logged, counted as a store fault and retried."""
         while not self._closing.is_set():
             self._wake.wait(self.commit_interval_s)
             self._wake.clear()
-            self._tick()
+            try:
+                self._tick()
+            except Exception as exc:  # noqa: BLE001 - a dead writer would leave every event in memory
+                log.exception("store %s: unexpected error in the writer thread; retrying", self.path)
+                self._failed(f"unexpected {type(exc).__name__} ({exc})")
 
     def _tick(self, force: bool = False) -> None:
         now = time.monotonic()
@@ -118,7 +123,7 @@ class StoreSink(BaseSink):
         if self._store is None and not self._try_open():
             return
         self._flush()
-        if self._fault is None and now >= self._next_prune:
+        if self._store is not None and self._fault is None and now >= self._next_prune:
             self._prune()
             self._next_prune = now + self.prune_interval_s
 
@@ -156,7 +161,8 @@ class StoreSink(BaseSink):
                 self._drop_store()
                 moved = quarantine(self.path)
                 log.error("store %s: database became corrupt (%s); moved it to %s", self.path, exc, moved)
-                self._retry_at = 0.0
+                self._failed(f"database became corrupt; starting a new one (old one at {moved.name})")
+                self._retry_at = 0.0  # reopen (a fresh file) at the next tick
                 return
             self._failed(describe_error(exc))
             if "locked" not in str(exc) and "busy" not in str(exc):

@@ -183,3 +183,59 @@ def test_unusable_folder_is_a_configuration_error(tmp_path):
     blocker.write_text("x")
     with pytest.raises(EdgeError, match="cannot create folder"):
         StoreSink(blocker / "sub" / "events.db")
+
+
+def writer_settled(sink: StoreSink, committed: int):
+    return lambda: sink.events_committed >= committed or not sink._thread.is_alive()  # noqa: SLF001
+
+
+def test_corruption_while_running_keeps_the_writer_alive(tmp_path, monkeypatch):
+    db = tmp_path / "events.db"
+    real_insert = EventStore.insert
+    calls: list[int] = []
+
+    def corrupt_once(self, events):
+        calls.append(len(events))
+        if len(calls) == 1:
+            raise sqlite3.DatabaseError("database disk image is malformed")
+        return real_insert(self, events)
+
+    monkeypatch.setattr(EventStore, "insert", corrupt_once)
+    sink = StoreSink(db, interval_s=0.0, prune_interval_s=0.0)  # pruning due at every tick
+    for i in range(3):
+        sink.write(frame_result(i))
+    wait_for(lambda: calls)
+    for i in range(3, 5):
+        sink.write(frame_result(i))
+    wait_for(writer_settled(sink, 5))
+    assert sink._thread.is_alive()  # noqa: SLF001 - committed by the writer, not by close()
+    assert count(db) == 5 and sink.fault is None
+    assert len(list(tmp_path.glob("events.db.corrupt-*"))) == 1
+    sink.close()
+
+
+def test_an_unexpected_writer_error_is_a_fault_not_a_dead_thread(tmp_path, monkeypatch, caplog):
+    db = tmp_path / "events.db"
+    real_flush = StoreSink._flush
+    calls: list[int] = []
+
+    def broken_once(self):
+        calls.append(1)
+        if len(calls) == 1:
+            raise RuntimeError("boom")
+        return real_flush(self)
+
+    monkeypatch.setattr(StoreSink, "_flush", broken_once)
+    with caplog.at_level(logging.INFO, logger="edge.store.sink"):
+        sink = StoreSink(db, interval_s=0.0, commit_interval_s=0.1)
+        sink.write(frame_result(0))
+        wait_for(lambda: calls)
+        wait_for(lambda: sink.fault is not None or len(calls) > 1)
+        sink.write(frame_result(1))
+        wait_for(writer_settled(sink, 2))
+        assert sink._thread.is_alive()  # noqa: SLF001
+        sink.close()
+    assert count(db) == 2
+    messages = [r.getMessage() for r in caplog.records]
+    assert any("unexpected error in the writer thread" in m for m in messages)
+    assert any("unexpected RuntimeError (boom)" in m for m in messages)
