@@ -1,18 +1,41 @@
-"""Annotated output video (cv2.VideoWriter, mp4v); opened at the first frame to learn its size."""
+"""Annotated output video (cv2.VideoWriter, mp4v); opened at the first frame to learn its size.
+
+A video has one frame size: later frames of another size (a camera reopened at another resolution, a folder of
+mixed images) are letterboxed into the first size, since the writer silently drops frames that do not match.
+"""
 
 from __future__ import annotations
 
+import logging
 import os
 from pathlib import Path
 
 import cv2
+import numpy as np
 
 from edge.errors import EdgeError
 from edge.sinks.base import BaseSink
 from edge.sinks.overlay import draw_overlay
 from edge.types import FrameResult
 
+log = logging.getLogger(__name__)
+
 FOURCC = "mp4v"
+LETTERBOX_COLOUR = (0, 0, 0)
+
+
+def letterbox(image: np.ndarray, size: tuple[int, int]) -> np.ndarray:
+    """`image` scaled to fit (width, height) with its aspect ratio kept, centred on black bars."""
+    width, height = size
+    h, w = image.shape[:2]
+    scale = min(width / w, height / h)
+    new_w, new_h = max(1, min(width, round(w * scale))), max(1, min(height, round(h * scale)))
+    interpolation = cv2.INTER_AREA if scale < 1 else cv2.INTER_LINEAR
+    resized = cv2.resize(image, (new_w, new_h), interpolation=interpolation)
+    canvas = np.full((height, width, 3), LETTERBOX_COLOUR, np.uint8)
+    x, y = (width - new_w) // 2, (height - new_h) // 2
+    canvas[y:y + new_h, x:x + new_w] = resized
+    return canvas
 
 
 class VideoSink(BaseSink):
@@ -25,20 +48,30 @@ class VideoSink(BaseSink):
         if not os.access(self.path.parent, os.W_OK):
             raise EdgeError(f"output video {self.path}", "folder not writable")
         self._writer: cv2.VideoWriter | None = None
+        self._size: tuple[int, int] | None = None  # (width, height) of the first frame
         self.frames = 0
+        self.resized = 0  # frames letterboxed into the first frame's size
 
     def write(self, result: FrameResult) -> None:
         image = draw_overlay(result.frame.image, result)
+        height, width = image.shape[:2]
         if self._writer is None:
-            height, width = image.shape[:2]
-            self._writer = cv2.VideoWriter(str(self.path), cv2.VideoWriter_fourcc(*FOURCC), self.fps, (width, height))
+            self._size = (width, height)
+            self._writer = cv2.VideoWriter(str(self.path), cv2.VideoWriter_fourcc(*FOURCC), self.fps, self._size)
             if not self._writer.isOpened():
                 raise EdgeError(f"output video {self.path}", "cannot open for writing")
+        elif (width, height) != self._size:
+            if self.resized == 0:
+                log.warning("output video %s: frame size changed from %dx%d to %dx%d; letterboxing into the first size",
+                            self.path, *self._size, width, height)
+            image = letterbox(image, self._size)
+            self.resized += 1
         self._writer.write(image)
         self.frames += 1
 
     def describe(self) -> str:
-        return f"video: {self.path.resolve()} ({self.frames} frames)"
+        resized = f", {self.resized} letterboxed to {self._size[0]}x{self._size[1]}" if self.resized else ""
+        return f"video: {self.path.resolve()} ({self.frames} frames{resized})"
 
     def close(self) -> None:
         if self._writer is not None:
