@@ -33,6 +33,10 @@ CLUTTER_RADIUS_RANGE = (10, 50)  # disc radius in pixels, end exclusive
 CLUTTER_SIDE_RANGE = (20, 90)  # rectangle side in pixels, end exclusive
 CLUTTER_CIRCLE_SHARE = 0.5  # chance that a shape is a disc
 BACKGROUND_BLUR = (5, 5)  # Gaussian kernel that softens the clutter's edges
+LANE_FILL = 0.9  # a face crop is at most this fraction of its lane's width (each face has a lane of width/faces)
+MIN_FACE_HEIGHT_SHARE = 0.7  # in narrow lanes the smallest face is this fraction of the largest
+MIN_LANE_PX = 32  # narrower lanes would give faces too small to render or detect
+MIN_HEIGHT_PX = 64
 
 
 def astronaut_bgr() -> np.ndarray:
@@ -81,6 +85,10 @@ class DemoClip(Sequence[np.ndarray]):
     def __init__(self, n: int, size: tuple[int, int] = DEFAULT_SIZE, faces: int = 1, seed: int = 0) -> None:
         if n < 1 or faces < 1:
             raise ValueError("a demo clip needs at least one frame and one face")
+        width, height = int(size[0]), int(size[1])
+        if width < MIN_LANE_PX * faces or height < MIN_HEIGHT_PX:
+            raise EdgeError("source demo", f"{width}x{height} frames are too small for {faces} face(s): source.width must "
+                                           f"be at least {MIN_LANE_PX * faces}, source.height at least {MIN_HEIGHT_PX}")
         self.n, self.size, self.faces, self.seed = n, (int(size[0]), int(size[1])), faces, seed
         self._face = _face_crop_bgr()
         self._background = _background(self.size, seed)
@@ -98,10 +106,9 @@ class DemoClip(Sequence[np.ndarray]):
         for k in range(self.faces):
             px, py, ps = self._phases[k]
             t = 2 * math.pi * (index % PERIOD_FRAMES) / PERIOD_FRAMES
-            lo, hi = FACE_HEIGHT_FRACTION
-            if self.faces > 1:
-                hi = min(hi, 0.9 * lane / height * self._face.shape[0] / self._face.shape[1])
-                lo = min(lo, hi * 0.7)
+            lo, hi = FACE_HEIGHT_FRACTION  # narrow lanes (several faces, or a narrow frame) cap the face width
+            hi = min(hi, LANE_FILL * lane / height * self._face.shape[0] / self._face.shape[1])
+            lo = min(lo, hi * MIN_FACE_HEIGHT_SHARE)
             fh = int(height * (lo + (hi - lo) * 0.5 * (1 + math.sin(t + ps))))
             fw = int(fh * self._face.shape[1] / self._face.shape[0])
             free_x = max(0.0, lane - fw)
