@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import argparse
 import logging
+import types
+from functools import cache
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal, Union, get_args, get_origin
 
 from edge.config import RunConfig, leaf_fields, load_config, parse_scalar
 
@@ -58,11 +60,40 @@ def add_config_arguments(parser: argparse.ArgumentParser, aliases: bool = True,
 
 
 YAML_BOOLEAN_WORDS = ("true", "false")
+YAML_NULL_WORDS = ("null", "Null", "NULL", "~")  # the text fields that may be None take these as None
+TEXT_TYPES = (str, Path)
 
 
-def cli_value(text: str) -> Any:
-    """parse_scalar, except that YAML 1.1's on/off/yes/no stay text: `--headless` sets output.window to the
-    string "off", not False (pydantic still reads those words as booleans for boolean fields)."""
+def _is_text(kind: Any) -> bool:
+    return kind in TEXT_TYPES or (get_origin(kind) is Literal and all(isinstance(v, str) for v in get_args(kind)))
+
+
+def text_field(annotation: Any) -> tuple[bool, bool]:
+    """(is text, may be None) of a config field: text = str, Path or a Literal of strings, optionally `| None`."""
+    members = get_args(annotation) if get_origin(annotation) in (Union, types.UnionType) else (annotation,)
+    values = [m for m in members if m is not type(None)]
+    return bool(values) and all(_is_text(m) for m in values), len(values) < len(members)
+
+
+@cache
+def text_keys() -> dict[str, bool]:
+    """Dotted keys of the text fields -> whether they may be None."""
+    out = {}
+    for dotted, info in leaf_fields(RunConfig):
+        is_text, nullable = text_field(info.annotation)
+        if is_text:
+            out[dotted] = nullable
+    return out
+
+
+def cli_value(text: str, dotted: str | None = None) -> Any:
+    """The value of `--<dotted> TEXT`. Text fields (str, Path, choices) get the text as typed: `--web.token
+    12345678`, `--out 2024` and `--source.uri 007` stay strings (`null` still clears an optional one). Other
+    fields read TEXT as a YAML scalar, except that YAML 1.1's on/off/yes/no stay text (pydantic still reads those
+    words as booleans for boolean fields)."""
+    keys = text_keys()
+    if dotted in keys:
+        return None if keys[dotted] and text.strip() in YAML_NULL_WORDS else text
     value = parse_scalar(text)
     return text if isinstance(value, bool) and text.strip().lower() not in YAML_BOOLEAN_WORDS else value
 
@@ -71,7 +102,8 @@ def config_from_args(args: argparse.Namespace) -> RunConfig:
     overrides = {}
     for key, value in vars(args).items():
         if key.startswith(OVERRIDE_PREFIX):
-            overrides[key[len(OVERRIDE_PREFIX):]] = cli_value(value) if isinstance(value, str) else value
+            dotted = key[len(OVERRIDE_PREFIX):]
+            overrides[dotted] = cli_value(value, dotted) if isinstance(value, str) else value
     return load_config(args.config, overrides)
 
 

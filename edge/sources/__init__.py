@@ -16,6 +16,11 @@ LIVE_KINDS = ("camera", "picamera2", "stream")
 DEFAULT_CAMERA = "0"
 
 
+def is_camera_index(uri: str) -> bool:
+    """`0`, `2`: a camera index; `007` is not (it names a file or folder of that name)."""
+    return uri.isascii() and uri.isdigit() and str(int(uri)) == uri
+
+
 def resolve_kind(cfg: SourceConfig) -> tuple[str, str]:
     """(kind, uri) with `auto` resolved from the uri; no uri means camera 0."""
     uri = cfg.uri if cfg.uri is not None else DEFAULT_CAMERA
@@ -28,7 +33,7 @@ def resolve_kind(cfg: SourceConfig) -> tuple[str, str]:
         return "demo", uri
     if lowered in ("picamera2", "picam", "picamera"):
         return "picamera2", uri
-    if uri.isdigit() or uri.startswith("/dev/video"):
+    if is_camera_index(uri) or uri.startswith("/dev/video"):
         return "camera", uri
     if "://" in uri:
         return "stream", uri

@@ -40,3 +40,37 @@ def test_model_defaults_come_from_one_place() -> None:
     config = RunConfig()
     assert config.classifier.model == DEFAULT_MODEL == bench_cli.DEFAULT_MODEL == DEFAULT_EMOTION_MODEL
     assert config.detector.mediapipe.model == DEFAULT_DEST == bench_cli.DEFAULT_FACE_MODEL == DEFAULT_FACE_MODEL
+
+
+def parsed(*argv: str) -> RunConfig:
+    from edge.cli import build_parser
+    from edge.commands.options import config_from_args
+
+    return config_from_args(build_parser("run")[1].parse_args(list(argv)))
+
+
+def test_text_flags_keep_numeric_looking_text() -> None:
+    cfg = parsed("--web.token", "12345678", "--out", "2024", "--source.uri", "007", "--video", "1.5",
+                 "--store.path", "0x10", "--web.host", "127.000.000.001")
+    assert cfg.web.token == "12345678" and cfg.output.dir == Path("2024") and cfg.source.uri == "007"
+    assert cfg.output.video == Path("1.5") and cfg.store.path == Path("0x10") and cfg.web.host == "127.000.000.001"
+
+
+def test_other_flags_still_read_yaml_scalars() -> None:
+    cfg = parsed("--source", "0", "--source.fps", "15", "--interval", "0.5", "--output.events", "off",
+                 "--headless", "--video", "null", "--max-frames", "7")
+    assert cfg.source.uri == "0" and cfg.source.fps == 15.0 and cfg.output.interval_s == 0.5
+    assert cfg.output.events is False and cfg.output.window == "off" and cfg.output.video is None
+    assert cfg.max_frames == 7
+
+
+def test_a_zero_padded_number_is_a_file_not_a_camera(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from edge.config import SourceConfig
+    from edge.sources import resolve_kind
+
+    assert resolve_kind(SourceConfig(uri="7")) == ("camera", "7")
+    with pytest.raises(EdgeError, match="no such file, folder, camera or known source"):
+        resolve_kind(SourceConfig(uri="007"))
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "007").mkdir()
+    assert resolve_kind(SourceConfig(uri="007")) == ("folder", "007")
