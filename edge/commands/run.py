@@ -71,7 +71,8 @@ def bound_demo_when_window_fails(source: FrameSource, sinks: list[Sink], cfg: Ru
             sink.on_failure = lambda: setattr(source, "loop", False)
 
 
-def build_sinks(cfg: RunConfig, window: bool) -> list[Sink]:
+def build_sinks(cfg: RunConfig, window: bool, fps: float | None = None) -> list[Sink]:
+    """The sinks the config turns on; `fps` is the source's real frame rate (a video file's), for the video."""
     sinks: list[Sink] = []
     try:
         if cfg.output.events:
@@ -85,7 +86,7 @@ def build_sinks(cfg: RunConfig, window: bool) -> list[Sink]:
         if cfg.output.video is not None:
             from edge.sinks.video import VideoSink
 
-            sinks.append(VideoSink(cfg.output.video, cfg.source.fps))
+            sinks.append(VideoSink(cfg.output.video, fps or cfg.source.fps))
         if cfg.output.save_crops:
             from edge.sinks.crops import CropSink
 
@@ -143,7 +144,7 @@ def build_pipeline(cfg: RunConfig, window: bool = False, extra_sinks: list[Sink]
         parts.append(detector)
         source = open_run_source(cfg, cancel, window)
         parts.append(source)
-        own_sinks = build_sinks(cfg, window)
+        own_sinks = build_sinks(cfg, window, getattr(source, "fps", None))
         parts.extend(own_sinks)
         bound_demo_when_window_fails(source, own_sinks, cfg)
         sinks = own_sinks + list(extra_sinks or [])

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import math
 import sys
 import time
 from contextlib import contextmanager
@@ -35,8 +36,16 @@ def camera_target(uri: str | int) -> int | str:
     return int(text) if text.isdigit() else text
 
 
+def file_fps(cap: cv2.VideoCapture, configured: float) -> float:
+    """A video file's own frame rate (CAP_PROP_FPS), or `configured` when the container does not say (0, NaN)."""
+    rate = cap.get(cv2.CAP_PROP_FPS)
+    return float(rate) if math.isfinite(rate) and rate > 0 else configured
+
+
 class CaptureSource:
-    """One cv2.VideoCapture. `kind` is camera, video or stream; video files may loop."""
+    """One cv2.VideoCapture. `kind` is camera, video or stream; video files may loop.
+
+    `fps` is the file's own frame rate for video files, else the configured one (for the annotated video)."""
 
     def __init__(self, uri: str | int, kind: str, width: int = 640, height: int = 480, fps: float = 30.0,
                  loop: bool = False) -> None:
@@ -62,8 +71,9 @@ class CaptureSource:
             what = {"camera": "cannot open camera (no such device or busy)", "stream": "cannot open stream",
                     "video": "cannot open or decode video"}[kind]
             raise EdgeError(f"source {uri}", what)
+        self.fps = file_fps(self._cap, fps) if kind == "video" else fps
         h, w = self._pending.shape[:2]
-        log.info("opened %s (%dx%d)", self.name, w, h)
+        log.info("opened %s (%dx%d, %.3g fps)", self.name, w, h, self.fps)
 
     def read(self) -> Frame | None:
         image, self._pending = self._pending, None

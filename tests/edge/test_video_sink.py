@@ -52,3 +52,57 @@ def test_letterbox_keeps_the_aspect_ratio_on_black_bars():
     assert boxed.shape == (FIRST_SIZE[1], FIRST_SIZE[0], 3)
     assert (boxed[:20] == 0).all() and (boxed[-20:] == 0).all()  # 160x80 picture, 20 px bars above and below
     assert (boxed[20:100] == GREY).all()
+
+
+FILE_FPS = 12.5
+CONFIGURED_FPS = 30.0
+CLIP_FRAMES = 6
+
+
+def video_fps(path) -> float:
+    cap = cv2.VideoCapture(str(path))
+    try:
+        return cap.get(cv2.CAP_PROP_FPS)
+    finally:
+        cap.release()
+
+
+def test_annotated_video_of_a_file_keeps_the_file_rate(emotion_model, tmp_path):
+    from edge.commands.run import build_pipeline
+    from edge.config import RunConfig
+    from edge.demo import make_demo_frames
+
+    clip = tmp_path / "clip.mp4"
+    writer = cv2.VideoWriter(str(clip), cv2.VideoWriter_fourcc(*"mp4v"), FILE_FPS, (640, 480))
+    for image in make_demo_frames(CLIP_FRAMES):
+        writer.write(image)
+    writer.release()
+    out = tmp_path / "annotated.mp4"
+    cfg = RunConfig.model_validate({
+        "source": {"uri": str(clip), "fps": CONFIGURED_FPS}, "detector": {"type": "haar"},
+        "classifier": {"model": str(emotion_model)}, "output": {"dir": str(tmp_path), "events": False, "video": str(out)}})
+    pipeline = build_pipeline(cfg)
+    try:
+        assert pipeline.source.fps == FILE_FPS
+        pipeline.run()
+    finally:
+        pipeline.close()
+    assert video_fps(out) == FILE_FPS and frames_in(out)[0] == CLIP_FRAMES
+
+
+class SilentCapture:
+    """A capture whose container does not state a frame rate."""
+
+    def __init__(self, rate: float) -> None:
+        self.rate = rate
+
+    def get(self, prop: int) -> float:
+        return self.rate
+
+
+def test_file_without_a_rate_uses_the_configured_one():
+    from edge.sources.opencv import file_fps
+
+    assert file_fps(SilentCapture(0.0), CONFIGURED_FPS) == CONFIGURED_FPS
+    assert file_fps(SilentCapture(float("nan")), CONFIGURED_FPS) == CONFIGURED_FPS
+    assert file_fps(SilentCapture(FILE_FPS), CONFIGURED_FPS) == FILE_FPS
