@@ -7,10 +7,14 @@ start-timeout extensions meanwhile). Exit codes: 0 stopped cleanly, 1 events cou
 from __future__ import annotations
 
 import argparse
+import grp
 import importlib
 import logging
 import signal
+import stat
+import sys
 import threading
+from pathlib import Path
 
 from edge.commands.options import add_config_arguments, apply_log_level, config_from_args
 from edge.commands.run import SINK_PLUGINS, build_pipeline, build_plugin_sinks, close_all, install_signal_handlers
@@ -31,6 +35,7 @@ EXTEND_MARGIN_S = 30.0  # start-timeout extension beyond the next camera retry
 EXIT_UNSTORED = 1
 CHECK_DEST = "check_config"
 CHECK_LOG_LEVEL = "warning"
+SERVICE_GROUPS = ("video",)  # SupplementaryGroups= of systemd/emotion-edge.service: a file of these groups may be 0640
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -85,6 +90,28 @@ def store_sink(pipeline: Pipeline):  # noqa: ANN201 - StoreSink | None
     return next((s for s in pipeline.sinks if isinstance(s, StoreSink)), None)
 
 
+def _group_name(gid: int) -> str | None:
+    try:
+        return grp.getgrgid(gid).gr_name
+    except KeyError:
+        return None
+
+
+def service_cannot_read(path: Path) -> str | None:
+    """Why the service's throw-away user (DynamicUser=yes) could not read `path`, or None. Root can read a mode
+    0600 file, so a check run as root would pass while the service then fails with exit 2 (never restarted)."""
+    try:
+        info = path.stat()
+    except OSError:
+        return None  # load_config has already read it, or reported why not
+    mode = info.st_mode
+    if mode & stat.S_IROTH or (mode & stat.S_IRGRP and _group_name(info.st_gid) in SERVICE_GROUPS):
+        return None
+    return (f"not readable by other users (mode {stat.S_IMODE(mode):04o}): the service's dynamic user cannot read "
+            f"it and exits 2; chmod 644 (keep the web token in an EnvironmentFile=, docs/WEB.md) or 640 with group "
+            f"{SERVICE_GROUPS[0]}")
+
+
 def check_config(args: argparse.Namespace, cfg: RunConfig) -> int:
     """--check-config: the configuration as the service would use it (keys and values, the web settings, the
     model file and its sidecar), checked without opening a camera, loading a model or binding a port."""
@@ -97,6 +124,9 @@ def check_config(args: argparse.Namespace, cfg: RunConfig) -> int:
                if importlib.import_module(name).check(args, cfg) is not None]
     print(f"config {args.config or '(defaults)'}: ok (source {cfg.source.uri}, model {model}, "
           f"plugins: {', '.join(plugins) or 'none'})")
+    problem = service_cannot_read(Path(args.config)) if args.config else None
+    if problem:
+        print(f"warning: config {args.config}: {problem}", file=sys.stderr)
     return 0
 
 

@@ -152,3 +152,16 @@ def test_check_config_errors_are_one_line_exit_2(service_model, tmp_path):
         assert done.returncode == 2 and done.stdout == "", (text, done.stdout)
         assert done.stderr.strip().splitlines() == [done.stderr.strip()] and "Traceback" not in done.stderr
         assert done.stderr.startswith(f"error: {expected}"), done.stderr
+
+
+def test_check_config_warns_when_the_service_user_cannot_read_the_file(service_model, tmp_path):
+    config = tmp_path / "config.yaml"
+    config.write_text(f"source: {{uri: /dev/video97}}\nclassifier: {{model: {service_model}}}\n"
+                      f"web: {{token: \"12345678\"}}\n")
+    config.chmod(0o600)  # readable by root, who runs the check, but not by the service's DynamicUser
+    done = check_config(config)
+    assert done.returncode == 0 and done.stdout.startswith(f"config {config}: ok"), done.stderr
+    assert done.stderr.splitlines() == [done.stderr.strip()]
+    assert done.stderr.startswith(f"warning: config {config}: not readable by other users (mode 0600)")
+    config.chmod(0o644)
+    assert check_config(config).stderr == ""
