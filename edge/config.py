@@ -74,7 +74,7 @@ class ClassifierConfig(Strict):
 
 
 class TrackingConfig(Strict):
-    enabled: bool = True
+    enabled: bool = Field(True, description="off: new ids every frame, no smoothing; events then throttled per frame")
     iou_threshold: float = Field(0.3, ge=0.0, le=1.0)
     centre_distance: float = Field(0.6, ge=0.0, description="fallback match if centres are closer than this x box size")
     max_missed: int = Field(10, ge=0, description="frames a track survives without a detection")
@@ -90,7 +90,8 @@ class OutputConfig(Strict):
     dir: Path = Path("out")
     events: bool = True
     events_file: str = "events.jsonl"
-    interval_s: float = Field(1.0, ge=0.0, description="one event per face per interval (0 = every frame)")
+    interval_s: float = Field(1.0, ge=0.0, description="one event per face per interval (0 = every frame); "
+                                                       "per track, or per frame without tracking")
     window: Literal["auto", "on", "off"] = "auto"
     video: Path | None = Field(None, description="annotated output video (mp4v)")
     save_crops: bool = Field(False, description="write face crops to <dir>/crops (off: faces are never stored)")

@@ -74,15 +74,16 @@ def bound_demo_when_window_fails(source: FrameSource, sinks: list[Sink], cfg: Ru
 def build_sinks(cfg: RunConfig, window: bool, fps: float | None = None) -> list[Sink]:
     """The sinks the config turns on; `fps` is the source's real frame rate (a video file's), for the video."""
     sinks: list[Sink] = []
+    by_track = cfg.tracking.enabled  # without tracking, ids change every frame: throttle per frame instead
     try:
         if cfg.output.events:
             from edge.sinks.events import JsonlEventSink
 
-            sinks.append(JsonlEventSink(cfg.output.events_path, cfg.output.interval_s))
+            sinks.append(JsonlEventSink(cfg.output.events_path, cfg.output.interval_s, by_track))
         if cfg.store.enabled:
             from edge.store import StoreSink
 
-            sinks.append(StoreSink.from_config(cfg.store, cfg.output.interval_s, cfg.output.dir))
+            sinks.append(StoreSink.from_config(cfg.store, cfg.output.interval_s, cfg.output.dir, by_track))
         if cfg.output.video is not None:
             from edge.sinks.video import VideoSink
 
@@ -90,7 +91,7 @@ def build_sinks(cfg: RunConfig, window: bool, fps: float | None = None) -> list[
         if cfg.output.save_crops:
             from edge.sinks.crops import CropSink
 
-            sinks.append(CropSink(cfg.output.dir / "crops", cfg.output.interval_s))
+            sinks.append(CropSink(cfg.output.dir / "crops", cfg.output.interval_s, by_track))
         if window and cfg.display.mode not in ("window", "fullscreen"):
             from edge.sinks.window import WindowSink
 

@@ -22,13 +22,13 @@ class CropSink(BaseSink):
     failure of a run of failures is a warning, the rest are debug lines, and the next success is logged.
     """
 
-    def __init__(self, folder: Path, interval_s: float = 1.0) -> None:
+    def __init__(self, folder: Path, interval_s: float = 1.0, by_track: bool = True) -> None:
         self.folder = Path(folder)
         try:
             self.folder.mkdir(parents=True, exist_ok=True)
         except OSError as exc:
             raise EdgeError(f"crops folder {self.folder}", f"cannot create ({exc.strerror})") from None
-        self._throttle = EventThrottle(interval_s)
+        self._throttle = EventThrottle(interval_s, by_track)
         self.written = 0
         self.failed = 0
         self._failing = False

@@ -41,12 +41,12 @@ class StoreSink(BaseSink):
 
     def __init__(self, path: Path, interval_s: float = 1.0, retention: Retention = Retention(),
                  commit_interval_s: float = COMMIT_INTERVAL_S, queue_limit: int = QUEUE_LIMIT,
-                 prune_interval_s: float = PRUNE_INTERVAL_S) -> None:
+                 prune_interval_s: float = PRUNE_INTERVAL_S, by_track: bool = True) -> None:
         self.path = Path(path)
         ensure_folder(self.path)  # a folder we can never write is a configuration error: fail before the run
         self.retention, self.commit_interval_s = retention, commit_interval_s
         self.prune_interval_s = prune_interval_s
-        self._throttle = EventThrottle(interval_s)
+        self._throttle = EventThrottle(interval_s, by_track)
         self._queue: deque[dict] = deque()
         self._queue_limit = queue_limit
         self._lock = threading.Lock()
@@ -65,10 +65,12 @@ class StoreSink(BaseSink):
         self._thread.start()
 
     @classmethod
-    def from_config(cls, cfg, interval_s: float, default_dir: Path) -> "StoreSink":  # noqa: ANN001 - StoreConfig
+    def from_config(cls, cfg, interval_s: float, default_dir: Path,  # noqa: ANN001 - StoreConfig
+                    by_track: bool = True) -> "StoreSink":
         state = os.environ.get(STATE_DIRECTORY_ENV, "").split(":")[0]  # set by systemd's StateDirectory=
         path = cfg.path if cfg.path is not None else Path(state or default_dir) / DEFAULT_NAME
-        return cls(path, interval_s, Retention(cfg.retention_days, cfg.max_mb), cfg.commit_interval_s)
+        return cls(path, interval_s, Retention(cfg.retention_days, cfg.max_mb), cfg.commit_interval_s,
+                   by_track=by_track)
 
     # --- pipeline side --------------------------------------------------------------------
     def write(self, result: FrameResult) -> None:

@@ -79,3 +79,25 @@ def test_crop_sink_prunes_its_tracks(tmp_path):
         sink.write(result(BASE_TS + 2.0 * track, track, index=track))
     assert sink._throttle.remembered <= PRUNE_AFTER_TRACKS + 1
     assert sink.written == 3 * PRUNE_AFTER_TRACKS - 1
+
+
+def test_without_tracking_one_output_per_face_per_interval():
+    throttle = EventThrottle(1.0, by_track=False)
+    frames = [result(BASE_TS + 0.25 * i, 2 * i + 1, 2 * i + 2, index=i) for i in range(9)]  # new ids every frame
+    let_through = [due_ids(throttle, frame) for frame in frames]
+    assert let_through == [[1, 2], [], [], [], [9, 10], [], [], [], [17, 18]]  # both faces, once a second
+    assert due_ids(throttle, result(BASE_TS + 2.5)) == []  # a frame without faces does not use up the interval
+    assert due_ids(throttle, result(BASE_TS + 3.0, 40)) == [40]
+
+
+def test_tracking_off_throttles_the_events_log(emotion_model, tmp_path):
+    import json
+
+    from tests.edge.helpers import run_edge
+
+    done = run_edge("--source", "demo", "--source.demo_faces", "2", "--max-frames", "30", "--model",
+                    str(emotion_model), "--detector", "haar", "--tracking.enabled", "false", "--interval", "3600",
+                    "--out", str(tmp_path))
+    assert done.returncode == 0, done.stderr
+    lines = [json.loads(line) for line in (tmp_path / "events.jsonl").read_text().splitlines()]
+    assert len(lines) == 2 and len({line["ts"] for line in lines}) == 1  # the two faces of the first frame
