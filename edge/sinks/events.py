@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import json
+import logging
 from pathlib import Path
 
 from edge.errors import EdgeError
 from edge.sinks.base import BaseSink
 from edge.types import FaceResult, FrameResult
+
+log = logging.getLogger(__name__)
 
 PRUNE_AFTER_TRACKS = 512  # forget tracks that are due anyway once this many are remembered
 
@@ -68,27 +71,55 @@ class EventThrottle:
 
 
 class JsonlEventSink(BaseSink):
-    """Appends events, line-buffered (every line reaches the file as it is written)."""
+    """Appends events, one unbuffered write per line (every line is in the file when written).
+
+    A line that cannot be written (disk full, I/O error) is counted in `events_failed`, not retried, and the run
+    goes on; the first failure of a run of failures is a warning, the next success is logged. A line cut short
+    by a full disk is ended before the next one, so every other line still parses.
+    """
 
     def __init__(self, path: Path, interval_s: float = 1.0, by_track: bool = True) -> None:
         self.path = Path(path)
         try:
             self.path.parent.mkdir(parents=True, exist_ok=True)
-            self._file = self.path.open("a", buffering=1, encoding="utf-8")
+            self._file = self.path.open("ab", buffering=0)
         except OSError as exc:
             raise EdgeError(f"events log {self.path}", f"cannot write ({exc.strerror or exc})") from None
         self._throttle = EventThrottle(interval_s, by_track)
-        self.events_written = 0
+        self.events_written = self.events_failed = 0
+        self._failure: str | None = None  # the current run of failures, None while writing works
+        self._last_problem = ""
+        self._cut_short = False  # the last line was written in part: end it first
 
     def write(self, result: FrameResult) -> None:
         for event in self._throttle.events(result):
-            self._file.write(json.dumps(event, separators=(",", ":")) + "\n")
-            self.events_written += 1
+            line = (json.dumps(event, separators=(",", ":")) + "\n").encode("utf-8")
+            self._write_line(b"\n" + line if self._cut_short else line)
+
+    def _write_line(self, data: bytes) -> None:
+        try:
+            written = self._file.write(data) or 0
+        except OSError as exc:
+            self._failed(exc.strerror or str(exc))
+            return
+        self._cut_short = 0 < written < len(data)
+        if written < len(data):
+            self._failed("short write (disk full?)")
+            return
+        self.events_written += 1
+        if self._failure is not None:
+            log.info("events log %s: writing again (%d lines lost)", self.path, self.events_failed)
+            self._failure = None
+
+    def _failed(self, problem: str) -> None:
+        self.events_failed += 1
+        if self._failure is None:
+            log.warning("events log %s: cannot write (%s); the run goes on, lost lines are counted", self.path, problem)
+        self._failure = self._last_problem = problem
 
     def describe(self) -> str:
-        return f"events: {self.path.resolve()} ({self.events_written} lines)"
+        failed = f", {self.events_failed} not written: {self._last_problem}" if self.events_failed else ""
+        return f"events: {self.path.resolve()} ({self.events_written} lines{failed})"
 
     def close(self) -> None:
-        if not self._file.closed:
-            self._file.flush()
-            self._file.close()
+        self._file.close()

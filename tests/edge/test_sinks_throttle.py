@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 
 import numpy as np
+import pytest
 
 from edge.sinks.events import PRUNE_AFTER_TRACKS, EventThrottle
 from edge.types import Box, FaceResult, Frame, FrameResult, Prediction
@@ -101,3 +102,63 @@ def test_tracking_off_throttles_the_events_log(emotion_model, tmp_path):
     assert done.returncode == 0, done.stderr
     lines = [json.loads(line) for line in (tmp_path / "events.jsonl").read_text().splitlines()]
     assert len(lines) == 2 and len({line["ts"] for line in lines}) == 1  # the two faces of the first frame
+
+
+class FullDisk:
+    """Stands in for the events file while the disk is full: every write fails with ENOSPC."""
+
+    def write(self, data: bytes) -> int:
+        raise OSError(28, "No space left on device")
+
+    def close(self) -> None:
+        return None
+
+
+class ShortWrites:
+    """Writes only the first half of each line to `target` (a disk that fills up mid-line)."""
+
+    def __init__(self, target) -> None:
+        self.target = target
+
+    def write(self, data: bytes) -> int:
+        return self.target.write(data[:len(data) // 2])
+
+
+def test_events_log_write_failures_are_counted_and_the_run_goes_on(tmp_path, caplog):
+    import json
+
+    from edge.sinks.events import JsonlEventSink
+
+    sink = JsonlEventSink(tmp_path / "events.jsonl", interval_s=0.0)
+    real_file = sink._file  # noqa: SLF001 - swapped for a full disk, then back
+    sink.write(result(BASE_TS, 1))
+    with caplog.at_level(logging.INFO, logger="edge.sinks.events"):
+        sink._file = FullDisk()  # noqa: SLF001
+        for index in range(1, 4):
+            sink.write(result(BASE_TS + index, 1, index=index))
+        sink._file = ShortWrites(real_file)  # noqa: SLF001
+        sink.write(result(BASE_TS + 4, 1, index=4))
+        sink._file = real_file  # noqa: SLF001 - space again
+        sink.write(result(BASE_TS + 5, 1, index=5))
+    sink.close()
+    assert (sink.events_written, sink.events_failed) == (2, 4)
+    warnings = [r.getMessage() for r in caplog.records if r.levelno == logging.WARNING]
+    assert len(warnings) == 1 and "No space left on device" in warnings[0]
+    assert any("writing again (4 lines lost)" in r.getMessage() for r in caplog.records)
+    assert "(2 lines, 4 not written: short write (disk full?))" in sink.describe()
+    lines = (tmp_path / "events.jsonl").read_text().splitlines()
+    assert [json.loads(lines[i])["ts"] for i in (0, 2)] == [BASE_TS, BASE_TS + 5]  # the cut line stands alone
+
+
+def test_a_full_disk_does_not_end_the_run(emotion_model, tmp_path):
+    from pathlib import Path
+
+    from tests.edge.helpers import run_edge
+
+    if not Path("/dev/full").exists():
+        pytest.skip("no /dev/full")
+    done = run_edge("--source", "demo", "--max-frames", "5", "--interval", "0", "--model", str(emotion_model),
+                    "--detector", "haar", "--out", "/dev", "--output.events_file", "full", cwd=tmp_path)
+    assert done.returncode == 0 and "Traceback" not in done.stderr, done.stderr
+    assert "summary: frames=5" in done.stdout
+    assert "results: events: /dev/full (0 lines, 5 not written: No space left on device)" in done.stdout
