@@ -16,3 +16,10 @@ class EdgeError(Exception):
     def one_line(self) -> str:
         text = f"error: {self.thing}: {self.problem}"
         return " ".join(text.split())
+
+
+class TransientError(EdgeError):
+    """A failure that may go away by itself (e.g. the web port still held by another process): exits with code 1,
+    which systemd's Restart=on-failure retries, unlike a configuration error (2, RestartPreventExitStatus=2)."""
+
+    exit_code = 1

@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+import errno
 import logging
+import socket
 import threading
 
-from werkzeug.serving import make_server
+from werkzeug.serving import get_sockaddr, make_server, select_address_family
 
 from edge.config import RunConfig
-from edge.errors import EdgeError
+from edge.errors import EdgeError, TransientError
 from edge.sinks.base import BaseSink
 from edge.types import FrameResult
 from edge.web.app import create_app
@@ -21,6 +23,8 @@ log = logging.getLogger(__name__)
 
 POLL_INTERVAL_S = 0.5
 JOIN_TIMEOUT_S = 5.0
+LISTEN_BACKLOG = 128  # werkzeug's own queue size
+TRANSIENT_BIND_ERRORS = (errno.EADDRINUSE,)  # another process (an old instance?) holds the port: retrying can help
 
 
 def display_url(host: str, port: int) -> str:
@@ -28,17 +32,38 @@ def display_url(host: str, port: int) -> str:
     return f"http://[{shown}]:{port}/" if ":" in shown else f"http://{shown}:{port}/"
 
 
+def listen_socket(host: str, port: int) -> socket.socket:
+    """A socket listening on host:port. Bound here, not by werkzeug, which prints to stderr and exits(1) on a bind
+    error, losing the reason: a busy port is a TransientError (exit 1, restarted), anything else an EdgeError."""
+    family = select_address_family(host, port)
+    sock = socket.socket(family, socket.SOCK_STREAM)
+    try:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        sock.bind(get_sockaddr(host, port, family))
+        sock.listen(LISTEN_BACKLOG)
+    except OSError as exc:
+        sock.close()
+        problem = f"cannot listen ({exc.strerror or exc or 'address unavailable'})"
+        if exc.errno in TRANSIENT_BIND_ERRORS:
+            raise TransientError(f"web {host}:{port}", f"{problem}; is another instance running?") from None
+        raise EdgeError(f"web {host}:{port}", problem) from None
+    return sock
+
+
 class WebServer:
     """Binds at construction (bind errors are one EdgeError), serves after start() until close()."""
 
     def __init__(self, app, host: str, port: int) -> None:
+        sock = listen_socket(host, port)
         try:
-            self._server = make_server(host, port, app, threaded=True)
-        except (OSError, SystemExit) as exc:  # werkzeug exits on some bind errors
+            self._server = make_server(host, port, app, threaded=True, fd=sock.fileno())  # werkzeug dups the fd
+        except (OSError, SystemExit) as exc:
             problem = getattr(exc, "strerror", None) or str(exc) or "address unavailable"
             raise EdgeError(f"web {host}:{port}", f"cannot listen ({problem})") from None
+        finally:
+            sock.close()
         self._server.daemon_threads = True
-        self.host, self.port = host, int(self._server.server_port)
+        self.host, self.port = host, int(self._server.port)
         self._thread = threading.Thread(target=self._server.serve_forever, args=(POLL_INTERVAL_S,),
                                         name="edge-web", daemon=True)
 

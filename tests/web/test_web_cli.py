@@ -156,3 +156,20 @@ def test_bad_web_address_is_one_error_line():
     result = subprocess.run(command, cwd=REPO, env=edge_env(), capture_output=True, text=True, timeout=60)
     assert result.returncode == 2
     assert "error: --web localhost:99999: port must be 0..65535" in result.stderr and "Traceback" not in result.stderr
+
+
+def test_busy_port_is_one_error_line_and_a_transient_exit():
+    import socket
+
+    holder = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    holder.bind(("127.0.0.1", 0))
+    holder.listen(1)
+    port = holder.getsockname()[1]
+    try:
+        command = [sys.executable, "-m", "edge", "--source", "demo", "--headless", "--web", f":{port}"]
+        result = subprocess.run(command, cwd=REPO, env=edge_env(), capture_output=True, text=True, timeout=60)
+    finally:
+        holder.close()
+    assert result.returncode == 1, result.stderr  # not 2: systemd restarts the service (RestartPreventExitStatus=2)
+    assert result.stderr.strip().splitlines() == [f"error: web 127.0.0.1:{port}: cannot listen (Address already in "
+                                                  "use); is another instance running?"]
