@@ -48,7 +48,8 @@ class ImageSource:
 
 
 class FolderSource:
-    """Every image file of a folder, sorted by name; unreadable files are skipped with a warning."""
+    """Every image file of a folder, sorted by name; unreadable files are skipped with a warning. The first readable
+    one is read at open, so a folder with none is an EdgeError before the run, not a run of 0 frames."""
 
     def __init__(self, folder: Path, loop: bool = False) -> None:
         self.folder, self.loop = Path(folder), loop
@@ -58,25 +59,37 @@ class FolderSource:
             raise EdgeError(f"source {folder}", "folder has no image files")
         self._position = 0
         self._index = 0
+        self._pending = self._next_image()
+        if self._pending is None:
+            raise EdgeError(f"source {folder}", f"none of its {len(self._files)} image file(s) is readable")
 
-    def read(self) -> Frame | None:
-        attempts = 0
-        while attempts < len(self._files):
+    def _next_image(self) -> tuple[Path, np.ndarray] | None:
+        """The next readable file and its image (wrapping around when looping), None at the end or after a whole
+        pass without one."""
+        for _ in range(len(self._files)):
             if self._position >= len(self._files):
                 if not self.loop:
                     return None
                 self._position = 0
             path = self._files[self._position]
             self._position += 1
-            attempts += 1
             image = cv2.imread(str(path), cv2.IMREAD_COLOR)
             if image is None:
                 log.warning("skipping unreadable image %s", path)
                 continue
-            frame = Frame(image=image, timestamp=time.time(), index=self._index, source=f"{self.name}/{path.name}")
-            self._index += 1
-            return frame
+            return path, image
         return None
+
+    def read(self) -> Frame | None:
+        item, self._pending = self._pending, None
+        if item is None:
+            item = self._next_image()
+        if item is None:
+            return None
+        path, image = item
+        frame = Frame(image=image, timestamp=time.time(), index=self._index, source=f"{self.name}/{path.name}")
+        self._index += 1
+        return frame
 
     def close(self) -> None:
         return None

@@ -124,6 +124,24 @@ def test_image_folder_and_still_image(tmp_path, caplog):
     assert np.array_equal(still.read().image, clip[1]) and still.read() is None
     again = open_source(SourceConfig(uri=str(tmp_path / "f1.png"), loop=True))
     assert all(again.read() is not None for _ in range(3))
+    looped = open_source(SourceConfig(uri=str(tmp_path), loop=True))
+    assert [looped.read().source.rsplit("/", 1)[1] for _ in range(4)] == ["f0.png", "f1.png", "f2.png", "f0.png"]
+
+
+def test_folder_without_a_readable_image_is_one_line_error(emotion_model, tmp_path):
+    from tests.edge.helpers import error_lines, run_edge
+
+    folder = tmp_path / "pictures"
+    folder.mkdir()
+    for name in ("a.jpg", "b.png"):
+        (folder / name).write_bytes(b"not an image")
+    with pytest.raises(EdgeError, match="none of its 2 image file"):
+        open_source(SourceConfig(uri=str(folder)))
+    done = run_edge("--source", str(folder), "--model", str(emotion_model), "--detector", "haar", "--out",
+                    str(tmp_path / "out"))
+    assert done.returncode == 2 and "Traceback" not in done.stderr, done.stderr
+    assert error_lines(done.stderr) == [f"error: source {folder}: none of its 2 image file(s) is readable"]
+    assert "summary:" not in done.stdout
 
 
 @pytest.mark.parametrize("uri, problem", [
