@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import importlib
 import logging
+import os
 import signal
 import threading
 from collections.abc import Callable
@@ -50,6 +51,11 @@ def wants_window(cfg: RunConfig) -> bool:
 
     if cfg.output.window == "off":
         return False
+    if cfg.display.mode != "none":
+        from edge.display.sink import WINDOW_MODES
+
+        if cfg.display.mode in WINDOW_MODES:  # the display's worker process owns the screen: no cv2 window to test
+            return bool(os.environ.get("DISPLAY"))
     reason = window_unavailable_reason()
     if reason is None:
         return True

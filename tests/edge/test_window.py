@@ -79,3 +79,18 @@ def test_demo_fallback_is_bounded_when_the_window_fails(emotion_model, tmp_path,
     finally:
         pipeline.close()
     assert stats.frames == FALLBACK_FRAMES
+
+
+def test_the_display_modes_own_the_screen_so_no_test_window(monkeypatch):
+    from edge.commands.run import wants_window
+    from edge.config import RunConfig
+    from edge.sinks import window
+
+    def no_probe():
+        raise AssertionError("a test window was opened although the display worker owns the screen")
+
+    monkeypatch.setattr(window, "window_unavailable_reason", no_probe)
+    monkeypatch.setenv("DISPLAY", unused_display())
+    assert wants_window(RunConfig.model_validate({"display": {"mode": "fullscreen"}}))
+    monkeypatch.delenv("DISPLAY")
+    assert not wants_window(RunConfig.model_validate({"display": {"mode": "window"}}))
