@@ -87,8 +87,9 @@ class DemoClip(Sequence[np.ndarray]):
             raise ValueError("a demo clip needs at least one frame and one face")
         width, height = int(size[0]), int(size[1])
         if width < MIN_LANE_PX * faces or height < MIN_HEIGHT_PX:
-            raise EdgeError("source demo", f"{width}x{height} frames are too small for {faces} face(s): source.width must "
-                                           f"be at least {MIN_LANE_PX * faces}, source.height at least {MIN_HEIGHT_PX}")
+            raise EdgeError("source demo", f"{width}x{height} frames are too small for {faces} face(s): "
+                                           f"source.width must be at least {MIN_LANE_PX * faces}, "
+                                           f"source.height at least {MIN_HEIGHT_PX}")
         self.n, self.size, self.faces, self.seed = n, (int(size[0]), int(size[1])), faces, seed
         self._face = _face_crop_bgr()
         self._background = _background(self.size, seed)

@@ -1,7 +1,8 @@
 """`python -m edge service --config /etc/emotion-edge/config.yaml`: the normal pipeline, headless, with the
 SQLite store and sd_notify. Waits for a missing camera instead of failing (systemd sees STATUS= and
 start-timeout extensions meanwhile). Exit codes: 0 stopped cleanly, 1 events could not be stored or a passing
-problem (edge.errors.TransientError: the web port is busy), 2 bad configuration (the unit does not restart on 2). `--check-config` only validates the configuration.
+problem (edge.errors.TransientError: the web port is busy), 2 bad configuration (the unit does not restart on 2).
+`--check-config` only validates the configuration.
 """
 
 from __future__ import annotations

@@ -31,7 +31,8 @@ WAYLAND_ONLY = "only $WAYLAND_DISPLAY is set, and OpenCV's window needs X11 ($DI
 PROBE_TIMEOUT_S = 20.0  # a cold `import cv2` plus Qt start-up on a Pi 3 takes a few seconds
 PROBE_CODE = ("import cv2; cv2.namedWindow('edge-probe'); cv2.waitKey(1); cv2.destroyAllWindows(); "
               "cv2.waitKey(1)")
-PROBE_DETAIL_WORDS = ("display", "connect")  # Qt's line naming the actual problem, e.g. "could not connect to display :99"
+# Qt's line naming the actual problem, e.g. "qt.qpa.xcb: could not connect to display :99"
+PROBE_DETAIL_WORDS = ("display", "connect")
 
 
 def _probe_failure(display: str, probe: subprocess.CompletedProcess) -> str:

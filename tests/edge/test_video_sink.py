@@ -80,7 +80,8 @@ def test_annotated_video_of_a_file_keeps_the_file_rate(emotion_model, tmp_path):
     out = tmp_path / "annotated.mp4"
     cfg = RunConfig.model_validate({
         "source": {"uri": str(clip), "fps": CONFIGURED_FPS}, "detector": {"type": "haar"},
-        "classifier": {"model": str(emotion_model)}, "output": {"dir": str(tmp_path), "events": False, "video": str(out)}})
+        "classifier": {"model": str(emotion_model)},
+        "output": {"dir": str(tmp_path), "events": False, "video": str(out)}})
     pipeline = build_pipeline(cfg)
     try:
         assert pipeline.source.fps == FILE_FPS
