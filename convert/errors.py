@@ -35,7 +35,7 @@ class QualityGateError(ConvertError):
 
 def run_cli(body: Callable[[], int]) -> int:
     """A stage's entry point body, with user errors as one line on stderr and the stage's exit code instead of
-    a traceback: ConvertError, DataError (the dataset), and EdgeError (command-line usage, via
+    a traceback: ConvertError, DataError (the dataset), OSError (a path), and EdgeError (command-line usage, via
     edge.cli_common.OneLineParser). Logging is set up by the caller (edge.cli_common.setup_logging)."""
     try:
         return body()
@@ -47,4 +47,7 @@ def run_cli(body: Callable[[], int]) -> int:
         return EXIT_BAD_INPUT
     except DataError as exc:
         print(" ".join(f"error: {exc}".split()), file=sys.stderr)
+        return ConvertError.exit_code
+    except OSError as exc:  # e.g. --cache-dir naming a file, a full disk: the path and the reason, not a traceback
+        print(" ".join(f"error: {exc.filename or 'file system'}: {exc.strerror or exc}".split()), file=sys.stderr)
         return ConvertError.exit_code

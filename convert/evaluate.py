@@ -6,7 +6,8 @@ quantisation, preprocessing) and edge.classifier preprocesses, invokes and (via 
 int8 maths. The figures are therefore those of the deployed pipeline, not of a re-implementation.
 The last line printed is machine-readable:
 `accuracy=<0.xxxx> macro_f1=<0.xxxx> n=<count> ms_per_face=<x.xxx>`, followed by ` held_out=no` when the
-sidecar says the model was fitted on the evaluated split (its figures are then not a held-out result).
+sidecar says the model was fitted on the evaluated split or chose its epoch and offsets on it (its figures
+are then not a held-out result).
 """
 
 from __future__ import annotations
@@ -24,11 +25,12 @@ import numpy as np
 
 from edge.classifier import EmotionClassifier
 from edge.cli_common import OneLineParser, setup_logging
-from edge.contract import sidecar_path
+from edge.contract import ValidationSpec, sidecar_path
 from edge.errors import EdgeError
 from edge.types import Box
 from train.config import TrainConfig
-from train.data import DEFAULT_VAL_FRACTION, HOLDOUT_SUFFIX, Split, is_held_out, load_split, stratified_holdout
+from train.data import (DEFAULT_VAL_FRACTION, HOLDOUT_SUFFIX, NOT_HELD_OUT_NOTES, Split, load_split,
+                        not_held_out_because, stratified_holdout)
 from train.labels import EMOTIONS
 from train.metrics import classification_report, format_table
 from train.plots import plot_confusion
@@ -126,11 +128,13 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--data", type=Path, required=True, help="image-folder dataset or fer2013.csv")
     parser.add_argument("--split", default="test",
                         help="split to evaluate (train, test, privatetest), or train-holdout: the validation slice "
-                             "python -m train held out (same --holdout-fraction and --holdout-seed as the run)")
-    parser.add_argument("--holdout-fraction", type=float, default=DEFAULT_VAL_FRACTION,
-                        help="with --split <split>-holdout: the run's --val-fraction")
-    parser.add_argument("--holdout-seed", type=int, default=TrainConfig().seed,
-                        help="with --split <split>-holdout: the run's --seed")
+                             "python -m train held out (cut as the sidecar's validation records)")
+    parser.add_argument("--holdout-fraction", type=float,
+                        help="with --split <split>-holdout: the run's --val-fraction (default: the sidecar's, else "
+                             f"{DEFAULT_VAL_FRACTION})")
+    parser.add_argument("--holdout-seed", type=int,
+                        help="with --split <split>-holdout: the run's --seed (default: the sidecar's, else "
+                             f"{TrainConfig().seed})")
     parser.add_argument("--limit", type=int, default=0, help="evaluate a stratified sample of N faces (quick checks)")
     parser.add_argument("--seed", type=int, default=0, help="seed of the --limit sample")
     parser.add_argument("--out-dir", type=Path, help="folder for the confusion PNG and a metrics JSON")
@@ -154,24 +158,38 @@ def load_eval_split(args: argparse.Namespace) -> Split:
     return faces
 
 
+def resolve_holdout(args: argparse.Namespace, validation: ValidationSpec | None) -> None:
+    """--holdout-seed/--holdout-fraction default to the slice the sidecar says chose the model; other values
+    cut another slice, part of which the model was fitted on, so they are refused."""
+    if args.holdout_fraction is not None and not 0.0 < args.holdout_fraction < 1.0:
+        raise ConvertError("--holdout-fraction", f"{args.holdout_fraction} must be between 0 and 1")
+    recorded = validation if validation and validation.split.lower() == args.split.lower() else None
+    for name, default in (("seed", TrainConfig().seed), ("fraction", DEFAULT_VAL_FRACTION)):
+        given, kept = getattr(args, f"holdout_{name}"), getattr(recorded, name, None)
+        if given is not None and kept is not None and given != kept:
+            raise ConvertError(f"--holdout-{name}", f"{given}: the model's run held out the {args.split} slice of "
+                                                     f"{name} {kept} (others hold faces it was fitted on)")
+        setattr(args, f"holdout_{name}", next(v for v in (given, kept, default) if v is not None))
+
+
 def run(args: argparse.Namespace) -> Evaluation:
     if args.limit < 0:
         raise ConvertError("--limit", f"{args.limit} must be >= 0")
-    if not 0.0 < args.holdout_fraction < 1.0:
-        raise ConvertError("--holdout-fraction", f"{args.holdout_fraction} must be between 0 and 1")
     folder = args.out_dir or args.model.parent
     stem = f"{args.model.stem}_{args.split}"
     confusion = ensure_writable(args.confusion or folder / f"{stem}_confusion.png", ".png")
     metrics_json = ensure_writable(args.out_dir / f"{stem}_metrics.json", ".json") if args.out_dir else None
     classifier = open_classifier(args.model)  # model problems are reported before the dataset is read
     try:
-        fitted_splits = classifier.contract.fitted_splits
+        fitted_splits, validation = classifier.contract.fitted_splits, classifier.contract.validation
     finally:
         classifier.close()
-    held_out = is_held_out(args.split, fitted_splits)
+    resolve_holdout(args, validation)
+    reason = not_held_out_because(args.split, fitted_splits, validation.split if validation else None)
+    held_out = reason is None
     if not held_out:
-        log.warning("%s was fitted by this model (sidecar fitted_splits %s): its figures are not held-out figures",
-                    args.split, fitted_splits)
+        log.warning("%s (%s; sidecar fitted_splits %s): its figures are not held-out figures", args.split,
+                    NOT_HELD_OUT_NOTES[reason], fitted_splits)
     faces = load_eval_split(args)
     log.info("evaluating %s on %s/%s: %d faces, one face per invoke, %d thread", args.model, args.data,
              args.split, len(faces), SINGLE_THREAD)
@@ -179,12 +197,13 @@ def run(args: argparse.Namespace) -> Evaluation:
     result.held_out = held_out
     title = f"{args.model.name} on {args.split}: accuracy {result.report['accuracy']:.3f}"
     if not held_out:
-        title += " (fitted, not held out)"
+        title += f" ({NOT_HELD_OUT_NOTES[reason]})"
     plot_confusion(result.report["confusion"], result.labels, title, confusion)
     log.info("confusion matrix written to %s", confusion)
     if metrics_json:
         metrics_json.write_text(json.dumps({"model": str(args.model), "data": str(args.data), "split": args.split,
-                                            "held_out": held_out, "ms_per_face": result.ms_per_face,
+                                            "held_out": held_out, "not_held_out_because": reason,
+                                            "ms_per_face": result.ms_per_face,
                                             **result.report}, indent=2))
         log.info("metrics written to %s", metrics_json)
     return result

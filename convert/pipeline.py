@@ -5,6 +5,7 @@ passed the full-integer check and the accuracy gate, float and int8 measured on 
 from __future__ import annotations
 
 import logging
+import math
 import os
 import shutil
 import tempfile
@@ -13,7 +14,7 @@ from pathlib import Path
 
 import numpy as np
 
-from train.data import Split, is_held_out, load_split, resolve_source, stratified_sample
+from train.data import NOT_HELD_OUT_NOTES, Split, load_split, not_held_out_because, resolve_source, stratified_sample
 from train.metrics import classification_report, format_table
 
 from convert.errors import ConvertError, QualityGateError
@@ -49,6 +50,8 @@ def check_inputs(options: ConvertOptions) -> tuple[RunFolder, Path]:
     """Everything that can be checked without TensorFlow; returns the run and the dataset path."""
     if options.calib_size <= 0:
         raise ConvertError("--calib-size", f"{options.calib_size} must be positive")
+    if not math.isfinite(options.max_drop):
+        raise ConvertError("--max-drop", f"{options.max_drop} must be a finite number of points")
     ensure_writable(options.out, ".tflite")
     run = read_run(options.run)
     data = options.data or run.data
@@ -131,7 +134,8 @@ def convert_run(options: ConvertOptions) -> dict:
         except ConvertError as exc:  # the staged path dies with the stage: name and keep a file the user can open
             raise _reject(type(exc), exc.problem, staged, None, out) from None
         sha256 = file_sha256(staged)
-        contract = build_contract(run.labels, integer_model, str(options.run), sha256, None, run.fitted_splits)
+        contract = build_contract(run.labels, integer_model, str(options.run), sha256, None, run.fitted_splits,
+                                  run.validation)
         write_json_atomic(sidecar_path(staged), contract)  # the evaluator reads the model through it
 
         targets = targets_in_model_order(evaluation, run.labels, staged)
@@ -144,10 +148,11 @@ def convert_run(options: ConvertOptions) -> dict:
         log.info("float accuracy %.4f macro-F1 %.4f | int8 accuracy %.4f macro-F1 %.4f | top-1 agreement %.4f | "
                  "int8 %.3f ms/face", float_report["accuracy"], float_report["macro_f1"], int8.report["accuracy"],
                  int8.report["macro_f1"], agreement, int8.ms_per_face)
-        held_out = is_held_out(evaluation.name, run.fitted_splits)
+        reason = not_held_out_because(evaluation.name, run.fitted_splits, (run.validation or {}).get("split"))
+        held_out = reason is None
         if not held_out:
-            log.warning("%s was fitted by %s (run.json fitted_splits): its figures are not held-out figures",
-                        evaluation.name, options.run)
+            log.warning("%s (%s, by %s's run.json): its figures are not held-out figures", evaluation.name,
+                        NOT_HELD_OUT_NOTES[reason], options.run)
         contract["metrics"] = _metrics(evaluation, float_report, int8.report, held_out)
         try:
             accuracy_gate(float_report, int8.report, options.max_drop)

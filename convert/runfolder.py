@@ -3,15 +3,15 @@
 from __future__ import annotations
 
 import json
-import zipfile
 from dataclasses import dataclass
 from pathlib import Path
 
 from convert.errors import ConvertError
+from train.config import keras_archive_problem
+from train.data import HOLDOUT_SUFFIX
 
 MODEL_FILE = "model.keras"
 RUN_FILE = "run.json"
-KERAS_ARCHIVE_MEMBERS = ("config.json", "model.weights.h5")
 
 
 @dataclass(frozen=True)
@@ -25,6 +25,18 @@ class RunFolder:
     data: Path | None
     mixed_precision: bool
     fitted_splits: tuple[str, ...] = ("train",)  # splits the weights saw; figures on these are not held out
+    validation: dict | None = None  # the faces that chose the model (sidecar "validation"); None if unrecorded
+
+
+def validation_of(info: dict) -> dict | None:
+    """run.json's validation faces as the sidecar records them: another split, or train's slice with the seed
+    and fraction that cut it; None for records older than the "val_split" field."""
+    if "val_split" not in info:
+        return None
+    if info["val_split"]:
+        return {"split": str(info["val_split"]), "seed": None, "fraction": None}
+    return {"split": "train" + HOLDOUT_SUFFIX, "seed": info.get("config", {}).get("seed"),
+            "fraction": info.get("val_fraction")}
 
 
 def _read_run_json(path: Path) -> dict:
@@ -44,18 +56,9 @@ def _read_run_json(path: Path) -> dict:
 
 
 def _check_keras_archive(path: Path) -> None:
-    """A .keras file is a zip with config and weights; checking that here spares a TensorFlow traceback."""
-    if not zipfile.is_zipfile(path):
-        raise ConvertError(path, "not a Keras model archive (corrupt or truncated .keras file)")
-    try:
-        with zipfile.ZipFile(path) as archive:
-            names = set(archive.namelist())
-            bad = archive.testzip()
-    except (zipfile.BadZipFile, OSError) as exc:
-        raise ConvertError(path, f"corrupt Keras model archive ({exc})") from None
-    missing = [m for m in KERAS_ARCHIVE_MEMBERS if m not in names]
-    if missing or bad:
-        raise ConvertError(path, f"corrupt Keras model archive ({'missing ' + ', '.join(missing) if missing else 'bad member ' + str(bad)})")
+    problem = keras_archive_problem(path)
+    if problem:
+        raise ConvertError(path, problem)
 
 
 def read_run(path: Path) -> RunFolder:
@@ -72,4 +75,4 @@ def read_run(path: Path) -> RunFolder:
     data = Path(info["data"]) if isinstance(info.get("data"), str) and info["data"] else None
     fitted = info.get("fitted_splits") or ["train"]
     return RunFolder(path, model, tuple(info["labels"]), tuple(info["input_shape"]), data,
-                     bool(info.get("mixed_precision", False)), tuple(map(str, fitted)))
+                     bool(info.get("mixed_precision", False)), tuple(map(str, fitted)), validation_of(info))

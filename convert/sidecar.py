@@ -22,10 +22,11 @@ __all__ = ["build_contract", "write_json_atomic", "sidecar_path", "file_sha256",
 
 
 def build_contract(labels: Sequence[str], model: IntegerModel, source_run: str, sha256: str,
-                   metrics: dict | None, fitted_splits: Sequence[str] = ("train",)) -> dict:
+                   metrics: dict | None, fitted_splits: Sequence[str] = ("train",),
+                   validation: dict | None = None) -> dict:
     """The sidecar dict; preprocessing size is read from the model's input shape (N, H, W, C).
-    `fitted_splits` names the dataset splits the weights were fitted on, so an evaluator can tell a held-out
-    figure from one on faces the model was trained with."""
+    `fitted_splits` names the dataset splits the weights were fitted on and `validation` the faces that chose
+    the model, so an evaluator can tell a held-out figure from one on faces that trained or chose it."""
     _, height, width, _ = model.input.shape
     return {
         "format": CONTRACT_FORMAT,
@@ -36,6 +37,7 @@ def build_contract(labels: Sequence[str], model: IntegerModel, source_run: str, 
                        "interpolation": PREPROCESS_INTERPOLATION, "value_range": PIXEL_RANGE},
         "source_run": source_run,
         "fitted_splits": list(fitted_splits),
+        "validation": validation,
         "tflite_sha256": sha256,
         "metrics": metrics,
         "created": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),

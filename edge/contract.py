@@ -36,6 +36,16 @@ class PreprocessSpec(BaseModel):
     value_range: tuple[float, float] = (0.0, 255.0)
 
 
+class ValidationSpec(BaseModel):
+    """The faces that chose the model (best epoch, class offsets): a split, or the slice of train cut with
+    `seed` and `fraction`; figures on them are not held out."""
+
+    model_config = ConfigDict(extra="ignore")
+    split: str
+    seed: int | None = None
+    fraction: float | None = None
+
+
 class ModelContract(BaseModel):
     """Parsed sidecar; unknown extra keys are tolerated (newer converters may add some)."""
 
@@ -47,6 +57,7 @@ class ModelContract(BaseModel):
     preprocess: PreprocessSpec
     tflite_sha256: str
     fitted_splits: list[str] = ["train"]  # dataset splits the weights were fitted on (older sidecars: train)
+    validation: ValidationSpec | None = None  # unknown in older sidecars
 
     @field_validator("format")
     @classmethod

@@ -17,10 +17,12 @@ import numpy as np
 
 from edge.cli_common import OneLineParser, setup_logging
 from edge.errors import EdgeError
-from train.config import BEST_CHECKPOINT, RUN_RECORD, TrainConfig
-from train.data import (DEFAULT_VAL_FRACTION, DataError, Split, extra_split_of, fitted_splits, is_held_out,
-                        load_split, stratified_holdout)
+from train.config import (BEST_CHECKPOINT, LAST_CHECKPOINT, RUN_RECORD, STATE_FILE, TrainConfig, keras_archive_problem,
+                          read_state)
+from train.data import (DEFAULT_VAL_FRACTION, NOT_HELD_OUT_NOTES, DataError, Split, extra_split_of, is_held_out,
+                        load_split, not_held_out_because, stratified_holdout, union)
 from train.labels import EMOTIONS
+from train.lineage import TRAIN_SLICE, run_fitted_splits
 
 if TYPE_CHECKING:
     import keras
@@ -32,6 +34,9 @@ DEFAULT_CACHE_DIR = Path(".cache/fer")
 DEFAULT_DISTILL_WEIGHT = 0.5
 EXIT_BAD_INPUT = 2
 BF16_CPU_FLAGS = ("avx512_bf16", "amx_bf16", "bf16")
+RECORD_KEYS = ("config", "command", "seconds")  # what --reports-only keeps from a finished run's run.json
+FLOAT_FLAGS = ("lr", "weight_decay", "label_smoothing", "class_weight_power", "dropout", "mixup", "distill_weight",
+               "distill_temperature", "val_fraction")
 
 
 def cpu_supports_bf16() -> bool:
@@ -141,6 +146,12 @@ def check_args(args: argparse.Namespace) -> None:
         raise DataError(f"--mixup {args.mixup}: must be 0 (off) or positive")
     if args.lr <= 0:
         raise DataError(f"--lr {args.lr}: must be positive")
+    for name in FLOAT_FLAGS:
+        if not math.isfinite(getattr(args, name)):
+            raise DataError(f"{flag(name)} {getattr(args, name)}: must be a finite number")
+    if args.extra_train_split and args.extra_train_split.lower() in ("train", TRAIN_SLICE):
+        raise DataError(f"--extra-train-split {args.extra_train_split}: already fitted (name another split, "
+                        "e.g. test)")
     for name in (BEST_CHECKPOINT, RUN_RECORD):
         if args.reports_only and not (args.out / name).is_file():
             raise DataError(f"--reports-only: {args.out / name} not found (is the run finished?)")
@@ -152,8 +163,26 @@ def check_args(args: argparse.Namespace) -> None:
         raise DataError(f"--distill-temperature {args.distill_temperature}: must be positive")
     if args.init_from is not None and not args.init_from.is_file():
         raise DataError(f"--init-from {args.init_from}: no such checkpoint file")
+    check_checkpoints(args)
     if args.soup and (args.resume or args.init_from or args.distill_from):
         raise DataError("--soup: mixes finished runs; it cannot be combined with --resume, --init-from or --distill-from")
+
+
+def check_checkpoints(args: argparse.Namespace) -> None:
+    """Every .keras file the run will load, checked as an archive before TensorFlow loads."""
+    named = [(args.init_from, "--init-from"), (args.distill_from and args.distill_from / BEST_CHECKPOINT,
+                                                "--distill-from"),
+             (args.reports_only and args.out / BEST_CHECKPOINT, "--reports-only"),
+             (args.resume and args.out / LAST_CHECKPOINT, "--resume")]
+    for path, name in named:
+        problem = keras_archive_problem(path) if path and path.is_file() else None
+        if problem:
+            raise DataError(f"{name} {path}: {problem}")
+    if args.resume and (args.out / STATE_FILE).is_file():
+        try:
+            read_state(args.out)
+        except ValueError as exc:
+            raise DataError(str(exc)) from None
 
 
 def check_offsets(args: argparse.Namespace) -> None:
@@ -165,10 +194,10 @@ def check_offsets(args: argparse.Namespace) -> None:
         args.offsets = read_class_offsets(args.offsets_from)
         return
     args.offsets = None
-    fitted = fitted_splits(args.extra_train_split, args.val_split)
-    if args.val_split and not args.no_tune_bias and not is_held_out(args.val_split, fitted):
-        raise DataError(f"--val-split {args.val_split}: also fitted (--extra-train-split), so class offsets tuned "
-                        "on it would be fitted too: pass --offsets-from RUN or --no-tune-bias")
+    validation = args.val_split or TRAIN_SLICE
+    if not args.no_tune_bias and not is_held_out(validation, args.fitted):
+        raise DataError(f"validation split {validation}: also fitted ({' + '.join(args.fitted)}), so class offsets "
+                        "tuned on it would be fitted too: pass --offsets-from RUN or --no-tune-bias")
 
 
 def read_class_offsets(run: Path) -> list[float]:
@@ -219,6 +248,9 @@ def adopt_run_record(args: argparse.Namespace) -> dict:
         previous = json.loads((args.out / RUN_RECORD).read_text())
     except ValueError as exc:
         raise DataError(f"--reports-only: {args.out / RUN_RECORD} is not valid JSON ({exc})") from None
+    missing = [key for key in RECORD_KEYS if key not in previous]
+    if missing:
+        raise DataError(f"--reports-only: {args.out / RUN_RECORD} lacks {', '.join(missing)} (not a finished run's record)")
     recorded_seed = previous.get("config", {}).get("seed", args.seed)
     if recorded_seed != args.seed:
         raise DataError(f"--seed {args.seed}: {args.out} was trained with --seed {recorded_seed} (its validation "
@@ -248,11 +280,10 @@ def adopt_run_record(args: argparse.Namespace) -> dict:
 def finished_run(args: argparse.Namespace, previous: dict, command: str) -> tuple[keras.Model, TrainConfig, str, float]:
     """A finished run's model with the offsets of its last report taken out, and the config, command and time its
     run.json recorded, so re-reporting keeps what the training run was."""
-    import keras
-
+    from train.fit import load_checkpoint
     from train.reports import unfold_previous_bias
 
-    model = keras.models.load_model(args.out / BEST_CHECKPOINT)
+    model = load_checkpoint(args.out / BEST_CHECKPOINT, "--reports-only")
     unfold_previous_bias(model, args.out)
     config = TrainConfig.from_record(previous["config"])
     return model, config, f"{previous['command']}; reports redone by: {command}", float(previous["seconds"])
@@ -265,7 +296,7 @@ def distillation_targets(args: argparse.Namespace, train: Split) -> np.ndarray:
     return blend_targets(train.y, teacher, args.distill_weight)
 
 
-def soup_members(args: argparse.Namespace) -> None:
+def soup_members(args: argparse.Namespace) -> list[str]:
     """Check the --soup members before any data loads; the soup is fitted on what they were fitted on."""
     from train.soup import check_members
 
@@ -280,6 +311,7 @@ def soup_members(args: argparse.Namespace) -> None:
     if args.extra_train_split and args.extra_train_split != extra:
         raise DataError(f"--extra-train-split {args.extra_train_split}: the --soup runs were fitted on {fitted}")
     args.extra_train_split = extra
+    return fitted
 
 
 def mix_soup(args: argparse.Namespace, train: Split, started: float) -> tuple[keras.Model, TrainConfig, float]:
@@ -302,8 +334,8 @@ def main(argv: list[str] | None = None) -> int:
         args = parse_args(argv)
         check_args(args)
         previous = adopt_run_record(args) if args.reports_only else {}
-        if args.soup and not args.reports_only:
-            soup_members(args)
+        members = soup_members(args) if args.soup and not args.reports_only else []
+        args.fitted = union(run_fitted_splits(args, previous.get("fitted_splits")), members)
         check_offsets(args)
         args.out.mkdir(parents=True, exist_ok=True)
         train, val, evaluation = load_data(args)
@@ -316,8 +348,10 @@ def main(argv: list[str] | None = None) -> int:
     log.info("train %d, validation %d (%s), evaluation %s", len(train), len(val), val.name,
              len(evaluation) if evaluation else "none")
 
-    if evaluation is not None and args.extra_train_split and not is_held_out(evaluation.name, [args.extra_train_split]):
-        log.warning("%s is also fitted (--extra-train-split): its figures are not held-out figures", args.eval_split)
+    reason = not_held_out_because(evaluation.name, args.fitted, val.name) if evaluation is not None else None
+    if reason:
+        log.warning("%s: %s (fitted on %s): its figures are not held-out figures", evaluation.name,
+                    NOT_HELD_OUT_NOTES[reason], " + ".join(args.fitted))
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
     from train.augment import AugmentConfig  # TensorFlow loads only once the inputs are known to be good
     from train.fit import fit
@@ -332,7 +366,7 @@ def main(argv: list[str] | None = None) -> int:
         else:
             config = train_config(args)
             targets = distillation_targets(args, train) if args.distill_from else None
-            held_out = is_held_out(val.name, fitted_splits(args.extra_train_split, args.val_split))
+            held_out = is_held_out(val.name, args.fitted)
             if not held_out and not config.average_last:
                 log.warning("%s is also fitted: the epoch it picks as model.keras is not a held-out choice "
                             "(a refit should average its epochs: --average-last)", val.name)

@@ -3,7 +3,10 @@ before TensorFlow loads)."""
 
 from __future__ import annotations
 
+import json
+import zipfile
 from dataclasses import dataclass, fields
+from pathlib import Path
 
 # A run folder: the kept model (the one convert ships), the checkpoint --resume continues from, the resume state,
 # the per-epoch history and the run record (config, lineage, offsets) that convert and --reports-only read.
@@ -12,6 +15,35 @@ LAST_CHECKPOINT = "last.keras"
 STATE_FILE = "state.json"
 HISTORY_FILE = "history.csv"
 RUN_RECORD = "run.json"
+KERAS_ARCHIVE_MEMBERS = ("config.json", "model.weights.h5")
+
+
+def read_state(out_dir: Path) -> dict:
+    """state.json of an interrupted run, checked; a ValueError naming the file when it is damaged."""
+    path = out_dir / STATE_FILE
+    try:
+        state = json.loads(path.read_text())
+        int(state["epoch"]), float(state["best_val_accuracy"])
+    except (ValueError, KeyError, TypeError) as exc:
+        raise ValueError(f"--resume: {path} is damaged ({exc!r}); remove it to start afresh") from None
+    return state
+
+
+def keras_archive_problem(path: Path) -> str | None:
+    """What is wrong with a .keras file (a zip with config and weights), or None; checked without TensorFlow,
+    so a bad checkpoint is one line instead of a traceback."""
+    if not zipfile.is_zipfile(path):
+        return "not a Keras model archive (corrupt or truncated .keras file)"
+    try:
+        with zipfile.ZipFile(path) as archive:
+            names = set(archive.namelist())
+            bad = archive.testzip()
+    except (zipfile.BadZipFile, OSError) as exc:
+        return f"corrupt Keras model archive ({exc})"
+    missing = [member for member in KERAS_ARCHIVE_MEMBERS if member not in names]
+    if missing:
+        return f"corrupt Keras model archive (missing {', '.join(missing)})"
+    return f"corrupt Keras model archive (bad member {bad})" if bad else None
 
 
 @dataclass

@@ -181,6 +181,9 @@ def resolve_source(data: Path) -> Path:
     return data
 
 
+STRICT_CACHE_TAG = "-strict"
+
+
 def _cache_key(source: Path, split: str) -> str:
     if source.is_file():
         stat = source.stat()
@@ -194,9 +197,11 @@ def _cache_key(source: Path, split: str) -> str:
 
 
 def load_split(data: Path, split: str, cache_dir: Path | None = None, strict: bool = False) -> Split:
-    """Load one split ('train', 'test', 'privatetest') from either format, using the cache when valid."""
+    """Load one split ('train', 'test', 'privatetest') from either format, using the cache when valid. A
+    strict load has its own cache entry: one cached by a lenient load may have skipped bad rows."""
     source = resolve_source(Path(data))
-    cache_path = cache_dir / f"{split}-{_cache_key(source, split)}.npz" if cache_dir else None
+    strictness = STRICT_CACHE_TAG if strict else ""
+    cache_path = cache_dir / f"{split}-{_cache_key(source, split)}{strictness}.npz" if cache_dir else None
     if cache_path and cache_path.is_file():
         with np.load(cache_path) as cached:
             log.info("loaded %s split from cache %s", split, cache_path)
@@ -220,13 +225,6 @@ DEFAULT_VAL_FRACTION = 0.1  # share of train that `python -m train` holds out fo
 HOLDOUT_SUFFIX = "-holdout"  # the held-out slice of split "train" is named "train-holdout"
 
 
-def fitted_splits(extra_train_split: str | None, val_split: str | None = None) -> list[str]:
-    """The splits a run's weights are fitted on: "train" less its validation slice, or the whole of "train"
-    (its slice "train-holdout" included) when validation is another split, plus the extra split."""
-    whole_train = ["train" + HOLDOUT_SUFFIX] if val_split else []
-    return ["train", *whole_train, *([extra_train_split] if extra_train_split else [])]
-
-
 def extra_split_of(fitted: list[str]) -> str | None:
     """The --extra-train-split a run's recorded fitted splits imply (the one not part of "train")."""
     extra = [name for name in fitted if name not in ("train", "train" + HOLDOUT_SUFFIX)]
@@ -235,8 +233,31 @@ def extra_split_of(fitted: list[str]) -> str | None:
 
 def is_held_out(split_name: str, fitted_splits) -> bool:
     """Whether figures on `split_name` are held out, given the splits a model was fitted on (case-blind:
-    image folders may be named Test or test). "train-holdout" is held out of a model fitted on "train"."""
-    return split_name.lower() not in {name.lower() for name in fitted_splits}
+    image folders may be named Test or test). "train-holdout" is held out of a model fitted on "train" (the
+    slice is cut from it before fitting) unless listed itself; a slice of any other fitted split ("test-holdout"
+    of a model fitted on "test") is fitted."""
+    name = split_name.lower()
+    fitted = {split.lower() for split in fitted_splits}
+    base = name.removesuffix(HOLDOUT_SUFFIX)
+    return name not in fitted and (base == "train" or base not in fitted)
+
+
+def not_held_out_because(split_name: str, fitted_splits, validation_split: str | None = None) -> str | None:
+    """Why figures on `split_name` are not held-out figures ("fitted", or "validation" when the split chose the
+    model's epoch and offsets), or None when they are."""
+    if not is_held_out(split_name, fitted_splits):
+        return "fitted"
+    if validation_split is not None and split_name.lower() == validation_split.lower():
+        return "validation"
+    return None
+
+
+NOT_HELD_OUT_NOTES = {"fitted": "fitted: not held out", "validation": "validation split: chose the model, not held out"}
+
+
+def union(*lists) -> list[str]:
+    """The names of several lists, each once, in first-seen order."""
+    return list(dict.fromkeys(name for names in lists for name in names))
 
 
 def stratified_holdout(split: Split, fraction: float, seed: int) -> tuple[Split, Split]:

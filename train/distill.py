@@ -16,6 +16,7 @@ import keras
 import numpy as np
 
 from train.config import BEST_CHECKPOINT
+from train.fit import load_checkpoint
 from train.model import LOGITS_LAYER
 from train.reports import unfold_previous_bias
 
@@ -68,7 +69,7 @@ def teacher_probabilities(teacher_run: Path, images: np.ndarray, temperature: fl
             if str(saved["key"]) == key:
                 log.info("teacher targets reused from %s", cache)
                 return saved["probabilities"]
-    model = keras.models.load_model(teacher_run / BEST_CHECKPOINT)
+    model = load_checkpoint(teacher_run / BEST_CHECKPOINT, "--distill-from")
     unfold_previous_bias(model, teacher_run)
     log.info("teacher %s: soft targets for %d faces (mirror-averaged, temperature %g)",
              teacher_run, len(images), temperature)

@@ -16,8 +16,8 @@ import tensorflow as tf
 
 from train.augment import AugmentConfig, build_augmenter, mix_batch, random_erase
 from train.averaging import WeightAverage, recalibrate_batch_norm
-from train.config import BEST_CHECKPOINT, HISTORY_FILE, LAST_CHECKPOINT, STATE_FILE, TrainConfig
-from train.data import Split
+from train.config import BEST_CHECKPOINT, HISTORY_FILE, LAST_CHECKPOINT, STATE_FILE, TrainConfig, read_state
+from train.data import DataError, Split
 from train.labels import NUM_CLASSES
 from train.model import build_model, count_macs
 
@@ -117,18 +117,36 @@ class Progress(keras.callbacks.Callback):
         )
 
 
-class ResumeState(keras.callbacks.Callback):
-    """Saves the last checkpoint and the epoch/best figures after every epoch, for --resume."""
+class ResumableEarlyStopping(keras.callbacks.EarlyStopping):
+    """Early stopping whose patience survives --resume: Keras resets its counter and best score when training
+    starts, so a resumed run would otherwise wait `patience` epochs afresh."""
 
-    def __init__(self, out_dir: Path, best: float) -> None:
+    def __init__(self, patience: int, wait: int = 0, best: float | None = None) -> None:
+        super().__init__(monitor="val_accuracy", mode="max", patience=patience)
+        self.resumed_wait, self.resumed_best = wait, best
+
+    def on_train_begin(self, logs: dict | None = None) -> None:
+        super().on_train_begin(logs)
+        self.wait = self.resumed_wait
+        if self.resumed_best:
+            self.best = self.resumed_best
+
+
+class ResumeState(keras.callbacks.Callback):
+    """Saves the last checkpoint and the epoch/best figures, early stopping's count and whether it stopped the
+    run after every epoch, for --resume."""
+
+    def __init__(self, out_dir: Path, best: float, early: ResumableEarlyStopping) -> None:
         super().__init__()
         self.out_dir = out_dir
         self.best = best
+        self.early = early
 
     def on_epoch_end(self, epoch: int, logs: dict | None = None) -> None:
         self.best = max(self.best, float((logs or {}).get("val_accuracy", 0.0)))
         self.model.save(self.out_dir / LAST_CHECKPOINT)
-        state = {"epoch": epoch, "best_val_accuracy": self.best}
+        state = {"epoch": epoch, "best_val_accuracy": self.best, "patience_used": int(self.early.wait),
+                 "stopped_early": bool(self.model.stop_training)}
         tmp = self.out_dir / (STATE_FILE + ".tmp")
         tmp.write_text(json.dumps(state))
         tmp.replace(self.out_dir / STATE_FILE)
@@ -144,29 +162,39 @@ def _compile(model: keras.Model, config: TrainConfig) -> None:
     )
 
 
+def load_checkpoint(path: Path, flag: str) -> keras.Model:
+    try:
+        return keras.models.load_model(path)
+    except (ValueError, OSError) as exc:
+        raise DataError(f"{flag} {path}: not a readable Keras model ({' '.join(str(exc).split())[:200]})") from None
+
+
 def prepare_model(
     out_dir: Path, config: TrainConfig, resume: bool, init_from: Path | None = None
-) -> tuple[keras.Model, int, float]:
-    """A fresh compiled model, or the last checkpoint with its next epoch and best score when resuming.
+) -> tuple[keras.Model, int, dict]:
+    """A fresh compiled model, or the last checkpoint with its next epoch and saved state when resuming (a run
+    early stopping ended resumes at its last epoch, so it trains no further).
 
     `init_from` starts a new schedule from another run's weights (a warm restart): the architecture comes from
     that checkpoint, the optimizer and learning-rate cycle start afresh."""
-    state_path = out_dir / STATE_FILE
-    if resume and state_path.is_file() and (out_dir / LAST_CHECKPOINT).is_file():
-        state = json.loads(state_path.read_text())
-        model = keras.models.load_model(out_dir / LAST_CHECKPOINT)
+    if resume and (out_dir / STATE_FILE).is_file() and (out_dir / LAST_CHECKPOINT).is_file():
+        state = read_state(out_dir)
+        model = load_checkpoint(out_dir / LAST_CHECKPOINT, "--resume")
         log.info("resuming after epoch %d (best val_accuracy %.4f)", state["epoch"] + 1, state["best_val_accuracy"])
-        return model, state["epoch"] + 1, float(state["best_val_accuracy"])
+        if state.get("stopped_early"):
+            log.info("early stopping ended this run after epoch %d: nothing left to train", state["epoch"] + 1)
+            return model, config.epochs, state
+        return model, state["epoch"] + 1, state
     if resume:
         log.info("nothing to resume in %s; starting fresh", out_dir)
     if init_from is not None:
-        model = keras.models.load_model(init_from)
+        model = load_checkpoint(init_from, "--init-from")
         log.info("warm start from %s", init_from)
         _compile(model, config)
-        return model, 0, 0.0
+        return model, 0, {}
     model = build_model(config.width, config.dense_units, config.dropout)
     _compile(model, config)
-    return model, 0, 0.0
+    return model, 0, {}
 
 
 def fit(
@@ -180,7 +208,8 @@ def fit(
     keras.utils.set_random_seed(config.seed)
     if config.mixed_precision:
         keras.mixed_precision.set_global_policy("mixed_bfloat16")
-    model, initial_epoch, best = prepare_model(out_dir, config, resume, init_from)
+    model, initial_epoch, state = prepare_model(out_dir, config, resume, init_from)
+    best = float(state.get("best_val_accuracy", 0.0))
     seed = data_seed(config.seed, initial_epoch)
     if seed != config.seed:
         keras.utils.set_random_seed(seed)
@@ -191,14 +220,19 @@ def fit(
         out_dir / BEST_CHECKPOINT, monitor="val_accuracy", mode="max", save_best_only=True,
         initial_value_threshold=best or None,
     )
-    average = WeightAverage(out_dir, config.epochs - config.average_last) if config.average_last else None
-    callbacks = [
+    average = None
+    if config.average_last:
+        average = WeightAverage(out_dir, config.epochs - config.average_last)
+        if state:
+            average.resume(model, state["epoch"])
+    early = ResumableEarlyStopping(config.patience, int(state.get("patience_used", 0)), best or None)
+    callbacks = [  # the resume state is saved before the average, which can catch up one epoch from it
         keras.callbacks.LearningRateScheduler(lambda epoch: learning_rate_at(epoch, config)),
         checkpoint,
-        keras.callbacks.EarlyStopping(monitor="val_accuracy", mode="max", patience=config.patience),
+        early,
         keras.callbacks.CSVLogger(out_dir / HISTORY_FILE, append=initial_epoch > 0),
+        ResumeState(out_dir, best, early),
         *([average] if average else []),
-        ResumeState(out_dir, best),
         Progress(config.epochs),
     ]
     if initial_epoch < config.epochs:

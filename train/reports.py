@@ -15,7 +15,7 @@ import keras
 import numpy as np
 
 from train.config import BEST_CHECKPOINT, HISTORY_FILE, RUN_RECORD, TrainConfig
-from train.data import HOLDOUT_SUFFIX, Split, fitted_splits, is_held_out
+from train.data import HOLDOUT_SUFFIX, NOT_HELD_OUT_NOTES, Split, not_held_out_because
 from train.labels import EMOTIONS, IMAGE_SIZE
 from train.metrics import classification_report, format_table, tune_class_bias
 from train.model import LOGITS_LAYER, count_macs
@@ -96,7 +96,7 @@ def write_reports(model: keras.Model, args: argparse.Namespace, config: TrainCon
         "distill_from": str(args.distill_from) if args.distill_from else None,
         "soup_of": [str(run) for run in args.soup] if getattr(args, "soup", None) else None,
         "val_fraction": None if args.val_split else args.val_fraction, "val_split": args.val_split,
-        "fitted_splits": fitted_splits(args.extra_train_split, args.val_split),
+        "fitted_splits": args.fitted,
         "class_bias": np.round(bias, 3).tolist(), "untuned_validation_accuracy": round(untuned_accuracy, 4),
         "class_bias_from": str(args.offsets_from) if args.offsets_from else None,
         "params": model.count_params(), "macs": count_macs(model),
@@ -148,8 +148,9 @@ def write_model_card(out: Path, run: dict, metrics: dict) -> None:
     fitted = run.get("fitted_splits") or ["train"]
     validation = run.get("val_split") or "train" + HOLDOUT_SUFFIX
     for split, report in metrics.items():
-        shown = validation if split == "validation" else split
-        note = "" if is_held_out(shown, fitted) else " (fitted: not held out)"
+        shown, chose = (validation, None) if split == "validation" else (split, validation)
+        reason = not_held_out_because(shown, fitted, chose)
+        note = f" ({NOT_HELD_OUT_NOTES[reason]})" if reason else ""
         rows.append(f"| {split}{note} | {report['n']} | {report['accuracy']:.4f} | {report['macro_f1']:.4f} |")
     card = f"""# Model card: {out.name}
 

@@ -112,6 +112,19 @@ def test_evaluate_bad_holdout_fraction(converted: Converted, tmp_path: Path) -> 
     assert "1.5 must be between 0 and 1" in assert_one_line_error(result, "--holdout-fraction")
 
 
+def test_evaluate_cache_dir_that_is_a_file(converted: Converted, tmp_path: Path) -> None:
+    blocker = tmp_path / "cache"
+    blocker.write_text("not a folder")
+    result = run_module("convert.evaluate", "--model", converted.model, "--data", converted.data,
+                        "--cache-dir", blocker, "--out-dir", tmp_path)
+    assert_one_line_error(result, blocker)
+
+
+def test_convert_max_drop_must_be_finite(converted: Converted, tmp_path: Path) -> None:
+    result = run_module("convert", "--run", converted.run, "--out", tmp_path / "m.tflite", "--max-drop", "nan")
+    assert "nan must be a finite number of points" in assert_one_line_error(result, "--max-drop")
+
+
 def run_copy(converted: Converted, folder: Path) -> Path:
     folder.mkdir(parents=True)
     for name in ("model.keras", "run.json"):

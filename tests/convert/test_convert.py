@@ -14,7 +14,7 @@ from tests.convert.conftest import CALIB_SIZE, Converted, run_module
 from tests.convert.direct import accuracy_and_macro_f1, predict, read_folder_split
 
 CONTRACT_KEYS = {"format", "labels", "input", "output", "preprocess", "source_run", "fitted_splits",
-                 "tflite_sha256", "metrics", "created"}
+                 "validation", "tflite_sha256", "metrics", "created"}
 METRIC_KEYS = {"split", "held_out", "n", "float_accuracy", "int8_accuracy", "float_macro_f1", "int8_macro_f1"}
 FLOAT_DTYPES = {np.float16, np.float32, np.float64}
 
@@ -109,12 +109,12 @@ def test_figures_on_a_split_the_run_fitted_are_flagged_as_not_held_out(converted
     result = run_module("convert", "--run", run, "--out", out, "--calib-size", CALIB_SIZE, "--max-drop", "50",
                         "--cache-dir", tmp_path / "cache")
     assert result.returncode == 0, result.stderr[-2000:]
-    assert f"test was fitted by {run} (run.json fitted_splits)" in result.stdout
+    assert f"test (fitted: not held out, by {run}'s run.json)" in result.stdout
     contract = json.loads(out.with_suffix(".json").read_text())
     assert contract["fitted_splits"] == ["train", "test"] and contract["metrics"]["held_out"] is False
     evaluated = run_module("convert.evaluate", "--model", out, "--data", converted.data, "--out-dir", tmp_path)
     assert evaluated.returncode == 0, evaluated.stderr[-2000:]
-    assert "test was fitted by this model" in evaluated.stdout
+    assert "test (fitted: not held out; sidecar fitted_splits" in evaluated.stdout
     assert evaluated.stdout.strip().splitlines()[-1].endswith(" held_out=no")
     assert json.loads((tmp_path / "fitted_test_metrics.json").read_text())["held_out"] is False
     assert json.loads(converted.sidecar.read_text())["metrics"]["held_out"] is True  # the plain run's is

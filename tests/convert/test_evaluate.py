@@ -10,10 +10,11 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from tests.convert.conftest import TRAIN_PER_CLASS, Converted, run_module, run_python
+from tests.convert.conftest import TRAIN_PER_CLASS, Converted, assert_one_line_error, run_module, run_python
 from tests.convert.direct import accuracy_and_macro_f1, dequantized_outputs, predict, read_folder_split
 
-SUMMARY = re.compile(r"^accuracy=(0\.\d{4}|1\.0000) macro_f1=(0\.\d{4}|1\.0000) n=(\d+) ms_per_face=(\d+\.\d{3})$")
+SUMMARY = re.compile(r"^accuracy=(0\.\d{4}|1\.0000) macro_f1=(0\.\d{4}|1\.0000) n=(\d+) ms_per_face=(\d+\.\d{3})"
+                     r"( held_out=no)?$")
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
 
 BLOCK_TENSORFLOW = """
@@ -69,8 +70,8 @@ def test_figures_match_direct_interpreter(converted: Converted, tmp_path: Path) 
 
 
 def test_train_holdout_is_the_validation_slice_the_run_held_out(converted: Converted, tmp_path: Path) -> None:
-    """--split train-holdout evaluates exactly the faces python -m train kept out of training (same default
-    fraction and seed), so a model fitted on train and test still has a held-out figure."""
+    """--split train-holdout evaluates exactly the faces python -m train kept out of training (the seed and
+    fraction the sidecar records); they chose the run's epoch and offsets, so they are marked as validation."""
     from train.data import load_split, stratified_holdout
     from train.labels import EMOTIONS
 
@@ -85,7 +86,19 @@ def test_train_holdout_is_the_validation_slice_the_run_held_out(converted: Conve
     targets = np.asarray([labels.index(EMOTIONS[index]) for index in held_out.y])
     want_accuracy, want_f1 = accuracy_and_macro_f1(targets, predict(converted.model, held_out.x[..., 0]), len(labels))
     assert (accuracy, macro_f1) == (pytest.approx(want_accuracy, abs=5e-5), pytest.approx(want_f1, abs=5e-5))
-    assert json.loads((tmp_path / "tiny_train-holdout_metrics.json").read_text())["held_out"] is True
+    report = json.loads((tmp_path / "tiny_train-holdout_metrics.json").read_text())
+    assert report["held_out"] is False and report["not_held_out_because"] == "validation"
+    assert result.stdout.strip().endswith(" held_out=no")
+    assert json.loads(converted.sidecar.read_text())["validation"] == {"split": "train-holdout", "seed": 42,
+                                                                        "fraction": 0.1}
+
+
+def test_a_slice_other_than_the_one_the_run_held_out_is_refused(converted: Converted, tmp_path: Path) -> None:
+    result = run_module("convert.evaluate", "--model", converted.model, "--data", converted.data,
+                        "--split", "train-holdout", "--holdout-seed", "7", "--out-dir", tmp_path)
+    assert assert_one_line_error(result, "--holdout-seed") == (
+        "error: --holdout-seed: 7: the model's run held out the train-holdout slice of seed 42 (others hold faces "
+        "it was fitted on)")
 
 
 def test_runs_without_tensorflow_and_reads_csv(converted: Converted, tmp_path: Path) -> None:

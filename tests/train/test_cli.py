@@ -44,8 +44,12 @@ def assert_one_line(result: subprocess.CompletedProcess, expected: str) -> None:
     (["--batch-size", "15"], "error: --batch-size 15: larger than the 14 training faces (every batch must be full)"),
     (["--batch-size", "8", "--limit", "7"],
      "error: --batch-size 8: larger than the 7 training faces (every batch must be full)"),
+    (["--lr", "nan"], "error: --lr nan: must be a finite number"),
+    (["--weight-decay", "inf"], "error: --weight-decay inf: must be a finite number"),
+    (["--extra-train-split", "train"], "error: --extra-train-split train: already fitted (name another split, e.g. test)"),
 ], ids=["negative-limit", "val-fraction-above-one", "negative-patience", "negative-warmup", "negative-weight-decay",
-        "negative-class-weight-power", "label-smoothing-above-one", "batch-beyond-train", "batch-beyond-limit"])
+        "negative-class-weight-power", "label-smoothing-above-one", "batch-beyond-train", "batch-beyond-limit",
+        "nan-lr", "infinite-weight-decay", "extra-split-train"])
 def test_out_of_range_values_name_their_flag(dataset: Path, tmp_path: Path, extra: list[str], expected: str) -> None:
     assert_one_line(run_train(*extra, data=dataset, out=tmp_path / "run"), expected)
 
@@ -89,3 +93,18 @@ def test_undecodable_csv_is_one_line(tmp_path: Path) -> None:
     result = run_train(data=data, out=tmp_path / "run")
     assert_one_line(result, f"error: {data}: not a UTF-8 text CSV (invalid continuation byte; expected "
                             "fer2013.csv's columns emotion, pixels, Usage)")
+
+
+def test_damaged_resume_files_are_one_line(dataset: Path, tmp_path: Path) -> None:
+    """--resume reads state.json and last.keras: damage in either is named before TensorFlow loads."""
+    run = tmp_path / "run"
+    run.mkdir()
+    (run / "state.json").write_text('{"epoch": ')
+    result = run_train("--resume", data=dataset, out=run)
+    assert result.returncode == 2 and "Traceback" not in result.stderr
+    line, = result.stderr.strip().splitlines()
+    assert line.startswith(f"error: --resume: {run / 'state.json'} is damaged")
+    (run / "state.json").write_text('{"epoch": 3, "best_val_accuracy": 0.5}')
+    (run / "last.keras").write_bytes(b"truncated")
+    assert_one_line(run_train("--resume", data=dataset, out=run), f"error: --resume {run / 'last.keras'}: not a Keras "
+                                                                  "model archive (corrupt or truncated .keras file)")

@@ -129,15 +129,11 @@ def test_held_out_means_not_among_the_fitted_splits_whatever_the_folder_case():
     assert not is_held_out("Test", ["train", "test"]) and not is_held_out("train", ["TRAIN"])
 
 
-def test_a_refit_validated_on_another_split_has_fitted_the_whole_train_split():
-    """With --val-split, no train slice is held out: "train-holdout" counts as fitted, and the extra split is
-    recovered from the recorded list whichever form it has."""
-    from train.data import extra_split_of, fitted_splits, is_held_out
+def test_a_slice_of_a_fitted_split_is_fitted_except_trains_own_validation_slice():
+    from train.data import is_held_out
 
-    assert fitted_splits(None) == ["train"] and fitted_splits("test") == ["train", "test"]
-    refit = fitted_splits("test", "test")
-    assert refit == ["train", "train-holdout", "test"] and not is_held_out("train-holdout", refit)
-    assert extra_split_of(refit) == "test" and extra_split_of(["train"]) is None
+    assert not is_held_out("test-holdout", ["train", "test"]) and is_held_out("test-holdout", ["train"])
+    assert is_held_out("train-holdout", ["train"]) and not is_held_out("train-holdout", ["train", "train-holdout"])
 
 
 def test_csv_that_is_not_utf8_text_is_one_data_error(tmp_path):

@@ -22,3 +22,38 @@ def test_a_resumed_run_gets_a_new_shuffle_order_and_a_fresh_run_keeps_its_own():
     assert data_seed(42, 0) == 42  # a fresh run keeps its seed
     np.testing.assert_array_equal(first_batch(data_seed(42, 0)), first_batch(data_seed(42, 0)))
     assert not np.array_equal(first_batch(data_seed(42, 0)), first_batch(data_seed(42, 6)))
+
+
+def test_early_stopping_patience_and_its_stop_survive_a_resume(tmp_path):
+    """The resume state carries early stopping's count; a resumed run continues it (Keras alone would start
+    over), and a run it stopped resumes as finished."""
+    import json
+
+    from train.config import TrainConfig
+    from train.fit import ResumableEarlyStopping, ResumeState, prepare_model
+
+    config = TrainConfig(epochs=10, width=4, dense_units=8, patience=2)
+    model, _, _ = prepare_model(tmp_path, config, resume=False)
+    early = ResumableEarlyStopping(config.patience)
+    state = ResumeState(tmp_path, 0.0, early)
+    for callback in (early, state):
+        callback.set_model(model)
+    early.on_train_begin()
+    for epoch, accuracy in enumerate((0.5, 0.4)):  # one epoch without improvement
+        early.on_epoch_end(epoch, {"val_accuracy": accuracy})
+        state.on_epoch_end(epoch, {"val_accuracy": accuracy})
+    saved = json.loads((tmp_path / "state.json").read_text())
+    assert saved["patience_used"] == 1 and not saved["stopped_early"]
+
+    resumed, next_epoch, saved = prepare_model(tmp_path, config, resume=True)
+    early = ResumableEarlyStopping(config.patience, saved["patience_used"], saved["best_val_accuracy"])
+    early.set_model(resumed)
+    early.on_train_begin()
+    early.on_epoch_end(next_epoch, {"val_accuracy": 0.45})  # the second epoch without improvement
+    assert next_epoch == 2 and resumed.stop_training
+    finisher = ResumeState(tmp_path, saved["best_val_accuracy"], early)
+    finisher.set_model(resumed)
+    finisher.on_epoch_end(next_epoch, {"val_accuracy": 0.45})
+    assert json.loads((tmp_path / "state.json").read_text())["stopped_early"]
+    _, after_stop, _ = prepare_model(tmp_path, config, resume=True)
+    assert after_stop == config.epochs  # nothing left to train

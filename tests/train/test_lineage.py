@@ -1,0 +1,63 @@
+"""fitted_splits follows a run's parents: what its --init-from run and --distill-from teacher were fitted on,
+and the train slice when a parent held out another one."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+from pathlib import Path
+
+from train.data import extra_split_of, is_held_out
+from train.lineage import own_splits, run_fitted_splits
+
+
+def args_for(**values) -> argparse.Namespace:
+    defaults = {"val_split": None, "extra_train_split": None, "init_from": None, "distill_from": None,
+                "seed": 42, "val_fraction": 0.1}
+    return argparse.Namespace(**{**defaults, **values})
+
+
+def parent_run(folder: Path, fitted: list[str], seed: int = 42, val_fraction: float | None = 0.1) -> Path:
+    folder.mkdir()
+    (folder / "last.keras").write_bytes(b"")
+    record = {"config": {"seed": seed}, "val_fraction": val_fraction, "fitted_splits": fitted}
+    (folder / "run.json").write_text(json.dumps(record))
+    return folder
+
+
+def test_own_splits_of_a_plain_run_an_extra_split_and_a_refit():
+    assert own_splits(args_for()) == ["train"]
+    assert own_splits(args_for(extra_train_split="test")) == ["train", "test"]
+    refit = own_splits(args_for(val_split="test", extra_train_split="test"))
+    assert refit == ["train", "train-holdout", "test"] and not is_held_out("train-holdout", refit)
+    assert extra_split_of(refit) == "test" and extra_split_of(["train"]) is None
+
+
+def test_a_warm_start_inherits_the_splits_its_checkpoint_was_fitted_on(tmp_path):
+    parent = parent_run(tmp_path / "parent", ["train", "test"])
+    fitted = run_fitted_splits(args_for(init_from=parent / "last.keras"))
+    assert fitted == ["train", "test"] and not is_held_out("test", fitted) and is_held_out("train-holdout", fitted)
+
+
+def test_a_parent_with_another_slice_has_fitted_this_runs_slice(tmp_path):
+    other_seed = parent_run(tmp_path / "seed7", ["train"], seed=7)
+    assert not is_held_out("train-holdout", run_fitted_splits(args_for(init_from=other_seed / "last.keras")))
+    other_fraction = parent_run(tmp_path / "frac", ["train"], val_fraction=0.2)
+    assert not is_held_out("train-holdout", run_fitted_splits(args_for(distill_from=other_fraction)))
+    same = parent_run(tmp_path / "same", ["train"])
+    assert is_held_out("train-holdout", run_fitted_splits(args_for(init_from=same / "last.keras")))
+
+
+def test_a_teacher_and_a_recorded_list_count_too(tmp_path):
+    teacher = parent_run(tmp_path / "teacher", ["train", "test"])
+    assert run_fitted_splits(args_for(distill_from=teacher)) == ["train", "test"]
+    assert run_fitted_splits(args_for(), recorded=["train", "privatetest"]) == ["train", "privatetest"]
+
+
+def test_a_checkpoint_without_run_json_is_of_unknown_lineage(tmp_path, caplog):
+    checkpoint = tmp_path / "elsewhere.keras"
+    checkpoint.write_bytes(b"")
+    with caplog.at_level(logging.WARNING, logger="train.lineage"):
+        assert run_fitted_splits(args_for(init_from=checkpoint)) == ["train"]
+    assert "faces it was fitted on are unknown" in caplog.text
