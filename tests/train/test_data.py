@@ -78,6 +78,14 @@ def test_corrupt_image_is_skipped_and_counted_or_fatal_when_strict(tmp_path):
         load_split(tmp_path, "train", strict=True)
 
 
+def test_a_strict_load_is_not_answered_by_a_lenient_loads_cache(tmp_path):
+    write_image_folders(tmp_path / "data", {"train": 2})
+    (tmp_path / "data" / "train" / "sad" / "broken.jpg").write_bytes(b"\xff\xd8 not really a jpeg")
+    assert len(load_split(tmp_path / "data", "train", tmp_path / "cache")) == 14  # cached without the bad file
+    with pytest.raises(DataError, match="broken.jpg: unreadable image"):
+        load_split(tmp_path / "data", "train", tmp_path / "cache", strict=True)
+
+
 def test_other_sizes_are_resized_and_counted(tmp_path):
     write_image_folders(tmp_path, {"train": 1})
     Image.new("RGB", (96, 64), (200, 10, 10)).save(tmp_path / "train" / "fear" / "big.png")
