@@ -85,7 +85,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
                              "whose weights are their mean, batch norm recomputed, then report it like a run")
     parser.add_argument("--resume", action="store_true", help="continue from the run folder's last checkpoint")
     parser.add_argument("--init-from", type=Path,
-                        help="start from this checkpoint's weights (e.g. runs/a/model.keras) with a new schedule")
+                        help="start from this checkpoint's weights (e.g. runs/a/last.keras; model.keras carries "
+                             "tuned offsets) with a new schedule")
     parser.add_argument("--val-fraction", type=float, default=DEFAULT_VAL_FRACTION,
                         help="share of train held out for validation when --val-split is not given")
     parser.add_argument("--val-split", help="use this split (e.g. test) for validation instead of a train slice")

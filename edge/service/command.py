@@ -42,8 +42,9 @@ SERVICE_GROUPS = ("video",)  # SupplementaryGroups= of systemd/emotion-edge.serv
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     """The run command's flags, sink plugins (the web view) included, and --check-config."""
     parser.add_argument("--check-config", dest=CHECK_DEST, action="store_true",
-                        help="load and validate the configuration (file and flags), print one line, exit "
-                             "(0 = ok, 2 = error); opens no camera, model or port")
+                        help="load and validate the configuration (file and flags), print one line (and a warning "
+                             "on stderr if the service's user cannot read the file), exit (0 = ok, 2 = error); opens "
+                             "no camera, model or port")
     add_config_arguments(parser)
     for name in SINK_PLUGINS:
         importlib.import_module(name).add_arguments(parser)
