@@ -8,7 +8,7 @@ from pathlib import Path
 
 from convert.errors import ConvertError
 from train.config import keras_archive_problem
-from train.data import HOLDOUT_SUFFIX
+from train.data import TRAIN_SLICE
 
 MODEL_FILE = "model.keras"
 RUN_FILE = "run.json"
@@ -35,7 +35,7 @@ def validation_of(info: dict) -> dict | None:
         return None
     if info["val_split"]:
         return {"split": str(info["val_split"]), "seed": None, "fraction": None}
-    return {"split": "train" + HOLDOUT_SUFFIX, "seed": info.get("config", {}).get("seed"),
+    return {"split": TRAIN_SLICE, "seed": info.get("config", {}).get("seed"),
             "fraction": info.get("val_fraction")}
 
 

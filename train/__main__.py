@@ -19,10 +19,10 @@ from edge.cli_common import OneLineParser, setup_logging
 from edge.errors import EdgeError
 from train.config import (BEST_CHECKPOINT, LAST_CHECKPOINT, RUN_RECORD, STATE_FILE, TrainConfig, keras_archive_problem,
                           read_state)
-from train.data import (DEFAULT_VAL_FRACTION, NOT_HELD_OUT_NOTES, DataError, Split, extra_split_of, is_held_out,
-                        load_split, not_held_out_because, stratified_holdout, union)
+from train.data import (DEFAULT_VAL_FRACTION, NOT_HELD_OUT_NOTES, TRAIN_SLICE, DataError, Split, extra_split_of,
+                        is_held_out, load_split, not_held_out_because, stratified_holdout, union)
 from train.labels import EMOTIONS
-from train.lineage import TRAIN_SLICE, run_fitted_splits
+from train.lineage import run_fitted_splits
 
 if TYPE_CHECKING:
     import keras

@@ -223,11 +223,12 @@ def load_split(data: Path, split: str, cache_dir: Path | None = None, strict: bo
 
 DEFAULT_VAL_FRACTION = 0.1  # share of train that `python -m train` holds out for validation
 HOLDOUT_SUFFIX = "-holdout"  # the held-out slice of split "train" is named "train-holdout"
+TRAIN_SLICE = "train" + HOLDOUT_SUFFIX
 
 
 def extra_split_of(fitted: list[str]) -> str | None:
     """The --extra-train-split a run's recorded fitted splits imply (the one not part of "train")."""
-    extra = [name for name in fitted if name not in ("train", "train" + HOLDOUT_SUFFIX)]
+    extra = [name for name in fitted if name not in ("train", TRAIN_SLICE)]
     return extra[0] if extra else None
 
 

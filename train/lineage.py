@@ -13,11 +13,9 @@ import logging
 from pathlib import Path
 
 from train.config import RUN_RECORD
-from train.data import HOLDOUT_SUFFIX, DataError, union
+from train.data import TRAIN_SLICE, DataError, union
 
 log = logging.getLogger(__name__)
-
-TRAIN_SLICE = "train" + HOLDOUT_SUFFIX
 
 
 def parent_record(path: Path, flag: str) -> dict | None:

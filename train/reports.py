@@ -15,7 +15,7 @@ import keras
 import numpy as np
 
 from train.config import BEST_CHECKPOINT, HISTORY_FILE, RUN_RECORD, TrainConfig
-from train.data import HOLDOUT_SUFFIX, NOT_HELD_OUT_NOTES, Split, not_held_out_because
+from train.data import NOT_HELD_OUT_NOTES, TRAIN_SLICE, Split, not_held_out_because
 from train.labels import EMOTIONS, IMAGE_SIZE
 from train.metrics import classification_report, format_table, tune_class_bias
 from train.model import LOGITS_LAYER, count_macs
@@ -146,7 +146,7 @@ def offsets_source(run: dict) -> str:
 def write_model_card(out: Path, run: dict, metrics: dict) -> None:
     rows = []
     fitted = run.get("fitted_splits") or ["train"]
-    validation = run.get("val_split") or "train" + HOLDOUT_SUFFIX
+    validation = run.get("val_split") or TRAIN_SLICE
     for split, report in metrics.items():
         shown, chose = (validation, None) if split == "validation" else (split, validation)
         reason = not_held_out_because(shown, fitted, chose)
