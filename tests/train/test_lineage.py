@@ -61,3 +61,17 @@ def test_a_checkpoint_without_run_json_is_of_unknown_lineage(tmp_path, caplog):
     with caplog.at_level(logging.WARNING, logger="train.lineage"):
         assert run_fitted_splits(args_for(init_from=checkpoint)) == ["train"]
     assert "faces it was fitted on are unknown" in caplog.text
+
+
+def test_the_kept_width36_branch_point_is_a_sound_checkpoint_of_known_lineage():
+    """models/checkpoints/vgg36e is what the width-36 tails start from (--init-from): an intact archive whose
+    run.json says it fitted train (less the seed-42 slice) and test/, so a tail's slice figures stay held out."""
+    from train.config import keras_archive_problem
+
+    checkpoint = Path(__file__).resolve().parents[2] / "models" / "checkpoints" / "vgg36e" / "last.keras"
+    assert keras_archive_problem(checkpoint) is None
+    record = json.loads((checkpoint.parent / "run.json").read_text())
+    assert record["config"]["width"] == 36 and record["config"]["seed"] == 42
+    fitted = run_fitted_splits(args_for(init_from=checkpoint, extra_train_split="test"))
+    assert fitted == ["train", "test"] and is_held_out("train-holdout", fitted)
+    assert "train-holdout" in run_fitted_splits(args_for(init_from=checkpoint, seed=7))  # another seed, another slice
