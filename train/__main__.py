@@ -17,8 +17,8 @@ import numpy as np
 
 from edge.cli_common import OneLineParser, setup_logging
 from edge.errors import EdgeError
-from train.config import (BEST_CHECKPOINT, LAST_CHECKPOINT, RUN_RECORD, STATE_FILE, TrainConfig, keras_archive_problem,
-                          read_state)
+from train.config import (ARCHITECTURE_LAYERS, BEST_CHECKPOINT, LAST_CHECKPOINT, RUN_RECORD, STATE_FILE, TrainConfig,
+                          checkpoint_architecture, keras_archive_problem, read_state)
 from train.data import (DEFAULT_VAL_FRACTION, NOT_HELD_OUT_NOTES, TRAIN_SLICE, DataError, Split, extra_split_of,
                         is_held_out, load_split, not_held_out_because, stratified_holdout, union)
 from train.labels import EMOTIONS
@@ -65,9 +65,14 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--label-smoothing", type=float, default=defaults.label_smoothing)
     parser.add_argument("--class-weight-power", type=float, default=defaults.class_weight_power,
                         help="0 = no re-weighting, 1 = inverse class frequency")
-    parser.add_argument("--width", type=int, default=defaults.width, help="filters of the first block")
-    parser.add_argument("--dense-units", type=int, default=defaults.dense_units)
-    parser.add_argument("--dropout", type=float, default=defaults.dropout)
+    parser.add_argument("--width", type=int,
+                        help=f"filters of the first block (default {defaults.width}; with --init-from, the checkpoint's)")
+    parser.add_argument("--dense-units", type=int,
+                        help=f"units of the dense head (default {defaults.dense_units}; with --init-from, the "
+                             "checkpoint's)")
+    parser.add_argument("--dropout", type=float,
+                        help=f"dropout before the last layer (default {defaults.dropout}; with --init-from, the "
+                             "checkpoint's)")
     parser.add_argument("--mixup", type=float, default=defaults.mixup,
                         help="mixup Beta(alpha, alpha): blend training faces and labels pairwise (0 = off; try 0.2)")
     parser.add_argument("--distill-from", type=Path, metavar="RUN",
@@ -111,7 +116,7 @@ def train_config(args: argparse.Namespace) -> TrainConfig:
         "epochs": args.epochs, "batch_size": args.batch_size, "learning_rate": args.lr,
         "warmup_epochs": args.warmup_epochs, "weight_decay": args.weight_decay,
         "label_smoothing": args.label_smoothing, "class_weight_power": args.class_weight_power,
-        "width": args.width, "dense_units": args.dense_units, "dropout": args.dropout,
+        **{name: getattr(args, name) for name in ARCHITECTURE_LAYERS if getattr(args, name) is not None},
         "patience": args.patience, "seed": args.seed, "schedule": args.schedule,
         "average_last": args.average_last, "mixup": args.mixup, "mixed_precision": mixed,
         "distill_weight": args.distill_weight if args.distill_from else 0.0,
@@ -128,7 +133,7 @@ def flag(name: str) -> str:
 def check_args(args: argparse.Namespace) -> None:
     """Every value check that needs no data, each failure naming its flag (before TensorFlow loads)."""
     for name in ("epochs", "batch_size", "width", "dense_units"):
-        if getattr(args, name) <= 0:
+        if getattr(args, name) is not None and getattr(args, name) <= 0:
             raise DataError(f"{flag(name)} {getattr(args, name)}: must be positive")
     for name in ("patience", "warmup_epochs", "weight_decay", "class_weight_power"):
         if getattr(args, name) < 0:
@@ -141,14 +146,14 @@ def check_args(args: argparse.Namespace) -> None:
         raise DataError(f"--label-smoothing {args.label_smoothing}: must be in [0, 1]")
     if not 0 <= args.average_last <= args.epochs:
         raise DataError(f"--average-last {args.average_last}: must be between 0 and --epochs ({args.epochs})")
-    if not 0.0 <= args.dropout < 1.0:
+    if args.dropout is not None and not 0.0 <= args.dropout < 1.0:
         raise DataError(f"--dropout {args.dropout}: must be in [0, 1)")
     if args.mixup < 0:
         raise DataError(f"--mixup {args.mixup}: must be 0 (off) or positive")
     if args.lr <= 0:
         raise DataError(f"--lr {args.lr}: must be positive")
     for name in FLOAT_FLAGS:
-        if not math.isfinite(getattr(args, name)):
+        if getattr(args, name) is not None and not math.isfinite(getattr(args, name)):
             raise DataError(f"{flag(name)} {getattr(args, name)}: must be a finite number")
     if args.extra_train_split and args.extra_train_split.lower() in ("train", TRAIN_SLICE):
         raise DataError(f"--extra-train-split {args.extra_train_split}: already fitted (name another split, "
@@ -165,6 +170,8 @@ def check_args(args: argparse.Namespace) -> None:
     if args.init_from is not None and not args.init_from.is_file():
         raise DataError(f"--init-from {args.init_from}: no such checkpoint file")
     check_checkpoints(args)
+    if args.init_from is not None:
+        adopt_checkpoint_architecture(args)
     if args.soup and (args.resume or args.init_from or args.distill_from):
         raise DataError("--soup: mixes finished runs; it cannot be combined with --resume, --init-from or --distill-from")
 
@@ -184,6 +191,17 @@ def check_checkpoints(args: argparse.Namespace) -> None:
             read_state(args.out)
         except ValueError as exc:
             raise DataError(str(exc)) from None
+
+
+def adopt_checkpoint_architecture(args: argparse.Namespace) -> None:
+    """--init-from: the architecture comes from the checkpoint, so its width, dense units and dropout are the
+    run's (and its run.json's); a flag that asks for another value is refused rather than silently ignored."""
+    for name, value in checkpoint_architecture(args.init_from).items():
+        given = getattr(args, name)
+        if given is not None and given != value:
+            raise DataError(f"{flag(name)} {given}: the --init-from checkpoint {args.init_from} has {name} {value} "
+                            "(the architecture comes from the checkpoint; drop the flag)")
+        setattr(args, name, value)
 
 
 def check_offsets(args: argparse.Namespace) -> None:
@@ -286,7 +304,7 @@ def finished_run(args: argparse.Namespace, previous: dict, command: str) -> tupl
 
     model = load_checkpoint(args.out / BEST_CHECKPOINT, "--reports-only")
     unfold_previous_bias(model, args.out)
-    config = TrainConfig.from_record(previous["config"])
+    config = TrainConfig.from_record(previous["config"]).with_architecture_of(args.out / BEST_CHECKPOINT)
     return model, config, f"{previous['command']}; reports redone by: {command}", float(previous["seconds"])
 
 
@@ -319,6 +337,7 @@ def mix_soup(args: argparse.Namespace, train: Split, started: float) -> tuple[ke
     from train.soup import cook
 
     config = TrainConfig.from_record(json.loads((args.soup[0] / RUN_RECORD).read_text())["config"])
+    config = config.with_architecture_of(args.soup[0] / BEST_CHECKPOINT)
     return cook(args.soup, train.x), config, time.monotonic() - started
 
 

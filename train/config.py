@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import json
 import zipfile
-from dataclasses import dataclass, fields
+from dataclasses import dataclass, fields, replace
 from pathlib import Path
 
 # A run folder: the kept model (the one convert ships), the checkpoint --resume continues from, the resume state,
@@ -16,6 +16,8 @@ STATE_FILE = "state.json"
 HISTORY_FILE = "history.csv"
 RUN_RECORD = "run.json"
 KERAS_ARCHIVE_MEMBERS = ("config.json", "model.weights.h5")
+# The layers of train.model that carry its architecture flags: (layer name, config key) for each TrainConfig field.
+ARCHITECTURE_LAYERS = {"width": ("b1c1_conv", "filters"), "dense_units": ("fc", "units"), "dropout": ("dropout", "rate")}
 
 
 def read_state(out_dir: Path) -> dict:
@@ -46,6 +48,20 @@ def keras_archive_problem(path: Path) -> str | None:
     return f"corrupt Keras model archive (bad member {bad})" if bad else None
 
 
+def checkpoint_architecture(path: Path) -> dict[str, int | float]:
+    """width, dense_units and dropout of a train.model checkpoint, read from the archive's config.json without
+    TensorFlow: a run started from it (--init-from), mixed from it (--soup) or re-reported has its architecture,
+    whatever the flags say. Fields whose layer is absent (another architecture) are left out."""
+    try:
+        with zipfile.ZipFile(path) as archive:
+            layers = json.loads(archive.read("config.json"))["config"]["layers"]
+    except (OSError, KeyError, ValueError, zipfile.BadZipFile):
+        return {}
+    by_name = {layer.get("config", {}).get("name"): layer.get("config", {}) for layer in layers}
+    return {field: by_name[layer][key] for field, (layer, key) in ARCHITECTURE_LAYERS.items()
+            if key in by_name.get(layer, {})}
+
+
 @dataclass
 class TrainConfig:
     epochs: int = 60
@@ -72,3 +88,8 @@ class TrainConfig:
         """The config a run.json recorded; keys this version no longer knows are ignored."""
         known = {f.name for f in fields(cls)}
         return cls(**{key: value for key, value in recorded.items() if key in known})
+
+    def with_architecture_of(self, checkpoint: Path) -> TrainConfig:
+        """This config with the architecture fields of the model in `checkpoint` (a run.json written before
+        --init-from adopted them may record the flag defaults instead)."""
+        return replace(self, **checkpoint_architecture(checkpoint))

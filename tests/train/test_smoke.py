@@ -75,19 +75,40 @@ def test_init_from_starts_a_new_schedule_from_the_checkpoint_weights(smoke_run, 
     out = tmp_path / "warm"
     cmd = list(cmd)
     cmd[cmd.index("--out") + 1] = str(out)
-    cmd[cmd.index("--width") + 1] = "8"  # ignored: the architecture comes from the checkpoint
+    width = cmd.index("--width")
+    del cmd[width:width + 4]  # --width 4 --dense-units 16: the architecture comes from the checkpoint
     cmd[cmd.index("--epochs") + 1] = "1"
     cmd += ["--init-from", str(source / "last.keras"), "--lr", "1e-9", "--no-tune-bias"]
     result = subprocess.run(cmd, cwd=REPO, capture_output=True, text=True, timeout=300)
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
     assert "warm start from" in result.stdout and "epoch 1/1" in result.stdout
-    assert json.loads((out / "run.json").read_text())["init_from"] == str(source / "last.keras")
+    record = json.loads((out / "run.json").read_text())
+    assert record["init_from"] == str(source / "last.keras")
+    assert (record["config"]["width"], record["config"]["dense_units"]) == (4, 16)  # the checkpoint's, not the defaults
     before = keras.models.load_model(source / "last.keras")
     after = keras.models.load_model(out / "model.keras")
     assert after.count_params() == before.count_params()
     kernels = [(a.numpy(), b.numpy()) for a, b in zip(before.trainable_weights, after.trainable_weights)
                if "kernel" in a.path]
     assert kernels and all(np.allclose(a, b, atol=1e-4) for a, b in kernels)
+
+
+def test_the_architecture_is_read_from_the_archive_and_a_conflicting_flag_is_refused(smoke_run, tmp_path):
+    from tests.conftest import REPO
+    from train.config import checkpoint_architecture
+
+    source, _, cmd = smoke_run
+    assert checkpoint_architecture(source / "last.keras") == {"width": 4, "dense_units": 16, "dropout": 0.4}
+    cmd = list(cmd)
+    cmd[cmd.index("--out") + 1] = str(tmp_path / "other")
+    cmd += ["--init-from", str(source / "last.keras")]  # still asks for --width 4 --dense-units 16: agreed
+    cmd[cmd.index("--width") + 1] = "8"
+    result = subprocess.run(cmd, cwd=REPO, capture_output=True, text=True, timeout=300)
+    assert result.returncode == 2
+    assert result.stderr.strip().splitlines() == [
+        f"error: --width 8: the --init-from checkpoint {source / 'last.keras'} has width 4 (the architecture comes "
+        "from the checkpoint; drop the flag)"]
+    assert not (tmp_path / "other").exists()
 
 
 def test_weight_averaging_run_reports_and_keeps_a_valid_model(smoke_run, tmp_path):
