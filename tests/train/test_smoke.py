@@ -101,8 +101,8 @@ def test_the_architecture_is_read_from_the_archive_and_a_conflicting_flag_is_ref
     assert checkpoint_architecture(source / "last.keras") == {"width": 4, "dense_units": 16, "dropout": 0.4}
     cmd = list(cmd)
     cmd[cmd.index("--out") + 1] = str(tmp_path / "other")
-    cmd += ["--init-from", str(source / "last.keras")]  # still asks for --width 4 --dense-units 16: agreed
-    cmd[cmd.index("--width") + 1] = "8"
+    cmd += ["--init-from", str(source / "last.keras")]
+    cmd[cmd.index("--width") + 1] = "8"  # --dense-units 16 agrees with the checkpoint; --width 8 does not
     result = subprocess.run(cmd, cwd=REPO, capture_output=True, text=True, timeout=300)
     assert result.returncode == 2
     assert result.stderr.strip().splitlines() == [
