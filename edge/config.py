@@ -94,7 +94,7 @@ class OutputConfig(Strict):
     interval_s: float = Field(1.0, ge=0.0, description="one event per face per interval (0 = every frame); "
                                                        "per track, or per frame without tracking")
     window: Literal["auto", "on", "off"] = "auto"
-    video: Path | None = Field(None, description="annotated output video (mp4v)")
+    video: Path | None = Field(None, description="annotated output video (mp4v; .mp4, .m4v, .mov, .avi or .mkv)")
     save_crops: bool = Field(False, description="write face crops to <dir>/crops (off: faces are never stored)")
 
     @property
@@ -130,13 +130,21 @@ class RunConfig(Strict):
 INSTALL_ROOT = Path(__file__).resolve().parents[1]  # the repo / install folder holding models/
 
 
+def _present(path: Path) -> bool:
+    """exists(), but a path this user may not look at (EACCES) counts as there: its reader then says why."""
+    try:
+        return path.exists()
+    except OSError:
+        return True
+
+
 def resolve_data_path(path: Path) -> Path:
     """Relative paths are tried in the working directory first, then in the install root (models/ there)."""
     path = Path(path)
-    if path.is_absolute() or path.exists():
+    if path.is_absolute() or _present(path):
         return path
     installed = INSTALL_ROOT / path
-    return installed if installed.exists() else path
+    return installed if _present(installed) else path
 
 
 def _first_error(exc: ValidationError) -> str:

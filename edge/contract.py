@@ -9,7 +9,7 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, ValidationError, field_validator
 
-from edge.errors import EdgeError
+from edge.errors import EdgeError, checked
 
 CONTRACT_FORMAT = "emotion-model-contract/1"
 HASH_CHUNK_BYTES = 1 << 20
@@ -44,6 +44,7 @@ class ValidationSpec(BaseModel):
     split: str
     seed: int | None = None
     fraction: float | None = None
+    fingerprint: str | None = None  # order-blind hash of those faces (train.data.faces_fingerprint); newer runs
 
 
 class ModelContract(BaseModel):
@@ -82,13 +83,15 @@ def file_sha256(path: Path) -> str:
 def load_contract(model_path: Path, verify_hash: bool = True) -> ModelContract:
     """Read and check the sidecar of `model_path`; every problem is one EdgeError naming the file."""
     sidecar = sidecar_path(model_path)
-    if not model_path.is_file():
+    if not checked(f"model {model_path}", model_path.is_file):
         raise EdgeError(f"model {model_path}", "file not found (train and convert a model, see docs/EDGE.md)")
-    if not sidecar.is_file():
+    if not checked(f"model sidecar {sidecar}", sidecar.is_file):
         raise EdgeError(f"model sidecar {sidecar}", "file not found (it is written next to the .tflite by `python -m convert`)")
     try:
         contract = ModelContract.model_validate(json.loads(sidecar.read_text()))
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+    except OSError as exc:
+        raise EdgeError(f"model sidecar {sidecar}", f"cannot read ({exc.strerror or exc})") from None
+    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
         raise EdgeError(f"model sidecar {sidecar}", f"unreadable JSON ({exc})") from None
     except ValidationError as exc:
         first = exc.errors()[0]
@@ -97,7 +100,10 @@ def load_contract(model_path: Path, verify_hash: bool = True) -> ModelContract:
     if len(contract.labels) != contract.output.shape[-1]:
         raise EdgeError(f"model sidecar {sidecar}", f"{len(contract.labels)} labels but output shape {contract.output.shape}")
     if verify_hash:
-        actual = file_sha256(model_path)
+        try:
+            actual = file_sha256(model_path)
+        except OSError as exc:  # e.g. mode 0600 and owned by another user
+            raise EdgeError(f"model {model_path}", f"cannot read ({exc.strerror or exc})") from None
         if actual != contract.tflite_sha256.lower():
             raise EdgeError(f"model {model_path}", f"sha256 {actual[:12]}... does not match its sidecar ({contract.tflite_sha256[:12]}...); corrupt or mismatched model")
     return contract

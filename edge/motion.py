@@ -5,7 +5,7 @@ from __future__ import annotations
 import cv2
 import numpy as np
 
-from edge.types import Box
+from edge.types import Box, boxes_in_frame
 
 FOLLOW_WIDTH = 160  # frames are matched at this width
 SEARCH_GROWTH = 0.5  # search window = box grown by this fraction per side
@@ -19,6 +19,7 @@ class BoxFollower:
     def __init__(self, width: int = FOLLOW_WIDTH) -> None:
         self.width = width
         self._prev: np.ndarray | None = None
+        self._prev_shape: tuple[int, ...] | None = None  # of the full frame (two sizes may shrink to one)
         self._scale = 1.0
 
     def _small(self, image_bgr: np.ndarray) -> np.ndarray:
@@ -27,14 +28,19 @@ class BoxFollower:
         return cv2.resize(gray, None, fx=self._scale, fy=self._scale, interpolation=cv2.INTER_AREA)
 
     def remember(self, image_bgr: np.ndarray) -> None:
-        self._prev = self._small(image_bgr)
+        self._prev, self._prev_shape = self._small(image_bgr), image_bgr.shape
 
     def follow(self, image_bgr: np.ndarray, boxes: list[Box]) -> list[Box]:
+        """`boxes` moved with the image, clipped to it, empty ones dropped. Without a remembered frame of the same
+        size the boxes stay where they were (still clipped): the caller should detect instead (edge.pipeline does)."""
         current = self._small(image_bgr)
         previous, self._prev = self._prev, current
-        if previous is None or previous.shape != current.shape:
-            return boxes
-        return [self._shift(previous, current, box, image_bgr.shape) for box in boxes]
+        same_size, self._prev_shape = self._prev_shape == image_bgr.shape, image_bgr.shape
+        boxes = boxes_in_frame(boxes, image_bgr.shape)
+        if same_size:  # then `previous` is that frame
+            boxes = boxes_in_frame([self._shift(previous, current, box, image_bgr.shape) for box in boxes],
+                                   image_bgr.shape)
+        return boxes
 
     def _shift(self, previous: np.ndarray, current: np.ndarray, box: Box, shape: tuple[int, ...]) -> Box:
         s = self._scale

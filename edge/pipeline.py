@@ -10,7 +10,7 @@ from collections import deque
 from dataclasses import dataclass, field
 
 from edge.motion import BoxFollower
-from edge.types import Box, FaceDetector, FaceResult, Frame, FrameResult, FrameSource, Prediction, Sink
+from edge.types import Box, FaceDetector, FaceResult, Frame, FrameResult, FrameSource, Prediction, Sink, boxes_in_frame
 
 log = logging.getLogger(__name__)
 
@@ -28,7 +28,8 @@ class RunStats:
     first_frame_s: float | None = None
     stage_totals: dict[str, float] = field(default_factory=lambda: dict.fromkeys(STAGES, 0.0))
     recent_processing_ms: deque = field(default_factory=lambda: deque(maxlen=RECENT_FRAMES))
-    track_ids: set[int] = field(default_factory=set)
+    tracks: int = 0  # distinct track ids seen; counted, not kept (a service runs for months)
+    highest_track_id: int = 0  # edge.tracking hands out ids counting up, so a new track has a higher id
 
     @property
     def fps(self) -> float:
@@ -37,12 +38,24 @@ class RunStats:
     def mean_ms(self, stage: str) -> float:
         return self.stage_totals[stage] / self.frames if self.frames else 0.0
 
+    def record(self, result: FrameResult) -> None:
+        """Count one processed frame: faces, new track ids, stage times."""
+        self.frames += 1
+        self.faces += len(result.faces)
+        new_ids = {f.track_id for f in result.faces if f.track_id > self.highest_track_id}
+        if new_ids:
+            self.tracks += len(new_ids)
+            self.highest_track_id = max(new_ids)
+        for stage, ms in result.stage_ms.items():
+            self.stage_totals[stage] = self.stage_totals.get(stage, 0.0) + ms
+        self.recent_processing_ms.append(sum(result.stage_ms.get(s, 0.0) for s in PROCESSING_STAGES))
+
     def median_processing_ms(self) -> float:
         return statistics.median(self.recent_processing_ms) if self.recent_processing_ms else 0.0
 
     def summary(self) -> str:
         stages = " ".join(f"{s}={self.mean_ms(s):.2f}" for s in STAGES)
-        return (f"summary: frames={self.frames} faces={self.faces} tracks={len(self.track_ids)} "
+        return (f"summary: frames={self.frames} faces={self.faces} tracks={self.tracks} "
                 f"seconds={self.seconds:.1f} fps={self.fps:.1f} ms/frame(mean): {stages} "
                 f"processing(median)={self.median_processing_ms():.2f}")
 
@@ -51,12 +64,19 @@ class Pipeline:
     """`step(frame)` processes one frame and feeds the sinks; `run()` loops until end, limit or stop."""
 
     def __init__(self, source: FrameSource, detector: FaceDetector, classifier, tracker, sinks: list[Sink] | None = None,
-                 detect_every: int = 1, max_frames: int | None = None, duration: float | None = None) -> None:
+                 detect_every: int = 1, max_frames: int | None = None, duration: float | None = None,
+                 stop_event: threading.Event | None = None) -> None:
+        """`stop_event`: also the source's cancel event (edge.sources.reconnect), so a stop request or the end of
+        `duration` interrupts a reconnect backoff, where no frame arrives to check the limits between."""
         self.source, self.detector, self.classifier, self.tracker = source, detector, classifier, tracker
         self.sinks: list[Sink] = list(sinks or [])
         self.detect_every, self.max_frames, self.duration = detect_every, max_frames, duration
-        self.stop_event = threading.Event()
+        self.stop_event = stop_event if stop_event is not None else threading.Event()
+        self._stop_requested = False
+        self._deadline_passed = threading.Event()
         self._follower = BoxFollower()
+        self._frame_shape: tuple[int, ...] | None = None
+        self._size_changes = 0
         self.stats = RunStats()
         self._started = time.monotonic()
         self._last_step: float | None = None
@@ -64,15 +84,30 @@ class Pipeline:
 
     # --- stages: each a function of the frame ------------------------------------------------
     def detect_stage(self, frame: Frame) -> list[Box]:
-        """Detect; with detect_every > 1, in-between frames move the tracked boxes with the image instead."""
-        if self.detect_every > 1 and frame.index % self.detect_every != 0:
+        """Detect; with detect_every > 1, in-between frames move the tracked boxes with the image instead.
+        A frame of another size than the last one is always detected, its tracks started afresh."""
+        resized = self._note_frame_size(frame)
+        if self.detect_every > 1 and frame.index % self.detect_every != 0 and not resized:
             held = self.tracker.boxes()
             if held:
                 return self._follower.follow(frame.image, held)
-        boxes = [b for b in self.detector.detect(frame.image) if b.width > 0 and b.height > 0]
+        boxes = boxes_in_frame(self.detector.detect(frame.image), frame.image.shape)
         if self.detect_every > 1:
             self._follower.remember(frame.image)
         return boxes
+
+    def _note_frame_size(self, frame: Frame) -> bool:
+        """True when this frame's size differs from the last one's (a camera reopened at another resolution, a folder
+        of mixed images): the tracks' boxes then belong to another frame, so the tracker forgets them."""
+        previous, self._frame_shape = self._frame_shape, frame.image.shape
+        if previous is None or previous == frame.image.shape:
+            return False
+        self._size_changes += 1
+        (log.info if self._size_changes == 1 else log.debug)(
+            "frame size changed from %dx%d to %dx%d; detecting afresh and starting new tracks",
+            previous[1], previous[0], frame.image.shape[1], frame.image.shape[0])
+        self.tracker.reset()
+        return True
 
     def classify_stage(self, frame: Frame, boxes: list[Box]) -> list[Prediction]:
         return self.classifier.classify(frame.image, boxes)
@@ -86,7 +121,21 @@ class Pipeline:
 
     def request_stop(self) -> None:
         """Safe from signal handlers: the current frame finishes, then run() returns."""
+        self._stop_requested = True
         self.stop_event.set()
+
+    def _end_of_duration(self) -> None:
+        """The deadline timer: stops the loop like a stop request, also while the source waits to reconnect."""
+        self._deadline_passed.set()
+        self.stop_event.set()
+
+    def _start_deadline(self) -> threading.Timer | None:
+        if self.duration is None:
+            return None
+        timer = threading.Timer(self.duration, self._end_of_duration)
+        timer.name, timer.daemon = "edge-duration", True
+        timer.start()
+        return timer
 
     def _update_fps(self) -> float:
         now = time.monotonic()
@@ -118,24 +167,38 @@ class Pipeline:
         if stats.frames == 0:
             stats.first_frame_s = time.monotonic() - self._started
             log.info("first frame processed %.2f s after pipeline start (%d face(s))", stats.first_frame_s, len(result.faces))
-        stats.frames += 1
-        stats.faces += len(result.faces)
-        stats.track_ids.update(f.track_id for f in result.faces)
-        for stage, ms in result.stage_ms.items():
-            stats.stage_totals[stage] = stats.stage_totals.get(stage, 0.0) + ms
-        stats.recent_processing_ms.append(sum(result.stage_ms.get(s, 0.0) for s in PROCESSING_STAGES))
+        stats.record(result)
 
     def _limit_reached(self) -> bool:
         if self.max_frames is not None and self.stats.frames >= self.max_frames:
             log.info("stopping: --max-frames %d reached", self.max_frames)
             return True
         if self.duration is not None and time.monotonic() - self._started >= self.duration:
-            log.info("stopping: --duration %.1f s reached", self.duration)
+            self._deadline_passed.set()  # logged once the loop has ended
             return True
         return False
 
     def run(self) -> RunStats:
+        """Loop until end of stream, a limit, a sink's should_stop() or request_stop(). The duration is also enforced
+        by a timer that sets `stop_event`, since a reconnecting source may wait in read() for a long time."""
         self._started = time.monotonic()
+        self._deadline_passed.clear()
+        timer = self._start_deadline()
+        try:
+            self._loop()
+        finally:
+            if timer is not None:
+                timer.cancel()
+        if self._deadline_passed.is_set():
+            log.info("stopping: --duration %.1f s reached", self.duration)
+            if not self._stop_requested:
+                self.stop_event.clear()  # set only by the timer: a later run() may go on
+        elif self.stop_event.is_set():
+            log.info("stop requested; finished the current frame")
+        self.stats.seconds = time.monotonic() - self._started
+        return self.stats
+
+    def _loop(self) -> None:
         while not self.stop_event.is_set() and not self._limit_reached():
             t0 = time.perf_counter()
             frame = self.source.read()
@@ -147,10 +210,6 @@ class Pipeline:
             self.step(frame, read_ms)
             if any(getattr(sink, "should_stop", lambda: False)() for sink in self.sinks):
                 break
-        if self.stop_event.is_set():
-            log.info("stop requested; finished the current frame")
-        self.stats.seconds = time.monotonic() - self._started
-        return self.stats
 
     def close(self) -> None:
         """Close sinks first (flush logs), then the source (release the camera), then models."""

@@ -70,6 +70,10 @@ class Tracker:
         self._next_id += 1
         return track
 
+    def reset(self) -> None:
+        """Forget every track (their boxes belong to another frame size); ids keep counting up, never reused."""
+        self._tracks = []
+
     def boxes(self) -> list[Box]:
         """Boxes of live tracks (used on frames where detection is skipped)."""
         return [t.box for t in self._tracks if t.missed == 0]

@@ -33,6 +33,17 @@ class Box:
     def as_list(self) -> list[int]:
         return [self.x1, self.y1, self.x2, self.y2]
 
+    def clipped(self, width: int, height: int) -> Box:
+        """This box cut to a width x height frame (empty, width or height <= 0, when it lies outside)."""
+        return Box(max(0, self.x1), max(0, self.y1), min(width, self.x2), min(height, self.y2), self.score)
+
+
+def boxes_in_frame(boxes: list[Box], shape: tuple[int, ...]) -> list[Box]:
+    """`boxes` clipped to a frame of `shape` (numpy: height, width, ...), empty ones dropped (nothing to crop)."""
+    height, width = shape[:2]
+    clipped = (box.clipped(width, height) for box in boxes)
+    return [box for box in clipped if box.width > 0 and box.height > 0]
+
 
 @dataclass(frozen=True)
 class Frame:

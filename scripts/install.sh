@@ -149,8 +149,11 @@ elif [ "$SYSTEMCTL" = 1 ]; then
   step "systemctl daemon-reload, enable, restart"
   systemctl daemon-reload
   systemctl enable "$UNIT" >/dev/null
-  systemctl restart "$UNIT"
-  echo "install: done; follow it with: journalctl -u emotion-edge -f"
+  # --no-block: a Type=notify unit is "activating" until its first frame (for as long as it waits for a camera);
+  # a blocking restart would hang here meanwhile
+  systemctl restart --no-block "$UNIT"
+  echo "install: done; the service is starting: check it with: systemctl status emotion-edge" \
+    "(\"activating\" = loading or waiting for the camera); follow it with: journalctl -u emotion-edge -f"
 else
   echo "install: done (systemctl skipped)"
 fi

@@ -23,7 +23,7 @@ ALIASES: dict[str, tuple[str, str]] = {
     "--out": ("output.dir", "output folder for events.jsonl etc. (default ./out)"),
     "--interval": ("output.interval_s", "seconds between events per face (0 = every frame)"),
     "--window": ("output.window", "auto | on | off"),
-    "--video": ("output.video", "write an annotated video here (mp4v)"),
+    "--video": ("output.video", "write an annotated video here (mp4v in .mp4, .m4v, .mov, .avi or .mkv)"),
     "--max-frames": ("max_frames", "stop after N frames"),
     "--duration": ("duration", "stop after S seconds"),
     "--every": ("detector.every", "detect every N frames, track in between"),

@@ -156,11 +156,11 @@ def build_pipeline(cfg: RunConfig, window: bool = False, extra_sinks: list[Sink]
         bound_demo_when_window_fails(source, own_sinks, cfg)
         sinks = own_sinks + list(extra_sinks or [])
         pipeline = Pipeline(source, detector, classifier, Tracker(cfg.tracking, cfg.smoothing), sinks,
-                            detect_every=cfg.detector.every, max_frames=cfg.max_frames, duration=cfg.duration)
+                            detect_every=cfg.detector.every, max_frames=cfg.max_frames, duration=cfg.duration,
+                            stop_event=cancel)  # one event: stops the loop and interrupts reconnect backoff
     except BaseException:  # also Ctrl-C while the models load
         close_all(parts)
         raise
-    pipeline.stop_event = cancel  # one event: stops the loop and interrupts reconnect backoff
     log.info("running: source=%s detector=%s model=%s sinks=%s", source.name, type(detector).__name__,
              cfg.classifier.model, [type(s).__name__ for s in sinks])
     return pipeline

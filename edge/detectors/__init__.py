@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 from pathlib import Path
 
+from edge.errors import checked
 from edge.types import FaceDetector
 
 log = logging.getLogger(__name__)
@@ -14,7 +15,7 @@ def resolve_type(kind: str, mediapipe_model: Path) -> str:
     """`auto` means mediapipe when its model file is present, otherwise haar (and says why)."""
     if kind != "auto":
         return kind
-    if not Path(mediapipe_model).is_file():
+    if not checked(f"face model {mediapipe_model}", Path(mediapipe_model).is_file):
         log.info("detector auto: using haar because %s is missing (run `python -m edge.fetch_detector` for mediapipe)",
                  mediapipe_model)
         return "haar"

@@ -12,7 +12,7 @@ import numpy as np
 from edge.config import DEFAULT_FACE_MODEL
 from edge.detectors.base import DEFAULT_MARGIN, DEFAULT_MIN_FACE_SIZE, BaseDetector
 from edge.detectors.cpu import mediapipe_unsupported_reason
-from edge.errors import EdgeError
+from edge.errors import EdgeError, checked
 from edge.no_tensorflow import mediapipe_import
 from edge.types import Box
 
@@ -27,7 +27,7 @@ class MediaPipeDetector(BaseDetector):
                  running_mode: Literal["image", "video"] = "image") -> None:
         super().__init__(margin, min_size)
         model = Path(model)
-        if not model.is_file():
+        if not checked(f"face model {model}", model.is_file):
             raise EdgeError(f"face model {model}", FETCH_HINT)
         reason = mediapipe_unsupported_reason()
         if reason:

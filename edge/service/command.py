@@ -1,7 +1,8 @@
 """`python -m edge service --config /etc/emotion-edge/config.yaml`: the normal pipeline, headless, with the
-SQLite store and sd_notify. Waits for a missing camera instead of failing (systemd sees STATUS= and
-start-timeout extensions meanwhile). Exit codes: 0 stopped cleanly, 1 events could not be stored or a passing
-problem (edge.errors.TransientError: the web port is busy), 2 bad configuration (the unit does not restart on 2).
+SQLite store and sd_notify. Waits for a missing or busy camera (or a stream that is down) instead of failing
+(systemd sees STATUS= and start-timeout extensions meanwhile); any other source error is a configuration error.
+Exit codes: 0 stopped cleanly, 1 events could not be stored or a passing problem (edge.errors.TransientError:
+the web port is busy), 2 bad configuration (the unit does not restart on 2).
 `--check-config` only validates the configuration.
 """
 
@@ -20,12 +21,11 @@ from pathlib import Path
 from edge.commands.options import add_config_arguments, apply_log_level, config_from_args
 from edge.commands.run import SINK_PLUGINS, build_pipeline, build_plugin_sinks, close_all, install_signal_handlers
 from edge.config import RunConfig
-from edge.errors import EdgeError
+from edge.errors import SourceUnavailable
 from edge.pipeline import Pipeline
 from edge.service.monitor import ServiceMonitor, ServiceSink
 from edge.service.notify import Notifier
 from edge.service.thermal import ThermalProbe
-from edge.sources import LIVE_KINDS, resolve_kind
 from edge.types import Sink
 
 log = logging.getLogger(__name__)
@@ -60,17 +60,25 @@ def service_config(cfg: RunConfig) -> RunConfig:
     return cfg
 
 
+def source_ready(cfg: RunConfig) -> None:
+    """Open and close the configured source: SourceUnavailable while the camera is still missing. A retry asks
+    this first, so it does not load the models again every few seconds only to find no camera."""
+    from edge.sources import open_source
+
+    open_source(cfg.source.model_copy(update={"reconnect": False})).close()
+
+
 def build_when_source_ready(cfg: RunConfig, monitor: ServiceMonitor, sinks: list[Sink],
                             stop: threading.Event) -> Pipeline | None:
-    """build_pipeline, retried with backoff while a live source (camera, stream) cannot be opened yet."""
-    kind, _ = resolve_kind(cfg.source)
+    """build_pipeline, retried with backoff while a live source (camera, stream) cannot be opened yet. Only that
+    waits: any other error (a bad model, picamera2 not importable) is raised at once (exit 2)."""
     delay, attempt = cfg.source.backoff_initial_s, 0
     while not stop.is_set():
         try:
+            if attempt:
+                source_ready(cfg)
             return build_pipeline(cfg, window=False, extra_sinks=sinks)
-        except EdgeError as exc:
-            if kind not in LIVE_KINDS or not exc.thing.startswith("source"):
-                raise
+        except SourceUnavailable as exc:
             attempt += 1
             if attempt == 1:
                 log.error("%s: %s; waiting for it (retrying with backoff up to %.0f s)", exc.thing, exc.problem,

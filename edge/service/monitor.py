@@ -20,9 +20,10 @@ LOG_STATUS_INTERVAL_S = 600.0  # the status line also goes to the journal this o
 MONITOR_TICK_S = 1.0
 
 
-def source_reconnecting(source) -> bool:  # noqa: ANN001 - any FrameSource
-    """True while a live source is between a lost camera and a reopened one (a wait, not a hang)."""
-    return bool(getattr(source, "reconnecting", False))  # edge.sources.reconnect.ReconnectingSource
+def source_backing_off(source) -> bool:  # noqa: ANN001 - any FrameSource
+    """True while a live source waits between reopen attempts after a lost camera (a wait, not a hang); False
+    during a reopen itself, so a reopen that hangs stops the watchdog pings like a hung read."""
+    return bool(getattr(source, "backing_off", False))  # edge.sources.reconnect.ReconnectingSource
 
 
 class ServiceMonitor:
@@ -59,8 +60,8 @@ class ServiceMonitor:
     def _loop(self) -> None:
         while not self._stop.wait(MONITOR_TICK_S):
             self._refresh_health()
-            if self.source is not None:  # running: only a reconnect is a legitimate pause, a hung read is not
-                legitimate = source_reconnecting(self.source)
+            if self.source is not None:  # running: a reconnect backoff is a legitimate pause, a hung read or reopen not
+                legitimate = source_backing_off(self.source)
                 if legitimate:
                     self.waiting = f"camera lost ({self.source.name}): reconnecting"
             else:  # before the pipeline exists: loading models, waiting for the camera

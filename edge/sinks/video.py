@@ -1,4 +1,4 @@
-"""Annotated output video (cv2.VideoWriter, mp4v); opened at the first frame to learn its size.
+"""Annotated output video (cv2.VideoWriter, mp4v); checked at construction, opened at the first frame to learn its size.
 
 A video has one frame size: later frames of another size (a camera reopened at another resolution, a folder of
 mixed images) are letterboxed into the first size, since the writer silently drops frames that do not match.
@@ -21,6 +21,8 @@ from edge.types import FrameResult
 log = logging.getLogger(__name__)
 
 FOURCC = "mp4v"
+CONTAINERS = (".mp4", ".m4v", ".mov", ".avi", ".mkv")  # file suffixes OpenCV's FFmpeg writer takes mp4v in
+PROBE_SIZE = (64, 48)  # the throw-away writer that checks, before the run, that the file can be written
 LETTERBOX_COLOUR = (0, 0, 0)
 
 
@@ -38,15 +40,39 @@ def letterbox(image: np.ndarray, size: tuple[int, int]) -> np.ndarray:
     return canvas
 
 
+def check_output(path: Path) -> None:
+    """EdgeError unless a video can be written at `path`: a known container, a folder that exists (made here) and
+    takes files, and an mp4v writer OpenCV opens there (a probe file, removed again)."""
+    thing = f"output video {path}"
+    if path.suffix.lower() not in CONTAINERS:
+        shown = f"'{path.suffix}'" if path.suffix else "no suffix"
+        raise EdgeError(thing, f"unsupported container ({shown}); use one of {', '.join(CONTAINERS)}")
+    try:
+        is_folder = path.is_dir()
+    except OSError as exc:  # EACCES: a folder on the way this user may not enter
+        raise EdgeError(thing, f"cannot access ({exc.strerror})") from None
+    if is_folder:
+        raise EdgeError(thing, "is a folder")
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise EdgeError(thing, f"cannot create folder ({exc.strerror})") from None
+    if not os.access(path.parent, os.W_OK):
+        raise EdgeError(thing, "folder not writable")
+    probe = path.with_name(f".{path.stem}.probe-{os.getpid()}{path.suffix}")
+    writer = cv2.VideoWriter(str(probe), cv2.VideoWriter_fourcc(*FOURCC), 1.0, PROBE_SIZE)
+    try:
+        if not writer.isOpened():
+            raise EdgeError(thing, f"OpenCV cannot write {FOURCC} {path.suffix} files here")
+    finally:
+        writer.release()
+        probe.unlink(missing_ok=True)
+
+
 class VideoSink(BaseSink):
     def __init__(self, path: Path, fps: float = 30.0) -> None:
         self.path, self.fps = Path(path), fps
-        try:
-            self.path.parent.mkdir(parents=True, exist_ok=True)
-        except OSError as exc:
-            raise EdgeError(f"output video {self.path}", f"cannot create folder ({exc.strerror})") from None
-        if not os.access(self.path.parent, os.W_OK):
-            raise EdgeError(f"output video {self.path}", "folder not writable")
+        check_output(self.path)
         self._writer: cv2.VideoWriter | None = None
         self._size: tuple[int, int] | None = None  # (width, height) of the first frame
         self.frames = 0

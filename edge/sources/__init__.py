@@ -7,7 +7,7 @@ import threading
 from pathlib import Path
 
 from edge.config import SourceConfig
-from edge.errors import EdgeError
+from edge.errors import EdgeError, checked
 from edge.types import FrameSource
 
 log = logging.getLogger(__name__)
@@ -37,13 +37,13 @@ def resolve_kind(cfg: SourceConfig) -> tuple[str, str]:
         return "camera", uri
     if "://" in uri:
         return "stream", uri
-    path = Path(uri)
-    if path.is_dir():
+    path, thing = Path(uri), f"source {uri}"
+    if checked(thing, path.is_dir):
         return "folder", uri
     if path.suffix.lower() in IMAGE_SUFFIXES:
         return "image", uri
-    if not path.exists():
-        raise EdgeError(f"source {uri}", "no such file, folder, camera or known source")
+    if not checked(thing, path.exists):
+        raise EdgeError(thing, "no such file, folder, camera or known source")
     return "video", uri
 
 
@@ -66,7 +66,7 @@ def _open_once(kind: str, uri: str, cfg: SourceConfig) -> FrameSource:
         return FolderSource(Path(uri), loop=cfg.loop)
     from edge.sources.opencv import CaptureSource
 
-    if kind == "video" and not Path(uri).is_file():
+    if kind == "video" and not checked(f"source {uri}", Path(uri).is_file):
         raise EdgeError(f"source {uri}", "no such video file")
     return CaptureSource(uri, kind, cfg.width, cfg.height, cfg.fps, loop=cfg.loop)
 

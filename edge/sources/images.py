@@ -9,7 +9,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from edge.errors import EdgeError
+from edge.errors import EdgeError, access_error, checked
 from edge.types import Frame
 
 log = logging.getLogger(__name__)
@@ -19,7 +19,7 @@ IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".bmp", ".webp", ".tif", ".tiff", ".p
 
 def read_image(path: Path) -> np.ndarray:
     """BGR image or one EdgeError naming the file."""
-    if not path.is_file():
+    if not checked(f"image {path}", path.is_file):
         raise EdgeError(f"image {path}", "file not found")
     image = cv2.imread(str(path), cv2.IMREAD_COLOR)
     if image is None:
@@ -54,7 +54,10 @@ class FolderSource:
     def __init__(self, folder: Path, loop: bool = False) -> None:
         self.folder, self.loop = Path(folder), loop
         self.name = f"folder:{self.folder.name}"
-        self._files = sorted(p for p in self.folder.iterdir() if p.suffix.lower() in IMAGE_SUFFIXES)
+        try:
+            self._files = sorted(p for p in self.folder.iterdir() if p.suffix.lower() in IMAGE_SUFFIXES)
+        except OSError as exc:  # EACCES: a folder this user may not list
+            raise access_error(f"source {folder}", exc) from None
         if not self._files:
             raise EdgeError(f"source {folder}", "folder has no image files")
         self._position = 0

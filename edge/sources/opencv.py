@@ -11,7 +11,8 @@ from collections.abc import Iterator
 
 import cv2
 
-from edge.errors import EdgeError
+from edge.errors import EdgeError, SourceUnavailable
+from edge.sources import LIVE_KINDS
 from edge.types import Frame
 
 log = logging.getLogger(__name__)
@@ -70,7 +71,8 @@ class CaptureSource:
             self._cap.release()
             what = {"camera": "cannot open camera (no such device or busy)", "stream": "cannot open stream",
                     "video": "cannot open or decode video"}[kind]
-            raise EdgeError(f"source {uri}", what)
+            error = SourceUnavailable if kind in LIVE_KINDS else EdgeError  # a camera or stream may come back
+            raise error(f"source {uri}", what)
         self.fps = file_fps(self._cap, fps) if kind == "video" else fps
         h, w = self._pending.shape[:2]
         log.info("opened %s (%dx%d, %.3g fps)", self.name, w, h, self.fps)

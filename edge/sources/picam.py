@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 import time
 
-from edge.errors import EdgeError
+from edge.errors import EdgeError, SourceUnavailable
 from edge.types import Frame
 
 log = logging.getLogger(__name__)
@@ -28,7 +28,7 @@ class PiCamera2Source:
             self._camera.configure(config)
             self._camera.start()
         except (RuntimeError, IndexError, OSError) as exc:
-            raise EdgeError("source picamera2", f"cannot start camera ({exc})") from None
+            raise SourceUnavailable("source picamera2", f"cannot start camera ({exc})") from None
         self._index = 0
         log.info("opened picamera2 (%dx%d @ %.0f fps)", width, height, fps)
 

@@ -33,10 +33,12 @@ class ReconnectingSource:
         self._failures = 0
         self._closed = False
         self.reconnects = 0
+        self.backing_off = False  # only while waiting between attempts: a watchdog may accept that, not a hung reopen
 
     @property
     def reconnecting(self) -> bool:
-        """True while the source is closed and being reopened (a watchdog may treat the wait as legitimate)."""
+        """True while the source is closed and being reopened: the backoff and the reopen itself (which may hang;
+        a watchdog should accept `backing_off` only)."""
         return self._source is None and not self._closed
 
     def _reopen(self) -> bool:
@@ -48,7 +50,12 @@ class ReconnectingSource:
                 return False
             delay = min(self._max, self._initial * 2 ** (self._failures - 1))
             log.warning("%s stopped delivering frames; reopening in %.1f s (attempt %d)", self.name, delay, self._failures)
-            if self._cancel.wait(delay):
+            self.backing_off = True
+            try:
+                cancelled = self._cancel.wait(delay)
+            finally:
+                self.backing_off = False
+            if cancelled:
                 return False
             try:
                 self._source = self._factory()

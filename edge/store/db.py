@@ -19,7 +19,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from edge.errors import EdgeError
+from edge.errors import EdgeError, access_error
 
 log = logging.getLogger(__name__)
 
@@ -32,6 +32,8 @@ CORRUPT_NAMES = ("SQLITE_CORRUPT", "SQLITE_NOTADB")
 SIDE_FILES = ("-wal", "-shm")
 SECONDS_PER_DAY = 86400.0
 BYTES_PER_MB = 1024 * 1024
+# The service's store lies under /var/lib/private (mode 0700, StateDirectory= with DynamicUser=): only root gets in.
+SUDO_HINT = "run with sudo (the service's store is readable by root only)"
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS sessions (
@@ -215,7 +217,11 @@ class _Transaction:
 def open_readonly(path: Path) -> sqlite3.Connection:
     """A reader connection for reports (never creates the file); EdgeError if it is not a usable store."""
     path = Path(path)
-    if not path.is_file():
+    try:
+        found = path.is_file()
+    except OSError as exc:  # EACCES: a folder on the way that this user may not enter
+        raise access_error(f"store {path}", exc, SUDO_HINT if isinstance(exc, PermissionError) else None) from None
+    if not found:
         raise EdgeError(f"store {path}", "no such file")
     try:
         conn = sqlite3.connect(f"{path.resolve().as_uri()}?mode=ro", uri=True, timeout=BUSY_TIMEOUT_MS / 1000)

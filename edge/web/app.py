@@ -9,6 +9,7 @@ from importlib import resources
 from flask import Flask, Response, jsonify, render_template, request
 from werkzeug.exceptions import (BadRequest, HTTPException, InternalServerError, NotFound, RequestEntityTooLarge,
                                  ServiceUnavailable)
+from werkzeug.wsgi import ClosingIterator
 
 from edge.errors import EdgeError
 from edge.sinks.overlay import LABEL_COLOURS, hex_colour
@@ -84,9 +85,13 @@ def create_app(state: WebState, encoder: StreamEncoder, photos: PhotoService, to
 
     @app.get("/stream.mjpg")
     def stream():
-        if not encoder.try_acquire():
+        slot = encoder.try_acquire()
+        if slot is None:
             raise ServiceUnavailable("too many stream viewers; try again later")
-        return Response(encoder.frames(), mimetype=MIMETYPE, direct_passthrough=True)
+        # Closing the response gives the slot back also when the stream never starts: werkzeug answers a HEAD
+        # with the headers alone and only closes the iterable; the stream's own end releases it too (once).
+        return Response(ClosingIterator(encoder.frames(slot), slot.release), mimetype=MIMETYPE,
+                        direct_passthrough=True)
 
     @app.get("/api/state")
     def api_state():

@@ -9,7 +9,7 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 
 import cv2
 
@@ -23,6 +23,23 @@ MIMETYPE = f"multipart/x-mixed-replace; boundary={BOUNDARY}"
 WAIT_S = 1.0  # how often a waiting client re-checks for shutdown
 MAX_CLIENTS = 4  # concurrent streams (each holds a server thread)
 KEEPALIVE_S = 5.0  # resend the last frame this often while no new one arrives (a write is how a gone client shows)
+
+
+class StreamSlot:
+    """One viewer's hold on a stream slot. `release()` may be called any number of times, from the stream's end and
+    from the response's close (a HEAD request never starts the stream), and gives the slot back once."""
+
+    def __init__(self, give_back: Callable[[], None]) -> None:
+        self._give_back = give_back
+        self._released = False
+        self._lock = threading.Lock()
+
+    def release(self) -> None:
+        with self._lock:
+            if self._released:
+                return
+            self._released = True
+        self._give_back()
 
 
 class StreamEncoder:
@@ -44,19 +61,20 @@ class StreamEncoder:
                 self._cached = (sequence, data.tobytes())
             return self._cached[1]
 
-    def try_acquire(self) -> bool:
+    def try_acquire(self) -> StreamSlot | None:
+        """A slot for one viewer, or None when MAX_CLIENTS already watch."""
         with self._clients_lock:
             if self._clients >= MAX_CLIENTS:
-                return False
+                return None
             self._clients += 1
-            return True
+        return StreamSlot(self._give_back)
 
-    def release(self) -> None:
+    def _give_back(self) -> None:
         with self._clients_lock:
             self._clients -= 1
 
-    def frames(self) -> Iterator[bytes]:
-        """Multipart parts until the server closes; the caller must have called try_acquire()."""
+    def frames(self, slot: StreamSlot) -> Iterator[bytes]:
+        """Multipart parts until the server closes or the client leaves; then `slot` is released."""
         sent, last_sent = 0, time.monotonic()
         try:
             while not self.state.closed.is_set():
@@ -72,5 +90,5 @@ class StreamEncoder:
                 if pause > 0:
                     self.state.closed.wait(pause)
         finally:
-            self.release()
+            slot.release()
             log.debug("stream client left")

@@ -26,3 +26,24 @@ def run_edge(*args: str, cwd: Path | None = None, timeout: float = 60, **env: st
 
 def error_lines(stderr: str) -> list[str]:
     return [line for line in stderr.splitlines() if line.startswith("error:")]
+
+
+def main_in_process(argv: list[str], monkeypatch, capsys) -> tuple[int, str]:  # noqa: ANN001 - pytest fixtures
+    """edge.__main__.main(argv) in this process (so a test's monkeypatch reaches it), pytest's logging and signal
+    handlers left alone: (exit code, stderr). An exception other than EdgeError propagates, as it would print a
+    traceback."""
+    import logging
+    import signal
+
+    import edge.__main__ as entry
+
+    monkeypatch.setattr(entry, "setup_logging", lambda: None)
+    monkeypatch.setattr(logging, "shutdown", lambda: None)
+    handlers = {signum: signal.getsignal(signum) for signum in (signal.SIGINT, signal.SIGTERM)}
+    capsys.readouterr()
+    try:
+        code = entry.main(argv)
+    finally:
+        for signum, handler in handlers.items():
+            signal.signal(signum, handler)
+    return code, capsys.readouterr().err

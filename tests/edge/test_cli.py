@@ -154,6 +154,15 @@ def test_unreadable_image_and_unwritable_outputs(emotion_model, tmp_path):
     assert_one_line_error(done, f"output video {blocker / 'v.mp4'}")
 
 
+def test_bad_video_output_is_refused_before_any_frame(emotion_model, tmp_path):
+    video = tmp_path / "x" / "v.xyz"
+    done = run_edge("--source", "demo", "--max-frames", "3", "--video", str(video), "--headless",
+                    "--model", str(emotion_model), "--detector", "haar", "--out", str(tmp_path / "o"))
+    assert_one_line_error(done, f"output video {video}: unsupported container ('.xyz')")
+    assert "first frame processed" not in done.stdout  # nothing ran
+    assert not video.parent.exists()
+
+
 def test_missing_face_model_names_fetch_command(emotion_model, tmp_path):
     done = run_edge("--source", "demo", "--model", str(emotion_model), "--detector", "mediapipe",
                     "--detector.mediapipe.model", str(tmp_path / "none.tflite"), cwd=tmp_path)

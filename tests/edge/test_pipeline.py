@@ -1,7 +1,12 @@
 """The whole pipeline headless on the synthetic astronaut clip, with both detectors."""
 
 import json
+import threading
+import time
+import tracemalloc
 
+import cv2
+import numpy as np
 
 from edge.classifier import EmotionClassifier
 from edge.config import DetectorConfig, RunConfig
@@ -83,7 +88,7 @@ def test_detect_every_n_reuses_tracked_boxes(emotion_model, tmp_path):
     recorder = Recorder()
     pipeline = Pipeline(DemoSource(20), det, EmotionClassifier(emotion_model), Tracker(), [recorder], detect_every=4)
     stats = pipeline.run()
-    assert len(calls) == 5 and stats.faces >= 19 and len(stats.track_ids) == 1
+    assert len(calls) == 5 and stats.faces >= 19 and stats.tracks == 1
     clip = make_demo_frames(20)
     # in-between boxes follow the moving face (held boxes would drift off it)
     held_boxes = [r.faces[0].box for r in recorder.results if r.frame.index % 4 == 3]
@@ -123,3 +128,140 @@ def test_limits_and_stop(emotion_model):
     stats = pipeline.run()
     assert stats.frames == 3
     assert "frames=3" in stats.summary() and "detect=" in stats.summary()
+
+
+def write_mixed_size_folder(folder):
+    """Name order: the astronaut in a 1280x720 frame, a 160x120 thumbnail, then two 640x480 demo frames."""
+    from skimage import data
+
+    folder.mkdir()
+    astronaut = cv2.cvtColor(data.astronaut(), cv2.COLOR_RGB2BGR)
+    wide = np.full((720, 1280, 3), 90, np.uint8)
+    wide[:, 560:] = cv2.resize(astronaut, (720, 720))
+    cv2.imwrite(str(folder / "0_wide.png"), wide)
+    cv2.imwrite(str(folder / "1_thumb.png"), cv2.resize(astronaut, (160, 120)))
+    clip = make_demo_frames(2)
+    cv2.imwrite(str(folder / "2_demo.png"), clip[0])
+    cv2.imwrite(str(folder / "3_demo.png"), clip[1])
+    return folder
+
+
+def test_frame_size_change_with_detect_every_detects_afresh(emotion_model, tmp_path):
+    from edge.sources.images import FolderSource
+
+    det = make_detector(DetectorConfig(type="haar"))
+    original, calls = det.detect, []
+    det.detect = lambda image: calls.append(image.shape) or original(image)
+    recorder = Recorder()
+    source = FolderSource(write_mixed_size_folder(tmp_path / "mixed"))
+    pipeline = Pipeline(source, det, EmotionClassifier(emotion_model), Tracker(), [recorder], detect_every=2)
+    stats = pipeline.run()  # the thumbnail, an in-between frame, used to crash cropping the wide frame's boxes
+    assert stats.frames == 4
+    # frame 1 is a skipped one but of a new size: detected; frame 3 (same size as 2) follows frame 2's box
+    assert calls == [(720, 1280, 3), (120, 160, 3), (480, 640, 3)]
+    faces = [r.faces for r in recorder.results]
+    assert [len(f) for f in faces] == [1, 0, 1, 1]
+    for result in recorder.results:
+        height, width = result.frame.image.shape[:2]
+        assert all(0 <= f.box.x1 < f.box.x2 <= width and 0 <= f.box.y1 < f.box.y2 <= height for f in result.faces)
+    assert faces[0][0].box.x1 >= 560  # the face in the wide frame, not elsewhere
+    assert faces[2][0].track_id == faces[3][0].track_id != faces[0][0].track_id  # tracks restart at a new size
+    assert stats.tracks == 2
+
+
+def test_box_follower_clips_boxes_and_drops_those_outside_the_frame():
+    from edge.motion import BoxFollower
+    from edge.types import Box
+
+    clip = make_demo_frames(2)
+    height, width = clip[0].shape[:2]
+    follower = BoxFollower()
+    follower.remember(clip[0])
+    straddling, outside = Box(width - 100, 100, width + 300, 400), Box(width + 10, 10, width + 200, 200)
+    followed = follower.follow(clip[1], [clip.boxes(0)[0], straddling, outside])
+    assert len(followed) == 2 and iou(followed[0], clip.boxes(1)[0]) > 0.5
+    assert 0 <= followed[1].x1 < followed[1].x2 <= width and followed[1].y2 <= height
+    thumbnail = cv2.resize(clip[1], (160, 120))  # another size: nothing to match against, boxes only clipped
+    followed = follower.follow(thumbnail, [Box(100, 50, 300, 200, 0.9), Box(175, 66, 435, 353)])
+    assert followed == [Box(100, 50, 160, 120, 0.9)]
+
+
+STATS_FRAMES = 50_000
+STATS_GROWTH_LIMIT_BYTES = 64 * 1024  # a set of STATS_FRAMES track ids takes megabytes
+
+
+def test_run_stats_count_tracks_in_constant_memory():
+    from edge.pipeline import RECENT_FRAMES, RunStats
+    from edge.types import Box, FaceResult, Frame, FrameResult, Prediction
+
+    image = np.zeros((8, 8, 3), np.uint8)
+    prediction = Prediction(("happy", "sad"), np.array([0.75, 0.25], np.float32))
+
+    def frame(index, *track_ids):
+        faces = [FaceResult(Box(0, 0, 4, 4), track, prediction, prediction, "happy") for track in track_ids]
+        return FrameResult(Frame(image, 0.0, index), faces, {"detect": 1.0})
+
+    stats = RunStats()
+    for index, ids in enumerate([(1,), (1, 2), (4, 3), (2, 4), ()]):  # two new in one frame, in any order
+        stats.record(frame(index, *ids))
+    assert stats.tracks == 4 and stats.faces == 7
+    for index in range(RECENT_FRAMES):  # fill the bounded window of recent timings first
+        stats.record(frame(index, 4))
+    tracemalloc.start()
+    try:
+        before = tracemalloc.get_traced_memory()[0]
+        for index in range(STATS_FRAMES):  # tracking off: a new track id in every frame, for months
+            stats.record(frame(index, 5 + index))
+        grown = tracemalloc.get_traced_memory()[0] - before
+    finally:
+        tracemalloc.stop()
+    assert grown < STATS_GROWTH_LIMIT_BYTES, f"RunStats grew by {grown} bytes over {STATS_FRAMES} frames"
+    assert stats.tracks == 4 + STATS_FRAMES and f"tracks={4 + STATS_FRAMES} " in stats.summary()
+
+
+class UnpluggedCamera:
+    """The demo clip for a few frames, then nothing, like a camera pulled out of its socket."""
+
+    name = "camera:test"
+
+    def __init__(self, frames):
+        self._inner = DemoSource(frames)
+
+    def read(self):
+        return self._inner.read()
+
+    def close(self):
+        self._inner.close()
+
+
+DURATION_S = 1.0
+DELIVERED_FRAMES = 3
+RUN_TIMEOUT_S = 60  # far beyond DURATION_S: only a run that ignores the deadline reaches it
+
+
+def test_duration_ends_the_run_while_the_camera_reconnects(emotion_model, caplog):
+    from edge.errors import EdgeError
+    from edge.sources.reconnect import ReconnectingSource
+
+    def reopen():
+        raise EdgeError("source camera:test", "cannot open camera (no such device or busy)")
+
+    stop = threading.Event()  # as in build_pipeline: the pipeline's stop event is the source's cancel event
+    source = ReconnectingSource(reopen, backoff_initial_s=3600, backoff_max_s=3600, cancel=stop,
+                                first=UnpluggedCamera(DELIVERED_FRAMES))
+    pipeline = Pipeline(source, make_detector(DetectorConfig(type="haar")), EmotionClassifier(emotion_model), Tracker(),
+                        [], duration=DURATION_S, stop_event=stop)
+    outcome = []
+    runner = threading.Thread(target=lambda: outcome.append(pipeline.run()), daemon=True)
+    started = time.monotonic()
+    with caplog.at_level("INFO"):
+        runner.start()
+        runner.join(RUN_TIMEOUT_S)
+    try:
+        assert not runner.is_alive(), "--duration ignored while the camera is reconnecting"
+    finally:
+        stop.set()  # frees a hung run (the failing case), so pytest can exit
+        pipeline.close()
+    assert DURATION_S <= time.monotonic() - started < RUN_TIMEOUT_S
+    assert outcome[0].frames == DELIVERED_FRAMES and source.reconnects == 0
+    assert "stopping: --duration 1.0 s reached" in caplog.text and "stop requested" not in caplog.text

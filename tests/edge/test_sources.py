@@ -76,17 +76,42 @@ def test_reconnect_gives_up_and_cancel_interrupts_backoff():
 
     def cancel_during_backoff():
         cancel.waiting.wait()
-        seen.append(slow.reconnecting)
-        cancel.set()
+        try:
+            seen.append((slow.reconnecting, slow.backing_off))
+        finally:
+            cancel.set()
 
     canceller = threading.Thread(target=cancel_during_backoff, daemon=True)
     canceller.start()
     assert slow.read() is None
     canceller.join()
-    assert seen == [True]  # in backoff
+    assert seen == [(True, True)]  # in backoff
     assert cancel.delays == [3600] and slow.reconnects == 0  # the first backoff was cut short, nothing reopened
     slow.close()
-    assert not slow.reconnecting
+    assert not slow.reconnecting and not slow.backing_off
+
+
+def test_backing_off_only_while_waiting_not_while_reopening():
+    """The watchdog accepts the backoff wait, not a reopen (which may hang): the flag tells them apart."""
+    states = []
+    source = None
+
+    def factory():
+        states.append(("reopen", source.reconnecting, source.backing_off))
+        return FlakySource(1)
+
+    cancel = threading.Event()
+    source = ReconnectingSource(factory, backoff_initial_s=0.01, cancel=cancel, first=FlakySource(1))
+    assert source.read() is not None and not source.backing_off
+    real_wait = cancel.wait
+
+    def wait(timeout=None):
+        states.append(("backoff", source.reconnecting, source.backing_off))
+        return real_wait(timeout)
+
+    cancel.wait = wait  # the real wait, observed
+    assert source.read() is not None and not source.backing_off
+    assert states == [("backoff", True, True), ("reopen", True, False)]
 
 
 def write_video(path, frames):

@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+import re
+
 import cv2
 import numpy as np
+import pytest
 
+from edge.errors import EdgeError
 from edge.sinks.video import VideoSink
 from edge.types import Frame, FrameResult
 
@@ -42,6 +46,24 @@ def test_frames_of_another_size_are_letterboxed_not_lost(tmp_path):
     assert sink.frames == len(sizes) and sink.resized == len(OTHER_SIZES)
     assert frames_in(path) == (len(sizes), FIRST_SIZE)
     assert f"({len(sizes)} frames, {len(OTHER_SIZES)} letterboxed to 160x120)" in sink.describe()
+
+
+def test_the_output_is_checked_when_the_sink_is_made(tmp_path):
+    for name, problem in [("v.xyz", "unsupported container ('.xyz')"), ("v", "unsupported container (no suffix)")]:
+        with pytest.raises(EdgeError, match=re.escape(problem)):
+            VideoSink(tmp_path / "new" / name)
+    assert not (tmp_path / "new").exists()  # refused before making anything
+    (tmp_path / "clip.mp4").mkdir()
+    with pytest.raises(EdgeError, match="is a folder"):
+        VideoSink(tmp_path / "clip.mp4")
+    for suffix in (".avi", ".MKV"):  # the supported containers, any case: written, and no probe file left over
+        path = tmp_path / "out" / f"annotated{suffix}"
+        sink = VideoSink(path, fps=10.0)
+        assert list(path.parent.iterdir()) == []
+        sink.write(plain_result(FIRST_SIZE, 0))
+        sink.close()
+        assert frames_in(path) == (1, FIRST_SIZE)
+        path.unlink()
 
 
 def test_letterbox_keeps_the_aspect_ratio_on_black_bars():

@@ -110,3 +110,18 @@ def test_plot_uses_the_overlay_colours(tmp_path):
 def test_report_on_an_empty_window(tmp_path):
     done = report("--db", str(known_store(tmp_path)), "--since", "1h")
     assert done.returncode == 0 and done.stdout.startswith("no events")
+
+
+def test_report_on_a_store_this_user_may_not_reach_says_sudo(deny_access, monkeypatch, capsys, tmp_path):
+    """The service's store is under /var/lib/private (mode 0700): `emotion-edge report` without sudo."""
+    from tests.edge.helpers import main_in_process
+
+    private = tmp_path / "private"
+    private.mkdir()
+    db = known_store(private)
+    assert main_in_process(["report", "--db", str(db), "--since", "all"], monkeypatch, capsys)[0] == 0  # control
+    deny_access(private)
+    code, err = main_in_process(["report", "--db", str(db), "--since", "all"], monkeypatch, capsys)
+    assert code == 2
+    assert err.strip().splitlines() == [f"error: store {db}: cannot access (Permission denied); run with sudo "
+                                        "(the service's store is readable by root only)"]

@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
+import logging
 import re
 import signal
 import sqlite3
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
+
+import pytest
 
 from tests.service.conftest import REPO, service_args, service_env
 
@@ -111,6 +115,62 @@ def test_missing_camera_waits_with_status_and_stops_on_sigterm(service_model, no
     assert code == 0, err[-3000:]
     assert "source /dev/video97: cannot open camera" in out and "waiting for it" in out
     assert "READY" not in [k for k, _ in notify_socket.fields()]
+
+
+def test_a_source_error_that_cannot_heal_exits_2_instead_of_waiting(service_model, notify_socket, tmp_path):
+    """Only an absent or busy camera is waited for; picamera2 not importable is a configuration error."""
+    import importlib.util
+
+    if importlib.util.find_spec("picamera2") is not None:
+        pytest.skip("picamera2 is importable here")
+    db = tmp_path / "events.db"
+    proc = start(service_model, db, notify_socket, "--source", "picamera2")
+    try:
+        code, out, err = finish(proc)
+    finally:
+        proc.kill()  # before the fix it waited for ever
+    assert code == 2, err[-3000:]
+    errors = [line for line in err.splitlines() if line.startswith("error:")]
+    assert errors == [err.strip().splitlines()[-1]] and "Traceback" not in err
+    assert errors[0].startswith("error: source picamera2: picamera2 not importable"), err
+    assert "EXTEND_TIMEOUT_USEC" not in [k for k, _ in notify_socket.fields()]
+
+
+def test_waiting_for_the_camera_loads_the_models_once(service_model, monkeypatch, caplog, tmp_path):
+    """A retry first checks that the camera is there: the models are not loaded again every few seconds."""
+    import edge.classifier
+    from edge.config import RunConfig
+    from edge.service.command import build_when_source_ready, service_config
+    from edge.service.monitor import ServiceMonitor
+    from edge.service.notify import Notifier
+    from edge.service.thermal import ThermalProbe
+
+    monkeypatch.delenv("NOTIFY_SOCKET", raising=False)
+    loads = []
+
+    class CountedClassifier(edge.classifier.EmotionClassifier):  # the real one, counted
+        def __init__(self, *args, **kwargs):
+            loads.append(args)
+            super().__init__(*args, **kwargs)
+
+    monkeypatch.setattr(edge.classifier, "EmotionClassifier", CountedClassifier)
+    cfg = service_config(RunConfig.model_validate({
+        "source": {"uri": "/dev/video97", "backoff_initial_s": 0.01, "backoff_max_s": 0.02},
+        "classifier": {"model": str(service_model)}, "detector": {"type": "haar"},
+        "store": {"path": str(tmp_path / "events.db")}, "output": {"dir": str(tmp_path)}}))
+    monitor = ServiceMonitor(Notifier(), ThermalProbe(tmp_path / "none", tmp_path / "none", vcgencmd=None))
+    stop = threading.Event()
+    timer = threading.Timer(1.0, stop.set)
+    timer.start()
+    try:
+        with caplog.at_level(logging.DEBUG, logger="edge.service.command"):
+            assert build_when_source_ready(cfg, monitor, [], stop) is None
+    finally:
+        timer.cancel()
+    attempts = [r for r in caplog.records if "still unavailable" in r.getMessage()]
+    assert len(attempts) >= 3, caplog.text
+    assert len(loads) == 1
+    assert monitor.waiting == "waiting for source /dev/video97: cannot open camera (no such device or busy)"
 
 
 def test_bad_config_is_one_line_error_exit_2(service_model, tmp_path):

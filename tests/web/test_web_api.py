@@ -11,6 +11,7 @@ import pytest
 from tests.web.images import astronaut_jpeg, decode_data_url
 from tests.web.webclient import read_mjpeg, request, upload
 
+SLOT_WAIT_S = 30
 LABELS = ["angry", "disgust", "fear", "happy", "sad", "surprise", "neutral"]
 
 
@@ -141,6 +142,26 @@ def test_stream_viewers_are_limited_and_slots_come_back(view):
     deadline = time.monotonic() + 60  # gone viewers are noticed at their next frame: a readiness wait
     while stream_status(view.url) != 200:
         assert time.monotonic() < deadline, "stream slots were not released"
+        time.sleep(0.2)
+
+
+def test_head_requests_do_not_use_up_stream_slots(view):
+    from edge.web.stream import MAX_CLIENTS, MIMETYPE
+
+    wait_for_stream(view.url, lambda: request(view.url, "/stream.mjpg", "HEAD").status == 200)
+    head = request(view.url, "/stream.mjpg", "HEAD")  # the headers of the stream, no body: the stream never starts
+    assert head.status == 200 and head.headers["Content-Type"] == MIMETYPE and head.body == b""
+    for _ in range(2 * MAX_CLIENTS):
+        request(view.url, "/stream.mjpg", "HEAD")
+    wait_for_stream(view.url, lambda: stream_status(view.url) == 200)  # fails if the HEADs kept their slots
+    assert len(read_mjpeg(view.url, 2)) == 2  # a viewer still gets the stream
+
+
+def wait_for_stream(url: str, ready) -> None:
+    """A slot comes back just after its reply (a gone GET viewer at its next frame): a readiness wait."""
+    deadline = time.monotonic() + SLOT_WAIT_S
+    while not ready():
+        assert time.monotonic() < deadline, f"no stream slot free at {url} after {SLOT_WAIT_S} s"
         time.sleep(0.2)
 
 
