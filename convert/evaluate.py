@@ -29,7 +29,7 @@ from edge.contract import ValidationSpec, sidecar_path
 from edge.errors import EdgeError
 from edge.types import Box
 from train.config import TrainConfig
-from train.data import (DEFAULT_VAL_FRACTION, HOLDOUT_SUFFIX, NOT_HELD_OUT_NOTES, Split, load_split,
+from train.data import (DEFAULT_VAL_FRACTION, HOLDOUT_SUFFIX, NOT_HELD_OUT_NOTES, Split, faces_fingerprint, load_split,
                         not_held_out_because, stratified_holdout)
 from train.labels import EMOTIONS
 from train.metrics import classification_report, format_table
@@ -145,14 +145,20 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     return parser.parse_args(argv)
 
 
-def load_eval_split(args: argparse.Namespace) -> Split:
-    """The faces to evaluate: a split, or the slice of one that training held out; --limit samples it."""
+def load_eval_split(args: argparse.Namespace, validation: ValidationSpec | None = None) -> Split:
+    """The faces to evaluate: a split, or the slice of one that training held out; --limit samples it. When
+    they are the model's validation faces and the sidecar fingerprints them, they must be those faces."""
     split = args.split
     if split.lower().endswith(HOLDOUT_SUFFIX):
         whole = load_split(args.data, split[: -len(HOLDOUT_SUFFIX)], args.cache_dir, args.strict)
         _, faces = stratified_holdout(whole, args.holdout_fraction, args.holdout_seed)
     else:
         faces = load_split(args.data, split, args.cache_dir, args.strict)
+    recorded = validation.fingerprint if validation and validation.split.lower() == split.lower() else None
+    if recorded and faces_fingerprint(faces) != recorded:
+        raise ConvertError(f"--split {split}", f"these {len(faces)} faces of {args.data} are not the ones the "
+                           "model's run validated on (fingerprint differs): another form or copy of the dataset "
+                           "(fer2013.csv and image folders list faces in other orders, so a slice cuts others)")
     if 0 < args.limit < len(faces):
         _, faces = stratified_holdout(faces, args.limit / len(faces), args.seed)
     return faces
@@ -190,7 +196,7 @@ def run(args: argparse.Namespace) -> Evaluation:
     if not held_out:
         log.warning("%s (%s; sidecar fitted_splits %s): its figures are not held-out figures", args.split,
                     NOT_HELD_OUT_NOTES[reason], fitted_splits)
-    faces = load_eval_split(args)
+    faces = load_eval_split(args, validation)
     log.info("evaluating %s on %s/%s: %d faces, one face per invoke, %d thread", args.model, args.data,
              args.split, len(faces), SINGLE_THREAD)
     result = evaluate_model(args.model, faces)

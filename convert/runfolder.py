@@ -33,10 +33,11 @@ def validation_of(info: dict) -> dict | None:
     and fraction that cut it; None for records older than the "val_split" field."""
     if "val_split" not in info:
         return None
+    fingerprint = info.get("val_fingerprint")
     if info["val_split"]:
-        return {"split": str(info["val_split"]), "seed": None, "fraction": None}
+        return {"split": str(info["val_split"]), "seed": None, "fraction": None, "fingerprint": fingerprint}
     return {"split": TRAIN_SLICE, "seed": info.get("config", {}).get("seed"),
-            "fraction": info.get("val_fraction")}
+            "fraction": info.get("val_fraction"), "fingerprint": fingerprint}
 
 
 def _read_run_json(path: Path) -> dict:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import json
 import logging
 import math
 import os
@@ -23,6 +22,8 @@ from train.data import (DEFAULT_VAL_FRACTION, NOT_HELD_OUT_NOTES, TRAIN_SLICE, D
                         is_held_out, load_split, not_held_out_because, stratified_holdout, union)
 from train.labels import EMOTIONS
 from train.lineage import run_fitted_splits
+from train.runfolder import START_RECORD, adopt_start_record, check_fresh_folder, read_run_record, write_start_record
+from train.runfolder import flag_name as flag
 
 if TYPE_CHECKING:
     import keras
@@ -125,11 +126,6 @@ def train_config(args: argparse.Namespace) -> TrainConfig:
     return TrainConfig(**values)
 
 
-def flag(name: str) -> str:
-    """The command-line spelling of an argparse destination: batch_size -> --batch-size."""
-    return "--" + name.replace("_", "-")
-
-
 def check_args(args: argparse.Namespace) -> None:
     """Every value check that needs no data, each failure naming its flag (before TensorFlow loads)."""
     for name in ("epochs", "batch_size", "width", "dense_units"):
@@ -221,12 +217,7 @@ def check_offsets(args: argparse.Namespace) -> None:
 
 def read_class_offsets(run: Path) -> list[float]:
     """The class offsets a finished run's run.json records, checked (one per emotion, finite)."""
-    try:
-        offsets = json.loads((run / RUN_RECORD).read_text()).get("class_bias")
-    except OSError as exc:
-        raise DataError(f"--offsets-from {run}: no readable {RUN_RECORD} ({exc.strerror})") from None
-    except ValueError as exc:
-        raise DataError(f"--offsets-from {run / RUN_RECORD}: not valid JSON ({exc})") from None
+    offsets = read_run_record(run / RUN_RECORD, "--offsets-from").get("class_bias")
     if (not isinstance(offsets, list) or len(offsets) != len(EMOTIONS)
             or not all(isinstance(v, (int, float)) and math.isfinite(v) for v in offsets)):
         raise DataError(f"--offsets-from {run / RUN_RECORD}: class_bias is not {len(EMOTIONS)} finite numbers")
@@ -263,10 +254,7 @@ def adopt_run_record(args: argparse.Namespace) -> dict:
     """--reports-only: the finished run's run.json, checked against the flags that pick the validation slice (a
     different slice would re-tune and judge on faces the run trained on) and its lineage adopted, before any
     data loads."""
-    try:
-        previous = json.loads((args.out / RUN_RECORD).read_text())
-    except ValueError as exc:
-        raise DataError(f"--reports-only: {args.out / RUN_RECORD} is not valid JSON ({exc})") from None
+    previous = read_run_record(args.out / RUN_RECORD, "--reports-only")
     missing = [key for key in RECORD_KEYS if key not in previous]
     if missing:
         raise DataError(f"--reports-only: {args.out / RUN_RECORD} lacks {', '.join(missing)} (not a finished run's record)")
@@ -336,7 +324,7 @@ def soup_members(args: argparse.Namespace) -> list[str]:
 def mix_soup(args: argparse.Namespace, train: Split, started: float) -> tuple[keras.Model, TrainConfig, float]:
     from train.soup import cook
 
-    config = TrainConfig.from_record(json.loads((args.soup[0] / RUN_RECORD).read_text())["config"])
+    config = TrainConfig.from_record(read_run_record(args.soup[0] / RUN_RECORD, "--soup").get("config", {}))
     config = config.with_architecture_of(args.soup[0] / BEST_CHECKPOINT)
     return cook(args.soup, train.x), config, time.monotonic() - started
 
@@ -352,9 +340,11 @@ def main(argv: list[str] | None = None) -> int:
     started = time.monotonic()
     try:
         args = parse_args(argv)
+        adopt_start_record(args)
         check_args(args)
         previous = adopt_run_record(args) if args.reports_only else {}
         members = soup_members(args) if args.soup and not args.reports_only else []
+        check_fresh_folder(args)
         args.fitted = union(run_fitted_splits(args, previous.get("fitted_splits")), members)
         check_offsets(args)
         args.out.mkdir(parents=True, exist_ok=True)
@@ -375,7 +365,7 @@ def main(argv: list[str] | None = None) -> int:
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
     from train.augment import AugmentConfig  # TensorFlow loads only once the inputs are known to be good
     from train.fit import fit
-    from train.reports import write_reports
+    from train.reports import reopen_finished_run, write_reports
 
     command = "python -m train " + shlex.join(argv if argv is not None else sys.argv[1:])
     try:
@@ -385,6 +375,10 @@ def main(argv: list[str] | None = None) -> int:
             model, config, seconds = mix_soup(args, train, started)
         else:
             config = train_config(args)
+            if args.resume:
+                reopen_finished_run(args.out)
+            if not (args.out / START_RECORD).is_file():
+                write_start_record(args, config)
             targets = distillation_targets(args, train) if args.distill_from else None
             held_out = is_held_out(val.name, args.fitted)
             if not held_out and not config.average_last:

@@ -11,6 +11,7 @@ import csv
 import hashlib
 import io
 import logging
+import zipfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -196,6 +197,23 @@ def _cache_key(source: Path, split: str) -> str:
     return _fingerprint(parts)
 
 
+def read_cache(path: Path) -> tuple[np.ndarray, np.ndarray] | None:
+    """A cache entry's faces and labels; None (with a warning, the entry removed) when it is damaged, e.g.
+    truncated by a full disk or a killed run: the split is then decoded again."""
+    try:
+        with np.load(path) as cached:
+            x, y = cached["x"], cached["y"]
+    except (OSError, ValueError, EOFError, KeyError, zipfile.BadZipFile) as exc:
+        log.warning("decode cache %s is damaged (%s): removed, decoding the split again", path, exc)
+        path.unlink(missing_ok=True)
+        return None
+    if len(x) != len(y):
+        log.warning("decode cache %s is damaged (%d faces, %d labels): removed", path, len(x), len(y))
+        path.unlink(missing_ok=True)
+        return None
+    return x, y
+
+
 def load_split(data: Path, split: str, cache_dir: Path | None = None, strict: bool = False) -> Split:
     """Load one split ('train', 'test', 'privatetest') from either format, using the cache when valid. A
     strict load has its own cache entry: one cached by a lenient load may have skipped bad rows."""
@@ -203,9 +221,10 @@ def load_split(data: Path, split: str, cache_dir: Path | None = None, strict: bo
     strictness = STRICT_CACHE_TAG if strict else ""
     cache_path = cache_dir / f"{split}-{_cache_key(source, split)}{strictness}.npz" if cache_dir else None
     if cache_path and cache_path.is_file():
-        with np.load(cache_path) as cached:
+        cached = read_cache(cache_path)
+        if cached is not None:
             log.info("loaded %s split from cache %s", split, cache_path)
-            return Split(split, cached["x"], cached["y"])
+            return Split(split, *cached)
     if source.is_file():
         result = _load_csv_split(source, split, strict)
     else:
@@ -224,6 +243,7 @@ def load_split(data: Path, split: str, cache_dir: Path | None = None, strict: bo
 DEFAULT_VAL_FRACTION = 0.1  # share of train that `python -m train` holds out for validation
 HOLDOUT_SUFFIX = "-holdout"  # the held-out slice of split "train" is named "train-holdout"
 TRAIN_SLICE = "train" + HOLDOUT_SUFFIX
+FINGERPRINT_HEX = 16  # hex digits of a faces fingerprint kept in run.json and the sidecar
 
 
 def extra_split_of(fitted: list[str]) -> str | None:
@@ -278,6 +298,15 @@ def stratified_holdout(split: Split, fraction: float, seed: int) -> tuple[Split,
         Split(split.name, split.x[keep], split.y[keep], split.report),
         Split(f"{split.name}{HOLDOUT_SUFFIX}", split.x[hold], split.y[hold]),
     )
+
+
+def faces_fingerprint(split: Split) -> str:
+    """A short hash of a set of labelled faces, blind to their order: the slice a run held out is recorded by
+    it, so an evaluation that re-cuts the slice from another form of the dataset (fer2013.csv lists the faces
+    in another order than the image folders, so the same seed cuts other faces) is caught."""
+    rows = sorted(hashlib.sha256(bytes([int(label)]) + face.tobytes()).digest()
+                  for face, label in zip(np.ascontiguousarray(split.x, dtype=np.uint8), split.y))
+    return hashlib.sha256(b"".join(rows)).hexdigest()[:FINGERPRINT_HEX]
 
 
 def stratified_sample(split: Split, count: int, seed: int) -> np.ndarray:

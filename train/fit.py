@@ -15,7 +15,7 @@ import numpy as np
 import tensorflow as tf
 
 from train.augment import AugmentConfig, build_augmenter, mix_batch, random_erase
-from train.averaging import WeightAverage, recalibrate_batch_norm
+from train.averaging import AVERAGE_FILE, WeightAverage, recalibrate_batch_norm
 from train.config import BEST_CHECKPOINT, HISTORY_FILE, LAST_CHECKPOINT, STATE_FILE, TrainConfig, read_state
 from train.data import DataError, Split
 from train.labels import NUM_CLASSES
@@ -187,6 +187,7 @@ def prepare_model(
         return model, state["epoch"] + 1, state
     if resume:
         log.info("nothing to resume in %s; starting fresh", out_dir)
+    (out_dir / AVERAGE_FILE).unlink(missing_ok=True)  # a mean left by another run must not join this one's
     if init_from is not None:
         model = load_checkpoint(init_from, "--init-from")
         log.info("warm start from %s", init_from)

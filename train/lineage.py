@@ -8,12 +8,12 @@ run's slice, so the slice counts as fitted too."""
 from __future__ import annotations
 
 import argparse
-import json
 import logging
 from pathlib import Path
 
 from train.config import RUN_RECORD
-from train.data import TRAIN_SLICE, DataError, union
+from train.data import TRAIN_SLICE, union
+from train.runfolder import read_run_record
 
 log = logging.getLogger(__name__)
 
@@ -27,10 +27,7 @@ def parent_record(path: Path, flag: str) -> dict | None:
         log.warning("%s %s: no %s beside it, so the faces it was fitted on are unknown; figures may overstate "
                     "held-out accuracy", flag, path, RUN_RECORD)
         return None
-    try:
-        return json.loads(record.read_text())
-    except ValueError as exc:
-        raise DataError(f"{flag} {record}: not valid JSON ({exc})") from None
+    return read_run_record(record, flag)
 
 
 def same_slice(record: dict, seed: int, val_fraction: float) -> bool:

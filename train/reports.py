@@ -14,8 +14,9 @@ from pathlib import Path
 import keras
 import numpy as np
 
+from edge.contract import file_sha256
 from train.config import BEST_CHECKPOINT, HISTORY_FILE, RUN_RECORD, TrainConfig
-from train.data import NOT_HELD_OUT_NOTES, TRAIN_SLICE, Split, not_held_out_because
+from train.data import NOT_HELD_OUT_NOTES, TRAIN_SLICE, Split, faces_fingerprint, not_held_out_because
 from train.labels import EMOTIONS, IMAGE_SIZE
 from train.metrics import classification_report, format_table, tune_class_bias
 from train.model import LOGITS_LAYER, count_macs
@@ -25,6 +26,7 @@ log = logging.getLogger(__name__)
 
 BIAS_STEPS = tuple(np.round(np.arange(-1.0, 2.01, 0.1), 2))
 PREDICT_BATCH = 512
+REOPENED_RECORD = "reopened.json"  # a resumed finished run: the offsets folded into its model, until taken out
 # Offsets may not push any class's recall on the validation slice below this: the slice holds only ~44
 # disgust faces, so the floor sits above the 0.40 disgust-recall target to leave room for sampling error.
 MIN_TUNED_RECALL = 0.5
@@ -41,15 +43,49 @@ def fold_class_bias(model: keras.Model, bias: np.ndarray) -> None:
     layer.set_weights([kernel, (current + bias).astype(current.dtype)])
 
 
+def recorded_bias(record: Path) -> list[float] | None:
+    """The class offsets a run.json (or a reopened run's record) says are folded into model.keras."""
+    try:
+        recorded = json.loads(record.read_text())
+    except (OSError, ValueError):
+        return None
+    bias = recorded.get("class_bias") if isinstance(recorded, dict) else None
+    return bias if isinstance(bias, list) and any(bias) else None
+
+
 def unfold_previous_bias(model: keras.Model, out: Path) -> None:
     """Take the offsets an earlier report folded into this run's model back out (for --reports-only)."""
-    try:
-        previous = json.loads((out / RUN_RECORD).read_text()).get("class_bias")
-    except (OSError, ValueError):
-        previous = None
+    previous = recorded_bias(out / RUN_RECORD)
     if previous:
         fold_class_bias(model, -np.asarray(previous, dtype=np.float64))
         log.info("took the previous class offsets %s back out of %s", previous, out / BEST_CHECKPOINT)
+
+
+def reopen_finished_run(out: Path) -> None:
+    """--resume of a finished run: its model.keras carries the offsets its report folded in, which the new
+    report would tune on top of (and record only the second round). The offsets are taken back out and
+    run.json, which no longer describes the model, is set aside. The sha256 of the folded model in the
+    reopened record makes this safe to repeat after an interruption at any step."""
+    reopened, model_path = out / REOPENED_RECORD, out / BEST_CHECKPOINT
+    if (out / RUN_RECORD).is_file():
+        pending = {"class_bias": recorded_bias(out / RUN_RECORD),
+                   "model_sha256": file_sha256(model_path) if model_path.is_file() else None}
+        staged = out / (REOPENED_RECORD + ".tmp")
+        staged.write_text(json.dumps(pending))
+        staged.replace(reopened)
+        (out / RUN_RECORD).unlink()
+    if not reopened.is_file():
+        return
+    pending = json.loads(reopened.read_text())
+    if pending["class_bias"] and model_path.is_file() and file_sha256(model_path) == pending["model_sha256"]:
+        model = keras.models.load_model(model_path)
+        fold_class_bias(model, -np.asarray(pending["class_bias"], dtype=np.float64))
+        staged_model = out / ("unfolded-" + BEST_CHECKPOINT)
+        model.save(staged_model)
+        staged_model.replace(model_path)
+        log.info("reopened a finished run: took its class offsets %s back out of %s", pending["class_bias"],
+                 model_path)
+    reopened.unlink()
 
 
 def history_chain(out: Path, init_from: Path | None) -> list[Path]:
@@ -96,6 +132,7 @@ def write_reports(model: keras.Model, args: argparse.Namespace, config: TrainCon
         "distill_from": str(args.distill_from) if args.distill_from else None,
         "soup_of": [str(run) for run in args.soup] if getattr(args, "soup", None) else None,
         "val_fraction": None if args.val_split else args.val_fraction, "val_split": args.val_split,
+        "val_fingerprint": faces_fingerprint(val),
         "fitted_splits": args.fitted,
         "class_bias": np.round(bias, 3).tolist(), "untuned_validation_accuracy": round(untuned_accuracy, 4),
         "class_bias_from": str(args.offsets_from) if args.offsets_from else None,

@@ -12,7 +12,6 @@ fraction), or the soup would be judged on faces some member trained on.
 
 from __future__ import annotations
 
-import json
 import logging
 from pathlib import Path
 
@@ -22,6 +21,7 @@ import numpy as np
 
 from train.config import BEST_CHECKPOINT, RUN_RECORD
 from train.data import DataError
+from train.runfolder import read_run_record
 
 if TYPE_CHECKING:
     import keras
@@ -36,10 +36,7 @@ def read_member(run: Path) -> dict:
     for name in (BEST_CHECKPOINT, RUN_RECORD):
         if not (run / name).is_file():
             raise DataError(f"--soup {run}: not a finished run folder (no {name})")
-    try:
-        return json.loads((run / RUN_RECORD).read_text())
-    except ValueError as exc:
-        raise DataError(f"--soup {run / RUN_RECORD}: not valid JSON ({exc})") from None
+    return read_run_record(run / RUN_RECORD, "--soup")
 
 
 def check_members(runs: list[Path], seed: int, val_fraction: float | None, val_split: str | None = None) -> list[str]:

@@ -72,7 +72,7 @@ def test_figures_match_direct_interpreter(converted: Converted, tmp_path: Path) 
 def test_train_holdout_is_the_validation_slice_the_run_held_out(converted: Converted, tmp_path: Path) -> None:
     """--split train-holdout evaluates exactly the faces python -m train kept out of training (the seed and
     fraction the sidecar records); they chose the run's epoch and offsets, so they are marked as validation."""
-    from train.data import load_split, stratified_holdout
+    from train.data import faces_fingerprint, load_split, stratified_holdout
     from train.labels import EMOTIONS
 
     result = run_module("convert.evaluate", "--model", converted.model, "--data", converted.data,
@@ -89,8 +89,36 @@ def test_train_holdout_is_the_validation_slice_the_run_held_out(converted: Conve
     report = json.loads((tmp_path / "tiny_train-holdout_metrics.json").read_text())
     assert report["held_out"] is False and report["not_held_out_because"] == "validation"
     assert result.stdout.strip().endswith(" held_out=no")
-    assert json.loads(converted.sidecar.read_text())["validation"] == {"split": "train-holdout", "seed": 42,
-                                                                        "fraction": 0.1}
+    assert json.loads(converted.sidecar.read_text())["validation"] == {
+        "split": "train-holdout", "seed": 42, "fraction": 0.1, "fingerprint": faces_fingerprint(held_out)}
+
+
+def test_the_slice_recut_from_a_reordered_copy_of_the_dataset_is_refused(converted: Converted,
+                                                                          tmp_path: Path) -> None:
+    """fer2013.csv lists the faces in another order than the image folders, so the same seed cuts another
+    slice, mostly of faces the model was fitted on: the sidecar's fingerprint of the real slice catches it."""
+    from train.labels import EMOTIONS
+
+    faces, targets = read_folder_split(converted.data / "train", list(EMOTIONS))
+    order = np.random.default_rng(3).permutation(len(faces))
+    csv_path = tmp_path / "fer2013.csv"
+    with csv_path.open("w", newline="") as handle:
+        writer = csv.writer(handle)
+        writer.writerow(["emotion", "pixels", "Usage"])
+        for index in order:
+            writer.writerow([targets[index], " ".join(map(str, faces[index].ravel())), "Training"])
+    result = run_module("convert.evaluate", "--model", converted.model, "--data", csv_path,
+                        "--split", "train-holdout", "--out-dir", tmp_path)
+    assert "are not the ones the model's run validated on" in assert_one_line_error(result, "--split train-holdout")
+    in_folder_order = tmp_path / "same-order.csv"
+    with in_folder_order.open("w", newline="") as handle:  # the same faces in the folders' order: accepted
+        writer = csv.writer(handle)
+        writer.writerow(["emotion", "pixels", "Usage"])
+        for face, target in zip(faces, targets):
+            writer.writerow([target, " ".join(map(str, face.ravel())), "Training"])
+    accepted = run_module("convert.evaluate", "--model", converted.model, "--data", in_folder_order,
+                          "--split", "train-holdout", "--out-dir", tmp_path)
+    assert accepted.returncode == 0, accepted.stderr[-2000:]
 
 
 def test_a_slice_other_than_the_one_the_run_held_out_is_refused(converted: Converted, tmp_path: Path) -> None:

@@ -49,6 +49,29 @@ def test_cache_is_used_and_invalidated_when_files_change(tmp_path):
     assert len(list(cache.glob("train-*.npz"))) == 2
 
 
+@pytest.mark.parametrize("damage", ["truncated", "not a zip", "missing labels"])
+def test_a_damaged_cache_entry_is_decoded_again_and_replaced(tmp_path, caplog, damage):
+    """A cache truncated by a full disk or a killed run (train and evaluate share it) is a warning, not a
+    traceback: the split is decoded again and the entry rewritten."""
+    data = write_image_folders(tmp_path / "d", {"train": 2})
+    cache = tmp_path / "cache"
+    first = load_split(data, "train", cache)
+    (entry,) = cache.glob("train-*.npz")
+    if damage == "truncated":
+        entry.write_bytes(entry.read_bytes()[:200])
+    elif damage == "not a zip":
+        entry.write_bytes(b"garbage")
+    else:
+        np.savez(entry.with_suffix(""), x=first.x)  # np.savez adds .npz: the same path, without y
+    with caplog.at_level("WARNING"):
+        again = load_split(data, "train", cache)
+    assert "is damaged" in caplog.text and str(entry) in caplog.text
+    np.testing.assert_array_equal(first.x, again.x)
+    np.testing.assert_array_equal(first.y, again.y)
+    cached = load_split(data, "train", cache)  # the rewritten entry is whole again
+    np.testing.assert_array_equal(first.y, cached.y)
+
+
 def test_missing_split_folder_is_named(tmp_path):
     write_image_folders(tmp_path, {"train": 1})
     with pytest.raises(DataError, match=r"test: split folder not found"):
@@ -159,3 +182,17 @@ def test_csv_with_a_nul_filled_row_is_one_data_error_naming_the_line(tmp_path):
         handle.write(b"\0" * 200_000 + b"\n")
     with pytest.raises(DataError, match=r"fer2013.csv:9: malformed CSV \(field larger than field limit"):
         load_split(path, "train")
+
+
+def test_the_faces_fingerprint_ignores_order_but_not_a_face_or_a_label(tmp_path):
+    from train.data import Split, faces_fingerprint
+
+    split = load_split(write_image_folders(tmp_path / "d", {"train": 3}), "train")
+    order = np.random.default_rng(0).permutation(len(split))
+    reordered = Split(split.name, split.x[order], split.y[order])
+    assert faces_fingerprint(reordered) == faces_fingerprint(split)
+    relabelled = Split(split.name, split.x, np.roll(split.y, 1))
+    changed = split.x.copy()
+    changed[0, 0, 0] ^= 1
+    assert faces_fingerprint(relabelled) != faces_fingerprint(split)
+    assert faces_fingerprint(Split(split.name, changed, split.y)) != faces_fingerprint(split)

@@ -230,7 +230,7 @@ def test_reports_only_without_tuning_ships_the_model_its_run_json_describes(smok
     (["--val-split", "test", "--extra-train-split", "test"],
      "error: validation split test: also fitted (train + train-holdout + test), so class offsets tuned on it would be "
      "fitted too: pass --offsets-from RUN or --no-tune-bias"),
-    (["--offsets-from", "{tmp}"], "error: --offsets-from {tmp}: no readable run.json (No such file or directory)"),
+    (["--offsets-from", "{tmp}"], "error: --offsets-from {tmp}/run.json: not readable (No such file or directory)"),
     (["--offsets-from", "{tmp}", "--no-tune-bias"],
      "error: --offsets-from: cannot be combined with --no-tune-bias (which keeps zero offsets)"),
     (["--init-from", "{tmp}/junk.keras"],
