@@ -141,12 +141,18 @@ def check_json_target(path: Path) -> None:
 
 def model_info(path: Path) -> dict:
     sidecar = sidecar_path(path)
-    if not path.is_file() or not sidecar.is_file():
+    try:
+        present = path.is_file() and sidecar.is_file()
+    except OSError as exc:  # EACCES: a folder on the way that this user may not enter
+        raise BenchError(f"emotion model {path}: cannot access ({exc.strerror or exc})") from None
+    if not present:
         raise BenchError(f"emotion model {path} or its sidecar {sidecar.name} is missing "
                          "(run `python -m convert`, or pass --model PATH)")
     try:
         contract = json.loads(sidecar.read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+    except OSError as exc:
+        raise BenchError(f"emotion model sidecar {sidecar}: cannot read ({exc.strerror or exc})") from None
+    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
         raise BenchError(f"emotion model sidecar {sidecar}: unreadable JSON "
                          f"({exc.__class__.__name__}: {exc})") from None
     if not isinstance(contract, dict):

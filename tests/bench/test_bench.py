@@ -161,3 +161,21 @@ def test_missed_latency_target_names_the_slowest_stage():
     assert results["peak resident memory"].status == "PASS"
     startup = results["start-up to first frame"]
     assert startup.status == "MISS" and startup.responsible.startswith("edge imports 1.90")
+
+
+def test_a_model_this_user_may_not_reach_or_read_is_named(emotion_model, deny_access, tmp_path):
+    """EACCES (a folder of another user, a mode-0600 sidecar) is the one-line error, not a traceback."""
+    from edge.bench.cli import BenchError, model_info
+
+    private = tmp_path / "private"
+    private.mkdir()
+    model = private / emotion_model.name
+    model.write_bytes(emotion_model.read_bytes())
+    model.with_suffix(".json").write_bytes(emotion_model.with_suffix(".json").read_bytes())
+    assert model_info(model)["bytes"] == emotion_model.stat().st_size
+    deny_access(model.with_suffix(".json"))
+    with pytest.raises(BenchError, match=r"emotion model sidecar .*: cannot read \(Permission denied\)"):
+        model_info(model)
+    deny_access(private)
+    with pytest.raises(BenchError, match=rf"emotion model {model}: cannot access \(Permission denied\)"):
+        model_info(model)
