@@ -17,12 +17,13 @@ import numpy as np
 from edge.cli_common import OneLineParser, setup_logging
 from edge.errors import EdgeError
 from train.config import (ARCHITECTURE_LAYERS, BEST_CHECKPOINT, LAST_CHECKPOINT, RUN_RECORD, STATE_FILE, TrainConfig,
-                          checkpoint_architecture, keras_archive_problem, read_state)
+                          keras_archive_problem, read_state)
 from train.data import (DEFAULT_VAL_FRACTION, NOT_HELD_OUT_NOTES, TRAIN_SLICE, DataError, Split, extra_split_of,
                         is_held_out, load_split, not_held_out_because, stratified_holdout, union)
 from train.labels import EMOTIONS
 from train.lineage import run_fitted_splits
-from train.runfolder import START_RECORD, adopt_start_record, check_fresh_folder, read_run_record, write_start_record
+from train.runfolder import (START_RECORD, adopt_architecture, check_fresh_folder, read_run_record, resuming,
+                             settle_lineage_flags, write_start_record)
 from train.runfolder import flag_name as flag
 
 if TYPE_CHECKING:
@@ -83,7 +84,9 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--distill-temperature", type=float, default=defaults.distill_temperature,
                         help="softens the teacher's logits before they become targets")
     parser.add_argument("--patience", type=int, default=defaults.patience, help="early-stopping epochs")
-    parser.add_argument("--seed", type=int, default=defaults.seed)
+    parser.add_argument("--seed", type=int,
+                        help=f"seed of the validation slice, data order and initial weights (default {defaults.seed}; "
+                             "with --resume, the run's)")
     parser.add_argument("--mixed-precision", choices=("auto", "on", "off"), default="auto",
                         help="bfloat16 mixed precision; auto = on where the CPU has bf16 instructions")
     parser.add_argument("--soup", type=Path, nargs="+", metavar="RUN",
@@ -93,8 +96,9 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--init-from", type=Path,
                         help="start from this checkpoint's weights (e.g. runs/a/last.keras; model.keras carries "
                              "tuned offsets) with a new schedule")
-    parser.add_argument("--val-fraction", type=float, default=DEFAULT_VAL_FRACTION,
-                        help="share of train held out for validation when --val-split is not given")
+    parser.add_argument("--val-fraction", type=float,
+                        help=f"share of train held out for validation when --val-split is not given (default "
+                             f"{DEFAULT_VAL_FRACTION}; with --resume, the run's)")
     parser.add_argument("--val-split", help="use this split (e.g. test) for validation instead of a train slice")
     parser.add_argument("--eval-split", default="test", help="split reported at the end ('none' to skip)")
     parser.add_argument("--extra-train-split", help="also fit on this split (e.g. test, once a recipe is fixed)")
@@ -105,7 +109,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
                              "every labelled face, which leaves no held-out slice to tune on)")
     parser.add_argument("--reports-only", action="store_true",
                         help="no training: re-tune the offsets and rewrite the reports of a finished run")
-    parser.add_argument("--limit", type=int, default=0, help="use only N random training images (smoke runs)")
+    parser.add_argument("--limit", type=int,
+                        help="use only N random training images (smoke runs; default 0: all; with --resume, the run's)")
     parser.add_argument("--strict", action="store_true", help="fail on the first unreadable image or CSV row")
     parser.add_argument("--cache-dir", type=Path, default=DEFAULT_CACHE_DIR, help="decoded-array cache")
     return parser.parse_args(argv)
@@ -163,11 +168,12 @@ def check_args(args: argparse.Namespace) -> None:
         raise DataError(f"--distill-weight {args.distill_weight}: must be in (0, 1]")
     if args.distill_temperature <= 0:
         raise DataError(f"--distill-temperature {args.distill_temperature}: must be positive")
-    if args.init_from is not None and not args.init_from.is_file():
+    continuing = resuming(args)  # then the weights and the architecture come from last.keras, not --init-from
+    if args.init_from is not None and not continuing and not args.init_from.is_file():
         raise DataError(f"--init-from {args.init_from}: no such checkpoint file")
     check_checkpoints(args)
-    if args.init_from is not None:
-        adopt_checkpoint_architecture(args)
+    if args.init_from is not None and not continuing:
+        adopt_architecture(args, args.init_from, "--init-from")
     if args.soup and (args.resume or args.init_from or args.distill_from):
         raise DataError("--soup: mixes finished runs; it cannot be combined with --resume, --init-from or --distill-from")
 
@@ -187,17 +193,6 @@ def check_checkpoints(args: argparse.Namespace) -> None:
             read_state(args.out)
         except ValueError as exc:
             raise DataError(str(exc)) from None
-
-
-def adopt_checkpoint_architecture(args: argparse.Namespace) -> None:
-    """--init-from: the architecture comes from the checkpoint, so its width, dense units and dropout are the
-    run's (and its run.json's); a flag that asks for another value is refused rather than silently ignored."""
-    for name, value in checkpoint_architecture(args.init_from).items():
-        given = getattr(args, name)
-        if given is not None and given != value:
-            raise DataError(f"{flag(name)} {given}: the --init-from checkpoint {args.init_from} has {name} {value} "
-                            "(the architecture comes from the checkpoint; drop the flag)")
-        setattr(args, name, value)
 
 
 def check_offsets(args: argparse.Namespace) -> None:
@@ -340,12 +335,13 @@ def main(argv: list[str] | None = None) -> int:
     started = time.monotonic()
     try:
         args = parse_args(argv)
-        adopt_start_record(args)
+        start_record = settle_lineage_flags(args)
         check_args(args)
         previous = adopt_run_record(args) if args.reports_only else {}
         members = soup_members(args) if args.soup and not args.reports_only else []
         check_fresh_folder(args)
-        args.fitted = union(run_fitted_splits(args, previous.get("fitted_splits")), members)
+        args.fitted = union(run_fitted_splits(args, previous.get("fitted_splits")), members,
+                            start_record.get("fitted_splits", []))
         check_offsets(args)
         args.out.mkdir(parents=True, exist_ok=True)
         train, val, evaluation = load_data(args)
@@ -375,9 +371,10 @@ def main(argv: list[str] | None = None) -> int:
             model, config, seconds = mix_soup(args, train, started)
         else:
             config = train_config(args)
-            if args.resume:
+            continuing = resuming(args)
+            if continuing:
                 reopen_finished_run(args.out)
-            if not (args.out / START_RECORD).is_file():
+            if not continuing or not (args.out / START_RECORD).is_file():
                 write_start_record(args, config)
             targets = distillation_targets(args, train) if args.distill_from else None
             held_out = is_held_out(val.name, args.fitted)

@@ -27,6 +27,7 @@ log = logging.getLogger(__name__)
 BIAS_STEPS = tuple(np.round(np.arange(-1.0, 2.01, 0.1), 2))
 PREDICT_BATCH = 512
 REOPENED_RECORD = "reopened.json"  # a resumed finished run: the offsets folded into its model, until taken out
+SET_ASIDE_RECORD = "run.reopened.json"  # the run.json a resumed finished run had (kept for its figures)
 # Offsets may not push any class's recall on the validation slice below this: the slice holds only ~44
 # disgust faces, so the floor sits above the 0.40 disgust-recall target to leave room for sampling error.
 MIN_TUNED_RECALL = 0.5
@@ -64,8 +65,9 @@ def unfold_previous_bias(model: keras.Model, out: Path) -> None:
 def reopen_finished_run(out: Path) -> None:
     """--resume of a finished run: its model.keras carries the offsets its report folded in, which the new
     report would tune on top of (and record only the second round). The offsets are taken back out and
-    run.json, which no longer describes the model, is set aside. The sha256 of the folded model in the
-    reopened record makes this safe to repeat after an interruption at any step."""
+    run.json, which no longer describes the model, is set aside as run.reopened.json (the run is unfinished
+    until its new report). The sha256 of the folded model in the pending record makes this safe to repeat
+    after an interruption at any step."""
     reopened, model_path = out / REOPENED_RECORD, out / BEST_CHECKPOINT
     if (out / RUN_RECORD).is_file():
         pending = {"class_bias": recorded_bias(out / RUN_RECORD),
@@ -73,7 +75,7 @@ def reopen_finished_run(out: Path) -> None:
         staged = out / (REOPENED_RECORD + ".tmp")
         staged.write_text(json.dumps(pending))
         staged.replace(reopened)
-        (out / RUN_RECORD).unlink()
+        (out / RUN_RECORD).replace(out / SET_ASIDE_RECORD)
     if not reopened.is_file():
         return
     pending = json.loads(reopened.read_text())

@@ -12,19 +12,19 @@ import json
 import logging
 from pathlib import Path
 
-from train.config import BEST_CHECKPOINT, LAST_CHECKPOINT, STATE_FILE, TrainConfig
-from train.data import DataError
+from train.config import BEST_CHECKPOINT, LAST_CHECKPOINT, STATE_FILE, TrainConfig, checkpoint_architecture
+from train.data import DEFAULT_VAL_FRACTION, DataError
 
 log = logging.getLogger(__name__)
 
 START_RECORD = "start.json"
 RUN_FILES = (STATE_FILE, LAST_CHECKPOINT, BEST_CHECKPOINT)  # any of these: the folder holds a run
-# Flags that pick the faces a run fits, its validation slice or its model: a resume must keep them. Flags with
-# no default (None) are adopted from the start record when left out; the others must be given the same value.
-ADOPTED_FLAGS = ("val_split", "extra_train_split", "init_from", "distill_from", "width", "dense_units", "dropout")
-REQUIRED_FLAGS = ("seed", "val_fraction", "limit")
-ARCHITECTURE_FLAGS = ("width", "dense_units", "dropout")
+# Flags that pick the faces a run fits, its validation slice or its teacher: a resume adopts those left out and
+# refuses those given with another value. Their argparse default is None ("left out"); DEFAULTS fills them after.
+LINEAGE_FLAGS = ("seed", "val_fraction", "val_split", "extra_train_split", "init_from", "distill_from", "limit")
+DEFAULTS = {"seed": TrainConfig().seed, "val_fraction": DEFAULT_VAL_FRACTION, "limit": 0}
 PATH_FLAGS = ("init_from", "distill_from")
+ARCHITECTURE_FLAGS = ("width", "dense_units", "dropout")
 
 
 def read_run_record(path: Path, flag: str) -> dict:
@@ -46,9 +46,21 @@ def flag_name(name: str) -> str:
     return "--" + name.replace("_", "-")
 
 
+def resuming(args: argparse.Namespace) -> bool:
+    """Whether this run continues an interrupted (or finished) training run: --resume and its checkpoints."""
+    return bool(args.resume) and (args.out / STATE_FILE).is_file() and (args.out / LAST_CHECKPOINT).is_file()
+
+
 def check_fresh_folder(args: argparse.Namespace) -> None:
-    """A new training run or soup may not write into a folder that holds a training run."""
-    if args.resume or args.reports_only:
+    """A new training run or soup may not write into a folder that holds a training run, nor may --resume
+    train afresh over a soup or a run whose resume state is gone."""
+    if args.reports_only:
+        return
+    if args.resume:
+        held = [name for name in (BEST_CHECKPOINT, "run.json") if (args.out / name).exists()]
+        if held and not resuming(args):
+            raise DataError(f"--resume: {args.out} holds {held[0]} but no {STATE_FILE} and {LAST_CHECKPOINT} to "
+                            "continue from (a soup, or a run whose resume state is gone); name a new folder")
         return
     guarded = (STATE_FILE,) if args.soup else RUN_FILES
     held = [name for name in guarded if (args.out / name).exists()]
@@ -57,13 +69,26 @@ def check_fresh_folder(args: argparse.Namespace) -> None:
                         "a new folder")
 
 
+def adopt_architecture(args: argparse.Namespace, checkpoint: Path, source: str) -> None:
+    """The architecture comes from the checkpoint the run starts from (--init-from) or continues (--resume): its
+    width, dense units and dropout become the run's (and its run.json's); a flag asking for another is refused."""
+    for name, value in checkpoint_architecture(checkpoint).items():
+        given = getattr(args, name)
+        if given is not None and given != value:
+            raise DataError(f"{flag_name(name)} {given}: the {source} checkpoint {checkpoint} has {name} {value} "
+                            "(the architecture comes from the checkpoint; drop the flag)")
+        setattr(args, name, value)
+
+
 def start_values(args: argparse.Namespace, config: TrainConfig) -> dict:
-    """The values of the lineage flags this run trains with (architecture as built, paths as strings)."""
-    values = {name: getattr(args, name) for name in (*ADOPTED_FLAGS, *REQUIRED_FLAGS)}
+    """What start.json keeps: the lineage flags (paths absolute), the architecture and the fitted splits."""
+    values = {name: getattr(args, name) for name in LINEAGE_FLAGS}
     values.update({name: getattr(config, name) for name in ARCHITECTURE_FLAGS})
+    values["fitted_splits"] = list(getattr(args, "fitted", []))
     if args.val_split:
         values["val_fraction"] = None
-    return {name: str(value) if isinstance(value, Path) else value for name, value in values.items()}
+    return {name: str(Path(value).resolve()) if name in PATH_FLAGS and value is not None else value
+            for name, value in values.items()}
 
 
 def same_value(name: str, given, recorded) -> bool:
@@ -74,35 +99,45 @@ def same_value(name: str, given, recorded) -> bool:
 
 
 def write_start_record(args: argparse.Namespace, config: TrainConfig) -> None:
-    """start.json of a fresh training run (atomically)."""
+    """start.json of a training run that starts (or of an older run's first resume), atomically."""
     staged = args.out / (START_RECORD + ".tmp")
     staged.write_text(json.dumps(start_values(args, config), indent=2))
     staged.replace(args.out / START_RECORD)
 
 
-def adopt_start_record(args: argparse.Namespace) -> None:
-    """--resume: take the lineage flags left out from start.json, and refuse any given with another value.
-    A run started before start.json existed is resumed on the flags as given (logged)."""
-    path = args.out / START_RECORD
-    if not args.resume or not path.is_file():
-        if args.resume and (args.out / STATE_FILE).is_file():
+def settle_lineage_flags(args: argparse.Namespace) -> dict:
+    """A resume takes the lineage flags left out from start.json and refuses any given with another value, and
+    its architecture from last.keras; then the flags still left out get their defaults. Returns start.json
+    ({} when not resuming, or for a run started before start.json existed)."""
+    started = {}
+    if resuming(args):
+        adopt_architecture(args, args.out / LAST_CHECKPOINT, "--resume")
+        path = args.out / START_RECORD
+        if path.is_file():
+            started = read_run_record(path, "--resume")
+        else:
             log.info("%s has no %s (started by an older version): the resume trusts the flags as given",
                      args.out, START_RECORD)
+    for name in LINEAGE_FLAGS:
+        if name in started:
+            adopt_or_refuse(args, name, started[name], started.get("val_split"))
+    for name, default in DEFAULTS.items():
+        if getattr(args, name) is None:
+            setattr(args, name, default)
+    return started
+
+
+def adopt_or_refuse(args: argparse.Namespace, name: str, recorded, val_split: str | None) -> None:
+    given = getattr(args, name)
+    if name == "val_fraction" and val_split:
+        return  # validated on another split: the fraction cuts nothing
+    if given is None:
+        if recorded is not None:
+            setattr(args, name, Path(recorded) if name in PATH_FLAGS else recorded)
+            log.info("--resume: %s %s, as %s was started", flag_name(name), recorded, args.out)
         return
-    started = read_run_record(path, "--resume")
-    for name in (*ADOPTED_FLAGS, *REQUIRED_FLAGS):
-        if name not in started:
-            continue
-        recorded, given = started[name], getattr(args, name)
-        if name == "val_fraction" and started.get("val_split"):
-            continue
-        if given is None and name in ADOPTED_FLAGS:
-            if recorded is not None:
-                setattr(args, name, Path(recorded) if name in PATH_FLAGS else recorded)
-                log.info("--resume: %s %s, as %s was started", flag_name(name), recorded, args.out)
-            continue
-        shown = str(given) if isinstance(given, Path) else given
-        if not same_value(name, shown, recorded):
-            was = "not given" if recorded is None else recorded
-            raise DataError(f"{flag_name(name)} {shown}: {args.out} was started with {flag_name(name)} {was}; a "
-                            "resume must keep it (it picks the faces fitted, the validation slice or the model)")
+    shown = str(given) if isinstance(given, Path) else given
+    if not same_value(name, shown, recorded):
+        was = "not given" if recorded is None else recorded
+        raise DataError(f"{flag_name(name)} {shown}: {args.out} was started with {flag_name(name)} {was}; a resume "
+                        "must keep it (it picks the faces fitted, the validation slice or the teacher)")

@@ -2,6 +2,7 @@
 resumed finished run starts from its untuned model, and a run record that is not an object is one line."""
 
 import json
+import shutil
 import subprocess
 import sys
 
@@ -11,7 +12,8 @@ import pytest
 from tests.conftest import REPO
 from tests.synthetic import write_image_folders
 from train.__main__ import parse_args, train_config
-from train.runfolder import START_RECORD, adopt_start_record, write_start_record
+from train.data import DataError
+from train.runfolder import settle_lineage_flags, write_start_record
 
 
 def train_cli(*args) -> subprocess.CompletedProcess:
@@ -27,22 +29,40 @@ def one_line_error(result: subprocess.CompletedProcess) -> str:
     return lines[0]
 
 
+def command(data, out, *flags) -> list[str]:
+    return ["--data", str(data), "--out", str(out), *map(str, flags)]
+
+
+@pytest.fixture(scope="module")
+def checkpoint_of_width_8(tmp_path_factory):
+    from train.model import build_model
+
+    path = tmp_path_factory.mktemp("checkpoint") / "last.keras"
+    build_model(8, 16, 0.0).save(path)
+    return path
+
+
 @pytest.fixture
-def started(tmp_path):
-    """A run folder as a fresh `python -m train ... --extra-train-split test --width 8` leaves it when it starts."""
+def started(tmp_path, checkpoint_of_width_8):
+    """A run folder as `python -m train ... --seed 7 --extra-train-split test --width 8 --init-from A` leaves it
+    after its first epoch; the checkpoint A it started from is gone since."""
     data = write_image_folders(tmp_path / "data", {"train": 4, "test": 2})
     out = tmp_path / "run"
     out.mkdir()
-    args = parse_args(["--data", str(data), "--out", str(out), "--extra-train-split", "test", "--width", "8"])
+    args = parse_args(command(data, out, "--seed", "7", "--extra-train-split", "test", "--width", "8",
+                              "--init-from", tmp_path / "gone" / "last.keras"))
+    settle_lineage_flags(args)
+    args.fitted = ["train", "test", "privatetest"]  # as the parent's run.json said
     write_start_record(args, train_config(args))
     (out / "state.json").write_text(json.dumps({"epoch": 0, "best_val_accuracy": 0.5}))
+    shutil.copy(checkpoint_of_width_8, out / "last.keras")
     return data, out
 
 
 def test_a_fresh_run_into_a_folder_holding_a_run_is_refused_and_the_run_kept(started):
     data, out = started
     before = {path.name: path.read_bytes() for path in out.iterdir()}
-    line = one_line_error(train_cli("--data", data, "--out", out, "--epochs", "1"))
+    line = one_line_error(train_cli(*command(data, out, "--epochs", "1")))
     assert line == (f"error: --out {out}: already holds a run (state.json); pass --resume to continue it, or "
                     "name a new folder")
     assert {path.name: path.read_bytes() for path in out.iterdir()} == before
@@ -50,23 +70,55 @@ def test_a_fresh_run_into_a_folder_holding_a_run_is_refused_and_the_run_kept(sta
 
 def test_resume_with_another_seed_is_refused(started):
     data, out = started
-    line = one_line_error(train_cli("--data", data, "--out", out, "--resume", "--seed", "7",
-                                    "--extra-train-split", "test"))
-    assert line.startswith(f"error: --seed 7: {out} was started with --seed 42; a resume must keep it")
+    line = one_line_error(train_cli(*command(data, out, "--resume", "--seed", "42")))
+    assert line.startswith(f"error: --seed 42: {out} was started with --seed 7; a resume must keep it")
 
 
 def test_resume_with_another_extra_split_is_refused(started):
     data, out = started
-    line = one_line_error(train_cli("--data", data, "--out", out, "--resume", "--extra-train-split", "privatetest"))
+    line = one_line_error(train_cli(*command(data, out, "--resume", "--extra-train-split", "privatetest")))
     assert line.startswith(f"error: --extra-train-split privatetest: {out} was started with --extra-train-split test")
 
 
-def test_resume_adopts_the_lineage_flags_left_out(started):
+def test_resume_adopts_the_lineage_left_out_and_the_architecture_of_its_checkpoint(started):
+    """Even --seed, whose default differs, and --init-from, whose file is gone (the weights come from
+    last.keras): the resume passes every check before data loads and keeps the parent's fitted splits."""
+    from train.__main__ import check_args
+
     data, out = started
-    args = parse_args(["--data", str(data), "--out", str(out), "--resume"])
-    adopt_start_record(args)
-    assert args.extra_train_split == "test" and args.width == 8 and args.val_split is None
-    assert json.loads((out / START_RECORD).read_text())["val_fraction"] == 0.1
+    args = parse_args(command(data, out, "--resume"))
+    recorded = settle_lineage_flags(args)
+    check_args(args)
+    assert (args.seed, args.extra_train_split, args.width, args.val_fraction) == (7, "test", 8, 0.1)
+    assert args.init_from == out.parent / "gone" / "last.keras"
+    assert recorded["fitted_splits"] == ["train", "test", "privatetest"]
+    refused = parse_args(command(data, out, "--resume", "--width", "16"))
+    with pytest.raises(DataError, match=r"--width 16: the --resume checkpoint .*last.keras has width 8"):
+        settle_lineage_flags(refused)
+
+
+def test_a_start_that_is_not_a_resume_ignores_a_stale_start_record(started):
+    """A first attempt that died before its first checkpoint leaves start.json alone: the next start (with or
+    without --resume: there is nothing to resume) is a fresh one with its own flags."""
+    data, out = started
+    for name in ("state.json", "last.keras"):
+        (out / name).unlink()
+    for flags in ([], ["--resume"]):
+        args = parse_args(command(data, out, *flags))
+        assert settle_lineage_flags(args) == {}
+        assert (args.seed, args.extra_train_split, args.init_from) == (42, None, None)
+
+
+def test_resume_over_a_soup_is_refused(tmp_path):
+    data = write_image_folders(tmp_path / "data", {"train": 4})
+    soup = tmp_path / "soup"
+    soup.mkdir()
+    (soup / "model.keras").write_bytes(b"a soup's model")
+    (soup / "run.json").write_text("{}")
+    line = one_line_error(train_cli(*command(data, soup, "--resume")))
+    assert line == (f"error: --resume: {soup} holds model.keras but no state.json and last.keras to continue from "
+                    "(a soup, or a run whose resume state is gone); name a new folder")
+    assert (soup / "model.keras").read_bytes() == b"a soup's model"
 
 
 def test_a_run_record_that_is_not_an_object_is_one_line(tmp_path):
@@ -98,6 +150,7 @@ def test_a_resumed_finished_run_takes_its_folded_offsets_back_out_once(tmp_path)
     reopen_finished_run(tmp_path)
     np.testing.assert_allclose(bias_on_disk(), untuned_bias, atol=1e-6)
     assert not (tmp_path / "run.json").exists() and not (tmp_path / REOPENED_RECORD).exists()
+    assert json.loads((tmp_path / "run.reopened.json").read_text())["class_bias"] == offsets.tolist()
     reopen_finished_run(tmp_path)  # nothing left to take out
     np.testing.assert_allclose(bias_on_disk(), untuned_bias, atol=1e-6)
     # interrupted after the model was saved, before the record was removed: not taken out twice
