@@ -189,10 +189,13 @@ class Pipeline:
         finally:
             if timer is not None:
                 timer.cancel()
+                timer.join()  # cancel() does not stop a timer that already woke: let it finish before the clear
         if self._deadline_passed.is_set():
             log.info("stopping: --duration %.1f s reached", self.duration)
             if not self._stop_requested:
                 self.stop_event.clear()  # set only by the timer: a later run() may go on
+                if self._stop_requested:  # a request_stop (signal) that landed between the check and clear()
+                    self.stop_event.set()
         elif self.stop_event.is_set():
             log.info("stop requested; finished the current frame")
         self.stats.seconds = time.monotonic() - self._started

@@ -20,6 +20,7 @@ cd "$(dirname "$0")/.."
 REPO=$(pwd)
 source scripts/_venv.sh
 source scripts/_display.sh
+source scripts/_service.sh
 
 DEFAULT_PREFIX=/opt/emotion-edge
 UNIT=emotion-edge.service
@@ -146,14 +147,11 @@ display_install "$DISPLAY_MODE" "$R" "$PREFIX"
 if [ "$SYSTEMCTL" = 1 ] && [ "$DISPLAY_MODE" = desktop ]; then
   display_activate_desktop "$UNIT" "$DISPLAY_USER"
 elif [ "$SYSTEMCTL" = 1 ]; then
-  step "systemctl daemon-reload, enable, restart"
+  step "systemctl daemon-reload, enable, restart (watching the start for ${SERVICE_START_WAIT_S} s)"
   systemctl daemon-reload
   systemctl enable "$UNIT" >/dev/null
-  # --no-block: a Type=notify unit is "activating" until its first frame (for as long as it waits for a camera);
-  # a blocking restart would hang here meanwhile
-  systemctl restart --no-block "$UNIT"
-  echo "install: done; the service is starting: check it with: systemctl status emotion-edge" \
-    "(\"activating\" = loading or waiting for the camera); follow it with: journalctl -u emotion-edge -f"
+  # not a blocking restart: a Type=notify unit is "activating" for as long as it waits for a camera
+  service_start "$UNIT" || exit 1
 else
   echo "install: done (systemctl skipped)"
 fi

@@ -31,12 +31,14 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         importlib.import_module(name).add_arguments(parser)
 
 
-def open_run_source(cfg: RunConfig, cancel: threading.Event, window: bool) -> FrameSource:
-    """The configured source; with no source configured: camera 0, else the demo (bounded when headless)."""
+def open_run_source(cfg: RunConfig, cancel: threading.Event, window: bool,
+                    opened: FrameSource | None = None) -> FrameSource:
+    """The configured source; with no source configured: camera 0, else the demo (bounded when headless).
+    `opened`: the configured source already opened by a probe (open_source of cfg.source, reconnect off)."""
     from edge.sources import open_source
 
-    if cfg.source.uri is not None or cfg.source.kind != "auto":
-        return open_source(cfg.source, cancel)
+    if opened is not None or cfg.source.uri is not None or cfg.source.kind != "auto":
+        return open_source(cfg.source, cancel, opened)
     try:
         return open_source(cfg.source.model_copy(update={"kind": "camera", "uri": "0"}), cancel)
     except EdgeError as exc:
@@ -135,21 +137,25 @@ def build_plugin_sinks(args: argparse.Namespace, cfg: RunConfig) -> list[Sink]:
     return sinks
 
 
-def build_pipeline(cfg: RunConfig, window: bool = False, extra_sinks: list[Sink] | None = None) -> Pipeline:
+def build_pipeline(cfg: RunConfig, window: bool = False, extra_sinks: list[Sink] | None = None,
+                   source: FrameSource | None = None) -> Pipeline:
     """Everything that can fail on bad input fails here, before the first frame. On failure whatever was
-    opened here is closed again; `extra_sinks` stay open (they belong to the caller)."""
+    opened here is closed again; `extra_sinks` stay open (they belong to the caller). `source`: the configured
+    source already opened (the service's camera probe, edge/service/command.py), taken over by the pipeline
+    (also closed here on failure) instead of opened again."""
     from edge.classifier import EmotionClassifier
     from edge.detectors import make_detector
     from edge.tracking import Tracker
 
-    cancel = threading.Event()
+    opened, cancel = source, threading.Event()
     parts: list = []
     try:
         classifier = EmotionClassifier(cfg.classifier.model, cfg.classifier.num_threads, cfg.classifier.batch)
         parts.append(classifier)
         detector = make_detector(cfg.detector)
         parts.append(detector)
-        source = open_run_source(cfg, cancel, window)
+        source = open_run_source(cfg, cancel, window, opened)
+        opened = None  # part of `source` now
         parts.append(source)
         own_sinks = build_sinks(cfg, window, getattr(source, "fps", None))
         parts.extend(own_sinks)
@@ -159,7 +165,7 @@ def build_pipeline(cfg: RunConfig, window: bool = False, extra_sinks: list[Sink]
                             detect_every=cfg.detector.every, max_frames=cfg.max_frames, duration=cfg.duration,
                             stop_event=cancel)  # one event: stops the loop and interrupts reconnect backoff
     except BaseException:  # also Ctrl-C while the models load
-        close_all(parts)
+        close_all(parts if opened is None else [opened, *parts])
         raise
     log.info("running: source=%s detector=%s model=%s sinks=%s", source.name, type(detector).__name__,
              cfg.classifier.model, [type(s).__name__ for s in sinks])

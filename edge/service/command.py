@@ -26,7 +26,7 @@ from edge.pipeline import Pipeline
 from edge.service.monitor import ServiceMonitor, ServiceSink
 from edge.service.notify import Notifier
 from edge.service.thermal import ThermalProbe
-from edge.types import Sink
+from edge.types import FrameSource, Sink
 
 log = logging.getLogger(__name__)
 
@@ -60,12 +60,14 @@ def service_config(cfg: RunConfig) -> RunConfig:
     return cfg
 
 
-def source_ready(cfg: RunConfig) -> None:
-    """Open and close the configured source: SourceUnavailable while the camera is still missing. A retry asks
-    this first, so it does not load the models again every few seconds only to find no camera."""
+def open_ready_source(cfg: RunConfig) -> FrameSource:
+    """The configured source, opened once without reconnecting: SourceUnavailable while the camera is still
+    missing. A retry asks this first, so it does not load the models again every few seconds only to find no
+    camera; the opened source goes to build_pipeline as it is (a camera opened, closed and at once opened again
+    can fail: picamera2's "Failed to acquire camera" while libcamera still releases it)."""
     from edge.sources import open_source
 
-    open_source(cfg.source.model_copy(update={"reconnect": False})).close()
+    return open_source(cfg.source.model_copy(update={"reconnect": False}))
 
 
 def build_when_source_ready(cfg: RunConfig, monitor: ServiceMonitor, sinks: list[Sink],
@@ -75,9 +77,8 @@ def build_when_source_ready(cfg: RunConfig, monitor: ServiceMonitor, sinks: list
     delay, attempt = cfg.source.backoff_initial_s, 0
     while not stop.is_set():
         try:
-            if attempt:
-                source_ready(cfg)
-            return build_pipeline(cfg, window=False, extra_sinks=sinks)
+            opened = open_ready_source(cfg) if attempt else None
+            return build_pipeline(cfg, window=False, extra_sinks=sinks, source=opened)  # owns `opened` now
         except SourceUnavailable as exc:
             attempt += 1
             if attempt == 1:

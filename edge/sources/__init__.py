@@ -71,10 +71,13 @@ def _open_once(kind: str, uri: str, cfg: SourceConfig) -> FrameSource:
     return CaptureSource(uri, kind, cfg.width, cfg.height, cfg.fps, loop=cfg.loop)
 
 
-def open_source(cfg: SourceConfig, cancel: threading.Event | None = None) -> FrameSource:
-    """Open the configured source (raising EdgeError if it cannot be opened now); live ones reconnect."""
+def open_source(cfg: SourceConfig, cancel: threading.Event | None = None,
+                opened: FrameSource | None = None) -> FrameSource:
+    """Open the configured source (raising EdgeError if it cannot be opened now); live ones reconnect.
+    `opened`: this source already opened by a probe (open_source of the same config with reconnect off), used as
+    the first connection instead of opening the device a second time (a camera slow to release fails that)."""
     kind, uri = resolve_kind(cfg)
-    first = _open_once(kind, uri, cfg)
+    first = opened if opened is not None else _open_once(kind, uri, cfg)
     if kind in LIVE_KINDS and cfg.reconnect:
         from edge.sources.reconnect import ReconnectingSource
 

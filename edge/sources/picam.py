@@ -10,6 +10,8 @@ from edge.types import Frame
 
 log = logging.getLogger(__name__)
 
+CAMERA_ERRORS = (RuntimeError, IndexError, OSError)  # what picamera2 raises for an absent, busy or failing camera
+
 
 class PiCamera2Source:
     name = "picamera2"
@@ -21,14 +23,16 @@ class PiCamera2Source:
             raise EdgeError("source picamera2", "picamera2 not importable (sudo apt install python3-picamera2; "
                                                 "create the venv with --system-site-packages)") from None
         try:
-            self._camera = Picamera2()
-            # "RGB888" in libcamera terms is B,G,R byte order in memory: what OpenCV calls BGR.
-            config = self._camera.create_video_configuration(main={"size": (width, height), "format": "RGB888"},
-                                                             controls={"FrameRate": fps})
-            self._camera.configure(config)
-            self._camera.start()
-        except (RuntimeError, IndexError, OSError) as exc:
+            self._camera = Picamera2()  # acquires the camera: RuntimeError while another process holds it
+        except CAMERA_ERRORS as exc:
             raise SourceUnavailable("source picamera2", f"cannot start camera ({exc})") from None
+        try:
+            self._start(width, height, fps)
+        except BaseException as exc:
+            self._release()  # a camera left acquired would make every later open fail
+            if isinstance(exc, CAMERA_ERRORS):
+                raise SourceUnavailable("source picamera2", f"cannot start camera ({exc})") from None
+            raise
         self._index = 0
         log.info("opened picamera2 (%dx%d @ %.0f fps)", width, height, fps)
 
@@ -42,9 +46,25 @@ class PiCamera2Source:
         self._index += 1
         return frame
 
+    def _start(self, width: int, height: int, fps: float) -> None:
+        # "RGB888" in libcamera terms is B,G,R byte order in memory: what OpenCV calls BGR.
+        config = self._camera.create_video_configuration(main={"size": (width, height), "format": "RGB888"},
+                                                         controls={"FrameRate": fps})
+        self._camera.configure(config)
+        self._camera.start()
+
+    def _release(self) -> None:
+        """Close the camera (picamera2's close() also stops it if started), releasing it for the next open."""
+        try:
+            self._camera.close()
+        except CAMERA_ERRORS as exc:
+            log.warning("picamera2 close failed: %s", exc)
+
     def close(self) -> None:
+        """Stop, then close: close() runs even when stop() fails, so the camera is released either way."""
         try:
             self._camera.stop()
-            self._camera.close()
-        except (RuntimeError, OSError):
-            pass
+        except CAMERA_ERRORS as exc:
+            log.warning("picamera2 stop failed: %s", exc)
+        finally:
+            self._release()

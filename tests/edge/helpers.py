@@ -30,20 +30,26 @@ def error_lines(stderr: str) -> list[str]:
 
 def main_in_process(argv: list[str], monkeypatch, capsys) -> tuple[int, str]:  # noqa: ANN001 - pytest fixtures
     """edge.__main__.main(argv) in this process (so a test's monkeypatch reaches it), pytest's logging and signal
-    handlers left alone: (exit code, stderr). An exception other than EdgeError propagates, as it would print a
-    traceback."""
+    handlers left alone, and the logger levels the command sets (apply_log_level: the root logger, QUIET_LOGGERS)
+    restored for later tests: (exit code, stderr). An exception other than EdgeError propagates, as it would print
+    a traceback."""
     import logging
     import signal
 
     import edge.__main__ as entry
+    from edge.commands.options import QUIET_LOGGERS
 
     monkeypatch.setattr(entry, "setup_logging", lambda: None)
     monkeypatch.setattr(logging, "shutdown", lambda: None)
     handlers = {signum: signal.getsignal(signum) for signum in (signal.SIGINT, signal.SIGTERM)}
+    loggers = [logging.getLogger(), *(logging.getLogger(name) for name in QUIET_LOGGERS)]
+    levels = [logger.level for logger in loggers]
     capsys.readouterr()
     try:
         code = entry.main(argv)
     finally:
         for signum, handler in handlers.items():
             signal.signal(signum, handler)
+        for logger, level in zip(loggers, levels):
+            logger.setLevel(level)
     return code, capsys.readouterr().err

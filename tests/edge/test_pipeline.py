@@ -265,3 +265,75 @@ def test_duration_ends_the_run_while_the_camera_reconnects(emotion_model, caplog
     assert DURATION_S <= time.monotonic() - started < RUN_TIMEOUT_S
     assert outcome[0].frames == DELIVERED_FRAMES and source.reconnects == 0
     assert "stopping: --duration 1.0 s reached" in caplog.text and "stop requested" not in caplog.text
+
+
+LATE_CALLBACK_S = 0.3  # the deadline timer's callback still running this long after run() returned
+QUICK_FRAMES = 1
+SECOND_RUN_FRAMES = 5
+SHORT_DURATION_S = 1.0
+
+
+class WaitsForTheTimer:
+    """The looping demo clip; after QUICK_FRAMES frames a read waits until the deadline timer has woken, so the
+    loop sees the deadline itself (its time check) while the timer's callback is still running."""
+
+    name = "demo"
+
+    def __init__(self, woke: threading.Event):
+        self._inner, self._woke, self._reads = DemoSource(50, loop=True), woke, 0
+
+    def read(self):
+        self._reads += 1
+        if self._reads > QUICK_FRAMES:
+            assert self._woke.wait(RUN_TIMEOUT_S), "the deadline timer never woke"
+        return self._inner.read()
+
+    def close(self):
+        self._inner.close()
+
+
+def test_a_deadline_timer_that_already_woke_does_not_stop_the_next_run(emotion_model):
+    """timer.cancel() does not stop a timer thread that already woke: run() waits for it, so its stop_event.set()
+    cannot land after run() returned (the next run() then returned at once, with no frame)."""
+    woke, finished = threading.Event(), threading.Event()
+    pipeline = Pipeline(WaitsForTheTimer(woke), make_detector(DetectorConfig(type="haar")),
+                        EmotionClassifier(emotion_model), Tracker(), [], duration=SHORT_DURATION_S)
+    on_time = pipeline._end_of_duration
+
+    def late():
+        woke.set()
+        time.sleep(LATE_CALLBACK_S)
+        on_time()
+        finished.set()
+
+    pipeline._end_of_duration = late  # the timer looks it up when run() starts it
+    try:
+        first = pipeline.run().frames
+        assert first > QUICK_FRAMES
+        assert finished.wait(RUN_TIMEOUT_S)
+        assert not pipeline.stop_event.is_set(), "the deadline timer stopped the pipeline after run() returned"
+        pipeline.duration, pipeline.max_frames = None, first + SECOND_RUN_FRAMES
+        assert pipeline.run().frames == first + SECOND_RUN_FRAMES
+    finally:
+        pipeline.close()
+
+
+def test_a_stop_request_just_before_the_deadline_clear_is_kept(emotion_model):
+    """A request_stop (SIGTERM) landing between run()'s `_stop_requested` check and its stop_event.clear() after
+    the deadline stays requested: the next run() returns at once."""
+
+    class StopBeforeClear(threading.Event):
+        def clear(self):
+            pipeline.request_stop()  # the signal handler, run just before the clear
+            super().clear()
+
+    pipeline = Pipeline(DemoSource(50, loop=True), make_detector(DetectorConfig(type="haar")),
+                        EmotionClassifier(emotion_model), Tracker(), [], duration=SHORT_DURATION_S,
+                        stop_event=StopBeforeClear())
+    try:
+        first = pipeline.run().frames
+        assert pipeline.stop_event.is_set(), "the stop request was lost"
+        pipeline.duration, pipeline.max_frames = None, first + SECOND_RUN_FRAMES  # bounded should it run
+        assert pipeline.run().frames == first
+    finally:
+        pipeline.close()

@@ -207,3 +207,98 @@ def test_http_stream_source(tmp_path):
             open_source(SourceConfig(uri=uri.replace("clip", "missing")))
     finally:
         server.shutdown()
+
+
+class FakePicamera2:
+    """Stands in for picamera2.Picamera2 (not installed here) with the calls PiCamera2Source makes; `fail` names
+    the call that raises and `error` what it raises."""
+
+    made: list = []
+    fail: str | None = None
+    error: BaseException = RuntimeError("Camera frontend has timed out!")
+
+    def __init__(self):
+        self.calls = []
+        FakePicamera2.made.append(self)
+
+    def _call(self, name):
+        self.calls.append(name)
+        if name == self.fail:
+            raise self.error
+
+    def create_video_configuration(self, main, controls):
+        self._call("create_video_configuration")
+        return {"main": main, "controls": controls}
+
+    def configure(self, config):
+        self._call("configure")
+
+    def start(self):
+        self._call("start")
+
+    def capture_array(self, stream):
+        self._call("capture_array")
+        return np.zeros((4, 6, 4), np.uint8)  # XBGR8888: four channels
+
+    def stop(self):
+        self._call("stop")
+
+    def close(self):
+        self._call("close")
+
+
+@pytest.fixture
+def picamera2(monkeypatch):
+    """`from picamera2 import Picamera2` gives FakePicamera2; its class settings reset per test."""
+    import sys
+    import types
+
+    module = types.ModuleType("picamera2")
+    module.Picamera2 = FakePicamera2
+    monkeypatch.setitem(sys.modules, "picamera2", module)
+    monkeypatch.setattr(FakePicamera2, "made", [])
+    monkeypatch.setattr(FakePicamera2, "fail", None)
+    monkeypatch.setattr(FakePicamera2, "error", FakePicamera2.error)
+    return FakePicamera2
+
+
+def test_picamera2_opens_reads_and_releases_the_camera(picamera2):
+    from edge.sources.picam import PiCamera2Source
+
+    source = PiCamera2Source(6, 4, 10)
+    frame = source.read()
+    source.close()
+    assert frame.image.shape == (4, 6, 3) and frame.source == "picamera2"
+    assert picamera2.made[0].calls == ["create_video_configuration", "configure", "start", "capture_array", "stop",
+                                       "close"]
+
+
+@pytest.mark.parametrize("error", [RuntimeError("Camera frontend has timed out!"), ValueError("not a camera error")])
+def test_picamera2_close_releases_the_camera_when_stop_fails(picamera2, error):
+    """stop() failing must not skip close(): a camera left acquired fails every later open ("Failed to acquire
+    camera"). A camera error is logged; another error still propagates, after the close."""
+    from edge.sources.picam import PiCamera2Source
+
+    source = PiCamera2Source()
+    picamera2.fail, picamera2.error = "stop", error
+    if isinstance(error, RuntimeError):
+        source.close()
+    else:
+        with pytest.raises(ValueError):
+            source.close()
+    assert picamera2.made[0].calls[-2:] == ["stop", "close"]
+
+
+@pytest.mark.parametrize("fail", ["create_video_configuration", "configure", "start"])
+@pytest.mark.parametrize("error", [RuntimeError("Failed to configure"), ValueError("bad size")])
+def test_picamera2_that_cannot_start_is_closed_before_the_error(picamera2, fail, error):
+    """A Picamera2() acquired but not started is closed again: a camera error is SourceUnavailable (the service
+    waits for it), another error propagates as it is; either way the camera is released."""
+    from edge.errors import SourceUnavailable
+    from edge.sources.picam import PiCamera2Source
+
+    picamera2.fail, picamera2.error = fail, error
+    expected = SourceUnavailable if isinstance(error, RuntimeError) else ValueError
+    with pytest.raises(expected, match=str(error)):
+        PiCamera2Source()
+    assert picamera2.made[0].calls[-2:] == [fail, "close"]

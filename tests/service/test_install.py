@@ -124,3 +124,66 @@ def test_install_rejects_bad_arguments(tmp_path):
     done = subprocess.run(["bash", str(REPO / "scripts" / "install.sh"), "--root", str(tmp_path), "--pi", "maybe"],
                           capture_output=True, text=True, timeout=60)
     assert done.returncode == 2 and done.stderr.strip() == "error: --pi maybe: expected yes, no or auto"
+
+
+FAKE_SYSTEMCTL = r"""#!/bin/bash
+# systemctl for one unit whose state moves through $FAKE_STATES, one step per poll (is-failed, then
+# is-active); logs every call
+echo "systemctl $*" >> "$FAKE_LOG"
+read -r -a states <<< "$FAKE_STATES"
+n=$(cat "$FAKE_COUNT" 2>/dev/null || echo 0)
+state=${states[$(( n < ${#states[@]} ? n : ${#states[@]} - 1 ))]}
+case $1 in
+  is-failed) [ "$state" = failed ] ;;
+  is-active) echo $((n + 1)) > "$FAKE_COUNT"; echo "$state"; [ "$state" = active ] ;;
+  status) echo "x emotion-edge.service - Emotion recognition"; echo "     Active: $state"
+          [ "$state" = failed ] && exit 3 || exit 0 ;;
+esac
+"""
+FAKE_JOURNALCTL = r"""#!/bin/bash
+echo "journalctl $*" >> "$FAKE_LOG"
+echo "python[42]: error: config /etc/emotion-edge/config.yaml: bogus: unknown key"
+"""
+START_WAIT_S = 1  # instead of install.sh's 10 s
+
+
+def start_unit(tmp_path: Path, states: str) -> tuple[subprocess.CompletedProcess, list[str]]:
+    """install.sh's start step (scripts/_service.sh, under install.sh's shell options) with a fake systemd whose
+    unit goes through `states`: systemd cannot run in this container."""
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    for name, text in (("systemctl", FAKE_SYSTEMCTL), ("journalctl", FAKE_JOURNALCTL)):
+        (bin_dir / name).write_text(text)
+        (bin_dir / name).chmod(0o755)
+    log = tmp_path / "calls.log"
+    env = {**os.environ, "PATH": f"{bin_dir}:{os.environ['PATH']}", "FAKE_STATES": states,
+           "FAKE_LOG": str(log), "FAKE_COUNT": str(tmp_path / "count")}
+    code = f"set -euo pipefail; source scripts/_service.sh; service_start emotion-edge.service {START_WAIT_S}"
+    done = subprocess.run(["bash", "-c", code], cwd=REPO, env=env, capture_output=True, text=True, timeout=60)
+    return done, log.read_text().splitlines()
+
+
+def test_install_reports_a_unit_that_fails_at_once(tmp_path):
+    """A restart without blocking returns before the unit fails (exit 2: bad config): the install watches it and
+    exits 1 with its status and log, not 'done'."""
+    done, calls = start_unit(tmp_path, "activating failed")
+    assert done.returncode == 1, done.stdout + done.stderr
+    assert "install: done" not in done.stdout
+    assert "Active: failed" in done.stderr and "error: config /etc/emotion-edge/config.yaml: bogus" in done.stderr
+    assert done.stderr.strip().splitlines()[-1].startswith("error: emotion-edge.service failed to start")
+    assert calls[:2] == ["systemctl reset-failed emotion-edge.service",  # an earlier failure is not this one's
+                         "systemctl restart --no-block emotion-edge.service"]
+
+
+def test_install_accepts_a_unit_still_waiting_for_the_camera(tmp_path):
+    done, _ = start_unit(tmp_path, "activating")
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.startswith('install: done; the service is still starting ("activating" after 1 s')
+    assert "systemctl status emotion-edge" in done.stdout and not done.stderr
+
+
+def test_install_says_when_the_unit_runs(tmp_path):
+    done, calls = start_unit(tmp_path, "activating active")
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.startswith("install: done; the service is running")
+    assert sum(call.startswith("systemctl is-failed") for call in calls) == 2  # stops watching once it runs

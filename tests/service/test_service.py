@@ -173,6 +173,81 @@ def test_waiting_for_the_camera_loads_the_models_once(service_model, monkeypatch
     assert monitor.waiting == "waiting for source /dev/video97: cannot open camera (no such device or busy)"
 
 
+RELEASE_S = 2.0  # how long the fake camera stays busy after a close: far beyond the retry backoff below
+GIVE_UP_S = 4.0  # ends build_when_source_ready when it never gets the camera (the failing case)
+CAMERA_FRAMES = 3
+
+
+def test_a_camera_that_appears_is_opened_once(service_model, monkeypatch, tmp_path):
+    """A retry's probe hands the camera it opened to the pipeline rather than closing it for build_pipeline to
+    open again: a Pi camera opened again right after a close fails ("Failed to acquire camera" while libcamera
+    still releases it), which the service took for a missing camera, loading the models on every retry."""
+    import edge.sources
+    from edge.config import RunConfig
+    from edge.errors import SourceUnavailable
+    from edge.service.command import build_when_source_ready, service_config
+    from edge.service.monitor import ServiceMonitor
+    from edge.service.notify import Notifier
+    from edge.service.thermal import ThermalProbe
+    from edge.sources.demo import DemoSource
+
+    monkeypatch.delenv("NOTIFY_SOCKET", raising=False)
+    opens, closes = [], []
+
+    class Camera(DemoSource):  # the demo clip as a camera that counts its closes
+        def close(self):
+            closes.append(time.monotonic())
+
+    def open_camera(kind, uri, cfg):  # edge.sources._open_once for the camera: absent at first, slow to release
+        opens.append(kind)
+        if len(opens) == 1:
+            raise SourceUnavailable(f"source {uri}", "cannot open camera (no such device or busy)")
+        if closes and time.monotonic() - closes[-1] < RELEASE_S:
+            raise SourceUnavailable(f"source {uri}", "cannot start camera (Failed to acquire camera)")
+        return Camera(CAMERA_FRAMES)
+
+    monkeypatch.setattr(edge.sources, "_open_once", open_camera)
+    cfg = service_config(RunConfig.model_validate({
+        "source": {"uri": "0", "backoff_initial_s": 0.01, "backoff_max_s": 0.02},
+        "classifier": {"model": str(service_model)}, "detector": {"type": "haar"}, "max_frames": CAMERA_FRAMES,
+        "store": {"path": str(tmp_path / "events.db")}, "output": {"dir": str(tmp_path), "events": False}}))
+    monitor = ServiceMonitor(Notifier(), ThermalProbe(tmp_path / "none", tmp_path / "none", vcgencmd=None))
+    stop = threading.Event()
+    timer = threading.Timer(GIVE_UP_S, stop.set)
+    timer.start()
+    try:
+        pipeline = build_when_source_ready(cfg, monitor, [], stop)
+    finally:
+        timer.cancel()
+    assert pipeline is not None, f"camera never acquired: {len(opens)} opens, {len(closes)} closes"
+    try:
+        assert pipeline.run().frames == CAMERA_FRAMES
+    finally:
+        pipeline.close()
+    assert opens == ["camera", "camera"] and len(closes) == 1  # missing once, then opened and closed once
+
+
+def test_a_handed_over_camera_is_closed_when_the_build_fails(tmp_path):
+    """build_pipeline owns the source a probe opened: a model that cannot load releases the camera too."""
+    from edge.commands.run import build_pipeline
+    from edge.config import RunConfig
+    from edge.errors import EdgeError
+    from edge.sources.demo import DemoSource
+
+    closed = []
+
+    class Camera(DemoSource):
+        def close(self):
+            closed.append(self)
+
+    cfg = RunConfig.model_validate({"source": {"uri": "0"}, "classifier": {"model": str(tmp_path / "none.tflite")},
+                                    "output": {"dir": str(tmp_path), "window": "off"}})
+    camera = Camera(CAMERA_FRAMES)
+    with pytest.raises(EdgeError, match="none.tflite"):
+        build_pipeline(cfg, source=camera)
+    assert closed == [camera]
+
+
 def test_bad_config_is_one_line_error_exit_2(service_model, tmp_path):
     blocker = tmp_path / "file"
     blocker.write_text("not a folder")
