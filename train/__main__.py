@@ -372,6 +372,7 @@ def main(argv: list[str] | None = None) -> int:
         else:
             config = train_config(args)
             continuing = resuming(args)
+            earlier_s = float(read_state(args.out).get("seconds", 0.0)) if continuing else 0.0  # earlier processes
             if continuing:
                 reopen_finished_run(args.out)
             if not continuing or not (args.out / START_RECORD).is_file():
@@ -382,7 +383,7 @@ def main(argv: list[str] | None = None) -> int:
                 log.warning("%s is also fitted: the epoch it picks as model.keras is not a held-out choice "
                             "(a refit should average its epochs: --average-last)", val.name)
             model = fit(train, val, args.out, config, AugmentConfig(), args.resume, args.init_from, targets, held_out)
-            seconds = time.monotonic() - started
+            seconds = earlier_s + time.monotonic() - started
     except DataError as exc:  # e.g. a --soup member whose model cannot be loaded
         return bad_input(exc)
     write_reports(model, args, config, val, evaluation, command, seconds)

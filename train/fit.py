@@ -134,19 +134,23 @@ class ResumableEarlyStopping(keras.callbacks.EarlyStopping):
 
 class ResumeState(keras.callbacks.Callback):
     """Saves the last checkpoint and the epoch/best figures, early stopping's count and whether it stopped the
-    run after every epoch, for --resume."""
+    run after every epoch, for --resume; and the training time so far over every resumed process (`seconds`,
+    `earlier_s` of them before this one), so run.json can give a resumed run's whole wall time."""
 
-    def __init__(self, out_dir: Path, best: float, early: ResumableEarlyStopping) -> None:
+    def __init__(self, out_dir: Path, best: float, early: ResumableEarlyStopping, earlier_s: float = 0.0) -> None:
         super().__init__()
         self.out_dir = out_dir
         self.best = best
         self.early = early
+        self.earlier_s = earlier_s
+        self.started = time.monotonic()
 
     def on_epoch_end(self, epoch: int, logs: dict | None = None) -> None:
         self.best = max(self.best, float((logs or {}).get("val_accuracy", 0.0)))
         self.model.save(self.out_dir / LAST_CHECKPOINT)
         state = {"epoch": epoch, "best_val_accuracy": self.best, "patience_used": int(self.early.wait),
-                 "stopped_early": bool(self.model.stop_training)}
+                 "stopped_early": bool(self.model.stop_training),
+                 "seconds": round(self.earlier_s + time.monotonic() - self.started, 1)}
         tmp = self.out_dir / (STATE_FILE + ".tmp")
         tmp.write_text(json.dumps(state))
         tmp.replace(self.out_dir / STATE_FILE)
@@ -232,7 +236,7 @@ def fit(
         checkpoint,
         early,
         keras.callbacks.CSVLogger(out_dir / HISTORY_FILE, append=initial_epoch > 0),
-        ResumeState(out_dir, best, early),
+        ResumeState(out_dir, best, early, float(state.get("seconds", 0.0))),
         *([average] if average else []),
         Progress(config.epochs),
     ]

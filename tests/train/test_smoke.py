@@ -3,6 +3,7 @@
 import csv
 import json
 import subprocess
+import time
 
 import pytest
 
@@ -56,13 +57,19 @@ def test_resume_continues_from_last_epoch(smoke_run):
     from tests.conftest import REPO
 
     out, _, cmd = smoke_run
+    earlier = json.loads((out / "state.json").read_text())["seconds"]  # the first process's 2 epochs
+    assert earlier > 0
     cmd = [c if c != "2" else "3" for c in cmd] + ["--resume"]
+    started = time.monotonic()
     result = subprocess.run(cmd, cwd=REPO, capture_output=True, text=True, timeout=300)
+    resumed_s = time.monotonic() - started
     assert result.returncode == 0, result.stderr[-3000:]
     assert "resuming after epoch 2" in result.stdout
     assert "epoch 3/3" in result.stdout and "epoch 1/3" not in result.stdout
     state = json.loads((out / "state.json").read_text())
-    assert state["epoch"] == 2
+    assert state["epoch"] == 2 and state["seconds"] > earlier
+    seconds = json.loads((out / "run.json").read_text())["seconds"]
+    assert earlier < seconds <= earlier + resumed_s  # the whole run's time, not only the resumed process's
 
 
 def test_init_from_starts_a_new_schedule_from_the_checkpoint_weights(smoke_run, tmp_path):
