@@ -35,9 +35,9 @@ class SourceUnavailable(EdgeError):
 
 def access_error(thing: str, exc: OSError, hint: str | None = None) -> EdgeError:
     """The one-line error for an OSError met while looking at a path (pathlib's is_file/is_dir/exists raise on
-    EACCES): `<thing>: cannot access (Permission denied)`, then `hint` if given."""
+    EACCES): `<thing>: cannot access (Permission denied)`, then `hint` (how to get the rights) if access was denied."""
     problem = f"cannot access ({exc.strerror or exc})"
-    return EdgeError(thing, f"{problem}; {hint}" if hint else problem)
+    return EdgeError(thing, f"{problem}; {hint}" if hint and isinstance(exc, PermissionError) else problem)
 
 
 def checked(thing: str, test: Callable[[], bool], hint: str | None = None) -> bool:

@@ -10,7 +10,7 @@ from collections import deque
 from dataclasses import dataclass, field
 
 from edge.motion import BoxFollower
-from edge.types import Box, FaceDetector, FaceResult, Frame, FrameResult, FrameSource, Prediction, Sink, boxes_in_frame
+from edge.types import Box, FaceDetector, FaceResult, Frame, FrameResult, FrameSource, Prediction, Sink
 
 log = logging.getLogger(__name__)
 
@@ -91,7 +91,7 @@ class Pipeline:
             held = self.tracker.boxes()
             if held:
                 return self._follower.follow(frame.image, held)
-        boxes = boxes_in_frame(self.detector.detect(frame.image), frame.image.shape)
+        boxes = [b for b in self.detector.detect(frame.image) if b.width > 0 and b.height > 0]  # detectors clip
         if self.detect_every > 1:
             self._follower.remember(frame.image)
         return boxes

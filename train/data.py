@@ -203,12 +203,10 @@ def read_cache(path: Path) -> tuple[np.ndarray, np.ndarray] | None:
     try:
         with np.load(path) as cached:
             x, y = cached["x"], cached["y"]
+        if len(x) != len(y):
+            raise ValueError(f"{len(x)} faces, {len(y)} labels")
     except (OSError, ValueError, EOFError, KeyError, zipfile.BadZipFile) as exc:
         log.warning("decode cache %s is damaged (%s): removed, decoding the split again", path, exc)
-        path.unlink(missing_ok=True)
-        return None
-    if len(x) != len(y):
-        log.warning("decode cache %s is damaged (%d faces, %d labels): removed", path, len(x), len(y))
         path.unlink(missing_ok=True)
         return None
     return x, y

@@ -12,7 +12,7 @@ import json
 import logging
 from pathlib import Path
 
-from train.config import BEST_CHECKPOINT, LAST_CHECKPOINT, STATE_FILE, TrainConfig, checkpoint_architecture
+from train.config import ARCHITECTURE_LAYERS, BEST_CHECKPOINT, LAST_CHECKPOINT, STATE_FILE, TrainConfig, checkpoint_architecture
 from train.data import DEFAULT_VAL_FRACTION, DataError
 
 log = logging.getLogger(__name__)
@@ -24,7 +24,6 @@ RUN_FILES = (STATE_FILE, LAST_CHECKPOINT, BEST_CHECKPOINT)  # any of these: the 
 LINEAGE_FLAGS = ("seed", "val_fraction", "val_split", "extra_train_split", "init_from", "distill_from", "limit")
 DEFAULTS = {"seed": TrainConfig().seed, "val_fraction": DEFAULT_VAL_FRACTION, "limit": 0}
 PATH_FLAGS = ("init_from", "distill_from")
-ARCHITECTURE_FLAGS = ("width", "dense_units", "dropout")
 
 
 def read_run_record(path: Path, flag: str) -> dict:
@@ -83,7 +82,7 @@ def adopt_architecture(args: argparse.Namespace, checkpoint: Path, source: str) 
 def start_values(args: argparse.Namespace, config: TrainConfig) -> dict:
     """What start.json keeps: the lineage flags (paths absolute), the architecture and the fitted splits."""
     values = {name: getattr(args, name) for name in LINEAGE_FLAGS}
-    values.update({name: getattr(config, name) for name in ARCHITECTURE_FLAGS})
+    values.update({name: getattr(config, name) for name in ARCHITECTURE_LAYERS})
     values["fitted_splits"] = list(getattr(args, "fitted", []))
     if args.val_split:
         values["val_fraction"] = None

@@ -13,7 +13,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from edge.errors import EdgeError
+from edge.errors import EdgeError, checked
 from edge.sinks.base import BaseSink
 from edge.sinks.overlay import draw_overlay
 from edge.types import FrameResult
@@ -47,11 +47,7 @@ def check_output(path: Path) -> None:
     if path.suffix.lower() not in CONTAINERS:
         shown = f"'{path.suffix}'" if path.suffix else "no suffix"
         raise EdgeError(thing, f"unsupported container ({shown}); use one of {', '.join(CONTAINERS)}")
-    try:
-        is_folder = path.is_dir()
-    except OSError as exc:  # EACCES: a folder on the way this user may not enter
-        raise EdgeError(thing, f"cannot access ({exc.strerror})") from None
-    if is_folder:
+    if checked(thing, path.is_dir):
         raise EdgeError(thing, "is a folder")
     try:
         path.parent.mkdir(parents=True, exist_ok=True)

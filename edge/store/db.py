@@ -19,7 +19,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from edge.errors import EdgeError, access_error
+from edge.errors import EdgeError, checked
 
 log = logging.getLogger(__name__)
 
@@ -217,11 +217,7 @@ class _Transaction:
 def open_readonly(path: Path) -> sqlite3.Connection:
     """A reader connection for reports (never creates the file); EdgeError if it is not a usable store."""
     path = Path(path)
-    try:
-        found = path.is_file()
-    except OSError as exc:  # EACCES: a folder on the way that this user may not enter
-        raise access_error(f"store {path}", exc, SUDO_HINT if isinstance(exc, PermissionError) else None) from None
-    if not found:
+    if not checked(f"store {path}", path.is_file, SUDO_HINT):
         raise EdgeError(f"store {path}", "no such file")
     try:
         conn = sqlite3.connect(f"{path.resolve().as_uri()}?mode=ro", uri=True, timeout=BUSY_TIMEOUT_MS / 1000)
