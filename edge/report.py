@@ -1,5 +1,8 @@
 """Reports over the event store: emotion counts and shares per time interval or per face track, a PNG
-timeline of the shares (matplotlib, Agg), and CSV / JSON exports of the raw events."""
+timeline of the shares (matplotlib, Agg), and CSV / JSON exports of the raw events.
+
+Rows are streamed from SQLite, never all held at once: a month of one face at one event per second is about
+2.6 M rows (the store's default 500 MB), which as Python objects would not fit in a Raspberry Pi's memory."""
 
 from __future__ import annotations
 
@@ -9,10 +12,11 @@ import re
 import sqlite3
 import time
 from collections import Counter
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
+from typing import NamedTuple
 
 from edge.errors import EdgeError
 from edge.store.db import COLUMNS, SECONDS_PER_DAY, row_event
@@ -81,28 +85,61 @@ def parse_since(text: str, now: float | None = None, flag: str = "--since") -> f
         raise EdgeError(f"{flag} {text}", "expected a duration like 24h, 30m, 7d, an ISO time, or 'all'") from None
 
 
-def load_events(conn: sqlite3.Connection, since: float | None = None, until: float | None = None) -> list[StoredEvent]:
-    query = f"SELECT {COLUMNS}, session_id FROM events WHERE ts >= ? AND ts < ? ORDER BY ts, id"
-    bounds = (float("-inf") if since is None else since, float("inf") if until is None else until)
-    try:
-        rows = conn.execute(query, bounds).fetchall()
-    except sqlite3.Error as exc:
-        raise EdgeError("store", f"cannot read events ({exc})") from None
-    out = []
-    for row in rows:
-        event = row_event(row[:-1])
-        out.append(StoredEvent(event["ts"], row[-1], event["track_id"], event["label"], event["confidence"],
-                               tuple(event["box"]), event["probs"], event["source"]))
-    return out
+class Mark(NamedTuple):
+    """What the tables and the plot need of an event (no box, no probabilities: cheap to stream)."""
+
+    ts: float
+    session_id: int
+    track_id: int
+    label: str
 
 
-def label_order(events: Sequence[StoredEvent]) -> list[str]:
-    """The model's label order (the key order of the stored probabilities), then any other label seen."""
-    labels: list[str] = list(events[0].probs) if events else []
-    for event in events:
-        if event.label not in labels:
-            labels.append(event.label)
-    return labels
+@dataclass(frozen=True)
+class EventRange:
+    """The events with since <= ts < until (None = unbounded), read within one snapshot of the store."""
+
+    conn: sqlite3.Connection
+    since: float | None = None
+    until: float | None = None
+
+    def rows(self, columns: str, tail: str = "ORDER BY ts, id") -> Iterator[tuple]:
+        bounds = (float("-inf") if self.since is None else self.since,
+                  float("inf") if self.until is None else self.until)
+        try:
+            yield from self.conn.execute(f"SELECT {columns} FROM events WHERE ts >= ? AND ts < ? {tail}", bounds)
+        except sqlite3.Error as exc:
+            raise EdgeError("store", f"cannot read events ({exc})") from None
+
+    def stats(self) -> tuple[int, float, float]:
+        """(count, first ts, last ts); the times are 0.0 for an empty range."""
+        count, first, last = next(self.rows("count(*), min(ts), max(ts)", ""))
+        return int(count), first or 0.0, last or 0.0
+
+    def marks(self) -> Iterator[Mark]:
+        for row in self.rows("ts, session_id, track_id, label"):
+            yield Mark(*row)
+
+    def events(self) -> Iterator[StoredEvent]:
+        for row in self.rows(f"{COLUMNS}, session_id"):
+            event = row_event(row[:-1])
+            yield StoredEvent(event["ts"], row[-1], event["track_id"], event["label"], event["confidence"],
+                              tuple(event["box"]), event["probs"], event["source"])
+
+    def labels(self) -> list[str]:
+        """The model's label order (the key order of the first stored probabilities), then any other label in
+        the order first seen."""
+        first = next(self.rows("probs", "ORDER BY ts, id LIMIT 1"), None)
+        labels: list[str] = list(json.loads(first[0])) if first else []
+        for (label,) in self.rows("label", "GROUP BY label ORDER BY min(ts), label"):
+            if label not in labels:
+                labels.append(label)
+        return labels
+
+
+def snapshot(conn: sqlite3.Connection) -> None:
+    """Start a read transaction: every later query sees the same store, however much the service writes meanwhile
+    (WAL readers keep their snapshot until the transaction ends)."""
+    conn.execute("BEGIN")
 
 
 def interval_start(ts: float, interval: str) -> float:
@@ -116,7 +153,7 @@ def interval_start(ts: float, interval: str) -> float:
     return moment.timestamp()
 
 
-def by_interval(events: Iterable[StoredEvent], interval: str) -> list[Bucket]:
+def by_interval(events: Iterable[Mark | StoredEvent], interval: str) -> list[Bucket]:
     buckets: dict[float, Bucket] = {}
     for event in events:
         start = interval_start(event.ts, interval)
@@ -128,7 +165,7 @@ def by_interval(events: Iterable[StoredEvent], interval: str) -> list[Bucket]:
     return [buckets[k] for k in sorted(buckets)]
 
 
-def by_track(events: Iterable[StoredEvent]) -> list[Bucket]:
+def by_track(events: Iterable[Mark | StoredEvent]) -> list[Bucket]:
     """Track ids restart with every service start, so a track is (session, track id)."""
     buckets: dict[tuple[int, int], Bucket] = {}
     for event in events:
@@ -141,35 +178,37 @@ def by_track(events: Iterable[StoredEvent]) -> list[Bucket]:
     return sorted(buckets.values(), key=lambda b: (b.start, b.key))
 
 
-def summarize(events: Sequence[StoredEvent], by: str) -> list[Bucket]:
+def summarize(events: Iterable[Mark | StoredEvent], by: str) -> list[Bucket]:
     return by_track(events) if by == "track" else by_interval(events, by)
 
 
 def format_table(buckets: Sequence[Bucket], labels: Sequence[str], by: str) -> str:
-    """One row per bucket and a total row; each label column is `count share%`."""
+    """One row per bucket and a total row; each label column is `count share%`, as wide as its widest cell."""
     total = Bucket("total", 0.0, 0.0)
     for bucket in buckets:
         total.counts.update(bucket.counts)
-    key_width = max([len(by), len(total.key), *(len(b.key) for b in buckets)])
-    widths = [max(len(label), 11) for label in labels]
-    head = [by.ljust(key_width), f"{'events':>7}"]
+    rows = [*buckets, total]
+    cells = [[f"{b.counts[label]:d} {100 * b.share(label):5.1f}%" for label in labels] for b in rows]
+    key_width = max([len(by), *(len(b.key) for b in rows)])
+    events_width = max(len("events"), len(str(total.total)))
+    widths = [max(len(label), *(len(row[i]) for row in cells)) for i, label in enumerate(labels)]
+    head = [by.ljust(key_width), "events".rjust(events_width)]
     head += [label.rjust(w) for label, w in zip(labels, widths)]
     head.append("  top")
     lines = ["  ".join(head)]
-    for bucket in [*buckets, total]:
-        cells = [bucket.key.ljust(key_width), f"{bucket.total:>7d}"]
-        for label, width in zip(labels, widths):
-            cells.append(f"{bucket.counts[label]:d} {100 * bucket.share(label):5.1f}%".rjust(width))
+    for bucket, row in zip(rows, cells):
+        line = [bucket.key.ljust(key_width), f"{bucket.total:>{events_width}d}"]
+        line += [cell.rjust(width) for cell, width in zip(row, widths)]
         top = bucket.counts.most_common(1)[0][0] if bucket.total else "-"
-        cells.append(f"  {top}")
-        lines.append("  ".join(cells))
+        line.append(f"  {top}")
+        lines.append("  ".join(line))
     return "\n".join(lines)
 
 
-def auto_interval(events: Sequence[StoredEvent]) -> str:
-    span = events[-1].ts - events[0].ts if events else 0.0
+def auto_interval(span_s: float) -> str:
+    """The finest interval that gives at most a few times PLOT_TARGET_BUCKETS points over span_s seconds."""
     for name, seconds in sorted(INTERVALS.items(), key=lambda item: item[1]):
-        if span / seconds <= PLOT_TARGET_BUCKETS * 3:
+        if span_s / seconds <= PLOT_TARGET_BUCKETS * 3:
             return name
     return "day"
 
@@ -180,9 +219,26 @@ def check_png_path(path: Path) -> None:
         raise EdgeError(f"--png {path}", f"the file name must end in {PLOT_SUFFIX}")
 
 
-def plot_timeline(events: Sequence[StoredEvent], labels: Sequence[str], interval: str, path: Path,
+def step_points(buckets: Sequence[Bucket], labels: Sequence[str]) -> tuple[list[float], list[list[float]]]:
+    """Times and per-label shares (%) for a post-step plot: each bucket holds from its start to its end, and an
+    interval without events drops to zero (a step would otherwise carry the last shares across the gap)."""
+    times: list[float] = []
+    shares: list[list[float]] = [[] for _ in labels]
+    for bucket, following in zip(buckets, [*buckets[1:], None]):
+        times.append(bucket.start)
+        for row, label in zip(shares, labels):
+            row.append(100 * bucket.share(label))
+        if following is None or following.start > bucket.end:
+            times.append(bucket.end)
+            for row in shares:
+                row.append(0.0)
+    return times, shares
+
+
+def plot_timeline(buckets: Sequence[Bucket], labels: Sequence[str], interval: str, path: Path,
                   title: str = "Emotion shares over time") -> Path:
-    """Stacked area of each label's share per interval (Agg backend: no display needed)."""
+    """Stacked area of each label's share per interval (Agg backend: no display needed); `buckets` come from
+    by_interval."""
     check_png_path(path)
     import matplotlib
 
@@ -192,23 +248,13 @@ def plot_timeline(events: Sequence[StoredEvent], labels: Sequence[str], interval
 
     from edge.sinks.overlay import hex_colour, label_colour
 
-    buckets = by_interval(events, interval)
-    times = [datetime.fromtimestamp(b.start) for b in buckets]
-    shares = [[100 * b.share(label) for b in buckets] for label in labels]
+    times, shares = step_points(buckets, labels)
     fig, ax = plt.subplots(figsize=PLOT_SIZE_IN)
     colours = [hex_colour(label_colour(label)) for label in labels]  # the overlay's, as the web view's
-    if len(buckets) == 1:  # a single interval: bars (an area needs two points)
-        bottom = 0.0
-        for label, share, colour in zip(labels, shares, colours):
-            ax.bar(times, share, bottom=bottom, width=INTERVALS[interval] / SECONDS_PER_DAY, align="edge", label=label,
-                   color=colour)
-            bottom += share[0]
-    else:
-        edges = [*times, datetime.fromtimestamp(buckets[-1].end)]  # steps: the last interval gets its width
-        ax.stackplot(edges, [row + row[-1:] for row in shares], labels=labels, colors=colours, step="post")
+    ax.stackplot([datetime.fromtimestamp(t) for t in times], shares, labels=labels, colors=colours, step="post")
     ax.set_ylim(0, 100)
     ax.set_ylabel(f"share of events per {interval} (%)")
-    ax.set_title(f"{title} ({len(events)} events)")
+    ax.set_title(f"{title} ({sum(b.total for b in buckets)} events)")
     ax.xaxis.set_major_formatter(mdates.DateFormatter("%m-%d %H:%M"))
     ax.legend(loc="center left", bbox_to_anchor=(1.0, 0.5), fontsize="small")
     fig.autofmt_xdate()
@@ -227,7 +273,7 @@ def iso_local(ts: float) -> str:
     return datetime.fromtimestamp(ts).astimezone().isoformat(timespec="milliseconds")
 
 
-def export_csv(events: Sequence[StoredEvent], labels: Sequence[str], path: Path) -> Path:
+def export_csv(events: Iterable[StoredEvent], labels: Sequence[str], path: Path) -> Path:
     header = ["ts", "time", "session", "track_id", "label", "confidence", "x1", "y1", "x2", "y2", "source",
               *(f"p_{label}" for label in labels)]
     try:
@@ -243,10 +289,15 @@ def export_csv(events: Sequence[StoredEvent], labels: Sequence[str], path: Path)
     return path
 
 
-def export_json(events: Sequence[StoredEvent], path: Path) -> Path:
+def export_json(events: Iterable[StoredEvent], path: Path) -> Path:
+    """A JSON array of contract events, written one event per line as they stream in."""
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(json.dumps([e.as_contract() for e in events], indent=1) + "\n", encoding="utf-8")
+        with path.open("w", encoding="utf-8") as handle:
+            handle.write("[")
+            for index, event in enumerate(events):
+                handle.write(("\n" if index == 0 else ",\n") + json.dumps(event.as_contract()))
+            handle.write("\n]\n")
     except OSError as exc:
         raise EdgeError(f"--json {path}", f"cannot write ({exc.strerror or exc})") from None
     return path

@@ -6,8 +6,12 @@ import argparse
 import logging
 import time
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from edge.errors import EdgeError
+
+if TYPE_CHECKING:
+    from edge.report import EventRange
 
 log = logging.getLogger(__name__)
 
@@ -30,8 +34,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from edge.report import (auto_interval, check_png_path, export_csv, export_json, format_table, label_order,
-                             load_events, parse_since, plot_timeline, summarize)
+    from edge.report import EventRange, check_png_path, parse_since, snapshot
     from edge.store import open_readonly
 
     now = time.time()
@@ -43,23 +46,31 @@ def run(args: argparse.Namespace) -> int:
         check_png_path(args.png)  # before reading the store
     conn = open_readonly(args.db)
     try:
-        events = load_events(conn, since, until)
+        snapshot(conn)  # the table, the plot and the exports all see the same events
+        write_report(EventRange(conn, since, until), args)
     finally:
         conn.close()
+    return 0
+
+
+def write_report(events: EventRange, args: argparse.Namespace) -> None:
+    """The table on stdout, then each file asked for; every part streams the range from the store again."""
+    from edge.report import auto_interval, by_interval, export_csv, export_json, format_table, plot_timeline, summarize
+
+    count, first, last = events.stats()
     where = f"{args.db} since {args.since}" + (f" until {args.until}" if args.until else "")
-    if not events:
+    labels = events.labels()
+    if not count:
         print(f"no events in {where}")
     else:
-        labels = label_order(events)
-        print(f"{len(events)} events in {where}")
-        print(format_table(summarize(events, args.by), labels, args.by))
+        print(f"{count} events in {where}")
+        print(format_table(summarize(events.marks(), args.by), labels, args.by))
     if args.png:
-        if not events:
+        if not count:
             raise EdgeError(f"--png {args.png}", "no events to plot")
-        interval = args.by if args.by != "track" else auto_interval(events)
-        print(f"plot: {plot_timeline(events, label_order(events), interval, args.png)}")
+        interval = args.by if args.by != "track" else auto_interval(last - first)
+        print(f"plot: {plot_timeline(by_interval(events.marks(), interval), labels, interval, args.png)}")
     if args.csv:
-        print(f"csv: {export_csv(events, label_order(events), args.csv)}")
+        print(f"csv: {export_csv(events.events(), labels, args.csv)}")
     if args.json:
-        print(f"json: {export_json(events, args.json)}")
-    return 0
+        print(f"json: {export_json(events.events(), args.json)}")

@@ -6,6 +6,7 @@ import logging
 import math
 import sys
 import time
+import urllib.parse
 from contextlib import contextmanager
 from collections.abc import Iterator
 
@@ -31,6 +32,21 @@ def quiet_opencv() -> Iterator[None]:
         cv2.utils.logging.setLogLevel(previous)
 
 
+def shown_uri(uri: str | int) -> str:
+    """The URI without its password, for logs, events, errors and the web view: `rtsp://admin:pw@cam/x` ->
+    `rtsp://admin:***@cam/x`. The real URI is only ever handed to the capture backend."""
+    text = str(uri)
+    try:
+        parts = urllib.parse.urlsplit(text)
+        hidden = parts.password is not None
+    except ValueError:  # e.g. a malformed port: not for us to judge; nothing to hide either way
+        return text
+    if not hidden:
+        return text
+    user = parts.netloc.rsplit("@", 1)[0].split(":", 1)[0]
+    return urllib.parse.urlunsplit(parts._replace(netloc=f"{user}:***@{parts.netloc.rsplit('@', 1)[1]}"))
+
+
 def camera_target(uri: str | int) -> int | str:
     """`0` -> 0, `/dev/video2` stays a path (V4L2 opens both)."""
     text = str(uri)
@@ -51,7 +67,7 @@ class CaptureSource:
     def __init__(self, uri: str | int, kind: str, width: int = 640, height: int = 480, fps: float = 30.0,
                  loop: bool = False) -> None:
         self.kind, self.loop = kind, loop
-        self.name = f"{kind}:{uri}"
+        self.name = f"{kind}:{shown_uri(uri)}"
         self._target = camera_target(uri) if kind == "camera" else str(uri)
         self._index = 0
         backend = cv2.CAP_V4L2 if kind == "camera" and sys.platform.startswith("linux") else cv2.CAP_ANY
@@ -72,7 +88,7 @@ class CaptureSource:
             what = {"camera": "cannot open camera (no such device or busy)", "stream": "cannot open stream",
                     "video": "cannot open or decode video"}[kind]
             error = SourceUnavailable if kind in LIVE_KINDS else EdgeError  # a camera or stream may come back
-            raise error(f"source {uri}", what)
+            raise error(f"source {shown_uri(uri)}", what)
         self.fps = file_fps(self._cap, fps) if kind == "video" else fps
         h, w = self._pending.shape[:2]
         log.info("opened %s (%dx%d, %.3g fps)", self.name, w, h, self.fps)

@@ -171,22 +171,28 @@ class EventStore:
             with self.transaction():
                 by_age = self.conn.execute("DELETE FROM events WHERE ts < ?",
                                            (now - retention.days * SECONDS_PER_DAY,)).rowcount
-        if retention.max_mb is not None:
-            limit = retention.max_mb * BYTES_PER_MB
-            while self.used_bytes() > limit:
-                rows = self.count()
-                if rows == 0:
-                    break
-                per_row = self.used_bytes() / rows
-                excess = int((self.used_bytes() - limit * SIZE_HEADROOM) / max(per_row, 1.0)) + 1
-                with self.transaction():
-                    by_size += self.conn.execute(
-                        "DELETE FROM events WHERE id IN (SELECT id FROM events ORDER BY ts LIMIT ?)",
-                        (min(excess, PRUNE_CHUNK),)).rowcount
+        if retention.max_mb is not None and self.used_bytes() > retention.max_mb * BYTES_PER_MB:
+            by_size = self._prune_to(retention.max_mb * BYTES_PER_MB * SIZE_HEADROOM)
         if by_age or by_size:
-            self.conn.execute("PRAGMA incremental_vacuum")  # hand freed pages back to the file system
+            # one step of this pragma frees one page: executescript runs it to the end (the file shrinks)
+            self.conn.executescript("PRAGMA incremental_vacuum;")
             self.conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
         return PruneResult(by_age, by_size)
+
+    def _prune_to(self, target_bytes: float) -> int:
+        """Delete the oldest events, in chunks, until the used pages fit in target_bytes; returns how many."""
+        deleted = 0
+        while self.used_bytes() > target_bytes:
+            rows = self.count()
+            if rows == 0:
+                break
+            per_row = self.used_bytes() / rows
+            excess = int((self.used_bytes() - target_bytes) / max(per_row, 1.0)) + 1
+            with self.transaction():
+                deleted += self.conn.execute(
+                    "DELETE FROM events WHERE id IN (SELECT id FROM events ORDER BY ts LIMIT ?)",
+                    (min(excess, PRUNE_CHUNK),)).rowcount
+        return deleted
 
     def close(self) -> None:
         try:
@@ -218,7 +224,7 @@ def open_readonly(path: Path) -> sqlite3.Connection:
     """A reader connection for reports (never creates the file); EdgeError if it is not a usable store."""
     path = Path(path)
     if not checked(f"store {path}", path.is_file, SUDO_HINT):
-        raise EdgeError(f"store {path}", "no such file")
+        raise EdgeError(f"store {path}", "is a folder, not a store file" if path.is_dir() else "no such file")
     try:
         conn = sqlite3.connect(f"{path.resolve().as_uri()}?mode=ro", uri=True, timeout=BUSY_TIMEOUT_MS / 1000)
         version = conn.execute("PRAGMA user_version").fetchone()[0]

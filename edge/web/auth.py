@@ -1,5 +1,8 @@
 """Access control: tokenless only on loopback; with a token, every request (stream and health included) needs it.
 
+Tokenless, a request must also name a loopback host in its Host header: otherwise any web page open in a browser
+on this machine could rebind its own domain to 127.0.0.1 ("DNS rebinding") and read the camera stream.
+
 The token comes as `Authorization: Bearer <token>`, `X-Edge-Token: <token>`, or once as `?token=<token>`, which sets
 an HttpOnly cookie (holding a digest of the token, not the token) and, for pages, redirects to the bare URL.
 """
@@ -11,7 +14,7 @@ import hmac
 import logging
 
 from flask import Flask, Response, g, redirect, request
-from werkzeug.exceptions import Unauthorized
+from werkzeug.exceptions import Forbidden, Unauthorized
 
 from edge.errors import EdgeError
 from edge.web.config import MIN_TOKEN_LENGTH, TOKEN_ENV, WebConfig
@@ -56,10 +59,30 @@ def _presented_token() -> str | None:
     return request.headers.get(HEADER)
 
 
+def host_name(header: str) -> str:
+    """The name in a Host header, without port or brackets: `[::1]:8080` -> `::1`, `localhost:80` -> `localhost`."""
+    if header.startswith("[") and "]" in header:
+        return header[1:header.index("]")].lower()
+    return (header.rsplit(":", 1)[0] if header.count(":") == 1 else header).lower()
+
+
 def install(app: Flask, token: str | None) -> None:
-    """Register the checks (no-op without a token)."""
+    """Register the checks: the loopback Host check without a token, the token check with one."""
     if token is None:
-        return
+        install_loopback_check(app)
+    else:
+        install_token_check(app, token)
+
+
+def install_loopback_check(app: Flask) -> None:
+    @app.before_request
+    def require_loopback_host() -> None:
+        if host_name(request.host) not in TOKENLESS_HOSTS:
+            log.info("rejected %s %s for Host %r: not a loopback name", request.method, request.path, request.host)
+            raise Forbidden("without an access token this view answers only to localhost, 127.0.0.1 or [::1]")
+
+
+def install_token_check(app: Flask, token: str) -> None:
     cookie = cookie_value(token)
 
     @app.before_request

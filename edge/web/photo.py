@@ -22,7 +22,9 @@ from edge.web.state import face_json
 
 log = logging.getLogger(__name__)
 
-ACCEPTED_FORMATS = {"JPEG", "PNG"}
+# MPO is Pillow's name for a JPEG carrying extra pictures (phones' depth maps, Ultra HDR gain maps): its first
+# picture is an ordinary JPEG, which is what OpenCV decodes.
+ACCEPTED_FORMATS = {"JPEG", "MPO", "PNG"}
 MAX_PIXELS = 40_000_000  # refuse decompression bombs before decoding
 RESULT_JPEG_QUALITY = 90
 
@@ -78,8 +80,8 @@ class PhotoService:
         return self._detector, self._classifier
 
     def analyse(self, data: bytes) -> dict:
-        image = decode_upload(data)
-        with self._lock:
+        with self._lock:  # decoding too: parallel uploads of large photos must not multiply the memory needed
+            image = decode_upload(data)
             detector, classifier = self._models()
             result = classify_photo(image, detector, classifier, source="upload")
         quality = [cv2.IMWRITE_JPEG_QUALITY, RESULT_JPEG_QUALITY]

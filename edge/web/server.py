@@ -7,7 +7,7 @@ import logging
 import socket
 import threading
 
-from werkzeug.serving import get_sockaddr, make_server, select_address_family
+from werkzeug.serving import WSGIRequestHandler, get_sockaddr, make_server, select_address_family
 
 from edge.config import RunConfig
 from edge.errors import EdgeError, TransientError
@@ -25,6 +25,13 @@ POLL_INTERVAL_S = 0.5
 JOIN_TIMEOUT_S = 5.0
 LISTEN_BACKLOG = 128  # werkzeug's own queue size
 TRANSIENT_BIND_ERRORS = (errno.EADDRINUSE,)  # another process (an old instance?) holds the port: retrying can help
+# A client silent this long on one socket read or write is dropped: a connection that never finishes its request
+# (slowloris) or a stream viewer that stopped reading would otherwise hold a thread (and a stream slot) for ever.
+SOCKET_TIMEOUT_S = 30.0
+
+
+def request_handler(timeout_s: float) -> type[WSGIRequestHandler]:
+    return type("TimedRequestHandler", (WSGIRequestHandler,), {"timeout": timeout_s})
 
 
 def display_url(host: str, port: int) -> str:
@@ -53,10 +60,11 @@ def listen_socket(host: str, port: int) -> socket.socket:
 class WebServer:
     """Binds at construction (bind errors are one EdgeError), serves after start() until close()."""
 
-    def __init__(self, app, host: str, port: int) -> None:
+    def __init__(self, app, host: str, port: int, socket_timeout_s: float = SOCKET_TIMEOUT_S) -> None:
         sock = listen_socket(host, port)
         try:
-            self._server = make_server(host, port, app, threaded=True, fd=sock.fileno())  # werkzeug dups the fd
+            self._server = make_server(host, port, app, threaded=True, fd=sock.fileno(),  # werkzeug dups the fd
+                                       request_handler=request_handler(socket_timeout_s))
         except (OSError, SystemExit) as exc:
             problem = getattr(exc, "strerror", None) or str(exc) or "address unavailable"
             raise EdgeError(f"web {host}:{port}", f"cannot listen ({problem})") from None

@@ -205,6 +205,14 @@ def test_http_stream_source(tmp_path):
         source.close()
         with pytest.raises(EdgeError, match="cannot open stream"):
             open_source(SourceConfig(uri=uri.replace("clip", "missing")))
+        secret = uri.replace("http://", "http://viewer:s3cret@")  # the password opens; it is never shown
+        source = open_source(SourceConfig(uri=secret, reconnect=False))
+        frame = source.read()
+        source.close()
+        assert source.name == frame.source == f"stream:{uri.replace('http://', 'http://viewer:***@')}"
+        with pytest.raises(EdgeError, match="cannot open stream") as failed:
+            open_source(SourceConfig(uri=secret.replace("clip", "missing")))
+        assert "s3cret" not in str(failed.value) and "viewer:***@" in str(failed.value)
     finally:
         server.shutdown()
 

@@ -82,6 +82,7 @@ def test_report_by_track_and_since_window(tmp_path):
 def test_report_bad_input_is_one_line(tmp_path):
     db = str(known_store(tmp_path))
     for args, expected in [(["--db", str(tmp_path / "none.db")], "no such file"),
+                           (["--db", str(tmp_path)], "is a folder, not a store file"),
                            (["--db", db, "--since", "yesterday"], "error: --since yesterday: expected"),
                            (["--db", db, "--since", "all", "--until", "tomorrow"], "error: --until tomorrow: expected"),
                            (["--db", db, "--since", "all", "--png", str(tmp_path / "t.foo")],
@@ -97,12 +98,11 @@ def test_plot_uses_the_overlay_colours(tmp_path):
     import cv2
     import numpy as np
 
-    from edge.report import StoredEvent, plot_timeline
+    from edge.report import Mark, by_interval, plot_timeline
     from edge.sinks.overlay import LABEL_COLOURS
 
-    probs = {"happy": 0.9, "sad": 0.1}
-    events = [StoredEvent(T0 + 3600 * hour, 1, 1, "happy", 0.9, (0, 0, 1, 1), probs, "test") for hour in range(3)]
-    image = cv2.imread(str(plot_timeline(events, list(probs), "hour", tmp_path / "happy.png")))
+    buckets = by_interval([Mark(T0 + 3600 * hour, 1, 1, "happy") for hour in range(3)], "hour")
+    image = cv2.imread(str(plot_timeline(buckets, ["happy", "sad"], "hour", tmp_path / "happy.png")))
     happy = np.all(np.abs(image.astype(int) - LABEL_COLOURS["happy"]) <= 1, axis=-1)
     assert happy.mean() > 0.3  # the whole plot area is the overlay's "happy" (BGR), not matplotlib's default
 
@@ -125,3 +125,54 @@ def test_report_on_a_store_this_user_may_not_reach_says_sudo(deny_access, monkey
     assert code == 2
     assert err.strip().splitlines() == [f"error: store {db}: cannot access (Permission denied); run with sudo "
                                         "(the service's store is readable by root only)"]
+
+
+def test_a_gap_without_events_is_drawn_as_zero_not_as_the_last_shares():
+    from edge.report import Mark, by_interval, step_points
+
+    day = 86400
+    marks = [Mark(T0, 1, 1, "happy"), Mark(T0 + 2 * day, 1, 2, "sad")]
+    times, (happy, sad) = step_points(by_interval(marks, "hour"), ["happy", "sad"])
+    assert times == [T0, T0 + 3600, T0 + 2 * day, T0 + 2 * day + 3600]
+    assert happy == [100.0, 0.0, 0.0, 0.0] and sad == [0.0, 0.0, 100.0, 0.0]
+    adjacent = step_points(by_interval([Mark(T0, 1, 1, "happy"), Mark(T0 + 3600, 1, 1, "sad")], "hour"), ["sad"])
+    assert adjacent == ([T0, T0 + 3600, T0 + 7200], [[0.0, 100.0, 0.0]])  # no zero between touching hours
+
+
+def test_table_columns_stay_aligned_with_large_counts():
+    from collections import Counter
+
+    from edge.report import Bucket, format_table
+
+    labels = ["angry", "happy", "neutral"]
+    buckets = [Bucket("2025-06-01", 0, 1, Counter(happy=86400, neutral=5)), Bucket("2025-06-02", 1, 2, Counter(angry=1))]
+    lines = format_table(buckets, labels, "day").splitlines()
+    assert len(lines) == 4
+    header_ends = [lines[0].index(label) + len(label) for label in labels]
+    for line in lines[1:]:  # each label cell ends with '%', right under the end of its header
+        assert [i + 1 for i, char in enumerate(line) if char == "%"] == header_ends, line
+    assert lines[-1].split()[:2] == ["total", "86406"]
+
+
+def test_all_parts_of_a_report_see_one_snapshot_while_the_service_writes(tmp_path):
+    from edge.report import EventRange, snapshot, summarize
+    from edge.store import open_readonly
+
+    db = known_store(tmp_path)
+    conn = open_readonly(db)
+    try:
+        snapshot(conn)
+        events = EventRange(conn)
+        before = events.stats()
+        writer = EventStore(db)
+        writer.insert([event(T0 + 100, "fear", 9)])  # inside the range, committed between two passes
+        writer.close()
+        assert events.stats() == before and len(list(events.marks())) == before[0] == len(KNOWN)
+        assert [b.key for b in summarize(events.marks(), "track")] == ["s1/track 1", "s1/track 2", "s1/track 3"]
+    finally:
+        conn.close()
+    reopened = open_readonly(db)
+    try:
+        assert EventRange(reopened).stats()[0] == len(KNOWN) + 1
+    finally:
+        reopened.close()

@@ -12,6 +12,7 @@ import pytest
 
 from edge.errors import EdgeError
 from edge.store import EventStore, Retention, StoreSink
+from edge.store.db import PRUNE_CHUNK, SIZE_HEADROOM
 from edge.types import Box, FaceResult, Frame, FrameResult, Prediction
 
 LABELS = ("angry", "disgust", "fear", "happy", "sad", "surprise", "neutral")
@@ -81,12 +82,13 @@ def test_retention_by_size_removes_the_oldest(tmp_path):
     before = store.used_bytes()
     limit_mb = before / 4 / (1024 * 1024)
     result = store.prune(Retention(days=None, max_mb=limit_mb))
-    assert result.by_size > 0 and result.by_age == 0
-    assert store.used_bytes() <= limit_mb * 1024 * 1024
+    assert result.by_size > PRUNE_CHUNK and result.by_age == 0  # several chunks
+    assert store.used_bytes() <= limit_mb * 1024 * 1024 * SIZE_HEADROOM  # to the headroom, not just under
     oldest, total = store.conn.execute("SELECT min(ts), count(*) FROM events").fetchone()
     assert total == 20000 - result.by_size and oldest == float(result.by_size)  # exactly the oldest went
+    assert store.conn.execute("PRAGMA freelist_count").fetchone()[0] == 0
+    assert db.stat().st_size <= limit_mb * 1024 * 1024  # freed pages went back to the file system at once
     store.close()
-    assert db.stat().st_size < before  # freed pages went back to the file system
 
 
 def test_sink_prunes_old_events_when_it_opens(tmp_path):

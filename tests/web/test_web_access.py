@@ -12,7 +12,7 @@ import pytest
 
 from edge.errors import EdgeError
 from edge.web import parse_address, resolve_settings
-from edge.web.auth import COOKIE, check_settings, token_required
+from edge.web.auth import COOKIE, check_settings, host_name, token_required
 from edge.web.config import WebConfig
 from tests.web.conftest import TOKEN
 from tests.web.webclient import read_mjpeg, request, upload
@@ -94,3 +94,19 @@ def test_token_in_query_once_then_cookie(guarded_view):
     direct = request(guarded_view.url, f"/api/health?token={TOKEN}")  # the API answers directly, cookie set too
     assert direct.status == 200 and direct.headers["Set-Cookie"].startswith(f"{COOKIE}=")
     assert request(guarded_view.url, "/api/state", headers={"Cookie": f"{COOKIE}=forged"}).status == 401
+
+
+@pytest.mark.parametrize("header, name", [("localhost:8080", "localhost"), ("127.0.0.1", "127.0.0.1"),
+                                          ("[::1]:8080", "::1"), ("[::1]", "::1"), ("LocalHost:1", "localhost"),
+                                          ("evil.example:8080", "evil.example"), ("::1", "::1")])
+def test_host_name(header, name):
+    assert host_name(header) == name
+
+
+def test_the_tokenless_view_refuses_a_foreign_host_name(view):
+    """DNS rebinding: a page from evil.example, its name rebound to 127.0.0.1, sends `Host: evil.example`."""
+    for path in ("/", "/api/state", "/stream.mjpg"):
+        foreign = request(view.url, path, headers={"Host": f"evil.example:{view.port}"})
+        assert foreign.status == 403 and "localhost" in foreign.text, path
+    for host in (f"localhost:{view.port}", f"127.0.0.1:{view.port}"):
+        assert request(view.url, "/api/state", headers={"Host": host}).status == 200

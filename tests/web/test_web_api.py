@@ -90,6 +90,20 @@ def test_bad_uploads_get_a_clear_4xx(view, data, filename, status, message):
     assert message in body["message"] and "Traceback" not in reply.text
 
 
+def test_a_phone_jpeg_with_extra_pictures_is_accepted(view):
+    """Phones save JPEGs with a depth or gain map appended (MPO to Pillow): the first picture is the photo."""
+    import io
+
+    from PIL import Image
+
+    photo = Image.open(io.BytesIO(astronaut_jpeg()))
+    buffer = io.BytesIO()
+    photo.save(buffer, "MPO", save_all=True, append_images=[photo.resize((64, 64))])
+    assert Image.open(io.BytesIO(buffer.getvalue())).format == "MPO"
+    reply = upload(view.url, buffer.getvalue())
+    assert reply.status == 200 and len(reply.json()["faces"]) == 1
+
+
 def test_other_image_types_are_refused_by_content_not_name(view):
     ok, bmp = cv2.imencode(".bmp", np.zeros((8, 8, 3), np.uint8))
     reply = upload(view.url, bmp.tobytes(), filename="photo.png")

@@ -173,3 +173,21 @@ def test_busy_port_is_one_error_line_and_a_transient_exit():
     assert result.returncode == 1, result.stderr  # not 2: systemd restarts the service (RestartPreventExitStatus=2)
     assert result.stderr.strip().splitlines() == [f"error: web 127.0.0.1:{port}: cannot listen (Address already in "
                                                   "use); is another instance running?"]
+
+
+def test_a_client_that_never_finishes_its_request_is_dropped():
+    """Slowloris, or a stream viewer that stopped reading: without a socket timeout each holds a thread for ever."""
+    import socket
+
+    from flask import Flask
+
+    from edge.web.server import WebServer
+
+    server = WebServer(Flask("timeout-test"), "127.0.0.1", 0, socket_timeout_s=0.5)
+    server.start()
+    try:
+        with socket.create_connection(("127.0.0.1", server.port), timeout=20) as client:
+            client.sendall(b"GET / HTTP/1.1\r\n")  # and never the rest of the request
+            assert client.recv(1024) == b""  # the server hung up (without its timeout: socket.timeout here)
+    finally:
+        server.close()
