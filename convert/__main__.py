@@ -16,7 +16,7 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")  # before TensorFlow loads: k
 
 from convert.errors import run_cli  # noqa: E402
 from convert.pipeline import ConvertOptions, convert_run  # noqa: E402
-from edge.cli_common import OneLineParser, setup_logging  # noqa: E402
+from edge.cli_common import OneLineParser, non_negative_int, setup_logging  # noqa: E402
 
 DEFAULT_CACHE_DIR = Path(".cache/fer")  # the same decoded-array cache as python -m train
 
@@ -35,7 +35,7 @@ def parse_args(argv: list[str] | None) -> ConvertOptions:
     parser.add_argument("--max-drop", type=float, default=defaults.max_drop,
                         help="largest accepted int8 accuracy loss vs float, in percentage points "
                              "(a negative value demands a gain, i.e. forces the gate to fire)")
-    parser.add_argument("--seed", type=int, default=defaults.seed, help="seed of the calibration sample")
+    parser.add_argument("--seed", type=non_negative_int, default=defaults.seed, help="seed of the calibration sample")
     parser.add_argument("--cache-dir", type=Path, default=DEFAULT_CACHE_DIR, help="decoded-array cache")
     parser.add_argument("--strict", action="store_true", help="fail on the first unreadable image or CSV row")
     args = parser.parse_args(argv)

@@ -36,7 +36,9 @@ from train.metrics import classification_report, format_table
 from train.plots import plot_confusion
 
 from convert.errors import ConvertError, run_cli
-from convert.paths import ensure_writable
+from edge.cli_common import non_negative_int
+from convert.litert import blamed_path
+from convert.paths import ensure_writable, folders_removed_on_failure
 
 log = logging.getLogger(__name__)
 
@@ -71,8 +73,7 @@ def open_classifier(model_path: Path) -> EmotionClassifier:
     try:
         return EmotionClassifier(model_path, num_threads=SINGLE_THREAD, batch=False)
     except EdgeError as exc:
-        blamed = sidecar if str(sidecar) in exc.thing else model_path
-        raise ConvertError(blamed, exc.problem) from None
+        raise ConvertError(blamed_path(exc, model_path), exc.problem) from None
 
 
 def targets_in_model_order(split: Split, labels: tuple[str, ...], model_path: Path) -> np.ndarray:
@@ -108,9 +109,6 @@ def evaluate_model(model_path: Path, split: Split) -> Evaluation:
             start = time.perf_counter()
             raw_rows.append(classifier.infer(model_input)[0])
             times[i] = time.perf_counter() - start
-            if i == 0 and raw_rows[0].shape[-1] != len(labels):
-                raise ConvertError(sidecar_path(model_path),
-                                   f"{len(labels)} labels but the model outputs {raw_rows[0].shape[-1]} values")
             if (i + 1) % PROGRESS_EVERY == 0:
                 log.info("evaluated %d/%d faces", i + 1, len(inputs))
         probs = np.stack([prediction.probs for prediction in classifier.postprocess(np.stack(raw_rows))])
@@ -132,11 +130,13 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--holdout-fraction", type=float,
                         help="with --split <split>-holdout: the run's --val-fraction (default: the sidecar's, else "
                              f"{DEFAULT_VAL_FRACTION})")
-    parser.add_argument("--holdout-seed", type=int,
+    parser.add_argument("--holdout-seed", type=non_negative_int,
                         help="with --split <split>-holdout: the run's --seed (default: the sidecar's, else "
                              f"{TrainConfig().seed})")
-    parser.add_argument("--limit", type=int, default=0, help="evaluate a stratified sample of N faces (quick checks)")
-    parser.add_argument("--seed", type=int, default=0, help="seed of the --limit sample")
+    parser.add_argument("--limit", type=int, default=0,
+                        help="evaluate a stratified sample of about N faces, at least one per class, so never fewer "
+                             "faces than classes (quick checks)")
+    parser.add_argument("--seed", type=non_negative_int, default=0, help="seed of the --limit sample")
     parser.add_argument("--out-dir", type=Path, help="folder for the confusion PNG and a metrics JSON")
     parser.add_argument("--confusion", type=Path,
                         help="confusion-matrix PNG (default: <out-dir or model folder>/<model>_<split>_confusion.png)")
@@ -179,12 +179,22 @@ def resolve_holdout(args: argparse.Namespace, validation: ValidationSpec | None)
 
 
 def run(args: argparse.Namespace) -> Evaluation:
+    """Evaluate and write the figures; a failure leaves no new empty --out-dir (or --confusion folder) behind."""
     if args.limit < 0:
         raise ConvertError("--limit", f"{args.limit} must be >= 0")
     folder = args.out_dir or args.model.parent
     stem = f"{args.model.stem}_{args.split}"
-    confusion = ensure_writable(args.confusion or folder / f"{stem}_confusion.png", ".png")
-    metrics_json = ensure_writable(args.out_dir / f"{stem}_metrics.json", ".json") if args.out_dir else None
+    confusion = args.confusion or folder / f"{stem}_confusion.png"
+    metrics_json = args.out_dir / f"{stem}_metrics.json" if args.out_dir else None
+    with folders_removed_on_failure(confusion, metrics_json):
+        ensure_writable(confusion, ".png")
+        if metrics_json:
+            ensure_writable(metrics_json, ".json")
+        return evaluate_into(args, confusion, metrics_json)
+
+
+def evaluate_into(args: argparse.Namespace, confusion: Path, metrics_json: Path | None) -> Evaluation:
+    """The evaluation of run(), its confusion PNG and (if given) metrics JSON written to writable paths."""
     classifier = open_classifier(args.model)  # model problems are reported before the dataset is read
     try:
         fitted_splits, validation = classifier.contract.fitted_splits, classifier.contract.validation

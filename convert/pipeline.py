@@ -20,7 +20,7 @@ from train.metrics import classification_report, format_table
 from convert.errors import ConvertError, QualityGateError
 from convert.evaluate import evaluate_model, targets_in_model_order
 from convert.opcheck import check_integer_model
-from convert.paths import ensure_writable
+from convert.paths import ensure_writable, folders_removed_on_failure
 from convert.runfolder import RUN_FILE, RunFolder, read_run
 from convert.sidecar import build_contract, file_sha256, sidecar_path, write_json_atomic
 
@@ -57,6 +57,8 @@ def check_inputs(options: ConvertOptions) -> tuple[RunFolder, Path]:
     data = options.data or run.data
     if data is None:
         raise ConvertError(options.run / RUN_FILE, "records no 'data'; pass --data")
+    if options.data is None and not data.exists():  # e.g. a relative path recorded by a run trained elsewhere
+        raise ConvertError(options.run / RUN_FILE, f"data '{data}' not found; pass --data")
     resolve_source(data)
     return run, data
 
@@ -109,7 +111,13 @@ def _reject(error: type[ConvertError], problem: str, staged: Path, contract: dic
 
 
 def convert_run(options: ConvertOptions) -> dict:
-    """Convert, verify, measure, gate and publish; returns the sidecar written next to --out."""
+    """Convert, verify, measure, gate and publish; returns the sidecar written next to --out. A failure leaves
+    no new empty --out folder behind (a rejected model kept for inspection keeps its folder)."""
+    with folders_removed_on_failure(options.out):
+        return _convert_and_publish(options)
+
+
+def _convert_and_publish(options: ConvertOptions) -> dict:
     run, data = check_inputs(options)
     calibration_split = load_split(data, options.calib_split, options.cache_dir, options.strict)
     evaluation = load_split(data, options.split, options.cache_dir, options.strict)

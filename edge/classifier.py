@@ -51,9 +51,7 @@ class EmotionClassifier:
 
     def _check_against_contract(self) -> None:
         spec, actual = self.contract.input, self._in
-        problems = []
-        if list(actual["shape"][1:]) != spec.shape[1:]:
-            problems.append(f"input shape {list(actual['shape'])} != sidecar {spec.shape}")
+        problems = self._shape_problems()
         if np.dtype(actual["dtype"]).name != spec.dtype:
             problems.append(f"input dtype {np.dtype(actual['dtype']).name} != sidecar {spec.dtype}")
         if np.dtype(self._out["dtype"]).name != self.contract.output.dtype:
@@ -65,6 +63,20 @@ class EmotionClassifier:
                 problems.append(f"{name} quantisation ({scale:g}, {zero_point}) != sidecar ({side.scale:g}, {side.zero_point})")
         if problems:
             raise EdgeError(f"model {self.model_path}", "; ".join(problems))
+
+    def _shape_problems(self) -> list[str]:
+        """The model's input and output tensor shapes against the sidecar's, and its input (N, H, W, C) against
+        the crops the sidecar's preprocess makes (height, width, and the channels of its colour)."""
+        problems = []
+        tensors = (("input", self._in, self.contract.input), ("output", self._out, self.contract.output))
+        for name, details, side in tensors:
+            if details["shape"].tolist()[1:] != side.shape[1:]:
+                problems.append(f"{name} shape {details['shape'].tolist()} != sidecar {side.shape}")
+        pre, shape = self.contract.preprocess, self._in["shape"].tolist()
+        if shape[1:] != [pre.height, pre.width, pre.channels]:
+            problems.append(f"input shape {shape} does not fit the sidecar's preprocess (height {pre.height}, "
+                            f"width {pre.width}, {pre.color}: {pre.channels} channel(s))")
+        return problems
 
     # --- stages -------------------------------------------------------------------------
     def preprocess(self, image_bgr: np.ndarray, boxes: list[Box]) -> np.ndarray:

@@ -27,6 +27,18 @@ class OneLineParser(argparse.ArgumentParser):
         raise EdgeError(USAGE_THING, f"{message} (see {self.prog} --help)")
 
 
+def non_negative_int(text: str) -> int:
+    """argparse type of a seed: an integer >= 0 (numpy's generators refuse negative seeds with a traceback), so
+    a bad one is a usage error, `error: command line: argument --seed: -1: must be 0 or positive`."""
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"invalid int value: {text!r}") from None
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"{value}: must be 0 or positive")
+    return value
+
+
 def setup_logging(level: int = logging.INFO) -> None:
     """INFO and above to stdout, unbuffered (progress lines reach a log file or journald as they happen);
     stderr stays free for the one-line errors."""

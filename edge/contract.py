@@ -13,6 +13,7 @@ from edge.errors import EdgeError, checked
 
 CONTRACT_FORMAT = "emotion-model-contract/1"
 HASH_CHUNK_BYTES = 1 << 20
+COLOR_CHANNELS = {"grayscale": 1, "bgr": 3, "rgb": 3}  # preprocess.color -> channels of the model input
 
 
 class TensorSpec(BaseModel):
@@ -34,6 +35,10 @@ class PreprocessSpec(BaseModel):
     height: int
     interpolation: Literal["area", "linear", "nearest", "cubic"] = "area"
     value_range: tuple[float, float] = (0.0, 255.0)
+
+    @property
+    def channels(self) -> int:
+        return COLOR_CHANNELS[self.color]
 
 
 class ValidationSpec(BaseModel):

@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from edge.cli_common import OneLineParser, setup_logging
+from edge.cli_common import OneLineParser, non_negative_int, setup_logging
 from edge.errors import EdgeError
 from train.config import (ARCHITECTURE_LAYERS, BEST_CHECKPOINT, LAST_CHECKPOINT, RUN_RECORD, STATE_FILE, TrainConfig,
                           keras_archive_problem, read_state)
@@ -84,7 +84,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--distill-temperature", type=float, default=defaults.distill_temperature,
                         help="softens the teacher's logits before they become targets")
     parser.add_argument("--patience", type=int, default=defaults.patience, help="early-stopping epochs")
-    parser.add_argument("--seed", type=int,
+    parser.add_argument("--seed", type=non_negative_int,
                         help=f"seed of the validation slice, data order and initial weights (default {defaults.seed}; "
                              "with --resume, the run's)")
     parser.add_argument("--mixed-precision", choices=("auto", "on", "off"), default="auto",
@@ -109,7 +109,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
                              "every labelled face, which leaves no held-out slice to tune on)")
     parser.add_argument("--reports-only", action="store_true",
                         help="no training: re-tune the offsets and rewrite the reports of a finished run")
-    parser.add_argument("--limit", type=int,
+    parser.add_argument("--limit", type=non_negative_int,
                         help="use only N random training images (smoke runs; default 0: all; with --resume, the run's)")
     parser.add_argument("--strict", action="store_true", help="fail on the first unreadable image or CSV row")
     parser.add_argument("--cache-dir", type=Path, default=DEFAULT_CACHE_DIR, help="decoded-array cache")

@@ -24,7 +24,8 @@ log = logging.getLogger(__name__)
 
 IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".bmp")
 CSV_NAME = "fer2013.csv"
-CSV_USAGE_TO_SPLIT = {"training": "train", "publictest": "test", "privatetest": "privatetest"}
+CSV_SPLIT_USAGE = {"train": "Training", "test": "PublicTest", "privatetest": "PrivateTest"}  # --split -> Usage
+CSV_USAGE_TO_SPLIT = {usage.lower(): split for split, usage in CSV_SPLIT_USAGE.items()}
 CACHE_FORMAT_VERSION = "1"
 CSV_ENCODING = "utf-8"
 
@@ -142,7 +143,14 @@ def _parse_csv_row(row: dict[str, str], line: int, csv_path: Path) -> tuple[np.n
     return pixels.astype(np.uint8).reshape(IMAGE_SIZE, IMAGE_SIZE), label
 
 
+def _csv_split_names() -> str:
+    """The --split names a CSV dataset takes and the Usage each selects, for an error message."""
+    return f"{', '.join(CSV_SPLIT_USAGE)} = Usage {', '.join(CSV_SPLIT_USAGE.values())}"
+
+
 def _load_csv_split(csv_path: Path, split: str, strict: bool) -> Split:
+    if split not in CSV_SPLIT_USAGE:
+        raise DataError(f"{csv_path}: unknown split '{split}' (a CSV dataset has the splits {_csv_split_names()})")
     report = LoadReport()
     images, labels = [], []
     with csv_path.open(newline="", encoding=CSV_ENCODING) as handle:
@@ -169,7 +177,8 @@ def _load_csv_split(csv_path: Path, split: str, strict: bool) -> Split:
             # line_num counts the lines read before the one the reader choked on
             raise DataError(f"{csv_path}:{reader.line_num + 1}: malformed CSV ({exc})") from None
     if not images:
-        raise DataError(f"{csv_path}: no rows for split '{split}' (Usage {', '.join(CSV_USAGE_TO_SPLIT)})")
+        raise DataError(f"{csv_path}: no rows for split '{split}' (Usage {CSV_SPLIT_USAGE[split]}; the splits are "
+                        f"{_csv_split_names()})")
     return Split(split, np.stack(images)[..., None], np.asarray(labels, dtype=np.int64), report)
 
 

@@ -129,7 +129,7 @@ def write_reports(model: keras.Model, args: argparse.Namespace, config: TrainCon
     (out / "metrics.json").write_text(json.dumps(metrics, indent=2))
     run = {
         "config": asdict(config), "labels": list(EMOTIONS), "input_shape": [IMAGE_SIZE, IMAGE_SIZE, 1],
-        "mixed_precision": config.mixed_precision, "data": str(args.data), "command": command,
+        "mixed_precision": config.mixed_precision, "data": str(Path(args.data).resolve()), "command": command,
         "seconds": round(seconds, 1), "init_from": str(args.init_from) if args.init_from else None,
         "distill_from": str(args.distill_from) if args.distill_from else None,
         "soup_of": [str(run) for run in args.soup] if getattr(args, "soup", None) else None,

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import shutil
+import sys
 from collections.abc import Callable
 from pathlib import Path
 
@@ -56,8 +57,21 @@ def fewer_labels(model: Path) -> Path:
 
 
 def fewer_labels_and_output(model: Path) -> Path:
+    """6 labels and output [1, 6] on the 7-output model: the edge reports it against the model, when it loads it."""
     edit_sidecar(model, lambda c: (c.update(labels=c["labels"][:-1]), c["output"].update(shape=[1, 6])))
-    return model.with_suffix(".json")
+    return model
+
+
+def wider_preprocess(model: Path) -> Path:
+    """Crops of 64x48 cannot go into the 48x48 input (a LiteRT ValueError at the first face, unchecked)."""
+    edit_sidecar(model, lambda c: c["preprocess"].update(width=64))
+    return model
+
+
+def colour_preprocess(model: Path) -> Path:
+    """rgb crops have 3 channels, the grey model's input 1."""
+    edit_sidecar(model, lambda c: c["preprocess"].update(color="rgb"))
+    return model
 
 
 def wrong_input_shape(model: Path) -> Path:
@@ -79,6 +93,8 @@ EVALUATE_CASES = {
     "labels vs sidecar output": fewer_labels,
     "labels vs model output": fewer_labels_and_output,
     "input shape": wrong_input_shape,
+    "preprocess width vs model input": wider_preprocess,
+    "preprocess colour vs model input": colour_preprocess,
     "corrupt sidecar": corrupt_sidecar,
 }
 
@@ -87,8 +103,36 @@ EVALUATE_CASES = {
 def test_evaluate_bad_model(converted: Converted, tmp_path: Path, case: str) -> None:
     model = model_copy(converted, tmp_path / "m")
     blamed = EVALUATE_CASES[case](model)
-    result = run_module("convert.evaluate", "--model", model, "--data", converted.data, "--out-dir", tmp_path)
+    out_dir = tmp_path / "figures" / "new"
+    result = run_module("convert.evaluate", "--model", model, "--data", converted.data, "--out-dir", out_dir)
     assert_one_line_error(result, blamed)
+    assert not (tmp_path / "figures").exists()  # the --out-dir made for the figures is removed again
+
+
+def test_evaluate_names_litert_not_the_model_when_it_is_missing(converted: Converted, tmp_path: Path,
+                                                                monkeypatch: pytest.MonkeyPatch,
+                                                                capsys: pytest.CaptureFixture[str]) -> None:
+    """An edge error about neither file is reported as the edge names it, not blamed on the model."""
+    from convert.evaluate import main
+
+    for module in ("ai_edge_litert", "ai_edge_litert.interpreter", "tflite_runtime", "tflite_runtime.interpreter"):
+        monkeypatch.setitem(sys.modules, module, None)  # import fails, as when neither package is installed
+    assert main(["--model", str(converted.model), "--data", str(converted.data), "--out-dir",
+                 str(tmp_path / "figures")]) == 2
+    assert capsys.readouterr().err.splitlines() == ["error: ai-edge-litert: not installed (pip install ai-edge-litert)"]
+    assert not (tmp_path / "figures").exists()
+
+
+def test_convert_names_litert_not_the_model_when_it_is_missing(converted: Converted,
+                                                               monkeypatch: pytest.MonkeyPatch) -> None:
+    from convert.errors import ConvertError
+    from convert.litert import load_interpreter
+
+    for module in ("ai_edge_litert", "ai_edge_litert.interpreter", "tflite_runtime", "tflite_runtime.interpreter"):
+        monkeypatch.setitem(sys.modules, module, None)
+    with pytest.raises(ConvertError) as caught:
+        load_interpreter(converted.model)
+    assert caught.value.one_line() == "error: ai-edge-litert: not installed (pip install ai-edge-litert)"
 
 
 def test_evaluate_unwritable_confusion(converted: Converted, tmp_path: Path) -> None:
@@ -173,7 +217,20 @@ def test_convert_bad_run(converted: Converted, tmp_path: Path, case: str) -> Non
     out = tmp_path / "models" / "m.tflite"
     result = run_module("convert", "--run", run, "--out", out)
     assert_one_line_error(result, blamed)
-    assert not out.exists()
+    assert not out.parent.exists()  # the folder made for --out is removed again
+
+
+def test_convert_names_run_json_when_its_data_is_gone(converted: Converted, tmp_path: Path) -> None:
+    """run.json's data is the fallback for --data; one recorded relative to where an older run trained, or
+    moved since, is reported against run.json with the way out."""
+    run = run_copy(converted, tmp_path / "run")
+    info = json.loads((run / "run.json").read_text())
+    (run / "run.json").write_text(json.dumps({**info, "data": "data/fer2013"}))
+    out = tmp_path / "models" / "m.tflite"
+    result = run_module("convert", "--run", run, "--out", out)
+    assert assert_one_line_error(result, run / "run.json") == (
+        f"error: {run / 'run.json'}: data 'data/fer2013' not found; pass --data")
+    assert not out.parent.exists()
 
 
 @pytest.mark.parametrize("name", ["a-file/m.tflite", "m.onnx", "existing-dir.tflite"])
@@ -197,7 +254,14 @@ def test_convert_missing_dataset(converted: Converted, tmp_path: Path) -> None:
     ("convert", ["--out", "m.tflite"], "the following arguments are required: --run"),
     ("convert.evaluate", ["--model", "m.tflite", "--data", "d", "--no-such-flag"],
      "unrecognized arguments: --no-such-flag"),
-], ids=["convert-bad-value", "convert-missing-flag", "evaluate-unknown-flag"])
+    ("convert", ["--run", "r", "--out", "m.tflite", "--seed", "-1"], "argument --seed: -1: must be 0 or positive"),
+    ("convert", ["--run", "r", "--out", "m.tflite", "--seed", "one"], "argument --seed: invalid int value: 'one'"),
+    ("convert.evaluate", ["--model", "m.tflite", "--data", "d", "--limit", "5", "--seed", "-2"],
+     "argument --seed: -2: must be 0 or positive"),
+    ("convert.evaluate", ["--model", "m.tflite", "--data", "d", "--split", "train-holdout", "--holdout-seed", "-7"],
+     "argument --holdout-seed: -7: must be 0 or positive"),
+], ids=["convert-bad-value", "convert-missing-flag", "evaluate-unknown-flag", "convert-negative-seed",
+        "convert-seed-not-int", "evaluate-negative-seed", "evaluate-negative-holdout-seed"])
 def test_bad_flags_are_one_line(module: str, args: list[str], message: str) -> None:
     """Usage mistakes are one line too (no argparse usage block), exit 2, before any file is looked at."""
     result = run_module(module, *args)

@@ -73,6 +73,13 @@ def test_sidecar_matches_contract_and_model(converted: Converted) -> None:
     assert f"float_accuracy={metrics['float_accuracy']:.4f}" in converted.result.stdout
 
 
+def test_run_json_records_the_dataset_as_an_absolute_path(converted: Converted) -> None:
+    """The tiny run was trained with --data relative to the repository; run.json keeps where it really is, so
+    convert's default --data works from any folder."""
+    recorded = json.loads((converted.run / "run.json").read_text())["data"]
+    assert recorded == str(converted.data.resolve()) and Path(recorded).is_absolute()
+
+
 def test_sidecar_is_accepted_by_the_edge_reader(converted: Converted) -> None:
     from edge.contract import load_contract
 
@@ -122,14 +129,14 @@ def test_figures_on_a_split_the_run_fitted_are_flagged_as_not_held_out(converted
 
 def test_accuracy_gate_rejects_and_names_the_remedy(converted: Converted, tmp_path: Path) -> None:
     """A negative --max-drop demands int8 beat float by 100 points: impossible, so the gate must fire."""
-    out = tmp_path / "gated.tflite"
+    out = tmp_path / "new" / "gated.tflite"  # a new folder: it holds the rejected model, so it stays
     result = run_module("convert", "--run", converted.run, "--out", out, "--calib-size", CALIB_SIZE,
                         "--max-drop", "-100", "--cache-dir", tmp_path / "cache")
     assert result.returncode == 3, result.stderr[-2000:]
     line = result.stderr.strip().splitlines()[-1]
     assert line.startswith(f"error: {out}: not written") and "quantization-aware training" in line
     assert not out.exists() and not out.with_suffix(".json").exists()
-    rejected = tmp_path / "gated.rejected.tflite"
+    rejected = out.with_name("gated.rejected.tflite")
     assert rejected.is_file()
     assert json.loads(rejected.with_suffix(".json").read_text())["tflite_sha256"] == \
         hashlib.sha256(rejected.read_bytes()).hexdigest()

@@ -69,6 +69,16 @@ def test_figures_match_direct_interpreter(converted: Converted, tmp_path: Path) 
     assert report["n"] == n and np.sum(report["confusion"]) == n and report["held_out"] is True
 
 
+def test_limit_keeps_at_least_one_face_per_class_as_its_help_says(converted: Converted, tmp_path: Path) -> None:
+    from train.labels import EMOTIONS
+
+    result = run_module("convert.evaluate", "--model", converted.model, "--data", converted.data, "--limit", "3",
+                        "--out-dir", tmp_path)
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert summary(result.stdout)[2] == len(EMOTIONS)
+    assert "at least one per class" in " ".join(run_module("convert.evaluate", "--help").stdout.split())
+
+
 def test_train_holdout_is_the_validation_slice_the_run_held_out(converted: Converted, tmp_path: Path) -> None:
     """--split train-holdout evaluates exactly the faces python -m train kept out of training (the seed and
     fraction the sidecar records); they chose the run's epoch and offsets, so they are marked as validation."""

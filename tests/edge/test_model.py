@@ -76,3 +76,28 @@ def test_classifier_rejects_sidecar_that_disagrees_with_the_tensors(model_copy):
     sidecar.write_text(json.dumps(data))
     with pytest.raises(EdgeError, match="input quantisation"):
         EmotionClassifier(model_copy)
+
+
+def fewer_outputs(sidecar: dict) -> None:
+    """A sidecar edited to 6 labels (and a 6-wide output, so it is self-consistent) on the 7-output model."""
+    sidecar["labels"] = sidecar["labels"][:-1]
+    sidecar["output"]["shape"] = [1, 6]
+
+
+@pytest.mark.parametrize("edit, expected", [
+    (fewer_outputs, r"output shape \[1, 7\] != sidecar \[1, 6\]"),
+    (lambda s: s["preprocess"].update(width=64),
+     r"input shape \[1, 48, 48, 1\] does not fit the sidecar's preprocess \(height 48, width 64, grayscale: 1 channel"),
+    (lambda s: s["preprocess"].update(height=40), r"\(height 40, width 48, grayscale"),
+    (lambda s: s["preprocess"].update(color="rgb"), r"width 48, rgb: 3 channel\(s\)\)"),
+], ids=["output-size", "preprocess-width", "preprocess-height", "preprocess-colour"])
+def test_classifier_rejects_shapes_the_sidecar_does_not_share_with_the_model(model_copy, edit, expected):
+    """Caught when the model is loaded, as one EdgeError naming the model: not a class silently dropped, nor a
+    LiteRT ValueError at the first face."""
+    sidecar = model_copy.with_suffix(".json")
+    data = json.loads(sidecar.read_text())
+    edit(data)
+    sidecar.write_text(json.dumps(data))
+    with pytest.raises(EdgeError, match=expected) as caught:
+        EmotionClassifier(model_copy)
+    assert caught.value.thing == f"model {model_copy}"

@@ -27,6 +27,18 @@ def test_csv_splits_by_usage(tmp_path):
     assert private.class_counts().tolist() == [1] * 7
 
 
+def test_csv_split_errors_list_the_split_names_not_the_usage_values(tmp_path):
+    """--split takes train, test, privatetest; the Usage values they select are not split names."""
+    csv_path = write_csv(tmp_path / "fer2013.csv", {"Training": 1})
+    names = "train, test, privatetest = Usage Training, PublicTest, PrivateTest"
+    with pytest.raises(DataError) as unknown:
+        load_split(csv_path, "PublicTest")
+    assert str(unknown.value) == f"{csv_path}: unknown split 'PublicTest' (a CSV dataset has the splits {names})"
+    with pytest.raises(DataError) as empty:
+        load_split(csv_path, "test")
+    assert str(empty.value) == f"{csv_path}: no rows for split 'test' (Usage PublicTest; the splits are {names})"
+
+
 def test_csv_and_folders_give_identical_arrays(tmp_path):
     write_image_folders(tmp_path / "img", {"train": 2}, seed=5)
     write_csv(tmp_path / "fer2013.csv", {"Training": 2}, seed=5)
