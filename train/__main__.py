@@ -109,7 +109,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
                              "every labelled face, which leaves no held-out slice to tune on)")
     parser.add_argument("--reports-only", action="store_true",
                         help="no training: re-tune the offsets and rewrite the reports of a finished run")
-    parser.add_argument("--limit", type=non_negative_int,
+    parser.add_argument("--limit", type=int,
                         help="use only N random training images (smoke runs; default 0: all; with --resume, the run's)")
     parser.add_argument("--strict", action="store_true", help="fail on the first unreadable image or CSV row")
     parser.add_argument("--cache-dir", type=Path, default=DEFAULT_CACHE_DIR, help="decoded-array cache")
