@@ -79,6 +79,8 @@ class TrackingConfig(Strict):
     iou_threshold: float = Field(0.3, ge=0.0, le=1.0)
     centre_distance: float = Field(0.6, ge=0.0, description="fallback match if centres are closer than this x box size")
     max_missed: int = Field(10, ge=0, description="frames a track survives without a detection")
+    max_gap_s: float = Field(2.0, gt=0.0, description="seconds without frames (a camera outage) after which all "
+                                                      "tracks are forgotten: the next face is a new track")
 
 
 class SmoothingConfig(Strict):

@@ -6,9 +6,10 @@ import logging
 import statistics
 import threading
 import time
-from collections import deque
+from collections import Counter, deque
 from dataclasses import dataclass, field
 
+from edge.config import TrackingConfig
 from edge.motion import BoxFollower
 from edge.types import Box, FaceDetector, FaceResult, Frame, FrameResult, FrameSource, Prediction, Sink
 
@@ -18,6 +19,7 @@ STAGES = ("read", "detect", "classify", "track", "sinks")
 PROCESSING_STAGES = ("detect", "classify", "track")  # the per-frame cost, decode and output excluded
 RECENT_FRAMES = 1000  # window for medians
 FPS_SMOOTHING = 0.1
+DEFAULT_MAX_GAP_S = TrackingConfig().max_gap_s
 
 
 @dataclass
@@ -60,23 +62,40 @@ class RunStats:
                 f"processing(median)={self.median_processing_ms():.2f}")
 
 
+def scene_change(previous: Frame, frame: Frame, max_gap_s: float) -> tuple[str, str] | None:
+    """(kind, description) when `frame` does not continue `previous`: another size (a camera reopened at another
+    resolution, a folder of mixed images), another source name (the next photo of a folder: unrelated people), or
+    more than max_gap_s between them (a camera outage: whoever comes next is not who was there before)."""
+    if previous.image.shape != frame.image.shape:
+        (h0, w0), (h1, w1) = previous.image.shape[:2], frame.image.shape[:2]
+        return "size", f"frame size changed from {w0}x{h0} to {w1}x{h1}"
+    if previous.source != frame.source:
+        return "source", f"frames now come from {frame.source} (before: {previous.source})"
+    gap = frame.timestamp - previous.timestamp
+    if gap > max_gap_s:
+        return "gap", f"no frame for {gap:.1f} s"
+    return None
+
+
 class Pipeline:
     """`step(frame)` processes one frame and feeds the sinks; `run()` loops until end, limit or stop."""
 
     def __init__(self, source: FrameSource, detector: FaceDetector, classifier, tracker, sinks: list[Sink] | None = None,
                  detect_every: int = 1, max_frames: int | None = None, duration: float | None = None,
-                 stop_event: threading.Event | None = None) -> None:
+                 stop_event: threading.Event | None = None, max_gap_s: float = DEFAULT_MAX_GAP_S) -> None:
         """`stop_event`: also the source's cancel event (edge.sources.reconnect), so a stop request or the end of
-        `duration` interrupts a reconnect backoff, where no frame arrives to check the limits between."""
+        `duration` interrupts a reconnect backoff, where no frame arrives to check the limits between.
+        `max_gap_s`: a longer wait between two frames starts new tracks (see scene_change)."""
         self.source, self.detector, self.classifier, self.tracker = source, detector, classifier, tracker
         self.sinks: list[Sink] = list(sinks or [])
         self.detect_every, self.max_frames, self.duration = detect_every, max_frames, duration
+        self.max_gap_s = max_gap_s
         self.stop_event = stop_event if stop_event is not None else threading.Event()
         self._stop_requested = False
         self._deadline_passed = threading.Event()
         self._follower = BoxFollower()
-        self._frame_shape: tuple[int, ...] | None = None
-        self._size_changes = 0
+        self._last_frame: Frame | None = None
+        self._scene_changes: Counter[str] = Counter()
         self.stats = RunStats()
         self._started = time.monotonic()
         self._last_step: float | None = None
@@ -84,28 +103,28 @@ class Pipeline:
 
     # --- stages: each a function of the frame ------------------------------------------------
     def detect_stage(self, frame: Frame) -> list[Box]:
-        """Detect; with detect_every > 1, in-between frames move the tracked boxes with the image instead.
-        A frame of another size than the last one is always detected, its tracks started afresh."""
-        resized = self._note_frame_size(frame)
-        if self.detect_every > 1 and frame.index % self.detect_every != 0 and not resized:
+        """Detect; with detect_every > 1, in-between frames move the tracked boxes with the image instead (and with
+        no track, find nothing: a face coming in is found at the next detection, at most detect_every - 1 frames
+        later). The first frame of a new scene (see scene_change) is always detected, its tracks started afresh."""
+        new_scene = self._note_scene(frame)
+        if self.detect_every > 1 and frame.index % self.detect_every != 0 and not new_scene:
             held = self.tracker.boxes()
-            if held:
-                return self._follower.follow(frame.image, held)
+            return self._follower.follow(frame.image, held) if held else []
         boxes = [b for b in self.detector.detect(frame.image) if b.width > 0 and b.height > 0]  # detectors clip
         if self.detect_every > 1:
             self._follower.remember(frame.image)
         return boxes
 
-    def _note_frame_size(self, frame: Frame) -> bool:
-        """True when this frame's size differs from the last one's (a camera reopened at another resolution, a folder
-        of mixed images): the tracks' boxes then belong to another frame, so the tracker forgets them."""
-        previous, self._frame_shape = self._frame_shape, frame.image.shape
-        if previous is None or previous == frame.image.shape:
+    def _note_scene(self, frame: Frame) -> bool:
+        """True when this frame starts a new scene; the tracker then forgets its tracks (their boxes, smoothed
+        probabilities and labels belong to other faces). Logged at info the first time for each kind of change."""
+        previous, self._last_frame = self._last_frame, frame
+        change = scene_change(previous, frame, self.max_gap_s) if previous is not None else None
+        if change is None:
             return False
-        self._size_changes += 1
-        (log.info if self._size_changes == 1 else log.debug)(
-            "frame size changed from %dx%d to %dx%d; detecting afresh and starting new tracks",
-            previous[1], previous[0], frame.image.shape[1], frame.image.shape[0])
+        kind, text = change
+        self._scene_changes[kind] += 1
+        (log.info if self._scene_changes[kind] == 1 else log.debug)("%s; detecting afresh and starting new tracks", text)
         self.tracker.reset()
         return True
 

@@ -19,6 +19,9 @@ from edge.types import FrameSource, Sink
 log = logging.getLogger(__name__)
 
 HELP = "Watch a camera (or file, stream, demo) and tell which emotion each face shows."
+# Each ends the run after the current frame, so the sinks close properly. SIGHUP is a closed terminal or a dropped
+# SSH session: killed by it, an .mp4 being recorded would never get its index and could not be played at all.
+STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
 # Modules that add sinks, to `run` and `service` alike: each defines add_arguments(parser),
 # check(args, cfg) -> settings | None (validates without starting anything; None = off) and
 # build_sink(args, cfg) -> Sink | None (e.g. the web view, "edge.web").
@@ -163,7 +166,8 @@ def build_pipeline(cfg: RunConfig, window: bool = False, extra_sinks: list[Sink]
         sinks = own_sinks + list(extra_sinks or [])
         pipeline = Pipeline(source, detector, classifier, Tracker(cfg.tracking, cfg.smoothing), sinks,
                             detect_every=cfg.detector.every, max_frames=cfg.max_frames, duration=cfg.duration,
-                            stop_event=cancel)  # one event: stops the loop and interrupts reconnect backoff
+                            stop_event=cancel,  # one event: stops the loop and interrupts reconnect backoff
+                            max_gap_s=cfg.tracking.max_gap_s)
     except BaseException:  # also Ctrl-C while the models load
         close_all(parts if opened is None else [opened, *parts])
         raise
@@ -177,7 +181,7 @@ def install_signal_handlers(stop: Callable[[], None]) -> None:
         log.info("received %s; stopping after the current frame", signal.Signals(signum).name)
         stop()
 
-    for signum in (signal.SIGINT, signal.SIGTERM):
+    for signum in STOP_SIGNALS:
         signal.signal(signum, handler)
 
 

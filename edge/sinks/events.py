@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
+import os
 from pathlib import Path
 
 from edge.errors import EdgeError
@@ -70,12 +72,25 @@ class EventThrottle:
         return len(self._last)
 
 
+def ends_mid_line(path: Path) -> bool:
+    """True when the file exists and its last line has no newline (an earlier run cut short by a full disk)."""
+    try:
+        with path.open("rb") as handle:
+            if handle.seek(0, os.SEEK_END) == 0:
+                return False
+            handle.seek(-1, os.SEEK_END)
+            return handle.read(1) != b"\n"
+    except OSError:
+        return False
+
+
 class JsonlEventSink(BaseSink):
     """Appends events, one unbuffered write per line (every line is in the file when written).
 
     A line that cannot be written (disk full, I/O error) is counted in `events_failed`, not retried, and the run
     goes on; the first failure of a run of failures is a warning, the next success is logged. A line cut short
-    by a full disk is ended before the next one, so every other line still parses.
+    by a full disk is ended before the next one (at close, and when the next run finds it), so every other line
+    still parses.
     """
 
     def __init__(self, path: Path, interval_s: float = 1.0, by_track: bool = True) -> None:
@@ -89,7 +104,7 @@ class JsonlEventSink(BaseSink):
         self.events_written = self.events_failed = 0
         self._failure: str | None = None  # the current run of failures, None while writing works
         self._last_problem = ""
-        self._cut_short = False  # the last line was written in part: end it first
+        self._cut_short = ends_mid_line(self.path)  # the last line was written in part: end it first
 
     def write(self, result: FrameResult) -> None:
         for event in self._throttle.events(result):
@@ -122,4 +137,7 @@ class JsonlEventSink(BaseSink):
         return f"events: {self.path.resolve()} ({self.events_written} lines{failed})"
 
     def close(self) -> None:
+        if self._cut_short:  # end the broken line, so the next run's first line is not glued onto it
+            with contextlib.suppress(OSError):
+                self._file.write(b"\n")
         self._file.close()

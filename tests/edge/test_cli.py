@@ -67,6 +67,26 @@ def test_photo_mode(emotion_model, tmp_path):
     assert cv2.imread(str(tmp_path / "p" / "astronaut_face1_probs.png")) is not None
 
 
+def test_a_closed_terminal_still_leaves_a_playable_recording(emotion_model, tmp_path):
+    """SIGHUP (terminal closed, SSH dropped) ends the run like Ctrl-C: the .mp4 gets its index and plays."""
+    video = tmp_path / "run.mp4"
+    proc = subprocess.Popen([sys.executable, "-m", "edge", "--source", "demo", "--loop", "--model", str(emotion_model),
+                             "--detector", "haar", "--headless", "--video", str(video), "--out", str(tmp_path)],
+                            cwd=REPO, env=edge_env(), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline and (not video.exists() or video.stat().st_size < 20000):
+        time.sleep(0.1)
+    proc.send_signal(signal.SIGHUP)
+    stdout, stderr = proc.communicate(timeout=30)
+    assert proc.returncode == 0, stderr
+    assert "received SIGHUP" in stdout
+    capture = cv2.VideoCapture(str(video))
+    try:
+        assert capture.isOpened() and capture.get(cv2.CAP_PROP_FRAME_COUNT) > 0 and capture.read()[0]
+    finally:
+        capture.release()
+
+
 @pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGINT])
 def test_signal_finishes_frame_flushes_and_exits_zero(emotion_model, tmp_path, signum):
     proc = subprocess.Popen([sys.executable, "-m", "edge", "--source", "demo", "--loop", "--model", str(emotion_model),

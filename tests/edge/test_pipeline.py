@@ -146,7 +146,7 @@ def write_mixed_size_folder(folder):
     return folder
 
 
-def test_frame_size_change_with_detect_every_detects_afresh(emotion_model, tmp_path):
+def test_every_photo_of_a_folder_is_a_new_scene_even_with_detect_every(emotion_model, tmp_path):
     from edge.sources.images import FolderSource
 
     det = make_detector(DetectorConfig(type="haar"))
@@ -157,16 +157,63 @@ def test_frame_size_change_with_detect_every_detects_afresh(emotion_model, tmp_p
     pipeline = Pipeline(source, det, EmotionClassifier(emotion_model), Tracker(), [recorder], detect_every=2)
     stats = pipeline.run()  # the thumbnail, an in-between frame, used to crash cropping the wide frame's boxes
     assert stats.frames == 4
-    # frame 1 is a skipped one but of a new size: detected; frame 3 (same size as 2) follows frame 2's box
-    assert calls == [(720, 1280, 3), (120, 160, 3), (480, 640, 3)]
+    # frames 1 and 3 are skipped ones, but each photo is another scene (size or file): all are detected
+    assert calls == [(720, 1280, 3), (120, 160, 3), (480, 640, 3), (480, 640, 3)]
     faces = [r.faces for r in recorder.results]
     assert [len(f) for f in faces] == [1, 0, 1, 1]
     for result in recorder.results:
         height, width = result.frame.image.shape[:2]
         assert all(0 <= f.box.x1 < f.box.x2 <= width and 0 <= f.box.y1 < f.box.y2 <= height for f in result.faces)
     assert faces[0][0].box.x1 >= 560  # the face in the wide frame, not elsewhere
-    assert faces[2][0].track_id == faces[3][0].track_id != faces[0][0].track_id  # tracks restart at a new size
-    assert stats.tracks == 2
+    assert len({faces[i][0].track_id for i in (0, 2, 3)}) == 3  # two photos of one size: still two people
+    assert stats.tracks == 3
+
+
+class TimedClip:
+    """The demo clip with chosen timestamps (a camera that stalls), or blank frames."""
+
+    name = "camera:test"
+
+    def __init__(self, timestamps, blank=False):
+        self.clip, self.timestamps, self.blank, self.index = make_demo_frames(len(timestamps)), timestamps, blank, 0
+
+    def read(self):
+        from edge.types import Frame
+
+        if self.index >= len(self.timestamps):
+            return None
+        image = np.zeros_like(self.clip[0]) if self.blank else self.clip[self.index]
+        frame = Frame(image=image, timestamp=self.timestamps[self.index], index=self.index, source=self.name)
+        self.index += 1
+        return frame
+
+    def close(self):
+        pass
+
+
+def test_a_camera_outage_starts_new_tracks(emotion_model):
+    """Whoever stands there after a 10-minute outage is not the person tracked before it."""
+    recorder = Recorder()
+    stamps = [100.0 + i / 30 for i in range(10)] + [700.0 + i / 30 for i in range(10)]
+    pipeline = Pipeline(TimedClip(stamps), make_detector(DetectorConfig(type="haar")), EmotionClassifier(emotion_model),
+                        Tracker(), [recorder], max_gap_s=2.0)
+    stats = pipeline.run()
+    before = {f.track_id for r in recorder.results[:10] for f in r.faces}
+    after = {f.track_id for r in recorder.results[10:] for f in r.faces}
+    assert len(before) == len(after) == 1 and before != after and stats.tracks == 2
+    steady = Pipeline(TimedClip(stamps[:10] + [s - 598.0 for s in stamps[10:]]), make_detector(DetectorConfig(type="haar")),
+                      EmotionClassifier(emotion_model), Tracker(), [], max_gap_s=2.0)
+    assert steady.run().tracks == 1  # the same frames 1.7 s apart: one track
+
+
+def test_detect_every_n_holds_with_nobody_in_view(emotion_model):
+    calls = []
+    det = make_detector(DetectorConfig(type="haar"))
+    original = det.detect
+    det.detect = lambda image: calls.append(1) or original(image)
+    pipeline = Pipeline(TimedClip([i / 30 for i in range(30)], blank=True), det, EmotionClassifier(emotion_model),
+                        Tracker(), [], detect_every=5)
+    assert pipeline.run().faces == 0 and len(calls) == 6  # frames 0, 5, ..., 25
 
 
 def test_box_follower_clips_boxes_and_drops_those_outside_the_frame():

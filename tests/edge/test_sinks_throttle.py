@@ -150,6 +150,28 @@ def test_events_log_write_failures_are_counted_and_the_run_goes_on(tmp_path, cap
     assert [json.loads(lines[i])["ts"] for i in (0, 2)] == [BASE_TS, BASE_TS + 5]  # the cut line stands alone
 
 
+def test_a_line_cut_short_at_the_end_of_a_run_is_ended_for_the_next_run(tmp_path):
+    import json
+
+    from edge.sinks.events import JsonlEventSink
+
+    log_path = tmp_path / "events.jsonl"
+    sink = JsonlEventSink(log_path, interval_s=0.0)
+    sink.write(result(BASE_TS, 1))
+    real_file = sink._file  # noqa: SLF001 - the disk fills during the last line, then the run ends
+    sink._file = ShortWrites(real_file)  # noqa: SLF001
+    sink.write(result(BASE_TS + 1, 1, index=1))
+    sink._file = real_file  # noqa: SLF001
+    sink.close()
+    assert log_path.read_bytes().endswith(b"\n")  # close ended the cut line
+    log_path.write_bytes(log_path.read_bytes().rstrip(b"\n"))  # as if killed before close: no newline at the end
+    again = JsonlEventSink(log_path, interval_s=0.0)  # the next run (or the restarted service)
+    again.write(result(BASE_TS + 2, 1, index=2))
+    again.close()
+    lines = log_path.read_text().splitlines()
+    assert len(lines) == 3 and [json.loads(lines[i])["ts"] for i in (0, 2)] == [BASE_TS, BASE_TS + 2]
+
+
 def test_a_full_disk_does_not_end_the_run(emotion_model, tmp_path):
     from pathlib import Path
 
