@@ -19,11 +19,12 @@ from edge.errors import EdgeError
 from train.config import (ARCHITECTURE_LAYERS, BEST_CHECKPOINT, LAST_CHECKPOINT, RUN_RECORD, STATE_FILE, TrainConfig,
                           keras_archive_problem, read_state)
 from train.data import (DEFAULT_VAL_FRACTION, NOT_HELD_OUT_NOTES, TRAIN_SLICE, DataError, Split, extra_split_of,
-                        is_held_out, load_split, not_held_out_because, stratified_holdout, union)
+                        faces_fingerprint, is_held_out, load_split, not_held_out_because, stratified_holdout,
+                        union)
 from train.labels import EMOTIONS
 from train.lineage import run_fitted_splits
-from train.runfolder import (START_RECORD, adopt_architecture, check_fresh_folder, read_run_record, resuming,
-                             settle_lineage_flags, write_start_record)
+from train.runfolder import (FINGERPRINT_KEY, START_RECORD, adopt_architecture, check_fresh_folder, check_validation_faces,
+                             read_run_record, recorded_fingerprints, resuming, settle_lineage_flags, write_start_record)
 from train.runfolder import flag_name as flag
 
 if TYPE_CHECKING:
@@ -35,6 +36,7 @@ log = logging.getLogger(__spec__.name if __spec__ is not None else __name__)
 DEFAULT_CACHE_DIR = Path(".cache/fer")
 DEFAULT_DISTILL_WEIGHT = 0.5
 EXIT_BAD_INPUT = 2
+EXIT_INTERRUPTED = 130  # 128 + SIGINT, as a shell reports Ctrl-C
 BF16_CPU_FLAGS = ("avx512_bf16", "amx_bf16", "bf16")
 RECORD_KEYS = ("config", "command", "seconds")  # what --reports-only keeps from a finished run's run.json
 FLOAT_FLAGS = ("lr", "weight_decay", "label_smoothing", "class_weight_power", "dropout", "mixup", "distill_weight",
@@ -183,7 +185,8 @@ def check_checkpoints(args: argparse.Namespace) -> None:
     named = [(args.init_from, "--init-from"), (args.distill_from and args.distill_from / BEST_CHECKPOINT,
                                                 "--distill-from"),
              (args.reports_only and args.out / BEST_CHECKPOINT, "--reports-only"),
-             (args.resume and args.out / LAST_CHECKPOINT, "--resume")]
+             (args.resume and args.out / LAST_CHECKPOINT, "--resume"),
+             (resuming(args) and args.out / BEST_CHECKPOINT, "--resume")]
     for path, name in named:
         problem = keras_archive_problem(path) if path and path.is_file() else None
         if problem:
@@ -346,6 +349,8 @@ def main(argv: list[str] | None = None) -> int:
         args.out.mkdir(parents=True, exist_ok=True)
         train, val, evaluation = load_data(args)
         check_training_set(args, train)
+        args.val_fingerprint = faces_fingerprint(val)
+        check_validation_faces(args, args.val_fingerprint, recorded_fingerprints(args, start_record, previous))
     except EdgeError as exc:
         print(exc.one_line(), file=sys.stderr)
         return exc.exit_code
@@ -375,7 +380,7 @@ def main(argv: list[str] | None = None) -> int:
             earlier_s = float(read_state(args.out).get("seconds", 0.0)) if continuing else 0.0  # earlier processes
             if continuing:
                 reopen_finished_run(args.out)
-            if not continuing or not (args.out / START_RECORD).is_file():
+            if not continuing or FINGERPRINT_KEY not in start_record:  # a fresh run, or one started by an older version
                 write_start_record(args, config)
             targets = distillation_targets(args, train) if args.distill_from else None
             held_out = is_held_out(val.name, args.fitted)
@@ -386,6 +391,13 @@ def main(argv: list[str] | None = None) -> int:
             seconds = earlier_s + time.monotonic() - started
     except DataError as exc:  # e.g. a --soup member whose model cannot be loaded
         return bad_input(exc)
+    except KeyboardInterrupt:
+        if args.soup or args.reports_only:
+            log.warning("interrupted; nothing was written")
+        else:
+            log.warning("interrupted: %s keeps every finished epoch; to go on, run the same command with --resume",
+                        args.out)
+        return EXIT_INTERRUPTED
     write_reports(model, args, config, val, evaluation, command, seconds)
     return 0
 

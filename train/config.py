@@ -14,6 +14,7 @@ BEST_CHECKPOINT = "model.keras"
 LAST_CHECKPOINT = "last.keras"
 STATE_FILE = "state.json"
 HISTORY_FILE = "history.csv"
+STAGED_PREFIX = "staged-"  # a checkpoint being saved: renamed over the real one once complete
 RUN_RECORD = "run.json"
 KERAS_ARCHIVE_MEMBERS = ("config.json", "model.weights.h5")
 # The layers of train.model that carry its architecture flags: (layer name, config key) for each TrainConfig field.

@@ -16,7 +16,8 @@ import tensorflow as tf
 
 from train.augment import AugmentConfig, build_augmenter, mix_batch, random_erase
 from train.averaging import AVERAGE_FILE, WeightAverage, recalibrate_batch_norm
-from train.config import BEST_CHECKPOINT, HISTORY_FILE, LAST_CHECKPOINT, STATE_FILE, TrainConfig, read_state
+from train.config import (BEST_CHECKPOINT, HISTORY_FILE, LAST_CHECKPOINT, STAGED_PREFIX, STATE_FILE, TrainConfig,
+                          read_state)
 from train.data import DataError, Split
 from train.labels import NUM_CLASSES
 from train.model import build_model, count_macs
@@ -117,6 +118,48 @@ class Progress(keras.callbacks.Callback):
         )
 
 
+def save_model(model: keras.Model, path: Path) -> None:
+    """model.save writes into the file in place: a kill or a full disk during the save would leave a truncated
+    checkpoint that --resume (or convert) cannot read. Save beside it, then rename over it (atomic)."""
+    staged = path.with_name(STAGED_PREFIX + path.name)  # still ends in .keras, as Keras requires
+    try:
+        model.save(staged)
+    except BaseException:
+        staged.unlink(missing_ok=True)
+        raise
+    staged.replace(path)
+
+
+class BestCheckpoint(keras.callbacks.Callback):
+    """Saves the model as model.keras whenever validation accuracy beats the best so far (`best`: of the epochs
+    before a resume), atomically."""
+
+    def __init__(self, path: Path, best: float | None) -> None:
+        super().__init__()
+        self.path, self.best = path, best
+
+    def on_epoch_end(self, epoch: int, logs: dict | None = None) -> None:
+        value = (logs or {}).get("val_accuracy")
+        if value is not None and (self.best is None or float(value) > self.best):
+            self.best = float(value)
+            save_model(self.model, self.path)
+
+
+def trim_history(path: Path, last_epoch: int) -> None:
+    """Drop history rows after `last_epoch`: the row of an epoch is written before its resume state, so an
+    interruption between the two would list that epoch twice once it is trained again."""
+    if not path.is_file():
+        return
+    lines = path.read_text().splitlines(keepends=True)
+    kept = lines[:1] + [line for line in lines[1:] if line.split(",", 1)[0].strip().isdigit()
+                        and int(line.split(",", 1)[0]) <= last_epoch]
+    if len(kept) < len(lines):
+        log.info("%s: dropped %d row(s) of epochs after the resume point", path.name, len(lines) - len(kept))
+        staged = path.with_name(path.name + ".tmp")
+        staged.write_text("".join(kept))
+        staged.replace(path)
+
+
 class ResumableEarlyStopping(keras.callbacks.EarlyStopping):
     """Early stopping whose patience survives --resume: Keras resets its counter and best score when training
     starts, so a resumed run would otherwise wait `patience` epochs afresh."""
@@ -147,7 +190,7 @@ class ResumeState(keras.callbacks.Callback):
 
     def on_epoch_end(self, epoch: int, logs: dict | None = None) -> None:
         self.best = max(self.best, float((logs or {}).get("val_accuracy", 0.0)))
-        self.model.save(self.out_dir / LAST_CHECKPOINT)
+        save_model(self.model, self.out_dir / LAST_CHECKPOINT)
         state = {"epoch": epoch, "best_val_accuracy": self.best, "patience_used": int(self.early.wait),
                  "stopped_early": bool(self.model.stop_training),
                  "seconds": round(self.earlier_s + time.monotonic() - self.started, 1)}
@@ -215,16 +258,18 @@ def fit(
         keras.mixed_precision.set_global_policy("mixed_bfloat16")
     model, initial_epoch, state = prepare_model(out_dir, config, resume, init_from)
     best = float(state.get("best_val_accuracy", 0.0))
+    if state and not (out_dir / BEST_CHECKPOINT).is_file():
+        log.warning("%s is missing: the best epoch is chosen among the epochs still to train", BEST_CHECKPOINT)
+        best = 0.0
     seed = data_seed(config.seed, initial_epoch)
     if seed != config.seed:
         keras.utils.set_random_seed(seed)
     log.info("model %s: %d params, %.1f M MACs per face", model.name, model.count_params(), count_macs(model) / 1e6)
     log.info("training config: %s", json.dumps(asdict(config)))
     train_ds, val_ds = make_datasets(train, val, config, augment, seed, targets)
-    checkpoint = keras.callbacks.ModelCheckpoint(
-        out_dir / BEST_CHECKPOINT, monitor="val_accuracy", mode="max", save_best_only=True,
-        initial_value_threshold=best or None,
-    )
+    checkpoint = BestCheckpoint(out_dir / BEST_CHECKPOINT, best or None)
+    if initial_epoch > 0:
+        trim_history(out_dir / HISTORY_FILE, initial_epoch - 1)
     average = None
     if config.average_last:
         average = WeightAverage(out_dir, config.epochs - config.average_last)
@@ -266,4 +311,4 @@ def keep_average_if_better(model: keras.Model, average: WeightAverage, train: Sp
         log.info("weight average of %d epochs: val_accuracy %.4f vs best epoch %.4f: %s", average.count,
                  accuracy, best, "kept" if keep else "not kept")
     if keep:
-        model.save(out_dir / BEST_CHECKPOINT)
+        save_model(model, out_dir / BEST_CHECKPOINT)

@@ -17,6 +17,7 @@ import numpy as np
 from edge.contract import file_sha256
 from train.config import BEST_CHECKPOINT, HISTORY_FILE, RUN_RECORD, TrainConfig
 from train.data import NOT_HELD_OUT_NOTES, TRAIN_SLICE, Split, faces_fingerprint, not_held_out_because
+from train.fit import save_model
 from train.labels import EMOTIONS, IMAGE_SIZE
 from train.metrics import classification_report, format_table, tune_class_bias
 from train.model import LOGITS_LAYER, count_macs
@@ -82,9 +83,7 @@ def reopen_finished_run(out: Path) -> None:
     if pending["class_bias"] and model_path.is_file() and file_sha256(model_path) == pending["model_sha256"]:
         model = keras.models.load_model(model_path)
         fold_class_bias(model, -np.asarray(pending["class_bias"], dtype=np.float64))
-        staged_model = out / ("unfolded-" + BEST_CHECKPOINT)
-        model.save(staged_model)
-        staged_model.replace(model_path)
+        save_model(model, model_path)
         log.info("reopened a finished run: took its class offsets %s back out of %s", pending["class_bias"],
                  model_path)
     reopened.unlink()
@@ -130,6 +129,7 @@ def write_reports(model: keras.Model, args: argparse.Namespace, config: TrainCon
     run = {
         "config": asdict(config), "labels": list(EMOTIONS), "input_shape": [IMAGE_SIZE, IMAGE_SIZE, 1],
         "mixed_precision": config.mixed_precision, "data": str(Path(args.data).resolve()), "command": command,
+        "limit": args.limit or None,  # a smoke run on this many training faces; None: all of them
         "seconds": round(seconds, 1), "init_from": str(args.init_from) if args.init_from else None,
         "distill_from": str(args.distill_from) if args.distill_from else None,
         "soup_of": [str(run) for run in args.soup] if getattr(args, "soup", None) else None,
@@ -145,7 +145,7 @@ def write_reports(model: keras.Model, args: argparse.Namespace, config: TrainCon
     # Saved whether or not offsets were tuned, then run.json at once (atomically): --reports-only took the
     # previous offsets out of the model in memory, and the shipped file must carry exactly the class_bias
     # run.json records. The figures come after, so a failing plot cannot split the two.
-    model.save(out / BEST_CHECKPOINT)
+    save_model(model, out / BEST_CHECKPOINT)
     staged = out / (RUN_RECORD + ".tmp")
     staged.write_text(json.dumps(run, indent=2))
     staged.replace(out / RUN_RECORD)

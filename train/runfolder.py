@@ -12,7 +12,8 @@ import json
 import logging
 from pathlib import Path
 
-from train.config import ARCHITECTURE_LAYERS, BEST_CHECKPOINT, LAST_CHECKPOINT, STATE_FILE, TrainConfig, checkpoint_architecture
+from train.config import (ARCHITECTURE_LAYERS, BEST_CHECKPOINT, LAST_CHECKPOINT, RUN_RECORD, STATE_FILE, TrainConfig,
+                          checkpoint_architecture)
 from train.data import DEFAULT_VAL_FRACTION, DataError
 
 log = logging.getLogger(__name__)
@@ -24,6 +25,7 @@ RUN_FILES = (STATE_FILE, LAST_CHECKPOINT, BEST_CHECKPOINT)  # any of these: the 
 LINEAGE_FLAGS = ("seed", "val_fraction", "val_split", "extra_train_split", "init_from", "distill_from", "limit")
 DEFAULTS = {"seed": TrainConfig().seed, "val_fraction": DEFAULT_VAL_FRACTION, "limit": 0}
 PATH_FLAGS = ("init_from", "distill_from")
+FINGERPRINT_KEY = "val_fingerprint"  # train.data.faces_fingerprint of the validation faces (start.json, run.json)
 
 
 def read_run_record(path: Path, flag: str) -> dict:
@@ -84,6 +86,7 @@ def start_values(args: argparse.Namespace, config: TrainConfig) -> dict:
     values = {name: getattr(args, name) for name in LINEAGE_FLAGS}
     values.update({name: getattr(config, name) for name in ARCHITECTURE_LAYERS})
     values["fitted_splits"] = list(getattr(args, "fitted", []))
+    values[FINGERPRINT_KEY] = getattr(args, "val_fingerprint", None)
     if args.val_split:
         values["val_fraction"] = None
     return {name: str(Path(value).resolve()) if name in PATH_FLAGS and value is not None else value
@@ -140,3 +143,23 @@ def adopt_or_refuse(args: argparse.Namespace, name: str, recorded, val_split: st
         was = "not given" if recorded is None else recorded
         raise DataError(f"{flag_name(name)} {shown}: {args.out} was started with {flag_name(name)} {was}; a resume "
                         "must keep it (it picks the faces fitted, the validation slice or the teacher)")
+
+
+def recorded_fingerprints(args: argparse.Namespace, started: dict, previous: dict) -> list[tuple[Path, str]]:
+    """The validation fingerprints this run must match, with the file that records each: the run's start.json
+    (a resume), its run.json (--reports-only) and every --soup member's run.json."""
+    records = [(args.out / START_RECORD, started), (args.out / RUN_RECORD, previous)]
+    if args.soup and not args.reports_only:
+        records += [(run / RUN_RECORD, read_run_record(run / RUN_RECORD, "--soup")) for run in args.soup]
+    return [(path, record[FINGERPRINT_KEY]) for path, record in records if record.get(FINGERPRINT_KEY)]
+
+
+def check_validation_faces(args: argparse.Namespace, fingerprint: str, recorded: list[tuple[Path, str]]) -> None:
+    """The validation faces cut now must be those recorded: the same --seed cuts other faces from another form of
+    the dataset (fer2013.csv lists them in another order than the image folders) or from another dataset, and
+    the run would then pick epochs, tune offsets and report on faces it trained on."""
+    for path, expected in recorded:
+        if expected != fingerprint:
+            raise DataError(f"--data {args.data}: its validation faces (fingerprint {fingerprint}) are not those "
+                            f"{path} records ({expected}); use the dataset (and its form: image folders or "
+                            "fer2013.csv) the run was trained on")

@@ -157,3 +157,40 @@ def test_a_resumed_finished_run_takes_its_folded_offsets_back_out_once(tmp_path)
     (tmp_path / REOPENED_RECORD).write_text(json.dumps({"class_bias": offsets.tolist(), "model_sha256": "0" * 64}))
     reopen_finished_run(tmp_path)
     np.testing.assert_allclose(bias_on_disk(), untuned_bias, atol=1e-6)
+
+
+def test_an_interrupted_save_leaves_the_previous_checkpoint_whole(tmp_path, checkpoint_of_width_8, monkeypatch):
+    """A kill or a full disk during model.save used to truncate last.keras in place: --resume could not read it."""
+    import keras
+
+    from train.fit import save_model
+
+    target = tmp_path / "last.keras"
+    shutil.copy(checkpoint_of_width_8, target)
+    before = target.read_bytes()
+    model = keras.models.load_model(target)
+
+    def full_disk(self, path, *args, **kwargs):
+        with open(path, "wb") as handle:
+            handle.write(before[:100])  # part of an archive, then the disk is full
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(keras.Model, "save", full_disk)
+    with pytest.raises(OSError):
+        save_model(model, target)
+    assert target.read_bytes() == before and [path.name for path in tmp_path.iterdir()] == ["last.keras"]
+    monkeypatch.undo()
+    save_model(model, target)
+    assert keras.models.load_model(target).count_params() == model.count_params()
+    assert [path.name for path in tmp_path.iterdir()] == ["last.keras"]
+
+
+def test_validation_faces_must_match_every_record(tmp_path):
+    from train.runfolder import check_validation_faces
+
+    args = parse_args(command(tmp_path / "data.csv", tmp_path / "run"))
+    check_validation_faces(args, "abc", [(tmp_path / "run" / "start.json", "abc")])
+    with pytest.raises(DataError, match=r"--data .*data.csv: its validation faces \(fingerprint abd\) are not those "
+                                         r".*member/run.json records \(abc\)"):
+        check_validation_faces(args, "abd", [(tmp_path / "run" / "start.json", "abd"),
+                                             (tmp_path / "member" / "run.json", "abc")])

@@ -48,6 +48,8 @@ def test_history_metrics_and_run_json_are_consistent(smoke_run):
     assert run["macs"] > 0 and run["params"] > 0
     assert 0.0 <= run["untuned_validation_accuracy"] <= 1.0
     assert run["val_fraction"] == 0.1 and run["val_split"] is None
+    assert run["limit"] is None  # every training face (a --limit smoke run would record its N)
+    assert json.loads((out / "start.json").read_text())["val_fingerprint"] == run["val_fingerprint"]
     assert "per-class results on test" in stdout and "macro-F1" in stdout
     assert "epoch 2/2" in stdout and "ETA" in stdout
     assert "MACs per face" in stdout
@@ -60,7 +62,15 @@ def test_resume_continues_from_last_epoch(smoke_run):
     earlier = json.loads((out / "state.json").read_text())["seconds"]  # the first process's 2 epochs
     assert earlier > 0
     cmd = [c if c != "2" else "3" for c in cmd] + ["--resume"]
-    started = time.monotonic()
+    other = write_image_folders(out.parent / "other-data", {"train": 12, "test": 4}, seed=1)
+    refused = subprocess.run([c if c != str(out.parent / "data") else str(other) for c in cmd], cwd=REPO,
+                             capture_output=True, text=True, timeout=300)
+    assert refused.returncode == 2 and refused.stderr.startswith(f"error: --data {other}: its validation faces")
+    assert str(out / "start.json") in refused.stderr and "Traceback" not in refused.stderr
+    history = out / "history.csv"
+    rows_before = history.read_text()
+    history.write_text(rows_before + rows_before.splitlines()[-1].replace("1,", "2,", 1) + "\n")  # an epoch cut
+    started = time.monotonic()  # short between its history row and its resume state
     result = subprocess.run(cmd, cwd=REPO, capture_output=True, text=True, timeout=300)
     resumed_s = time.monotonic() - started
     assert result.returncode == 0, result.stderr[-3000:]
@@ -68,6 +78,8 @@ def test_resume_continues_from_last_epoch(smoke_run):
     assert "epoch 3/3" in result.stdout and "epoch 1/3" not in result.stdout
     state = json.loads((out / "state.json").read_text())
     assert state["epoch"] == 2 and state["seconds"] > earlier
+    with history.open() as handle:
+        assert [int(r["epoch"]) for r in csv.DictReader(handle)] == [0, 1, 2]  # epoch 2 once, as trained again
     seconds = json.loads((out / "run.json").read_text())["seconds"]
     assert earlier < seconds <= earlier + resumed_s  # the whole run's time, not only the resumed process's
 
