@@ -183,7 +183,8 @@ def run(args: argparse.Namespace) -> Evaluation:
     if args.limit < 0:
         raise ConvertError("--limit", f"{args.limit} must be >= 0")
     folder = args.out_dir or args.model.parent
-    stem = f"{args.model.stem}_{args.split}"
+    stem = f"{args.model.stem}_{args.split}" + (f"_limit{args.limit}_seed{args.seed}" if args.limit else "")
+    # (a quick --limit check never overwrites the figures of a whole split)
     confusion = args.confusion or folder / f"{stem}_confusion.png"
     metrics_json = args.out_dir / f"{stem}_metrics.json" if args.out_dir else None
     with folders_removed_on_failure(confusion, metrics_json):
@@ -217,7 +218,9 @@ def evaluate_into(args: argparse.Namespace, confusion: Path, metrics_json: Path 
     plot_confusion(result.report["confusion"], result.labels, title, confusion)
     log.info("confusion matrix written to %s", confusion)
     if metrics_json:
-        metrics_json.write_text(json.dumps({"model": str(args.model), "data": str(args.data), "split": args.split,
+        metrics_json.write_text(json.dumps({"model": str(args.model), "data": str(args.data.resolve()),
+                                            "split": args.split, "limit": args.limit or None,
+                                            "seed": args.seed if args.limit else None,
                                             "held_out": held_out, "not_held_out_because": reason,
                                             "ms_per_face": result.ms_per_face,
                                             **result.report}, indent=2))

@@ -76,6 +76,10 @@ def test_limit_keeps_at_least_one_face_per_class_as_its_help_says(converted: Con
                         "--out-dir", tmp_path)
     assert result.returncode == 0, result.stderr[-2000:]
     assert summary(result.stdout)[2] == len(EMOTIONS)
+    assert sorted(path.name for path in tmp_path.iterdir()) == ["tiny_test_limit3_seed0_confusion.png",
+                                                                 "tiny_test_limit3_seed0_metrics.json"]
+    report = json.loads((tmp_path / "tiny_test_limit3_seed0_metrics.json").read_text())
+    assert (report["limit"], report["seed"], report["n"]) == (3, 0, len(EMOTIONS))
     assert "at least one per class" in " ".join(run_module("convert.evaluate", "--help").stdout.split())
 
 
