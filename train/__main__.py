@@ -328,8 +328,11 @@ def mix_soup(args: argparse.Namespace, train: Split, started: float) -> tuple[ke
 
 
 def bad_input(exc: Exception) -> int:
-    """A user error as one line on stderr; the exit code of bad input."""
-    print(" ".join(f"error: {exc}".split()), file=sys.stderr)
+    """A user error as one line on stderr; the exit code of bad input. An OSError names its file first, like
+    every other error line (`error: runs/a: File exists`, not `error: [Errno 17] File exists: 'runs/a'`)."""
+    named = isinstance(exc, OSError) and exc.filename is not None and exc.strerror
+    message = f"{exc.filename}: {exc.strerror}" if named else str(exc)
+    print(" ".join(f"error: {message}".split()), file=sys.stderr)
     return EXIT_BAD_INPUT
 
 

@@ -7,6 +7,7 @@ counted, or fatal with strict=True.
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import hashlib
 import io
@@ -238,13 +239,24 @@ def load_split(data: Path, split: str, cache_dir: Path | None = None, strict: bo
         result = _load_folder_split(source / split, strict)
     log.info("loaded %s split: %d faces (%s)", split, len(result), result.report.summary())
     if cache_path:
+        write_cache(cache_path, result)
+    return result
+
+
+def write_cache(cache_path: Path, split: Split) -> None:
+    """Best effort: a cache that cannot be written (a file where its folder should be, a full disk) only costs
+    the next run a decode, so it is a warning, not the end of a run whose split is already decoded."""
+    tmp = cache_path.with_suffix(".tmp")
+    try:
         cache_path.parent.mkdir(parents=True, exist_ok=True)
         buffer = io.BytesIO()
-        np.savez(buffer, x=result.x, y=result.y)
-        tmp = cache_path.with_suffix(".tmp")
+        np.savez(buffer, x=split.x, y=split.y)
         tmp.write_bytes(buffer.getvalue())
         tmp.replace(cache_path)
-    return result
+    except OSError as exc:
+        log.warning("cache %s: cannot write (%s); going on without it", cache_path, exc.strerror or exc)
+        with contextlib.suppress(OSError):
+            tmp.unlink(missing_ok=True)
 
 
 DEFAULT_VAL_FRACTION = 0.1  # share of train that `python -m train` holds out for validation

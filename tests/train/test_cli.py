@@ -109,3 +109,26 @@ def test_damaged_resume_files_are_one_line(dataset: Path, tmp_path: Path) -> Non
     (run / "last.keras").write_bytes(b"truncated")
     assert_one_line(run_train("--resume", data=dataset, out=run), f"error: --resume {run / 'last.keras'}: not a Keras "
                                                                   "model archive (corrupt or truncated .keras file)")
+
+
+def test_an_out_path_that_is_a_file_names_it(dataset: Path, tmp_path: Path) -> None:
+    blocker = tmp_path / "not-a-folder"
+    blocker.write_text("x")
+    assert_one_line(run_train(data=dataset, out=blocker), f"error: {blocker}: File exists")
+
+
+def test_a_cache_that_cannot_be_written_is_a_warning(tmp_path: Path, caplog) -> None:
+    import logging
+
+    import numpy as np
+
+    from train.data import Split, read_cache, write_cache
+
+    blocker = tmp_path / "cache"
+    blocker.write_text("a file where the cache folder should be")
+    split = Split("train", np.zeros((2, 48, 48, 1), np.uint8), np.array([0, 1]))
+    with caplog.at_level(logging.WARNING, logger="train.data"):
+        write_cache(blocker / "train-x.npz", split)
+    assert "cannot write" in caplog.text and blocker.read_text().startswith("a file")
+    write_cache(tmp_path / "ok" / "train-x.npz", split)
+    assert read_cache(tmp_path / "ok" / "train-x.npz") is not None
