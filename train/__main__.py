@@ -23,7 +23,7 @@ from train.data import (DEFAULT_VAL_FRACTION, NOT_HELD_OUT_NOTES, TRAIN_SLICE, D
                         union)
 from train.labels import EMOTIONS
 from train.lineage import run_fitted_splits
-from train.runfolder import (FINGERPRINT_KEY, START_RECORD, adopt_architecture, check_fresh_folder, check_validation_faces,
+from train.runfolder import (FINGERPRINT_KEY, adopt_architecture, check_fresh_folder, check_validation_faces,
                              read_run_record, recorded_fingerprints, resuming, settle_lineage_flags, write_start_record)
 from train.runfolder import flag_name as flag
 

@@ -21,6 +21,14 @@ KERAS_ARCHIVE_MEMBERS = ("config.json", "model.weights.h5")
 ARCHITECTURE_LAYERS = {"width": ("b1c1_conv", "filters"), "dense_units": ("fc", "units"), "dropout": ("dropout", "rate")}
 
 
+def write_text_atomic(path: Path, text: str) -> None:
+    """Write beside `path`, then rename over it: an interruption leaves the old file or the new one, never a part
+    (run records, resume state, history)."""
+    staged = path.with_name(path.name + ".tmp")
+    staged.write_text(text)
+    staged.replace(path)
+
+
 def read_state(out_dir: Path) -> dict:
     """state.json of an interrupted run, checked; a ValueError naming the file when it is damaged."""
     path = out_dir / STATE_FILE

@@ -17,7 +17,7 @@ import tensorflow as tf
 from train.augment import AugmentConfig, build_augmenter, mix_batch, random_erase
 from train.averaging import AVERAGE_FILE, WeightAverage, recalibrate_batch_norm
 from train.config import (BEST_CHECKPOINT, HISTORY_FILE, LAST_CHECKPOINT, STAGED_PREFIX, STATE_FILE, TrainConfig,
-                          read_state)
+                          read_state, write_text_atomic)
 from train.data import DataError, Split
 from train.labels import NUM_CLASSES
 from train.model import build_model, count_macs
@@ -148,16 +148,14 @@ class BestCheckpoint(keras.callbacks.Callback):
 def trim_history(path: Path, last_epoch: int) -> None:
     """Drop history rows after `last_epoch`: the row of an epoch is written before its resume state, so an
     interruption between the two would list that epoch twice once it is trained again."""
-    if not path.is_file():
+    lines = path.read_text().splitlines(keepends=True) if path.is_file() else []
+    if not lines:
         return
-    lines = path.read_text().splitlines(keepends=True)
-    kept = lines[:1] + [line for line in lines[1:] if line.split(",", 1)[0].strip().isdigit()
-                        and int(line.split(",", 1)[0]) <= last_epoch]
-    if len(kept) < len(lines):
-        log.info("%s: dropped %d row(s) of epochs after the resume point", path.name, len(lines) - len(kept))
-        staged = path.with_name(path.name + ".tmp")
-        staged.write_text("".join(kept))
-        staged.replace(path)
+    header, *rows = lines
+    kept = [row for row in rows if int(row.partition(",")[0]) <= last_epoch]  # CSVLogger: the epoch comes first
+    if len(kept) < len(rows):
+        log.info("%s: dropped %d row(s) of epochs after the resume point", path.name, len(rows) - len(kept))
+        write_text_atomic(path, header + "".join(kept))
 
 
 class ResumableEarlyStopping(keras.callbacks.EarlyStopping):
@@ -194,9 +192,7 @@ class ResumeState(keras.callbacks.Callback):
         state = {"epoch": epoch, "best_val_accuracy": self.best, "patience_used": int(self.early.wait),
                  "stopped_early": bool(self.model.stop_training),
                  "seconds": round(self.earlier_s + time.monotonic() - self.started, 1)}
-        tmp = self.out_dir / (STATE_FILE + ".tmp")
-        tmp.write_text(json.dumps(state))
-        tmp.replace(self.out_dir / STATE_FILE)
+        write_text_atomic(self.out_dir / STATE_FILE, json.dumps(state))
 
 
 def _compile(model: keras.Model, config: TrainConfig) -> None:

@@ -15,7 +15,7 @@ import keras
 import numpy as np
 
 from edge.contract import file_sha256
-from train.config import BEST_CHECKPOINT, HISTORY_FILE, RUN_RECORD, TrainConfig
+from train.config import BEST_CHECKPOINT, HISTORY_FILE, RUN_RECORD, TrainConfig, write_text_atomic
 from train.data import NOT_HELD_OUT_NOTES, TRAIN_SLICE, Split, faces_fingerprint, not_held_out_because
 from train.fit import save_model
 from train.labels import EMOTIONS, IMAGE_SIZE
@@ -73,9 +73,7 @@ def reopen_finished_run(out: Path) -> None:
     if (out / RUN_RECORD).is_file():
         pending = {"class_bias": recorded_bias(out / RUN_RECORD),
                    "model_sha256": file_sha256(model_path) if model_path.is_file() else None}
-        staged = out / (REOPENED_RECORD + ".tmp")
-        staged.write_text(json.dumps(pending))
-        staged.replace(reopened)
+        write_text_atomic(reopened, json.dumps(pending))
         (out / RUN_RECORD).replace(out / SET_ASIDE_RECORD)
     if not reopened.is_file():
         return
@@ -146,9 +144,7 @@ def write_reports(model: keras.Model, args: argparse.Namespace, config: TrainCon
     # previous offsets out of the model in memory, and the shipped file must carry exactly the class_bias
     # run.json records. The figures come after, so a failing plot cannot split the two.
     save_model(model, out / BEST_CHECKPOINT)
-    staged = out / (RUN_RECORD + ".tmp")
-    staged.write_text(json.dumps(run, indent=2))
-    staged.replace(out / RUN_RECORD)
+    write_text_atomic(out / RUN_RECORD, json.dumps(run, indent=2))
     write_model_card(out, run, metrics)
     shown_name = evaluation.name if evaluation is not None else "validation"
     shown = metrics[shown_name]

@@ -13,7 +13,7 @@ import logging
 from pathlib import Path
 
 from train.config import (ARCHITECTURE_LAYERS, BEST_CHECKPOINT, LAST_CHECKPOINT, RUN_RECORD, STATE_FILE, TrainConfig,
-                          checkpoint_architecture)
+                          checkpoint_architecture, write_text_atomic)
 from train.data import DEFAULT_VAL_FRACTION, DataError
 
 log = logging.getLogger(__name__)
@@ -102,9 +102,7 @@ def same_value(name: str, given, recorded) -> bool:
 
 def write_start_record(args: argparse.Namespace, config: TrainConfig) -> None:
     """start.json of a training run that starts (or of an older run's first resume), atomically."""
-    staged = args.out / (START_RECORD + ".tmp")
-    staged.write_text(json.dumps(start_values(args, config), indent=2))
-    staged.replace(args.out / START_RECORD)
+    write_text_atomic(args.out / START_RECORD, json.dumps(start_values(args, config), indent=2))
 
 
 def settle_lineage_flags(args: argparse.Namespace) -> dict:
