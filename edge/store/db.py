@@ -9,6 +9,7 @@ uses an EventStore; readers (reports) open their own read-only connection with `
 
 from __future__ import annotations
 
+import codecs
 import json
 import logging
 import os
@@ -30,6 +31,8 @@ PRUNE_CHUNK = 5000  # rows deleted per statement when shrinking to the size limi
 SIZE_HEADROOM = 0.9  # prune to this fraction of max_mb so pruning is not triggered again at once
 CORRUPT_NAMES = ("SQLITE_CORRUPT", "SQLITE_NOTADB")
 SIDE_FILES = ("-wal", "-shm")
+SQLITE_HEADER = b"SQLite format 3\x00"
+SNIFF_BYTES = 4096  # enough of a file's head to tell text from a database page
 SECONDS_PER_DAY = 86400.0
 BYTES_PER_MB = 1024 * 1024
 # The service's store lies under /var/lib/private (mode 0700, StateDirectory= with DynamicUser=): only root gets in.
@@ -104,8 +107,28 @@ def quarantine(path: Path) -> Path:
     return target
 
 
+def is_text_file(path: Path) -> bool:
+    """True for an existing, non-empty file whose head is UTF-8 text without NUL bytes (a config, a log, a CSV).
+
+    A database whose pages are damaged is binary and is quarantined and replaced; a text file at store.path is a
+    wrong path, so it is refused and left exactly as it is."""
+    try:
+        with path.open("rb") as handle:
+            head = handle.read(SNIFF_BYTES)
+    except OSError:
+        return False  # missing, a folder or unreadable: opening the store reports it
+    if not head or head.startswith(SQLITE_HEADER) or b"\x00" in head:
+        return False
+    try:
+        codecs.getincrementaldecoder("utf-8")().decode(head, final=False)  # a cut multibyte character is fine
+    except UnicodeDecodeError:
+        return False
+    return True
+
+
 def ensure_folder(path: Path) -> None:
-    """The store's folder exists and is writable, else EdgeError (a configuration problem)."""
+    """The store's folder exists and is writable and `path` is not a text file, else EdgeError (a configuration
+    problem, reported before the run starts)."""
     folder = path.parent
     try:
         folder.mkdir(parents=True, exist_ok=True)
@@ -113,6 +136,9 @@ def ensure_folder(path: Path) -> None:
         raise EdgeError(f"store {path}", f"cannot create folder {folder} ({describe_error(exc)})") from None
     if not os.access(folder, os.W_OK | os.X_OK):
         raise EdgeError(f"store {path}", f"folder {folder} is not writable")
+    if is_text_file(path):
+        raise EdgeError(f"store {path}", "is a text file, not an SQLite database; left untouched: point store.path at "
+                                         "a new or existing .db file")
 
 
 class EventStore:

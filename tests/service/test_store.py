@@ -170,7 +170,7 @@ def test_queue_overflow_drops_oldest_and_counts(tmp_path):
 
 def test_corrupt_database_is_moved_aside_and_a_new_one_started(tmp_path):
     db = tmp_path / "events.db"
-    garbage = b"this is not an SQLite database" * 200
+    garbage = bytes(range(256)) * 16  # binary, like a damaged database: not a wrong path to a text file
     db.write_bytes(garbage)
     sink = StoreSink(db, interval_s=0.0)
     sink.write(frame_result(0))
@@ -178,6 +178,16 @@ def test_corrupt_database_is_moved_aside_and_a_new_one_started(tmp_path):
     moved = list(tmp_path.glob("events.db.corrupt-*"))
     assert len(moved) == 1 and moved[0].read_bytes() == garbage  # kept for recovery, never deleted
     assert count(db) == 1
+
+
+def test_a_text_file_at_the_store_path_is_refused_and_left_untouched(tmp_path):
+    config = tmp_path / "edge.yaml"
+    text = "source:\n  type: demo\n# caf\u00e9\n" * 300  # longer than the sniffed head, with a multibyte character
+    config.write_text(text, encoding="utf-8")
+    with pytest.raises(EdgeError, match="is a text file, not an SQLite database"):
+        StoreSink(config)
+    assert config.read_text(encoding="utf-8") == text
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["edge.yaml"]  # nothing moved aside or created
 
 
 def test_unusable_folder_is_a_configuration_error(tmp_path):
