@@ -24,7 +24,8 @@ from train.data import (DEFAULT_VAL_FRACTION, NOT_HELD_OUT_NOTES, TRAIN_SLICE, D
 from train.labels import EMOTIONS
 from train.lineage import run_fitted_splits
 from train.runfolder import (FINGERPRINT_KEY, adopt_architecture, check_fresh_folder, check_validation_faces,
-                             read_run_record, recorded_fingerprints, resuming, settle_lineage_flags, write_start_record)
+                             make_run_folder, read_run_record, recorded_fingerprints, remove_if_left_empty, resuming,
+                             settle_lineage_flags, write_start_record)
 from train.runfolder import flag_name as flag
 
 if TYPE_CHECKING:
@@ -339,6 +340,7 @@ def bad_input(exc: Exception) -> int:
 def main(argv: list[str] | None = None) -> int:
     setup_logging()
     started = time.monotonic()
+    created = None
     try:
         args = parse_args(argv)
         start_record = settle_lineage_flags(args)
@@ -349,15 +351,19 @@ def main(argv: list[str] | None = None) -> int:
         args.fitted = union(run_fitted_splits(args, previous.get("fitted_splits")), members,
                             start_record.get("fitted_splits", []))
         check_offsets(args)
-        args.out.mkdir(parents=True, exist_ok=True)
+        created = make_run_folder(args.out)
         train, val, evaluation = load_data(args)
         check_training_set(args, train)
         args.val_fingerprint = faces_fingerprint(val)
         check_validation_faces(args, args.val_fingerprint, recorded_fingerprints(args, start_record, previous))
     except EdgeError as exc:
+        if created is not None:
+            remove_if_left_empty(args.out, created)
         print(exc.one_line(), file=sys.stderr)
         return exc.exit_code
     except (DataError, OSError) as exc:
+        if created is not None:
+            remove_if_left_empty(args.out, created)
         return bad_input(exc)
     log.info("train %d, validation %d (%s), evaluation %s", len(train), len(val), val.name,
              len(evaluation) if evaluation else "none")
@@ -393,6 +399,7 @@ def main(argv: list[str] | None = None) -> int:
             model = fit(train, val, args.out, config, AugmentConfig(), args.resume, args.init_from, targets, held_out)
             seconds = earlier_s + time.monotonic() - started
     except DataError as exc:  # e.g. a --soup member whose model cannot be loaded
+        remove_if_left_empty(args.out, created)
         return bad_input(exc)
     except KeyboardInterrupt:
         if args.soup or args.reports_only:

@@ -70,6 +70,31 @@ def check_fresh_folder(args: argparse.Namespace) -> None:
                         "a new folder")
 
 
+def make_run_folder(out: Path) -> Path | None:
+    """mkdir -p `out`; the topmost folder this created (None when `out` existed), for remove_if_left_empty."""
+    created = None
+    for folder in (out, *out.parents):
+        if folder.exists():
+            break
+        created = folder
+    out.mkdir(parents=True, exist_ok=True)
+    return created
+
+
+def remove_if_left_empty(out: Path, created: Path | None) -> None:
+    """Undo make_run_folder after a run that failed before writing anything: rmdir from `out` up to `created`
+    while the folders are empty, so a typo'd --out does not leave empty folders behind. Never removes a file."""
+    if created is None:
+        return
+    for folder in (out, *out.parents):
+        try:
+            folder.rmdir()
+        except OSError:
+            return  # not empty (or gone): keep it and everything above
+        if folder == created:
+            return
+
+
 def adopt_architecture(args: argparse.Namespace, checkpoint: Path, source: str) -> None:
     """The architecture comes from the checkpoint the run starts from (--init-from) or continues (--resume): its
     width, dense units and dropout become the run's (and its run.json's); a flag asking for another is refused."""

@@ -21,9 +21,9 @@ def dataset(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return write_image_folders(tmp_path_factory.mktemp("cli") / "data", {"train": TRAIN_PER_CLASS})
 
 
-def run_train(*args: str | Path, data: Path, out: Path) -> subprocess.CompletedProcess:
+def run_train(*args: str | Path, data: Path, out: Path, cache: Path | None = None) -> subprocess.CompletedProcess:
     cmd = [sys.executable, "-m", "train", "--data", str(data), "--out", str(out), "--eval-split", "none",
-           "--cache-dir", str(out.parent / "cache"), *map(str, args)]
+           "--cache-dir", str(cache or out.parent / "cache"), *map(str, args)]
     return subprocess.run(cmd, cwd=REPO, capture_output=True, text=True, timeout=SUBPROCESS_TIMEOUT)
 
 
@@ -94,6 +94,20 @@ def test_undecodable_csv_is_one_line(tmp_path: Path) -> None:
     result = run_train(data=data, out=tmp_path / "run")
     assert_one_line(result, f"error: {data}: not a UTF-8 text CSV (invalid continuation byte; expected "
                             "fer2013.csv's columns emotion, pixels, Usage)")
+
+
+def test_a_failed_start_leaves_no_empty_folders_and_keeps_existing_ones(dataset: Path, tmp_path: Path) -> None:
+    """A run that fails before writing anything (here: a batch larger than the training set, found after the
+    faces are read) removes the folders it created for --out, and only those."""
+    nested = tmp_path / "typo" / "deeper" / "run"
+    assert_one_line(run_train("--batch-size", "15", data=dataset, out=nested, cache=tmp_path / "cache"),
+                    "error: --batch-size 15: larger than the 14 training faces (every batch must be full)")
+    assert not (tmp_path / "typo").exists()
+    kept = tmp_path / "kept"
+    kept.mkdir()
+    assert_one_line(run_train("--batch-size", "15", data=dataset, out=kept / "run"),
+                    "error: --batch-size 15: larger than the 14 training faces (every batch must be full)")
+    assert kept.is_dir() and not (kept / "run").exists()
 
 
 def test_damaged_resume_files_are_one_line(dataset: Path, tmp_path: Path) -> None:
