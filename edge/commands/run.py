@@ -82,8 +82,9 @@ def bound_demo_when_window_fails(source: FrameSource, sinks: list[Sink], cfg: Ru
             sink.on_failure = lambda: setattr(source, "loop", False)
 
 
-def build_sinks(cfg: RunConfig, window: bool, fps: float | None = None) -> list[Sink]:
-    """The sinks the config turns on; `fps` is the source's real frame rate (a video file's), for the video."""
+def build_sinks(cfg: RunConfig, window: bool, fps: float | None = None, live: bool = False) -> list[Sink]:
+    """The sinks the config turns on; `fps` is the source's real frame rate (a video file's), for the video;
+    `live`: a camera or stream, whose video is paced by capture time (edge.sinks.video)."""
     sinks: list[Sink] = []
     by_track = cfg.tracking.enabled  # without tracking, ids change every frame: throttle per frame instead
     try:
@@ -98,7 +99,7 @@ def build_sinks(cfg: RunConfig, window: bool, fps: float | None = None) -> list[
         if cfg.output.video is not None:
             from edge.sinks.video import VideoSink
 
-            sinks.append(VideoSink(cfg.output.video, fps or cfg.source.fps))
+            sinks.append(VideoSink(cfg.output.video, fps or cfg.source.fps, real_time=live))
         if cfg.output.save_crops:
             from edge.sinks.crops import CropSink
 
@@ -147,6 +148,7 @@ def build_pipeline(cfg: RunConfig, window: bool = False, extra_sinks: list[Sink]
     source already opened (the service's camera probe, edge/service/command.py), taken over by the pipeline
     (also closed here on failure) instead of opened again."""
     from edge.classifier import EmotionClassifier
+    from edge.sources import LIVE_KINDS, resolve_kind
     from edge.detectors import make_detector
     from edge.tracking import Tracker
 
@@ -160,7 +162,8 @@ def build_pipeline(cfg: RunConfig, window: bool = False, extra_sinks: list[Sink]
         source = open_run_source(cfg, cancel, window, opened)
         opened = None  # part of `source` now
         parts.append(source)
-        own_sinks = build_sinks(cfg, window, getattr(source, "fps", None))
+        own_sinks = build_sinks(cfg, window, getattr(source, "fps", None),
+                                live=resolve_kind(cfg.source)[0] in LIVE_KINDS)
         parts.extend(own_sinks)
         bound_demo_when_window_fails(source, own_sinks, cfg)
         sinks = own_sinks + list(extra_sinks or [])

@@ -2,6 +2,11 @@
 
 A video has one frame size: later frames of another size (a camera reopened at another resolution, a folder of
 mixed images) are letterboxed into the first size, since the writer silently drops frames that do not match.
+
+A video has one frame rate too. A file's frames are written one for one at the file's rate. A live source
+(camera, stream) delivers at whatever rate the pipeline keeps up with (8 fps on a busy Pi, not the 30 asked),
+so its frames are paced by their capture times into fixed slots at the written rate: a frame is repeated
+into slots it missed and dropped when another already filled its slot, and the video plays in real time.
 """
 
 from __future__ import annotations
@@ -24,6 +29,13 @@ FOURCC = "mp4v"
 CONTAINERS = (".mp4", ".m4v", ".mov", ".avi", ".mkv")  # file suffixes OpenCV's FFmpeg writer takes mp4v in
 PROBE_SIZE = (64, 48)  # the throw-away writer that checks, before the run, that the file can be written
 LETTERBOX_COLOUR = (0, 0, 0)
+MAX_FILL_S = 2.0  # a longer pause (a reconnect, a stall) is cut, not filled with a still frame
+
+
+def slots_due(elapsed_s: float, fps: float) -> int:
+    """How many frame slots a real-time video holds once `elapsed_s` seconds of capture have passed: slot k
+    starts at k / fps, and the first frame fills slot 0."""
+    return int(max(0.0, elapsed_s) * fps) + 1
 
 
 def letterbox(image: np.ndarray, size: tuple[int, int]) -> np.ndarray:
@@ -66,13 +78,18 @@ def check_output(path: Path) -> None:
 
 
 class VideoSink(BaseSink):
-    def __init__(self, path: Path, fps: float = 30.0) -> None:
-        self.path, self.fps = Path(path), fps
+    """`real_time`: pace frames by capture time (live sources); else write every frame once (files, folders)."""
+
+    def __init__(self, path: Path, fps: float = 30.0, real_time: bool = False) -> None:
+        self.path, self.fps, self.real_time = Path(path), fps, real_time
         check_output(self.path)
         self._writer: cv2.VideoWriter | None = None
         self._size: tuple[int, int] | None = None  # (width, height) of the first frame
-        self.frames = 0
+        self._origin: float | None = None  # capture time of slot 0 (moved on after a cut pause)
+        self._last: np.ndarray | None = None
+        self.frames = 0  # frames written, repeats included
         self.resized = 0  # frames letterboxed into the first frame's size
+        self.repeated = self.dropped = self.cuts = 0  # real-time pacing
 
     def write(self, result: FrameResult) -> None:
         image = draw_overlay(result.frame.image, result)
@@ -88,12 +105,37 @@ class VideoSink(BaseSink):
                             self.path, *self._size, width, height)
             image = letterbox(image, self._size)
             self.resized += 1
+        if self.real_time:
+            self._write_paced(image, result.frame.timestamp)
+        else:
+            self._writer.write(image)
+            self.frames += 1
+
+    def _write_paced(self, image: np.ndarray, timestamp: float) -> None:
+        if self._origin is None:
+            self._origin = timestamp
+        due = slots_due(timestamp - self._origin, self.fps)
+        if due - self.frames > MAX_FILL_S * self.fps:  # a long pause: this frame takes the next slot
+            self._origin = timestamp - self.frames / self.fps
+            due = self.frames + 1
+            self.cuts += 1
+        if due <= self.frames:
+            self.dropped += 1  # its slot is already filled
+            return
+        for _ in range(due - self.frames - 1):  # slots missed since the last frame show that frame
+            self._writer.write(self._last if self._last is not None else image)
+            self.repeated += 1
         self._writer.write(image)
-        self.frames += 1
+        self.frames = due
+        self._last = image
 
     def describe(self) -> str:
         resized = f", {self.resized} letterboxed to {self._size[0]}x{self._size[1]}" if self.resized else ""
-        return f"video: {self.path.resolve()} ({self.frames} frames{resized})"
+        paced = ""
+        if self.real_time:
+            paced = f", real time at {self.fps:.3g} fps: {self.repeated} repeated, {self.dropped} dropped"
+            paced += f", {self.cuts} pauses over {MAX_FILL_S:g} s cut" if self.cuts else ""
+        return f"video: {self.path.resolve()} ({self.frames} frames{resized}{paced})"
 
     def close(self) -> None:
         if self._writer is not None:

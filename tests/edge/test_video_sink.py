@@ -129,3 +129,52 @@ def test_file_without_a_rate_uses_the_configured_one():
     assert file_fps(SilentCapture(0.0), CONFIGURED_FPS) == CONFIGURED_FPS
     assert file_fps(SilentCapture(float("nan")), CONFIGURED_FPS) == CONFIGURED_FPS
     assert file_fps(SilentCapture(FILE_FPS), CONFIGURED_FPS) == FILE_FPS
+
+
+def timed_result(size: tuple[int, int], index: int, timestamp: float, level: int) -> FrameResult:
+    width, height = size
+    image = np.full((height, width, 3), level, np.uint8)
+    return FrameResult(Frame(image, timestamp=timestamp, index=index, source="camera"))
+
+
+def frame_levels(path) -> list[int]:
+    """The grey level of each frame in the file, to tell which captured frame fills which slot."""
+    cap = cv2.VideoCapture(str(path))
+    levels = []
+    while True:
+        ok, image = cap.read()
+        if not ok:
+            break
+        levels.append(int(round(float(image.mean()))))
+    cap.release()
+    return levels
+
+
+LIVE_FPS = 10.0
+
+
+def test_a_live_source_is_paced_into_real_time(tmp_path):
+    """A camera delivering 4 fps into a 10 fps video: each capture is repeated into the slots up to the next one,
+    so 2 s of capture play for 2 s; two captures in one slot keep the first; a 30 s stall is cut, not filled."""
+    path = tmp_path / "live.mp4"
+    sink = VideoSink(path, fps=LIVE_FPS, real_time=True)
+    captures = [(0.0, 40), (0.25, 80), (0.5, 120), (0.52, 250), (0.75, 160), (1.0, 200)]  # (seconds, grey level)
+    captures.append((31.0, 10))  # after a 30 s stall
+    for index, (seconds, level) in enumerate(captures):
+        sink.write(timed_result(FIRST_SIZE, index, 1000.0 + seconds, level))
+    sink.close()
+    assert (sink.repeated, sink.dropped, sink.cuts) == (6, 1, 1)
+    assert sink.frames == 12 and "real time at 10 fps: 6 repeated, 1 dropped" in sink.describe()
+    levels = frame_levels(path)
+    # slot k covers [k / 10, (k + 1) / 10) s; a capture fills its own slot and the ones it missed show the last one
+    expected = [40, 40, 80, 80, 80, 120, 120, 160, 160, 160, 200, 10]
+    assert len(levels) == len(expected)
+    assert all(abs(got - want) <= 6 for got, want in zip(levels, expected)), levels  # mp4v is lossy
+
+
+def test_slots_due_counts_the_first_frame_and_ignores_clock_steps_back():
+    from edge.sinks.video import slots_due
+
+    assert slots_due(0.0, LIVE_FPS) == 1
+    assert slots_due(0.099, LIVE_FPS) == 1 and slots_due(0.1, LIVE_FPS) == 2
+    assert slots_due(-5.0, LIVE_FPS) == 1
