@@ -7,7 +7,7 @@ import logging
 import socket
 import threading
 
-from werkzeug.serving import WSGIRequestHandler, get_sockaddr, make_server, select_address_family
+from werkzeug.serving import ThreadedWSGIServer, WSGIRequestHandler, get_sockaddr, select_address_family
 
 from edge.config import RunConfig
 from edge.errors import EdgeError, TransientError
@@ -28,6 +28,48 @@ TRANSIENT_BIND_ERRORS = (errno.EADDRINUSE,)  # another process (an old instance?
 # A client silent this long on one socket read or write is dropped: a connection that never finishes its request
 # (slowloris) or a stream viewer that stopped reading would otherwise hold a thread (and a stream slot) for ever.
 SOCKET_TIMEOUT_S = 30.0
+# Each connection holds a thread until it ends (at most SOCKET_TIMEOUT_S idle): past this many at once a new one is
+# answered 503 and closed at once, so a flood of connections cannot exhaust a Pi's memory or threads.
+MAX_CONNECTIONS = 32
+BUSY_BODY = b"too many connections; retry"
+BUSY_REPLY = (b"HTTP/1.1 503 Service Unavailable\r\nRetry-After: 5\r\nContent-Type: text/plain\r\n"
+              b"Content-Length: %d\r\nConnection: close\r\n\r\n%s" % (len(BUSY_BODY), BUSY_BODY))
+BUSY_REPLY_TIMEOUT_S = 1.0
+
+
+class CappedServer(ThreadedWSGIServer):
+    """werkzeug's thread-per-connection server with at most `max_connections` connections served at once."""
+
+    def __init__(self, *args, max_connections: int = MAX_CONNECTIONS, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        self._slots = threading.BoundedSemaphore(max_connections)
+        self.max_connections = max_connections
+        self.refused = 0
+
+    def process_request(self, request, client_address) -> None:  # noqa: ANN001 - socketserver's signature
+        if not self._slots.acquire(blocking=False):
+            self.refused += 1
+            if self.refused == 1:
+                log.warning("web: %d connections at once; answering 503 to new ones until some end",
+                            self.max_connections)
+            try:
+                request.settimeout(BUSY_REPLY_TIMEOUT_S)
+                request.sendall(BUSY_REPLY)
+            except OSError:
+                pass  # the client is gone already
+            self.shutdown_request(request)
+            return
+        try:
+            super().process_request(request, client_address)
+        except BaseException:  # no thread started: give the slot back here
+            self._slots.release()
+            raise
+
+    def process_request_thread(self, request, client_address) -> None:  # noqa: ANN001
+        try:
+            super().process_request_thread(request, client_address)
+        finally:
+            self._slots.release()
 
 
 def request_handler(timeout_s: float) -> type[WSGIRequestHandler]:
@@ -60,11 +102,13 @@ def listen_socket(host: str, port: int) -> socket.socket:
 class WebServer:
     """Binds at construction (bind errors are one EdgeError), serves after start() until close()."""
 
-    def __init__(self, app, host: str, port: int, socket_timeout_s: float = SOCKET_TIMEOUT_S) -> None:
+    def __init__(self, app, host: str, port: int, socket_timeout_s: float = SOCKET_TIMEOUT_S,
+                 max_connections: int = MAX_CONNECTIONS) -> None:
         sock = listen_socket(host, port)
         try:
-            self._server = make_server(host, port, app, threaded=True, fd=sock.fileno(),  # werkzeug dups the fd
-                                       request_handler=request_handler(socket_timeout_s))
+            self._server = CappedServer(host, port, app, request_handler(socket_timeout_s),
+                                        fd=sock.fileno(),  # werkzeug dups the fd
+                                        max_connections=max_connections)
         except (OSError, SystemExit) as exc:
             problem = getattr(exc, "strerror", None) or str(exc) or "address unavailable"
             raise EdgeError(f"web {host}:{port}", f"cannot listen ({problem})") from None
@@ -78,6 +122,11 @@ class WebServer:
     @property
     def url(self) -> str:
         return display_url(self.host, self.port)
+
+    @property
+    def refused(self) -> int:
+        """Connections answered 503 because MAX_CONNECTIONS were being served."""
+        return self._server.refused
 
     def start(self) -> None:
         self._thread.start()

@@ -191,3 +191,46 @@ def test_a_client_that_never_finishes_its_request_is_dropped():
             assert client.recv(1024) == b""  # the server hung up (without its timeout: socket.timeout here)
     finally:
         server.close()
+
+
+def test_connections_past_the_cap_are_answered_503_and_served_again_once_some_end():
+    import socket
+    import urllib.error
+    import urllib.request
+
+    from flask import Flask
+
+    from edge.web.server import WebServer
+
+    app = Flask("cap-test")
+    app.add_url_rule("/", "index", lambda: "ok")
+    server = WebServer(app, "127.0.0.1", 0, socket_timeout_s=20, max_connections=2)
+    server.start()
+    url = f"http://127.0.0.1:{server.port}/"
+    try:
+        idle = [socket.create_connection(("127.0.0.1", server.port), timeout=20) for _ in range(2)]
+        for client in idle:
+            client.sendall(b"GET / HTTP/1.1\r\n")  # both slots held by unfinished requests
+        deadline = time.monotonic() + 10
+        while True:  # the two connections are taken by the server thread asynchronously
+            try:
+                urllib.request.urlopen(url, timeout=10).read()
+            except urllib.error.HTTPError as exc:
+                assert exc.code == 503 and exc.headers["Retry-After"] == "5"
+                assert exc.read() == b"too many connections; retry"
+                break
+            assert time.monotonic() < deadline, "a third connection was still served"
+            time.sleep(0.05)
+        assert server.refused >= 1
+        for client in idle:
+            client.close()
+        deadline = time.monotonic() + 10
+        while True:  # slots come back when the handler threads notice the closed sockets
+            try:
+                assert urllib.request.urlopen(url, timeout=10).read() == b"ok"
+                break
+            except urllib.error.HTTPError as exc:
+                assert exc.code == 503 and time.monotonic() < deadline
+                time.sleep(0.05)
+    finally:
+        server.close()
