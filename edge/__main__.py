@@ -4,6 +4,7 @@ stdout, unbuffered, for journald); commands only apply the configured level (edg
 from __future__ import annotations
 
 import logging
+import os
 import sys
 from collections.abc import Sequence
 
@@ -11,6 +12,7 @@ from edge.cli_common import setup_logging
 from edge.errors import EdgeError
 
 EXIT_INTERRUPTED = 130  # 128 + SIGINT, as a shell reports a Ctrl-C
+EXIT_BROKEN_PIPE = 141  # 128 + SIGPIPE, as a shell reports a writer whose reader left (`| head`)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -25,6 +27,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         return exc.exit_code
     except KeyboardInterrupt:  # Ctrl-C before the run's own handler is installed (e.g. while models load)
         return EXIT_INTERRUPTED
+    except BrokenPipeError:  # stdout's reader stopped early (`report | head`): not an error worth a traceback
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())  # so the exit flush fails no more
+        return EXIT_BROKEN_PIPE
 
 
 if __name__ == "__main__":

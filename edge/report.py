@@ -248,15 +248,19 @@ def plot_timeline(buckets: Sequence[Bucket], labels: Sequence[str], interval: st
 
     from edge.sinks.overlay import hex_colour, label_colour
 
-    times, shares = step_points(buckets, labels)
     fig, ax = plt.subplots(figsize=PLOT_SIZE_IN)
-    colours = [hex_colour(label_colour(label)) for label in labels]  # the overlay's, as the web view's
-    ax.stackplot([datetime.fromtimestamp(t) for t in times], shares, labels=labels, colors=colours, step="post")
+    if buckets:
+        times, shares = step_points(buckets, labels)
+        colours = [hex_colour(label_colour(label)) for label in labels]  # the overlay's, as the web view's
+        ax.stackplot([datetime.fromtimestamp(t) for t in times], shares, labels=labels, colors=colours, step="post")
+        ax.legend(loc="center left", bbox_to_anchor=(1.0, 0.5), fontsize="small")
+    else:  # a quiet day still gets its (empty) plot: a nightly job should not fail on it
+        ax.text(0.5, 0.5, "no events in this range", transform=ax.transAxes, ha="center", va="center")
+        ax.set_xticks([])  # no times to show (matplotlib's default axis would read 1970)
     ax.set_ylim(0, 100)
     ax.set_ylabel(f"share of events per {interval} (%)")
     ax.set_title(f"{title} ({sum(b.total for b in buckets)} events)")
     ax.xaxis.set_major_formatter(mdates.DateFormatter("%m-%d %H:%M"))
-    ax.legend(loc="center left", bbox_to_anchor=(1.0, 0.5), fontsize="small")
     fig.autofmt_xdate()
     fig.tight_layout()
     try:

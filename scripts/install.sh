@@ -139,7 +139,8 @@ chmod 0644 "$R/etc/systemd/system/$UNIT"
 cat > "$R/usr/local/bin/emotion-edge" <<EOF
 #!/bin/sh
 # emotion-edge report --since 24h | emotion-edge service --help | emotion-edge --source demo ...
-PYTHONPATH=$PREFIX exec $PREFIX/venv/bin/python -m edge "\$@"
+# -P: the installed code, never an edge/ folder in the current directory (a checkout, run as root with sudo)
+PYTHONPATH=$PREFIX exec $PREFIX/venv/bin/python -P -m edge "\$@"
 EOF
 chmod 0755 "$R/usr/local/bin/emotion-edge"
 display_install "$DISPLAY_MODE" "$R" "$PREFIX"

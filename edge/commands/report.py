@@ -54,23 +54,25 @@ def run(args: argparse.Namespace) -> int:
 
 
 def write_report(events: EventRange, args: argparse.Namespace) -> None:
-    """The table on stdout, then each file asked for; every part streams the range from the store again."""
+    """Each file asked for, then the table on stdout (so a reader that stops early, `| head`, loses no file);
+    every part streams the range from the store again."""
     from edge.report import auto_interval, by_interval, export_csv, export_json, format_table, plot_timeline, summarize
 
     count, first, last = events.stats()
     where = f"{args.db} since {args.since}" + (f" until {args.until}" if args.until else "")
     labels = events.labels()
+    written = []
+    if args.png:
+        interval = args.by if args.by != "track" else auto_interval(last - first if count else 0.0)
+        written.append(f"plot: {plot_timeline(by_interval(events.marks(), interval), labels, interval, args.png)}")
+    if args.csv:
+        written.append(f"csv: {export_csv(events.events(), labels, args.csv)}")
+    if args.json:
+        written.append(f"json: {export_json(events.events(), args.json)}")
     if not count:
         print(f"no events in {where}")
     else:
         print(f"{count} events in {where}")
         print(format_table(summarize(events.marks(), args.by), labels, args.by))
-    if args.png:
-        if not count:
-            raise EdgeError(f"--png {args.png}", "no events to plot")
-        interval = args.by if args.by != "track" else auto_interval(last - first)
-        print(f"plot: {plot_timeline(by_interval(events.marks(), interval), labels, interval, args.png)}")
-    if args.csv:
-        print(f"csv: {export_csv(events.events(), labels, args.csv)}")
-    if args.json:
-        print(f"json: {export_json(events.events(), args.json)}")
+    for line in written:
+        print(line)

@@ -89,7 +89,7 @@ def test_install_twice_gives_the_same_tree_and_uninstall_keeps_data(tmp_path):
     config = root / "etc" / "emotion-edge" / "config.yaml"
     assert 'uri: "0"' in config.read_text()
     launcher = (root / "usr/local/bin/emotion-edge").read_text()
-    assert "/opt/emotion-edge/venv/bin/python -m edge" in launcher
+    assert "/opt/emotion-edge/venv/bin/python -P -m edge" in launcher  # -P: not an edge/ in the working folder
 
     script("install.sh", *flags)
     assert tree(root) == first  # idempotent

@@ -112,6 +112,31 @@ def test_report_on_an_empty_window(tmp_path):
     assert done.returncode == 0 and done.stdout.startswith("no events")
 
 
+def test_an_empty_window_still_writes_every_file_asked_for(tmp_path):
+    """A nightly job on a quiet day: an empty plot, a header-only CSV and an empty JSON list, exit 0."""
+    png, table, dump = tmp_path / "quiet.png", tmp_path / "quiet.csv", tmp_path / "quiet.json"
+    done = report("--db", str(known_store(tmp_path)), "--since", "1h", "--png", str(png), "--csv", str(table),
+                  "--json", str(dump))
+    assert done.returncode == 0, done.stderr
+    assert png.read_bytes()[:8] == PNG_MAGIC
+    assert table.read_text().splitlines()[0].startswith("ts,time,session,track_id,label")
+    assert len(table.read_text().splitlines()) == 1 and json.loads(dump.read_text()) == []
+
+
+def test_a_reader_that_stops_early_gets_no_traceback_and_the_files_are_written(tmp_path):
+    """`report ... | head -1`: the files come before the table, and the closed pipe ends the command quietly."""
+    db, table = known_store(tmp_path), tmp_path / "e.csv"
+    command = [sys.executable, "-m", "edge", "report", "--db", str(db), "--since", "all", "--by", "minute",
+               "--csv", str(table)]
+    with subprocess.Popen(command, cwd=REPO, env=service_env(TZ="UTC"), stdout=subprocess.PIPE,
+                          stderr=subprocess.PIPE) as proc:
+        proc.stdout.close()  # the reader is gone before the first line
+        stderr = proc.stderr.read().decode()
+        code = proc.wait(timeout=120)
+    assert code == 141 and "Traceback" not in stderr, stderr
+    assert len(table.read_text().splitlines()) == 1 + len(KNOWN)
+
+
 def test_report_on_a_store_this_user_may_not_reach_says_sudo(deny_access, monkeypatch, capsys, tmp_path):
     """The service's store is under /var/lib/private (mode 0700): `emotion-edge report` without sudo."""
     from tests.edge.helpers import main_in_process
