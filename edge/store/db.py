@@ -61,6 +61,16 @@ class Retention:
 
 
 @dataclass(frozen=True)
+class Session:
+    """One row of `sessions`: the process that writes the store."""
+
+    id: int
+    started: float
+    pid: int
+    host: str
+
+
+@dataclass(frozen=True)
 class PruneResult:
     by_age: int = 0
     by_size: int = 0
@@ -144,8 +154,10 @@ def ensure_folder(path: Path) -> None:
 class EventStore:
     """One writer connection. Every method may raise sqlite3.Error; the caller decides to retry."""
 
-    def __init__(self, path: Path) -> None:
+    def __init__(self, path: Path, session: Session | None = None) -> None:
+        """`session`: the process's session when it reopens the store (after a fault), kept instead of a new row."""
         self.path = Path(path)
+        self.session = session
         self.conn = sqlite3.connect(self.path, timeout=BUSY_TIMEOUT_MS / 1000, isolation_level=None,
                                     check_same_thread=False)
         try:
@@ -167,8 +179,25 @@ class EventStore:
             raise sqlite3.OperationalError(f"cannot switch to WAL journal (got {mode})")
         conn.execute(f"PRAGMA synchronous = {SYNCHRONOUS}")
         conn.executescript(f"BEGIN; {SCHEMA} PRAGMA user_version = {SCHEMA_VERSION}; COMMIT;")
-        self.session_id = int(conn.execute("INSERT INTO sessions (started, pid, host) VALUES (?, ?, ?)",
-                                           (time.time(), os.getpid(), socket.gethostname())).lastrowid)
+        self.session = self._session(self.session)
+
+    def _session(self, wanted: Session | None) -> Session:
+        """`wanted` again if this file has it or can take its id (a fresh file after a corrupt one was moved
+        aside), else a new session row: one process's events stay one session across reopens."""
+        conn = self.conn
+        if wanted is not None:
+            conn.execute("INSERT OR IGNORE INTO sessions (id, started, pid, host) VALUES (?, ?, ?, ?)",
+                         (wanted.id, wanted.started, wanted.pid, wanted.host))
+            row = conn.execute("SELECT started, pid, host FROM sessions WHERE id = ?", (wanted.id,)).fetchone()
+            if row is not None and tuple(row) == (wanted.started, wanted.pid, wanted.host):
+                return wanted
+        started, pid, host = time.time(), os.getpid(), socket.gethostname()
+        rowid = conn.execute("INSERT INTO sessions (started, pid, host) VALUES (?, ?, ?)", (started, pid, host)).lastrowid
+        return Session(int(rowid), started, pid, host)
+
+    @property
+    def session_id(self) -> int:
+        return self.session.id
 
     def insert(self, events: Iterable[dict]) -> int:
         """All events in one transaction (all or nothing); returns how many."""

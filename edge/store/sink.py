@@ -20,7 +20,8 @@ from pathlib import Path
 from edge.errors import EdgeError
 from edge.sinks.base import BaseSink
 from edge.sinks.events import EventThrottle
-from edge.store.db import EventStore, PruneResult, Retention, describe_error, ensure_folder, is_corruption, quarantine
+from edge.store.db import (EventStore, PruneResult, Retention, Session, describe_error, ensure_folder, is_corruption,
+                           quarantine)
 from edge.types import FrameResult
 
 log = logging.getLogger(__name__)
@@ -53,6 +54,7 @@ class StoreSink(BaseSink):
         self._wake = threading.Event()
         self._closing = threading.Event()
         self._store: EventStore | None = None
+        self._session: Session | None = None  # kept across reopens: one process, one session
         self._fault: str | None = None
         self._fault_since = 0.0
         self._retry_at = 0.0
@@ -132,20 +134,21 @@ class StoreSink(BaseSink):
     def _try_open(self) -> bool:
         try:
             try:
-                self._store = EventStore(self.path)
+                self._store = EventStore(self.path, self._session)
             except sqlite3.DatabaseError as exc:
                 if not is_corruption(exc):
                     raise
                 moved = quarantine(self.path)
                 log.error("store %s: database is corrupt (%s); moved it to %s and started a new one",
                           self.path, exc, moved)
-                self._store = EventStore(self.path)
+                self._store = EventStore(self.path, self._session)
         except (sqlite3.Error, OSError) as exc:
             self._failed(f"cannot open ({describe_error(exc)})")
             return False
         except EdgeError as exc:
             self._failed(exc.problem)
             return False
+        self._session = self._store.session
         log.info("store %s: open (session %d, WAL)", self.path, self._store.session_id)
         return True
 

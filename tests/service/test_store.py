@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import dataclasses
 import logging
+import os
 import sqlite3
 import time
 from pathlib import Path
@@ -149,6 +151,10 @@ def test_full_database_keeps_events_and_heals_when_space_returns(tmp_path, caplo
     assert any("writing again" in m for m in messages), messages
     assert sink.fault is None and sink.events_dropped == 0
     assert count(db) == 3001
+    conn = sqlite3.connect(db)  # the reopen after the fault kept the process's session: one run, one session
+    assert conn.execute("SELECT count(*) FROM sessions").fetchone()[0] == 1
+    assert conn.execute("SELECT DISTINCT session_id FROM events").fetchall() == [(1,)]
+    conn.close()
 
 
 def test_queue_overflow_drops_oldest_and_counts(tmp_path):
@@ -222,8 +228,27 @@ def test_corruption_while_running_keeps_the_writer_alive(tmp_path, monkeypatch):
     wait_for(writer_settled(sink, 5))
     assert sink._thread.is_alive()  # noqa: SLF001 - committed by the writer, not by close()
     assert count(db) == 5 and sink.fault is None
-    assert len(list(tmp_path.glob("events.db.corrupt-*"))) == 1
+    moved, = tmp_path.glob("events.db.corrupt-*")
     sink.close()
+    old, new = sqlite3.connect(moved), sqlite3.connect(db)  # the fresh file carries on the same session
+    assert old.execute("SELECT id, started, pid FROM sessions").fetchall() == \
+        new.execute("SELECT id, started, pid FROM sessions").fetchall()
+    assert new.execute("SELECT DISTINCT session_id FROM events").fetchall() == [(1,)]
+    old.close()
+    new.close()
+
+
+def test_a_store_reopened_by_another_process_gets_a_new_session(tmp_path):
+    db = tmp_path / "events.db"
+    first = EventStore(db)
+    first.close()
+    second = EventStore(db, first.session)  # the same process reopening: the same session
+    assert second.session == first.session
+    second.close()
+    stranger = dataclasses.replace(first.session, pid=first.session.pid + 1)  # that id belongs to someone else
+    third = EventStore(db, stranger)
+    assert third.session_id == 2 and third.session.pid == os.getpid()
+    third.close()
 
 
 def test_an_unexpected_writer_error_is_a_fault_not_a_dead_thread(tmp_path, monkeypatch, caplog):
