@@ -125,12 +125,16 @@ def service_cannot_read(path: Path) -> str | None:
 
 def check_config(args: argparse.Namespace, cfg: RunConfig) -> int:
     """--check-config: the configuration as the service would use it (keys and values, the web settings, the
-    model file and its sidecar), checked without opening a camera, loading a model or binding a port."""
+    model file and its sidecar, a configured store file), checked without opening a camera, loading a model or binding a port."""
     from edge.config import resolve_data_path
     from edge.contract import load_contract
 
     model = resolve_data_path(cfg.classifier.model)
     load_contract(model)
+    if cfg.store.path is not None:  # else the unit's StateDirectory=, which systemd makes and owns
+        from edge.store.db import check_store_file
+
+        check_store_file(cfg.store.path)
     plugins = [name.rsplit(".", 1)[-1] for name in SINK_PLUGINS
                if importlib.import_module(name).check(args, cfg) is not None]
     print(f"config {args.config or '(defaults)'}: ok (source {cfg.source.uri}, model {model}, "

@@ -32,6 +32,8 @@ SIZE_HEADROOM = 0.9  # prune to this fraction of max_mb so pruning is not trigge
 CORRUPT_NAMES = ("SQLITE_CORRUPT", "SQLITE_NOTADB")
 SIDE_FILES = ("-wal", "-shm")
 SQLITE_HEADER = b"SQLite format 3\x00"
+SQLITE_HEADER_BYTES = 100
+USER_VERSION_OFFSET = 60  # PRAGMA user_version: 4 bytes, big-endian, in the database header
 SNIFF_BYTES = 4096  # enough of a file's head to tell text from a database page
 SECONDS_PER_DAY = 86400.0
 BYTES_PER_MB = 1024 * 1024
@@ -137,8 +139,8 @@ def is_text_file(path: Path) -> bool:
 
 
 def ensure_folder(path: Path) -> None:
-    """The store's folder exists and is writable and `path` is not a text file, else EdgeError (a configuration
-    problem, reported before the run starts)."""
+    """The store's folder exists and is writable and `path` passes check_store_file, else EdgeError (a
+    configuration problem, reported before the run starts)."""
     folder = path.parent
     try:
         folder.mkdir(parents=True, exist_ok=True)
@@ -146,9 +148,33 @@ def ensure_folder(path: Path) -> None:
         raise EdgeError(f"store {path}", f"cannot create folder {folder} ({describe_error(exc)})") from None
     if not os.access(folder, os.W_OK | os.X_OK):
         raise EdgeError(f"store {path}", f"folder {folder} is not writable")
+    check_store_file(path)
+
+
+def check_store_file(path: Path) -> None:
+    """EdgeError when `path` can never be this program's store, however often it is retried: a folder, a text
+    file, a file this user may not write, a store of a newer schema. Read-only checks (--check-config runs them)."""
+    thing = f"store {path}"
+    if checked(thing, path.is_dir, SUDO_HINT):
+        raise EdgeError(thing, f"is a folder; point store.path at a file in it, e.g. {path / 'events.db'}")
+    if not checked(thing, path.exists, SUDO_HINT):
+        return
     if is_text_file(path):
-        raise EdgeError(f"store {path}", "is a text file, not an SQLite database; left untouched: point store.path at "
-                                         "a new or existing .db file")
+        raise EdgeError(thing, "is a text file, not an SQLite database; left untouched: point store.path at "
+                               "a new or existing .db file")
+    if not os.access(path, os.R_OK | os.W_OK):
+        raise EdgeError(thing, f"not readable and writable by this user (uid {os.getuid()}); chown it to the user "
+                               "that runs this, or point store.path elsewhere")
+    try:
+        with path.open("rb") as handle:
+            header = handle.read(SQLITE_HEADER_BYTES)
+    except OSError as exc:
+        raise EdgeError(thing, f"cannot read ({describe_error(exc)})") from None
+    if header.startswith(SQLITE_HEADER) and len(header) == SQLITE_HEADER_BYTES:
+        version = int.from_bytes(header[USER_VERSION_OFFSET:USER_VERSION_OFFSET + 4], "big", signed=True)
+        if version > SCHEMA_VERSION:
+            raise EdgeError(thing, f"schema version {version} is newer than this program ({SCHEMA_VERSION}); "
+                                   "update the program or point store.path elsewhere")
 
 
 class EventStore:

@@ -276,3 +276,34 @@ def test_an_unexpected_writer_error_is_a_fault_not_a_dead_thread(tmp_path, monke
     messages = [r.getMessage() for r in caplog.records]
     assert any("unexpected error in the writer thread" in m for m in messages)
     assert any("unexpected RuntimeError (boom)" in m for m in messages)
+
+
+@pytest.mark.parametrize("make, problem", [
+    (lambda path: path.mkdir(), "is a folder; point store.path at a file in it"),
+    (lambda path: path.write_text("events: yes\n"), "is a text file, not an SQLite database"),
+    (lambda path: newer_store(path), r"schema version 7 is newer than this program \(1\)"),
+], ids=["folder", "text", "newer-schema"])
+def test_a_store_that_can_never_open_fails_at_start_not_after(tmp_path, make, problem):
+    """Not a fault to retry for weeks while events pile up in memory: a configuration error before the run."""
+    path = tmp_path / "events.db"
+    make(path)
+    before = sorted(p.name for p in tmp_path.iterdir())
+    with pytest.raises(EdgeError, match=problem):
+        StoreSink(path)
+    assert sorted(p.name for p in tmp_path.iterdir()) == before  # nothing moved aside or created
+
+
+def newer_store(path: Path) -> None:
+    EventStore(path).close()
+    conn = sqlite3.connect(path)
+    conn.execute("PRAGMA user_version = 7")
+    conn.close()
+
+
+def test_a_store_file_this_user_may_not_write_fails_at_start(tmp_path, monkeypatch):
+    path = tmp_path / "events.db"
+    EventStore(path).close()
+    real_access = os.access
+    monkeypatch.setattr(os, "access", lambda p, mode: False if Path(p) == path else real_access(p, mode))
+    with pytest.raises(EdgeError, match="not readable and writable by this user"):
+        StoreSink(path)
