@@ -97,7 +97,9 @@ def build_sinks(cfg: RunConfig, window: bool, fps: float | None = None, live: bo
 
             sinks.append(StoreSink.from_config(cfg.store, cfg.output.interval_s, cfg.output.dir, by_track))
         if cfg.output.video is not None:
-            from edge.sinks.video import VideoSink
+            from edge.sinks.video import VideoSink, refuse_source_as_output
+
+            refuse_source_as_output(cfg.output.video, cfg.source.uri)
 
             sinks.append(VideoSink(cfg.output.video, fps or cfg.source.fps, real_time=live))
         if cfg.output.save_crops:

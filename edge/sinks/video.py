@@ -12,6 +12,7 @@ into slots it missed and dropped when another already filled its slot, and the v
 from __future__ import annotations
 
 import logging
+import math
 import os
 from pathlib import Path
 
@@ -30,12 +31,13 @@ CONTAINERS = (".mp4", ".m4v", ".mov", ".avi", ".mkv")  # file suffixes OpenCV's 
 PROBE_SIZE = (64, 48)  # the throw-away writer that checks, before the run, that the file can be written
 LETTERBOX_COLOUR = (0, 0, 0)
 MAX_FILL_S = 2.0  # a longer pause (a reconnect, a stall) is cut, not filled with a still frame
+SLOT_EPSILON = 1e-6  # a capture at 1.9999999 slots (float time arithmetic) belongs to slot 2
 
 
 def slots_due(elapsed_s: float, fps: float) -> int:
     """How many frame slots a real-time video holds once `elapsed_s` seconds of capture have passed: slot k
-    starts at k / fps, and the first frame fills slot 0."""
-    return int(max(0.0, elapsed_s) * fps) + 1
+    starts at k / fps, and the first frame fills slot 0 (0 or less before it: the clock went back)."""
+    return math.floor(elapsed_s * fps + SLOT_EPSILON) + 1
 
 
 def letterbox(image: np.ndarray, size: tuple[int, int]) -> np.ndarray:
@@ -77,6 +79,20 @@ def check_output(path: Path) -> None:
         probe.unlink(missing_ok=True)
 
 
+def refuse_source_as_output(path: Path, source_uri: str | None) -> None:
+    """EdgeError if the output video is the source file itself: the writer would truncate the recording it reads."""
+    if not source_uri or "://" in source_uri:
+        return
+    source = Path(source_uri)
+    try:
+        same = os.path.samefile(path, source)
+    except OSError:  # either does not exist (yet): no file to lose
+        return
+    if same:
+        raise EdgeError(f"output video {path}", "is the source video itself; writing it would destroy the recording "
+                                                "being read (choose another file)")
+
+
 class VideoSink(BaseSink):
     """`real_time`: pace frames by capture time (live sources); else write every frame once (files, folders)."""
 
@@ -115,7 +131,8 @@ class VideoSink(BaseSink):
         if self._origin is None:
             self._origin = timestamp
         due = slots_due(timestamp - self._origin, self.fps)
-        if due - self.frames > MAX_FILL_S * self.fps:  # a long pause: this frame takes the next slot
+        if abs(due - self.frames) > MAX_FILL_S * self.fps:  # a long pause, or the clock stepped (NTP on a Pi
+            # without a real-time clock): this frame takes the next slot
             self._origin = timestamp - self.frames / self.fps
             due = self.frames + 1
             self.cuts += 1
@@ -134,7 +151,7 @@ class VideoSink(BaseSink):
         paced = ""
         if self.real_time:
             paced = f", real time at {self.fps:.3g} fps: {self.repeated} repeated, {self.dropped} dropped"
-            paced += f", {self.cuts} pauses over {MAX_FILL_S:g} s cut" if self.cuts else ""
+            paced += f", {self.cuts} pauses or clock steps over {MAX_FILL_S:g} s cut" if self.cuts else ""
         return f"video: {self.path.resolve()} ({self.frames} frames{resized}{paced})"
 
     def close(self) -> None:

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import re
+import tempfile
+from pathlib import Path
 
 import cv2
 import numpy as np
@@ -172,9 +174,41 @@ def test_a_live_source_is_paced_into_real_time(tmp_path):
     assert all(abs(got - want) <= 6 for got, want in zip(levels, expected)), levels  # mp4v is lossy
 
 
-def test_slots_due_counts_the_first_frame_and_ignores_clock_steps_back():
+def test_slots_due_counts_the_first_frame_and_tolerates_float_time():
     from edge.sinks.video import slots_due
 
     assert slots_due(0.0, LIVE_FPS) == 1
     assert slots_due(0.099, LIVE_FPS) == 1 and slots_due(0.1, LIVE_FPS) == 2
-    assert slots_due(-5.0, LIVE_FPS) == 1
+    assert slots_due(0.3 - 0.2, LIVE_FPS) == 2  # 0.09999999999999998 s: float arithmetic, still slot 1
+    assert slots_due(-5.0, LIVE_FPS) <= 0  # the clock went back: VideoSink cuts there
+
+
+def test_pacing_survives_the_clock_stepping_back():
+    """An NTP correction on a Pi without a real-time clock: frames after a 60 s step back are written, not dropped."""
+    sink = VideoSink(Path(tempfile.mkdtemp()) / "step.mp4", fps=LIVE_FPS, real_time=True)
+    for index in range(20):
+        sink.write(timed_result(FIRST_SIZE, index, 1000.0 + index / LIVE_FPS, GREY))
+    for index in range(20, 40):
+        sink.write(timed_result(FIRST_SIZE, index, 940.0 + index / LIVE_FPS, GREY))
+    sink.close()
+    assert (sink.frames, sink.dropped, sink.cuts) == (40, 0, 1)
+
+
+def test_the_source_video_is_never_the_output(emotion_model, tmp_path):
+    from edge.commands.run import build_pipeline
+    from edge.config import RunConfig
+    from edge.demo import make_demo_frames
+
+    clip = tmp_path / "clip.mp4"
+    writer = cv2.VideoWriter(str(clip), cv2.VideoWriter_fourcc(*"mp4v"), FILE_FPS, (640, 480))
+    for image in make_demo_frames(CLIP_FRAMES):
+        writer.write(image)
+    writer.release()
+    recorded = clip.read_bytes()
+    (tmp_path / "sub").mkdir()
+    cfg = RunConfig.model_validate({
+        "source": {"uri": str(clip)}, "detector": {"type": "haar"}, "classifier": {"model": str(emotion_model)},
+        "output": {"dir": str(tmp_path), "events": False, "video": str(tmp_path / "sub" / ".." / "clip.mp4")}})
+    with pytest.raises(EdgeError, match="is the source video itself"):
+        build_pipeline(cfg)
+    assert clip.read_bytes() == recorded
