@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import time
 from pathlib import Path
 
 import cv2
@@ -14,9 +15,13 @@ from edge.types import FaceResult, FrameResult
 
 log = logging.getLogger(__name__)
 
+RUN_STAMP_FORMAT = "%Y%m%dT%H%M%SZ"
+
 
 class CropSink(BaseSink):
-    """Writes `<dir>/track<id>_<frame>_<label>.jpg`, at most one per track per interval.
+    """Writes `<dir>/<run start>_track<id>_<frame>_<label>.jpg`, at most one per track per interval. Track ids and
+    frame numbers restart with every run (and service restart); the run's start time (UTC) in the name keeps an
+    earlier run's crops from being overwritten.
 
     A crop that cannot be written (disk full, folder removed) is counted in `failed`, not `written`; the first
     failure of a run of failures is a warning, the rest are debug lines, and the next success is logged.
@@ -29,6 +34,7 @@ class CropSink(BaseSink):
         except OSError as exc:
             raise EdgeError(f"crops folder {self.folder}", f"cannot create ({exc.strerror})") from None
         self._throttle = EventThrottle(interval_s, by_track)
+        self.run_stamp = time.strftime(RUN_STAMP_FORMAT, time.gmtime())
         self.written = 0
         self.failed = 0
         self._failing = False
@@ -39,7 +45,7 @@ class CropSink(BaseSink):
 
     def _save(self, result: FrameResult, face: FaceResult) -> None:
         b = face.box
-        path = self.folder / f"track{face.track_id}_{result.frame.index:06d}_{face.label}.jpg"
+        path = self.folder / f"{self.run_stamp}_track{face.track_id}_{result.frame.index:06d}_{face.label}.jpg"
         try:
             ok = cv2.imwrite(str(path), result.frame.image[b.y1:b.y2, b.x1:b.x2])
         except cv2.error:

@@ -3,7 +3,7 @@
     python tests/arm64/compare_labels.py HOST_OUT ARM_OUT [--json summary.json] [--prob-tol 0.02]
 
 Each folder comes from a run with `--interval 0 --save-crops`: events.jsonl then holds one line per face per
-frame, and crops/ one file `track<id>_<frame>_<label>.jpg` per line. The crops give the frame index (the events
+frame, and crops/ one file `<run start>_track<id>_<frame>_<label>.jpg` per line. The crops give the frame index (the events
 carry only a wall-clock ts); the k-th crop of a track pairs with the k-th event of that track.
 
 Passes (exit 0) when both runs saw the same (frame, track) pairs with the same label each. The largest
@@ -21,7 +21,7 @@ from collections import defaultdict
 from dataclasses import dataclass
 from pathlib import Path
 
-CROP_NAME = re.compile(r"^track(\d+)_(\d+)_(.+)\.jpg$")
+CROP_NAME = re.compile(r"^(?:\d{8}T\d{6}Z_)?track(\d+)_(\d+)_(.+)\.jpg$")  # run start stamp, then the track
 
 
 class InputError(Exception):

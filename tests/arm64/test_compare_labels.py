@@ -8,6 +8,7 @@ from pathlib import Path
 from tests.arm64.compare_labels import compare, main, read_run
 
 PROBS = {"happy": 0.7, "sad": 0.2, "neutral": 0.1}
+RUN_STAMP = "20261205T010000Z"  # as edge.sinks.crops names a run's crops
 
 
 def make_run(folder: Path, faces: list[tuple[int, int, str]], probs: dict | None = None, shift: int = 0) -> Path:
@@ -15,7 +16,7 @@ def make_run(folder: Path, faces: list[tuple[int, int, str]], probs: dict | None
     (folder / "crops").mkdir(parents=True)
     lines = []
     for frame, track, label in faces:
-        (folder / "crops" / f"track{track}_{frame:06d}_{label}.jpg").write_bytes(b"")
+        (folder / "crops" / f"{RUN_STAMP}_track{track}_{frame:06d}_{label}.jpg").write_bytes(b"")
         event = {"ts": 1000.0 + frame / 30, "track_id": track, "box": [10 + shift, 10, 60, 60], "label": label,
                  "confidence": 0.7, "probs": probs or PROBS, "source": "demo"}
         lines.append(json.dumps(event))
@@ -59,6 +60,6 @@ def test_unreadable_input_is_exit_2(tmp_path: Path, capsys) -> None:
     assert main([str(tmp_path / "absent"), str(good)]) == 2
     assert "events.jsonl: missing" in capsys.readouterr().err
     smoothed = make_run(tmp_path / "s", FACES)
-    (smoothed / "crops" / "track1_000000_happy.jpg").unlink()  # events with --interval > 0 would not pair up
+    (smoothed / "crops" / f"{RUN_STAMP}_track1_000000_happy.jpg").unlink()  # events with --interval > 0 would not pair up
     assert main([str(good), str(smoothed)]) == 2
     assert "crops and events disagree" in capsys.readouterr().err

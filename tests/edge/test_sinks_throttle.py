@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import time
 
 import numpy as np
 import pytest
@@ -69,7 +70,18 @@ def test_crop_sink_counts_only_written_crops(tmp_path, monkeypatch, caplog):
     monkeypatch.undo()
     sink.write(result(BASE_TS + 3, 1, index=3))
     assert (sink.written, sink.failed) == (1, 3)
-    assert [p.name for p in (tmp_path / "crops").iterdir()] == ["track1_000003_happy.jpg"]
+    assert [p.name for p in (tmp_path / "crops").iterdir()] == [f"{sink.run_stamp}_track1_000003_happy.jpg"]
+
+
+def test_a_second_run_keeps_the_first_runs_crops(tmp_path, monkeypatch):
+    """Track ids and frame numbers restart with every run: the run's start time keeps the names apart."""
+    import edge.sinks.crops as crops
+
+    real_gmtime = time.gmtime
+    for start in (BASE_TS, BASE_TS + 60):
+        monkeypatch.setattr(crops.time, "gmtime", lambda *_, start=start: real_gmtime(start))
+        crops.CropSink(tmp_path / "crops", interval_s=0.0).write(result(BASE_TS, 1, index=0))
+    assert len(list((tmp_path / "crops").iterdir())) == 2
 
 
 def test_crop_sink_prunes_its_tracks(tmp_path):
