@@ -4,11 +4,10 @@ stdout, unbuffered, for journald); commands only apply the configured level (edg
 from __future__ import annotations
 
 import logging
-import os
 import sys
 from collections.abc import Sequence
 
-from edge.cli_common import setup_logging
+from edge.cli_common import setup_logging, silence_stdout
 from edge.errors import EdgeError
 
 EXIT_INTERRUPTED = 130  # 128 + SIGINT, as a shell reports a Ctrl-C
@@ -28,7 +27,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:  # Ctrl-C before the run's own handler is installed (e.g. while models load)
         return EXIT_INTERRUPTED
     except BrokenPipeError:  # stdout's reader stopped early (`report | head`): not an error worth a traceback
-        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())  # so the exit flush fails no more
+        silence_stdout()  # so the exit flush fails no more
         return EXIT_BROKEN_PIPE
 
 

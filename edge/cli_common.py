@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import logging
+import os
 import sys
 from typing import NoReturn
 
@@ -39,9 +40,32 @@ def non_negative_int(text: str) -> int:
     return value
 
 
+class StdoutHandler(logging.StreamHandler):
+    """Log lines to stdout; when its reader goes away (`python -m edge ... | head`), stdout is pointed at
+    /dev/null and the run goes on quietly instead of printing a "--- Logging error ---" traceback per line."""
+
+    def handleError(self, record: logging.LogRecord) -> None:  # noqa: N802 - logging's name
+        if isinstance(sys.exc_info()[1], BrokenPipeError):
+            silence_stdout()
+            return
+        super().handleError(record)
+
+
+def silence_stdout() -> None:
+    """Point stdout's file descriptor at /dev/null (its reader is gone): later writes and the exit flush succeed."""
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        os.close(devnull)
+    except (OSError, ValueError):
+        pass  # stdout is not a real file here (a test's capture): nothing to redirect
+
+
 def setup_logging(level: int = logging.INFO) -> None:
     """INFO and above to stdout, unbuffered (progress lines reach a log file or journald as they happen);
     stderr stays free for the one-line errors."""
     if hasattr(sys.stdout, "reconfigure"):
         sys.stdout.reconfigure(write_through=True)
-    logging.basicConfig(level=level, format=LOG_FORMAT, stream=sys.stdout, force=True)
+    handler = StdoutHandler(sys.stdout)
+    handler.setFormatter(logging.Formatter(LOG_FORMAT))
+    logging.basicConfig(level=level, handlers=[handler], force=True)

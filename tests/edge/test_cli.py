@@ -206,3 +206,15 @@ def test_window_on_a_virtual_display(emotion_model, tmp_path):
 def test_window_on_without_display_is_an_error(emotion_model, tmp_path):
     assert_one_line_error(run_edge("--source", "demo", "--window", "on", "--model", str(emotion_model), cwd=tmp_path),
                           "window: no display")
+
+
+def test_a_log_reader_that_stops_early_gets_no_tracebacks(emotion_model, tmp_path):
+    """`python -m edge ... | head -1`: the run goes on quietly, writes its events and exits 0."""
+    command = [sys.executable, "-m", "edge", "--source", "demo", "--headless", "--max-frames", "20", "--detector",
+               "haar", "--model", str(emotion_model), "--out", str(tmp_path)]
+    with subprocess.Popen(command, cwd=REPO, env=edge_env(), stdout=subprocess.PIPE, stderr=subprocess.PIPE) as proc:
+        proc.stdout.close()  # the reader is gone before the first log line
+        stderr = proc.stderr.read().decode()
+        code = proc.wait(timeout=120)
+    assert code == 0 and "Traceback" not in stderr and "Logging error" not in stderr, stderr[-2000:]
+    assert (tmp_path / "events.jsonl").read_text().strip()
