@@ -15,7 +15,7 @@ import cv2
 import numpy as np
 from werkzeug.exceptions import BadRequest, RequestEntityTooLarge, UnsupportedMediaType
 
-from edge.commands.photo import chart_png, chart_title, classify_photo
+from edge.commands.photo import chart_png, chart_title, classify_photo, photo_detector_config
 from edge.config import RunConfig
 from edge.sinks.overlay import draw_overlay
 from edge.web.state import face_json
@@ -72,7 +72,7 @@ class PhotoService:
             classifier = EmotionClassifier(self.cfg.classifier.model, self.cfg.classifier.num_threads,
                                            self.cfg.classifier.batch)
             try:
-                detector = make_detector(self.cfg.detector)
+                detector = make_detector(photo_detector_config(self.cfg.detector))
             except BaseException:
                 classifier.close()
                 raise

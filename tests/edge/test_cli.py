@@ -7,6 +7,7 @@ import sys
 import time
 
 import cv2
+import numpy as np
 import pytest
 
 from tests.edge.helpers import REPO, edge_env, error_lines, run_edge
@@ -218,3 +219,24 @@ def test_a_log_reader_that_stops_early_gets_no_tracebacks(emotion_model, tmp_pat
         code = proc.wait(timeout=120)
     assert code == 0 and "Traceback" not in stderr and "Logging error" not in stderr, stderr[-2000:]
     assert (tmp_path / "events.jsonl").read_text().strip()
+
+
+def test_photo_mode_finds_the_face_of_a_large_photo_and_replaces_its_earlier_charts(emotion_model, tmp_path):
+    """A 12 MP photo with a 290 px face: the live defaults (MediaPipe short-range, Haar at 400 px) find nothing."""
+    from skimage import data
+
+    photo = np.full((3000, 4000, 3), 90, np.uint8)
+    face = cv2.resize(cv2.cvtColor(data.astronaut(), cv2.COLOR_RGB2BGR), None, fx=3.0, fy=3.0)
+    photo[800:800 + face.shape[0], 1500:1500 + face.shape[1]] = face
+    image = tmp_path / "portrait.jpg"
+    cv2.imwrite(str(image), photo)
+    out = tmp_path / "p"
+    out.mkdir()
+    (out / "portrait_face2_probs.png").write_bytes(b"from an earlier run that found two faces")
+    done = run_edge("photo", str(image), "--out", str(out), "--model", str(emotion_model))
+    assert done.returncode == 0, done.stderr
+    rows = [line.split() for line in done.stdout.splitlines() if line.split()[:1] == ["1"]]
+    assert len(rows) == 1 and rows[0][2] == "happy", done.stdout
+    x1, y1, x2, y2 = map(int, rows[0][1].split(","))
+    assert 1500 < x1 < x2 < 1500 + face.shape[1] and 800 < y1 < y2 < 800 + face.shape[0]
+    assert sorted(p.name for p in out.iterdir()) == ["portrait_annotated.png", "portrait_face1_probs.png"]
