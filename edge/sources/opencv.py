@@ -62,7 +62,10 @@ def file_fps(cap: cv2.VideoCapture, configured: float) -> float:
 class CaptureSource:
     """One cv2.VideoCapture. `kind` is camera, video or stream; video files may loop.
 
-    `fps` is the file's own frame rate for video files, else the configured one (for the annotated video)."""
+    `fps` is the file's own frame rate for video files, else the configured one (for the annotated video).
+    A video file's frames are stamped with the video's own time (the open time plus frame index / fps), not with
+    when they happen to be processed: events then fall at the moment of the video they describe, and per-second
+    throttling and gap detection do not depend on how fast this machine decodes (a loop keeps counting on)."""
 
     def __init__(self, uri: str | int, kind: str, width: int = 640, height: int = 480, fps: float = 30.0,
                  loop: bool = False) -> None:
@@ -89,7 +92,12 @@ class CaptureSource:
                     "video": "cannot open or decode video"}[kind]
             error = SourceUnavailable if kind in LIVE_KINDS else EdgeError  # a camera or stream may come back
             raise error(f"source {shown_uri(uri)}", what)
-        self.fps = file_fps(self._cap, fps) if kind == "video" else fps
+        # A stream URL that names a file (http://host/clip.mp4) has a frame count; RTSP and live HTTP have none.
+        self.finite = kind == "stream" and self._cap.get(cv2.CAP_PROP_FRAME_COUNT) > 0
+        self._video_time = kind == "video" or self.finite
+        self.fps = file_fps(self._cap, fps) if self._video_time else fps
+        self._opened_at = time.time()
+        self._ended = False
         h, w = self._pending.shape[:2]
         log.info("opened %s (%dx%d, %.3g fps)", self.name, w, h, self.fps)
 
@@ -97,14 +105,22 @@ class CaptureSource:
         image, self._pending = self._pending, None
         if image is None:
             ok, image = self._cap.read()
-            if not ok and self.kind == "video" and self.loop:
+            if not ok and self._video_time and self.loop:
                 self._cap.set(cv2.CAP_PROP_POS_FRAMES, 0)
                 ok, image = self._cap.read()
             if not ok:
+                self._ended = self.finite and not self.loop
                 return None
-        frame = Frame(image=image, timestamp=time.time(), index=self._index, source=self.name)
+        stamp = self._opened_at + self._index / self.fps if self._video_time else time.time()
+        frame = Frame(image=image, timestamp=stamp, index=self._index, source=self.name)
         self._index += 1
         return frame
+
+    @property
+    def ended(self) -> bool:
+        """A finite file behind a stream URL was read to its end: done, not a dropped stream to reconnect (with
+        --loop it is reopened, which plays it again)."""
+        return self._ended
 
     def close(self) -> None:
         self._cap.release()

@@ -76,8 +76,12 @@ class ReconnectingSource:
                 self._index += 1
                 return frame
             if self._source is not None:
+                ended = getattr(self._source, "ended", False)
                 self._source.close()
                 self._source = None
+                if ended:
+                    log.info("%s: end of the file", self.name)
+                    return None
             if not self._reopen():
                 return None
         return None

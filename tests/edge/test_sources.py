@@ -13,6 +13,7 @@ from edge.sources import open_source, resolve_kind
 from edge.sources.reconnect import ReconnectingSource
 from edge.types import Frame
 
+VIDEO_FPS = 10  # the rate test clips are written at
 
 class FlakySource:
     """Delivers `good` frames, then None (camera unplugged)."""
@@ -115,10 +116,14 @@ def test_backing_off_only_while_waiting_not_while_reopening():
 
 
 def write_video(path, frames):
-    writer = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*"mp4v"), 10, (640, 480))
+    writer = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*"mp4v"), VIDEO_FPS, (640, 480))
     for image in frames:
         writer.write(image)
     writer.release()
+
+
+def video_time_steps(frames) -> list[float]:
+    return [b.timestamp - a.timestamp for a, b in zip(frames, frames[1:])]
 
 
 def test_video_file_end_of_stream_and_loop(tmp_path):
@@ -126,12 +131,15 @@ def test_video_file_end_of_stream_and_loop(tmp_path):
     write_video(path, make_demo_frames(5))
     source = open_source(SourceConfig(uri=str(path)))
     assert resolve_kind(SourceConfig(uri=str(path))) == ("video", str(path))
-    frames = iter(source.read, None)
-    assert len(list(frames)) == 5
+    frames = list(iter(source.read, None))
+    assert len(frames) == 5
     source.close()
+    # stamped with the video's own time, however fast it is decoded: 1/fps apart
+    assert video_time_steps(frames) == pytest.approx([1 / VIDEO_FPS] * 4, abs=1e-5)
     looped = open_source(SourceConfig(uri=str(path), loop=True))
-    assert all(looped.read() is not None for _ in range(12))
+    frames = [looped.read() for _ in range(12)]
     looped.close()
+    assert all(frames) and video_time_steps(frames) == pytest.approx([1 / VIDEO_FPS] * 11, abs=1e-5)  # on across the loop
 
 
 def test_image_folder_and_still_image(tmp_path, caplog):
@@ -203,6 +211,13 @@ def test_http_stream_source(tmp_path):
         source = open_source(SourceConfig(uri=uri, reconnect=False))
         assert len(list(iter(source.read, None))) == 6
         source.close()
+        source = open_source(SourceConfig(uri=uri))  # reconnecting, as a stream is by default: a file still ends
+        frames = list(iter(source.read, None))
+        source.close()
+        assert len(frames) == 6 and video_time_steps(frames) == pytest.approx([1 / VIDEO_FPS] * 5, abs=1e-5)
+        looped = open_source(SourceConfig(uri=uri, loop=True))
+        assert all(looped.read() is not None for _ in range(15))
+        looped.close()
         with pytest.raises(EdgeError, match="cannot open stream"):
             open_source(SourceConfig(uri=uri.replace("clip", "missing")))
         secret = uri.replace("http://", "http://viewer:s3cret@")  # the password opens; it is never shown
