@@ -14,6 +14,7 @@ log = logging.getLogger(__name__)
 
 LIVE_KINDS = ("camera", "picamera2", "stream")
 DEFAULT_CAMERA = "0"
+DEVICE_PREFIX = "/dev/"  # a device node, also udev's stable names, which survive replugging in another port
 
 
 def is_camera_index(uri: str) -> bool:
@@ -33,7 +34,7 @@ def resolve_kind(cfg: SourceConfig) -> tuple[str, str]:
         return "demo", uri
     if lowered in ("picamera2", "picam", "picamera"):
         return "picamera2", uri
-    if is_camera_index(uri) or uri.startswith("/dev/video"):
+    if is_camera_index(uri) or uri.startswith(DEVICE_PREFIX):  # /dev/video2, /dev/v4l/by-id/usb-...-video-index0
         return "camera", uri
     if "://" in uri:
         return "stream", uri

@@ -195,6 +195,9 @@ def test_resolve_kinds(tmp_path):
     assert resolve_kind(SourceConfig(uri="picamera2"))[0] == "picamera2"
     assert resolve_kind(SourceConfig(uri=str(tmp_path)))[0] == "folder"
     assert resolve_kind(SourceConfig(uri="x.JPG"))[0] == "image"
+    stable = "/dev/v4l/by-id/usb-046d_HD_Webcam-video-index0"  # udev's name: not a video file, even when unplugged
+    assert resolve_kind(SourceConfig(uri=stable)) == ("camera", stable)
+    assert resolve_kind(SourceConfig(uri="/dev/video2")) == ("camera", "/dev/video2")
 
 
 def test_http_stream_source(tmp_path):
