@@ -17,7 +17,7 @@ import socket
 import sqlite3
 import time
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 from edge.errors import EdgeError, checked
@@ -231,6 +231,15 @@ class EventStore:
         with self.transaction():
             self.conn.executemany(INSERT, rows)
         return len(rows)
+
+    def shift_session(self, delta_s: float) -> int:
+        """Move this session's events and start by `delta_s` seconds (a wall-clock step, edge.store.clock)."""
+        with self.transaction():
+            moved = self.conn.execute("UPDATE events SET ts = ts + ? WHERE session_id = ?",
+                                      (delta_s, self.session_id)).rowcount
+            self.conn.execute("UPDATE sessions SET started = started + ? WHERE id = ?", (delta_s, self.session_id))
+        self.session = replace(self.session, started=self.session.started + delta_s)
+        return moved
 
     def transaction(self):
         return _Transaction(self.conn)

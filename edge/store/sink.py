@@ -19,6 +19,7 @@ from pathlib import Path
 
 from edge.errors import EdgeError
 from edge.sinks.base import BaseSink
+from edge.store.clock import ClockWatch
 from edge.sinks.events import EventThrottle
 from edge.store.db import (EventStore, PruneResult, Retention, Session, describe_error, ensure_folder, is_corruption,
                            quarantine)
@@ -55,6 +56,9 @@ class StoreSink(BaseSink):
         self._closing = threading.Event()
         self._store: EventStore | None = None
         self._session: Session | None = None  # kept across reopens: one process, one session
+        self._clock = ClockWatch()
+        self._pending_shift = 0.0  # clock steps (s) not yet applied to the committed events
+        self.clock_steps = 0
         self._fault: str | None = None
         self._fault_since = 0.0
         self._retry_at = 0.0
@@ -76,6 +80,9 @@ class StoreSink(BaseSink):
 
     # --- pipeline side --------------------------------------------------------------------
     def write(self, result: FrameResult) -> None:
+        step = self._clock.step()
+        if step:
+            self._clock_stepped(step)
         events = self._throttle.events(result)
         if not events:
             return
@@ -94,6 +101,35 @@ class StoreSink(BaseSink):
                       self.path, self._queue_limit)
         if queued >= BATCH_EVENTS:
             self._wake.set()
+
+    def _clock_stepped(self, delta_s: float) -> None:
+        """Every event of this run so far was stamped by the clock before the step: the queued ones are replaced
+        by moved copies now (a batch being written keeps its own, unmoved, dicts), the committed ones (and that
+        batch) are moved in the database by the writer before it writes anything else."""
+        with self._lock:
+            self._queue = deque({**event, "ts": round(event["ts"] + delta_s, 3)} for event in self._queue)
+            self._pending_shift += delta_s
+            self.clock_steps += 1
+        log.warning("store %s: the wall clock stepped by %+.1f s (NTP on a device without a real-time clock?); "
+                    "this run's earlier events are moved by it (lines already in events.jsonl are not)",
+                    self.path, delta_s)
+
+    def _apply_shift(self) -> bool:
+        """Move the committed events by the pending clock steps; False (a fault, retried) if that fails."""
+        with self._lock:
+            delta = self._pending_shift
+        if not delta:
+            return True
+        try:
+            moved = self._store.shift_session(delta)
+        except sqlite3.Error as exc:
+            self._failed(f"cannot move events after a clock step ({describe_error(exc)})")
+            return False
+        with self._lock:
+            self._pending_shift -= delta
+        self._session = self._store.session
+        log.info("store %s: moved %d committed events by %+.1f s", self.path, moved, delta)
+        return True
 
     @property
     def queued(self) -> int:
@@ -126,6 +162,8 @@ class StoreSink(BaseSink):
             return
         if self._store is None and not self._try_open():
             return
+        if not self._apply_shift():
+            return
         self._flush()
         if self._store is not None and self._fault is None and now >= self._next_prune:
             self._prune()
@@ -154,6 +192,8 @@ class StoreSink(BaseSink):
 
     def _flush(self) -> None:
         with self._lock:
+            if self._pending_shift:  # a step came after _apply_shift: move the committed events first
+                return
             batch = list(self._queue)
             self._trimmed = 0
         if not batch:

@@ -307,3 +307,61 @@ def test_a_store_file_this_user_may_not_write_fails_at_start(tmp_path, monkeypat
     monkeypatch.setattr(os, "access", lambda p, mode: False if Path(p) == path else real_access(p, mode))
     with pytest.raises(EdgeError, match="not readable and writable by this user"):
         StoreSink(path)
+
+
+class SteppableClock:
+    """A wall clock that can be stepped (NTP's first answer) over a boot clock that runs on undisturbed."""
+
+    def __init__(self) -> None:
+        self.step_s = 0.0
+
+    def wall(self) -> float:
+        return time.time() + self.step_s
+
+    @staticmethod
+    def boot() -> float:
+        return time.monotonic()
+
+
+def test_a_clock_step_moves_the_runs_earlier_events_committed_and_queued(tmp_path):
+    """A Pi boots with a stale clock and NTP steps it an hour on: every event stamped before the step, committed
+    or still queued (the database is locked then), moves by that hour; later events and other runs do not."""
+    from edge.store.clock import ClockWatch
+
+    db = tmp_path / "events.db"
+    earlier = EventStore(db)  # another run's event: never moved
+    earlier.insert([event(BASE_TS - DAY)])
+    earlier.close()
+    clock = SteppableClock()
+    sink = StoreSink(db, interval_s=0.0)
+    sink._clock = ClockWatch(wall=clock.wall, boot=clock.boot)  # noqa: SLF001 - the test's clock
+    for i in range(3):
+        sink.write(frame_result(i))
+    wait_for(lambda: sink.events_committed == 3)
+    holder = sqlite3.connect(db, isolation_level=None)
+    holder.execute("BEGIN EXCLUSIVE")  # the next two stay queued
+    for i in range(3, 5):
+        sink.write(frame_result(i))
+    clock.step_s = 3600.0
+    sink.write(frame_result(3600 + 5))  # stamped by the corrected clock
+    holder.execute("ROLLBACK")
+    holder.close()
+    sink.close()
+    conn = sqlite3.connect(db)
+    stamps = [round(ts - BASE_TS, 3) for (ts,) in conn.execute("SELECT ts FROM events ORDER BY id")]
+    started = [row[0] for row in conn.execute("SELECT started FROM sessions ORDER BY id")]
+    conn.close()
+    assert stamps == [-DAY, 3600, 3601, 3602, 3603, 3604, 3605]
+    assert sink.clock_steps == 1 and started[1] > time.time() + 3000  # the run's start moved too
+
+
+def test_small_clock_adjustments_move_nothing():
+    from edge.store.clock import ClockWatch
+
+    clock = SteppableClock()
+    watch = ClockWatch(wall=clock.wall, boot=clock.boot)
+    clock.step_s = 0.5  # an NTP slew-sized correction
+    assert watch.step() == 0.0
+    clock.step_s = -30.0
+    assert watch.step() == pytest.approx(-30.0, abs=0.1)
+    assert watch.step() == 0.0  # measured from the new offset on
