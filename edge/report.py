@@ -14,7 +14,7 @@ import time
 from collections import Counter
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timezone
 from pathlib import Path
 from typing import NamedTuple
 
@@ -30,8 +30,10 @@ DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([smhdw])\s*$")
 INTERVALS = {"minute": SECONDS_PER_MINUTE, "hour": SECONDS_PER_HOUR, "day": SECONDS_PER_DAY}
 BY_CHOICES = (*INTERVALS, "track")
 TIME_FORMAT = {"minute": "%Y-%m-%d %H:%M", "hour": "%Y-%m-%d %H:00", "day": "%Y-%m-%d"}
+DST_SLACK_S = 2 * 3600  # more than any daylight-saving shift: day start + 24 h + this lies in the next day
 PLOT_TARGET_BUCKETS = 48  # auto plot resolution: about this many points over the span
 PLOT_SIZE_IN = (11, 4.5)
+PLOT_TICK_FORMAT = "%m-%d %H:%M"
 PLOT_DPI = 110
 PLOT_SUFFIX = ".png"
 
@@ -153,6 +155,13 @@ def interval_start(ts: float, interval: str) -> float:
     return moment.timestamp()
 
 
+def interval_end(start: float, interval: str) -> float:
+    """The next interval's start: a local day is 23 or 25 hours long when daylight saving time starts or ends."""
+    if interval != "day":
+        return start + INTERVALS[interval]
+    return interval_start(start + SECONDS_PER_DAY + DST_SLACK_S, "day")
+
+
 def by_interval(events: Iterable[Mark | StoredEvent], interval: str) -> list[Bucket]:
     buckets: dict[float, Bucket] = {}
     for event in events:
@@ -160,9 +169,20 @@ def by_interval(events: Iterable[Mark | StoredEvent], interval: str) -> list[Buc
         bucket = buckets.get(start)
         if bucket is None:
             key = datetime.fromtimestamp(start).strftime(TIME_FORMAT[interval])
-            bucket = buckets[start] = Bucket(key, start, start + INTERVALS[interval])
+            bucket = buckets[start] = Bucket(key, start, interval_end(start, interval))
         bucket.counts[event.label] += 1
-    return [buckets[k] for k in sorted(buckets)]
+    ordered = [buckets[k] for k in sorted(buckets)]
+    return tell_repeated_hours_apart(ordered)
+
+
+def tell_repeated_hours_apart(buckets: list[Bucket]) -> list[Bucket]:
+    """When the clocks go back, one local hour happens twice: both rows get their UTC offset (`02:00 +0200`,
+    `02:00 +0100`), so the table does not show two identical keys."""
+    seen = Counter(bucket.key for bucket in buckets)
+    for bucket in buckets:
+        if seen[bucket.key] > 1:
+            bucket.key += datetime.fromtimestamp(bucket.start).astimezone().strftime(" %z")
+    return buckets
 
 
 def by_track(events: Iterable[Mark | StoredEvent]) -> list[Bucket]:
@@ -245,6 +265,7 @@ def plot_timeline(buckets: Sequence[Bucket], labels: Sequence[str], interval: st
     matplotlib.use("Agg")
     import matplotlib.dates as mdates
     import matplotlib.pyplot as plt
+    from matplotlib.ticker import FuncFormatter
 
     from edge.sinks.overlay import hex_colour, label_colour
 
@@ -252,7 +273,9 @@ def plot_timeline(buckets: Sequence[Bucket], labels: Sequence[str], interval: st
     if buckets:
         times, shares = step_points(buckets, labels)
         colours = [hex_colour(label_colour(label)) for label in labels]  # the overlay's, as the web view's
-        ax.stackplot([datetime.fromtimestamp(t) for t in times], shares, labels=labels, colors=colours, step="post")
+        # true (UTC) times on the axis, labelled in local time: a repeated local hour keeps its width
+        ax.stackplot([datetime.fromtimestamp(t, timezone.utc) for t in times], shares, labels=labels,
+                     colors=colours, step="post")
         ax.legend(loc="center left", bbox_to_anchor=(1.0, 0.5), fontsize="small")
     else:  # a quiet day still gets its (empty) plot: a nightly job should not fail on it
         ax.text(0.5, 0.5, "no events in this range", transform=ax.transAxes, ha="center", va="center")
@@ -260,7 +283,8 @@ def plot_timeline(buckets: Sequence[Bucket], labels: Sequence[str], interval: st
     ax.set_ylim(0, 100)
     ax.set_ylabel(f"share of events per {interval} (%)")
     ax.set_title(f"{title} ({sum(b.total for b in buckets)} events)")
-    ax.xaxis.set_major_formatter(mdates.DateFormatter("%m-%d %H:%M"))
+    ax.xaxis.set_major_formatter(FuncFormatter(
+        lambda value, _: datetime.fromtimestamp(mdates.num2date(value).timestamp()).strftime(PLOT_TICK_FORMAT)))
     fig.autofmt_xdate()
     fig.tight_layout()
     try:

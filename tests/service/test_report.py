@@ -201,3 +201,26 @@ def test_all_parts_of_a_report_see_one_snapshot_while_the_service_writes(tmp_pat
         assert EventRange(reopened).stats()[0] == len(KNOWN) + 1
     finally:
         reopened.close()
+
+
+def test_daylight_saving_days_and_the_repeated_hour(monkeypatch):
+    """Europe/Berlin, 26 Oct 2025: the clocks go back at 03:00, so 02:00-03:00 happens twice and the day has
+    25 hours. Each day bucket ends at the next local midnight, and the two 02:00 rows carry their UTC offsets."""
+    import time as clock
+
+    from edge.report import Mark, by_interval, step_points
+
+    monkeypatch.setenv("TZ", "Europe/Berlin")
+    clock.tzset()
+    try:
+        first = datetime(2025, 10, 26, 0, 30, tzinfo=timezone.utc).timestamp()  # 02:30 CEST (+0200)
+        second = first + 3600  # 02:30 again, CET (+0100)
+        hours = by_interval([Mark(first, 1, 1, "happy"), Mark(second, 1, 1, "sad")], "hour")
+        assert [b.key for b in hours] == ["2025-10-26 02:00 +0200", "2025-10-26 02:00 +0100"]
+        day_25h, next_day = by_interval([Mark(first, 1, 1, "happy"), Mark(first + 86400 + 3600, 1, 1, "sad")], "day")
+        assert day_25h.end - day_25h.start == 25 * 3600 and day_25h.end == next_day.start
+        times, _ = step_points([day_25h, next_day], ["happy", "sad"])
+        assert times == [day_25h.start, next_day.start, next_day.end]  # adjacent days: no false gap
+    finally:
+        monkeypatch.undo()  # TZ as it was, then the C library told so
+        clock.tzset()
