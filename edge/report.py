@@ -26,7 +26,7 @@ SECONDS_PER_HOUR = 3600
 DAYS_PER_WEEK = 7
 DURATION_UNITS = {"s": 1, "m": SECONDS_PER_MINUTE, "h": SECONDS_PER_HOUR, "d": SECONDS_PER_DAY,
                   "w": DAYS_PER_WEEK * SECONDS_PER_DAY}
-DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([smhdw])\s*$")
+DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([smhdw])\s*$", re.IGNORECASE)  # 24h, 24H, 1.5 d
 INTERVALS = {"minute": SECONDS_PER_MINUTE, "hour": SECONDS_PER_HOUR, "day": SECONDS_PER_DAY}
 BY_CHOICES = (*INTERVALS, "track")
 TIME_FORMAT = {"minute": "%Y-%m-%d %H:%M", "hour": "%Y-%m-%d %H:00", "day": "%Y-%m-%d"}
@@ -80,11 +80,15 @@ def parse_since(text: str, now: float | None = None, flag: str = "--since") -> f
         return None
     match = DURATION.match(text)
     if match:
-        return now - float(match.group(1)) * DURATION_UNITS[match.group(2)]
+        return now - float(match.group(1)) * DURATION_UNITS[match.group(2).lower()]
     try:
-        return datetime.fromisoformat(text.strip()).timestamp()
+        moment = datetime.fromisoformat(text.strip())
     except ValueError:
         raise EdgeError(f"{flag} {text}", "expected a duration like 24h, 30m, 7d, an ISO time, or 'all'") from None
+    try:
+        return moment.timestamp()
+    except (OverflowError, OSError, ValueError):  # year 1 or 9999 local time: outside what the clock can count
+        raise EdgeError(f"{flag} {text}", "date out of range (use 'all' for no limit)") from None
 
 
 class Mark(NamedTuple):
@@ -291,10 +295,21 @@ def plot_timeline(buckets: Sequence[Bucket], labels: Sequence[str], interval: st
         path.parent.mkdir(parents=True, exist_ok=True)
         fig.savefig(path, dpi=PLOT_DPI, format=PLOT_SUFFIX[1:])
     except OSError as exc:
-        raise EdgeError(f"--png {path}", f"cannot write ({exc.strerror or exc})") from None
+        raise EdgeError(f"--png {path}", write_problem(path, exc)) from None
     finally:
         plt.close(fig)
     return path
+
+
+def write_problem(path: Path, exc: OSError) -> str:
+    """Why `path` cannot be written, naming a file that stands where a folder should be (`--csv day.csv/x.csv`
+    says more than "File exists")."""
+    for folder in path.parents:
+        if folder.exists():
+            if not folder.is_dir():
+                return f"cannot write ({folder} is a file, not a folder)"
+            break
+    return f"cannot write ({exc.strerror or exc})"
 
 
 def iso_local(ts: float) -> str:
@@ -313,7 +328,7 @@ def export_csv(events: Iterable[StoredEvent], labels: Sequence[str], path: Path)
                 writer.writerow([e.ts, iso_local(e.ts), e.session_id, e.track_id, e.label, e.confidence, *e.box,
                                  e.source, *(e.probs.get(label, "") for label in labels)])
     except OSError as exc:
-        raise EdgeError(f"--csv {path}", f"cannot write ({exc.strerror or exc})") from None
+        raise EdgeError(f"--csv {path}", write_problem(path, exc)) from None
     return path
 
 
@@ -327,5 +342,5 @@ def export_json(events: Iterable[StoredEvent], path: Path) -> Path:
                 handle.write(("\n" if index == 0 else ",\n") + json.dumps(event.as_contract()))
             handle.write("\n]\n")
     except OSError as exc:
-        raise EdgeError(f"--json {path}", f"cannot write ({exc.strerror or exc})") from None
+        raise EdgeError(f"--json {path}", write_problem(path, exc)) from None
     return path

@@ -86,7 +86,10 @@ def test_report_bad_input_is_one_line(tmp_path):
                            (["--db", db, "--since", "yesterday"], "error: --since yesterday: expected"),
                            (["--db", db, "--since", "all", "--until", "tomorrow"], "error: --until tomorrow: expected"),
                            (["--db", db, "--since", "all", "--png", str(tmp_path / "t.foo")],
-                            f"error: --png {tmp_path / 't.foo'}: the file name must end in .png")]:
+                            f"error: --png {tmp_path / 't.foo'}: the file name must end in .png"),
+                           (["--db", db, "--since", "0001-01-01"], "date out of range (use 'all' for no limit)"),
+                           (["--db", db, "--since", "all", "--csv", str(tmp_path / "events.db" / "e.csv")],
+                            f"cannot write ({tmp_path / 'events.db'} is a file, not a folder)")]:
         done = report(*args)
         assert done.returncode == 2 and "Traceback" not in done.stderr
         assert done.stderr.strip().startswith("error:") and expected in done.stderr, done.stderr
@@ -224,3 +227,10 @@ def test_daylight_saving_days_and_the_repeated_hour(monkeypatch):
     finally:
         monkeypatch.undo()  # TZ as it was, then the C library told so
         clock.tzset()
+
+
+def test_durations_take_either_case():
+    from edge.report import parse_since
+
+    assert parse_since("24H", T0) == parse_since("24h", T0) == T0 - 86400
+    assert parse_since("2W", T0) == T0 - 14 * 86400
