@@ -26,7 +26,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--db", type=Path, default=DEFAULT_DB, help=f"the SQLite event store (default {DEFAULT_DB})")
     parser.add_argument("--since", default=DEFAULT_SINCE,
                         help="24h, 30m, 7d, 2w, an ISO date/time (local), or 'all' (default 24h)")
-    parser.add_argument("--until", default=None, help="end of the range, same forms as --since (default now)")
+    parser.add_argument("--until", default=None, help="end of the range, same forms as --since (default: no end)")
     parser.add_argument("--by", choices=BY_CHOICES, default="hour", help="one table row per interval or per track")
     parser.add_argument("--png", type=Path, help="write a timeline plot of emotion shares here")
     parser.add_argument("--csv", type=Path, help="export the raw events as CSV")
