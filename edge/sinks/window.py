@@ -24,6 +24,7 @@ log = logging.getLogger(__name__)
 
 QUIT_KEYS = (ord("q"), ord("Q"), 27)
 WINDOW_TITLE = "edge - emotions"
+INITIAL_MAX_SIZE = (1280, 720)  # width, height the window first opens at, at most; the user may resize it
 
 
 NO_DISPLAY = "no display found ($DISPLAY / $WAYLAND_DISPLAY unset)"
@@ -64,11 +65,14 @@ class WindowSink(BaseSink):
         self._stop = False
         self.failed = False
         self.on_failure = on_failure  # called once when the window fails and the run goes on headless
+        self._opened = False
 
     def write(self, result: FrameResult) -> None:
         if self.failed:
             return
         try:
+            if not self._opened:
+                self._open(result.frame.image.shape[1], result.frame.image.shape[0])
             cv2.imshow(self.title, draw_overlay(result.frame.image, result))
             key = cv2.waitKey(1) & 0xFF
             closed = cv2.getWindowProperty(self.title, cv2.WND_PROP_VISIBLE) < 1
@@ -81,6 +85,14 @@ class WindowSink(BaseSink):
         if key in QUIT_KEYS or closed:
             log.info("window closed" if closed else "quit key pressed")
             self._stop = True
+
+    def _open(self, width: int, height: int) -> None:
+        """A resizable window (aspect kept), first shown at most INITIAL_MAX_SIZE: a 1080p camera frame shown at
+        its own size would run off a laptop's or a Pi display's screen."""
+        cv2.namedWindow(self.title, cv2.WINDOW_NORMAL | cv2.WINDOW_KEEPRATIO)
+        scale = min(1.0, INITIAL_MAX_SIZE[0] / width, INITIAL_MAX_SIZE[1] / height)
+        cv2.resizeWindow(self.title, max(1, round(width * scale)), max(1, round(height * scale)))
+        self._opened = True
 
     def should_stop(self) -> bool:
         return self._stop

@@ -68,6 +68,7 @@ def test_demo_fallback_is_bounded_when_the_window_fails(emotion_model, tmp_path,
 
     monkeypatch.setattr(edge.sources, "open_source", no_camera)
     monkeypatch.setattr(window.cv2, "imshow", broken)
+    monkeypatch.setattr(window.cv2, "namedWindow", lambda title, flags=0: broken(title, None))  # the window's first call
     cfg = RunConfig.model_validate({
         "source": {"demo_frames": FALLBACK_FRAMES}, "detector": {"type": "haar"},
         "classifier": {"model": str(emotion_model)}, "output": {"dir": str(tmp_path), "events": False},
