@@ -63,6 +63,8 @@ def test_window_sink_quits_on_q_and_survives_missing_display(monkeypatch):
 
     shown = []
     monkeypatch.setattr(window.cv2, "imshow", lambda title, image: shown.append(image))
+    monkeypatch.setattr(window.cv2, "namedWindow", lambda title, flags=0: None)  # no display in this test
+    monkeypatch.setattr(window.cv2, "resizeWindow", lambda title, width, height: None)
     keys = iter([-1, ord("x"), ord("q")])
     monkeypatch.setattr(window.cv2, "waitKey", lambda delay: next(keys))
     monkeypatch.setattr(window.cv2, "getWindowProperty", lambda title, prop: 1.0)
@@ -86,6 +88,7 @@ def test_window_sink_quits_on_q_and_survives_missing_display(monkeypatch):
     assert closed.should_stop()
 
     monkeypatch.setattr(window.cv2, "imshow", broken)
+    monkeypatch.setattr(window.cv2, "namedWindow", lambda title, flags=0: broken(title, None))
     headless = window.WindowSink()
     headless.write(result)
     headless.write(result)  # no exception: the run continues headless
@@ -101,7 +104,7 @@ def test_crops_written_only_by_the_crop_sink(tmp_path):
     sink.write(result)
     sink.write(result)  # same track within the interval: not written again
     files = list((tmp_path / "crops").iterdir())
-    assert [f.name for f in files] == ["track7_000000_angry.jpg"]
+    assert [f.name for f in files] == [f"{sink.run_stamp}_track7_000000_angry.jpg"]
     import cv2
 
     assert cv2.imread(str(files[0])).shape == (120, 100, 3)

@@ -91,16 +91,21 @@ def video_fps(path) -> float:
         cap.release()
 
 
-def test_annotated_video_of_a_file_keeps_the_file_rate(emotion_model, tmp_path):
-    from edge.commands.run import build_pipeline
-    from edge.config import RunConfig
+def write_clip(path):
+    """CLIP_FRAMES demo frames as an mp4v file at FILE_FPS."""
     from edge.demo import make_demo_frames
 
-    clip = tmp_path / "clip.mp4"
-    writer = cv2.VideoWriter(str(clip), cv2.VideoWriter_fourcc(*"mp4v"), FILE_FPS, (640, 480))
+    writer = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*"mp4v"), FILE_FPS, (640, 480))
     for image in make_demo_frames(CLIP_FRAMES):
         writer.write(image)
     writer.release()
+    return path
+
+
+def test_annotated_video_of_a_file_keeps_the_file_rate(emotion_model, tmp_path):
+    from edge.commands.run import build_pipeline
+    from edge.config import RunConfig
+    clip = write_clip(tmp_path / "clip.mp4")
     out = tmp_path / "annotated.mp4"
     cfg = RunConfig.model_validate({
         "source": {"uri": str(clip), "fps": CONFIGURED_FPS}, "detector": {"type": "haar"},
@@ -197,13 +202,7 @@ def test_pacing_survives_the_clock_stepping_back():
 def test_the_source_video_is_never_the_output(emotion_model, tmp_path):
     from edge.commands.run import build_pipeline
     from edge.config import RunConfig
-    from edge.demo import make_demo_frames
-
-    clip = tmp_path / "clip.mp4"
-    writer = cv2.VideoWriter(str(clip), cv2.VideoWriter_fourcc(*"mp4v"), FILE_FPS, (640, 480))
-    for image in make_demo_frames(CLIP_FRAMES):
-        writer.write(image)
-    writer.release()
+    clip = write_clip(tmp_path / "clip.mp4")
     recorded = clip.read_bytes()
     (tmp_path / "sub").mkdir()
     cfg = RunConfig.model_validate({
