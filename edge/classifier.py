@@ -14,6 +14,7 @@ import numpy as np
 
 from edge.config import DEFAULT_EMOTION_MODEL, resolve_data_path
 from edge.contract import ModelContract, load_contract
+from edge.crop import face_crop
 from edge.errors import EdgeError
 from edge.litert import load_interpreter
 from edge.quant import dequantize, quantize
@@ -85,7 +86,7 @@ class EmotionClassifier:
         conversion = COLOR_CONVERSIONS.get(pre.color)
 
         def crop(box: Box) -> np.ndarray:  # convert only the face, not the whole frame
-            face = image_bgr[box.y1:box.y2, box.x1:box.x2]
+            face = face_crop(image_bgr, box)  # a face cut by the frame border is padded, not stretched
             return cv2.cvtColor(face, conversion) if conversion is not None else face
 
         crops = [cv2.resize(crop(b), self._size, interpolation=self._interpolation) for b in boxes]
