@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import logging
+import os
+import stat
 import threading
 from pathlib import Path
 
@@ -14,12 +16,26 @@ log = logging.getLogger(__name__)
 
 LIVE_KINDS = ("camera", "picamera2", "stream")
 DEFAULT_CAMERA = "0"
-DEVICE_PREFIX = "/dev/"  # a device node, also udev's stable names, which survive replugging in another port
+# Video device names, also udev's stable ones (/dev/v4l/by-id/usb-...-video-index0), which survive replugging in
+# another port: a camera even while unplugged (the service waits for it). /dev/shm/clip.mp4 is a file.
+CAMERA_PREFIXES = ("/dev/video", "/dev/v4l/")
 
 
 def is_camera_index(uri: str) -> bool:
     """`0`, `2`: a camera index; `007` is not (it names a file or folder of that name)."""
     return uri.isascii() and uri.isdigit() and str(int(uri)) == uri
+
+
+def is_camera_device(uri: str) -> bool:
+    """A video device name, or any character device (a camera under another name; never a video file)."""
+    if uri.startswith(CAMERA_PREFIXES):
+        return True
+    if not uri.startswith("/dev/"):
+        return False
+    try:
+        return stat.S_ISCHR(os.stat(uri).st_mode)
+    except OSError:
+        return False
 
 
 def resolve_kind(cfg: SourceConfig) -> tuple[str, str]:
@@ -34,7 +50,7 @@ def resolve_kind(cfg: SourceConfig) -> tuple[str, str]:
         return "demo", uri
     if lowered in ("picamera2", "picam", "picamera"):
         return "picamera2", uri
-    if is_camera_index(uri) or uri.startswith(DEVICE_PREFIX):  # /dev/video2, /dev/v4l/by-id/usb-...-video-index0
+    if is_camera_index(uri) or is_camera_device(uri):
         return "camera", uri
     if "://" in uri:
         return "stream", uri

@@ -14,11 +14,13 @@ import cv2
 
 from edge.errors import EdgeError, SourceUnavailable
 from edge.sources import LIVE_KINDS
+from edge.timebase import boot_seconds, wall_minus_boot
 from edge.types import Frame
 
 log = logging.getLogger(__name__)
 
 STREAM_TIMEOUT_MS = 5000  # open/read timeout for network streams (FFmpeg's default is 30 s)
+END_SLACK_FRAMES = 2  # a container's frame count may be an estimate off by a frame or two
 
 
 @contextmanager
@@ -96,7 +98,7 @@ class CaptureSource:
         self.finite = kind == "stream" and self._cap.get(cv2.CAP_PROP_FRAME_COUNT) > 0
         self._video_time = kind == "video" or self.finite
         self.fps = file_fps(self._cap, fps) if self._video_time else fps
-        self._opened_at = time.time()
+        self._opened_boot = boot_seconds()
         self._ended = False
         h, w = self._pending.shape[:2]
         log.info("opened %s (%dx%d, %.3g fps)", self.name, w, h, self.fps)
@@ -109,12 +111,22 @@ class CaptureSource:
                 self._cap.set(cv2.CAP_PROP_POS_FRAMES, 0)
                 ok, image = self._cap.read()
             if not ok:
-                self._ended = self.finite and not self.loop
+                self._ended = self.finite and not self.loop and self._at_end()
                 return None
-        stamp = self._opened_at + self._index / self.fps if self._video_time else time.time()
+        stamp = self._video_stamp() if self._video_time else time.time()
         frame = Frame(image=image, timestamp=stamp, index=self._index, source=self.name)
         self._index += 1
         return frame
+
+    def _at_end(self) -> bool:
+        """Read to its last frame (a failed read earlier is a dropped connection: reconnect)."""
+        frames = self._cap.get(cv2.CAP_PROP_FRAME_COUNT)
+        return self._index >= frames - END_SLACK_FRAMES
+
+    def _video_stamp(self) -> float:
+        """The open time plus the video's own time, the open time read through today's wall clock: after a
+        clock step (edge.store moves earlier events by it) later frames stay in line with the earlier ones."""
+        return wall_minus_boot() + self._opened_boot + self._index / self.fps
 
     @property
     def ended(self) -> bool:

@@ -232,14 +232,21 @@ class EventStore:
             self.conn.executemany(INSERT, rows)
         return len(rows)
 
-    def shift_session(self, delta_s: float) -> int:
-        """Move this session's events and start by `delta_s` seconds (a wall-clock step, edge.store.clock)."""
+    def last_id(self) -> int:
+        """The newest event row's id (0 for none): the boundary of a clock step (edge.store.clock.Shift)."""
+        return int(self.conn.execute("SELECT coalesce(max(id), 0) FROM events").fetchone()[0])
+
+    def shift_rows(self, delta_s: float, after_id: int, up_to_id: int) -> int:
+        """Move this session's events with after_id < id <= up_to_id by delta_s seconds (one transaction)."""
         with self.transaction():
-            moved = self.conn.execute("UPDATE events SET ts = ts + ? WHERE session_id = ?",
-                                      (delta_s, self.session_id)).rowcount
+            return self.conn.execute("UPDATE events SET ts = ts + ? WHERE session_id = ? AND id > ? AND id <= ?",
+                                     (delta_s, self.session_id, after_id, up_to_id)).rowcount
+
+    def shift_start(self, delta_s: float) -> None:
+        """Move this session's start time too (its row in `sessions`)."""
+        with self.transaction():
             self.conn.execute("UPDATE sessions SET started = started + ? WHERE id = ?", (delta_s, self.session_id))
         self.session = replace(self.session, started=self.session.started + delta_s)
-        return moved
 
     def transaction(self):
         return _Transaction(self.conn)

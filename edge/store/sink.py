@@ -19,7 +19,7 @@ from pathlib import Path
 
 from edge.errors import EdgeError
 from edge.sinks.base import BaseSink
-from edge.store.clock import ClockWatch
+from edge.store.clock import ClockWatch, Shift, stamped_before
 from edge.sinks.events import EventThrottle
 from edge.store.db import (EventStore, PruneResult, Retention, Session, describe_error, ensure_folder, is_corruption,
                            quarantine)
@@ -33,6 +33,7 @@ QUEUE_LIMIT = 20_000  # events held in memory while the store is failing (~10 MB
 RETRY_INITIAL_S = 1.0
 RETRY_MAX_S = 30.0
 PRUNE_INTERVAL_S = 600.0
+SHIFT_CHUNK = 5000  # rows moved per transaction after a clock step
 CLOSE_ATTEMPTS = 3
 DEFAULT_NAME = "events.db"
 STATE_DIRECTORY_ENV = "STATE_DIRECTORY"
@@ -57,8 +58,9 @@ class StoreSink(BaseSink):
         self._store: EventStore | None = None
         self._session: Session | None = None  # kept across reopens: one process, one session
         self._clock = ClockWatch()
-        self._pending_shift = 0.0  # clock steps (s) not yet applied to the committed events
-        self.clock_steps = 0
+        self._new_steps: list[float] = []  # clock steps (s) seen by write(), not yet bounded by the writer
+        self._shifts: list[Shift] = []  # bounded steps still to apply to committed rows (writer thread only)
+        self.clock_steps = self.events_moved = 0
         self._fault: str | None = None
         self._fault_since = 0.0
         self._retry_at = 0.0
@@ -86,6 +88,10 @@ class StoreSink(BaseSink):
         events = self._throttle.events(result)
         if not events:
             return
+        if step:  # this frame was most likely captured before the step was noticed
+            now = self._clock.now()
+            events = [{**e, "ts": round(e["ts"] + step, 3)} if stamped_before(e["ts"], step, now) else e
+                      for e in events]
         with self._lock:  # the writer thread changes the queue and events_dropped under it too
             self._queue.extend(events)
             self.events_logged += len(events)
@@ -104,32 +110,53 @@ class StoreSink(BaseSink):
 
     def _clock_stepped(self, delta_s: float) -> None:
         """Every event of this run so far was stamped by the clock before the step: the queued ones are replaced
-        by moved copies now (a batch being written keeps its own, unmoved, dicts), the committed ones (and that
-        batch) are moved in the database by the writer before it writes anything else."""
+        by moved copies now (a batch being written keeps its own, unmoved, dicts); the committed ones, that batch
+        included, are moved in the database by the writer (_bound_steps, then _apply_shifts)."""
         with self._lock:
             self._queue = deque({**event, "ts": round(event["ts"] + delta_s, 3)} for event in self._queue)
-            self._pending_shift += delta_s
+            self._new_steps.append(delta_s)
             self.clock_steps += 1
         log.warning("store %s: the wall clock stepped by %+.1f s (NTP on a device without a real-time clock?); "
                     "this run's earlier events are moved by it (lines already in events.jsonl are not)",
                     self.path, delta_s)
 
-    def _apply_shift(self) -> bool:
-        """Move the committed events by the pending clock steps; False (a fault, retried) if that fails."""
+    def _bound_steps(self) -> bool:
+        """Turn steps seen since the last tick into Shifts bounded by the newest committed row: every row up to
+        it was stamped before the step, every later row after it (no batch is being written now, and _flush
+        writes nothing while a step is unbounded). False (a fault) if the bound cannot be read."""
         with self._lock:
-            delta = self._pending_shift
-        if not delta:
+            steps = list(self._new_steps)
+        if not steps:
             return True
         try:
-            moved = self._store.shift_session(delta)
+            last_id = self._store.last_id()
+            self._store.shift_start(sum(steps))
         except sqlite3.Error as exc:
-            self._failed(f"cannot move events after a clock step ({describe_error(exc)})")
+            self._store_error(exc, "cannot move events after a clock step")
             return False
         with self._lock:
-            self._pending_shift -= delta
+            del self._new_steps[:len(steps)]
         self._session = self._store.session
-        log.info("store %s: moved %d committed events by %+.1f s", self.path, moved, delta)
+        self._shifts.extend(Shift(delta, last_id) for delta in steps if last_id)
         return True
+
+    def _apply_shifts(self) -> None:
+        """Move committed rows by the bounded steps, SHIFT_CHUNK ids per transaction, so that a long history
+        neither holds the write lock for long nor needs the space to rewrite it all at once."""
+        while self._shifts and self._store is not None:
+            shift = self._shifts[0]
+            upper = min(shift.done_to + SHIFT_CHUNK, shift.last_id)
+            try:
+                moved = self._store.shift_rows(shift.delta_s, shift.done_to, upper)
+            except sqlite3.Error as exc:
+                self._store_error(exc, "cannot move events after a clock step")
+                return
+            shift.done_to = upper
+            self.events_moved += moved
+            if shift.done:
+                self._shifts.pop(0)
+                log.info("store %s: this run's events up to row %d moved by %+.1f s", self.path, shift.last_id,
+                         shift.delta_s)
 
     @property
     def queued(self) -> int:
@@ -162,7 +189,10 @@ class StoreSink(BaseSink):
             return
         if self._store is None and not self._try_open():
             return
-        if not self._apply_shift():
+        if not self._bound_steps():
+            return
+        self._apply_shifts()
+        if self._store is None:
             return
         self._flush()
         if self._store is not None and self._fault is None and now >= self._next_prune:
@@ -192,7 +222,7 @@ class StoreSink(BaseSink):
 
     def _flush(self) -> None:
         with self._lock:
-            if self._pending_shift:  # a step came after _apply_shift: move the committed events first
+            if self._new_steps:  # a step came after _bound_steps: bound it first (next tick)
                 return
             batch = list(self._queue)
             self._trimmed = 0
@@ -202,16 +232,7 @@ class StoreSink(BaseSink):
         try:
             self._store.insert(batch)
         except sqlite3.Error as exc:
-            if is_corruption(exc):
-                self._drop_store()
-                moved = quarantine(self.path)
-                log.error("store %s: database became corrupt (%s); moved it to %s", self.path, exc, moved)
-                self._failed(f"database became corrupt; starting a new one (old one at {moved.name})")
-                self._retry_at = 0.0  # reopen (a fresh file) at the next tick
-                return
-            self._failed(describe_error(exc))
-            if "locked" not in str(exc) and "busy" not in str(exc):
-                self._drop_store()  # reopen later: the file or folder may have changed underneath
+            self._store_error(exc)
             return
         with self._lock:  # only this batch leaves the queue; overflow may have trimmed part of it already
             trimmed = min(self._trimmed, len(batch))
@@ -221,6 +242,21 @@ class StoreSink(BaseSink):
             self.events_dropped -= trimmed  # those were committed after all
         self.events_committed += len(batch)
         self._healed()
+
+    def _store_error(self, exc: sqlite3.Error, doing: str = "") -> None:
+        """A failed write: a corrupt file is moved aside (a fresh one is opened at the next tick), anything else
+        is a fault retried with backoff, on a new connection unless the database was only locked."""
+        if is_corruption(exc):
+            self._drop_store()
+            moved = quarantine(self.path)
+            self._shifts.clear()  # the rows they would move are in the old file
+            log.error("store %s: database became corrupt (%s); moved it to %s", self.path, exc, moved)
+            self._failed(f"database became corrupt; starting a new one (old one at {moved.name})")
+            self._retry_at = 0.0
+            return
+        self._failed(f"{doing} ({describe_error(exc)})" if doing else describe_error(exc))
+        if "locked" not in str(exc) and "busy" not in str(exc):
+            self._drop_store()  # reopen later: the file or folder may have changed underneath
 
     def _prune(self) -> None:
         try:
@@ -270,9 +306,12 @@ class StoreSink(BaseSink):
         self._thread.join()
         for attempt in range(CLOSE_ATTEMPTS):
             self._tick(force=True)
-            if not self._queue:
+            if not (self._queue or self._new_steps or self._shifts):
                 break
             time.sleep(RETRY_INITIAL_S * (attempt + 1))
+        if self._new_steps or self._shifts:
+            log.error("store %s: this run's events stamped before a clock step could not all be moved (%s); "
+                      "their times are off by the step", self.path, self._fault)
         if self._queue:
             log.error("store %s: %d events could not be stored (%s); writing them to the log instead",
                       self.path, len(self._queue), self._fault)

@@ -30,7 +30,7 @@ TRANSIENT_BIND_ERRORS = (errno.EADDRINUSE,)  # another process (an old instance?
 SOCKET_TIMEOUT_S = 30.0
 # Each connection holds a thread until it ends (at most SOCKET_TIMEOUT_S idle): past this many at once a new one is
 # answered 503 and closed at once, so a flood of connections cannot exhaust a Pi's memory or threads.
-MAX_CONNECTIONS = 32
+MAX_CONNECTIONS = 64  # browsers keep a few idle HTTP/1.1 connections each: room for about 30 viewers
 BUSY_BODY = b"too many connections; retry"
 BUSY_REPLY = (b"HTTP/1.1 503 Service Unavailable\r\nRetry-After: 5\r\nContent-Type: text/plain\r\n"
               b"Content-Length: %d\r\nConnection: close\r\n\r\n%s" % (len(BUSY_BODY), BUSY_BODY))

@@ -1,6 +1,8 @@
 import logging
+import os
 import threading
 import time
+from pathlib import Path
 
 import cv2
 import numpy as np
@@ -198,6 +200,14 @@ def test_resolve_kinds(tmp_path):
     stable = "/dev/v4l/by-id/usb-046d_HD_Webcam-video-index0"  # udev's name: not a video file, even when unplugged
     assert resolve_kind(SourceConfig(uri=stable)) == ("camera", stable)
     assert resolve_kind(SourceConfig(uri="/dev/video2")) == ("camera", "/dev/video2")
+    assert resolve_kind(SourceConfig(uri="/dev/null"))[0] == "camera"  # a character device
+    clip = Path("/dev/shm") / f"edge-test-{os.getpid()}.mp4"  # a RAM-disk file is a file
+    if clip.parent.is_dir():
+        write_video(clip, make_demo_frames(2))
+        try:
+            assert resolve_kind(SourceConfig(uri=str(clip)))[0] == "video"
+        finally:
+            clip.unlink()
 
 
 def test_http_stream_source(tmp_path):

@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import re
-import tempfile
-from pathlib import Path
 
 import cv2
 import numpy as np
@@ -188,9 +186,9 @@ def test_slots_due_counts_the_first_frame_and_tolerates_float_time():
     assert slots_due(-5.0, LIVE_FPS) <= 0  # the clock went back: VideoSink cuts there
 
 
-def test_pacing_survives_the_clock_stepping_back():
+def test_pacing_survives_the_clock_stepping_back(tmp_path):
     """An NTP correction on a Pi without a real-time clock: frames after a 60 s step back are written, not dropped."""
-    sink = VideoSink(Path(tempfile.mkdtemp()) / "step.mp4", fps=LIVE_FPS, real_time=True)
+    sink = VideoSink(tmp_path / "step.mp4", fps=LIVE_FPS, real_time=True)
     for index in range(20):
         sink.write(timed_result(FIRST_SIZE, index, 1000.0 + index / LIVE_FPS, GREY))
     for index in range(20, 40):

@@ -343,7 +343,8 @@ def test_a_clock_step_moves_the_runs_earlier_events_committed_and_queued(tmp_pat
     for i in range(3, 5):
         sink.write(frame_result(i))
     clock.step_s = 3600.0
-    sink.write(frame_result(3600 + 5))  # stamped by the corrected clock
+    sink.write(frame_result(5))  # captured just before the step, noticed with it: moved too
+    sink.write(frame_result(3600 + 6))  # stamped by the corrected clock
     holder.execute("ROLLBACK")
     holder.close()
     sink.close()
@@ -351,8 +352,43 @@ def test_a_clock_step_moves_the_runs_earlier_events_committed_and_queued(tmp_pat
     stamps = [round(ts - BASE_TS, 3) for (ts,) in conn.execute("SELECT ts FROM events ORDER BY id")]
     started = [row[0] for row in conn.execute("SELECT started FROM sessions ORDER BY id")]
     conn.close()
-    assert stamps == [-DAY, 3600, 3601, 3602, 3603, 3604, 3605]
+    assert stamps == [-DAY, 3600, 3601, 3602, 3603, 3604, 3605, 3606]
     assert sink.clock_steps == 1 and started[1] > time.time() + 3000  # the run's start moved too
+
+
+def test_a_long_history_moves_in_chunks_and_a_corrupt_file_met_while_moving_is_moved_aside(tmp_path, monkeypatch):
+    import edge.store.sink as sink_module
+    from edge.store.clock import ClockWatch
+
+    monkeypatch.setattr(sink_module, "SHIFT_CHUNK", 2)
+    db = tmp_path / "events.db"
+    clock = SteppableClock()
+    sink = StoreSink(db, interval_s=0.0)
+    sink._clock = ClockWatch(wall=clock.wall, boot=clock.boot)  # noqa: SLF001 - the test's clock
+    for i in range(7):
+        sink.write(frame_result(i))
+    wait_for(lambda: sink.events_committed == 7)
+    clock.step_s = 600.0
+    sink.write(frame_result(600 + 8))
+    wait_for(lambda: sink.events_committed == 8)
+    assert sink.events_moved == 7  # in four transactions of at most two rows
+    sink.close()
+
+    sink = StoreSink(db, interval_s=0.0)
+    sink._clock = ClockWatch(wall=clock.wall, boot=clock.boot)  # noqa: SLF001
+    sink.write(frame_result(600 + 9))
+    wait_for(lambda: sink.events_committed == 1)
+
+    def malformed(self, *args):
+        raise sqlite3.DatabaseError("database disk image is malformed")
+
+    monkeypatch.setattr(EventStore, "shift_rows", malformed)
+    clock.step_s = 1200.0
+    sink.write(frame_result(1200 + 10))
+    wait_for(writer_settled(sink, 2))
+    sink.close()
+    assert len(list(tmp_path.glob("events.db.corrupt-*"))) == 1  # not retried for ever: moved aside
+    assert count(db) == 1  # the fresh store has the event after the step
 
 
 def test_small_clock_adjustments_move_nothing():
@@ -360,8 +396,10 @@ def test_small_clock_adjustments_move_nothing():
 
     clock = SteppableClock()
     watch = ClockWatch(wall=clock.wall, boot=clock.boot)
-    clock.step_s = 0.5  # an NTP slew-sized correction
+    clock.step_s = 0.5  # a small correction: not undone
     assert watch.step() == 0.0
-    clock.step_s = -30.0
+    clock.step_s = 2.0  # nor does it add up with the next small one into a step
+    assert watch.step() == 0.0
+    clock.step_s = -28.0
     assert watch.step() == pytest.approx(-30.0, abs=0.1)
     assert watch.step() == 0.0  # measured from the new offset on
