@@ -323,21 +323,27 @@ class SteppableClock:
         return time.monotonic()
 
 
+def sink_on_clock(db: Path, clock: SteppableClock, committed) -> StoreSink:
+    """A StoreSink reading `clock`, with the frames numbered in `committed` written and committed."""
+    from edge.store.clock import ClockWatch
+
+    sink = StoreSink(db, interval_s=0.0)
+    sink._clock = ClockWatch(wall=clock.wall, boot=clock.boot)  # noqa: SLF001 - the test's clock
+    for index in committed:
+        sink.write(frame_result(index))
+    wait_for(lambda: sink.events_committed == len(committed))
+    return sink
+
+
 def test_a_clock_step_moves_the_runs_earlier_events_committed_and_queued(tmp_path):
     """A Pi boots with a stale clock and NTP steps it an hour on: every event stamped before the step, committed
     or still queued (the database is locked then), moves by that hour; later events and other runs do not."""
-    from edge.store.clock import ClockWatch
-
     db = tmp_path / "events.db"
     earlier = EventStore(db)  # another run's event: never moved
     earlier.insert([event(BASE_TS - DAY)])
     earlier.close()
     clock = SteppableClock()
-    sink = StoreSink(db, interval_s=0.0)
-    sink._clock = ClockWatch(wall=clock.wall, boot=clock.boot)  # noqa: SLF001 - the test's clock
-    for i in range(3):
-        sink.write(frame_result(i))
-    wait_for(lambda: sink.events_committed == 3)
+    sink = sink_on_clock(db, clock, committed=range(3))
     holder = sqlite3.connect(db, isolation_level=None)
     holder.execute("BEGIN EXCLUSIVE")  # the next two stay queued
     for i in range(3, 5):
@@ -358,26 +364,18 @@ def test_a_clock_step_moves_the_runs_earlier_events_committed_and_queued(tmp_pat
 
 def test_a_long_history_moves_in_chunks_and_a_corrupt_file_met_while_moving_is_moved_aside(tmp_path, monkeypatch):
     import edge.store.sink as sink_module
-    from edge.store.clock import ClockWatch
 
     monkeypatch.setattr(sink_module, "SHIFT_CHUNK", 2)
     db = tmp_path / "events.db"
     clock = SteppableClock()
-    sink = StoreSink(db, interval_s=0.0)
-    sink._clock = ClockWatch(wall=clock.wall, boot=clock.boot)  # noqa: SLF001 - the test's clock
-    for i in range(7):
-        sink.write(frame_result(i))
-    wait_for(lambda: sink.events_committed == 7)
+    sink = sink_on_clock(db, clock, committed=range(7))
     clock.step_s = 600.0
     sink.write(frame_result(600 + 8))
     wait_for(lambda: sink.events_committed == 8)
     assert sink.events_moved == 7  # in four transactions of at most two rows
     sink.close()
 
-    sink = StoreSink(db, interval_s=0.0)
-    sink._clock = ClockWatch(wall=clock.wall, boot=clock.boot)  # noqa: SLF001
-    sink.write(frame_result(600 + 9))
-    wait_for(lambda: sink.events_committed == 1)
+    sink = sink_on_clock(db, clock, committed=[600 + 9])
 
     def malformed(self, *args):
         raise sqlite3.DatabaseError("database disk image is malformed")
