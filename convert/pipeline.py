@@ -4,6 +4,7 @@ passed the full-integer check and the accuracy gate, float and int8 measured on 
 
 from __future__ import annotations
 
+import json
 import logging
 import math
 import os
@@ -25,6 +26,8 @@ from convert.runfolder import RUN_FILE, RunFolder, read_run
 from convert.sidecar import build_contract, file_sha256, sidecar_path, write_json_atomic
 
 log = logging.getLogger(__name__)
+
+SIDECAR_MARK = "tflite_sha256"  # a key every model sidecar has (edge.contract.ModelContract)
 
 POINTS = 100.0  # accuracy is a fraction; the drop limit is in percentage points
 REJECTED_TAG = ".rejected"
@@ -53,6 +56,7 @@ def check_inputs(options: ConvertOptions) -> tuple[RunFolder, Path]:
     if not math.isfinite(options.max_drop):
         raise ConvertError("--max-drop", f"{options.max_drop} must be a finite number of points")
     ensure_writable(options.out, ".tflite")
+    refuse_foreign_sidecar(options.out)
     run = read_run(options.run)
     data = options.data or run.data
     if data is None:
@@ -61,6 +65,21 @@ def check_inputs(options: ConvertOptions) -> tuple[RunFolder, Path]:
         raise ConvertError(options.run / RUN_FILE, f"data '{data}' not found; pass --data")
     resolve_source(data)
     return run, data
+
+
+def refuse_foreign_sidecar(out: Path) -> None:
+    """The sidecar goes next to the model as <name>.json: never over a file that is not an earlier sidecar
+    (`--out runs/a/run.tflite` would replace the run's own run.json, `state.tflite` its resume state)."""
+    sidecar = sidecar_path(out)
+    if not sidecar.exists():
+        return
+    try:
+        earlier = json.loads(sidecar.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        earlier = None
+    if not (isinstance(earlier, dict) and SIDECAR_MARK in earlier):
+        raise ConvertError(f"--out {out}", f"its sidecar would replace {sidecar}, which is not a model sidecar; "
+                                           "choose another file name")
 
 
 def check_model_shape(model, run: RunFolder) -> None:  # noqa: ANN001 - keras.Model, kept TF-free here

@@ -34,7 +34,11 @@ def read_state(out_dir: Path) -> dict:
     path = out_dir / STATE_FILE
     try:
         state = json.loads(path.read_text())
-        int(state["epoch"]), float(state["best_val_accuracy"])
+        epoch, best = state["epoch"], state["best_val_accuracy"]
+        if isinstance(epoch, bool) or not isinstance(epoch, int) or epoch < 0:
+            raise TypeError(f"epoch {epoch!r} is not a whole number of epochs")
+        if isinstance(best, bool) or not isinstance(best, (int, float)):
+            raise TypeError(f"best_val_accuracy {best!r} is not a number")
     except (ValueError, KeyError, TypeError) as exc:
         raise ValueError(f"--resume: {path} is damaged ({exc!r}); remove it to start afresh") from None
     return state

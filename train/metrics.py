@@ -30,7 +30,9 @@ def classification_report(y_true: np.ndarray, y_pred: np.ndarray, labels: Sequen
     return {
         "n": int(matrix.sum()),
         "accuracy": float(true_pos.sum() / max(1, matrix.sum())),
-        "macro_f1": float(f1.mean()),
+        # over the classes that occur (in the truth or the predictions), as sklearn does: a class the split
+        # does not hold is not a class the model got wrong
+        "macro_f1": float(f1[(support > 0) | (predicted > 0)].mean()) if matrix.sum() else 0.0,
         "per_class": {
             label: {
                 "precision": round(float(precision[i]), 4),

@@ -270,3 +270,12 @@ def test_bad_flags_are_one_line(module: str, args: list[str], message: str) -> N
     result = run_module(module, *args)
     assert result.returncode == 2, result.stderr[-2000:]
     assert result.stderr.strip().splitlines() == [f"error: command line: {message} (see python -m {module} --help)"]
+
+
+def test_convert_never_writes_its_sidecar_over_a_run_record(converted: Converted, tmp_path: Path) -> None:
+    """`--out <run>/run.tflite` would put the sidecar over the run's own run.json (its offsets and lineage)."""
+    run = run_copy(converted, tmp_path / "run")
+    record = (run / "run.json").read_text()
+    result = run_module("convert", "--run", run, "--out", run / "run.tflite")
+    assert "which is not a model sidecar" in assert_one_line_error(result, f"--out {run / 'run.tflite'}")
+    assert (run / "run.json").read_text() == record and not (run / "run.tflite").exists()

@@ -119,6 +119,10 @@ def test_damaged_resume_files_are_one_line(dataset: Path, tmp_path: Path) -> Non
     assert result.returncode == 2 and "Traceback" not in result.stderr
     line, = result.stderr.strip().splitlines()
     assert line.startswith(f"error: --resume: {run / 'state.json'} is damaged")
+    (run / "state.json").write_text('{"epoch": 1.7, "best_val_accuracy": "0.1"}')  # JSON, wrong types
+    result = run_train("--resume", data=dataset, out=run)
+    assert result.returncode == 2 and "Traceback" not in result.stderr
+    assert "is damaged" in result.stderr and "whole number of epochs" in result.stderr
     (run / "state.json").write_text('{"epoch": 3, "best_val_accuracy": 0.5}')
     (run / "last.keras").write_bytes(b"truncated")
     assert_one_line(run_train("--resume", data=dataset, out=run), f"error: --resume {run / 'last.keras'}: not a Keras "

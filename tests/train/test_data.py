@@ -208,3 +208,20 @@ def test_the_faces_fingerprint_ignores_order_but_not_a_face_or_a_label(tmp_path)
     changed[0, 0, 0] ^= 1
     assert faces_fingerprint(relabelled) != faces_fingerprint(split)
     assert faces_fingerprint(Split(split.name, changed, split.y)) != faces_fingerprint(split)
+
+
+def test_a_csv_saved_with_a_byte_order_mark_loads(tmp_path):
+    """Excel's "CSV UTF-8" starts the file with a byte-order mark, which would glue itself to the first column."""
+    csv_path = write_csv(tmp_path / "fer2013.csv", {"Training": 2})
+    csv_path.write_bytes(b"\xef\xbb\xbf" + csv_path.read_bytes())
+    assert load_split(csv_path, "train").class_counts().tolist() == [2] * 7
+
+
+def test_macro_f1_averages_the_classes_that_occur():
+    from train.metrics import classification_report
+
+    truth = np.array([0, 2, 3, 4, 5, 6])  # no disgust (1) in this split, and none predicted
+    report = classification_report(truth, truth, LABELS)
+    assert report["accuracy"] == 1.0 and report["macro_f1"] == 1.0
+    wrong = classification_report(truth, np.array([1, 2, 3, 4, 5, 6]), LABELS)  # a predicted disgust counts
+    assert wrong["macro_f1"] == pytest.approx((0 + 0 + 5 * 1.0) / 7)
