@@ -39,6 +39,7 @@ DEFAULT_DISTILL_WEIGHT = 0.5
 EXIT_BAD_INPUT = 2
 EXIT_INTERRUPTED = 130  # 128 + SIGINT, as a shell reports Ctrl-C
 BF16_CPU_FLAGS = ("avx512_bf16", "amx_bf16", "bf16")
+BF16_GPU_CAPABILITY = (8, 0)  # Ampere: the first NVIDIA GPUs with bf16 tensor cores
 RECORD_KEYS = ("config", "command", "seconds")  # what --reports-only keeps from a finished run's run.json
 FLOAT_FLAGS = ("lr", "weight_decay", "label_smoothing", "class_weight_power", "dropout", "mixup", "distill_weight",
                "distill_temperature", "val_fraction")
@@ -51,6 +52,22 @@ def cpu_supports_bf16() -> bool:
     except OSError:
         return False
     return any(flag in flags for flag in BF16_CPU_FLAGS)
+
+
+def auto_mixed_precision() -> bool:
+    """`--mixed-precision auto`: bf16 where the device that trains runs it natively. With a GPU that is the GPU
+    (compute capability 8.0, Ampere, or newer; a GTX 10xx, RTX 20xx, T4 or V100 would emulate it slowly),
+    whatever the CPU has; without one, the CPU's bf16 instructions."""
+    import tensorflow as tf
+
+    gpus = tf.config.list_physical_devices("GPU")
+    if not gpus:
+        return cpu_supports_bf16()
+    capabilities = [tuple(tf.config.experimental.get_device_details(gpu).get("compute_capability") or (0, 0))
+                    for gpu in gpus]
+    native = all(capability >= BF16_GPU_CAPABILITY for capability in capabilities)
+    log.info("GPU compute capability %s: bfloat16 mixed precision %s", capabilities, "on" if native else "off")
+    return native
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
@@ -120,7 +137,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
 
 
 def train_config(args: argparse.Namespace) -> TrainConfig:
-    mixed = {"on": True, "off": False}.get(args.mixed_precision, cpu_supports_bf16())
+    mixed = {"on": True, "off": False}[args.mixed_precision] if args.mixed_precision != "auto" else \
+        auto_mixed_precision()
     values = {
         "epochs": args.epochs, "batch_size": args.batch_size, "learning_rate": args.lr,
         "warmup_epochs": args.warmup_epochs, "weight_decay": args.weight_decay,

@@ -150,3 +150,22 @@ def test_a_cache_that_cannot_be_written_is_a_warning(tmp_path: Path, caplog) -> 
     assert "cannot write" in caplog.text and blocker.read_text().startswith("a file")
     write_cache(tmp_path / "ok" / "train-x.npz", split)
     assert read_cache(tmp_path / "ok" / "train-x.npz") is not None
+
+
+@pytest.mark.parametrize("capabilities, cpu_bf16, expected", [
+    ([], True, True), ([], False, False),  # no GPU: the CPU decides
+    ([(8, 6)], False, True),  # an RTX 30xx with an old CPU: bf16 on the GPU
+    ([(7, 5)], True, False),  # a T4 / RTX 20xx with a bf16 CPU: no bf16 (it would be emulated on the GPU)
+    ([(8, 0), (6, 1)], True, False),  # every GPU must run it
+], ids=["cpu-bf16", "cpu-plain", "ampere", "turing", "mixed-gpus"])
+def test_auto_mixed_precision_follows_the_training_device(monkeypatch, capabilities, cpu_bf16, expected) -> None:
+    import tensorflow as tf
+
+    import train.__main__ as cli
+
+    gpus = [f"GPU:{index}" for index in range(len(capabilities))]
+    monkeypatch.setattr(tf.config, "list_physical_devices", lambda kind=None: gpus if kind == "GPU" else [])
+    monkeypatch.setattr(tf.config.experimental, "get_device_details",
+                        lambda gpu: {"compute_capability": capabilities[gpus.index(gpu)]})
+    monkeypatch.setattr(cli, "cpu_supports_bf16", lambda: cpu_bf16)
+    assert cli.auto_mixed_precision() is expected
