@@ -28,7 +28,8 @@ def parse_args(argv: list[str] | None) -> ConvertOptions:
     parser.add_argument("--run", type=Path, required=True, help="run folder written by python -m train")
     parser.add_argument("--out", type=Path, required=True, help="output .tflite (sidecar .json goes next to it)")
     parser.add_argument("--data", type=Path, help="dataset for calibration and evaluation (default: run.json's data)")
-    parser.add_argument("--split", default=defaults.split, help="evaluation split for the float/int8 comparison")
+    parser.add_argument("--split", type=str.lower, default=defaults.split,
+                        help="evaluation split for the float/int8 comparison")
     parser.add_argument("--calib-split", default=defaults.calib_split, help="split the calibration faces come from")
     parser.add_argument("--calib-size", type=int, default=defaults.calib_size,
                         help="stratified calibration faces (real training images)")

@@ -124,7 +124,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
                            formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--model", type=Path, required=True, help=".tflite with its .json sidecar next to it")
     parser.add_argument("--data", type=Path, required=True, help="image-folder dataset or fer2013.csv")
-    parser.add_argument("--split", default="test",
+    parser.add_argument("--split", type=str.lower, default="test",
                         help="split to evaluate (train, test, privatetest), or train-holdout: the validation slice "
                              "python -m train held out (cut as the sidecar's validation records)")
     parser.add_argument("--holdout-fraction", type=float,

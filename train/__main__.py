@@ -119,9 +119,12 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--val-fraction", type=float,
                         help=f"share of train held out for validation when --val-split is not given (default "
                              f"{DEFAULT_VAL_FRACTION}; with --resume, the run's)")
-    parser.add_argument("--val-split", help="use this split (e.g. test) for validation instead of a train slice")
-    parser.add_argument("--eval-split", default="test", help="split reported at the end ('none' to skip)")
-    parser.add_argument("--extra-train-split", help="also fit on this split (e.g. test, once a recipe is fixed)")
+    parser.add_argument("--val-split", type=str.lower,
+                        help="use this split (e.g. test) for validation instead of a train slice")
+    parser.add_argument("--eval-split", type=str.lower, default="test",
+                        help="split reported at the end ('none' to skip)")
+    parser.add_argument("--extra-train-split", type=str.lower,
+                        help="also fit on this split (e.g. test, once a recipe is fixed)")
     parser.add_argument("--no-tune-bias", action="store_true",
                         help="skip tuning per-class logit offsets on the validation slice")
     parser.add_argument("--offsets-from", type=Path, metavar="RUN",

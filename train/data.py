@@ -195,12 +195,22 @@ def resolve_source(data: Path) -> Path:
 STRICT_CACHE_TAG = "-strict"
 
 
+def split_folder(root: Path, split: str) -> Path:
+    """root/split, or the one folder whose name matches it in another case (`Train/`, `Test/`, as class folders
+    are matched); root/split itself when there is none (the loader then names it as missing)."""
+    exact = root / split
+    if exact.is_dir() or not root.is_dir():
+        return exact
+    matches = [child for child in root.iterdir() if child.is_dir() and child.name.lower() == split.lower()]
+    return matches[0] if len(matches) == 1 else exact
+
+
 def _cache_key(source: Path, split: str) -> str:
     if source.is_file():
         stat = source.stat()
         return _fingerprint([str(source.resolve()), split, str(stat.st_size), str(stat.st_mtime_ns)])
-    files = _image_files(source / split)
-    parts = [str((source / split).resolve())]
+    files = _image_files(split_folder(source, split))
+    parts = [str(split_folder(source, split).resolve())]
     for path, label in files:
         stat = path.stat()
         parts.append(f"{path.parent.name}/{path.name}:{label}:{stat.st_size}:{stat.st_mtime_ns}")
@@ -236,7 +246,7 @@ def load_split(data: Path, split: str, cache_dir: Path | None = None, strict: bo
     if source.is_file():
         result = _load_csv_split(source, split, strict)
     else:
-        result = _load_folder_split(source / split, strict)
+        result = _load_folder_split(split_folder(source, split), strict)
     log.info("loaded %s split: %d faces (%s)", split, len(result), result.report.summary())
     if cache_path:
         write_cache(cache_path, result)

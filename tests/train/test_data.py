@@ -225,3 +225,9 @@ def test_macro_f1_averages_the_classes_that_occur():
     assert report["accuracy"] == 1.0 and report["macro_f1"] == 1.0
     wrong = classification_report(truth, np.array([1, 2, 3, 4, 5, 6]), LABELS)  # a predicted disgust counts
     assert wrong["macro_f1"] == pytest.approx((0 + 0 + 5 * 1.0) / 7)
+
+
+def test_split_folders_match_in_any_case(tmp_path):
+    write_image_folders(tmp_path, {"train": 2})
+    (tmp_path / "train").rename(tmp_path / "Train")
+    assert len(load_split(tmp_path, "train")) == 14
