@@ -146,10 +146,22 @@ def settle_lineage_flags(args: argparse.Namespace) -> dict:
     for name in LINEAGE_FLAGS:
         if name in started:
             adopt_or_refuse(args, name, started[name], started.get("val_split"))
+    if getattr(args, "reports_only", False) and (args.out / RUN_RECORD).is_file():
+        adopt_slice_flags(args, read_run_record(args.out / RUN_RECORD, "--reports-only"))
     for name, default in DEFAULTS.items():
         if getattr(args, name) is None:
             setattr(args, name, default)
     return started
+
+
+def adopt_slice_flags(args: argparse.Namespace, record: dict) -> None:
+    """--reports-only: --seed and --val-fraction left out are the finished run's (they cut its validation
+    slice), not the defaults; given ones are checked against it later (train.__main__.adopt_run_record)."""
+    seed, fraction = record.get("config", {}).get("seed"), record.get("val_fraction")
+    if args.seed is None and isinstance(seed, int):
+        args.seed = seed
+    if args.val_fraction is None and isinstance(fraction, (int, float)):
+        args.val_fraction = float(fraction)
 
 
 def adopt_or_refuse(args: argparse.Namespace, name: str, recorded, val_split: str | None) -> None:

@@ -194,3 +194,17 @@ def test_validation_faces_must_match_every_record(tmp_path):
                                          r".*member/run.json records \(abc\)"):
         check_validation_faces(args, "abd", [(tmp_path / "run" / "start.json", "abd"),
                                              (tmp_path / "member" / "run.json", "abc")])
+
+
+def test_reports_only_adopts_the_finished_runs_slice_flags_left_out(tmp_path):
+    """A run trained with --seed 7 --val-fraction 0.2: --reports-only without them uses its values, not 42 / 0.1."""
+    run = tmp_path / "run"
+    run.mkdir()
+    (run / "run.json").write_text(json.dumps({"config": {"seed": 7}, "val_fraction": 0.2, "command": "x",
+                                              "seconds": 1.0}))
+    args = parse_args(["--data", str(tmp_path), "--out", str(run), "--reports-only"])
+    settle_lineage_flags(args)
+    assert (args.seed, args.val_fraction) == (7, 0.2)
+    given = parse_args(["--data", str(tmp_path), "--out", str(run), "--reports-only", "--seed", "9"])
+    settle_lineage_flags(given)
+    assert given.seed == 9  # given: kept, and refused later as another slice (train.__main__.adopt_run_record)
