@@ -88,12 +88,17 @@ def _image_files(split_dir: Path) -> list[tuple[Path, int]]:
     if not split_dir.is_dir():
         raise DataError(f"{split_dir}: split folder not found")
     files: list[tuple[Path, int]] = []
-    class_dirs = sorted(p for p in split_dir.iterdir() if p.is_dir())
+    # hidden folders (.ipynb_checkpoints, .DS_Store's kin) are not classes
+    class_dirs = sorted(p for p in split_dir.iterdir() if p.is_dir() and not p.name.startswith("."))
     if not class_dirs:
         raise DataError(f"{split_dir}: no class folders inside")
     for class_dir in class_dirs:
         label = _class_index(class_dir)
         files.extend((f, label) for f in sorted(class_dir.iterdir()) if f.suffix.lower() in IMAGE_SUFFIXES)
+    absent = [name for index, name in enumerate(EMOTIONS) if index not in {label for _, label in files}]
+    if absent and files:
+        log.warning("%s: no faces of %s (no folder, or no images in it): those classes are neither learned nor "
+                    "judged from this split", split_dir, ", ".join(absent))
     if not files:
         raise DataError(f"{split_dir}: no images ({', '.join(IMAGE_SUFFIXES)}) in its class folders")
     return files

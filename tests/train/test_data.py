@@ -231,3 +231,16 @@ def test_split_folders_match_in_any_case(tmp_path):
     write_image_folders(tmp_path, {"train": 2})
     (tmp_path / "train").rename(tmp_path / "Train")
     assert len(load_split(tmp_path, "train")) == 14
+
+
+def test_hidden_folders_are_ignored_and_a_class_without_faces_is_named(tmp_path, caplog):
+    import logging
+    import shutil
+
+    write_image_folders(tmp_path, {"train": 2})
+    (tmp_path / "train" / ".ipynb_checkpoints").mkdir()
+    shutil.rmtree(tmp_path / "train" / "disgust")
+    with caplog.at_level(logging.WARNING, logger="train.data"):
+        split = load_split(tmp_path, "train")
+    assert split.class_counts().tolist() == [2, 0, 2, 2, 2, 2, 2]
+    assert any("no faces of disgust" in r.getMessage() for r in caplog.records)
