@@ -11,14 +11,19 @@ from __future__ import annotations
 import argparse
 import json
 import logging
+import statistics
 import sys
 import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from edge.bench.memory import cpu_seconds, maxrss_mb, peak_rss_mb, rss_mb
+from edge.bench.memory import MB, cpu_seconds, maxrss_mb, peak_rss_mb, rss_mb
 from edge.bench.spec import MODE_CLASSIFIER, PROCESSING, STAGES, WorkerSpec
 from edge.bench.stats import summarise
+
+if TYPE_CHECKING:
+    from edge.pipeline import Pipeline
 
 log = logging.getLogger(__name__)
 
@@ -71,9 +76,8 @@ def import_detector_runtime(detector: str) -> None:
         import edge.detectors.haar  # noqa: F401
 
 
-def bench_pipeline(spec: WorkerSpec, entered: float) -> dict:
-    clock = StartupClock(spec.launched_at)
-    clock.mark("python interpreter", at=entered)
+def start_pipeline(spec: WorkerSpec, clock: StartupClock) -> tuple[Pipeline, list[str]]:
+    """Build and run the product's pipeline to its first frame, marking each start-up phase on `clock`."""
     from edge.cli import build_parser
     from edge.commands.options import config_from_args
     from edge.commands.run import build_pipeline
@@ -92,6 +96,27 @@ def bench_pipeline(spec: WorkerSpec, entered: float) -> dict:
     clock.mark("models and source")
     pipeline.run()
     clock.mark("first frame")
+    return pipeline, argv
+
+
+def run_repeats(pipeline: Pipeline, frames: int, repeats: int) -> tuple[list[float], list[float]]:
+    """Frames per second and CPU milliseconds per frame of each of `repeats` runs of `frames` frames."""
+    fps, cpu_ms = [], []
+    for _ in range(repeats):
+        pipeline.max_frames = pipeline.stats.frames + frames
+        cpu0, wall0 = cpu_seconds(), time.perf_counter()
+        pipeline.run()
+        wall, cpu = time.perf_counter() - wall0, cpu_seconds() - cpu0
+        fps.append(frames / wall if wall > 0 else 0.0)
+        cpu_ms.append(cpu * 1e3 / frames)
+    return fps, cpu_ms
+
+
+def bench_pipeline(spec: WorkerSpec, entered: float) -> dict:
+    """Start-up on the product's path, then `spec.repeats` timed runs on the JPEG clip source."""
+    clock = StartupClock(spec.launched_at)
+    clock.mark("python interpreter", at=entered)
+    pipeline, argv = start_pipeline(spec, clock)
     first_frame_peak = peak_rss_mb()
 
     import cv2
@@ -109,15 +134,8 @@ def bench_pipeline(spec: WorkerSpec, entered: float) -> dict:
     pipeline.max_frames = pipeline.stats.frames + spec.warmup
     pipeline.run()
     recorder.recording = True
-    fps, cpu_ms = [], []
-    for _ in range(spec.repeats):
-        pipeline.max_frames = pipeline.stats.frames + spec.frames
-        cpu0, wall0 = cpu_seconds(), time.perf_counter()
-        pipeline.run()
-        wall, cpu = time.perf_counter() - wall0, cpu_seconds() - cpu0
-        fps.append(spec.frames / wall if wall > 0 else 0.0)
-        cpu_ms.append(cpu * 1e3 / spec.frames)
-    clip_mb = source.encoded_bytes / (1024 * 1024)
+    fps, cpu_ms = run_repeats(pipeline, spec.frames, spec.repeats)
+    clip_mb = source.encoded_bytes / MB
     pipeline.close()
 
     series = recorder.stage_series()
@@ -131,8 +149,8 @@ def bench_pipeline(spec: WorkerSpec, entered: float) -> dict:
         "stages": {s: summarise(series[s]) for s in STAGES},
         "processing": summarise(processing),
         "frame": summarise(frame),
-        "fps": {"median": round(sorted(fps)[len(fps) // 2], 2), "per_repeat": [round(f, 2) for f in fps]},
-        "cpu_ms_per_frame": round(sorted(cpu_ms)[len(cpu_ms) // 2], 3),
+        "fps": {"median": round(statistics.median(fps), 2), "per_repeat": [round(f, 2) for f in fps]},
+        "cpu_ms_per_frame": round(statistics.median(cpu_ms), 3),
         "memory": {"peak_rss_mb": round(peak_rss_mb(), 1), "ru_maxrss_mb": round(maxrss_mb(), 1),
                    "peak_rss_first_frame_mb": round(first_frame_peak, 1),
                    "bench_clip_mb": round(clip_mb, 1)},
