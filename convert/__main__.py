@@ -17,8 +17,7 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")  # before TensorFlow loads: k
 from convert.errors import run_cli  # noqa: E402
 from convert.pipeline import ConvertOptions, convert_run  # noqa: E402
 from edge.cli_common import OneLineParser, non_negative_int, setup_logging  # noqa: E402
-
-DEFAULT_CACHE_DIR = Path(".cache/fer")  # the same decoded-array cache as python -m train
+from train.data import DEFAULT_CACHE_DIR  # noqa: E402
 
 
 def parse_args(argv: list[str] | None) -> ConvertOptions:

@@ -12,19 +12,21 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from edge.config import DEFAULT_EMOTION_MODEL, resolve_data_path
+from edge.config import ClassifierConfig, resolve_data_path
 from edge.contract import ModelContract, load_contract
 from edge.crop import face_crop
 from edge.errors import EdgeError
 from edge.litert import load_interpreter
-from edge.quant import dequantize, quantize
+from edge.quant import INTEGER_DTYPES, dequantize, quantize
 from edge.types import Box, Prediction
 
 log = logging.getLogger(__name__)
 
 INTERPOLATIONS = {"area": cv2.INTER_AREA, "linear": cv2.INTER_LINEAR, "nearest": cv2.INTER_NEAREST, "cubic": cv2.INTER_CUBIC}
 COLOR_CONVERSIONS = {"grayscale": cv2.COLOR_BGR2GRAY, "rgb": cv2.COLOR_BGR2RGB}  # from BGR frames
-DEFAULT_MODEL = DEFAULT_EMOTION_MODEL
+CLASSIFIER_DEFAULTS = ClassifierConfig()
+PIXEL_MAX = 255.0  # crops are 8-bit: a sidecar's value_range maps 0..PIXEL_MAX onto (low, high)
+MIN_PROBABILITY_SUM = 1e-12  # below this a row of probabilities is treated as all zero (uniform fallback)
 
 
 def softmax(logits: np.ndarray) -> np.ndarray:
@@ -36,7 +38,12 @@ def softmax(logits: np.ndarray) -> np.ndarray:
 class EmotionClassifier:
     """Classifies face crops; `classify(image, boxes)` returns one Prediction per box."""
 
-    def __init__(self, model_path: Path = DEFAULT_MODEL, num_threads: int = 2, batch: bool = True) -> None:
+    @classmethod
+    def from_config(cls, cfg: ClassifierConfig) -> EmotionClassifier:
+        return cls(cfg.model, cfg.num_threads, cfg.batch)
+
+    def __init__(self, model_path: Path = CLASSIFIER_DEFAULTS.model, num_threads: int = CLASSIFIER_DEFAULTS.num_threads,
+                 batch: bool = CLASSIFIER_DEFAULTS.batch) -> None:
         self.model_path = resolve_data_path(Path(model_path))
         self.contract: ModelContract = load_contract(self.model_path)
         self.labels = tuple(self.contract.labels)
@@ -59,7 +66,7 @@ class EmotionClassifier:
             problems.append(f"output dtype {np.dtype(self._out['dtype']).name} != sidecar {self.contract.output.dtype}")
         for name, details, side in (("input", actual, spec), ("output", self._out, self.contract.output)):
             scale, zero_point = details["quantization"]
-            if side.dtype in ("int8", "uint8", "int16") and (
+            if side.dtype in INTEGER_DTYPES and (
                     not np.isclose(scale, side.scale, rtol=1e-5) or zero_point != side.zero_point):
                 problems.append(f"{name} quantisation ({scale:g}, {zero_point}) != sidecar ({side.scale:g}, {side.zero_point})")
         if problems:
@@ -92,8 +99,8 @@ class EmotionClassifier:
         crops = [cv2.resize(crop(b), self._size, interpolation=self._interpolation) for b in boxes]
         batch = np.stack(crops).astype(np.float32).reshape(len(boxes), pre.height, pre.width, -1)
         low, high = pre.value_range
-        if (low, high) != (0.0, 255.0):
-            batch = low + batch * ((high - low) / 255.0)
+        if (low, high) != (0.0, PIXEL_MAX):
+            batch = low + batch * ((high - low) / PIXEL_MAX)
         return quantize(batch, spec.scale, spec.zero_point, spec.dtype)
 
     def _ensure_batch(self, n: int) -> None:
@@ -123,11 +130,11 @@ class EmotionClassifier:
         values = dequantize(raw, spec.scale, spec.zero_point)
         probs = softmax(values) if spec.kind == "logits" else np.clip(values, 0.0, None)
         sums = probs.sum(axis=-1, keepdims=True)
-        probs = np.where(sums > 0, probs / np.maximum(sums, 1e-12), 1.0 / probs.shape[-1])
+        probs = np.where(sums > 0, probs / np.maximum(sums, MIN_PROBABILITY_SUM), 1.0 / probs.shape[-1])
         return [Prediction(self.labels, row.astype(np.float32)) for row in probs]
 
     def classify(self, image_bgr: np.ndarray, boxes: list[Box]) -> list[Prediction]:
-        """One Prediction per box, in order; boxes must be non-empty (detectors guarantee it)."""
+        """One Prediction per box, in order (none for no boxes: the interpreter is not invoked)."""
         if not boxes:
             return []
         return self.postprocess(self.infer(self.preprocess(image_bgr, boxes)))

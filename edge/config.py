@@ -62,8 +62,10 @@ class MediaPipeConfig(Strict):
 class DetectorConfig(Strict):
     type: Literal["auto", "haar", "mediapipe"] = "auto"
     every: int = Field(1, ge=1, description="detect every N frames, track boxes in between")
-    margin: float = Field(0.12, ge=0.0, le=1.0, description="grow boxes by this fraction per side")
-    min_size: int = Field(48, ge=1, description="minimum face size in frame pixels (smaller faces classify poorly)")
+    margin: float = Field(0.12, ge=0.0, le=1.0, description="grow boxes by this fraction per side (FER crops "
+                                                           "include forehead and chin)")
+    min_size: int = Field(48, ge=1, description="minimum face size in frame pixels after the margin (smaller faces "
+                                                "classify poorly)")
     haar: HaarConfig = HaarConfig()
     mediapipe: MediaPipeConfig = MediaPipeConfig()
 

@@ -230,8 +230,16 @@ class Pipeline:
                     log.info("end of stream from %s", getattr(self.source, "name", "source"))
                 break
             self.step(frame, read_ms)
-            if any(getattr(sink, "should_stop", lambda: False)() for sink in self.sinks):
+            if any(sink.should_stop() for sink in self.sinks):
                 break
+
+    def log_results(self, stats: RunStats) -> None:
+        """The end-of-run summary: the figures, then where each sink's output went."""
+        log.info(stats.summary())
+        for sink in self.sinks:
+            where = sink.describe()
+            if where:
+                log.info("results: %s", where)
 
     def close(self) -> None:
         """Close sinks first (flush logs), then the source (release the camera), then models."""

@@ -71,7 +71,8 @@ class Tracker:
         return track
 
     def reset(self) -> None:
-        """Forget every track (their boxes belong to another frame size); ids keep counting up, never reused."""
+        """Forget every track (after a change of source or frame size, or a gap in time, their boxes no longer
+        match the faces); ids keep counting up, never reused."""
         self._tracks = []
 
     def boxes(self) -> list[Box]:

@@ -18,7 +18,7 @@ from edge.cli_common import OneLineParser, non_negative_int, setup_logging
 from edge.errors import EdgeError
 from train.config import (ARCHITECTURE_LAYERS, BEST_CHECKPOINT, LAST_CHECKPOINT, RUN_RECORD, STATE_FILE, TrainConfig,
                           keras_archive_problem, read_state)
-from train.data import (DEFAULT_VAL_FRACTION, NOT_HELD_OUT_NOTES, TRAIN_SLICE, DataError, Split, extra_split_of,
+from train.data import (DEFAULT_CACHE_DIR, DEFAULT_VAL_FRACTION, NOT_HELD_OUT_NOTES, TRAIN_SLICE, DataError, Split, extra_split_of,
                         faces_fingerprint, is_held_out, load_split, not_held_out_because, stratified_holdout,
                         union)
 from train.labels import EMOTIONS
@@ -34,7 +34,6 @@ if TYPE_CHECKING:
 # Under `python -m train` __name__ is "__main__"; the spec's name keeps the records named train.__main__.
 log = logging.getLogger(__spec__.name if __spec__ is not None else __name__)
 
-DEFAULT_CACHE_DIR = Path(".cache/fer")
 DEFAULT_DISTILL_WEIGHT = 0.5
 EXIT_BAD_INPUT = 2
 EXIT_INTERRUPTED = 130  # 128 + SIGINT, as a shell reports Ctrl-C
@@ -108,7 +107,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
                         help=f"seed of the validation slice, data order and initial weights (default {defaults.seed}; "
                              "with --resume, the run's)")
     parser.add_argument("--mixed-precision", choices=("auto", "on", "off"), default="auto",
-                        help="bfloat16 mixed precision; auto = on where the CPU has bf16 instructions")
+                        help="bfloat16 mixed precision; auto = on where the device that trains runs bf16 natively (a GPU of "
+                             "compute capability 8.0 or newer; without a GPU, a CPU with bf16 instructions)")
     parser.add_argument("--soup", type=Path, nargs="+", metavar="RUN",
                         help="instead of training: mix these finished runs (same start, same --seed) into one model "
                              "whose weights are their mean, batch norm recomputed, then report it like a run")

@@ -28,6 +28,7 @@ CSV_NAME = "fer2013.csv"
 CSV_SPLIT_USAGE = {"train": "Training", "test": "PublicTest", "privatetest": "PrivateTest"}  # --split -> Usage
 CSV_USAGE_TO_SPLIT = {usage.lower(): split for split, usage in CSV_SPLIT_USAGE.items()}
 CACHE_FORMAT_VERSION = "1"
+DEFAULT_CACHE_DIR = Path(".cache/fer")  # decoded-array cache shared by python -m train and python -m convert
 CSV_ENCODING = "utf-8-sig"  # also reads a CSV that Excel saved with a byte-order mark
 
 

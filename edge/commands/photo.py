@@ -118,21 +118,29 @@ def no_faces_hint(min_size: int) -> str:
             "away or half hidden may not be detected)")
 
 
-def classify_file(image: np.ndarray, cfg, source: str) -> FrameResult:  # cfg: edge.config.RunConfig
-    """Load the models and classify; the models are closed whatever happens."""
+def load_photo_models(cfg):  # cfg: edge.config.RunConfig -> (FaceDetector, EmotionClassifier)
+    """The still-photo detector and the classifier, or neither: a failed load closes what was loaded."""
     from edge.classifier import EmotionClassifier
-    from edge.commands.run import close_all
     from edge.detectors import make_detector
 
-    models: list = []
+    classifier = EmotionClassifier.from_config(cfg.classifier)
     try:
-        classifier = EmotionClassifier(cfg.classifier.model, cfg.classifier.num_threads, cfg.classifier.batch)
-        models.append(classifier)
         detector = make_detector(photo_detector_config(cfg.detector))
-        models.append(detector)
+    except BaseException:
+        classifier.close()
+        raise
+    return detector, classifier
+
+
+def classify_file(image: np.ndarray, cfg, source: str) -> FrameResult:  # cfg: edge.config.RunConfig
+    """Load the models and classify; the models are closed whatever happens."""
+    from edge.commands.run import close_all
+
+    detector, classifier = load_photo_models(cfg)
+    try:
         return classify_photo(image, detector, classifier, source=source)
     finally:
-        close_all(models)
+        close_all([classifier, detector])
 
 
 def run(args: argparse.Namespace) -> int:

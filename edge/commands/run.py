@@ -106,7 +106,9 @@ def build_sinks(cfg: RunConfig, window: bool, fps: float | None = None, live: bo
             from edge.sinks.crops import CropSink
 
             sinks.append(CropSink(cfg.output.dir / "crops", cfg.output.interval_s, by_track))
-        if window and cfg.display.mode not in ("window", "fullscreen"):
+        from edge.display.sink import WINDOW_MODES
+
+        if window and cfg.display.mode not in WINDOW_MODES:  # else the display's own process shows the overlay
             from edge.sinks.window import WindowSink
 
             sinks.append(WindowSink())
@@ -157,7 +159,7 @@ def build_pipeline(cfg: RunConfig, window: bool = False, extra_sinks: list[Sink]
     opened, cancel = source, threading.Event()
     parts: list = []
     try:
-        classifier = EmotionClassifier(cfg.classifier.model, cfg.classifier.num_threads, cfg.classifier.batch)
+        classifier = EmotionClassifier.from_config(cfg.classifier)
         parts.append(classifier)
         detector = make_detector(cfg.detector)
         parts.append(detector)
@@ -205,9 +207,5 @@ def run(args: argparse.Namespace) -> int:
         stats = pipeline.run()
     finally:
         pipeline.close()
-    log.info(stats.summary())
-    for sink in pipeline.sinks:
-        where = getattr(sink, "describe", lambda: "")()
-        if where:
-            log.info("results: %s", where)
+    pipeline.log_results(stats)
     return 0

@@ -8,10 +8,10 @@ import numpy as np
 
 from edge.types import Box
 
-# Faces smaller than this (frame pixels, after the margin) are dropped: they classify poorly. The default of every
-# backend and of the config's `detector.min_size`.
-DEFAULT_MIN_FACE_SIZE = 48
-DEFAULT_MARGIN = 0.12  # grow boxes by this fraction per side (FER crops include forehead and chin)
+from edge.config import DetectorConfig
+
+# Every backend's defaults are the config's (`detector.margin`, `detector.min_size`): one place to change them.
+DETECTOR_DEFAULTS = DetectorConfig()
 
 
 def expand_box(box: Box, margin: float, width: int, height: int) -> Box:
@@ -31,7 +31,7 @@ class BaseDetector(ABC):
 
     name = "base"
 
-    def __init__(self, margin: float = DEFAULT_MARGIN, min_size: int = DEFAULT_MIN_FACE_SIZE) -> None:
+    def __init__(self, margin: float = DETECTOR_DEFAULTS.margin, min_size: int = DETECTOR_DEFAULTS.min_size) -> None:
         self.margin = margin
         self.min_size = min_size
 

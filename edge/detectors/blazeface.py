@@ -10,7 +10,7 @@ import cv2
 import numpy as np
 
 from edge.config import DEFAULT_FACE_MODEL
-from edge.detectors.base import DEFAULT_MARGIN, DEFAULT_MIN_FACE_SIZE, BaseDetector
+from edge.detectors.base import DETECTOR_DEFAULTS, BaseDetector
 from edge.detectors.cpu import mediapipe_unsupported_reason
 from edge.errors import EdgeError, checked
 from edge.no_tensorflow import mediapipe_import
@@ -22,9 +22,9 @@ FETCH_HINT = "missing; run `python -m edge.fetch_detector`"
 class MediaPipeDetector(BaseDetector):
     name = "mediapipe"
 
-    def __init__(self, margin: float = DEFAULT_MARGIN, min_size: int = DEFAULT_MIN_FACE_SIZE,
-                 model: Path = DEFAULT_FACE_MODEL, min_confidence: float = 0.5,
-                 running_mode: Literal["image", "video"] = "image") -> None:
+    def __init__(self, margin: float = DETECTOR_DEFAULTS.margin, min_size: int = DETECTOR_DEFAULTS.min_size,
+                 model: Path = DEFAULT_FACE_MODEL, min_confidence: float = DETECTOR_DEFAULTS.mediapipe.min_confidence,
+                 running_mode: Literal["image", "video"] = DETECTOR_DEFAULTS.mediapipe.running_mode) -> None:
         super().__init__(margin, min_size)
         model = Path(model)
         if not checked(f"face model {model}", model.is_file):

@@ -7,7 +7,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from edge.detectors.base import DEFAULT_MARGIN, DEFAULT_MIN_FACE_SIZE, BaseDetector
+from edge.detectors.base import DETECTOR_DEFAULTS, BaseDetector
 from edge.errors import EdgeError
 from edge.types import Box
 
@@ -31,9 +31,11 @@ def cascade_path() -> Path:
 class HaarDetector(BaseDetector):
     name = "haar"
 
-    def __init__(self, margin: float = DEFAULT_MARGIN, min_size: int = DEFAULT_MIN_FACE_SIZE,
-                 scale_factor: float = 1.2, min_neighbors: int = 5, detect_width: int = 400,
-                 equalize: bool = False) -> None:
+    def __init__(self, margin: float = DETECTOR_DEFAULTS.margin, min_size: int = DETECTOR_DEFAULTS.min_size,
+                 scale_factor: float = DETECTOR_DEFAULTS.haar.scale_factor,
+                 min_neighbors: int = DETECTOR_DEFAULTS.haar.min_neighbors,
+                 detect_width: int = DETECTOR_DEFAULTS.haar.detect_width,
+                 equalize: bool = DETECTOR_DEFAULTS.haar.equalize) -> None:
         super().__init__(margin, min_size)
         path = cascade_path()
         self._cascade = cv2.CascadeClassifier(str(path))

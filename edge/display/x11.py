@@ -29,7 +29,6 @@ CW_CURSOR = 1 << 14
 SUPPORTED_DEPTHS = (24, 32)
 BITS_PER_PIXEL = 32  # ZPixmap of a depth-24 TrueColor visual: B, G, R, pad in memory (LSBFirst)
 BITMAP_PAD = 32
-TRUE_COLOR = 4
 
 
 class X11Unavailable(Exception):

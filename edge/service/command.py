@@ -186,11 +186,7 @@ def serve(cfg: RunConfig, extra: list[Sink]) -> int:
     finally:
         monitor.stop()
         signal.signal(signal.SIGTERM, signal.SIG_DFL)
-    log.info(stats.summary())
-    for part in pipeline.sinks:
-        where = part.describe()
-        if where:
-            log.info("results: %s", where)
+    pipeline.log_results(stats)
     if store is None:
         return 0
     log.info("service: %d events logged, %d committed, %d dropped", store.events_logged, store.events_committed,

@@ -7,10 +7,12 @@ import threading
 from collections.abc import Callable
 from dataclasses import replace
 
+from edge.config import SourceConfig
 from edge.errors import EdgeError
 from edge.types import Frame, FrameSource
 
 log = logging.getLogger(__name__)
+SOURCE_DEFAULTS = SourceConfig()  # the backoff defaults are the config's (`source.backoff_initial_s`, `_max_s`)
 
 
 class ReconnectingSource:
@@ -20,7 +22,8 @@ class ReconnectingSource:
     Frame indices continue across reconnects.
     """
 
-    def __init__(self, factory: Callable[[], FrameSource], backoff_initial_s: float = 0.5, backoff_max_s: float = 10.0,
+    def __init__(self, factory: Callable[[], FrameSource], backoff_initial_s: float = SOURCE_DEFAULTS.backoff_initial_s,
+                 backoff_max_s: float = SOURCE_DEFAULTS.backoff_max_s,
                  cancel: threading.Event | None = None, max_attempts: int | None = None,
                  first: FrameSource | None = None) -> None:
         self._factory = factory

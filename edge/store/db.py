@@ -56,10 +56,11 @@ COLUMNS = "ts, track_id, x1, y1, x2, y2, label, confidence, probs, source"
 
 @dataclass(frozen=True)
 class Retention:
-    """Keep events at most `days` old and the database at most `max_mb` (None = no limit)."""
+    """Keep events at most `days` old and the database at most `max_mb` (None = no limit). The defaults are the
+    config's (`store.retention_days`, `store.max_mb`): StoreSink.from_config passes them."""
 
-    days: float | None = 30.0
-    max_mb: float | None = 500.0
+    days: float | None
+    max_mb: float | None
 
 
 @dataclass(frozen=True)

@@ -17,6 +17,7 @@ import time
 from collections import deque
 from pathlib import Path
 
+from edge.config import StoreConfig
 from edge.errors import EdgeError
 from edge.sinks.base import BaseSink
 from edge.store.clock import ClockWatch, Shift, stamped_before
@@ -27,7 +28,7 @@ from edge.types import FrameResult
 
 log = logging.getLogger(__name__)
 
-COMMIT_INTERVAL_S = 1.0
+STORE_DEFAULTS = StoreConfig()  # retention and commit interval: the config's defaults
 BATCH_EVENTS = 500  # commit early when this many events are queued
 QUEUE_LIMIT = 20_000  # events held in memory while the store is failing (~10 MB)
 RETRY_INITIAL_S = 1.0
@@ -42,12 +43,13 @@ STATE_DIRECTORY_ENV = "STATE_DIRECTORY"
 class StoreSink(BaseSink):
     """Drop-in sink for the SQLite store. `write` only enqueues; the thread does all I/O."""
 
-    def __init__(self, path: Path, interval_s: float = 1.0, retention: Retention = Retention(),
-                 commit_interval_s: float = COMMIT_INTERVAL_S, queue_limit: int = QUEUE_LIMIT,
+    def __init__(self, path: Path, interval_s: float = 1.0, retention: Retention | None = None,
+                 commit_interval_s: float = STORE_DEFAULTS.commit_interval_s, queue_limit: int = QUEUE_LIMIT,
                  prune_interval_s: float = PRUNE_INTERVAL_S, by_track: bool = True) -> None:
         self.path = Path(path)
         ensure_folder(self.path)  # a folder we can never write is a configuration error: fail before the run
-        self.retention, self.commit_interval_s = retention, commit_interval_s
+        self.retention = retention or Retention(STORE_DEFAULTS.retention_days, STORE_DEFAULTS.max_mb)
+        self.commit_interval_s = commit_interval_s
         self.prune_interval_s = prune_interval_s
         self._throttle = EventThrottle(interval_s, by_track)
         self._queue: deque[dict] = deque()
@@ -73,7 +75,7 @@ class StoreSink(BaseSink):
         self._thread.start()
 
     @classmethod
-    def from_config(cls, cfg, interval_s: float, default_dir: Path,  # noqa: ANN001 - StoreConfig
+    def from_config(cls, cfg: StoreConfig, interval_s: float, default_dir: Path,
                     by_track: bool = True) -> "StoreSink":
         state = os.environ.get(STATE_DIRECTORY_ENV, "").split(":")[0]  # set by systemd's StateDirectory=
         path = cfg.path if cfg.path is not None else Path(state or default_dir) / DEFAULT_NAME

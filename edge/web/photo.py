@@ -15,7 +15,7 @@ import cv2
 import numpy as np
 from werkzeug.exceptions import BadRequest, RequestEntityTooLarge, UnsupportedMediaType
 
-from edge.commands.photo import chart_png, chart_title, classify_photo, photo_detector_config
+from edge.commands.photo import chart_png, chart_title, classify_photo, load_photo_models
 from edge.config import RunConfig
 from edge.sinks.overlay import draw_overlay
 from edge.web.state import face_json
@@ -66,17 +66,7 @@ class PhotoService:
         """Both models, or neither: a failed load (EdgeError -> 503) leaves nothing half set, so the next
         upload tries again."""
         if self._classifier is None:
-            from edge.classifier import EmotionClassifier
-            from edge.detectors import make_detector
-
-            classifier = EmotionClassifier(self.cfg.classifier.model, self.cfg.classifier.num_threads,
-                                           self.cfg.classifier.batch)
-            try:
-                detector = make_detector(photo_detector_config(self.cfg.detector))
-            except BaseException:
-                classifier.close()
-                raise
-            self._detector, self._classifier = detector, classifier
+            self._detector, self._classifier = load_photo_models(self.cfg)
         return self._detector, self._classifier
 
     def analyse(self, data: bytes) -> dict:

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import inspect
 from pathlib import Path
 
 import pytest
 
-from edge.config import DEFAULT_EMOTION_MODEL, DEFAULT_FACE_MODEL, RunConfig, load_config
+from edge.config import RunConfig, load_config
 from edge.errors import EdgeError
 
 
@@ -34,12 +35,53 @@ def test_utf8_config_with_non_ascii_text_loads(tmp_path: Path) -> None:
 
 def test_model_defaults_come_from_one_place() -> None:
     from edge.bench import cli as bench_cli
-    from edge.classifier import DEFAULT_MODEL
     from edge.fetch_detector import DEFAULT_DEST
 
     config = RunConfig()
-    assert config.classifier.model == DEFAULT_MODEL == bench_cli.DEFAULT_MODEL == DEFAULT_EMOTION_MODEL
-    assert config.detector.mediapipe.model == DEFAULT_DEST == bench_cli.DEFAULT_FACE_MODEL == DEFAULT_FACE_MODEL
+    assert bench_cli.DEFAULT_MODEL == config.classifier.model
+    assert config.detector.mediapipe.model == DEFAULT_DEST == bench_cli.DEFAULT_FACE_MODEL
+
+
+def defaults_of(constructor) -> dict:
+    return {name: p.default for name, p in inspect.signature(constructor).parameters.items()
+            if p.default is not inspect.Parameter.empty}
+
+
+def test_component_defaults_are_the_configs() -> None:
+    """A component built without a config behaves as the default config does: every constructor default that
+    has a config field equals that field's default (one place to change a default)."""
+    from edge.classifier import EmotionClassifier
+    from edge.detectors.blazeface import MediaPipeDetector
+    from edge.detectors.haar import HaarDetector
+    from edge.sources.reconnect import ReconnectingSource
+    from edge.store.sink import StoreSink
+
+    config = RunConfig()
+    detector = config.detector
+    expected = {
+        HaarDetector: {"margin": detector.margin, "min_size": detector.min_size, **detector.haar.model_dump()},
+        MediaPipeDetector: {"margin": detector.margin, "min_size": detector.min_size,
+                            **detector.mediapipe.model_dump()},
+        EmotionClassifier: {"model_path": config.classifier.model, "num_threads": config.classifier.num_threads,
+                            "batch": config.classifier.batch},
+        ReconnectingSource: {"backoff_initial_s": config.source.backoff_initial_s,
+                             "backoff_max_s": config.source.backoff_max_s},
+        StoreSink: {"commit_interval_s": config.store.commit_interval_s, "interval_s": config.output.interval_s},
+    }
+    for component, fields in expected.items():
+        defaults = defaults_of(component.__init__)
+        assert {name: defaults[name] for name in fields} == fields, component.__name__
+
+
+def test_store_sink_default_retention_is_the_configs(tmp_path: Path) -> None:
+    from edge.store.sink import StoreSink
+
+    sink = StoreSink(tmp_path / "events.db")
+    try:
+        assert (sink.retention.days, sink.retention.max_mb) == (RunConfig().store.retention_days,
+                                                                 RunConfig().store.max_mb)
+    finally:
+        sink.close()
 
 
 def parsed(*argv: str) -> RunConfig:

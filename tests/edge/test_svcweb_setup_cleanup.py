@@ -35,7 +35,8 @@ def test_build_pipeline_closes_the_classifier_when_the_detector_fails(monkeypatc
     from edge.config import RunConfig
 
     recorder = Recorder()
-    monkeypatch.setattr(edge.classifier, "EmotionClassifier", lambda *_: recorder.part("classifier"))
+    monkeypatch.setattr(edge.classifier.EmotionClassifier, "from_config",
+                        staticmethod(lambda *_: recorder.part("classifier")))
 
     def broken_detector(_cfg):
         raise EdgeError("detector", "broken")
@@ -71,7 +72,8 @@ def test_photo_models_are_closed_when_classification_fails(monkeypatch):
     from edge.config import RunConfig
 
     recorder = Recorder()
-    monkeypatch.setattr(edge.classifier, "EmotionClassifier", lambda *_: recorder.part("classifier"))
+    monkeypatch.setattr(edge.classifier.EmotionClassifier, "from_config",
+                        staticmethod(lambda *_: recorder.part("classifier")))
     monkeypatch.setattr(edge.detectors, "make_detector", lambda _cfg: recorder.part("detector"))
 
     def broken(*_args, **_kwargs):
