@@ -6,8 +6,10 @@ Rows are streamed from SQLite, never all held at once: a month of one face at on
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import json
+import os
 import re
 import sqlite3
 import time
@@ -16,10 +18,12 @@ from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import NamedTuple
+from typing import IO, NamedTuple
 
 from edge.errors import EdgeError
 from edge.store.db import COLUMNS, SECONDS_PER_DAY, row_event
+
+STORE_SIDE_FILES = ("-wal", "-shm", "-journal")
 
 SECONDS_PER_MINUTE = 60
 SECONDS_PER_HOUR = 3600
@@ -36,6 +40,7 @@ PLOT_SIZE_IN = (11, 4.5)
 PLOT_TICK_FORMAT = "%m-%d %H:%M"
 PLOT_DPI = 110
 PLOT_SUFFIX = ".png"
+PARTIAL_SUFFIX = ".part"  # an export being written; renamed over the real name once complete
 
 
 @dataclass(frozen=True)
@@ -111,8 +116,9 @@ class EventRange:
     def rows(self, columns: str, tail: str = "ORDER BY ts, id") -> Iterator[tuple]:
         bounds = (float("-inf") if self.since is None else self.since,
                   float("inf") if self.until is None else self.until)
-        try:
-            yield from self.conn.execute(f"SELECT {columns} FROM events WHERE ts >= ? AND ts < ? {tail}", bounds)
+        try:  # a for loop, not `yield from`: a reader stopped early must not close the cursor of a closed store
+            for row in self.conn.execute(f"SELECT {columns} FROM events WHERE ts >= ? AND ts < ? {tail}", bounds):
+                yield row
         except sqlite3.Error as exc:
             raise EdgeError("store", f"cannot read events ({exc})") from None
 
@@ -243,6 +249,32 @@ def check_png_path(path: Path) -> None:
         raise EdgeError(f"--png {path}", f"the file name must end in {PLOT_SUFFIX}")
 
 
+def same_file(a: Path, b: Path) -> bool:
+    """Whether two paths name one file (a link, a relative path or `..` included), existing or not."""
+    try:
+        if a.exists() and b.exists():
+            return os.path.samefile(a, b)
+        return a.resolve() == b.resolve()
+    except OSError:
+        return False
+
+
+def check_outputs(store: Path, outputs: dict[str, Path | None]) -> None:
+    """Refuse, before anything is written, an output that is the store or one of its side files (the export would
+    replace the logged history) or that another flag also writes."""
+    store_files = [store, *(Path(f"{store}{suffix}") for suffix in STORE_SIDE_FILES)]
+    chosen: dict[str, Path] = {}
+    for flag, path in outputs.items():
+        if path is None:
+            continue
+        if any(same_file(path, store_file) for store_file in store_files):
+            raise EdgeError(f"{flag} {path}", "is the event store itself: an export would replace its history")
+        for other_flag, other in chosen.items():
+            if same_file(path, other):
+                raise EdgeError(f"{flag} {path}", f"is also the {other_flag} file; give each output its own name")
+        chosen[flag] = path
+
+
 def step_points(buckets: Sequence[Bucket], labels: Sequence[str]) -> tuple[list[float], list[list[float]]]:
     """Times and per-label shares (%) for a post-step plot: each bucket holds from its start to its end, and an
     interval without events drops to zero (a step would otherwise carry the last shares across the gap)."""
@@ -292,10 +324,8 @@ def plot_timeline(buckets: Sequence[Bucket], labels: Sequence[str], interval: st
     fig.autofmt_xdate()
     fig.tight_layout()
     try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        fig.savefig(path, dpi=PLOT_DPI, format=PLOT_SUFFIX[1:])
-    except OSError as exc:
-        raise EdgeError(f"--png {path}", write_problem(path, exc)) from None
+        with staged(path, "--png", "wb") as handle:
+            fig.savefig(handle, dpi=PLOT_DPI, format=PLOT_SUFFIX[1:])
     finally:
         plt.close(fig)
     return path
@@ -312,6 +342,37 @@ def write_problem(path: Path, exc: OSError) -> str:
     return f"cannot write ({exc.strerror or exc})"
 
 
+@contextlib.contextmanager
+def staged(path: Path, flag: str, mode: str = "w", **open_args) -> Iterator[IO]:
+    """Write `path` through a partial file beside it, renamed over `path` only once complete: a full card, an
+    interrupted or failed export leaves the previous file (or none), never a truncated one. A path that is not a
+    regular file (/dev/stdout, a pipe) is written directly: it cannot be replaced."""
+    if path.exists() and not path.is_file():
+        try:
+            with path.open(mode, **open_args) as handle:
+                yield handle
+        except OSError as exc:
+            raise EdgeError(f"{flag} {path}", write_problem(path, exc)) from None
+        return
+    partial = path.with_name(path.name + PARTIAL_SUFFIX)
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        with partial.open(mode, **open_args) as handle:
+            yield handle
+        os.replace(partial, path)
+    except OSError as exc:
+        _remove_partial(partial)
+        raise EdgeError(f"{flag} {path}", write_problem(path, exc)) from None
+    except BaseException:
+        _remove_partial(partial)
+        raise
+
+
+def _remove_partial(partial: Path) -> None:
+    with contextlib.suppress(OSError):  # none was created (no folder), or it cannot go: the real name is untouched
+        partial.unlink(missing_ok=True)
+
+
 def iso_local(ts: float) -> str:
     return datetime.fromtimestamp(ts).astimezone().isoformat(timespec="milliseconds")
 
@@ -319,28 +380,20 @@ def iso_local(ts: float) -> str:
 def export_csv(events: Iterable[StoredEvent], labels: Sequence[str], path: Path) -> Path:
     header = ["ts", "time", "session", "track_id", "label", "confidence", "x1", "y1", "x2", "y2", "source",
               *(f"p_{label}" for label in labels)]
-    try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        with path.open("w", newline="", encoding="utf-8") as handle:
-            writer = csv.writer(handle)
-            writer.writerow(header)
-            for e in events:
-                writer.writerow([e.ts, iso_local(e.ts), e.session_id, e.track_id, e.label, e.confidence, *e.box,
-                                 e.source, *(e.probs.get(label, "") for label in labels)])
-    except OSError as exc:
-        raise EdgeError(f"--csv {path}", write_problem(path, exc)) from None
+    with staged(path, "--csv", newline="", encoding="utf-8") as handle:
+        writer = csv.writer(handle)
+        writer.writerow(header)
+        for e in events:
+            writer.writerow([e.ts, iso_local(e.ts), e.session_id, e.track_id, e.label, e.confidence, *e.box,
+                             e.source, *(e.probs.get(label, "") for label in labels)])
     return path
 
 
 def export_json(events: Iterable[StoredEvent], path: Path) -> Path:
     """A JSON array of contract events, written one event per line as they stream in."""
-    try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        with path.open("w", encoding="utf-8") as handle:
-            handle.write("[")
-            for index, event in enumerate(events):
-                handle.write(("\n" if index == 0 else ",\n") + json.dumps(event.as_contract()))
-            handle.write("\n]\n")
-    except OSError as exc:
-        raise EdgeError(f"--json {path}", write_problem(path, exc)) from None
+    with staged(path, "--json", encoding="utf-8") as handle:
+        handle.write("[")
+        for index, event in enumerate(events):
+            handle.write(("\n" if index == 0 else ",\n") + json.dumps(event.as_contract()))
+        handle.write("\n]\n")
     return path

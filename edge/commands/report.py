@@ -34,16 +34,20 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from edge.report import EventRange, check_png_path, parse_since, snapshot
+    from edge.report import EventRange, check_outputs, check_png_path, parse_since, snapshot
     from edge.store import open_readonly
 
     now = time.time()
     since = parse_since(args.since, now)
     until = parse_since(args.until, now, "--until") if args.until else None
     if since is not None and until is not None and until <= since:
-        raise EdgeError("--until", "must be later than --since")
+        if args.since == DEFAULT_SINCE:
+            raise EdgeError(f"--until {args.until}", f"is before --since (default: {DEFAULT_SINCE} ago); add "
+                                                     "--since all or an earlier --since")
+        raise EdgeError(f"--until {args.until}", f"must be later than --since {args.since}")
     if args.png:
         check_png_path(args.png)  # before reading the store
+    check_outputs(args.db, {"--png": args.png, "--csv": args.csv, "--json": args.json})
     conn = open_readonly(args.db)
     try:
         snapshot(conn)  # the table, the plot and the exports all see the same events

@@ -20,6 +20,10 @@ from edge.types import Frame
 log = logging.getLogger(__name__)
 
 STREAM_TIMEOUT_MS = 5000  # open/read timeout for network streams (FFmpeg's default is 30 s)
+HIDDEN = "***"
+# Query keys whose values are secrets (matched as parts of the key, any case): pwd, password, passwd, pass,
+# token, access_token, key, apikey, auth, secret, signature, sig.
+SECRET_QUERY_KEYS = ("pw", "pass", "token", "key", "auth", "secret", "sig")
 END_SLACK_FRAMES = 2  # a container's frame count may be an estimate off by a frame or two
 
 
@@ -34,19 +38,35 @@ def quiet_opencv() -> Iterator[None]:
         cv2.utils.logging.setLogLevel(previous)
 
 
+def _hidden_query(query: str) -> str:
+    """The query with the value of every secret-looking key replaced by ***: `user=admin&pwd=x` ->
+    `user=admin&pwd=***` (many IP cameras take their password in the query, not in user:password@)."""
+    parts = []
+    for item in query.split("&"):
+        key, sep, value = item.partition("=")
+        secret = sep and value and any(word in key.lower() for word in SECRET_QUERY_KEYS)
+        parts.append(f"{key}={HIDDEN}" if secret else item)
+    return "&".join(parts)
+
+
 def shown_uri(uri: str | int) -> str:
     """The URI without its password, for logs, events, errors and the web view: `rtsp://admin:pw@cam/x` ->
-    `rtsp://admin:***@cam/x`. The real URI is only ever handed to the capture backend."""
+    `rtsp://admin:***@cam/x`, `http://cam/video?user=admin&pwd=pw` -> `...&pwd=***`. The real URI is only ever
+    handed to the capture backend."""
     text = str(uri)
     try:
         parts = urllib.parse.urlsplit(text)
-        hidden = parts.password is not None
+        has_password = parts.password is not None
     except ValueError:  # e.g. a malformed port: not for us to judge; nothing to hide either way
         return text
-    if not hidden:
-        return text
-    user = parts.netloc.rsplit("@", 1)[0].split(":", 1)[0]
-    return urllib.parse.urlunsplit(parts._replace(netloc=f"{user}:***@{parts.netloc.rsplit('@', 1)[1]}"))
+    if not parts.netloc:
+        return text  # a file name with `?` in it is not a URL
+    if has_password:
+        user = parts.netloc.rsplit("@", 1)[0].split(":", 1)[0]
+        parts = parts._replace(netloc=f"{user}:{HIDDEN}@{parts.netloc.rsplit('@', 1)[1]}")
+    if parts.query:
+        parts = parts._replace(query=_hidden_query(parts.query))
+    return urllib.parse.urlunsplit(parts)
 
 
 def camera_target(uri: str | int) -> int | str:

@@ -110,9 +110,14 @@ def row_event(row: Sequence) -> dict:
 
 
 def quarantine(path: Path) -> Path:
-    """Move a corrupt database (and its WAL) aside, never deleting it: `<name>.corrupt-<UTC stamp>`."""
+    """Move a corrupt database (and its WAL) aside, never deleting it: `<name>.corrupt-<UTC stamp>`, with `-2`,
+    `-3`, ... when a store was already moved aside in that second (a failing card can corrupt it again at once)."""
     stamp = time.strftime("%Y%m%dT%H%M%SZ", time.gmtime())
     target = path.with_name(f"{path.name}.corrupt-{stamp}")
+    copy = 1
+    while any(Path(f"{target}{suffix}").exists() for suffix in ("", *SIDE_FILES)):
+        copy += 1
+        target = path.with_name(f"{path.name}.corrupt-{stamp}-{copy}")
     for suffix in ("", *SIDE_FILES):
         part = Path(f"{path}{suffix}")
         if part.exists():
@@ -318,17 +323,42 @@ class _Transaction:
                 log.debug("rollback failed: %s", rollback_exc)
 
 
+def _read_header(path: Path, mode: str) -> tuple[sqlite3.Connection, int, set[str]]:
+    """A reader connection opened with the URI parameters `mode`, the schema version and the table names."""
+    conn = sqlite3.connect(f"{path.resolve().as_uri()}?{mode}", uri=True, timeout=BUSY_TIMEOUT_MS / 1000)
+    try:
+        version = conn.execute("PRAGMA user_version").fetchone()[0]
+        tables = {r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
+    except sqlite3.Error:
+        conn.close()
+        raise
+    return conn, version, tables
+
+
+def _stopped_in_read_only_folder(path: Path) -> bool:
+    """True when no writer is using the store (its WAL is gone, as after a clean stop) and its folder cannot be
+    written (read-only media, another user's folder): the only case where reading it as immutable is safe."""
+    return not Path(f"{path}-wal").exists() and not os.access(path.parent, os.W_OK)
+
+
 def open_readonly(path: Path) -> sqlite3.Connection:
     """A reader connection for reports (never creates the file); EdgeError if it is not a usable store."""
     path = Path(path)
     if not checked(f"store {path}", path.is_file, SUDO_HINT):
         raise EdgeError(f"store {path}", "is a folder, not a store file" if path.is_dir() else "no such file")
     try:
-        conn = sqlite3.connect(f"{path.resolve().as_uri()}?mode=ro", uri=True, timeout=BUSY_TIMEOUT_MS / 1000)
-        version = conn.execute("PRAGMA user_version").fetchone()[0]
-        tables = {r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
+        conn, version, tables = _read_header(path, "mode=ro")
     except sqlite3.Error as exc:
-        raise EdgeError(f"store {path}", f"cannot read ({exc})") from None
+        if not _stopped_in_read_only_folder(path):
+            raise EdgeError(f"store {path}", f"cannot read ({exc})") from None
+        try:  # a cleanly stopped store on read-only media: SQLite cannot create its -shm there
+            conn, version, tables = _read_header(path, "mode=ro&immutable=1")
+        except sqlite3.Error as exc2:
+            raise EdgeError(f"store {path}", f"cannot read ({exc2})") from None
+    if version > SCHEMA_VERSION:
+        conn.close()
+        raise EdgeError(f"store {path}", f"schema version {version} is newer than this program ({SCHEMA_VERSION}); "
+                                         "update the program")
     if "events" not in tables or version != SCHEMA_VERSION:
         conn.close()
         raise EdgeError(f"store {path}", f"not an event store (schema version {version}, tables {sorted(tables)})")

@@ -241,6 +241,11 @@ def test_http_stream_source(tmp_path):
         with pytest.raises(EdgeError, match="cannot open stream") as failed:
             open_source(SourceConfig(uri=secret.replace("clip", "missing")))
         assert "s3cret" not in str(failed.value) and "viewer:***@" in str(failed.value)
+        in_query = f"{uri}?user=viewer&pwd=s3cret"  # many IP cameras take the password in the query
+        source = open_source(SourceConfig(uri=in_query, reconnect=False))
+        frame = source.read()
+        source.close()
+        assert frame is not None and source.name == frame.source == f"stream:{uri}?user=viewer&pwd=***"
     finally:
         server.shutdown()
 

@@ -7,6 +7,9 @@ import json
 import subprocess
 import sys
 from datetime import datetime, timezone
+from pathlib import Path
+
+import pytest
 
 from edge.store import EventStore
 from tests.service.conftest import REPO, service_env
@@ -234,3 +237,91 @@ def test_durations_take_either_case():
 
     assert parse_since("24H", T0) == parse_since("24h", T0) == T0 - 86400
     assert parse_since("2W", T0) == T0 - 14 * 86400
+
+
+def test_an_export_never_overwrites_the_store_or_another_output(tmp_path):
+    """`--json events.db` would replace the logged history with its export: refused before anything is written."""
+    db = known_store(tmp_path)
+    before = db.read_bytes()
+    (tmp_path / "sub").mkdir()
+    for args, expected in [(["--json", str(db)], f"error: --json {db}: is the event store itself"),
+                           (["--csv", str(tmp_path / "sub" / ".." / "events.db")], "is the event store itself"),
+                           (["--csv", f"{db}-wal"], "is the event store itself"),
+                           (["--csv", str(tmp_path / "x"), "--json", str(tmp_path / "sub" / ".." / "x")],
+                            "is also the --csv file")]:
+        done = report("--db", str(db), "--since", "all", *args)
+        assert done.returncode == 2 and len(done.stderr.strip().splitlines()) == 1, done.stderr
+        assert expected in done.stderr, done.stderr
+    assert db.read_bytes() == before and not (tmp_path / "x").exists()
+    assert "8 events" in report("--db", str(db), "--since", "all").stdout
+
+
+def test_a_failed_export_leaves_no_partial_file_and_no_traceback(tmp_path):
+    """A full card: one error line; the earlier export stays whole and no `.part` file is left."""
+    db = known_store(tmp_path)
+    full = report("--db", str(db), "--since", "all", "--csv", "/dev/full")
+    assert full.returncode == 2 and "Traceback" not in full.stderr and "Exception ignored" not in full.stderr
+    assert full.stderr.strip() == "error: --csv /dev/full: cannot write (No space left on device)"
+    assert Path("/dev/full").is_char_device()  # a device is written in place, never replaced by a file
+    to_stdout = report("--db", str(db), "--since", "all", "--csv", "/dev/stdout")
+    assert to_stdout.returncode == 0 and to_stdout.stdout.startswith("ts,time,session,"), to_stdout.stderr
+    export = tmp_path / "e.json"
+    assert report("--db", str(db), "--since", "all", "--json", str(export)).returncode == 0
+    whole = export.read_text()
+    assert len(json.loads(whole)) == len(KNOWN)
+    blocked = tmp_path / "blocked"
+    blocked.mkdir()
+    (blocked / "e.json.part").mkdir()  # the staging name is taken: the write fails half way through set-up
+    failed = report("--db", str(db), "--since", "all", "--json", str(blocked / "e.json"))
+    assert failed.returncode == 2 and not (blocked / "e.json").exists()
+    assert export.read_text() == whole and sorted(p.name for p in tmp_path.iterdir() if p.suffix == ".part") == []
+
+
+def test_until_alone_names_the_default_since(tmp_path):
+    db = known_store(tmp_path)  # events in 2025: --until 2025-06-02 lies before the default --since (24h ago)
+    done = report("--db", str(db), "--until", "2025-06-02")
+    assert done.returncode == 2
+    assert "is before --since (default: 24h ago); add --since all or an earlier --since" in done.stderr
+    assert "2 events" not in done.stdout
+    assert "8 events" in report("--db", str(db), "--since", "all", "--until", "2025-06-02").stdout
+
+
+def test_a_newer_store_is_named_as_such(tmp_path):
+    import sqlite3
+
+    db = known_store(tmp_path)
+    with sqlite3.connect(db) as conn:
+        conn.execute("PRAGMA user_version = 2")
+    conn.close()
+    done = report("--db", str(db), "--since", "all")
+    assert done.returncode == 2
+    assert "schema version 2 is newer than this program (1); update the program" in done.stderr
+
+
+def test_a_stopped_store_in_a_folder_this_user_cannot_write_is_read(tmp_path):
+    """A cleanly stopped store (its -wal and -shm gone) in another user's folder or on read-only media: SQLite
+    cannot create the -shm there, so the report reads it as immutable instead of failing."""
+    import os
+    import shutil
+    import tempfile
+
+    folder = Path(tempfile.mkdtemp(prefix="edge-readonly-"))
+    try:
+        folder.chmod(0o755)
+        db = folder / "events.db"
+        shutil.copy(known_store(tmp_path), db)
+        db.chmod(0o644)
+        folder.chmod(0o555)
+        as_other_user = ["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups"] if os.geteuid() == 0 else []
+        probe = subprocess.run([*as_other_user, sys.executable, "-c", "import edge.report"], cwd=REPO,
+                               env=service_env(TZ="UTC"), capture_output=True, text=True, timeout=60)
+        if probe.returncode != 0:
+            pytest.skip(f"another user cannot run this checkout: {probe.stderr.strip()[-200:]}")
+        done = subprocess.run([*as_other_user, sys.executable, "-m", "edge", "report", "--db", str(db), "--since", "all"],
+                              cwd=REPO, env=service_env(TZ="UTC"), capture_output=True, text=True, timeout=120)
+        assert done.returncode == 0, done.stderr
+        assert f"{len(KNOWN)} events" in done.stdout
+        assert sorted(p.name for p in folder.iterdir()) == ["events.db"]
+    finally:
+        folder.chmod(0o755)
+        shutil.rmtree(folder)

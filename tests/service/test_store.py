@@ -401,3 +401,21 @@ def test_small_clock_adjustments_move_nothing():
     clock.step_s = -28.0
     assert watch.step() == pytest.approx(-30.0, abs=0.1)
     assert watch.step() == 0.0  # measured from the new offset on
+
+
+def test_a_store_corrupted_twice_in_one_second_keeps_both_copies(tmp_path, monkeypatch):
+    """Moving a corrupt store aside never replaces an earlier one moved aside in the same second."""
+    from edge.store import db as store_db
+
+    one_second = time.gmtime(0)
+    monkeypatch.setattr(store_db.time, "gmtime", lambda *_: one_second)  # both moves in one second
+    path = tmp_path / "events.db"
+    path.write_bytes(b"first broken store")
+    Path(f"{path}-wal").write_bytes(b"first wal")
+    first = store_db.quarantine(path)
+    path.write_bytes(b"second broken store")
+    second = store_db.quarantine(path)
+    assert first != second and not path.exists()
+    assert first.read_bytes() == b"first broken store" and Path(f"{first}-wal").read_bytes() == b"first wal"
+    assert second.read_bytes() == b"second broken store" and not Path(f"{second}-wal").exists()
+    assert second.name == f"{first.name}-2"
