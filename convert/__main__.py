@@ -37,10 +37,13 @@ def parse_args(argv: list[str] | None) -> ConvertOptions:
                              "(a negative value demands a gain, i.e. forces the gate to fire)")
     parser.add_argument("--seed", type=non_negative_int, default=defaults.seed, help="seed of the calibration sample")
     parser.add_argument("--cache-dir", type=Path, default=DEFAULT_CACHE_DIR, help="decoded-array cache")
+    parser.add_argument("--mirror-average", action="store_true",
+                        help="average each face's logits with its mirror image's inside the model (two passes of the "
+                             "net: twice the multiply-accumulates, no new weights)")
     parser.add_argument("--strict", action="store_true", help="fail on the first unreadable image or CSV row")
     args = parser.parse_args(argv)
     return ConvertOptions(args.run, args.out, args.data, args.split, args.calib_split, args.calib_size,
-                          args.max_drop, args.seed, args.cache_dir, args.strict)
+                          args.max_drop, args.seed, args.cache_dir, args.strict, args.mirror_average)
 
 
 def main(argv: list[str] | None = None) -> int:

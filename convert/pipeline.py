@@ -47,6 +47,7 @@ class ConvertOptions:
     seed: int = 0
     cache_dir: Path | None = None
     strict: bool = False
+    mirror_average: bool = False
 
 
 def check_inputs(options: ConvertOptions) -> tuple[RunFolder, Path]:
@@ -145,9 +146,15 @@ def _convert_and_publish(options: ConvertOptions) -> dict:
              options.calib_split, len(evaluation), evaluation.name)
 
     from convert.quantize import convert_int8, load_float_model, predict_float  # TensorFlow from here on
+    from train.model import count_macs, mirror_averaged
 
     model = load_float_model(run.model_path)
     check_model_shape(model, run)
+    if options.mirror_average:
+        model = mirror_averaged(model)
+    macs = count_macs(model)
+    log.info("%s: %.1f M multiply-accumulates per face", "mirror-averaged net" if options.mirror_average else "net",
+             macs / 1e6)
     flatbuffer = convert_int8(model, calibration)
     log.info("converted: %.1f KiB", len(flatbuffer) / 1024)
 
@@ -162,7 +169,7 @@ def _convert_and_publish(options: ConvertOptions) -> dict:
             raise _reject(type(exc), exc.problem, staged, None, out) from None
         sha256 = file_sha256(staged)
         contract = build_contract(run.labels, integer_model, str(options.run), sha256, None, run.fitted_splits,
-                                  run.validation)
+                                  run.validation, macs, options.mirror_average)
         write_json_atomic(sidecar_path(staged), contract)  # the evaluator reads the model through it
 
         targets = targets_in_model_order(evaluation, run.labels, staged)

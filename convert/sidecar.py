@@ -23,10 +23,12 @@ __all__ = ["build_contract", "write_json_atomic", "sidecar_path", "file_sha256",
 
 def build_contract(labels: Sequence[str], model: IntegerModel, source_run: str, sha256: str,
                    metrics: dict | None, fitted_splits: Sequence[str] = ("train",),
-                   validation: dict | None = None) -> dict:
+                   validation: dict | None = None, macs: int | None = None, mirror_average: bool = False) -> dict:
     """The sidecar dict; preprocessing size is read from the model's input shape (N, H, W, C).
     `fitted_splits` names the dataset splits the weights were fitted on and `validation` the faces that chose
-    the model, so an evaluator can tell a held-out figure from one on faces that trained or chose it."""
+    the model, so an evaluator can tell a held-out figure from one on faces that trained or chose it. `macs` is
+    the multiply-accumulates of one face; `mirror_average` says the model averages each face with its mirror
+    image inside (two passes of the net)."""
     _, height, width, _ = model.input.shape
     return {
         "format": CONTRACT_FORMAT,
@@ -39,6 +41,8 @@ def build_contract(labels: Sequence[str], model: IntegerModel, source_run: str, 
         "fitted_splits": list(fitted_splits),
         "validation": validation,
         "tflite_sha256": sha256,
+        "macs": macs,
+        "mirror_average": mirror_average,
         "metrics": metrics,
         "created": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
     }

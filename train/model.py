@@ -13,6 +13,7 @@ BLOCK_MULTIPLIERS = (1, 2, 4, 8)
 CONVS_PER_BLOCK = 2
 PIXEL_SCALE = 1.0 / 127.5
 LOGITS_LAYER = "logits"
+WIDTH_AXIS = 2  # faces are (N, H, W, C)
 
 
 def _conv_bn_relu(x, filters: int, name: str):
@@ -40,11 +41,34 @@ def build_model(width: int = 32, dense_units: int = 256, dropout: float = 0.4) -
     return keras.Model(inputs, outputs, name=f"fer_vgg_w{width}")
 
 
+class Mirror(layers.Layer):
+    """The face mirrored left to right (faces are (N, H, W, C)): REVERSE_V2, which has an int8 TFLite kernel."""
+
+    def call(self, faces):
+        return keras.ops.flip(faces, axis=WIDTH_AXIS)
+
+
+def mirror_averaged(model: keras.Model) -> keras.Model:
+    """`model` applied to the face and to its mirror image, the two logit vectors averaged before the softmax.
+
+    Training flips faces at random, yet a net's answer for a face and for its mirror image differ; their mean
+    is a two-member ensemble that costs a second pass (twice the multiply-accumulates) and no new weights. The
+    result answers a face and its mirror image alike."""
+    head = keras.Model(model.input, model.get_layer(LOGITS_LAYER).output, name=f"{model.name}_logits")
+    faces = keras.Input(model.input_shape[1:], name="pixels")
+    logits = layers.Average(name="mirror_average")([head(faces), head(Mirror(name="mirror")(faces))])
+    outputs = layers.Softmax(name="probs", dtype="float32")(logits)
+    return keras.Model(faces, outputs, name=f"{model.name}_mirror_averaged")
+
+
 def count_macs(model: keras.Model) -> int:
-    """Multiply-accumulates of one forward pass (conv and dense layers; the rest is negligible)."""
+    """Multiply-accumulates of one forward pass (conv and dense layers; the rest is negligible). A model nested
+    inside counts once per call (mirror_averaged calls its net twice)."""
     total = 0
     for layer in model.layers:
-        if isinstance(layer, layers.Conv2D):
+        if isinstance(layer, keras.Model):
+            total += count_macs(layer) * max(1, len(getattr(layer, "_inbound_nodes", ())))
+        elif isinstance(layer, layers.Conv2D):
             _, out_h, out_w, out_c = layer.output.shape
             k_h, k_w = layer.kernel_size
             in_c = layer.input.shape[-1]

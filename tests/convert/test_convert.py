@@ -11,10 +11,10 @@ import pytest
 from ai_edge_litert.interpreter import Interpreter, OpResolverType
 
 from tests.convert.conftest import CALIB_SIZE, Converted, run_module
-from tests.convert.direct import accuracy_and_macro_f1, predict, read_folder_split
+from tests.convert.direct import accuracy_and_macro_f1, dequantized_outputs, predict, read_folder_split
 
 CONTRACT_KEYS = {"format", "labels", "input", "output", "preprocess", "source_run", "fitted_splits",
-                 "validation", "tflite_sha256", "metrics", "created"}
+                 "validation", "tflite_sha256", "macs", "mirror_average", "metrics", "created"}
 METRIC_KEYS = {"split", "held_out", "n", "float_accuracy", "int8_accuracy", "float_macro_f1", "int8_macro_f1"}
 FLOAT_DTYPES = {np.float16, np.float32, np.float64}
 
@@ -211,3 +211,24 @@ def test_integer_check_failure_keeps_the_model_as_rejected_and_names_it(
     interpreter = plain_interpreter(rejected)
     assert np.dtype(interpreter.get_input_details()[0]["dtype"]) == np.float32
     assert [p.name for p in tmp_path.iterdir() if p.name.startswith(".")] == []  # staging folder removed
+
+
+def test_mirror_averaged_model_answers_a_face_and_its_mirror_alike(converted: Converted, tmp_path: Path) -> None:
+    """--mirror-average: the int8 model runs the net on the face and its mirror image and averages the logits,
+    so a face and its mirror image get the same answer, at twice the recorded multiply-accumulates."""
+    out = tmp_path / "mirrored.tflite"
+    result = run_module("convert", "--run", converted.run, "--out", out, "--calib-size", CALIB_SIZE,
+                        "--max-drop", "50", "--cache-dir", tmp_path / "cache", "--mirror-average")
+    assert result.returncode == 0, result.stderr[-2000:]
+    plain, mirrored = (json.loads(path.read_text()) for path in (converted.sidecar, out.with_suffix(".json")))
+    assert plain["mirror_average"] is False and mirrored["mirror_average"] is True
+    assert mirrored["macs"] == 2 * plain["macs"] > 0
+    assert mirrored["input"] == plain["input"] and mirrored["output"] == plain["output"]
+    faces, _ = read_folder_split(converted.data / "test", plain["labels"])
+
+    def asymmetry(model: Path) -> float:  # how far the answers for the faces and their mirror images differ
+        return float(np.abs(dequantized_outputs(model, faces) - dequantized_outputs(model, faces[:, :, ::-1])).mean())
+
+    # the two passes are calibrated apart (each has its own int8 ranges), so the answers differ by rounding only
+    assert asymmetry(out) < 0.25 * asymmetry(converted.model)
+    assert np.mean(predict(out, faces) == predict(out, faces[:, :, ::-1])) >= 0.95
