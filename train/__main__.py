@@ -270,6 +270,17 @@ def load_data(args: argparse.Namespace) -> tuple[Split, Split, Split | None]:
     return train, val, evaluation
 
 
+def load_checked_data(args: argparse.Namespace, start_record: dict,
+                      previous: dict) -> tuple[Split, Split, Split | None]:
+    """The splits, with the training set checked and the validation faces matched against the ones the run (or
+    the run it starts from) recorded, so a re-cut slice never judges a model that trained on its faces."""
+    train, val, evaluation = load_data(args)
+    check_training_set(args, train)
+    args.val_fingerprint = faces_fingerprint(val)
+    check_validation_faces(args, args.val_fingerprint, recorded_fingerprints(args, start_record, previous))
+    return train, val, evaluation
+
+
 def adopt_run_record(args: argparse.Namespace) -> dict:
     """--reports-only: the finished run's run.json, checked against the flags that pick the validation slice (a
     different slice would re-tune and judge on faces the run trained on) and its lineage adopted, before any
@@ -349,6 +360,30 @@ def mix_soup(args: argparse.Namespace, train: Split, started: float) -> tuple[ke
     return cook(args.soup, train.x), config, time.monotonic() - started
 
 
+def train_run(args: argparse.Namespace, train: Split, val: Split, start_record: dict,
+              started: float) -> tuple[keras.Model, TrainConfig, float]:
+    """Train (or resume) the run: its start record, the teacher's targets, then the epochs. Returns the kept
+    model, its config and the training seconds of every process that worked on the run."""
+    from train.augment import AugmentConfig
+    from train.fit import fit
+    from train.reports import reopen_finished_run
+
+    config = train_config(args)
+    continuing = resuming(args)
+    earlier_s = float(read_state(args.out).get("seconds", 0.0)) if continuing else 0.0  # earlier processes
+    if continuing:
+        reopen_finished_run(args.out)
+    if not continuing or FINGERPRINT_KEY not in start_record:  # a fresh run, or one started by an older version
+        write_start_record(args, config)
+    targets = distillation_targets(args, train) if args.distill_from else None
+    held_out = is_held_out(val.name, args.fitted)
+    if not held_out and not config.average_last:
+        log.warning("%s is also fitted: the epoch it picks as model.keras is not a held-out choice "
+                    "(a refit should average its epochs: --average-last)", val.name)
+    model = fit(train, val, args.out, config, AugmentConfig(), args.resume, args.init_from, targets, held_out)
+    return model, config, earlier_s + time.monotonic() - started
+
+
 def bad_input(exc: Exception) -> int:
     """A user error as one line on stderr; the exit code of bad input. An OSError names its file first, like
     every other error line (`error: runs/a: File exists`, not `error: [Errno 17] File exists: 'runs/a'`)."""
@@ -373,10 +408,7 @@ def main(argv: list[str] | None = None) -> int:
                             start_record.get("fitted_splits", []))
         check_offsets(args)
         created = make_run_folder(args.out)
-        train, val, evaluation = load_data(args)
-        check_training_set(args, train)
-        args.val_fingerprint = faces_fingerprint(val)
-        check_validation_faces(args, args.val_fingerprint, recorded_fingerprints(args, start_record, previous))
+        train, val, evaluation = load_checked_data(args, start_record, previous)
     except EdgeError as exc:
         if created is not None:
             remove_if_left_empty(args.out, created)
@@ -394,9 +426,7 @@ def main(argv: list[str] | None = None) -> int:
         log.warning("%s: %s (fitted on %s): its figures are not held-out figures", evaluation.name,
                     NOT_HELD_OUT_NOTES[reason], " + ".join(args.fitted))
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
-    from train.augment import AugmentConfig  # TensorFlow loads only once the inputs are known to be good
-    from train.fit import fit
-    from train.reports import reopen_finished_run, write_reports
+    from train.reports import write_reports  # TensorFlow loads only once the inputs are known to be good
 
     command = "python -m train " + shlex.join(argv if argv is not None else sys.argv[1:])
     try:
@@ -405,20 +435,7 @@ def main(argv: list[str] | None = None) -> int:
         elif args.soup:
             model, config, seconds = mix_soup(args, train, started)
         else:
-            config = train_config(args)
-            continuing = resuming(args)
-            earlier_s = float(read_state(args.out).get("seconds", 0.0)) if continuing else 0.0  # earlier processes
-            if continuing:
-                reopen_finished_run(args.out)
-            if not continuing or FINGERPRINT_KEY not in start_record:  # a fresh run, or one started by an older version
-                write_start_record(args, config)
-            targets = distillation_targets(args, train) if args.distill_from else None
-            held_out = is_held_out(val.name, args.fitted)
-            if not held_out and not config.average_last:
-                log.warning("%s is also fitted: the epoch it picks as model.keras is not a held-out choice "
-                            "(a refit should average its epochs: --average-last)", val.name)
-            model = fit(train, val, args.out, config, AugmentConfig(), args.resume, args.init_from, targets, held_out)
-            seconds = earlier_s + time.monotonic() - started
+            model, config, seconds = train_run(args, train, val, start_record, started)
     except DataError as exc:  # e.g. a --soup member whose model cannot be loaded
         remove_if_left_empty(args.out, created)
         return bad_input(exc)

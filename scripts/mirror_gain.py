@@ -1,0 +1,121 @@
+"""What averaging a face with its mirror image is worth, measured on the validation slice the runs held out.
+
+    PYTHONPATH=. python scripts/mirror_gain.py --data ../shared/datasets/fer2013 runs/vgg24 runs/vgg24t
+    PYTHONPATH=. python scripts/mirror_gain.py --data ../shared/datasets/fer2013 --mirror-soup runs/vgg36t
+
+For each finished run: untuned accuracy (its class offsets taken back out) of the float model on the slice its
+seed cut, alone and with its mirror image averaged in (`train.model.mirror_averaged`: logits averaged, what
+`python -m convert --mirror-average` builds). With --mirror-soup, also a one-pass alternative: the weights mixed
+with their own mirror image (kernels flipped left to right, channels matched to the original's by the
+correlation of their activations, Hungarian assignment per layer), batch norm recomputed on the training faces.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+from pathlib import Path
+
+import keras
+import numpy as np
+from scipy.optimize import linear_sum_assignment
+
+from train.averaging import recalibrate_batch_norm
+from train.config import BEST_CHECKPOINT, RUN_RECORD
+from train.data import DEFAULT_CACHE_DIR, DEFAULT_VAL_FRACTION, extra_split_of, load_split, stratified_holdout
+from train.model import LOGITS_LAYER, mirror_averaged
+from train.reports import unfold_previous_bias
+
+MATCH_FACES = 4000  # training faces whose activations pair each channel with its mirror partner
+SOUP_MIXES = (0.1, 0.25, 0.5)  # share of the mirrored weights in the soup
+PREDICT_BATCH = 512
+
+
+def accuracy(model: keras.Model, faces: np.ndarray, labels: np.ndarray) -> float:
+    probs = model.predict(faces.astype("float32"), batch_size=PREDICT_BATCH, verbose=0)
+    return float(np.mean(np.argmax(probs, axis=1) == labels))
+
+
+def mirror_partners(model: keras.Model, faces: np.ndarray) -> list[np.ndarray]:
+    """Per conv layer (then the dense hidden layer), the permutation that pairs each channel with the channel of
+    the mirrored net that best matches it: the activations for a face against those for its mirror image,
+    mirrored back, correlated over faces and positions."""
+    names = [layer.name.replace("_conv", "_relu") for layer in model.layers if isinstance(layer, keras.layers.Conv2D)]
+    probe = keras.Model(model.input, [model.get_layer(name).output for name in [*names, "fc_relu"]])
+    plain = probe.predict(faces, batch_size=PREDICT_BATCH // 2, verbose=0)
+    mirrored = probe.predict(faces[:, :, ::-1].copy(), batch_size=PREDICT_BATCH // 2, verbose=0)
+    partners = []
+    for a, b in zip(plain, mirrored):
+        a, b = np.asarray(a, np.float64), np.asarray(b, np.float64)
+        if a.ndim == 4:
+            b = b[:, :, ::-1, :]
+        a, b = a.reshape(-1, a.shape[-1]), b.reshape(-1, b.shape[-1])
+        a = (a - a.mean(0)) / (a.std(0) + 1e-8)
+        b = (b - b.mean(0)) / (b.std(0) + 1e-8)
+        rows, cols = linear_sum_assignment(a.T @ b / len(a), maximize=True)
+        partners.append(cols[np.argsort(rows)])
+    return partners
+
+
+def mirrored_weights(model: keras.Model, partners: list[np.ndarray]) -> dict[str, list[np.ndarray]]:
+    """Layer name -> weights of the mirrored net with its channels put in the original's order."""
+    weights, previous = {}, None
+    convs = [layer for layer in model.layers if isinstance(layer, keras.layers.Conv2D)]
+    for conv, order in zip(convs, partners):
+        kernel = conv.get_weights()[0][:, ::-1]
+        if previous is not None:
+            kernel = kernel[:, :, previous]
+        weights[conv.name] = [kernel[:, :, :, order]]
+        norm = conv.name.replace("_conv", "_bn")
+        weights[norm] = [w[order] for w in model.get_layer(norm).get_weights()]
+        previous = order
+    hidden = partners[-1]
+    weights["fc"] = [model.get_layer("fc").get_weights()[0][previous][:, hidden]]
+    weights["fc_bn"] = [w[hidden] for w in model.get_layer("fc_bn").get_weights()]
+    kernel, bias = model.get_layer(LOGITS_LAYER).get_weights()
+    weights[LOGITS_LAYER] = [kernel[hidden], bias]
+    return weights
+
+
+def mirror_soups(model: keras.Model, train_faces: np.ndarray, val_faces: np.ndarray, val_labels: np.ndarray) -> None:
+    rng = np.random.default_rng(0)
+    sample = train_faces[rng.choice(len(train_faces), min(MATCH_FACES, len(train_faces)), replace=False)]
+    mirrored = mirrored_weights(model, mirror_partners(model, sample.astype("float32")))
+    for mix in SOUP_MIXES:
+        soup = keras.models.clone_model(model)
+        soup.set_weights(model.get_weights())
+        for name, weights in mirrored.items():
+            own = model.get_layer(name).get_weights()
+            soup.get_layer(name).set_weights([(1 - mix) * w + mix * m for w, m in zip(own, weights)])
+        before = accuracy(soup, val_faces, val_labels)
+        recalibrate_batch_norm(soup, train_faces)
+        print(f"  mirror soup {mix:.2f}: {accuracy(soup, val_faces, val_labels):.4f} "
+              f"({before:.4f} before batch norm was recomputed)")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--data", type=Path, required=True)
+    parser.add_argument("--cache-dir", type=Path, default=DEFAULT_CACHE_DIR)
+    parser.add_argument("--mirror-soup", action="store_true", help="also the weights mixed with their mirror image")
+    parser.add_argument("runs", type=Path, nargs="+")
+    args = parser.parse_args()
+    train = load_split(args.data, "train", args.cache_dir)
+    for run in args.runs:
+        record = json.loads((run / RUN_RECORD).read_text())
+        if record.get("val_split"):
+            raise SystemExit(f"error: {run}: validated on {record['val_split']}, not a held-out train slice")
+        fitted, val = stratified_holdout(train, record.get("val_fraction") or DEFAULT_VAL_FRACTION,
+                                         record["config"]["seed"])
+        model = keras.models.load_model(run / BEST_CHECKPOINT)
+        unfold_previous_bias(model, run)
+        print(f"{run}: untuned on the slice ({len(val)} faces): {accuracy(model, val.x, val.y):.4f} alone, "
+              f"{accuracy(mirror_averaged(model), val.x, val.y):.4f} mirror-averaged")
+        if args.mirror_soup:
+            extra = extra_split_of(record.get("fitted_splits") or ["train"])
+            faces = fitted.x if extra is None else np.concatenate([fitted.x, load_split(args.data, extra, args.cache_dir).x])
+            mirror_soups(model, faces, val.x, val.y)
+
+
+if __name__ == "__main__":
+    main()
