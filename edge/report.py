@@ -40,6 +40,7 @@ PLOT_SIZE_IN = (11, 4.5)
 PLOT_TICK_FORMAT = "%m-%d %H:%M"
 PLOT_DPI = 110
 PLOT_SUFFIX = ".png"
+PERMISSION_BITS = 0o7777
 PARTIAL_SUFFIX = ".part"  # an export being written; renamed over the real name once complete
 
 
@@ -342,12 +343,33 @@ def write_problem(path: Path, exc: OSError) -> str:
     return f"cannot write ({exc.strerror or exc})"
 
 
+def _stageable(path: Path) -> bool:
+    """Whether `path` can be replaced by a rename: a new name, or a regular file that is not a link, in a folder
+    this user may write. A link (`/dev/stdout` redirected to a file, a link to the real export), a device, a
+    pipe or a file in a folder only the file is writable in is written in place."""
+    if path.is_symlink() or (path.exists() and not path.is_file()):
+        return False
+    folder = next((parent for parent in path.parents if parent.exists()), Path("."))
+    return os.access(folder, os.W_OK)
+
+
+def _keep_owner_and_mode(partial: Path, path: Path) -> None:
+    """The replaced export's mode and owner onto its replacement (a private 0600 export stays private)."""
+    try:
+        earlier = path.stat()
+    except FileNotFoundError:
+        return
+    os.chmod(partial, earlier.st_mode & PERMISSION_BITS)
+    with contextlib.suppress(PermissionError):  # only root may give a file away
+        os.chown(partial, earlier.st_uid, earlier.st_gid)
+
+
 @contextlib.contextmanager
 def staged(path: Path, flag: str, mode: str = "w", **open_args) -> Iterator[IO]:
     """Write `path` through a partial file beside it, renamed over `path` only once complete: a full card, an
-    interrupted or failed export leaves the previous file (or none), never a truncated one. A path that is not a
-    regular file (/dev/stdout, a pipe) is written directly: it cannot be replaced."""
-    if path.exists() and not path.is_file():
+    interrupted or failed export leaves the previous file (or none), never a truncated one. What cannot be
+    replaced by a rename (see _stageable) is written in place."""
+    if not _stageable(path):
         try:
             with path.open(mode, **open_args) as handle:
                 yield handle
@@ -359,6 +381,7 @@ def staged(path: Path, flag: str, mode: str = "w", **open_args) -> Iterator[IO]:
         path.parent.mkdir(parents=True, exist_ok=True)
         with partial.open(mode, **open_args) as handle:
             yield handle
+        _keep_owner_and_mode(partial, path)
         os.replace(partial, path)
     except OSError as exc:
         _remove_partial(partial)

@@ -121,16 +121,11 @@ class FaceDetector(Protocol):
 
 class Sink(Protocol):
     """Receives every processed frame. Sinks must be cheap: the pipeline calls them on its own thread.
-    edge.sinks.BaseSink gives the defaults (never stops the run, nothing to describe)."""
+
+    Two optional hooks, with edge.sinks.BaseSink's defaults when a sink lacks them: `should_stop() -> bool`
+    (True ends the run after this frame: a window's q/Esc) and `describe() -> str` (where the output went, for the
+    end-of-run summary; '' = nothing to say)."""
 
     def write(self, result: FrameResult) -> None: ...
-
-    def should_stop(self) -> bool:
-        """True ends the run after this frame (a window's q/Esc)."""
-        ...
-
-    def describe(self) -> str:
-        """Where the output went, for the end-of-run summary ('' = nothing to say)."""
-        ...
 
     def close(self) -> None: ...

@@ -41,6 +41,7 @@ def build_model(width: int = 32, dense_units: int = 256, dropout: float = 0.4) -
     return keras.Model(inputs, outputs, name=f"fer_vgg_w{width}")
 
 
+@keras.saving.register_keras_serializable(package="train")
 class Mirror(layers.Layer):
     """The face mirrored left to right (faces are (N, H, W, C)): REVERSE_V2, which has an int8 TFLite kernel."""
 
@@ -61,25 +62,24 @@ def mirror_averaged(model: keras.Model) -> keras.Model:
     return keras.Model(faces, outputs, name=f"{model.name}_mirror_averaged")
 
 
+def _call_macs(layer: keras.layers.Layer, node) -> int:  # noqa: ANN001 - a Keras graph node
+    """Multiply-accumulates of one call of `layer` (conv and dense layers; the rest is negligible)."""
+    if isinstance(layer, keras.Model):
+        return count_macs(layer)
+    if isinstance(layer, layers.Conv2D):
+        _, out_h, out_w, out_c = node.outputs[0].shape
+        k_h, k_w = layer.kernel_size
+        return out_h * out_w * out_c * k_h * k_w * node.arguments.keras_tensors[0].shape[-1] // layer.groups
+    if isinstance(layer, layers.Dense):
+        return node.arguments.keras_tensors[0].shape[-1] * layer.units
+    return 0
+
+
 def count_macs(model: keras.Model) -> int:
-    """Multiply-accumulates of one forward pass (conv and dense layers; the rest is negligible). A model nested
-    inside counts once per call (mirror_averaged calls its net twice)."""
-    total = 0
-    for layer in model.layers:
-        if isinstance(layer, keras.Model):
-            total += count_macs(layer) * max(1, len(getattr(layer, "_inbound_nodes", ())))
-        elif isinstance(layer, layers.Conv2D):
-            _, out_h, out_w, out_c = layer.output.shape
-            k_h, k_w = layer.kernel_size
-            in_c = layer.input.shape[-1]
-            total += out_h * out_w * out_c * k_h * k_w * in_c // layer.groups
-        elif isinstance(layer, layers.DepthwiseConv2D):
-            _, out_h, out_w, out_c = layer.output.shape
-            k_h, k_w = layer.kernel_size
-            total += out_h * out_w * out_c * k_h * k_w
-        elif isinstance(layer, layers.Dense):
-            total += layer.input.shape[-1] * layer.units
-    return int(total)
+    """Multiply-accumulates of one forward pass through `model`: every call in its own graph counts, so a net
+    nested inside and called twice (mirror_averaged) counts twice, and its calls in other models not at all."""
+    calls = [node for nodes in model._nodes_by_depth.values() for node in nodes]
+    return int(sum(_call_macs(node.operation, node) for node in calls))
 
 
 def as_float32(model: keras.Model) -> keras.Model:

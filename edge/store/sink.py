@@ -16,8 +16,8 @@ import threading
 import time
 from collections import deque
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from edge.config import StoreConfig
 from edge.errors import EdgeError
 from edge.sinks.base import BaseSink
 from edge.store.clock import ClockWatch, Shift, stamped_before
@@ -26,9 +26,11 @@ from edge.store.db import (EventStore, PruneResult, Retention, Session, describe
                            quarantine)
 from edge.types import FrameResult
 
+if TYPE_CHECKING:
+    from edge.config import StoreConfig
+
 log = logging.getLogger(__name__)
 
-STORE_DEFAULTS = StoreConfig()  # retention and commit interval: the config's defaults
 BATCH_EVENTS = 500  # commit early when this many events are queued
 QUEUE_LIMIT = 20_000  # events held in memory while the store is failing (~10 MB)
 RETRY_INITIAL_S = 1.0
@@ -44,12 +46,17 @@ class StoreSink(BaseSink):
     """Drop-in sink for the SQLite store. `write` only enqueues; the thread does all I/O."""
 
     def __init__(self, path: Path, interval_s: float = 1.0, retention: Retention | None = None,
-                 commit_interval_s: float = STORE_DEFAULTS.commit_interval_s, queue_limit: int = QUEUE_LIMIT,
+                 commit_interval_s: float | None = None, queue_limit: int = QUEUE_LIMIT,
                  prune_interval_s: float = PRUNE_INTERVAL_S, by_track: bool = True) -> None:
         self.path = Path(path)
         ensure_folder(self.path)  # a folder we can never write is a configuration error: fail before the run
-        self.retention = retention or Retention(STORE_DEFAULTS.retention_days, STORE_DEFAULTS.max_mb)
-        self.commit_interval_s = commit_interval_s
+        if retention is None or commit_interval_s is None:  # the config's defaults (imported late: pydantic
+            from edge.config import StoreConfig  # would slow `edge report`, which reads the store only)
+
+            defaults = StoreConfig()
+            retention = retention or Retention(defaults.retention_days, defaults.max_mb)
+            commit_interval_s = commit_interval_s or defaults.commit_interval_s
+        self.retention, self.commit_interval_s = retention, commit_interval_s
         self.prune_interval_s = prune_interval_s
         self._throttle = EventThrottle(interval_s, by_track)
         self._queue: deque[dict] = deque()

@@ -66,20 +66,21 @@ def test_component_defaults_are_the_configs() -> None:
                             "batch": config.classifier.batch},
         ReconnectingSource: {"backoff_initial_s": config.source.backoff_initial_s,
                              "backoff_max_s": config.source.backoff_max_s},
-        StoreSink: {"commit_interval_s": config.store.commit_interval_s, "interval_s": config.output.interval_s},
+        StoreSink: {"interval_s": config.output.interval_s},
     }
     for component, fields in expected.items():
         defaults = defaults_of(component.__init__)
         assert {name: defaults[name] for name in fields} == fields, component.__name__
 
 
-def test_store_sink_default_retention_is_the_configs(tmp_path: Path) -> None:
+def test_store_sink_defaults_are_the_configs(tmp_path: Path) -> None:
     from edge.store.sink import StoreSink
 
     sink = StoreSink(tmp_path / "events.db")
     try:
-        assert (sink.retention.days, sink.retention.max_mb) == (RunConfig().store.retention_days,
-                                                                 RunConfig().store.max_mb)
+        store = RunConfig().store
+        assert (sink.retention.days, sink.retention.max_mb) == (store.retention_days, store.max_mb)
+        assert sink.commit_interval_s == store.commit_interval_s
     finally:
         sink.close()
 

@@ -384,3 +384,27 @@ def test_a_stop_request_just_before_the_deadline_clear_is_kept(emotion_model):
         assert pipeline.run().frames == first
     finally:
         pipeline.close()
+
+
+def test_a_sink_with_only_write_and_close_runs_and_reports(emotion_model, caplog):
+    """should_stop and describe are optional hooks: a sink that is not a BaseSink still works."""
+
+    class PlainSink:
+        def __init__(self) -> None:
+            self.written = 0
+
+        def write(self, result) -> None:
+            self.written += 1
+
+        def close(self) -> None:
+            pass
+
+    sink = PlainSink()
+    pipeline = Pipeline(DemoSource(50, loop=True), make_detector(DetectorConfig(type="haar")),
+                        EmotionClassifier(emotion_model), Tracker(), [sink], max_frames=3)
+    with caplog.at_level("INFO", logger="edge.pipeline"):
+        stats = pipeline.run()
+        pipeline.log_results(stats)
+    pipeline.close()
+    assert stats.frames == sink.written == 3
+    assert "frames=3" in caplog.text

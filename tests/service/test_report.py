@@ -325,3 +325,19 @@ def test_a_stopped_store_in_a_folder_this_user_cannot_write_is_read(tmp_path):
     finally:
         folder.chmod(0o755)
         shutil.rmtree(folder)
+
+
+def test_an_export_through_a_link_updates_its_target_and_a_private_export_stays_private(tmp_path):
+    db = known_store(tmp_path)
+    (tmp_path / "real").mkdir()
+    target = tmp_path / "real" / "events.csv"
+    target.write_text("old\n")
+    link = tmp_path / "latest.csv"
+    link.symlink_to(target)
+    assert report("--db", str(db), "--since", "all", "--csv", str(link)).returncode == 0
+    assert link.is_symlink() and len(target.read_text().splitlines()) == 1 + len(KNOWN)
+    private = tmp_path / "private.json"
+    private.write_text("[]\n")
+    private.chmod(0o600)
+    assert report("--db", str(db), "--since", "all", "--json", str(private)).returncode == 0
+    assert len(json.loads(private.read_text())) == len(KNOWN) and private.stat().st_mode & 0o777 == 0o600

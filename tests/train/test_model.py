@@ -1,0 +1,39 @@
+"""train.model: the multiply-accumulates it reports, and the mirror-averaged wrapper convert builds."""
+
+from __future__ import annotations
+
+import keras
+import numpy as np
+
+from train.model import build_model, count_macs, mirror_averaged
+
+
+def vgg_macs(width: int, dense: int = 256, classes: int = 7, size: int = 48) -> int:
+    """The same count by hand: 3x3 'same' convs, two per block, 2x2 pooling between the four blocks."""
+    total, channels = 0, 1
+    for block in range(4):
+        side = size // 2 ** block
+        for _ in range(2):
+            out = width * 2 ** block
+            total += side * side * 9 * channels * out
+            channels = out
+    return total + channels * dense + dense * classes
+
+
+def test_macs_are_the_hand_count() -> None:
+    assert count_macs(build_model(32)) == vgg_macs(32) == 117_516_032
+    assert count_macs(build_model(24)) == vgg_macs(24)
+
+
+def test_a_mirror_averaged_net_costs_two_passes_and_answers_a_face_and_its_mirror_alike(tmp_path) -> None:
+    net = build_model(8)
+    averaged = mirror_averaged(net)
+    mirror_averaged(net)  # a second wrapper around the same net does not change either count
+    assert count_macs(averaged) == 2 * count_macs(net)
+    faces = np.random.default_rng(0).integers(0, 256, (4, 48, 48, 1)).astype("float32")
+    answers = averaged.predict(faces, verbose=0)
+    np.testing.assert_allclose(answers, averaged.predict(faces[:, :, ::-1], verbose=0), atol=1e-6)
+    assert np.abs(net.predict(faces, verbose=0) - net.predict(faces[:, :, ::-1], verbose=0)).max() > 1e-4
+    averaged.save(tmp_path / "averaged.keras")  # the Mirror layer is registered: the saved model loads
+    np.testing.assert_allclose(keras.models.load_model(tmp_path / "averaged.keras").predict(faces, verbose=0),
+                               answers, atol=1e-6)
