@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import math
+import re
 import sys
 import time
 import urllib.parse
@@ -21,9 +22,10 @@ log = logging.getLogger(__name__)
 
 STREAM_TIMEOUT_MS = 5000  # open/read timeout for network streams (FFmpeg's default is 30 s)
 HIDDEN = "***"
-# Query keys whose values are secrets (matched as parts of the key, any case): pwd, password, passwd, pass,
-# token, access_token, key, apikey, auth, secret, signature, sig.
-SECRET_QUERY_KEYS = ("pw", "pass", "token", "key", "auth", "secret", "sig")
+# Query keys whose values are secrets: keys containing one of SECRET_WORDS, or with one of SECRET_PARTS as a part
+# (split at _ - . [ ]).
+SECRET_WORDS = ("password", "passwd", "pwd", "passcode", "loginpas", "token", "secret", "apikey", "credential")
+SECRET_PARTS = ("pw", "pass", "key", "auth", "sig", "signature", "session", "sid")
 END_SLACK_FRAMES = 2  # a container's frame count may be an estimate off by a frame or two
 
 
@@ -38,21 +40,32 @@ def quiet_opencv() -> Iterator[None]:
         cv2.utils.logging.setLogLevel(previous)
 
 
-def _hidden_query(query: str) -> str:
-    """The query with the value of every secret-looking key replaced by ***: `user=admin&pwd=x` ->
-    `user=admin&pwd=***` (many IP cameras take their password in the query, not in user:password@)."""
-    parts = []
-    for item in query.split("&"):
-        key, sep, value = item.partition("=")
-        secret = sep and value and any(word in key.lower() for word in SECRET_QUERY_KEYS)
-        parts.append(f"{key}={HIDDEN}" if secret else item)
-    return "&".join(parts)
+def is_secret_key(key: str) -> bool:
+    """Whether a query key names a secret: one of SECRET_WORDS inside it (`camPassword`, `loginpas`), or one of
+    SECRET_PARTS as a whole part of it (`pw`, `user_key`; not `keyframe`, `monkey` or `author`)."""
+    key = urllib.parse.unquote(key).lower()
+    parts = re.split(r"[_\-.\[\]]", key)
+    return any(word in key for word in SECRET_WORDS) or any(part in SECRET_PARTS for part in parts)
+
+
+def _hidden_query(query: str) -> tuple[str, bool]:
+    """The query with the value of every secret key replaced by ***, and whether any was: `user=admin&pwd=x` ->
+    `user=admin&pwd=***` (many IP cameras take their password in the query, not in user:password@). A value
+    is everything up to the next `&` or `;`."""
+    pieces = re.split(r"([&;])", query)
+    hidden = False
+    for index in range(0, len(pieces), 2):
+        key, sep, value = pieces[index].partition("=")
+        if sep and value and is_secret_key(key):
+            pieces[index] = f"{key}={HIDDEN}"
+            hidden = True
+    return "".join(pieces), hidden
 
 
 def shown_uri(uri: str | int) -> str:
     """The URI without its password, for logs, events, errors and the web view: `rtsp://admin:pw@cam/x` ->
-    `rtsp://admin:***@cam/x`, `http://cam/video?user=admin&pwd=pw` -> `...&pwd=***`. The real URI is only ever
-    handed to the capture backend."""
+    `rtsp://admin:***@cam/x`, `http://cam/video?user=admin&pwd=pw` -> `...&pwd=***`. A URI with nothing to hide
+    is returned exactly as given. The real URI is only ever handed to the capture backend."""
     text = str(uri)
     try:
         parts = urllib.parse.urlsplit(text)
@@ -61,12 +74,16 @@ def shown_uri(uri: str | int) -> str:
         return text
     if not parts.netloc:
         return text  # a file name with `?` in it is not a URL
+    query, query_hidden = _hidden_query(parts.query)
+    if not has_password and not query_hidden:
+        return text
+    netloc = parts.netloc
     if has_password:
-        user = parts.netloc.rsplit("@", 1)[0].split(":", 1)[0]
-        parts = parts._replace(netloc=f"{user}:{HIDDEN}@{parts.netloc.rsplit('@', 1)[1]}")
-    if parts.query:
-        parts = parts._replace(query=_hidden_query(parts.query))
-    return urllib.parse.urlunsplit(parts)
+        user = netloc.rsplit("@", 1)[0].split(":", 1)[0]
+        netloc = f"{user}:{HIDDEN}@{netloc.rsplit('@', 1)[1]}"
+    # a `#` in an unencoded password would start the fragment: after a hidden value, the fragment goes too
+    fragment = "" if query_hidden else parts.fragment
+    return urllib.parse.urlunsplit(parts._replace(netloc=netloc, query=query, fragment=fragment))
 
 
 def camera_target(uri: str | int) -> int | str:

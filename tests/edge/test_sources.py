@@ -343,3 +343,20 @@ def test_picamera2_that_cannot_start_is_closed_before_the_error(picamera2, fail,
     with pytest.raises(expected, match=str(error)):
         PiCamera2Source()
     assert picamera2.made[0].calls[-2:] == [fail, "close"]
+
+
+@pytest.mark.parametrize("uri, shown", [
+    ("rtsp://admin:pw@cam/x", "rtsp://admin:***@cam/x"),
+    ("http://cam/v.mjpg?user=admin&pwd=s3cret&res=640", "http://cam/v.mjpg?user=admin&pwd=***&res=640"),
+    ("http://cam/x?user=a;Password=s3cret", "http://cam/x?user=a;Password=***"),
+    ("http://cam/cgi?loginuse=admin&loginpas=s3cret", "http://cam/cgi?loginuse=admin&loginpas=***"),
+    ("http://cam/x?p%77d=s3cret", "http://cam/x?p%77d=***"),
+    ("http://[::1]:8080/v?api_key=s3cret&token=", "http://[::1]:8080/v?api_key=***&token="),
+    ("http://cam/x?pwd=ab#cd", "http://cam/x?pwd=***"),  # an unencoded '#' in the password: its tail goes too
+    ("http://cam/x?keyframe=1&monkey=2&author=3&signal=4&bypass=5", None),  # not secrets
+    ("HTTP://Cam/x?", None), ("clip?.mp4", None), ("/dev/video0", None), ("0", None),
+])
+def test_shown_uri_hides_passwords_and_nothing_else(uri, shown):
+    from edge.sources.opencv import shown_uri
+
+    assert shown_uri(uri) == (uri if shown is None else shown)
