@@ -137,6 +137,38 @@ def convert_run(options: ConvertOptions) -> dict:
         return _convert_and_publish(options)
 
 
+def float_model(run: RunFolder, mirror_average: bool):  # -> (keras.Model, MACs per face); TF-free signature
+    """The run's model in float32, checked against run.json, mirror-averaged when asked, with its cost per face."""
+    from convert.quantize import load_float_model
+    from train.model import count_macs, mirror_averaged
+
+    model = load_float_model(run.model_path)
+    check_model_shape(model, run)
+    if mirror_average:
+        model = mirror_averaged(model)
+    macs = count_macs(model)
+    log.info("%s: %.1f M multiply-accumulates per face", "mirror-averaged net" if mirror_average else "net", macs / 1e6)
+    return model, macs
+
+
+def compare_float_and_int8(model, staged: Path, evaluation: Split, labels: list[str]) -> tuple[dict, dict]:  # noqa: ANN001
+    """Float and int8 classification reports on the same faces (the int8 model read through its staged
+    sidecar), logged with their top-1 agreement and the int8 cost per face."""
+    from convert.quantize import predict_float
+
+    targets = targets_in_model_order(evaluation, labels, staged)
+    float_predicted = np.argmax(predict_float(model, evaluation.x), axis=1)
+    float_report = classification_report(targets, float_predicted, labels)
+    int8 = evaluate_model(staged, evaluation)
+    agreement = float(np.mean(float_predicted == int8.predicted))
+    log.info("float on %s:\n%s", evaluation.name, format_table(float_report))
+    log.info("int8 on %s:\n%s", evaluation.name, format_table(int8.report))
+    log.info("float accuracy %.4f macro-F1 %.4f | int8 accuracy %.4f macro-F1 %.4f | top-1 agreement %.4f | "
+             "int8 %.3f ms/face", float_report["accuracy"], float_report["macro_f1"], int8.report["accuracy"],
+             int8.report["macro_f1"], agreement, int8.ms_per_face)
+    return float_report, int8.report
+
+
 def _convert_and_publish(options: ConvertOptions) -> dict:
     run, data = check_inputs(options)
     calibration_split = load_split(data, options.calib_split, options.cache_dir, options.strict)
@@ -145,16 +177,9 @@ def _convert_and_publish(options: ConvertOptions) -> dict:
     log.info("calibration: %d %s faces (stratified); evaluation: %d %s faces", len(calibration),
              options.calib_split, len(evaluation), evaluation.name)
 
-    from convert.quantize import convert_int8, load_float_model, predict_float  # TensorFlow from here on
-    from train.model import count_macs, mirror_averaged
+    from convert.quantize import convert_int8  # TensorFlow from here on
 
-    model = load_float_model(run.model_path)
-    check_model_shape(model, run)
-    if options.mirror_average:
-        model = mirror_averaged(model)
-    macs = count_macs(model)
-    log.info("%s: %.1f M multiply-accumulates per face", "mirror-averaged net" if options.mirror_average else "net",
-             macs / 1e6)
+    model, macs = float_model(run, options.mirror_average)
     flatbuffer = convert_int8(model, calibration)
     log.info("converted: %.1f KiB", len(flatbuffer) / 1024)
 
@@ -172,24 +197,15 @@ def _convert_and_publish(options: ConvertOptions) -> dict:
                                   run.validation, macs, options.mirror_average)
         write_json_atomic(sidecar_path(staged), contract)  # the evaluator reads the model through it
 
-        targets = targets_in_model_order(evaluation, run.labels, staged)
-        float_predicted = np.argmax(predict_float(model, evaluation.x), axis=1)
-        float_report = classification_report(targets, float_predicted, run.labels)
-        int8 = evaluate_model(staged, evaluation)
-        agreement = float(np.mean(float_predicted == int8.predicted))
-        log.info("float on %s:\n%s", evaluation.name, format_table(float_report))
-        log.info("int8 on %s:\n%s", evaluation.name, format_table(int8.report))
-        log.info("float accuracy %.4f macro-F1 %.4f | int8 accuracy %.4f macro-F1 %.4f | top-1 agreement %.4f | "
-                 "int8 %.3f ms/face", float_report["accuracy"], float_report["macro_f1"], int8.report["accuracy"],
-                 int8.report["macro_f1"], agreement, int8.ms_per_face)
+        float_report, int8_report = compare_float_and_int8(model, staged, evaluation, run.labels)
         reason = not_held_out_because(evaluation.name, run.fitted_splits, (run.validation or {}).get("split"))
         held_out = reason is None
         if not held_out:
             log.warning("%s (%s, by %s's run.json): its figures are not held-out figures", evaluation.name,
                         NOT_HELD_OUT_NOTES[reason], options.run)
-        contract["metrics"] = _metrics(evaluation, float_report, int8.report, held_out)
+        contract["metrics"] = _metrics(evaluation, float_report, int8_report, held_out)
         try:
-            accuracy_gate(float_report, int8.report, options.max_drop)
+            accuracy_gate(float_report, int8_report, options.max_drop)
         except QualityGateError as exc:
             raise _reject(QualityGateError, f"int8 {exc.problem}", staged, contract, out, QAT_HINT) from None
         _publish(staged, contract, out)
