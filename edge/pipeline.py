@@ -15,14 +15,6 @@ from edge.types import Box, FaceDetector, FaceResult, Frame, FrameResult, FrameS
 
 log = logging.getLogger(__name__)
 
-
-def _never() -> bool:
-    return False
-
-
-def _nothing() -> str:
-    return ""
-
 STAGES = ("read", "detect", "classify", "track", "sinks")
 PROCESSING_STAGES = ("detect", "classify", "track")  # the per-frame cost, decode and output excluded
 RECENT_FRAMES = 1000  # window for medians
@@ -238,14 +230,14 @@ class Pipeline:
                     log.info("end of stream from %s", getattr(self.source, "name", "source"))
                 break
             self.step(frame, read_ms)
-            if any(getattr(sink, "should_stop", _never)() for sink in self.sinks):  # optional hook (Sink)
+            if any(getattr(sink, "should_stop", lambda: False)() for sink in self.sinks):  # optional hook (Sink)
                 break
 
     def log_results(self, stats: RunStats) -> None:
         """The end-of-run summary: the figures, then where each sink's output went."""
         log.info(stats.summary())
         for sink in self.sinks:
-            where = getattr(sink, "describe", _nothing)()  # optional hook (Sink)
+            where = getattr(sink, "describe", lambda: "")()  # optional hook (Sink)
             if where:
                 log.info("results: %s", where)
 

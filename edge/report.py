@@ -21,9 +21,9 @@ from pathlib import Path
 from typing import IO, NamedTuple
 
 from edge.errors import EdgeError
-from edge.store.db import COLUMNS, SECONDS_PER_DAY, row_event
+from edge.store.db import COLUMNS, SECONDS_PER_DAY, SIDE_FILES, row_event
 
-STORE_SIDE_FILES = ("-wal", "-shm", "-journal")
+STORE_SIDE_FILES = (*SIDE_FILES, "-journal")  # a rollback journal, should the store ever leave WAL mode
 
 SECONDS_PER_MINUTE = 60
 SECONDS_PER_HOUR = 3600

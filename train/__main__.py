@@ -18,9 +18,9 @@ from edge.cli_common import OneLineParser, non_negative_int, setup_logging
 from edge.errors import EdgeError
 from train.config import (ARCHITECTURE_LAYERS, BEST_CHECKPOINT, LAST_CHECKPOINT, RUN_RECORD, STATE_FILE, TrainConfig,
                           keras_archive_problem, read_state)
-from train.data import (DEFAULT_CACHE_DIR, DEFAULT_VAL_FRACTION, NOT_HELD_OUT_NOTES, TRAIN_SLICE, DataError, Split, extra_split_of,
-                        faces_fingerprint, is_held_out, load_split, not_held_out_because, stratified_holdout,
-                        union)
+from train.data import (DEFAULT_CACHE_DIR, DEFAULT_VAL_FRACTION, NOT_HELD_OUT_NOTES, TRAIN_SLICE, DataError, Split,
+                        extra_split_of, faces_fingerprint, is_held_out, load_split, not_held_out_because,
+                        stratified_holdout, union)
 from train.labels import EMOTIONS
 from train.lineage import run_fitted_splits
 from train.runfolder import (FINGERPRINT_KEY, adopt_architecture, check_fresh_folder, check_validation_faces,
@@ -107,8 +107,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
                         help=f"seed of the validation slice, data order and initial weights (default {defaults.seed}; "
                              "with --resume, the run's)")
     parser.add_argument("--mixed-precision", choices=("auto", "on", "off"), default="auto",
-                        help="bfloat16 mixed precision; auto = on where the device that trains runs bf16 natively (a GPU of "
-                             "compute capability 8.0 or newer; without a GPU, a CPU with bf16 instructions)")
+                        help="bfloat16 mixed precision; auto = on where the device that trains runs bf16 natively "
+                             "(a GPU of compute capability 8.0 or newer; without a GPU, a CPU with bf16 instructions)")
     parser.add_argument("--soup", type=Path, nargs="+", metavar="RUN",
                         help="instead of training: mix these finished runs (same start, same --seed) into one model "
                              "whose weights are their mean, batch norm recomputed, then report it like a run")
@@ -140,8 +140,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
 
 
 def train_config(args: argparse.Namespace) -> TrainConfig:
-    mixed = {"on": True, "off": False}[args.mixed_precision] if args.mixed_precision != "auto" else \
-        auto_mixed_precision()
+    mixed = auto_mixed_precision() if args.mixed_precision == "auto" else args.mixed_precision == "on"
     values = {
         "epochs": args.epochs, "batch_size": args.batch_size, "learning_rate": args.lr,
         "warmup_epochs": args.warmup_epochs, "weight_decay": args.weight_decay,

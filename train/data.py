@@ -215,8 +215,9 @@ def _cache_key(source: Path, split: str) -> str:
     if source.is_file():
         stat = source.stat()
         return _fingerprint([str(source.resolve()), split, str(stat.st_size), str(stat.st_mtime_ns)])
-    files = _image_files(split_folder(source, split))
-    parts = [str(split_folder(source, split).resolve())]
+    folder = split_folder(source, split)
+    files = _image_files(folder)
+    parts = [str(folder.resolve())]
     for path, label in files:
         stat = path.stat()
         parts.append(f"{path.parent.name}/{path.name}:{label}:{stat.st_size}:{stat.st_mtime_ns}")

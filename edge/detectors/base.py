@@ -6,9 +6,8 @@ from abc import ABC, abstractmethod
 
 import numpy as np
 
-from edge.types import Box
-
 from edge.config import DetectorConfig
+from edge.types import Box
 
 # Every backend's defaults are the config's (`detector.margin`, `detector.min_size`): one place to change them.
 DETECTOR_DEFAULTS = DetectorConfig()

@@ -54,8 +54,10 @@ class StoreSink(BaseSink):
             from edge.config import StoreConfig  # would slow `edge report`, which reads the store only)
 
             defaults = StoreConfig()
-            retention = retention or Retention(defaults.retention_days, defaults.max_mb)
-            commit_interval_s = commit_interval_s or defaults.commit_interval_s
+            if retention is None:
+                retention = Retention(defaults.retention_days, defaults.max_mb)
+            if commit_interval_s is None:
+                commit_interval_s = defaults.commit_interval_s
         self.retention, self.commit_interval_s = retention, commit_interval_s
         self.prune_interval_s = prune_interval_s
         self._throttle = EventThrottle(interval_s, by_track)
