@@ -16,8 +16,8 @@ import numpy as np
 
 from edge.cli_common import OneLineParser, non_negative_int, setup_logging
 from edge.errors import EdgeError
-from train.config import (ARCHITECTURE_LAYERS, BEST_CHECKPOINT, LAST_CHECKPOINT, RUN_RECORD, STATE_FILE, TrainConfig,
-                          keras_archive_problem, read_state)
+from train.config import (ARCHITECTURE_FIELDS, BEST_CHECKPOINT, LAST_CHECKPOINT, POOLINGS, RUN_RECORD, STATE_FILE,
+                          TrainConfig, keras_archive_problem, read_state)
 from train.data import (DEFAULT_CACHE_DIR, DEFAULT_VAL_FRACTION, NOT_HELD_OUT_NOTES, TRAIN_SLICE, DataError, Split,
                         extra_split_of, faces_fingerprint, is_held_out, load_split, not_held_out_because,
                         stratified_holdout, union)
@@ -94,6 +94,9 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--dropout", type=float,
                         help=f"dropout before the last layer (default {defaults.dropout}; with --init-from, the "
                              "checkpoint's)")
+    parser.add_argument("--pooling", choices=POOLINGS,
+                        help=f"how the last block's map becomes one vector: global average, or learned weights per "
+                             f"position (default {defaults.pooling}; with --init-from, the checkpoint's)")
     parser.add_argument("--mixup", type=float, default=defaults.mixup,
                         help="mixup Beta(alpha, alpha): blend training faces and labels pairwise (0 = off; try 0.2)")
     parser.add_argument("--distill-from", type=Path, metavar="RUN",
@@ -145,7 +148,7 @@ def train_config(args: argparse.Namespace) -> TrainConfig:
         "epochs": args.epochs, "batch_size": args.batch_size, "learning_rate": args.lr,
         "warmup_epochs": args.warmup_epochs, "weight_decay": args.weight_decay,
         "label_smoothing": args.label_smoothing, "class_weight_power": args.class_weight_power,
-        **{name: getattr(args, name) for name in ARCHITECTURE_LAYERS if getattr(args, name) is not None},
+        **{name: getattr(args, name) for name in ARCHITECTURE_FIELDS if getattr(args, name) is not None},
         "patience": args.patience, "seed": args.seed, "schedule": args.schedule,
         "average_last": args.average_last, "mixup": args.mixup, "mixed_precision": mixed,
         "distill_weight": args.distill_weight if args.distill_from else 0.0,

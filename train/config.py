@@ -19,6 +19,11 @@ RUN_RECORD = "run.json"
 KERAS_ARCHIVE_MEMBERS = ("config.json", "model.weights.h5")
 # The layers of train.model that carry its architecture flags: (layer name, config key) for each TrainConfig field.
 ARCHITECTURE_LAYERS = {"width": ("b1c1_conv", "filters"), "dense_units": ("fc", "units"), "dropout": ("dropout", "rate")}
+# How the last block's map becomes one vector: global "average" pooling, or "learned" weights per position and
+# channel (a depthwise conv as large as the map, started at the average), which the layer below marks.
+POOLINGS = ("average", "learned")
+LEARNED_POOL_LAYER = "learned_pool"
+ARCHITECTURE_FIELDS = (*ARCHITECTURE_LAYERS, "pooling")
 
 
 def write_text_atomic(path: Path, text: str) -> None:
@@ -61,18 +66,19 @@ def keras_archive_problem(path: Path) -> str | None:
     return f"corrupt Keras model archive (bad member {bad})" if bad else None
 
 
-def checkpoint_architecture(path: Path) -> dict[str, int | float]:
-    """width, dense_units and dropout of a train.model checkpoint, read from the archive's config.json without
-    TensorFlow: a run started from it (--init-from), mixed from it (--soup) or re-reported has its architecture,
-    whatever the flags say. Fields whose layer is absent (another architecture) are left out."""
+def checkpoint_architecture(path: Path) -> dict[str, int | float | str]:
+    """width, dense_units, dropout and pooling of a train.model checkpoint, read from the archive's config.json
+    without TensorFlow: a run started from it (--init-from), mixed from it (--soup) or re-reported has its
+    architecture, whatever the flags say. Fields whose layer is absent (another architecture) are left out."""
     try:
         with zipfile.ZipFile(path) as archive:
             layers = json.loads(archive.read("config.json"))["config"]["layers"]
     except (OSError, KeyError, ValueError, zipfile.BadZipFile):
         return {}
     by_name = {layer.get("config", {}).get("name"): layer.get("config", {}) for layer in layers}
-    return {field: by_name[layer][key] for field, (layer, key) in ARCHITECTURE_LAYERS.items()
-            if key in by_name.get(layer, {})}
+    found = {field: by_name[layer][key] for field, (layer, key) in ARCHITECTURE_LAYERS.items()
+             if key in by_name.get(layer, {})}
+    return {**found, "pooling": "learned" if LEARNED_POOL_LAYER in by_name else "average"} if found else found
 
 
 @dataclass
@@ -88,6 +94,7 @@ class TrainConfig:
     width: int = 32
     dense_units: int = 256
     dropout: float = 0.4
+    pooling: str = "average"  # one of POOLINGS
     patience: int = 15
     average_last: int = 0  # stochastic weight averaging over the last N epochs (0 = off)
     mixup: float = 0.0  # Beta(alpha, alpha) of mixup (0 = off)

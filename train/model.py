@@ -7,6 +7,7 @@ from __future__ import annotations
 import keras
 from keras import layers
 
+from train.config import LEARNED_POOL_LAYER
 from train.labels import IMAGE_SIZE, NUM_CLASSES
 
 BLOCK_MULTIPLIERS = (1, 2, 4, 8)
@@ -22,8 +23,19 @@ def _conv_bn_relu(x, filters: int, name: str):
     return layers.ReLU(name=f"{name}_relu")(x)
 
 
-def build_model(width: int = 32, dense_units: int = 256, dropout: float = 0.4) -> keras.Model:
-    """Four double-conv blocks (width, 2x, 4x, 8x filters), max-pool between them, GAP, dense head."""
+def _learned_pool(x):
+    """Pooling with one weight per position and channel: a depthwise conv the size of the map, started at the
+    plain average. Faces come roughly aligned, so where a feature fires (brows, mouth) may carry meaning that
+    global average pooling throws away; this costs one multiply-accumulate per value pooled."""
+    height, width = x.shape[1:3]
+    x = layers.DepthwiseConv2D((height, width), use_bias=False, name=LEARNED_POOL_LAYER,
+                               depthwise_initializer=keras.initializers.Constant(1.0 / (height * width)))(x)
+    return layers.Flatten(name="pooled")(x)
+
+
+def build_model(width: int = 32, dense_units: int = 256, dropout: float = 0.4, pooling: str = "average") -> keras.Model:
+    """Four double-conv blocks (width, 2x, 4x, 8x filters), max-pool between them, pooling (global average or
+    learned), dense head."""
     inputs = keras.Input((IMAGE_SIZE, IMAGE_SIZE, 1), name="pixels")
     x = layers.Rescaling(PIXEL_SCALE, offset=-1.0, name="normalise")(inputs)
     for block, multiplier in enumerate(BLOCK_MULTIPLIERS, start=1):
@@ -31,7 +43,7 @@ def build_model(width: int = 32, dense_units: int = 256, dropout: float = 0.4) -
             x = _conv_bn_relu(x, width * multiplier, f"b{block}c{conv}")
         if block < len(BLOCK_MULTIPLIERS):
             x = layers.MaxPooling2D(name=f"b{block}_pool")(x)
-    x = layers.GlobalAveragePooling2D(name="gap")(x)
+    x = _learned_pool(x) if pooling == "learned" else layers.GlobalAveragePooling2D(name="gap")(x)
     x = layers.Dense(dense_units, use_bias=False, name="fc")(x)
     x = layers.BatchNormalization(name="fc_bn")(x)
     x = layers.ReLU(name="fc_relu")(x)
@@ -66,6 +78,9 @@ def _call_macs(layer: keras.layers.Layer, node) -> int:  # noqa: ANN001 - a Kera
     """Multiply-accumulates of one call of `layer` (conv and dense layers; the rest is negligible)."""
     if isinstance(layer, keras.Model):
         return count_macs(layer)
+    if isinstance(layer, layers.DepthwiseConv2D):
+        _, out_h, out_w, out_c = node.outputs[0].shape
+        return out_h * out_w * out_c * layer.kernel_size[0] * layer.kernel_size[1]
     if isinstance(layer, layers.Conv2D):
         _, out_h, out_w, out_c = node.outputs[0].shape
         k_h, k_w = layer.kernel_size

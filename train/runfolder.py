@@ -12,7 +12,7 @@ import json
 import logging
 from pathlib import Path
 
-from train.config import (ARCHITECTURE_LAYERS, BEST_CHECKPOINT, LAST_CHECKPOINT, RUN_RECORD, STATE_FILE, TrainConfig,
+from train.config import (ARCHITECTURE_FIELDS, BEST_CHECKPOINT, LAST_CHECKPOINT, RUN_RECORD, STATE_FILE, TrainConfig,
                           checkpoint_architecture, write_text_atomic)
 from train.data import DEFAULT_VAL_FRACTION, DataError
 
@@ -109,7 +109,7 @@ def adopt_architecture(args: argparse.Namespace, checkpoint: Path, source: str) 
 def start_values(args: argparse.Namespace, config: TrainConfig) -> dict:
     """What start.json keeps: the lineage flags (paths absolute), the architecture and the fitted splits."""
     values = {name: getattr(args, name) for name in LINEAGE_FLAGS}
-    values.update({name: getattr(config, name) for name in ARCHITECTURE_LAYERS})
+    values.update({name: getattr(config, name) for name in ARCHITECTURE_FIELDS})
     values["fitted_splits"] = list(getattr(args, "fitted", []))
     values[FINGERPRINT_KEY] = getattr(args, "val_fingerprint", None)
     if args.val_split:
