@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 from ai_edge_litert.interpreter import Interpreter, OpResolverType
 
-from tests.convert.conftest import CALIB_SIZE, Converted, run_module
+from tests.convert.conftest import CALIB_SIZE, TINY_TRAIN_FLAGS, Converted, run_module
 from tests.convert.direct import accuracy_and_macro_f1, dequantized_outputs, predict, read_folder_split
 
 CONTRACT_KEYS = {"format", "labels", "input", "output", "preprocess", "source_run", "fitted_splits",
@@ -28,8 +28,9 @@ def plain_interpreter(model: Path) -> Interpreter:
     return interpreter
 
 
-def test_model_is_int8_end_to_end(converted: Converted) -> None:
-    interpreter = plain_interpreter(converted.model)
+def assert_int8_end_to_end(model: Path) -> list[str]:
+    """Int8 input and output, no (de)quantise op, no float tensor in any op; returns the op names."""
+    interpreter = plain_interpreter(model)
     (detail_in,), (detail_out,) = interpreter.get_input_details(), interpreter.get_output_details()
     assert detail_in["dtype"] == np.int8 and detail_out["dtype"] == np.int8
     assert detail_out["quantization"] == (pytest.approx(1 / 256), -128)
@@ -42,6 +43,27 @@ def test_model_is_int8_end_to_end(converted: Converted) -> None:
     for op in ops:
         used = [dtypes[i] for i in [*op["inputs"], *op["outputs"]] if i >= 0]
         assert not FLOAT_DTYPES.intersection(used), (op["op_name"], used)
+    return names
+
+
+def test_model_is_int8_end_to_end(converted: Converted) -> None:
+    assert_int8_end_to_end(converted.model)
+
+
+def test_a_net_with_learned_pooling_converts_to_int8(converted: Converted, tmp_path: Path) -> None:
+    """--pooling learned adds a depthwise conv the size of the last map: int8 too, one more MAC per pooled value."""
+    run, out = tmp_path / "learned", tmp_path / "learned.tflite"
+    flags = [*TINY_TRAIN_FLAGS, "--pooling", "learned"]
+    flags[flags.index("--epochs") + 1] = "2"
+    trained = run_module("train", "--data", converted.data, "--out", run, "--cache-dir", tmp_path / "cache", *flags)
+    assert trained.returncode == 0, trained.stderr[-2000:]
+    result = run_module("convert", "--run", run, "--out", out, "--calib-size", CALIB_SIZE, "--max-drop", "50",
+                        "--cache-dir", tmp_path / "cache")
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert "DEPTHWISE_CONV_2D" in assert_int8_end_to_end(out)
+    last_map = 6 * 6 * 8 * 4  # the tiny net's last block: 6x6, 8 x width 4 channels
+    macs = [json.loads(sidecar.read_text())["macs"] for sidecar in (converted.sidecar, out.with_suffix(".json"))]
+    assert macs[1] == macs[0] + last_map
 
 
 def test_sidecar_matches_contract_and_model(converted: Converted) -> None:

@@ -1,10 +1,11 @@
-"""train.model: the multiply-accumulates it reports, and the mirror-averaged wrapper convert builds."""
+"""train.model: the multiply-accumulates it reports, learned pooling, and the mirror-averaged wrapper convert builds."""
 
 from __future__ import annotations
 
 import keras
 import numpy as np
 
+from train.config import checkpoint_architecture
 from train.model import build_model, count_macs, mirror_averaged
 
 
@@ -23,6 +24,26 @@ def vgg_macs(width: int, dense: int = 256, classes: int = 7, size: int = 48) -> 
 def test_macs_are_the_hand_count() -> None:
     assert count_macs(build_model(32)) == vgg_macs(32) == 117_516_032
     assert count_macs(build_model(24)) == vgg_macs(24)
+    last_map = 6 * 6 * 8 * 32  # learned pooling: one multiply-accumulate per value of the last 6x6 map
+    assert count_macs(build_model(32, pooling="learned")) == vgg_macs(32) + last_map
+
+
+def test_learned_pooling_starts_as_the_average_and_is_read_back_from_the_archive(tmp_path) -> None:
+    """A net with learned pooling and the same weights answers exactly as global average pooling until it trains;
+    its archive says which pooling it has, so a run started from it keeps it."""
+    keras.utils.set_random_seed(0)
+    average = build_model(8)
+    learned = build_model(8, pooling="learned")
+    by_name = {layer.name: layer for layer in learned.layers}
+    for layer in average.layers:
+        if layer.weights:
+            by_name[layer.name].set_weights(layer.get_weights())
+    faces = np.random.default_rng(1).integers(0, 256, (4, 48, 48, 1)).astype("float32")
+    np.testing.assert_allclose(learned.predict(faces, verbose=0), average.predict(faces, verbose=0), atol=1e-5)
+    for name, model in (("average", average), ("learned", learned)):
+        model.save(tmp_path / f"{name}.keras")
+        assert checkpoint_architecture(tmp_path / f"{name}.keras") == {"width": 8, "dense_units": 256, "dropout": 0.4,
+                                                                      "pooling": name}
 
 
 def test_a_mirror_averaged_net_costs_two_passes_and_answers_a_face_and_its_mirror_alike(tmp_path) -> None:
