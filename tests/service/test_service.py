@@ -60,8 +60,11 @@ def test_ready_watchdog_status_and_every_event_stored(service_model, notify_sock
     assert "READY" in keys and "WATCHDOG" in keys and "STOPPING" in keys
     assert keys.index("READY") < keys.index("STOPPING")
     statuses = [v for k, v in fields if k == "STATUS"]
-    ready_status = statuses[0]
+    ready_key, ready_status = fields[keys.index("READY") + 1]  # sent in READY=1's own message
+    assert ready_key == "STATUS"
     assert re.search(r"fps=\d+\.\d faces=1 frames=1\b", ready_status), statuses  # the demo clip has one face
+    before_ready = statuses[:statuses.index(ready_status)]  # the monitor's, while the models load (1 s ticks)
+    assert all(status.startswith("starting fps=0.0 faces=0") for status in before_ready), statuses
     logged, committed, dropped = map(int, SUMMARY.search(out).groups())
     assert logged == committed == 30 and dropped == 0  # --interval 0: one event per frame
     assert stored(db) == 30
