@@ -20,6 +20,7 @@ FLAGS = ("--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-
          "--remote-debugging-port=0", "--window-size=1280,900")
 START_TIMEOUT_S = 60
 CALL_TIMEOUT_S = 60
+POLL_S = 0.1
 
 
 class CdpError(RuntimeError):
@@ -36,10 +37,8 @@ class Chromium:
         self.events: list[dict] = []
         self._next_id = 0
         try:
-            port = self._wait_port(profile / "DevToolsActivePort")
-            with urllib.request.urlopen(f"http://127.0.0.1:{port}/json/list", timeout=CALL_TIMEOUT_S) as reply:
-                pages = [t for t in json.load(reply) if t.get("type") == "page"]
-            self.ws = websocket.create_connection(pages[0]["webSocketDebuggerUrl"], timeout=CALL_TIMEOUT_S,
+            page = self._wait_page(self._wait_port(profile / "DevToolsActivePort"))
+            self.ws = websocket.create_connection(page["webSocketDebuggerUrl"], timeout=CALL_TIMEOUT_S,
                                                   suppress_origin=True)
         except BaseException:
             self.close()
@@ -52,8 +51,19 @@ class Chromium:
                 raise CdpError(f"chromium exited with code {self.proc.returncode}")
             if path.is_file() and (text := path.read_text().split()):
                 return int(text[0])
-            time.sleep(0.1)
+            time.sleep(POLL_S)
         raise CdpError("chromium did not open its DevTools port")
+
+    def _wait_page(self, port: int) -> dict:
+        """The about:blank page target (the port file can appear before the page does)."""
+        deadline = time.monotonic() + START_TIMEOUT_S
+        while time.monotonic() < deadline:
+            with urllib.request.urlopen(f"http://127.0.0.1:{port}/json/list", timeout=CALL_TIMEOUT_S) as reply:
+                pages = [t for t in json.load(reply) if t.get("type") == "page"]
+            if pages:
+                return pages[0]
+            time.sleep(POLL_S)
+        raise CdpError("chromium opened no page")
 
     def call(self, method: str, **params) -> dict:
         self._next_id += 1
