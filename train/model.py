@@ -7,7 +7,7 @@ from __future__ import annotations
 import keras
 from keras import layers
 
-from train.config import LEARNED_POOL_LAYER
+from train.config import LEARNED_POOL_LAYER, POOLINGS
 from train.labels import IMAGE_SIZE, NUM_CLASSES
 
 BLOCK_MULTIPLIERS = (1, 2, 4, 8)
@@ -36,6 +36,8 @@ def _learned_pool(x):
 def build_model(width: int = 32, dense_units: int = 256, dropout: float = 0.4, pooling: str = "average") -> keras.Model:
     """Four double-conv blocks (width, 2x, 4x, 8x filters), max-pool between them, pooling (global average or
     learned), dense head."""
+    if pooling not in POOLINGS:
+        raise ValueError(f"pooling {pooling!r}: not one of {', '.join(POOLINGS)}")
     inputs = keras.Input((IMAGE_SIZE, IMAGE_SIZE, 1), name="pixels")
     x = layers.Rescaling(PIXEL_SCALE, offset=-1.0, name="normalise")(inputs)
     for block, multiplier in enumerate(BLOCK_MULTIPLIERS, start=1):

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import keras
 import numpy as np
+import pytest
 
 from train.config import checkpoint_architecture
 from train.model import build_model, count_macs, mirror_averaged
@@ -44,6 +45,8 @@ def test_learned_pooling_starts_as_the_average_and_is_read_back_from_the_archive
         model.save(tmp_path / f"{name}.keras")
         assert checkpoint_architecture(tmp_path / f"{name}.keras") == {"width": 8, "dense_units": 256, "dropout": 0.4,
                                                                       "pooling": name}
+    with pytest.raises(ValueError, match="pooling 'max': not one of average, learned"):
+        build_model(8, pooling="max")
 
 
 def test_a_mirror_averaged_net_costs_two_passes_and_answers_a_face_and_its_mirror_alike(tmp_path) -> None:
