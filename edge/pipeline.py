@@ -7,6 +7,7 @@ import statistics
 import threading
 import time
 from collections import Counter, deque
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from edge.config import TrackingConfig
@@ -87,7 +88,10 @@ class Pipeline:
         `duration` interrupts a reconnect backoff, where no frame arrives to check the limits between.
         `max_gap_s`: a longer wait between two frames starts new tracks (see scene_change)."""
         self.source, self.detector, self.classifier, self.tracker = source, detector, classifier, tracker
-        self.sinks: list[Sink] = list(sinks or [])
+        self.sinks: list[Sink] = []
+        self._stop_checks: list[Callable[[], bool]] = []  # the sinks' optional should_stop hooks, looked up once
+        for sink in sinks or []:
+            self.add_sink(sink)
         self.detect_every, self.max_frames, self.duration = detect_every, max_frames, duration
         self.max_gap_s = max_gap_s
         self.stop_event = stop_event if stop_event is not None else threading.Event()
@@ -137,6 +141,9 @@ class Pipeline:
     # --- loop ----------------------------------------------------------------------------
     def add_sink(self, sink: Sink) -> None:
         self.sinks.append(sink)
+        check = getattr(sink, "should_stop", None)  # optional hook (Sink)
+        if check is not None:
+            self._stop_checks.append(check)
 
     def request_stop(self) -> None:
         """Safe from signal handlers: the current frame finishes, then run() returns."""
@@ -230,7 +237,7 @@ class Pipeline:
                     log.info("end of stream from %s", getattr(self.source, "name", "source"))
                 break
             self.step(frame, read_ms)
-            if any(getattr(sink, "should_stop", lambda: False)() for sink in self.sinks):  # optional hook (Sink)
+            if any(check() for check in self._stop_checks):
                 break
 
     def log_results(self, stats: RunStats) -> None:

@@ -80,13 +80,12 @@ def _call_macs(layer: keras.layers.Layer, node) -> int:  # noqa: ANN001 - a Kera
     """Multiply-accumulates of one call of `layer` (conv and dense layers; the rest is negligible)."""
     if isinstance(layer, keras.Model):
         return count_macs(layer)
-    if isinstance(layer, layers.DepthwiseConv2D):
-        _, out_h, out_w, out_c = node.outputs[0].shape
-        return out_h * out_w * out_c * layer.kernel_size[0] * layer.kernel_size[1]
-    if isinstance(layer, layers.Conv2D):
+    if isinstance(layer, (layers.Conv2D, layers.DepthwiseConv2D)):  # a depthwise conv reads one channel per output
         _, out_h, out_w, out_c = node.outputs[0].shape
         k_h, k_w = layer.kernel_size
-        return out_h * out_w * out_c * k_h * k_w * node.arguments.keras_tensors[0].shape[-1] // layer.groups
+        depthwise = isinstance(layer, layers.DepthwiseConv2D)
+        inputs_per_output = 1 if depthwise else node.arguments.keras_tensors[0].shape[-1] // layer.groups
+        return out_h * out_w * out_c * k_h * k_w * inputs_per_output
     if isinstance(layer, layers.Dense):
         return node.arguments.keras_tensors[0].shape[-1] * layer.units
     return 0
