@@ -87,7 +87,12 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--class-weight-power", type=float, default=defaults.class_weight_power,
                         help="0 = no re-weighting, 1 = inverse class frequency")
     parser.add_argument("--width", type=int,
-                        help=f"filters of the first block (default {defaults.width}; with --init-from, the checkpoint's)")
+                        help=f"filters of the first block; blocks 2-4 get 2, 4 and 8 times as many (default "
+                             f"{defaults.width}; with --init-from, the checkpoint's)")
+    parser.add_argument("--early-width", type=int,
+                        help="narrow blocks 1-2 alone to this many filters (block 2: twice): about half the "
+                             "multiply-accumulates for under 3 %% of the weights (default --width; with --init-from, "
+                             "the checkpoint's)")
     parser.add_argument("--dense-units", type=int,
                         help=f"units of the dense head (default {defaults.dense_units}; with --init-from, the "
                              "checkpoint's)")
@@ -159,7 +164,7 @@ def train_config(args: argparse.Namespace) -> TrainConfig:
 
 def check_args(args: argparse.Namespace) -> None:
     """Every value check that needs no data, each failure naming its flag (before TensorFlow loads)."""
-    for name in ("epochs", "batch_size", "width", "dense_units"):
+    for name in ("epochs", "batch_size", "width", "early_width", "dense_units"):
         if getattr(args, name) is not None and getattr(args, name) <= 0:
             raise DataError(f"{flag(name)} {getattr(args, name)}: must be positive")
     for name in ("patience", "warmup_epochs", "weight_decay", "class_weight_power"):

@@ -17,8 +17,10 @@ HISTORY_FILE = "history.csv"
 STAGED_PREFIX = "staged-"  # a checkpoint being saved: renamed over the real one once complete
 RUN_RECORD = "run.json"
 KERAS_ARCHIVE_MEMBERS = ("config.json", "model.weights.h5")
-# The layers of train.model that carry its architecture flags: (layer name, config key) for each TrainConfig field.
-ARCHITECTURE_LAYERS = {"width": ("b1c1_conv", "filters"), "dense_units": ("fc", "units"), "dropout": ("dropout", "rate")}
+# The layers of train.model that carry its architecture flags: (layer name, config key, divisor) for each
+# TrainConfig field. width is read from block 3 (4 x width filters), since early_width may narrow blocks 1-2.
+ARCHITECTURE_LAYERS = {"width": ("b3c1_conv", "filters", 4), "early_width": ("b1c1_conv", "filters", 1),
+                       "dense_units": ("fc", "units", 1), "dropout": ("dropout", "rate", 1)}
 # How the last block's map becomes one vector: global "average" pooling, or "learned" weights per position and
 # channel (a depthwise conv as large as the map, started at the average), which the layer below marks.
 POOLINGS = ("average", "learned")
@@ -67,7 +69,7 @@ def keras_archive_problem(path: Path) -> str | None:
 
 
 def checkpoint_architecture(path: Path) -> dict[str, int | float | str]:
-    """width, dense_units, dropout and pooling of a train.model checkpoint, read from the archive's config.json
+    """width, early_width, dense_units, dropout and pooling of a train.model checkpoint, read from the archive's config.json
     without TensorFlow: a run started from it (--init-from), mixed from it (--soup) or re-reported has its
     architecture, whatever the flags say. Fields whose layer is absent (another architecture) are left out."""
     try:
@@ -76,8 +78,8 @@ def checkpoint_architecture(path: Path) -> dict[str, int | float | str]:
     except (OSError, KeyError, ValueError, zipfile.BadZipFile):
         return {}
     by_name = {layer.get("config", {}).get("name"): layer.get("config", {}) for layer in layers}
-    found = {field: by_name[layer][key] for field, (layer, key) in ARCHITECTURE_LAYERS.items()
-             if key in by_name.get(layer, {})}
+    found = {field: by_name[layer][key] // divisor if divisor > 1 else by_name[layer][key]
+             for field, (layer, key, divisor) in ARCHITECTURE_LAYERS.items() if key in by_name.get(layer, {})}
     return {**found, "pooling": "learned" if LEARNED_POOL_LAYER in by_name else "average"} if found else found
 
 
@@ -92,6 +94,7 @@ class TrainConfig:
     label_smoothing: float = 0.1
     class_weight_power: float = 0.5  # 0 = no re-weighting, 1 = inverse frequency
     width: int = 32
+    early_width: int | None = None  # filters of block 1 (block 2: twice that); None = width
     dense_units: int = 256
     dropout: float = 0.4
     pooling: str = "average"  # one of POOLINGS

@@ -236,7 +236,7 @@ def prepare_model(
         log.info("warm start from %s", init_from)
         _compile(model, config)
         return model, 0, {}
-    model = build_model(config.width, config.dense_units, config.dropout, config.pooling)
+    model = build_model(config.width, config.dense_units, config.dropout, config.pooling, config.early_width)
     _compile(model, config)
     return model, 0, {}
 
