@@ -12,6 +12,7 @@ from ai_edge_litert.interpreter import Interpreter, OpResolverType
 
 from tests.convert.conftest import CALIB_SIZE, TINY_TRAIN_FLAGS, Converted, run_module
 from tests.convert.direct import accuracy_and_macro_f1, dequantized_outputs, predict, read_folder_split
+from tests.train.test_model import vgg_macs
 
 CONTRACT_KEYS = {"format", "labels", "input", "output", "preprocess", "source_run", "fitted_splits",
                  "validation", "tflite_sha256", "macs", "mirror_average", "metrics", "created"}
@@ -64,6 +65,28 @@ def test_a_net_with_learned_pooling_converts_to_int8(converted: Converted, tmp_p
     last_map = 6 * 6 * 8 * 4  # the tiny net's last block: 6x6, 8 x width 4 channels
     macs = [json.loads(sidecar.read_text())["macs"] for sidecar in (converted.sidecar, out.with_suffix(".json"))]
     assert macs[1] == macs[0] + last_map
+
+
+def test_a_tail_of_a_net_with_narrow_early_blocks_keeps_them_and_converts_mirror_averaged(converted: Converted,
+                                                                                          tmp_path: Path) -> None:
+    """--early-width: a tail started from the checkpoint (no architecture flags) keeps the narrow blocks, and the
+    net with its mirror pass converts to int8 at twice the hand-counted multiply-accumulates."""
+    stage, tail, out = tmp_path / "stage", tmp_path / "tail", tmp_path / "narrow.tflite"
+    flags = [*TINY_TRAIN_FLAGS, "--early-width", "2"]
+    flags[flags.index("--epochs") + 1] = "2"
+    trained = run_module("train", "--data", converted.data, "--out", stage, "--cache-dir", tmp_path / "cache", *flags)
+    assert trained.returncode == 0, trained.stderr[-2000:]
+    tailed = run_module("train", "--data", converted.data, "--out", tail, "--cache-dir", tmp_path / "cache",
+                        "--init-from", stage / "last.keras", "--epochs", "1", "--warmup-epochs", "0", "--eval-split",
+                        "none", "--no-tune-bias")
+    assert tailed.returncode == 0, tailed.stderr[-2000:]
+    config = json.loads((tail / "run.json").read_text())["config"]
+    assert (config["width"], config["early_width"], config["dense_units"]) == (4, 2, 16)
+    result = run_module("convert", "--run", tail, "--out", out, "--calib-size", CALIB_SIZE, "--max-drop", "50",
+                        "--cache-dir", tmp_path / "cache", "--mirror-average")
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert "REVERSE_V2" in assert_int8_end_to_end(out)
+    assert json.loads(out.with_suffix(".json").read_text())["macs"] == 2 * vgg_macs(4, dense=16, early=2)
 
 
 def test_sidecar_matches_contract_and_model(converted: Converted) -> None:

@@ -1,4 +1,5 @@
-"""train.model: the multiply-accumulates it reports, learned pooling, and the mirror-averaged wrapper convert builds."""
+"""train.model: the multiply-accumulates it reports, narrow early blocks, learned pooling, and the mirror-averaged
+wrapper convert builds."""
 
 from __future__ import annotations
 
@@ -7,16 +8,19 @@ import numpy as np
 import pytest
 
 from train.config import checkpoint_architecture
-from train.model import build_model, count_macs, mirror_averaged
+from train.model import block_filters, build_model, count_macs, mirror_averaged
+
+MAC_BUDGET = 150_000_000  # the model issue's budget per face
 
 
-def vgg_macs(width: int, dense: int = 256, classes: int = 7, size: int = 48) -> int:
-    """The same count by hand: 3x3 'same' convs, two per block, 2x2 pooling between the four blocks."""
+def vgg_macs(width: int, dense: int = 256, classes: int = 7, size: int = 48, early: int | None = None) -> int:
+    """The same count by hand: 3x3 'same' convs, two per block, 2x2 pooling between the four blocks; blocks 1-2
+    start from `early` filters instead of `width` when it is given."""
     total, channels = 0, 1
     for block in range(4):
         side = size // 2 ** block
         for _ in range(2):
-            out = width * 2 ** block
+            out = (width if early is None or block >= 2 else early) * 2 ** block
             total += side * side * 9 * channels * out
             channels = out
     return total + channels * dense + dense * classes
@@ -27,6 +31,20 @@ def test_macs_are_the_hand_count() -> None:
     assert count_macs(build_model(24)) == vgg_macs(24)
     last_map = 6 * 6 * 8 * 32  # learned pooling: one multiply-accumulate per value of the last 6x6 map
     assert count_macs(build_model(32, pooling="learned")) == vgg_macs(32) + last_map
+    assert count_macs(build_model(32, early_width=16)) == vgg_macs(32, early=16) == 72_062_720
+
+
+def test_narrow_early_blocks_keep_the_deep_blocks_and_fit_a_mirror_pass_in_the_budget(tmp_path) -> None:
+    """--early-width 16 under width 32: blocks 1-2 narrowed, blocks 3-4 as width 32's, so nearly every weight is
+    kept while the net and its mirror pass fit the budget; the archive says so, so a tail started from it keeps it."""
+    narrow, full = build_model(32, early_width=16), build_model(32)
+    assert block_filters(32, 16) == (16, 32, 128, 256) and block_filters(32) == (32, 64, 128, 256)
+    assert [narrow.get_layer(f"b{block}c2_conv").filters for block in range(1, 5)] == [16, 32, 128, 256]
+    assert 0.9 < narrow.count_params() / full.count_params() < 0.95
+    assert count_macs(mirror_averaged(full)) > MAC_BUDGET >= count_macs(mirror_averaged(narrow))
+    narrow.save(tmp_path / "narrow.keras")
+    assert checkpoint_architecture(tmp_path / "narrow.keras") == {"width": 32, "early_width": 16, "dense_units": 256,
+                                                                 "dropout": 0.4, "pooling": "average"}
 
 
 def test_learned_pooling_starts_as_the_average_and_is_read_back_from_the_archive(tmp_path) -> None:
@@ -43,8 +61,8 @@ def test_learned_pooling_starts_as_the_average_and_is_read_back_from_the_archive
     np.testing.assert_allclose(learned.predict(faces, verbose=0), average.predict(faces, verbose=0), atol=1e-5)
     for name, model in (("average", average), ("learned", learned)):
         model.save(tmp_path / f"{name}.keras")
-        assert checkpoint_architecture(tmp_path / f"{name}.keras") == {"width": 8, "dense_units": 256, "dropout": 0.4,
-                                                                      "pooling": name}
+        assert checkpoint_architecture(tmp_path / f"{name}.keras") == {"width": 8, "early_width": 8, "dense_units": 256,
+                                                                      "dropout": 0.4, "pooling": name}
     with pytest.raises(ValueError, match="pooling 'max': not one of average, learned"):
         build_model(8, pooling="max")
 
