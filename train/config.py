@@ -69,8 +69,8 @@ def keras_archive_problem(path: Path) -> str | None:
 
 
 def checkpoint_architecture(path: Path) -> dict[str, int | float | str]:
-    """width, early_width, dense_units, dropout and pooling of a train.model checkpoint, read from the archive's config.json
-    without TensorFlow: a run started from it (--init-from), mixed from it (--soup) or re-reported has its
+    """width, early_width, dense_units, dropout and pooling of a train.model checkpoint, read from the archive's
+    config.json without TensorFlow: a run started from it (--init-from), mixed from it (--soup) or re-reported has its
     architecture, whatever the flags say. Fields whose layer is absent (another architecture) are left out."""
     try:
         with zipfile.ZipFile(path) as archive:
@@ -94,7 +94,7 @@ class TrainConfig:
     label_smoothing: float = 0.1
     class_weight_power: float = 0.5  # 0 = no re-weighting, 1 = inverse frequency
     width: int = 32
-    early_width: int | None = None  # filters of block 1 (block 2: twice that); None = width
+    early_width: int | None = None  # filters of block 1 (block 2: twice that); None = width, resolved at once
     dense_units: int = 256
     dropout: float = 0.4
     pooling: str = "average"  # one of POOLINGS
@@ -105,6 +105,11 @@ class TrainConfig:
     distill_temperature: float = 2.0
     seed: int = 42
     mixed_precision: bool = True
+
+    def __post_init__(self) -> None:
+        """The record names the early width either way, so a fresh run and its resume or tail agree."""
+        if self.early_width is None:
+            self.early_width = self.width
 
     @classmethod
     def from_record(cls, recorded: dict) -> TrainConfig:

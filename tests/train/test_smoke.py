@@ -49,6 +49,7 @@ def test_history_metrics_and_run_json_are_consistent(smoke_run):
     assert 0.0 <= run["untuned_validation_accuracy"] <= 1.0
     assert run["val_fraction"] == 0.1 and run["val_split"] is None
     assert run["limit"] is None  # every training face (a --limit smoke run would record its N)
+    assert run["config"]["early_width"] == run["config"]["width"] == 4  # named even when not narrowed, as a tail would
     assert json.loads((out / "start.json").read_text())["val_fingerprint"] == run["val_fingerprint"]
     assert "per-class results on test" in stdout and "macro-F1" in stdout
     assert "epoch 2/2" in stdout and "ETA" in stdout
