@@ -41,7 +41,7 @@ BF16_CPU_FLAGS = ("avx512_bf16", "amx_bf16", "bf16")
 BF16_GPU_CAPABILITY = (8, 0)  # Ampere: the first NVIDIA GPUs with bf16 tensor cores
 RECORD_KEYS = ("config", "command", "seconds")  # what --reports-only keeps from a finished run's run.json
 FLOAT_FLAGS = ("lr", "weight_decay", "label_smoothing", "class_weight_power", "dropout", "mixup", "distill_weight",
-               "distill_temperature", "val_fraction")
+               "distill_temperature", "val_fraction", "sam")
 
 
 def cpu_supports_bf16() -> bool:
@@ -104,6 +104,9 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
                              f"position (default {defaults.pooling}; with --init-from, the checkpoint's)")
     parser.add_argument("--mixup", type=float, default=defaults.mixup,
                         help="mixup Beta(alpha, alpha): blend training faces and labels pairwise (0 = off; try 0.2)")
+    parser.add_argument("--sam", type=float, default=defaults.sam_rho, metavar="RHO",
+                        help="sharpness-aware steps: climb RHO along the gradient before each update (0 = off; "
+                             "try 0.05; twice the cost per step)")
     parser.add_argument("--distill-from", type=Path, metavar="RUN",
                         help="finished run folder whose mirror-averaged predictions become soft training targets")
     parser.add_argument("--distill-weight", type=float, default=DEFAULT_DISTILL_WEIGHT,
@@ -157,7 +160,7 @@ def train_config(args: argparse.Namespace) -> TrainConfig:
         "patience": args.patience, "seed": args.seed, "schedule": args.schedule,
         "average_last": args.average_last, "mixup": args.mixup, "mixed_precision": mixed,
         "distill_weight": args.distill_weight if args.distill_from else 0.0,
-        "distill_temperature": args.distill_temperature,
+        "distill_temperature": args.distill_temperature, "sam_rho": args.sam,
     }
     return TrainConfig(**values)
 
@@ -182,6 +185,8 @@ def check_args(args: argparse.Namespace) -> None:
         raise DataError(f"--dropout {args.dropout}: must be in [0, 1)")
     if args.mixup < 0:
         raise DataError(f"--mixup {args.mixup}: must be 0 (off) or positive")
+    if args.sam < 0:
+        raise DataError(f"--sam {args.sam}: must be 0 (off) or positive")
     if args.lr <= 0:
         raise DataError(f"--lr {args.lr}: must be positive")
     for name in FLOAT_FLAGS:

@@ -103,6 +103,7 @@ class TrainConfig:
     mixup: float = 0.0  # Beta(alpha, alpha) of mixup (0 = off)
     distill_weight: float = 0.0  # share of the teacher's soft targets in each training row (0 = no teacher)
     distill_temperature: float = 2.0
+    sam_rho: float = 0.0  # radius of sharpness-aware minimisation's climb (0 = plain SGD steps; see train.sam)
     seed: int = 42
     mixed_precision: bool = True
 

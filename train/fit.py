@@ -21,6 +21,7 @@ from train.config import (BEST_CHECKPOINT, HISTORY_FILE, LAST_CHECKPOINT, STAGED
 from train.data import DataError, Split
 from train.labels import NUM_CLASSES
 from train.model import build_model, count_macs
+from train.sam import make_sharpness_aware
 
 log = logging.getLogger(__name__)
 
@@ -253,6 +254,10 @@ def fit(
     if config.mixed_precision:
         keras.mixed_precision.set_global_policy("mixed_bfloat16")
     model, initial_epoch, state = prepare_model(out_dir, config, resume, init_from)
+    if config.sam_rho > 0:
+        make_sharpness_aware(model, config.sam_rho)
+        log.info("sharpness-aware steps: each update uses the gradient at the weights moved %.3g up the batch's "
+                 "gradient", config.sam_rho)
     best = float(state.get("best_val_accuracy", 0.0))
     if state and not (out_dir / BEST_CHECKPOINT).is_file():
         log.warning("%s is missing: the best epoch is chosen among the epochs still to train", BEST_CHECKPOINT)

@@ -48,9 +48,12 @@ def assert_one_line(result: subprocess.CompletedProcess, expected: str) -> None:
     (["--weight-decay", "inf"], "error: --weight-decay inf: must be a finite number"),
     (["--extra-train-split", "train"], "error: --extra-train-split train: already fitted (name another split, e.g. test)"),
     (["--early-width", "0"], "error: --early-width 0: must be positive"),
+    (["--sam", "-0.05"], "error: --sam -0.05: must be 0 (off) or positive"),
+    (["--sam", "inf"], "error: --sam inf: must be a finite number"),
 ], ids=["negative-limit", "val-fraction-above-one", "negative-patience", "negative-warmup", "negative-weight-decay",
         "negative-class-weight-power", "label-smoothing-above-one", "batch-beyond-train", "batch-beyond-limit",
-        "nan-lr", "infinite-weight-decay", "extra-split-train", "zero-early-width"])
+        "nan-lr", "infinite-weight-decay", "extra-split-train", "zero-early-width",
+        "negative-sam", "infinite-sam"])
 def test_out_of_range_values_name_their_flag(dataset: Path, tmp_path: Path, extra: list[str], expected: str) -> None:
     assert_one_line(run_train(*extra, data=dataset, out=tmp_path / "run"), expected)
 

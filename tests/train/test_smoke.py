@@ -153,6 +153,32 @@ def test_weight_averaging_run_reports_and_keeps_a_valid_model(smoke_run, tmp_pat
     assert config["schedule"] == "constant" and config["average_last"] == 2 and config["mixup"] == 0.2
 
 
+def test_a_sharpness_aware_tail_trains_averages_and_records_its_radius(smoke_run, tmp_path):
+    import keras
+    import numpy as np
+
+    from tests.conftest import REPO
+
+    source, _, cmd = smoke_run
+    out = tmp_path / "sam"
+    cmd = list(cmd)
+    cmd[cmd.index("--out") + 1] = str(out)
+    width = cmd.index("--width")
+    del cmd[width:width + 4]  # the architecture comes from the checkpoint
+    cmd += ["--init-from", str(source / "last.keras"), "--schedule", "constant", "--warmup-epochs", "0",
+            "--lr", "0.01", "--average-last", "2", "--sam", "0.05"]
+    result = subprocess.run(cmd, cwd=REPO, capture_output=True, text=True, timeout=300)
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+    assert "sharpness-aware steps: each update uses the gradient at the weights moved 0.05 up" in result.stdout
+    assert "weight average of 2 epochs: val_accuracy" in result.stdout
+    assert json.loads((out / "run.json").read_text())["config"]["sam_rho"] == 0.05
+    before = keras.models.load_model(source / "last.keras")
+    after = keras.models.load_model(out / "last.keras")
+    moved = [float(np.abs(a.numpy() - b.numpy()).max()) for a, b in zip(before.trainable_weights,
+                                                                           after.trainable_weights)]
+    assert all(np.isfinite(moved)) and max(moved) > 1e-4
+
+
 def test_distillation_run_learns_from_the_teachers_soft_targets(smoke_run, tmp_path):
     import numpy as np
 
