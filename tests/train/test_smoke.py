@@ -4,6 +4,7 @@ import csv
 import json
 import subprocess
 import time
+from pathlib import Path
 
 import pytest
 
@@ -85,6 +86,16 @@ def test_resume_continues_from_last_epoch(smoke_run):
     assert earlier < seconds <= earlier + resumed_s  # the whole run's time, not only the resumed process's
 
 
+def warm_start_command(cmd: list[str], source: Path, out: Path, *extra: str) -> list[str]:
+    """The smoke run's command as a tail from its last checkpoint into `out`, without the architecture flags
+    (--width 4 --dense-units 16: the architecture comes from the checkpoint), plus `extra`."""
+    cmd = list(cmd)
+    cmd[cmd.index("--out") + 1] = str(out)
+    width = cmd.index("--width")
+    del cmd[width:width + 4]
+    return cmd + ["--init-from", str(source / "last.keras"), *extra]
+
+
 def test_init_from_starts_a_new_schedule_from_the_checkpoint_weights(smoke_run, tmp_path):
     import keras
     import numpy as np
@@ -93,12 +104,8 @@ def test_init_from_starts_a_new_schedule_from_the_checkpoint_weights(smoke_run, 
 
     source, _, cmd = smoke_run
     out = tmp_path / "warm"
-    cmd = list(cmd)
-    cmd[cmd.index("--out") + 1] = str(out)
-    width = cmd.index("--width")
-    del cmd[width:width + 4]  # --width 4 --dense-units 16: the architecture comes from the checkpoint
+    cmd = warm_start_command(cmd, source, out, "--lr", "1e-9", "--no-tune-bias")
     cmd[cmd.index("--epochs") + 1] = "1"
-    cmd += ["--init-from", str(source / "last.keras"), "--lr", "1e-9", "--no-tune-bias"]
     result = subprocess.run(cmd, cwd=REPO, capture_output=True, text=True, timeout=300)
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
     assert "warm start from" in result.stdout and "epoch 1/1" in result.stdout
@@ -161,12 +168,8 @@ def test_a_sharpness_aware_tail_trains_averages_and_records_its_radius(smoke_run
 
     source, _, cmd = smoke_run
     out = tmp_path / "sam"
-    cmd = list(cmd)
-    cmd[cmd.index("--out") + 1] = str(out)
-    width = cmd.index("--width")
-    del cmd[width:width + 4]  # the architecture comes from the checkpoint
-    cmd += ["--init-from", str(source / "last.keras"), "--schedule", "constant", "--warmup-epochs", "0",
-            "--lr", "0.01", "--average-last", "2", "--sam", "0.05"]
+    cmd = warm_start_command(cmd, source, out, "--schedule", "constant", "--warmup-epochs", "0", "--lr", "0.01",
+                             "--average-last", "2", "--sam", "0.05")
     result = subprocess.run(cmd, cwd=REPO, capture_output=True, text=True, timeout=300)
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
     assert "sharpness-aware steps: each update uses the gradient at the weights moved 0.05 up" in result.stdout
