@@ -9,6 +9,7 @@ from __future__ import annotations
 import time
 
 BOOT_CLOCK = getattr(time, "CLOCK_BOOTTIME", time.CLOCK_MONOTONIC)  # BOOTTIME is Linux-only
+OFFSET_SAMPLES = 5  # readings of the two clocks; the tightest pair is kept
 
 
 def boot_seconds() -> float:
@@ -16,5 +17,16 @@ def boot_seconds() -> float:
 
 
 def wall_minus_boot() -> float:
-    """The wall time at boot, as the wall clock now sees it (moves by exactly a step)."""
-    return time.time() - boot_seconds()
+    """The wall time at boot, as the wall clock now sees it (moves by exactly a step).
+
+    The two clocks cannot be read at one instant: a process preempted between the readings (a loaded Pi) would
+    put the gap into the offset, and stamps built on it would jitter by that much. So the wall clock is read
+    between two boot-clock readings, several times, and the pair with the smallest gap gives the offset."""
+    tightest, offset = float("inf"), 0.0
+    for _ in range(OFFSET_SAMPLES):
+        before = boot_seconds()
+        wall = time.time()
+        after = boot_seconds()
+        if after - before < tightest:
+            tightest, offset = after - before, wall - (before + after) / 2
+    return offset

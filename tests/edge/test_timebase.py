@@ -1,0 +1,23 @@
+"""The wall-minus-boot offset: one number while the wall clock runs on, even when the process is preempted
+between reading the two clocks."""
+
+from __future__ import annotations
+
+from edge import timebase
+
+BOOT_AT = 1_000_000.0  # the wall time at boot in the fake clocks below
+
+
+def test_a_preempted_reading_does_not_move_the_offset(monkeypatch):
+    # the first reading is preempted for 5 ms between the clocks, the others are 1 us apart
+    boot = iter([10.0, 10.005, 20.0, 20.000001, 30.0, 30.000001, 40.0, 40.000001, 50.0, 50.000001])
+    wall = iter([BOOT_AT + 10.004, BOOT_AT + 20.0000005, BOOT_AT + 30.0000005, BOOT_AT + 40.0000005,
+                 BOOT_AT + 50.0000005])
+    monkeypatch.setattr(timebase, "boot_seconds", lambda: next(boot))
+    monkeypatch.setattr(timebase.time, "time", lambda: next(wall))
+    assert abs(timebase.wall_minus_boot() - BOOT_AT) < 1e-6
+
+
+def test_the_offset_is_steady_on_the_real_clocks():
+    readings = [timebase.wall_minus_boot() for _ in range(200)]
+    assert max(readings) - min(readings) < 1e-3  # NTP slewing moves it by microseconds, a step by far more
