@@ -8,6 +8,8 @@ import json
 import logging
 from pathlib import Path
 
+import pytest
+
 from train.data import extra_split_of, is_held_out
 from train.lineage import own_splits, run_fitted_splits
 
@@ -63,15 +65,23 @@ def test_a_checkpoint_without_run_json_is_of_unknown_lineage(tmp_path, caplog):
     assert "faces it was fitted on are unknown" in caplog.text
 
 
-def test_the_kept_width36_branch_point_is_a_sound_checkpoint_of_known_lineage():
-    """models/checkpoints/vgg36e is what the width-36 tails start from (--init-from): an intact archive whose
-    run.json says it fitted train (less the seed-42 slice) and test/, so a tail's slice figures stay held out."""
+KEPT_BRANCH_POINTS = [  # models/checkpoints/<name>: (width, the splits it fitted)
+    ("vgg36e", 36, ["train", "test"]),
+    ("vgg32s", 32, ["train"]),
+]
+
+
+@pytest.mark.parametrize(("name", "width", "fitted_by_it"), KEPT_BRANCH_POINTS)
+def test_a_kept_branch_point_is_a_sound_checkpoint_of_known_lineage(name, width, fitted_by_it):
+    """models/checkpoints/<name> is what tails start from (--init-from): an intact archive whose run.json says
+    what it fitted (never the seed-42 slice), so a tail adding test/ keeps its slice figures held out."""
     from train.config import keras_archive_problem
 
-    checkpoint = Path(__file__).resolve().parents[2] / "models" / "checkpoints" / "vgg36e" / "last.keras"
+    checkpoint = Path(__file__).resolve().parents[2] / "models" / "checkpoints" / name / "last.keras"
     assert keras_archive_problem(checkpoint) is None
     record = json.loads((checkpoint.parent / "run.json").read_text())
-    assert record["config"]["width"] == 36 and record["config"]["seed"] == 42
+    assert record["config"]["width"] == width and record["config"]["seed"] == 42
+    assert record["fitted_splits"] == fitted_by_it
     fitted = run_fitted_splits(args_for(init_from=checkpoint, extra_train_split="test"))
     assert fitted == ["train", "test"] and is_held_out("train-holdout", fitted)
     assert "train-holdout" in run_fitted_splits(args_for(init_from=checkpoint, seed=7))  # another seed, another slice
