@@ -102,6 +102,9 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--pooling", choices=POOLINGS,
                         help=f"how the last block's map becomes one vector: global average, or learned weights per "
                              f"position (default {defaults.pooling}; with --init-from, the checkpoint's)")
+    parser.add_argument("--last-block-convs", type=int,
+                        help=f"convs of block 4, on its 6x6 map (blocks 1-3 keep two; default "
+                             f"{defaults.last_block_convs}; with --init-from, the checkpoint's)")
     parser.add_argument("--mixup", type=float, default=defaults.mixup,
                         help="mixup Beta(alpha, alpha): blend training faces and labels pairwise (0 = off; try 0.2)")
     parser.add_argument("--sam", type=float, default=defaults.sam_rho, metavar="RHO",
@@ -167,7 +170,7 @@ def train_config(args: argparse.Namespace) -> TrainConfig:
 
 def check_args(args: argparse.Namespace) -> None:
     """Every value check that needs no data, each failure naming its flag (before TensorFlow loads)."""
-    for name in ("epochs", "batch_size", "width", "early_width", "dense_units"):
+    for name in ("epochs", "batch_size", "width", "early_width", "dense_units", "last_block_convs"):
         if getattr(args, name) is not None and getattr(args, name) <= 0:
             raise DataError(f"{flag(name)} {getattr(args, name)}: must be positive")
     for name in ("patience", "warmup_epochs", "weight_decay", "class_weight_power"):

@@ -4,6 +4,7 @@ before TensorFlow loads)."""
 from __future__ import annotations
 
 import json
+import re
 import zipfile
 from dataclasses import dataclass, fields, replace
 from pathlib import Path
@@ -25,7 +26,9 @@ ARCHITECTURE_LAYERS = {"width": ("b3c1_conv", "filters", 4), "early_width": ("b1
 # channel (a depthwise conv as large as the map, started at the average), which the layer below marks.
 POOLINGS = ("average", "learned")
 LEARNED_POOL_LAYER = "learned_pool"
-ARCHITECTURE_FIELDS = (*ARCHITECTURE_LAYERS, "pooling")
+# How many convs block 4 has (train.model: --last-block-convs), counted from the layer names b4c1_conv, b4c2_conv, ...
+LAST_BLOCK_CONV = re.compile(r"b4c\d+_conv")
+ARCHITECTURE_FIELDS = (*ARCHITECTURE_LAYERS, "pooling", "last_block_convs")
 
 
 def write_text_atomic(path: Path, text: str) -> None:
@@ -69,7 +72,7 @@ def keras_archive_problem(path: Path) -> str | None:
 
 
 def checkpoint_architecture(path: Path) -> dict[str, int | float | str]:
-    """width, early_width, dense_units, dropout and pooling of a train.model checkpoint, read from the archive's
+    """width, early_width, dense_units, dropout, pooling and last_block_convs of a train.model checkpoint, read from the archive's
     config.json without TensorFlow: a run started from it (--init-from), mixed from it (--soup) or re-reported has its
     architecture, whatever the flags say. Fields whose layer is absent (another architecture) are left out."""
     try:
@@ -80,7 +83,10 @@ def checkpoint_architecture(path: Path) -> dict[str, int | float | str]:
     by_name = {layer.get("config", {}).get("name"): layer.get("config", {}) for layer in layers}
     found = {field: by_name[layer][key] // divisor if divisor > 1 else by_name[layer][key]
              for field, (layer, key, divisor) in ARCHITECTURE_LAYERS.items() if key in by_name.get(layer, {})}
-    return {**found, "pooling": "learned" if LEARNED_POOL_LAYER in by_name else "average"} if found else found
+    if not found:
+        return found
+    return {**found, "pooling": "learned" if LEARNED_POOL_LAYER in by_name else "average",
+            "last_block_convs": sum(1 for name in by_name if LAST_BLOCK_CONV.fullmatch(str(name)))}
 
 
 @dataclass
@@ -98,6 +104,7 @@ class TrainConfig:
     dense_units: int = 256
     dropout: float = 0.4
     pooling: str = "average"  # one of POOLINGS
+    last_block_convs: int = 2  # convs of block 4 (blocks 1-3 have two each)
     patience: int = 15
     average_last: int = 0  # stochastic weight averaging over the last N epochs (0 = off)
     mixup: float = 0.0  # Beta(alpha, alpha) of mixup (0 = off)

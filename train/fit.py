@@ -237,7 +237,8 @@ def prepare_model(
         log.info("warm start from %s", init_from)
         _compile(model, config)
         return model, 0, {}
-    model = build_model(config.width, config.dense_units, config.dropout, config.pooling, config.early_width)
+    model = build_model(config.width, config.dense_units, config.dropout, config.pooling, config.early_width,
+                        config.last_block_convs)
     _compile(model, config)
     return model, 0, {}
 

@@ -45,15 +45,17 @@ def block_filters(width: int, early_width: int | None = None) -> tuple[int, ...]
 
 
 def build_model(width: int = 32, dense_units: int = 256, dropout: float = 0.4, pooling: str = "average",
-                early_width: int | None = None) -> keras.Model:
+                early_width: int | None = None, last_block_convs: int = CONVS_PER_BLOCK) -> keras.Model:
     """Four double-conv blocks (block_filters), max-pool between them, pooling (global average or learned),
-    dense head."""
+    dense head. last_block_convs deepens block 4 alone: on its 6x6 map a conv costs what one of block 1's
+    full-size convs does, so depth is added where the features are most abstract."""
     if pooling not in POOLINGS:
         raise ValueError(f"pooling {pooling!r}: not one of {', '.join(POOLINGS)}")
     inputs = keras.Input((IMAGE_SIZE, IMAGE_SIZE, 1), name="pixels")
     x = layers.Rescaling(PIXEL_SCALE, offset=-1.0, name="normalise")(inputs)
     for block, filters in enumerate(block_filters(width, early_width), start=1):
-        for conv in range(1, CONVS_PER_BLOCK + 1):
+        convs = last_block_convs if block == len(BLOCK_MULTIPLIERS) else CONVS_PER_BLOCK
+        for conv in range(1, convs + 1):
             x = _conv_bn_relu(x, filters, f"b{block}c{conv}")
         if block < len(BLOCK_MULTIPLIERS):
             x = layers.MaxPooling2D(name=f"b{block}_pool")(x)
@@ -65,7 +67,8 @@ def build_model(width: int = 32, dense_units: int = 256, dropout: float = 0.4, p
     x = layers.Dense(NUM_CLASSES, name=LOGITS_LAYER, dtype="float32")(x)
     outputs = layers.Softmax(name="probs", dtype="float32")(x)
     early = "" if early_width in (None, width) else f"e{early_width}"
-    return keras.Model(inputs, outputs, name=f"fer_vgg_w{width}{early}")
+    deep = "" if last_block_convs == CONVS_PER_BLOCK else f"d{last_block_convs}"
+    return keras.Model(inputs, outputs, name=f"fer_vgg_w{width}{early}{deep}")
 
 
 @keras.saving.register_keras_serializable(package="train")

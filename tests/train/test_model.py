@@ -44,7 +44,21 @@ def test_narrow_early_blocks_keep_the_deep_blocks_and_fit_a_mirror_pass_in_the_b
     assert count_macs(mirror_averaged(full)) > MAC_BUDGET >= count_macs(mirror_averaged(narrow))
     narrow.save(tmp_path / "narrow.keras")
     assert checkpoint_architecture(tmp_path / "narrow.keras") == {"width": 32, "early_width": 16, "dense_units": 256,
-                                                                 "dropout": 0.4, "pooling": "average"}
+                                                                 "dropout": 0.4, "pooling": "average",
+                                                                 "last_block_convs": 2}
+
+
+def test_a_deeper_last_block_adds_one_full_size_conv_of_cost_and_is_read_back_from_the_archive(tmp_path) -> None:
+    """--last-block-convs 3: a third 3x3 conv on block 4's 6x6 map of 8 x width channels costs as much as block 1's
+    second conv at 48x48, which keeps width 32 inside the budget; the archive says how deep block 4 is."""
+    deep = build_model(32, last_block_convs=3)
+    third_conv = 6 * 6 * 9 * 256 * 256
+    assert count_macs(deep) == vgg_macs(32) + third_conv == 138_749_696 <= MAC_BUDGET
+    assert [layer.name for layer in deep.layers if layer.name.startswith("b4c")][-3:] == [
+        "b4c3_conv", "b4c3_bn", "b4c3_relu"]
+    deep.save(tmp_path / "deep.keras")
+    assert checkpoint_architecture(tmp_path / "deep.keras")["last_block_convs"] == 3
+    assert checkpoint_architecture(tmp_path / "deep.keras")["width"] == 32
 
 
 def test_learned_pooling_starts_as_the_average_and_is_read_back_from_the_archive(tmp_path) -> None:
@@ -62,7 +76,8 @@ def test_learned_pooling_starts_as_the_average_and_is_read_back_from_the_archive
     for name, model in (("average", average), ("learned", learned)):
         model.save(tmp_path / f"{name}.keras")
         assert checkpoint_architecture(tmp_path / f"{name}.keras") == {"width": 8, "early_width": 8, "dense_units": 256,
-                                                                      "dropout": 0.4, "pooling": name}
+                                                                      "dropout": 0.4, "pooling": name,
+                                                                      "last_block_convs": 2}
     with pytest.raises(ValueError, match="pooling 'max': not one of average, learned"):
         build_model(8, pooling="max")
 
