@@ -31,8 +31,8 @@ class SourceConfig(Strict):
     uri: str | None = Field(None, description="camera index, /dev/videoN, file, folder, rtsp://, http://, 'demo', 'picamera2'")
     width: int = Field(640, gt=0)
     height: int = Field(480, gt=0)
-    fps: float = Field(30.0, gt=0, description="camera rate asked for; the annotated video's rate "
-                                               "(a video file: its own)")
+    fps: float = Field(30.0, gt=0, description="camera rate asked for; the demo clip's rate; the annotated "
+                                               "video's rate (a video file: its own)")
     loop: bool = Field(False, description="restart files/folders/demo at the end")
     reconnect: bool = Field(True, description="reopen cameras/streams that stop delivering frames")
     backoff_initial_s: float = Field(0.5, gt=0)

@@ -30,3 +30,28 @@ def wall_minus_boot() -> float:
         if after - before < tightest:
             tightest, offset = after - before, wall - (before + after) / 2
     return offset
+
+
+class ClipClock:
+    """The time of each frame of a clip played at `fps` from the moment the clock starts.
+
+    Stamps are the start time plus position / fps, the start read through today's wall clock (see
+    wall_minus_boot): a clip's events then fall at the moment of the clip they describe, however fast this machine
+    processes it, and after a clock step later frames stay in line with earlier ones."""
+
+    def __init__(self, fps: float) -> None:
+        self.fps = fps
+        self._started_boot = boot_seconds()
+
+    def stamp(self, position: int) -> float:
+        return wall_minus_boot() + self._started_boot + position / self.fps
+
+    def position_now(self) -> int:
+        """The frame a real-time player shows at this moment."""
+        return int((boot_seconds() - self._started_boot) * self.fps)
+
+    def wait_for(self, position: int) -> None:
+        """Sleep until frame `position` is due (at most one frame's time when called once per frame)."""
+        early = self._started_boot + position / self.fps - boot_seconds()
+        if early > 0:
+            time.sleep(early)

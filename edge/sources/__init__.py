@@ -68,7 +68,8 @@ def _open_once(kind: str, uri: str, cfg: SourceConfig) -> FrameSource:
     if kind == "demo":
         from edge.sources.demo import DemoSource
 
-        return DemoSource(cfg.demo_frames, size=(cfg.width, cfg.height), faces=cfg.demo_faces, loop=cfg.loop)
+        return DemoSource(cfg.demo_frames, size=(cfg.width, cfg.height), faces=cfg.demo_faces, loop=cfg.loop,
+                          fps=cfg.fps)
     if kind == "picamera2":
         from edge.sources.picam import PiCamera2Source
 

@@ -15,7 +15,7 @@ import cv2
 
 from edge.errors import EdgeError, SourceUnavailable
 from edge.sources import LIVE_KINDS
-from edge.timebase import boot_seconds, wall_minus_boot
+from edge.timebase import ClipClock
 from edge.types import Frame
 
 log = logging.getLogger(__name__)
@@ -135,7 +135,7 @@ class CaptureSource:
         self.finite = kind == "stream" and self._cap.get(cv2.CAP_PROP_FRAME_COUNT) > 0
         self._video_time = kind == "video" or self.finite
         self.fps = file_fps(self._cap, fps) if self._video_time else fps
-        self._opened_boot = boot_seconds()
+        self._clock = ClipClock(self.fps)
         self._ended = False
         h, w = self._pending.shape[:2]
         log.info("opened %s (%dx%d, %.3g fps)", self.name, w, h, self.fps)
@@ -150,7 +150,7 @@ class CaptureSource:
             if not ok:
                 self._ended = self.finite and not self.loop and self._at_end()
                 return None
-        stamp = self._video_stamp() if self._video_time else time.time()
+        stamp = self._clock.stamp(self._index) if self._video_time else time.time()
         frame = Frame(image=image, timestamp=stamp, index=self._index, source=self.name)
         self._index += 1
         return frame
@@ -159,11 +159,6 @@ class CaptureSource:
         """Read to its last frame (a failed read earlier is a dropped connection: reconnect)."""
         frames = self._cap.get(cv2.CAP_PROP_FRAME_COUNT)
         return self._index >= frames - END_SLACK_FRAMES
-
-    def _video_stamp(self) -> float:
-        """The open time plus the video's own time, the open time read through today's wall clock: after a
-        clock step (edge.store moves earlier events by it) later frames stay in line with the earlier ones."""
-        return wall_minus_boot() + self._opened_boot + self._index / self.fps
 
     @property
     def ended(self) -> bool:

@@ -12,6 +12,7 @@ from edge.config import SourceConfig
 from edge.demo import make_demo_frames
 from edge.errors import EdgeError
 from edge.sources import open_source, resolve_kind
+from edge.sources.demo import DemoSource
 from edge.sources.reconnect import ReconnectingSource
 from edge.types import Frame
 
@@ -142,6 +143,37 @@ def test_video_file_end_of_stream_and_loop(tmp_path):
     frames = [looped.read() for _ in range(12)]
     looped.close()
     assert all(frames) and video_time_steps(frames) == pytest.approx([1 / VIDEO_FPS] * 11, abs=1e-5)  # on across the loop
+
+
+DEMO_TEST_FPS = 20.0
+SLOW_READER_S = 0.5  # a reader this late has missed 10 frames of a 20 fps clip
+WALL_CLOCK_SLACK_S = 0.5
+
+
+def test_a_bounded_demo_runs_at_full_speed_in_clip_time():
+    """However fast it is read, a bounded demo's frames are 1/fps apart in time and it ends with the clip."""
+    source = open_source(SourceConfig(uri="demo", demo_frames=8, fps=DEMO_TEST_FPS))
+    frames = list(iter(source.read, None))
+    source.close()
+    assert [frame.index for frame in frames] == list(range(8))
+    assert video_time_steps(frames) == pytest.approx([1 / DEMO_TEST_FPS] * 7, abs=1e-5)
+    assert abs(frames[0].timestamp - time.time()) < WALL_CLOCK_SLACK_S  # the clip starts now
+
+
+def test_a_looping_demo_plays_in_real_time_and_skips_what_a_slow_reader_missed():
+    """A looping demo is a live view: each frame waits for its moment, and after a slow read the clip jumps to
+    the frame due now (as a camera drops frames), so its stamps keep to the wall clock; indices stay consecutive."""
+    source = DemoSource(10, loop=True, fps=DEMO_TEST_FPS)
+    started = time.monotonic()
+    frames = [source.read() for _ in range(6)]
+    assert time.monotonic() - started >= 5 / DEMO_TEST_FPS  # frame 5 is due 5/fps after frame 0
+    assert min(video_time_steps(frames)) == pytest.approx(1 / DEMO_TEST_FPS, abs=1e-5)  # more if this test lagged
+    time.sleep(SLOW_READER_S)
+    late = source.read()
+    assert late.index == 6 and late.timestamp - frames[-1].timestamp >= SLOW_READER_S
+    assert abs(late.timestamp - time.time()) < WALL_CLOCK_SLACK_S
+    more = [source.read() for _ in range(12)]  # on past the clip's end
+    assert all(more) and min(video_time_steps(more)) >= 1 / DEMO_TEST_FPS - 1e-5
 
 
 def test_image_folder_and_still_image(tmp_path, caplog):

@@ -12,26 +12,8 @@ import pytest
 
 REPO = Path(__file__).resolve().parents[2]
 TOKEN = "test-token-0123456789"
-FEED_FPS = 30.0  # the demo source is throttled to a camera-like rate so the tests do not hog a core
-
-
-class ThrottledDemo:
-    """The looping demo clip at about FEED_FPS."""
-
-    name = "demo"
-
-    def __init__(self) -> None:
-        from edge.sources.demo import DemoSource
-
-        self._inner = DemoSource(60, loop=True)
-        self._stop = threading.Event()
-
-    def read(self):
-        self._stop.wait(1.0 / FEED_FPS)
-        return self._inner.read()
-
-    def close(self) -> None:
-        self._inner.close()
+FEED_FPS = 30.0  # a looping demo plays in real time, like a camera, so the tests do not hog a core
+FEED_FRAMES = 60
 
 
 @dataclass
@@ -48,13 +30,15 @@ def start_view(model: Path, **web) -> tuple[View, callable]:
     from edge.config import RunConfig
     from edge.detectors import make_detector
     from edge.pipeline import Pipeline
+    from edge.sources.demo import DemoSource
     from edge.tracking import Tracker
     from edge.web.server import WebSink
 
     cfg = RunConfig.model_validate({"classifier": {"model": str(model)}, "web": {"enabled": True, "port": 0, **web}})
     sink = WebSink(cfg, cfg.web)
-    pipeline = Pipeline(ThrottledDemo(), make_detector(cfg.detector), EmotionClassifier(model),
-                        Tracker(cfg.tracking, cfg.smoothing), [sink])
+    feed = DemoSource(FEED_FRAMES, loop=True, fps=FEED_FPS)
+    pipeline = Pipeline(feed, make_detector(cfg.detector), EmotionClassifier(model), Tracker(cfg.tracking, cfg.smoothing),
+                        [sink])
     thread = threading.Thread(target=pipeline.run, name="test-pipeline", daemon=True)
     thread.start()
 
