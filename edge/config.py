@@ -19,19 +19,23 @@ from edge.web.config import WebConfig
 DEFAULT_EMOTION_MODEL = Path("models/emotion_int8.tflite")
 DEFAULT_FACE_MODEL = Path("models/face_detection_short_range.tflite")
 
+MAX_FRAME_SIDE = 8192  # pixels: above 8K video; the demo clip is generated at the asked size
+MIN_FPS, MAX_FPS = 0.01, 1000.0  # a frame every 100 s (time-lapse) .. high-speed cameras
+MAX_DURATION_S = 10 * 365 * 24 * 3600.0  # ten years: beyond it a timer cannot be armed
+
 SourceKind = Literal["auto", "camera", "picamera2", "video", "image", "folder", "stream", "demo"]
 
 
 class Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", validate_assignment=True)
+    model_config = ConfigDict(extra="forbid", validate_assignment=True, allow_inf_nan=False)
 
 
 class SourceConfig(Strict):
     kind: SourceKind = Field("auto", description="auto guesses from uri; no uri = camera 0 with demo fallback")
     uri: str | None = Field(None, description="camera index, /dev/videoN, file, folder, rtsp://, http://, 'demo', 'picamera2'")
-    width: int = Field(640, gt=0)
-    height: int = Field(480, gt=0)
-    fps: float = Field(30.0, gt=0, description="camera rate asked for; the demo clip's rate; the annotated "
+    width: int = Field(640, gt=0, le=MAX_FRAME_SIDE)
+    height: int = Field(480, gt=0, le=MAX_FRAME_SIDE)
+    fps: float = Field(30.0, ge=MIN_FPS, le=MAX_FPS, description="camera rate asked for; the demo clip's rate; the annotated "
                                                "video's rate (a video file: its own)")
     loop: bool = Field(False, description="restart files/folders/demo at the end")
     reconnect: bool = Field(True, description="reopen cameras/streams that stop delivering frames")
@@ -125,7 +129,7 @@ class RunConfig(Strict):
     output: OutputConfig = OutputConfig()
     store: StoreConfig = StoreConfig()
     max_frames: int | None = Field(None, ge=1)
-    duration: float | None = Field(None, gt=0)
+    duration: float | None = Field(None, gt=0, le=MAX_DURATION_S)
     log_level: Literal["debug", "info", "warning", "error"] = "info"
     web: WebConfig = WebConfig()
     display: DisplayConfig = DisplayConfig()  # on-screen overlay of an emotion display (docs/DISPLAY.md)

@@ -10,6 +10,7 @@ import time
 
 BOOT_CLOCK = getattr(time, "CLOCK_BOOTTIME", time.CLOCK_MONOTONIC)  # BOOTTIME is Linux-only
 OFFSET_SAMPLES = 5  # readings of the two clocks; the tightest pair is kept
+CLOCK_STEP_S = 0.01  # a change of wall - boot above this is the wall clock stepped (or slewed this far), not jitter
 
 
 def boot_seconds() -> float:
@@ -37,14 +38,20 @@ class ClipClock:
 
     Stamps are the start time plus position / fps, the start read through today's wall clock (see
     wall_minus_boot): a clip's events then fall at the moment of the clip they describe, however fast this machine
-    processes it, and after a clock step later frames stay in line with earlier ones."""
+    processes it, and after a clock step later frames stay in line with earlier ones. The wall clock's offset is
+    re-read for every stamp but only taken when it moved by more than CLOCK_STEP_S: reading two clocks jitters by
+    a microsecond, and stamps exactly 1/fps apart make every run of a clip log the same frames."""
 
     def __init__(self, fps: float) -> None:
         self.fps = fps
         self._started_boot = boot_seconds()
+        self._offset = wall_minus_boot()
 
     def stamp(self, position: int) -> float:
-        return wall_minus_boot() + self._started_boot + position / self.fps
+        offset = wall_minus_boot()
+        if abs(offset - self._offset) > CLOCK_STEP_S:
+            self._offset = offset
+        return self._offset + self._started_boot + position / self.fps
 
     def position_now(self) -> int:
         """The frame a real-time player shows at this moment."""

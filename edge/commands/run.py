@@ -34,10 +34,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         importlib.import_module(name).add_arguments(parser)
 
 
-def open_run_source(cfg: RunConfig, cancel: threading.Event, window: bool,
+def open_run_source(cfg: RunConfig, cancel: threading.Event, watched: bool,
                     opened: FrameSource | None = None) -> FrameSource:
-    """The configured source; with no source configured: camera 0, else the demo (bounded when headless).
-    `opened`: the configured source already opened by a probe (open_source of cfg.source, reconnect off)."""
+    """The configured source; with no source configured: camera 0, else the demo, looping in real time while it is
+    `watched` (see watched_live), else bounded. `opened`: the configured source already opened by a probe
+    (open_source of cfg.source, reconnect off)."""
     from edge.sources import open_source
 
     if opened is not None or cfg.source.uri is not None or cfg.source.kind != "auto":
@@ -45,9 +46,25 @@ def open_run_source(cfg: RunConfig, cancel: threading.Event, window: bool,
     try:
         return open_source(cfg.source.model_copy(update={"kind": "camera", "uri": "0"}), cancel)
     except EdgeError as exc:
-        frames = "looping" if window else f"{cfg.source.demo_frames} frames"
+        loop = watched or cfg.source.loop
+        frames = "looping" if loop else f"{cfg.source.demo_frames} frames"
         log.info("no camera at index 0 (%s); falling back to the built-in demo source (%s)", exc.problem, frames)
-        return open_source(cfg.source.model_copy(update={"kind": "demo", "uri": "demo", "loop": window or cfg.source.loop}), cancel)
+        return open_source(cfg.source.model_copy(update={"kind": "demo", "uri": "demo", "loop": loop}), cancel)
+
+
+def watched_live(cfg: RunConfig, window: bool, extra_sinks: list[Sink]) -> bool:
+    """Someone watches the run as it happens: the overlay window, the on-screen display or a sink that
+    `shows_live` (the web view)."""
+    return window or cfg.display.mode != "none" or any(getattr(sink, "shows_live", False) for sink in extra_sinks)
+
+
+def paced_by_capture_time(source: FrameSource, cfg: RunConfig) -> bool:
+    """Whether the annotated video is placed by capture time: a camera, a live stream, or a demo that plays in real
+    time (`real_time`: looping); judged by the source opened, which for the demo fallback is not the one asked for."""
+    from edge.sources import LIVE_KINDS, resolve_kind
+
+    real_time = getattr(source, "real_time", None)
+    return real_time if real_time is not None else resolve_kind(cfg.source)[0] in LIVE_KINDS
 
 
 def wants_window(cfg: RunConfig) -> bool:
@@ -71,11 +88,13 @@ def wants_window(cfg: RunConfig) -> bool:
 
 
 def bound_demo_when_window_fails(source: FrameSource, sinks: list[Sink], cfg: RunConfig) -> None:
-    """The demo fallback loops only while a window shows it: should the window fail, the run goes on headless
-    and ends after `source.demo_frames` like any headless demo run."""
+    """The demo fallback loops only while a window shows it: should the window fail (and nothing else show the
+    run live), the run goes on headless and ends after `source.demo_frames` like any headless demo run."""
     from edge.sinks.window import WindowSink
 
     if not getattr(source, "loop", False) or cfg.source.loop:
+        return
+    if any(getattr(sink, "shows_live", False) and not isinstance(sink, WindowSink) for sink in sinks):
         return
     for sink in sinks:
         if isinstance(sink, WindowSink):
@@ -152,7 +171,6 @@ def build_pipeline(cfg: RunConfig, window: bool = False, extra_sinks: list[Sink]
     source already opened (the service's camera probe, edge/service/command.py), taken over by the pipeline
     (also closed here on failure) instead of opened again."""
     from edge.classifier import EmotionClassifier
-    from edge.sources import LIVE_KINDS, resolve_kind
     from edge.detectors import make_detector
     from edge.tracking import Tracker
 
@@ -163,14 +181,13 @@ def build_pipeline(cfg: RunConfig, window: bool = False, extra_sinks: list[Sink]
         parts.append(classifier)
         detector = make_detector(cfg.detector)
         parts.append(detector)
-        source = open_run_source(cfg, cancel, window, opened)
+        source = open_run_source(cfg, cancel, watched_live(cfg, window, extra_sinks or []), opened)
         opened = None  # part of `source` now
         parts.append(source)
-        own_sinks = build_sinks(cfg, window, getattr(source, "fps", None),
-                                live=resolve_kind(cfg.source)[0] in LIVE_KINDS)
+        own_sinks = build_sinks(cfg, window, getattr(source, "fps", None), live=paced_by_capture_time(source, cfg))
         parts.extend(own_sinks)
-        bound_demo_when_window_fails(source, own_sinks, cfg)
         sinks = own_sinks + list(extra_sinks or [])
+        bound_demo_when_window_fails(source, sinks, cfg)
         pipeline = Pipeline(source, detector, classifier, Tracker(cfg.tracking, cfg.smoothing), sinks,
                             detect_every=cfg.detector.every, max_frames=cfg.max_frames, duration=cfg.duration,
                             stop_event=cancel,  # one event: stops the loop and interrupts reconnect backoff

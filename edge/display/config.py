@@ -16,7 +16,7 @@ SYSFS_GRAPHICS = Path("/sys/class/graphics")
 
 
 class DisplayConfig(BaseModel):
-    model_config = ConfigDict(extra="forbid", validate_assignment=True)
+    model_config = ConfigDict(extra="forbid", validate_assignment=True, allow_inf_nan=False)
 
     mode: DisplayMode = Field("none", description="none | window | fullscreen (desktop session) | "
                                                   "framebuffer (no window system, e.g. Raspberry Pi OS Lite)")

@@ -44,6 +44,8 @@ def check_config(cfg: DisplayConfig) -> None:
 
 
 class DisplaySink(BaseSink):
+    shows_live = True
+
     def __init__(self, cfg: DisplayConfig) -> None:
         self.cfg = cfg
         self._context = multiprocessing.get_context("spawn")  # no fork of a process with model threads

@@ -6,7 +6,11 @@ from edge.types import FrameResult
 
 
 class BaseSink:
-    """Drop-in output. `should_stop()` lets an interactive sink (window: q/Esc) end the run."""
+    """Drop-in output. `should_stop()` lets an interactive sink (window: q/Esc) end the run. `shows_live`: someone
+    watches it as it happens (the window, the web view, the on-screen display), so the demo fallback loops in real
+    time instead of ending after one pass."""
+
+    shows_live = False
 
     def write(self, result: FrameResult) -> None:
         raise NotImplementedError

@@ -15,6 +15,9 @@ from edge.types import FaceResult, FrameResult
 log = logging.getLogger(__name__)
 
 PRUNE_AFTER_TRACKS = 512  # forget tracks that are due anyway once this many are remembered
+# Two stamps exactly one interval apart (frames 0 and 30 of a 30 fps clip) differ by the interval give or take
+# the rounding of a 1.8e9 s stamp (2e-7 s): within this slack they count as a whole interval apart.
+STAMP_SLACK_S = 1e-3
 
 
 def face_event(face: FaceResult, ts: float, source: str) -> dict:
@@ -39,7 +42,7 @@ class EventThrottle:
         self._last_frame: float | None = None
 
     def _waiting(self, last: float | None, ts: float) -> bool:
-        return last is not None and 0.0 <= ts - last < self.interval_s
+        return last is not None and 0.0 <= ts - last < self.interval_s - STAMP_SLACK_S
 
     def _due_frame(self, result: FrameResult) -> list[FaceResult]:
         ts = result.frame.timestamp

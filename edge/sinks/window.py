@@ -60,6 +60,8 @@ def window_unavailable_reason(timeout_s: float = PROBE_TIMEOUT_S) -> str | None:
 
 
 class WindowSink(BaseSink):
+    shows_live = True
+
     def __init__(self, title: str = WINDOW_TITLE, on_failure: Callable[[], None] | None = None) -> None:
         self.title = title
         self._stop = False

@@ -25,6 +25,11 @@ class DemoSource:
         self._index = 0  # frames delivered
         self._position = 0  # where in the clip (counting loops) the next frame comes from
 
+    @property
+    def real_time(self) -> bool:
+        """Played in real time (looping), so an annotated video places its frames by their stamps."""
+        return self.loop
+
     def read(self) -> Frame | None:
         if self._index >= len(self._clip) and not self.loop:
             return None

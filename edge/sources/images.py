@@ -20,6 +20,9 @@ IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".bmp", ".webp", ".tif", ".tiff", ".p
 def read_image(path: Path) -> np.ndarray:
     """BGR image or one EdgeError naming the file."""
     if not checked(f"image {path}", path.is_file):
+        if checked(f"image {path}", path.is_dir):
+            raise EdgeError(f"image {path}", "a folder, not an image file (`python -m edge --source FOLDER` runs "
+                                             "every image in a folder)")
         raise EdgeError(f"image {path}", "file not found")
     image = cv2.imread(str(path), cv2.IMREAD_COLOR)
     if image is None:

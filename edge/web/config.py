@@ -11,7 +11,7 @@ TOKEN_ENV = "EDGE_WEB_TOKEN"
 
 
 class WebConfig(BaseModel):
-    model_config = ConfigDict(extra="forbid", validate_assignment=True)
+    model_config = ConfigDict(extra="forbid", validate_assignment=True, allow_inf_nan=False)
 
     enabled: bool = Field(False, description="serve the web view (same as --web)")
     host: str = Field(DEFAULT_HOST, description="bind address; anything but loopback requires web.token")

@@ -141,6 +141,8 @@ class WebServer:
 class WebSink(BaseSink):
     """Keeps the newest result and statistics for the web view; the pipeline thread only stores and counts."""
 
+    shows_live = True
+
     def __init__(self, cfg: RunConfig, web: WebConfig) -> None:
         self.state = WebState(web.stats_window_s, web.stats_bucket_s)
         self.photos = PhotoService(cfg)

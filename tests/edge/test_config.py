@@ -117,3 +117,19 @@ def test_a_zero_padded_number_is_a_file_not_a_camera(tmp_path: Path, monkeypatch
     monkeypatch.chdir(tmp_path)
     (tmp_path / "007").mkdir()
     assert resolve_kind(SourceConfig(uri="007")) == ("folder", "007")
+
+
+@pytest.mark.parametrize("argv, problem", [
+    (("--source.fps", "inf"), "source.fps: Input should be a finite number"),
+    (("--source.fps", "nan"), "source.fps: Input should be a finite number"),
+    (("--source.fps", "1e-300"), "source.fps: Input should be greater than or equal to 0.01"),
+    (("--duration", "1e12"), "duration: Input should be less than or equal to 315360000"),
+    (("--source.width", "100000"), "source.width: Input should be less than or equal to 8192"),
+    (("--web.stats_window_s", "inf"), "web.stats_window_s: Input should be a finite number"),
+], ids=["fps-inf", "fps-nan", "fps-tiny", "duration-huge", "width-huge", "web-inf"])
+def test_values_no_run_can_use_are_one_edge_error(argv: tuple[str, ...], problem: str) -> None:
+    """An infinite or absurd frame rate, duration or frame size would crash the run later (a timer that cannot be
+    armed, a 37 GB demo frame, an event stamped in the year 1e292): refused up front, naming the key."""
+    with pytest.raises(EdgeError) as caught:
+        parsed("--source", "demo", *argv)
+    assert caught.value.thing == "config" and caught.value.problem.startswith(problem), caught.value.one_line()

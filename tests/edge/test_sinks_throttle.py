@@ -36,6 +36,15 @@ def test_one_output_per_track_per_interval():
     assert due_ids(EventThrottle(0.0), result(BASE_TS, 1)) == [1]
 
 
+def test_stamps_an_interval_apart_but_for_rounding_count_as_an_interval():
+    """Frames 0 and 30 of a 30 fps clip are stamped 1 s apart, give or take the rounding of a 1.8e9 s stamp:
+    the second is due, or which frames a clip logs would depend on that rounding."""
+    throttle, start = EventThrottle(1.0), 1_796_525_253.775
+    throttle.due(result(start, 1))
+    assert due_ids(throttle, result(start + 0.99, 1)) == []
+    assert due_ids(throttle, result(start + 1.0 - 3e-7, 1)) == [1]
+
+
 def test_a_clock_set_back_does_not_silence_a_track():
     throttle = EventThrottle(10.0)
     throttle.due(result(BASE_TS, 1))

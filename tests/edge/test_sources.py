@@ -392,3 +392,13 @@ def test_shown_uri_hides_passwords_and_nothing_else(uri, shown):
     from edge.sources.opencv import shown_uri
 
     assert shown_uri(uri) == (uri if shown is None else shown)
+
+
+def test_a_folder_given_as_one_image_is_named_a_folder_not_missing(tmp_path):
+    from edge.sources.images import read_image
+
+    with pytest.raises(EdgeError, match="a folder, not an image file") as caught:
+        read_image(tmp_path)
+    assert caught.value.thing == f"image {tmp_path}"
+    with pytest.raises(EdgeError, match="file not found"):
+        read_image(tmp_path / "missing.jpg")

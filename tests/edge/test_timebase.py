@@ -21,3 +21,15 @@ def test_a_preempted_reading_does_not_move_the_offset(monkeypatch):
 def test_the_offset_is_steady_on_the_real_clocks():
     readings = [timebase.wall_minus_boot() for _ in range(200)]
     assert max(readings) - min(readings) < 1e-3  # NTP slewing moves it by microseconds, a step by far more
+
+
+def test_clip_stamps_ignore_reading_jitter_but_follow_a_clock_step(monkeypatch):
+    """Frame k of a clip is stamped exactly k/fps after frame 0 (reading two clocks jitters by microseconds, and a
+    30-frame step must be exactly the 1 s interval the event log throttles by); a clock step moves later stamps."""
+    offsets = iter([BOOT_AT, BOOT_AT + 1e-6, BOOT_AT - 1e-6, BOOT_AT + 3600.0])
+    monkeypatch.setattr(timebase, "wall_minus_boot", lambda: next(offsets))
+    monkeypatch.setattr(timebase, "boot_seconds", lambda: 10.0)
+    clock = timebase.ClipClock(30.0)
+    assert clock.stamp(0) == BOOT_AT + 10.0
+    assert clock.stamp(30) == BOOT_AT + 11.0
+    assert clock.stamp(60) == BOOT_AT + 3600.0 + 12.0

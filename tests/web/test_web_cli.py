@@ -93,6 +93,30 @@ def test_web_flag_serves_the_running_pipeline(emotion_model, tmp_path: Path):
     assert "web view was at" in out and "Traceback" not in err
 
 
+SHORT_DEMO_FRAMES = 30  # one second of clip: a bounded demo would end the run within about a second
+WATCH_S = 3.0
+DEMO_FPS = 30
+
+
+def test_with_no_camera_the_web_view_shows_the_demo_in_real_time_until_stopped(emotion_model, tmp_path: Path):
+    """No source given, no camera, no display, but a web view: someone is watching, so the demo fallback loops in
+    real time like a camera, instead of ending the run (and the view) after one pass of the clip."""
+    edge = EdgeProcess("--model", str(emotion_model), "--detector", "haar", "--out", str(tmp_path),
+                       "--source.demo_frames", str(SHORT_DEMO_FRAMES), "--web", "127.0.0.1:0")
+    try:
+        url = edge.wait_for_url()
+        first = edge.wait_healthy(url)["frames"]
+        time.sleep(WATCH_S)
+        assert edge.proc.poll() is None, "the run ended while the web view was watched"
+        played = request(url, "/api/health").json()["frames"] - first
+        assert SHORT_DEMO_FRAMES < played <= DEMO_FPS * (WATCH_S + 1)  # on past the clip, at the clip's pace
+        code, out, err = edge.interrupt()
+    finally:
+        edge.kill()
+    assert code == 0, err
+    assert "falling back to the built-in demo source (looping)" in out
+
+
 def test_service_style_config_with_token_from_environment(emotion_model, tmp_path: Path):
     config = tmp_path / "edge.yaml"
     config.write_text(f"source: {{uri: demo, loop: true}}\nclassifier: {{model: {emotion_model}}}\n"
