@@ -7,11 +7,12 @@ camera, waiting for each frame's moment and, on a machine slower than the clip, 
 
 from __future__ import annotations
 
+from edge.config import SourceConfig
 from edge.demo import DEFAULT_SIZE, make_demo_frames
 from edge.timebase import ClipClock
 from edge.types import Frame
 
-DEMO_FPS = 30.0  # the clip's frame rate (the source config's default fps)
+DEMO_FPS = SourceConfig.model_fields["fps"].default  # the clip's frame rate unless source.fps says otherwise
 
 
 class DemoSource:
