@@ -12,6 +12,7 @@ import json
 import os
 import re
 import sqlite3
+import sys
 import time
 from collections import Counter
 from collections.abc import Iterable, Iterator, Sequence
@@ -41,6 +42,7 @@ PLOT_TICK_FORMAT = "%m-%d %H:%M"
 PLOT_DPI = 110
 PLOT_SUFFIX = ".png"
 PERMISSION_BITS = 0o7777
+STDOUT_PATH = Path("-")  # `--csv -` / `--json -`: the export goes to stdout (and the table to stderr)
 PARTIAL_SUFFIX = ".part"  # an export being written; renamed over the real name once complete
 
 
@@ -246,6 +248,8 @@ def auto_interval(span_s: float) -> str:
 
 def check_png_path(path: Path) -> None:
     """The plot is always a PNG: refuse another suffix before any work (matplotlib would raise on it)."""
+    if is_stdout(path):
+        raise EdgeError("--png -", "the plot cannot go to stdout; give a file name ending in .png")
     if path.suffix.lower() != PLOT_SUFFIX:
         raise EdgeError(f"--png {path}", f"the file name must end in {PLOT_SUFFIX}")
 
@@ -364,11 +368,24 @@ def _keep_owner_and_mode(partial: Path, path: Path) -> None:
         os.chown(partial, earlier.st_uid, earlier.st_gid)
 
 
+def is_stdout(path: Path | None) -> bool:
+    return path == STDOUT_PATH
+
+
 @contextlib.contextmanager
 def staged(path: Path, flag: str, mode: str = "w", **open_args) -> Iterator[IO]:
     """Write `path` through a partial file beside it, renamed over `path` only once complete: a full card, an
     interrupted or failed export leaves the previous file (or none), never a truncated one. What cannot be
-    replaced by a rename (see _stageable) is written in place."""
+    replaced by a rename (see _stageable) is written in place; `-` is stdout."""
+    if is_stdout(path):
+        try:
+            yield sys.stdout
+            sys.stdout.flush()
+        except BrokenPipeError:
+            raise
+        except OSError as exc:
+            raise EdgeError(f"{flag} -", f"cannot write to stdout ({exc.strerror or exc})") from None
+        return
     if not _stageable(path):
         try:
             with path.open(mode, **open_args) as handle:

@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import argparse
 import logging
+import sys
 import time
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from edge.cli_common import silence_stdout
 from edge.errors import EdgeError
 
 if TYPE_CHECKING:
@@ -59,8 +61,13 @@ def run(args: argparse.Namespace) -> int:
 
 def write_report(events: EventRange, args: argparse.Namespace) -> None:
     """Each file asked for, then the table on stdout (so a reader that stops early, `| head`, loses no file);
-    every part streams the range from the store again."""
-    from edge.report import auto_interval, by_interval, export_csv, export_json, format_table, plot_timeline, summarize
+    every part streams the range from the store again. An export to `-` takes stdout, and the table goes to
+    stderr."""
+    from edge.report import (auto_interval, by_interval, export_csv, export_json, format_table, is_stdout,
+                             plot_timeline, summarize)
+
+    def shown(path: Path) -> str:
+        return "stdout" if is_stdout(path) else str(path)
 
     count, first, last = events.stats()
     where = f"{args.db} since {args.since}" + (f" until {args.until}" if args.until else "")
@@ -70,13 +77,19 @@ def write_report(events: EventRange, args: argparse.Namespace) -> None:
         interval = args.by if args.by != "track" else auto_interval(last - first if count else 0.0)
         written.append(f"plot: {plot_timeline(by_interval(events.marks(), interval), labels, interval, args.png)}")
     if args.csv:
-        written.append(f"csv: {export_csv(events.events(), labels, args.csv)}")
+        written.append(f"csv: {shown(export_csv(events.events(), labels, args.csv))}")
     if args.json:
-        written.append(f"json: {export_json(events.events(), args.json)}")
-    if not count:
-        print(f"no events in {where}")
-    else:
-        print(f"{count} events in {where}")
-        print(format_table(summarize(events.marks(), args.by), labels, args.by))
-    for line in written:
-        print(line)
+        written.append(f"json: {shown(export_json(events.events(), args.json))}")
+    out = sys.stderr if is_stdout(args.csv) or is_stdout(args.json) else sys.stdout
+    lines = [f"no events in {where}"] if not count else [
+        f"{count} events in {where}", format_table(summarize(events.marks(), args.by), labels, args.by)]
+    lines += written
+    try:
+        for line in lines:
+            print(line, file=out)
+        out.flush()
+    except BrokenPipeError:
+        raise
+    except OSError as exc:  # a full disk under `> report.txt`: one line, not a traceback
+        silence_stdout()
+        raise EdgeError("stdout" if out is sys.stdout else "stderr", f"cannot write ({exc.strerror or exc})") from None

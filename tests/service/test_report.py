@@ -341,3 +341,29 @@ def test_an_export_through_a_link_updates_its_target_and_a_private_export_stays_
     private.chmod(0o600)
     assert report("--db", str(db), "--since", "all", "--json", str(private)).returncode == 0
     assert len(json.loads(private.read_text())) == len(KNOWN) and private.stat().st_mode & 0o777 == 0o600
+
+
+def test_an_export_to_dash_goes_to_stdout_and_the_table_to_stderr(tmp_path):
+    db = known_store(tmp_path)
+    done = report("--db", str(db), "--since", "all", "--csv", "-")
+    assert done.returncode == 0, done.stderr
+    rows = list(csv.DictReader(done.stdout.splitlines()))
+    assert [r["label"] for r in rows] == [label for _, label, _ in KNOWN]
+    assert done.stderr.startswith(f"8 events in {db}") and "csv: stdout" in done.stderr
+    assert not (REPO / "-").exists()  # no file named "-" beside the checkout
+    as_json = report("--db", str(db), "--since", "all", "--json", "-")
+    assert [e["label"] for e in json.loads(as_json.stdout)] == [label for _, label, _ in KNOWN]
+    plot = report("--db", str(db), "--since", "all", "--png", "-")
+    assert plot.returncode == 2 and plot.stderr.startswith("error: --png -: ")
+
+
+@pytest.mark.skipif(not Path("/dev/full").exists(), reason="needs /dev/full")
+def test_a_full_disk_under_stdout_is_one_line(tmp_path):
+    db = known_store(tmp_path)
+    for extra in ([], ["--csv", "-"]):
+        with open("/dev/full", "w") as full:
+            done = subprocess.run([sys.executable, "-m", "edge", "report", "--db", str(db), "--since", "all", *extra],
+                                  cwd=REPO, env=service_env(TZ="UTC"), stdout=full, stderr=subprocess.PIPE,
+                                  text=True, timeout=120)
+        assert done.returncode == 2, done.stderr
+        assert done.stderr.count("\n") == 1 and "No space left on device" in done.stderr, done.stderr
