@@ -7,7 +7,7 @@ import logging
 import sys
 from collections.abc import Sequence
 
-from edge.cli_common import setup_logging, silence_stdout
+from edge.cli_common import error_line, setup_logging, silence_stdout
 from edge.errors import EdgeError
 
 EXIT_INTERRUPTED = 130  # 128 + SIGINT, as a shell reports a Ctrl-C
@@ -22,7 +22,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         return dispatch(sys.argv[1:] if argv is None else argv)
     except EdgeError as exc:
         logging.shutdown()
-        print(exc.one_line(), file=sys.stderr, flush=True)
+        print(error_line(exc.one_line()), file=sys.stderr, flush=True)
         return exc.exit_code
     except KeyboardInterrupt:  # Ctrl-C before the run's own handler is installed (e.g. while models load)
         return EXIT_INTERRUPTED

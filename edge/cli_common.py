@@ -11,12 +11,14 @@ import argparse
 import logging
 import os
 import sys
-from typing import NoReturn
+from typing import IO, NoReturn
 
 from edge.errors import EdgeError
 
 LOG_FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
 USAGE_THING = "command line"
+JOURNAL_STREAM_ENV = "JOURNAL_STREAM"  # "device:inode" of the stream systemd connected to the journal
+SYSLOG_ERR, SYSLOG_WARNING, SYSLOG_INFO, SYSLOG_DEBUG = 3, 4, 6, 7
 
 
 class OneLineParser(argparse.ArgumentParser):
@@ -61,11 +63,48 @@ def silence_stdout() -> None:
         pass  # stdout is not a real file here (a test's capture): nothing to redirect
 
 
+def is_journal_stream(stream: IO) -> bool:
+    """Whether `stream` is the journal stream systemd set up (StandardOutput=journal): $JOURNAL_STREAM names
+    its device and inode, so a redirect inside the service (`... > file`) is told apart."""
+    try:
+        device, inode = (int(part) for part in os.environ.get(JOURNAL_STREAM_ENV, "").split(":"))
+        status = os.fstat(stream.fileno())
+    except (ValueError, OSError, AttributeError):  # unset or malformed, or no real file (a test's capture)
+        return False
+    return (status.st_dev, status.st_ino) == (device, inode)
+
+
+def syslog_priority(levelno: int) -> int:
+    if levelno >= logging.ERROR:
+        return SYSLOG_ERR
+    if levelno >= logging.WARNING:
+        return SYSLOG_WARNING
+    return SYSLOG_INFO if levelno >= logging.INFO else SYSLOG_DEBUG
+
+
+def with_priority(text: str, priority: int) -> str:
+    """Every line of `text` prefixed `<N>`, which journald reads as the line's priority (SyslogLevelPrefix=)."""
+    return "\n".join(f"<{priority}>{line}" for line in text.split("\n"))
+
+
+class JournalFormatter(logging.Formatter):
+    """LOG_FORMAT lines with their syslog priority, so `journalctl -p err` (or `-p warning`) finds them."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        return with_priority(super().format(record), syslog_priority(record.levelno))
+
+
+def error_line(text: str) -> str:
+    """A one-line error as printed on stderr: with the error priority when stderr is the journal."""
+    return with_priority(text, SYSLOG_ERR) if is_journal_stream(sys.stderr) else text
+
+
 def setup_logging(level: int = logging.INFO) -> None:
     """INFO and above to stdout, unbuffered (progress lines reach a log file or journald as they happen);
-    stderr stays free for the one-line errors."""
+    stderr stays free for the one-line errors. Under systemd each line carries its priority."""
     if hasattr(sys.stdout, "reconfigure"):
         sys.stdout.reconfigure(write_through=True)
     handler = StdoutHandler(sys.stdout)
-    handler.setFormatter(logging.Formatter(LOG_FORMAT))
+    journal = is_journal_stream(sys.stdout)
+    handler.setFormatter(JournalFormatter(LOG_FORMAT) if journal else logging.Formatter(LOG_FORMAT))
     logging.basicConfig(level=level, handlers=[handler], force=True)

@@ -1,6 +1,8 @@
 """`python -m edge` as a user runs it: bounded runs, photo mode, and every bad input as a one-line error."""
 
 import json
+import os
+import re
 import signal
 import subprocess
 import sys
@@ -251,3 +253,28 @@ def test_photo_mode_finds_the_face_of_a_large_photo_and_replaces_its_earlier_cha
     x1, y1, x2, y2 = map(int, rows[0][1].split(","))
     assert 1500 < x1 < x2 < 1500 + face.shape[1] and 800 < y1 < y2 < 800 + face.shape[0]
     assert sorted(p.name for p in out.iterdir()) == ["portrait_annotated.png", "portrait_face1_probs.png"]
+
+
+def journal_run(tmp_path, *args: str) -> list[str]:
+    """`python -m edge ARGS` with stdout and stderr on one file that $JOURNAL_STREAM names, as systemd's
+    StandardOutput=journal does; the file's lines."""
+    log_file = tmp_path / "journal.txt"
+    with log_file.open("w") as stream:
+        status = os.fstat(stream.fileno())
+        env = edge_env(JOURNAL_STREAM=f"{status.st_dev}:{status.st_ino}")
+        subprocess.run([sys.executable, "-m", "edge", *args], cwd=REPO, env=env, stdout=stream, stderr=stream,
+                       timeout=120, check=False)
+    return log_file.read_text().splitlines()
+
+
+def test_under_systemd_every_journal_line_carries_its_priority(emotion_model, tmp_path):
+    """journald reads a `<N>` prefix as the line's priority, so `journalctl -p err` finds the errors."""
+    lines = journal_run(tmp_path, "--duration", "1", "--out", str(tmp_path / "out"))
+    ours = [line for line in lines if re.match(r"(<\d>)?\d{4}-\d\d-\d\d ", line)]  # not the C++ libraries' lines
+    assert ours and all(line.startswith(("<6>", "<4>", "<7>")) for line in ours), lines
+    assert any(line.startswith("<6>") and " INFO " in line for line in ours)
+    failed = journal_run(tmp_path, "--source", str(tmp_path / "missing.mp4"))
+    assert [line for line in failed if "error:" in line] == [f"<3>error: source {tmp_path / 'missing.mp4'}: "
+                                                               + failed[-1].split(": ", 2)[2]], failed
+    plain = run_edge("--duration", "1", "--out", str(tmp_path / "plain"), JOURNAL_STREAM="1:2")
+    assert plain.returncode == 0 and not any(line.startswith("<") for line in plain.stdout.splitlines())
