@@ -5,11 +5,12 @@ Every leaf value has a dotted CLI flag generated from these models, e.g. `--dete
 
 from __future__ import annotations
 
+import types
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, Literal, Union, get_args, get_origin
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, ValidationInfo, field_validator
 
 from edge.display.config import DisplayConfig
 from edge.errors import EdgeError
@@ -22,12 +23,29 @@ DEFAULT_FACE_MODEL = Path("models/face_detection_short_range.tflite")
 MAX_FRAME_SIDE = 8192  # pixels: above 8K video; the demo clip is generated at the asked size
 MIN_FPS, MAX_FPS = 0.01, 1000.0  # a frame every 100 s (time-lapse) .. high-speed cameras
 MAX_DURATION_S = 10 * 365 * 24 * 3600.0  # ten years: beyond it a timer cannot be armed
+MAX_BACKOFF_S = 3600.0  # an hour between reconnect attempts at most (larger waits overflow the timer)
 
 SourceKind = Literal["auto", "camera", "picamera2", "video", "image", "folder", "stream", "demo"]
 
 
+def _member_types(annotation: Any) -> set[Any]:
+    return set(get_args(annotation)) if get_origin(annotation) in (Union, types.UnionType) else {annotation}
+
+
 class Strict(BaseModel):
+    """Unknown keys are refused, and so are true/false where a number belongs (pydantic would read them as 1/0:
+    `max_frames: true` ran one frame)."""
+
     model_config = ConfigDict(extra="forbid", validate_assignment=True, allow_inf_nan=False)
+
+    @field_validator("*", mode="before")
+    @classmethod
+    def _no_boolean_numbers(cls, value: Any, info: ValidationInfo) -> Any:
+        if isinstance(value, bool):
+            kinds = _member_types(cls.model_fields[info.field_name].annotation)
+            if bool not in kinds and kinds & {int, float}:
+                raise ValueError(f"expected a number, not {str(value).lower()}")
+        return value
 
 
 class SourceConfig(Strict):
@@ -39,8 +57,8 @@ class SourceConfig(Strict):
                                                "video's rate (a video file: its own)")
     loop: bool = Field(False, description="restart files/folders/demo at the end")
     reconnect: bool = Field(True, description="reopen cameras/streams that stop delivering frames")
-    backoff_initial_s: float = Field(0.5, gt=0)
-    backoff_max_s: float = Field(10.0, gt=0)
+    backoff_initial_s: float = Field(0.5, gt=0, le=MAX_BACKOFF_S)
+    backoff_max_s: float = Field(10.0, gt=0, le=MAX_BACKOFF_S)
     demo_frames: int = Field(300, gt=0)
     demo_faces: int = Field(1, ge=1, le=6)
 
@@ -158,7 +176,7 @@ def resolve_data_path(path: Path) -> Path:
 def _first_error(exc: ValidationError) -> str:
     err = exc.errors()[0]
     where = ".".join(str(p) for p in err["loc"]) or "(root)"
-    return f"{where}: {err['msg']}"
+    return f"{where}: {err['msg'].removeprefix('Value error, ')}"
 
 
 def leaf_fields(model: type[BaseModel] = RunConfig, prefix: str = "") -> list[tuple[str, Any]]:
@@ -174,12 +192,17 @@ def leaf_fields(model: type[BaseModel] = RunConfig, prefix: str = "") -> list[tu
 
 
 def set_dotted(data: dict[str, Any], dotted: str, value: Any) -> None:
+    """data[a][b][c] = value for "a.b.c", making missing sections; ValueError if a section is not a mapping
+    (`source: 5` in the file with `--source.uri x` would otherwise drop the file's value unseen)."""
     *parents, leaf = dotted.split(".")
     node = data
-    for part in parents:
+    for depth, part in enumerate(parents):
         child = node.get(part)
-        if not isinstance(child, dict):
+        if child is None:
             child = node[part] = {}
+        elif not isinstance(child, dict):
+            section = ".".join(parents[:depth + 1])
+            raise ValueError(f"{section}: must be a mapping (a section of keys), not {child!r}")
         node = child
     node[leaf] = value
 
@@ -210,7 +233,10 @@ def load_config(path: Path | None, overrides: dict[str, Any] | None = None) -> R
             raise EdgeError(f"config {path}", "top level must be a mapping")
         data = loaded or {}
     for dotted, value in (overrides or {}).items():
-        set_dotted(data, dotted, value)
+        try:
+            set_dotted(data, dotted, value)
+        except ValueError as exc:
+            raise EdgeError(thing, str(exc)) from None
     try:
         return RunConfig.model_validate(data)
     except ValidationError as exc:

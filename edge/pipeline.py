@@ -21,6 +21,7 @@ PROCESSING_STAGES = ("detect", "classify", "track")  # the per-frame cost, decod
 RECENT_FRAMES = 1000  # window for medians
 FPS_SMOOTHING = 0.1
 DEFAULT_MAX_GAP_S = TrackingConfig().max_gap_s
+GAP_FRAMES = 2.0  # a gap is an outage only if it also spans more than this many of the source's frame intervals
 
 
 @dataclass
@@ -78,6 +79,13 @@ def scene_change(previous: Frame, frame: Frame, max_gap_s: float) -> tuple[str, 
     return None
 
 
+def outage_gap_s(source: FrameSource, max_gap_s: float) -> float:
+    """The gap between frames that counts as an outage: max_gap_s, or more for a source whose own frames are
+    further apart (a time-lapse video at 0.25 fps is not a camera that failed between each two frames)."""
+    fps = getattr(source, "fps", None)
+    return max(max_gap_s, GAP_FRAMES / fps) if fps else max_gap_s
+
+
 class Pipeline:
     """`step(frame)` processes one frame and feeds the sinks; `run()` loops until end, limit or stop."""
 
@@ -93,7 +101,7 @@ class Pipeline:
         for sink in sinks or []:
             self.add_sink(sink)
         self.detect_every, self.max_frames, self.duration = detect_every, max_frames, duration
-        self.max_gap_s = max_gap_s
+        self.max_gap_s = outage_gap_s(source, max_gap_s)
         self.stop_event = stop_event if stop_event is not None else threading.Event()
         self._stop_requested = False
         self._deadline_passed = threading.Event()

@@ -37,21 +37,24 @@ SWITCHES: dict[str, tuple[str, Any, str]] = {
 }
 
 
-def add_config_arguments(parser: argparse.ArgumentParser, aliases: bool = True,
+def add_config_arguments(parser: argparse.ArgumentParser, aliases: bool | tuple[str, ...] = True,
                          only: tuple[str, ...] | None = None) -> None:
     """--config, the short aliases, and one dotted flag per config value (`only`: just these sections or keys,
-    e.g. ("detector", "classifier", "log_level"), for a command that uses no other part of the config)."""
+    e.g. ("detector", "classifier", "log_level"), for a command that uses no other part of the config; `aliases`:
+    all of them with the switches, or just these alias flags, so a flag is spelled alike in every command)."""
     parser.add_argument("--config", type=Path, help="YAML config file (keys as in edge/config.py)")
-    if aliases:
+    chosen = [flag for flag in ALIASES if aliases is True or (aliases and flag in aliases)]
+    if chosen:
         group = parser.add_argument_group("common options")
-        for flag, (dotted, text) in ALIASES.items():
+        for flag in chosen:
+            dotted, text = ALIASES[flag]
             group.add_argument(flag, dest=OVERRIDE_PREFIX + dotted, metavar="VALUE", help=text, default=argparse.SUPPRESS)
-        for flag, (dotted, value, text) in SWITCHES.items():
+        for flag, (dotted, value, text) in SWITCHES.items() if aliases is True else ():
             group.add_argument(flag, dest=OVERRIDE_PREFIX + dotted, action="store_const", const=value, help=text,
                                default=argparse.SUPPRESS)
     every = parser.add_argument_group("every config value", "--<section>.<key> VALUE overrides the YAML file")
     for dotted, info in leaf_fields(RunConfig):
-        if aliases and f"--{dotted.replace('_', '-')}" in ALIASES:
+        if f"--{dotted.replace('_', '-')}" in chosen:
             continue
         if only is not None and dotted.split(".")[0] not in only:
             continue

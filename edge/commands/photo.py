@@ -23,6 +23,7 @@ HELP = "Classify the faces of one photo: annotated image, per-face probability c
 CHART_SIZE_IN = (5.0, 3.0)
 CHART_DPI = 100
 CONFIG_SECTIONS = ("detector", "classifier", "log_level")  # the only parts of the config a photo uses
+PHOTO_ALIASES = ("--detector", "--model", "--threads", "--log-level")  # spelled as in `python -m edge`
 WRITE_PROBE = ".write-test"
 # Haar's detection width for photos: a 12 MP photo's 100 px faces stay 40 px (the cascade finds 24 px), at about
 # a second per photo on a Pi 4 rather than a 4000 px pass.
@@ -32,9 +33,7 @@ PHOTO_DETECT_WIDTH = 1600
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("image", type=Path, help="photo to classify")
     parser.add_argument("--out", dest="photo_out", type=Path, default=Path("out/photo"), help="output folder (default %(default)s)")
-    parser.add_argument("--detector", dest="set:detector.type", default=argparse.SUPPRESS, metavar="TYPE", help="auto | haar | mediapipe")
-    parser.add_argument("--model", dest="set:classifier.model", default=argparse.SUPPRESS, metavar="PATH", help="emotion model .tflite")
-    add_config_arguments(parser, aliases=False, only=CONFIG_SECTIONS)
+    add_config_arguments(parser, aliases=PHOTO_ALIASES, only=CONFIG_SECTIONS)
 
 
 def chart_png(prediction: Prediction, title: str) -> bytes:

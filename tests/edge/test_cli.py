@@ -81,6 +81,15 @@ def test_photo_mode(emotion_model, tmp_path):
     assert cv2.imread(str(tmp_path / "p" / "astronaut_face1_probs.png")) is not None
 
 
+def test_photo_takes_the_common_flags_as_spelled_for_a_run(emotion_model, tmp_path):
+    image = tmp_path / "astronaut.jpg"
+    cv2.imwrite(str(image), make_demo_frames(1)[0])
+    done = run_edge("photo", str(image), "--out", str(tmp_path / "p"), "--log-level", "debug", "--threads", "1",
+                    "--detector", "haar")
+    assert done.returncode == 0, done.stderr
+    assert " DEBUG " in done.stdout and (tmp_path / "p" / "astronaut_annotated.png").is_file()
+
+
 def test_a_closed_terminal_still_leaves_a_playable_recording(emotion_model, tmp_path):
     """SIGHUP (terminal closed, SSH dropped) ends the run like Ctrl-C: the .mp4 gets its index and plays."""
     video = tmp_path / "run.mp4"

@@ -126,10 +126,29 @@ def test_a_zero_padded_number_is_a_file_not_a_camera(tmp_path: Path, monkeypatch
     (("--duration", "1e12"), "duration: Input should be less than or equal to 315360000"),
     (("--source.width", "100000"), "source.width: Input should be less than or equal to 8192"),
     (("--web.stats_window_s", "inf"), "web.stats_window_s: Input should be a finite number"),
-], ids=["fps-inf", "fps-nan", "fps-tiny", "duration-huge", "width-huge", "web-inf"])
+    (("--source.backoff_initial_s", "1e10"), "source.backoff_initial_s: Input should be less than or equal to 3600"),
+    (("--max-frames", "true"), "max_frames: expected a number, not true"),
+    (("--source.fps", "true"), "source.fps: expected a number, not true"),
+    (("--interval", "false"), "output.interval_s: expected a number, not false"),
+], ids=["fps-inf", "fps-nan", "fps-tiny", "duration-huge", "width-huge", "web-inf", "backoff-huge",
+        "frames-boolean", "fps-boolean", "interval-boolean"])
 def test_values_no_run_can_use_are_one_edge_error(argv: tuple[str, ...], problem: str) -> None:
     """An infinite or absurd frame rate, duration or frame size would crash the run later (a timer that cannot be
     armed, a 37 GB demo frame, an event stamped in the year 1e292): refused up front, naming the key."""
     with pytest.raises(EdgeError) as caught:
         parsed("--source", "demo", *argv)
     assert caught.value.thing == "config" and caught.value.problem.startswith(problem), caught.value.one_line()
+
+
+def test_a_section_given_as_a_plain_value_is_named_not_dropped(tmp_path: Path) -> None:
+    """`source: 5` in the file with a --source.* flag: before, the flag replaced the file's value unseen."""
+    path = tmp_path / "edge.yaml"
+    path.write_text("source: 5\n", encoding="utf-8")
+    with pytest.raises(EdgeError) as caught:
+        load_config(path, {"source.uri": "demo"})
+    assert caught.value.one_line() == f"error: config {path}: source: must be a mapping (a section of keys), not 5"
+
+
+def test_yaml_booleans_still_set_switches() -> None:
+    cfg = parsed("--loop", "--store.enabled", "true", "--detector.haar.equalize", "yes")
+    assert cfg.source.loop is True and cfg.store.enabled is True and cfg.detector.haar.equalize is True

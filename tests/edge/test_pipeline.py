@@ -411,3 +411,21 @@ def test_a_sink_with_only_write_and_close_runs_and_reports(emotion_model, caplog
     pipeline.close()
     assert stats.frames == sink.written == 3
     assert "frames=3" in caplog.text
+
+
+def test_a_time_lapse_video_is_one_scene_not_an_outage_per_frame(emotion_model, tmp_path):
+    """A real video file at 0.25 fps: its frames are 4 s apart in the clip's time, which is no camera outage."""
+    from edge.sources.opencv import CaptureSource
+
+    clip, path = make_demo_frames(12), tmp_path / "slow.avi"
+    writer = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*"MJPG"), 0.25, clip[0].shape[1::-1])
+    for image in clip:
+        writer.write(image)
+    writer.release()
+    source = CaptureSource(str(path), "video")
+    assert source.fps == 0.25
+    pipeline = Pipeline(source, make_detector(DetectorConfig(type="haar")), EmotionClassifier(emotion_model),
+                        Tracker(), [], max_gap_s=2.0)
+    stats = pipeline.run()
+    pipeline.close()
+    assert stats.frames == 12 and stats.faces >= 11 and stats.tracks == 1
