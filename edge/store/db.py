@@ -5,6 +5,9 @@ Schema (user_version 1):
     events(id, ts, session_id, track_id, label, confidence, x1, y1, x2, y2, probs, source)
 `probs` is the JSON object of the event contract (docs/CONTRACTS.md). Only the writer (StoreSink's thread)
 uses an EventStore; readers (reports) open their own read-only connection with `open_readonly`.
+
+Another program's SQLite database at the store's path (user_version 0 with tables, or a schema version this
+program knows without its `events` table) is refused and left exactly as it is, never converted.
 """
 
 from __future__ import annotations
@@ -17,6 +20,7 @@ import socket
 import sqlite3
 import time
 from collections.abc import Iterable, Sequence
+from contextlib import suppress
 from dataclasses import dataclass, replace
 from pathlib import Path
 
@@ -31,6 +35,9 @@ PRUNE_CHUNK = 5000  # rows deleted per statement when shrinking to the size limi
 SIZE_HEADROOM = 0.9  # prune to this fraction of max_mb so pruning is not triggered again at once
 CORRUPT_NAMES = ("SQLITE_CORRUPT", "SQLITE_NOTADB")
 SIDE_FILES = ("-wal", "-shm")
+EVENT_COLUMNS = frozenset({"id", "ts", "session_id", "track_id", "label", "confidence", "x1", "y1", "x2", "y2",
+                           "probs", "source"})
+FOREIGN_HINT = "left untouched: point store.path at a new or existing events .db file"
 SQLITE_HEADER = b"SQLite format 3\x00"
 SQLITE_HEADER_BYTES = 100
 USER_VERSION_OFFSET = 60  # PRAGMA user_version: 4 bytes, big-endian, in the database header
@@ -39,6 +46,12 @@ SECONDS_PER_DAY = 86400.0
 BYTES_PER_MB = 1024 * 1024
 # The service's store lies under /var/lib/private (mode 0700, StateDirectory= with DynamicUser=): only root gets in.
 SUDO_HINT = "run with sudo (the service's store is readable by root only)"
+# Python 3.12+ can tell SQLite not to checkpoint at close; older ones rely on SQLite skipping that for a database
+# file that was unlinked or renamed while open (the unix VFS checks the path's inode at close).
+NO_CHECKPOINT_ON_CLOSE = getattr(sqlite3, "SQLITE_DBCONFIG_NO_CKPT_ON_CLOSE", None)
+
+FileId = tuple[int, int]  # (st_dev, st_ino): which file a path names
+Schema = tuple[int, set[str], set[str]]  # user_version, table (and view) names, the columns of `events`
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS sessions (
@@ -125,6 +138,60 @@ def quarantine(path: Path) -> Path:
     return target
 
 
+def file_id(path: Path) -> FileId | None:
+    """The identity of the file `path` names now, None when nothing is there (or its folder is gone)."""
+    try:
+        status = os.stat(path)
+    except (FileNotFoundError, NotADirectoryError):
+        return None
+    return status.st_dev, status.st_ino
+
+
+def read_schema(conn: sqlite3.Connection) -> Schema:
+    """What tells an event store from another program's database; may raise sqlite3.Error (not a database)."""
+    version = conn.execute("PRAGMA user_version").fetchone()[0]
+    tables = {r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type IN ('table', 'view')")}
+    columns = {r[0] for r in conn.execute("SELECT name FROM pragma_table_info('events')")}
+    return version, tables, columns
+
+
+def foreign_schema(schema: Schema) -> str | None:
+    """Why a database is not an event store (another program's), None for an event store or a database without
+    tables (a new store). A newer schema version is not judged here: the caller reports it."""
+    version, tables, columns = schema
+    if version > SCHEMA_VERSION or (version > 0 and EVENT_COLUMNS <= columns) or (version == 0 and not tables):
+        return None
+    if "events" in tables and version > 0:
+        missing = ", ".join(sorted(EVENT_COLUMNS - columns))
+        return f"schema version {version}, table events without the columns {missing}"
+    return f"schema version {version}, tables {sorted(tables)}"
+
+
+def not_an_event_store(path: Path, reason: str) -> EdgeError:
+    return EdgeError(f"store {path}", f"not an event store ({reason}); {FOREIGN_HINT}")
+
+
+def peek_schema(path: Path) -> Schema | None:
+    """read_schema of the file at `path` read as immutable: without a lock and without creating a file beside it;
+    None when SQLite cannot read it (a damaged file, which the sink moves aside and replaces).
+
+    Not `mode=ro` alone: on a cleanly stopped store (WAL mode, no -wal) that creates -wal and -shm and leaves them
+    behind, owned by root under `sudo ... --check-config`, where the service's user could not open them. As
+    immutable, SQLite reads the main file only, not a running writer's WAL: the state at the last checkpoint,
+    which is an event store (or still empty) whenever the file is one, since the schema is created in one
+    transaction. A checkpoint running meanwhile can at worst make the read fail: then nothing is refused."""
+    try:
+        conn = sqlite3.connect(f"{path.resolve().as_uri()}?mode=ro&immutable=1", uri=True)
+    except sqlite3.Error:
+        return None
+    try:
+        return read_schema(conn)
+    except sqlite3.Error:
+        return None
+    finally:
+        conn.close()
+
+
 def is_text_file(path: Path) -> bool:
     """True for an existing, non-empty file whose head is UTF-8 text without NUL bytes (a config, a log, a CSV).
 
@@ -159,7 +226,8 @@ def ensure_folder(path: Path) -> None:
 
 def check_store_file(path: Path) -> None:
     """EdgeError when `path` can never be this program's store, however often it is retried: a folder, a text
-    file, a file this user may not write, a store of a newer schema. Read-only checks (--check-config runs them)."""
+    file, a file this user may not write, a store of a newer schema, another program's SQLite database.
+    Read-only checks that create nothing (--check-config runs them, also while the service writes the store)."""
     thing = f"store {path}"
     if checked(thing, path.is_dir, SUDO_HINT):
         raise EdgeError(thing, f"is a folder; point store.path at a file in it, e.g. {path / 'events.db'}")
@@ -181,6 +249,10 @@ def check_store_file(path: Path) -> None:
         if version > SCHEMA_VERSION:
             raise EdgeError(thing, f"schema version {version} is newer than this program ({SCHEMA_VERSION}); "
                                    "update the program or point store.path elsewhere")
+        schema = peek_schema(path)
+        reason = foreign_schema(schema) if schema is not None else None
+        if reason is not None:
+            raise not_an_event_store(path, reason)
 
 
 class EventStore:
@@ -197,13 +269,24 @@ class EventStore:
         except BaseException:
             self.conn.close()
             raise
+        # the files this connection has open, recorded once it has written to them (the WAL exists from then on)
+        self.file_ids: dict[Path, FileId | None] = {part: file_id(part) for part in self._parts()}
+
+    def _parts(self) -> list[Path]:
+        """The database file, then its WAL and shared-memory index."""
+        return [self.path, *(Path(f"{self.path}{suffix}") for suffix in SIDE_FILES)]
 
     def _setup(self) -> None:
         conn = self.conn
         conn.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
-        version = conn.execute("PRAGMA user_version").fetchone()[0]  # reads the header: fails on a non-database
+        schema = read_schema(conn)  # reads the header: fails on a non-database
+        version = schema[0]
         if version > SCHEMA_VERSION:
-            raise EdgeError(f"store {self.path}", f"schema version {version} is newer than this program ({SCHEMA_VERSION})")
+            raise EdgeError(f"store {self.path}",
+                            f"schema version {version} is newer than this program ({SCHEMA_VERSION})")
+        reason = foreign_schema(schema)
+        if reason is not None:  # before any change: another program's database keeps its journal mode and pages
+            raise not_an_event_store(self.path, reason)
         if version == 0 and not conn.execute("SELECT 1 FROM sqlite_master").fetchone():
             conn.execute("PRAGMA auto_vacuum = INCREMENTAL")  # only possible before the first table
         mode = conn.execute("PRAGMA journal_mode = WAL").fetchone()[0]
@@ -224,7 +307,8 @@ class EventStore:
             if row is not None and tuple(row) == (wanted.started, wanted.pid, wanted.host):
                 return wanted
         started, pid, host = time.time(), os.getpid(), socket.gethostname()
-        rowid = conn.execute("INSERT INTO sessions (started, pid, host) VALUES (?, ?, ?)", (started, pid, host)).lastrowid
+        rowid = conn.execute("INSERT INTO sessions (started, pid, host) VALUES (?, ?, ?)",
+                             (started, pid, host)).lastrowid
         return Session(int(rowid), started, pid, host)
 
     @property
@@ -296,6 +380,25 @@ class EventStore:
                     "DELETE FROM events WHERE id IN (SELECT id FROM events ORDER BY ts LIMIT ?)",
                     (min(excess, PRUNE_CHUNK),)).rowcount
         return deleted
+
+    def replaced(self) -> bool:
+        """True when the path no longer names the file this connection has open: deleted (with its folder or
+        not), renamed, or another file moved onto it. One stat call."""
+        return file_id(self.path) != self.file_ids[self.path]
+
+    def abandon(self) -> None:
+        """Close the connection to a file that was deleted or replaced, without checkpointing into it, and remove
+        its WAL and shared-memory index if they are still at the path: SQLite would otherwise apply the old WAL's
+        pages to the file now at the path, or to the next one created there."""
+        if NO_CHECKPOINT_ON_CLOSE is not None and hasattr(self.conn, "setconfig"):
+            with suppress(sqlite3.Error):
+                self.conn.setconfig(NO_CHECKPOINT_ON_CLOSE, True)
+        with suppress(sqlite3.Error):
+            self.conn.close()
+        for part in self._parts()[1:]:
+            if self.file_ids[part] is not None and file_id(part) == self.file_ids[part]:
+                with suppress(OSError):
+                    part.unlink()
 
     def close(self) -> None:
         try:

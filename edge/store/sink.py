@@ -2,8 +2,10 @@
 
 Faults (locked, full or read-only database, vanished folder) keep the events queued and retry with backoff;
 each fault episode is logged once when it starts and once when it heals. A corrupt database is moved aside
-(never deleted) and a fresh one started. Only a queue overflow during a long fault drops events (oldest
-first, counted and logged); at close, events that still cannot be stored are written to the log (journal).
+(never deleted) and a fresh one started. A store file deleted or replaced while open is noticed before the next
+commit (SQLite would go on writing to the deleted file): the store is reopened at its path, its folder made
+again. Only a queue overflow during a long fault drops events (oldest first, counted and logged); at close,
+events that still cannot be stored are written to the log (journal).
 """
 
 from __future__ import annotations
@@ -78,6 +80,7 @@ class StoreSink(BaseSink):
         self._retry_delay = RETRY_INITIAL_S
         self._next_prune = 0.0
         self._trimmed = 0  # events dropped from the queue head since the last batch was taken
+        self._committed_to_file = 0  # events committed to the file open now (reported if it is deleted)
         self.events_logged = self.events_committed = self.events_dropped = self.events_pruned = 0
         self._try_open()  # a problem here (locked, full, corrupt) is a fault like any other: retried
         self._thread = threading.Thread(target=self._loop, name="store-writer", daemon=True)
@@ -198,6 +201,8 @@ class StoreSink(BaseSink):
         now = time.monotonic()
         if self._fault is not None and now < self._retry_at and not force:
             return
+        if self._store is not None and self._store.replaced():
+            self._file_lost()
         if self._store is None and not self._try_open():
             return
         if not self._bound_steps():
@@ -210,7 +215,28 @@ class StoreSink(BaseSink):
             self._prune()
             self._next_prune = now + self.prune_interval_s
 
+    def _file_lost(self) -> None:
+        """The store file was deleted (alone or with its folder) or another file moved onto its path while open:
+        SQLite would go on writing to the file that is gone. Drop the connection; _tick then opens the path."""
+        log.error("store %s: the store file was deleted or replaced while open; the events committed to it went "
+                  "with it (%d of them this run); a new one is started at the path", self.path,
+                  self._committed_to_file)
+        self._store.abandon()
+        self._store = None
+        self._shifts.clear()  # the rows they would move are in the old file
+
+    def _recreate_folder(self) -> None:
+        """Make the store's folder again if it vanished while running; if it cannot be made, opening the store
+        fails and that is the fault reported."""
+        folder = self.path.parent
+        try:
+            folder.mkdir(parents=True)
+        except OSError:  # FileExistsError as a rule: the folder is there
+            return
+        log.warning("store %s: its folder %s was gone; created it again", self.path, folder)
+
     def _try_open(self) -> bool:
+        self._recreate_folder()
         try:
             try:
                 self._store = EventStore(self.path, self._session)
@@ -228,6 +254,7 @@ class StoreSink(BaseSink):
             self._failed(exc.problem)
             return False
         self._session = self._store.session
+        self._committed_to_file = 0
         log.info("store %s: open (session %d, WAL)", self.path, self._store.session_id)
         return True
 
@@ -252,6 +279,7 @@ class StoreSink(BaseSink):
             self._trimmed -= trimmed
             self.events_dropped -= trimmed  # those were committed after all
         self.events_committed += len(batch)
+        self._committed_to_file += len(batch)
         self._healed()
 
     def _store_error(self, exc: sqlite3.Error, doing: str = "") -> None:

@@ -1,10 +1,12 @@
-"""The SQLite store and its sink on real files: retention, a locked, full or corrupt database, recovery."""
+"""The SQLite store and its sink on real files: retention, a locked, full or corrupt database, a store file deleted
+or replaced while open, another program's database at the store's path, recovery."""
 
 from __future__ import annotations
 
 import dataclasses
 import logging
 import os
+import shutil
 import sqlite3
 import time
 from pathlib import Path
@@ -14,7 +16,7 @@ import pytest
 
 from edge.errors import EdgeError
 from edge.store import EventStore, Retention, StoreSink
-from edge.store.db import PRUNE_CHUNK, SIZE_HEADROOM
+from edge.store.db import PRUNE_CHUNK, SIZE_HEADROOM, check_store_file
 from edge.types import Box, FaceResult, Frame, FrameResult, Prediction
 
 LABELS = ("angry", "disgust", "fear", "happy", "sad", "surprise", "neutral")
@@ -419,3 +421,182 @@ def test_a_store_corrupted_twice_in_one_second_keeps_both_copies(tmp_path, monke
     assert first.read_bytes() == b"first broken store" and Path(f"{first}-wal").read_bytes() == b"first wal"
     assert second.read_bytes() == b"second broken store" and not Path(f"{second}-wal").exists()
     assert second.name == f"{first.name}-2"
+
+
+FOREIGN_HINT = "left untouched: point store.path at a new or existing events .db file"
+
+
+def side_files(db: Path) -> list[Path]:
+    return [db, Path(f"{db}-wal"), Path(f"{db}-shm")]
+
+
+def delete_folder(db: Path) -> None:
+    shutil.rmtree(db.parent)
+
+
+def delete_files(db: Path) -> None:  # an admin resetting the store: rm events.db*
+    for part in side_files(db):
+        part.unlink(missing_ok=True)
+
+
+def delete_main_file(db: Path) -> None:  # its -wal and -shm stay: they must not leak into the new file
+    db.unlink()
+
+
+@pytest.mark.parametrize("delete", [delete_folder, delete_files, delete_main_file],
+                         ids=["folder", "all-files", "main-file"])
+def test_a_store_deleted_while_running_is_started_again_at_its_path(tmp_path, caplog, delete):
+    """SQLite would go on writing to the deleted file: every later event lost, no error, exit 0."""
+    db = tmp_path / "store" / "events.db"
+    with caplog.at_level(logging.INFO, logger="edge.store.sink"):
+        sink = StoreSink(db, interval_s=0.0, commit_interval_s=0.1)
+        for i in range(3):
+            sink.write(frame_result(i))
+        wait_for(lambda: sink.events_committed == 3)
+        delete(db)
+        for i in range(3, 5):
+            sink.write(frame_result(i))
+        wait_for(lambda: sink.events_committed == 5)  # by the writer thread, not by close()
+        sink.close()
+    assert db.exists() and sink.fault is None
+    conn = sqlite3.connect(db)
+    assert [ts for (ts,) in conn.execute("SELECT ts FROM events ORDER BY id")] == [BASE_TS + 3, BASE_TS + 4]
+    assert conn.execute("SELECT DISTINCT session_id FROM events").fetchall() == [(1,)]  # the run's session goes on
+    assert conn.execute("PRAGMA integrity_check").fetchone() == ("ok",)
+    conn.close()
+    lost = [r for r in caplog.records if "deleted or replaced while open" in r.getMessage()]
+    assert len(lost) == 1 and lost[0].levelno == logging.ERROR
+    assert "(3 of them this run)" in lost[0].getMessage()
+
+
+def test_another_store_moved_onto_the_path_while_running_takes_the_later_events(tmp_path):
+    """A backup moved onto events.db is detected too, and the running store's WAL, still at events.db-wal, is not
+    applied to it (SQLite would take the old file's pages into the backup)."""
+    db, backup = tmp_path / "events.db", tmp_path / "backup.db"
+    other = EventStore(backup)
+    other.insert([event(BASE_TS - DAY, "sad"), event(BASE_TS - DAY + 1, "fear")])
+    other.close()
+    sink = StoreSink(db, interval_s=0.0, commit_interval_s=0.1)
+    for i in range(3):
+        sink.write(frame_result(i))
+    wait_for(lambda: sink.events_committed == 3)
+    assert Path(f"{db}-wal").exists()
+    os.replace(backup, db)
+    for i in range(3, 5):
+        sink.write(frame_result(i))
+    wait_for(lambda: sink.events_committed == 5)
+    sink.close()
+    conn = sqlite3.connect(db)
+    assert conn.execute("PRAGMA integrity_check").fetchone() == ("ok",)
+    rows = conn.execute("SELECT ts, label FROM events ORDER BY id").fetchall()
+    conn.close()
+    assert rows == [(BASE_TS - DAY, "sad"), (BASE_TS - DAY + 1, "fear"), (BASE_TS + 3, "happy"), (BASE_TS + 4, "happy")]
+    assert not list(tmp_path.glob("events.db.corrupt-*"))
+
+
+def test_a_vanished_folder_that_cannot_be_made_again_is_a_fault_until_it_can(tmp_path):
+    db = tmp_path / "store" / "events.db"
+    sink = StoreSink(db, interval_s=0.0, commit_interval_s=0.1)
+    sink.write(frame_result(0))
+    wait_for(lambda: sink.events_committed == 1)
+    shutil.rmtree(db.parent)
+    db.parent.write_text("a file where the folder was\n")  # mkdir fails
+    for i in range(1, 3):
+        sink.write(frame_result(i))
+    wait_for(lambda: sink.fault is not None)
+    assert "cannot open" in sink.fault and sink.queued == 2  # kept, shown as store-fault=, retried
+    db.parent.unlink()
+    wait_for(lambda: sink.events_committed == 3)  # the next retry makes the folder and a new store
+    assert sink.fault is None
+    sink.close()
+    assert count(db) == 2
+
+
+def other_programs_db(path: Path, table: str, version: int) -> None:
+    conn = sqlite3.connect(path)
+    conn.execute(table)
+    conn.execute(f"PRAGMA user_version = {version}")
+    conn.commit()
+    conn.close()
+
+
+@pytest.mark.parametrize("table, version, reason", [
+    ("CREATE TABLE events (a)", 0, "schema version 0, tables ['events']"),
+    ("CREATE TABLE notes (body TEXT)", 1, "schema version 1, tables ['notes']"),
+    ("CREATE TABLE events (ts REAL, label TEXT)", 1, "schema version 1, table events without the columns "
+                                                     "confidence, id, probs, session_id, source, track_id, x1, x2, "
+                                                     "y1, y2"),
+], ids=["version-0-with-tables", "version-1-without-events", "version-1-other-events"])
+def test_another_programs_database_is_refused_and_left_untouched(tmp_path, table, version, reason):
+    """Not retried for ever (every event then ends in the log) after switching the file to WAL: refused at start,
+    by --check-config's check, and by a reopen while running, before anything in the file changes."""
+    path = tmp_path / "other.db"
+    other_programs_db(path, table, version)
+    before, listing = path.read_bytes(), sorted(p.name for p in tmp_path.iterdir())
+    with pytest.raises(EdgeError) as raised:
+        StoreSink(path)
+    assert raised.value.one_line() == f"error: store {path}: not an event store ({reason}); {FOREIGN_HINT}"
+    with pytest.raises(EdgeError, match="not an event store"):
+        check_store_file(path)
+    with pytest.raises(EdgeError, match="not an event store"):
+        EventStore(path)
+    assert path.read_bytes() == before  # journal mode, auto_vacuum, tables: all as they were
+    assert sorted(p.name for p in tmp_path.iterdir()) == listing
+
+
+def wal_without_tables(path: Path) -> None:
+    conn = sqlite3.connect(path)
+    conn.execute("PRAGMA journal_mode = WAL")
+    conn.close()
+
+
+def dropped_tables(path: Path) -> None:
+    conn = sqlite3.connect(path)
+    conn.execute("CREATE TABLE scratch (a)")
+    conn.execute("DROP TABLE scratch")
+    conn.close()
+
+
+@pytest.mark.parametrize("make", [Path.touch, wal_without_tables, dropped_tables],
+                         ids=["empty-file", "wal-without-tables", "dropped-tables"])
+def test_an_empty_file_or_a_database_without_tables_becomes_the_store(tmp_path, make):
+    path = tmp_path / "events.db"
+    make(path)
+    check_store_file(path)
+    sink = StoreSink(path, interval_s=0.0)
+    for i in range(2):
+        sink.write(frame_result(i))
+    sink.close()
+    assert sink.fault is None and count(path) == 2
+
+
+def test_checking_the_store_while_the_service_writes_it_changes_nothing(tmp_path):
+    """--check-config while the service runs, and after it stopped: the store passes and no file is left beside
+    it (a read-only connection on a stopped WAL store would leave -wal and -shm, root's under sudo)."""
+    db = tmp_path / "events.db"
+    sink = StoreSink(db, interval_s=0.0)
+    for i in range(3):
+        sink.write(frame_result(i))
+    wait_for(lambda: sink.events_committed == 3)
+    check_store_file(db)
+    sink.close()
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["events.db"]
+    check_store_file(db)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["events.db"]
+
+
+def test_another_programs_database_moved_onto_the_path_while_running_is_a_fault_and_left_untouched(tmp_path):
+    db, foreign = tmp_path / "events.db", tmp_path / "other.db"
+    other_programs_db(foreign, "CREATE TABLE events (a)", 0)
+    before = foreign.read_bytes()
+    sink = StoreSink(db, interval_s=0.0, commit_interval_s=0.1)
+    sink.write(frame_result(0))
+    wait_for(lambda: sink.events_committed == 1)
+    os.replace(foreign, db)
+    sink.write(frame_result(1))
+    wait_for(lambda: sink.fault is not None)
+    assert sink.fault.startswith("not an event store (schema version 0") and sink.queued == 1
+    assert db.read_bytes() == before and sorted(p.name for p in tmp_path.iterdir()) == ["events.db"]
+    db.rename(foreign)  # the admin moves it away again: the queued event goes into a new store
+    sink.close()
+    assert foreign.read_bytes() == before and count(db) == 1
