@@ -2,6 +2,8 @@
 
 A video has one frame size: later frames of another size (a camera reopened at another resolution, a folder of
 mixed images) are letterboxed into the first size, since the writer silently drops frames that do not match.
+The codec needs even sides (the writer silently crops an odd one), so an odd-sized frame gets a black row or
+column at the bottom or right instead of losing one.
 
 A video has one frame rate too. A file's frames are written one for one at the file's rate. A live source
 (camera, stream) delivers at whatever rate the pipeline keeps up with (8 fps on a busy Pi, not the 30 asked),
@@ -29,15 +31,37 @@ log = logging.getLogger(__name__)
 FOURCC = "mp4v"
 CONTAINERS = (".mp4", ".m4v", ".mov", ".avi", ".mkv")  # file suffixes OpenCV's FFmpeg writer takes mp4v in
 PROBE_SIZE = (64, 48)  # the throw-away writer that checks, before the run, that the file can be written
+TARGET_MODE = 0o666  # (less the umask) if the check of the output file creates it; it is removed again at once
 LETTERBOX_COLOUR = (0, 0, 0)
 MAX_FILL_S = 2.0  # a longer pause (a reconnect, a stall) is cut, not filled with a still frame
-SLOT_EPSILON = 1e-6  # a capture at 1.9999999 slots (float time arithmetic) belongs to slot 2
+# A capture up to this long before its slot starts belongs to that slot. Stamps are float seconds since 1970 (one
+# float step is 2.4e-7 s at today's dates), so a frame stamped exactly k / fps after the first may come out a few
+# 1e-7 s early: at 30 fps, 7e-6 of a slot. A millisecond, like the events log's STAMP_SLACK_S
+# (edge/sinks/events.py), is far above that rounding and far below a frame interval.
+SLOT_SLACK_S = 1e-3
+EVEN = 2  # the codec's frame sides are multiples of this
+PAD_COLOUR = (0, 0, 0)
 
 
 def slots_due(elapsed_s: float, fps: float) -> int:
     """How many frame slots a real-time video holds once `elapsed_s` seconds of capture have passed: slot k
-    starts at k / fps, and the first frame fills slot 0 (0 or less before it: the clock went back)."""
-    return math.floor(elapsed_s * fps + SLOT_EPSILON) + 1
+    starts at k / fps (less SLOT_SLACK_S), and the first frame fills slot 0 (0 or less before it: the clock went
+    back)."""
+    return math.floor((elapsed_s + SLOT_SLACK_S) * fps) + 1
+
+
+def even_size(size: tuple[int, int]) -> tuple[int, int]:
+    """(width, height) rounded up to the sides the codec takes."""
+    width, height = size
+    return width + width % EVEN, height + height % EVEN
+
+
+def pad_to(image: np.ndarray, size: tuple[int, int]) -> np.ndarray:
+    """`image` with black columns on the right and rows at the bottom up to (width, height); unchanged if it fits."""
+    height, width = image.shape[:2]
+    if (width, height) == size:
+        return image
+    return cv2.copyMakeBorder(image, 0, size[1] - height, 0, size[0] - width, cv2.BORDER_CONSTANT, value=PAD_COLOUR)
 
 
 def letterbox(image: np.ndarray, size: tuple[int, int]) -> np.ndarray:
@@ -54,9 +78,28 @@ def letterbox(image: np.ndarray, size: tuple[int, int]) -> np.ndarray:
     return canvas
 
 
+def check_target(path: Path, thing: str) -> None:
+    """EdgeError unless this user may open `path` itself for writing, as the writer will at the first frame: an
+    existing file not writable by this user (another's read-only file, also in a sticky /tmp), a link to a folder
+    that does not exist. Nothing is truncated or written; a file the open created is removed again."""
+    existed = os.path.exists(path)  # False for a dangling link too: the open may create its target
+    if existed and not checked(thing, path.is_file):  # follows a link
+        raise EdgeError(thing, "not a regular file")  # a FIFO, a device: an mp4 muxer seeks back in its file
+    try:
+        # O_NONBLOCK: a FIFO put there meanwhile fails (ENXIO) instead of hanging the check
+        descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_NONBLOCK, TARGET_MODE)
+    except OSError as exc:
+        link = f": a link to {os.readlink(path)}" if path.is_symlink() else ""
+        raise EdgeError(thing, f"cannot write ({exc.strerror}{link})") from None
+    os.close(descriptor)
+    if not existed:
+        Path(os.path.realpath(path)).unlink(missing_ok=True)  # the file made, through a link too, not the link
+
+
 def check_output(path: Path) -> None:
     """EdgeError unless a video can be written at `path`: a known container, a folder that exists (made here) and
-    takes files, and an mp4v writer OpenCV opens there (a probe file, removed again)."""
+    takes files, the file itself open for writing by this user (check_target), and an mp4v writer OpenCV opens
+    there (a probe file, removed again)."""
     thing = f"output video {path}"
     if path.suffix.lower() not in CONTAINERS:
         shown = f"'{path.suffix}'" if path.suffix else "no suffix"
@@ -69,6 +112,7 @@ def check_output(path: Path) -> None:
         raise EdgeError(thing, f"cannot create folder ({exc.strerror})") from None
     if not os.access(path.parent, os.W_OK):
         raise EdgeError(thing, "folder not writable")
+    check_target(path, thing)
     probe = path.with_name(f".{path.stem}.probe-{os.getpid()}{path.suffix}")
     writer = cv2.VideoWriter(str(probe), cv2.VideoWriter_fourcc(*FOURCC), 1.0, PROBE_SIZE)
     try:
@@ -101,6 +145,7 @@ class VideoSink(BaseSink):
         check_output(self.path)
         self._writer: cv2.VideoWriter | None = None
         self._size: tuple[int, int] | None = None  # (width, height) of the first frame
+        self._video_size: tuple[int, int] | None = None  # the first frame's, padded to even sides
         self._origin: float | None = None  # capture time of slot 0 (moved on after a cut pause)
         self._last: np.ndarray | None = None
         self.frames = 0  # frames written, repeats included
@@ -111,16 +156,21 @@ class VideoSink(BaseSink):
         image = draw_overlay(result.frame.image, result)
         height, width = image.shape[:2]
         if self._writer is None:
-            self._size = (width, height)
-            self._writer = cv2.VideoWriter(str(self.path), cv2.VideoWriter_fourcc(*FOURCC), self.fps, self._size)
+            self._size, self._video_size = (width, height), even_size((width, height))
+            self._writer = cv2.VideoWriter(str(self.path), cv2.VideoWriter_fourcc(*FOURCC), self.fps,
+                                           self._video_size)
             if not self._writer.isOpened():
                 raise EdgeError(f"output video {self.path}", "cannot open for writing")
+            if self._video_size != self._size:
+                log.info("output video %s: %dx%d frames padded to %dx%d (the codec needs even sides)",
+                         self.path, *self._size, *self._video_size)
         elif (width, height) != self._size:
             if self.resized == 0:
                 log.warning("output video %s: frame size changed from %dx%d to %dx%d; letterboxing into the first size",
                             self.path, *self._size, width, height)
             image = letterbox(image, self._size)
             self.resized += 1
+        image = pad_to(image, self._video_size)
         if self.real_time:
             self._write_paced(image, result.frame.timestamp)
         else:

@@ -6,10 +6,12 @@ import logging
 import os
 import stat
 import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 from edge.config import SourceConfig
-from edge.errors import EdgeError, checked
+from edge.errors import EdgeError, access_error, checked
 from edge.types import FrameSource
 
 log = logging.getLogger(__name__)
@@ -19,6 +21,30 @@ DEFAULT_CAMERA = "0"
 # Video device names, also udev's stable ones (/dev/v4l/by-id/usb-...-video-index0), which survive replugging in
 # another port: a camera even while unplugged (the service waits for it). /dev/shm/clip.mp4 is a file.
 CAMERA_PREFIXES = ("/dev/video", "/dev/v4l/")
+
+
+@contextmanager
+def quiet_opencv() -> Iterator[None]:
+    """OpenCV prints its own warnings on failed opens and reads (multi-line for capture backends, `[ WARN:0@...]
+    imread_(...)` for images); we report our own one-line errors and warnings."""
+    import cv2
+
+    previous = cv2.utils.logging.getLogLevel()
+    cv2.utils.logging.setLogLevel(cv2.utils.logging.LOG_LEVEL_SILENT)
+    try:
+        yield
+    finally:
+        cv2.utils.logging.setLogLevel(previous)
+
+
+def check_readable(path: Path, thing: str) -> None:
+    """EdgeError `<thing>: cannot access (Permission denied)` unless this user may open the file for reading
+    (OpenCV only says it cannot read it, as it says of a file that is not an image or video at all)."""
+    try:
+        with path.open("rb"):
+            pass
+    except OSError as exc:
+        raise access_error(thing, exc) from None
 
 
 def is_camera_index(uri: str) -> bool:

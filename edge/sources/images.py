@@ -3,18 +3,55 @@
 from __future__ import annotations
 
 import logging
+import os
 import time
+from collections import Counter
 from pathlib import Path
 
 import cv2
 import numpy as np
 
 from edge.errors import EdgeError, access_error, checked
+from edge.sources import check_readable, quiet_opencv
 from edge.types import Frame
 
 log = logging.getLogger(__name__)
 
 IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".bmp", ".webp", ".tif", ".tiff", ".pgm", ".ppm"}
+NOT_AN_IMAGE = "unreadable or not an image"
+# The size checks cv2.imread makes before decoding (it raises cv2.error naming the one that failed): what the
+# limit counts, the environment variable that sets it, and OpenCV's default.
+OPENCV_SIZE_LIMITS = {
+    "CV_IO_MAX_IMAGE_PIXELS": ("pixels", "OPENCV_IO_MAX_IMAGE_PIXELS", 1 << 30),
+    "CV_IO_MAX_IMAGE_WIDTH": ("px wide", "OPENCV_IO_MAX_IMAGE_WIDTH", 1 << 20),
+    "CV_IO_MAX_IMAGE_HEIGHT": ("px high", "OPENCV_IO_MAX_IMAGE_HEIGHT", 1 << 20),
+}
+
+
+def opencv_read_problem(exc: cv2.error) -> str:
+    """The problem of an image cv2.imread raised on: `too large (...)` for one over OpenCV's size limits (a
+    header claiming 60000x60000: OpenCV refuses before allocating), else OpenCV's own words."""
+    failed = str(getattr(exc, "err", "") or exc)
+    for check, (unit, variable, default) in OPENCV_SIZE_LIMITS.items():
+        if check in failed:
+            limit = os.environ.get(variable) or str(default)
+            return f"too large (over OpenCV's limit of {limit} {unit}, set by {variable})"
+    return f"{NOT_AN_IMAGE} (OpenCV: {' '.join(failed.split())})"
+
+
+def load_image(path: Path) -> np.ndarray:
+    """The BGR image of a file, or EdgeError `image <path>: <problem>`: cannot access (Permission denied), too
+    large, unreadable or not an image. OpenCV's own warnings are silenced: the error says it."""
+    thing = f"image {path}"
+    check_readable(path, thing)
+    try:
+        with quiet_opencv():
+            image = cv2.imread(str(path), cv2.IMREAD_COLOR)
+    except cv2.error as exc:
+        raise EdgeError(thing, opencv_read_problem(exc)) from None
+    if image is None:
+        raise EdgeError(thing, NOT_AN_IMAGE)
+    return image
 
 
 def read_image(path: Path) -> np.ndarray:
@@ -24,10 +61,18 @@ def read_image(path: Path) -> np.ndarray:
             raise EdgeError(f"image {path}", "a folder, not an image file (`python -m edge --source FOLDER` runs "
                                              "every image in a folder)")
         raise EdgeError(f"image {path}", "file not found")
-    image = cv2.imread(str(path), cv2.IMREAD_COLOR)
-    if image is None:
-        raise EdgeError(f"image {path}", "unreadable or not an image")
-    return image
+    return load_image(path)
+
+
+def none_readable(count: int, problems: Counter[str]) -> str:
+    """The problem of a folder none of whose `count` image files could be read, saying why unless they were
+    all just not images: `none of its 2 image file(s) is readable: cannot access (Permission denied)`."""
+    text = f"none of its {count} image file(s) is readable"
+    if set(problems) <= {NOT_AN_IMAGE}:
+        return text
+    if len(problems) == 1:
+        return f"{text}: {next(iter(problems))}"
+    return f"{text}: " + "; ".join(f"{times} {problem}" for problem, times in problems.most_common())
 
 
 class ImageSource:
@@ -65,13 +110,16 @@ class FolderSource:
             raise EdgeError(f"source {folder}", "folder has no image files")
         self._position = 0
         self._index = 0
+        self._problems: Counter[str] = Counter()  # why files were skipped since the last image read
         self._pending = self._next_image()
         if self._pending is None:
-            raise EdgeError(f"source {folder}", f"none of its {len(self._files)} image file(s) is readable")
+            raise EdgeError(f"source {folder}", none_readable(len(self._files), self._problems))
 
     def _next_image(self) -> tuple[Path, np.ndarray] | None:
         """The next readable file and its image (wrapping around when looping), None at the end or after a whole
-        pass without one."""
+        pass without one. A file that cannot be read (no access, too large, not an image, gone) is skipped with a
+        warning saying why."""
+        self._problems.clear()
         for _ in range(len(self._files)):
             if self._position >= len(self._files):
                 if not self.loop:
@@ -79,11 +127,13 @@ class FolderSource:
                 self._position = 0
             path = self._files[self._position]
             self._position += 1
-            image = cv2.imread(str(path), cv2.IMREAD_COLOR)
-            if image is None:
-                log.warning("skipping unreadable image %s", path)
-                continue
-            return path, image
+            try:
+                if not checked(f"image {path}", path.is_file):  # gone since listed, or a folder named x.jpg
+                    raise EdgeError(f"image {path}", "not a file")
+                return path, load_image(path)
+            except EdgeError as error:
+                log.warning("skipping image %s: %s", path, error.problem)
+                self._problems[error.problem] += 1
         return None
 
     def read(self) -> Frame | None:

@@ -8,13 +8,12 @@ import re
 import sys
 import time
 import urllib.parse
-from contextlib import contextmanager
-from collections.abc import Iterator
+from pathlib import Path
 
 import cv2
 
 from edge.errors import EdgeError, SourceUnavailable
-from edge.sources import LIVE_KINDS
+from edge.sources import LIVE_KINDS, check_readable, quiet_opencv
 from edge.timebase import ClipClock
 from edge.types import Frame
 
@@ -27,17 +26,6 @@ HIDDEN = "***"
 SECRET_WORDS = ("password", "passwd", "pwd", "passcode", "loginpas", "token", "secret", "apikey", "credential")
 SECRET_PARTS = ("pw", "pass", "key", "auth", "sig", "signature", "session", "sid")
 END_SLACK_FRAMES = 2  # a container's frame count may be an estimate off by a frame or two
-
-
-@contextmanager
-def quiet_opencv() -> Iterator[None]:
-    """OpenCV backends print multi-line warnings on failed opens; we report our own one-line errors."""
-    previous = cv2.utils.logging.getLogLevel()
-    cv2.utils.logging.setLogLevel(cv2.utils.logging.LOG_LEVEL_SILENT)
-    try:
-        yield
-    finally:
-        cv2.utils.logging.setLogLevel(previous)
 
 
 def is_secret_key(key: str) -> bool:
@@ -112,6 +100,8 @@ class CaptureSource:
         self.name = f"{kind}:{shown_uri(uri)}"
         self._target = camera_target(uri) if kind == "camera" else str(uri)
         self._index = 0
+        if kind == "video":  # else OpenCV's "cannot open or decode" hides a file this user may not read
+            check_readable(Path(self._target), f"source {shown_uri(uri)}")
         backend = cv2.CAP_V4L2 if kind == "camera" and sys.platform.startswith("linux") else cv2.CAP_ANY
         with quiet_opencv():
             if kind == "stream":

@@ -66,6 +66,35 @@ def test_the_output_is_checked_when_the_sink_is_made(tmp_path):
         path.unlink()
 
 
+def test_the_output_file_itself_is_checked_not_only_its_folder(tmp_path):
+    """The writer opens the file at the first frame: a link into a folder that does not exist, or a FIFO, is
+    refused when the sink is made. The check writes nothing: a link is followed and kept, no file is left where
+    none was, and an existing recording is untouched until the first frame."""
+    import os
+
+    links = tmp_path / "links"
+    links.mkdir()
+    missing = tmp_path / "missing" / "x.mp4"
+    (links / "dangling.mp4").symlink_to(missing)
+    with pytest.raises(EdgeError, match=re.escape(f"cannot write (No such file or directory: a link to {missing})")):
+        VideoSink(links / "dangling.mp4")
+    os.mkfifo(tmp_path / "pipe.mp4")
+    with pytest.raises(EdgeError, match="not a regular file"):
+        VideoSink(tmp_path / "pipe.mp4")
+    (tmp_path / "made").mkdir()
+    (links / "to-made.mp4").symlink_to(tmp_path / "made" / "v.mp4")
+    (tmp_path / "old.mp4").write_bytes(b"an earlier recording")
+    untouched = [lambda: list((tmp_path / "made").iterdir()) == [],
+                 lambda: (tmp_path / "old.mp4").read_bytes() == b"an earlier recording"]
+    for path, unchanged in zip((links / "to-made.mp4", tmp_path / "old.mp4"), untouched):
+        sink = VideoSink(path, fps=10.0)
+        assert unchanged()
+        sink.write(plain_result(FIRST_SIZE, 0))
+        sink.close()
+        assert frames_in(path) == (1, FIRST_SIZE)
+    assert (links / "to-made.mp4").is_symlink() and (tmp_path / "made" / "v.mp4").is_file()
+
+
 def test_letterbox_keeps_the_aspect_ratio_on_black_bars():
     from edge.sinks.video import letterbox
 
@@ -181,9 +210,76 @@ def test_slots_due_counts_the_first_frame_and_tolerates_float_time():
     from edge.sinks.video import slots_due
 
     assert slots_due(0.0, LIVE_FPS) == 1
-    assert slots_due(0.099, LIVE_FPS) == 1 and slots_due(0.1, LIVE_FPS) == 2
+    assert slots_due(0.098, LIVE_FPS) == 1 and slots_due(0.1, LIVE_FPS) == 2
     assert slots_due(0.3 - 0.2, LIVE_FPS) == 2  # 0.09999999999999998 s: float arithmetic, still slot 1
+    assert slots_due(0.0995, LIVE_FPS) == 2  # within SLOT_SLACK_S (1 ms) of slot 1: in it
     assert slots_due(-5.0, LIVE_FPS) <= 0  # the clock went back: VideoSink cuts there
+
+
+EPOCH_NOW = 1.8e9  # seconds since 1970 in 2027: float stamps there are 2.4e-7 s apart
+PACED_FPS = 30.0
+PACED_FRAMES = 90
+
+
+def paced_run(path, stamps: list[float]) -> VideoSink:
+    sink = VideoSink(path, fps=PACED_FPS, real_time=True)
+    for index, stamp in enumerate(stamps):
+        sink.write(timed_result(FIRST_SIZE, index, stamp, GREY))
+    sink.close()
+    return sink
+
+
+def test_exactly_timed_frames_are_neither_repeated_nor_dropped(tmp_path):
+    """A looping demo or a file behind a stream URL stamps frame k at start + k / fps (edge.timebase.ClipClock):
+    with today's epoch seconds, float rounding puts some of them a few 1e-7 s before their slot. Every one is
+    written once: no repeats, no drops."""
+    from edge.timebase import ClipClock
+
+    clock = ClipClock(PACED_FPS)
+    for name, stamps in [("clock", [clock.stamp(k) for k in range(PACED_FRAMES)]),
+                         ("epoch", [EPOCH_NOW + k / PACED_FPS for k in range(PACED_FRAMES)])]:
+        sink = paced_run(tmp_path / f"{name}.mp4", stamps)
+        assert (sink.frames, sink.repeated, sink.dropped, sink.cuts) == (PACED_FRAMES, 0, 0, 0), name
+        assert frames_in(tmp_path / f"{name}.mp4")[0] == PACED_FRAMES
+
+
+EARLY_S = 0.005  # well over SLOT_SLACK_S: a frame this early is in the slot before its own
+
+
+def test_late_and_early_frames_are_still_repeated_and_dropped(tmp_path):
+    """The slack absorbs float rounding only: a missed slot is still filled by a repeat, a second frame in one
+    slot still dropped, a frame 5 ms early for its slot still lands in the one before (dropped, its own slot
+    repeated)."""
+    stamps = [EPOCH_NOW + k / PACED_FPS for k in range(30) if k != 10]  # slot 10 missed: 1 repeat
+    stamps.append(EPOCH_NOW + 20.5 / PACED_FPS)  # a second frame in slot 20: dropped
+    stamps[stamps.index(EPOCH_NOW + 25 / PACED_FPS)] -= EARLY_S  # in slot 24, already filled: 1 drop, 1 repeat
+    sink = paced_run(tmp_path / "uneven.mp4", sorted(stamps))
+    assert (sink.frames, sink.repeated, sink.dropped, sink.cuts) == (30, 2, 2, 0)
+
+
+ODD_SIZE = (301, 201)  # width, height
+WHITE = 255
+
+
+def test_odd_sized_frames_are_padded_not_cropped(tmp_path):
+    """The codec takes even sides only (OpenCV's writer crops to 300x200): the video is 302x202, the picture whole
+    with a black column at the right and a black row at the bottom; letterboxed frames of another size too."""
+    path = tmp_path / "odd.mp4"
+    sink = VideoSink(path, fps=10.0)
+    width, height = ODD_SIZE
+    picture = np.full((height, width, 3), WHITE, np.uint8)
+    for index in range(3):
+        sink.write(FrameResult(Frame(picture, timestamp=float(index), index=index, source="test")))
+    sink.write(plain_result(FIRST_SIZE, 3))  # another size: letterboxed into 301x201, then padded
+    sink.close()
+    assert frames_in(path) == (4, (width + 1, height + 1))
+    cap = cv2.VideoCapture(str(path))
+    ok, first = cap.read()
+    cap.release()
+    assert ok
+    assert first[:height, :width].mean() > WHITE - 8  # mp4v is lossy
+    assert first[:height, width - 1].mean() > WHITE - 12 and first[height - 1, :width].mean() > WHITE - 12  # kept
+    assert first[:, width:].mean() < 12 and first[height:, :].mean() < 12  # the padding is black
 
 
 def test_pacing_survives_the_clock_stepping_back(tmp_path):
