@@ -6,6 +6,7 @@ first answers. CLOCK_BOOTTIME never steps and, unlike CLOCK_MONOTONIC, also coun
 
 from __future__ import annotations
 
+import threading
 import time
 
 BOOT_CLOCK = getattr(time, "CLOCK_BOOTTIME", time.CLOCK_MONOTONIC)  # BOOTTIME is Linux-only
@@ -57,8 +58,13 @@ class ClipClock:
         """The frame a real-time player shows at this moment."""
         return int((boot_seconds() - self._started_boot) * self.fps)
 
-    def wait_for(self, position: int) -> None:
-        """Sleep until frame `position` is due (at most one frame's time when called once per frame)."""
+    def wait_for(self, position: int, cancel: threading.Event | None = None) -> None:
+        """Sleep until frame `position` is due (at most one frame's time when called once per frame), or until
+        `cancel` is set: at a time-lapse rate a frame's time is long, and a stop must not wait for it."""
         early = self._started_boot + position / self.fps - boot_seconds()
-        if early > 0:
+        if early <= 0:
+            return
+        if cancel is None:
             time.sleep(early)
+        else:
+            cancel.wait(early)

@@ -90,12 +90,12 @@ def resolve_kind(cfg: SourceConfig) -> tuple[str, str]:
     return "video", uri
 
 
-def _open_once(kind: str, uri: str, cfg: SourceConfig) -> FrameSource:
+def _open_once(kind: str, uri: str, cfg: SourceConfig, cancel: threading.Event | None = None) -> FrameSource:
     if kind == "demo":
         from edge.sources.demo import DemoSource
 
         return DemoSource(cfg.demo_frames, size=(cfg.width, cfg.height), faces=cfg.demo_faces, loop=cfg.loop,
-                          fps=cfg.fps)
+                          fps=cfg.fps, cancel=cancel)
     if kind == "picamera2":
         from edge.sources.picam import PiCamera2Source
 
@@ -121,7 +121,7 @@ def open_source(cfg: SourceConfig, cancel: threading.Event | None = None,
     `opened`: this source already opened by a probe (open_source of the same config with reconnect off), used as
     the first connection instead of opening the device a second time (a camera slow to release fails that)."""
     kind, uri = resolve_kind(cfg)
-    first = opened if opened is not None else _open_once(kind, uri, cfg)
+    first = opened if opened is not None else _open_once(kind, uri, cfg, cancel)
     if kind in LIVE_KINDS and cfg.reconnect:
         from edge.sources.reconnect import ReconnectingSource
 

@@ -7,6 +7,8 @@ camera, waiting for each frame's moment and, on a machine slower than the clip, 
 
 from __future__ import annotations
 
+import threading
+
 from edge.config import SourceConfig
 from edge.demo import DEFAULT_SIZE, make_demo_frames
 from edge.timebase import ClipClock
@@ -19,9 +21,10 @@ class DemoSource:
     name = "demo"
 
     def __init__(self, frames: int = 300, size: tuple[int, int] = DEFAULT_SIZE, faces: int = 1, loop: bool = False,
-                 fps: float = DEMO_FPS) -> None:
+                 fps: float = DEMO_FPS, cancel: threading.Event | None = None) -> None:
+        """`cancel`: the run's stop event; a looping demo's wait for its next frame ends when it is set."""
         self._clip = make_demo_frames(frames, size=size, faces=faces)
-        self.loop, self.fps = loop, fps
+        self.loop, self.fps, self._cancel = loop, fps, cancel
         self._clock: ClipClock | None = None  # started by the first read, not by the clip's generation
         self._index = 0  # frames delivered
         self._position = 0  # where in the clip (counting loops) the next frame comes from
@@ -38,7 +41,9 @@ class DemoSource:
             self._clock = ClipClock(self.fps)
         if self.loop:  # real time: wait for the next frame, or skip to the one due now
             self._position = max(self._position, self._clock.position_now())
-            self._clock.wait_for(self._position)
+            self._clock.wait_for(self._position, self._cancel)
+            if self._cancel is not None and self._cancel.is_set():
+                return None
         image = self._clip[self._position % len(self._clip)]
         frame = Frame(image=image, timestamp=self._clock.stamp(self._position), index=self._index, source=self.name)
         self._index += 1

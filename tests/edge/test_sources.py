@@ -402,3 +402,14 @@ def test_a_folder_given_as_one_image_is_named_a_folder_not_missing(tmp_path):
     assert caught.value.thing == f"image {tmp_path}"
     with pytest.raises(EdgeError, match="file not found"):
         read_image(tmp_path / "missing.jpg")
+
+
+def test_a_stop_ends_a_looping_demos_wait_for_its_next_frame():
+    """At a time-lapse rate (a frame every 20 s) a stop request must not wait out the frame's time."""
+    cancel = threading.Event()
+    source = open_source(SourceConfig(uri="demo", loop=True, fps=0.05, demo_frames=3, width=160, height=120), cancel)
+    assert source.read() is not None  # frame 0 is due at once
+    threading.Timer(0.2, cancel.set).start()
+    started = time.monotonic()
+    assert source.read() is None
+    assert time.monotonic() - started < 5.0
