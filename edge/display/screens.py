@@ -15,6 +15,9 @@ from edge.display.config import DisplayConfig
 from edge.display.framebuffer import Framebuffer, FramebufferError, read_geometry
 
 WINDOW_TITLE = "emotion-edge display"
+OVERLAY_WINDOW_TITLE = "edge - emotions"
+INITIAL_MAX_SIZE = (1280, 720)  # width, height the overlay window first opens at, at most; the user may resize it
+QUIT_KEYS = (ord("q"), ord("Q"), 27)
 WAIT_KEY_MS = 1
 
 
@@ -118,6 +121,65 @@ class WindowScreen(Screen):
             self._open = False
 
 
+class ViewerClosed(Exception):
+    """The person watching the overlay window ended it (a quit key, or the window closed): the reason, one line."""
+
+
+class OverlayWindowScreen(WindowScreen):
+    """The overlay window of `python -m edge --window` (edge.sinks.window.WindowSink): resizable with its aspect kept,
+    first shown at most INITIAL_MAX_SIZE (a 1080p camera frame at its own size would run off a laptop's or a Pi
+    display's screen); q or Esc, or closing it, ends the run (ViewerClosed)."""
+
+    name = "window"
+
+    def open(self) -> None:
+        import cv2
+
+        from edge.display.x11 import X11Unavailable, screen_size
+
+        try:
+            screen_size()  # proves the X server is there before Qt (which aborts if it is not) connects
+        except X11Unavailable as exc:
+            raise DisplayLost(str(exc)) from None
+        try:
+            cv2.namedWindow(OVERLAY_WINDOW_TITLE, cv2.WINDOW_NORMAL | cv2.WINDOW_KEEPRATIO)
+        except cv2.error as exc:
+            raise DisplayLost(f"cannot open a window: {str(exc).strip().splitlines()[-1]}") from None
+        self._open = True
+        self._sized = False
+        return None
+
+    def show(self, image_bgr: np.ndarray) -> None:
+        import cv2
+
+        try:
+            if not self._sized:
+                height, width = image_bgr.shape[:2]
+                scale = min(1.0, INITIAL_MAX_SIZE[0] / width, INITIAL_MAX_SIZE[1] / height)
+                cv2.resizeWindow(OVERLAY_WINDOW_TITLE, max(1, round(width * scale)), max(1, round(height * scale)))
+                self._sized = True
+            cv2.imshow(OVERLAY_WINDOW_TITLE, image_bgr)
+            key = cv2.waitKey(WAIT_KEY_MS) & 0xFF
+            visible = cv2.getWindowProperty(OVERLAY_WINDOW_TITLE, cv2.WND_PROP_VISIBLE)
+        except cv2.error as exc:
+            raise DisplayLost(f"window error: {str(exc).strip().splitlines()[-1]}") from None
+        if visible < 1:
+            raise ViewerClosed("window closed")
+        if key in QUIT_KEYS:
+            raise ViewerClosed("quit key pressed")
+
+    def close(self) -> None:
+        if self._open:
+            import cv2
+
+            try:
+                cv2.destroyWindow(OVERLAY_WINDOW_TITLE)
+                cv2.waitKey(WAIT_KEY_MS)
+            except cv2.error:
+                pass
+            self._open = False
+
+
 class FramebufferScreen(Screen):
     """Full screen on the Linux framebuffer (/dev/fb0), no window system needed."""
 
@@ -152,7 +214,10 @@ class FramebufferScreen(Screen):
 SCREENS = {"fullscreen": FullscreenScreen, "window": WindowScreen, "framebuffer": FramebufferScreen}
 
 
-def make_screen(cfg: DisplayConfig) -> Screen:
+def make_screen(cfg: DisplayConfig, viewer: bool = False) -> Screen:
+    """The screen of `cfg.mode`; `viewer`: the overlay window of a run (OverlayWindowScreen), not a display."""
+    if viewer:
+        return OverlayWindowScreen(cfg)
     if cfg.mode not in SCREENS:
         raise ValueError(f"display mode {cfg.mode!r} has no screen")
     return SCREENS[cfg.mode](cfg)

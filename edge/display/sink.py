@@ -46,8 +46,10 @@ def check_config(cfg: DisplayConfig) -> None:
 class DisplaySink(BaseSink):
     shows_live = True
 
-    def __init__(self, cfg: DisplayConfig) -> None:
+    def __init__(self, cfg: DisplayConfig, viewer: bool = False) -> None:
+        """`viewer`: the worker shows a run's overlay window (edge.sinks.window), which its watcher may end."""
         self.cfg = cfg
+        self.viewer = viewer
         self._context = multiprocessing.get_context("spawn")  # no fork of a process with model threads
         self._process = None
         self._conn = None
@@ -72,7 +74,8 @@ class DisplaySink(BaseSink):
         from edge.display.worker import worker_main
 
         parent, child = self._context.Pipe(duplex=True)
-        process = self._context.Process(target=worker_main, args=(child, self.cfg.model_dump(mode="json")),
+        settings = self.cfg.model_dump(mode="json")
+        process = self._context.Process(target=worker_main, args=(child, settings, self.viewer),
                                         name="edge-display", daemon=True)
         process.start()
         child.close()
@@ -121,6 +124,10 @@ class DisplaySink(BaseSink):
         else:
             log.debug("display still unavailable: %s", reason)
 
+    def _closed(self, reason: str) -> None:
+        """The watcher ended the window (viewer workers only): here, like a lost display."""
+        self._lose(reason)
+
     def _drain(self) -> None:
         """Handle the worker's messages; a dead worker or a loss report switches to headless."""
         try:
@@ -133,6 +140,8 @@ class DisplaySink(BaseSink):
                     if self.lost_reason is not None:
                         log.info("display back: %s %s", self.screen_name, size)
                         self.lost_reason = None
+                    elif self.viewer:
+                        log.info("window open")
                     else:
                         log.info("display: %s %s", self.screen_name, size)
                 elif kind == "shown":
@@ -140,6 +149,8 @@ class DisplaySink(BaseSink):
                     self._busy_since = None
                 elif kind == "lost":
                     self._lose(rest[0])
+                elif kind == "closed":
+                    self._closed(rest[0])
         except (EOFError, OSError):
             self._lose(self._exit_reason())
 

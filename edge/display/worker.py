@@ -2,7 +2,8 @@
 
 A separate process because a window toolkit may end its process when the display goes away (Qt exits when the
 X connection breaks); the pipeline and its event logging live on in the parent (edge.display.sink).
-Protocol on the pipe, child -> parent: ("ready", (w, h) | None, name), ("shown",), ("lost", reason);
+Protocol on the pipe, child -> parent: ("ready", (w, h) | None, name), ("shown",), ("lost", reason), and for the
+overlay window of a run (`viewer`) ("closed", reason) when the person watching ends it;
 parent -> child: a FrameResult per frame (only after the previous one was shown), None to finish.
 """
 
@@ -21,16 +22,16 @@ def _send(conn: Connection, message: tuple) -> None:
         pass  # the parent is gone
 
 
-def worker_main(conn: Connection, cfg_data: dict) -> None:
+def worker_main(conn: Connection, cfg_data: dict, viewer: bool = False) -> None:
     # Stops come from the parent (None on the pipe, or its exit closing the pipe); Ctrl+C and systemd's SIGTERM to
     # the whole process group must not take the display down before the pipeline has flushed its logs.
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     signal.signal(signal.SIGTERM, signal.SIG_IGN)
     from edge.display.compose import compose
-    from edge.display.screens import DisplayLost, make_screen
+    from edge.display.screens import DisplayLost, ViewerClosed, make_screen
 
     cfg = DisplayConfig.model_validate(cfg_data)
-    screen = make_screen(cfg)
+    screen = make_screen(cfg, viewer)
     try:
         size = screen.open()
         _send(conn, ("ready", size, screen.name))
@@ -42,6 +43,8 @@ def worker_main(conn: Connection, cfg_data: dict) -> None:
             conn.send(("shown",))
     except DisplayLost as exc:
         _send(conn, ("lost", str(exc)))
+    except ViewerClosed as exc:
+        _send(conn, ("closed", str(exc)))
     except (EOFError, OSError):
         pass  # the parent is gone or closed the pipe
     except Exception as exc:  # noqa: BLE001 - whatever breaks the display is reported, never raised into logging

@@ -1,8 +1,9 @@
-"""On-screen overlay window (cv2.imshow); q or Esc ends the run.
+"""On-screen overlay window of a run; q, Esc or closing it ends the run.
 
 OpenCV's window is Qt with only the xcb (X11) platform plugin: on a display it cannot reach, Qt aborts the
-whole process (SIGABRT) before any cv2.error can be caught. `window_unavailable_reason` therefore opens and
-closes a test window in a child process first; the run opens its own window only when that worked.
+whole process (SIGABRT) before any cv2.error can be caught, and on a display that goes away later it ends the
+process (exit 1). `window_unavailable_reason` therefore opens and closes a test window in a child process first,
+and the window itself is drawn by a worker process (WindowSink, built on edge.display.sink.DisplaySink).
 """
 
 from __future__ import annotations
@@ -14,17 +15,13 @@ import subprocess
 import sys
 from collections.abc import Callable
 
-import cv2
-
-from edge.sinks.base import BaseSink
-from edge.sinks.overlay import draw_overlay
+from edge.display.config import DisplayConfig
+from edge.display.screens import INITIAL_MAX_SIZE, QUIT_KEYS  # noqa: F401 - re-exported
+from edge.display.sink import START_TIMEOUT_S, DisplaySink
 from edge.types import FrameResult
 
 log = logging.getLogger(__name__)
 
-QUIT_KEYS = (ord("q"), ord("Q"), 27)
-WINDOW_TITLE = "edge - emotions"
-INITIAL_MAX_SIZE = (1280, 720)  # width, height the window first opens at, at most; the user may resize it
 
 
 NO_DISPLAY = "no display found ($DISPLAY / $WAYLAND_DISPLAY unset)"
@@ -59,50 +56,53 @@ def window_unavailable_reason(timeout_s: float = PROBE_TIMEOUT_S) -> str | None:
     return None if probe.returncode == 0 else _probe_failure(display, probe)
 
 
-class WindowSink(BaseSink):
+class WindowSink(DisplaySink):
+    """The overlay window of a run, drawn by a worker process (edge.display.worker).
+
+    In its own process because Qt ends the process whose X connection breaks (an `ssh -X` session dropped, the X
+    server gone): the run then goes on headless (`on_failure` is called once), its event log, store and --video
+    intact. The first frame waits for the window to open; later frames go to the window when it has shown the
+    previous one, and are skipped while it is still drawing, so the window never slows the pipeline down.
+    q, Esc or closing the window ends the run."""
+
     shows_live = True
 
-    def __init__(self, title: str = WINDOW_TITLE, on_failure: Callable[[], None] | None = None) -> None:
-        self.title = title
-        self._stop = False
-        self.failed = False
+    def __init__(self, on_failure: Callable[[], None] | None = None) -> None:
         self.on_failure = on_failure  # called once when the window fails and the run goes on headless
-        self._opened = False
+        self.failed = False
+        self._stop = False
+        super().__init__(DisplayConfig(mode="window", retry_s=0), viewer=True)
 
     def write(self, result: FrameResult) -> None:
-        if self.failed:
+        if self.failed or self._stop:
+            return
+        self._await_worker()
+        super().write(result)
+
+    def _await_worker(self) -> None:
+        """Wait while the worker starts (bounded: a window that does not open is a failed one)."""
+        if self._conn is None or self._ready:
             return
         try:
-            if not self._opened:
-                self._open(result.frame.image.shape[1], result.frame.image.shape[0])
-            cv2.imshow(self.title, draw_overlay(result.frame.image, result))
-            key = cv2.waitKey(1) & 0xFF
-            closed = cv2.getWindowProperty(self.title, cv2.WND_PROP_VISIBLE) < 1
-        except cv2.error as exc:
-            self.failed = True
-            log.warning("window unavailable (%s); continuing headless", str(exc).strip().splitlines()[-1])
-            if self.on_failure is not None:
-                self.on_failure()
-            return
-        if key in QUIT_KEYS or closed:
-            log.info("window closed" if closed else "quit key pressed")
-            self._stop = True
+            self._conn.poll(START_TIMEOUT_S)
+        except (EOFError, OSError):
+            pass  # a dead worker: write() finds out and goes headless
 
-    def _open(self, width: int, height: int) -> None:
-        """A resizable window (aspect kept), first shown at most INITIAL_MAX_SIZE: a 1080p camera frame shown at
-        its own size would run off a laptop's or a Pi display's screen."""
-        cv2.namedWindow(self.title, cv2.WINDOW_NORMAL | cv2.WINDOW_KEEPRATIO)
-        scale = min(1.0, INITIAL_MAX_SIZE[0] / width, INITIAL_MAX_SIZE[1] / height)
-        cv2.resizeWindow(self.title, max(1, round(width * scale)), max(1, round(height * scale)))
-        self._opened = True
+    def _lose(self, reason: str) -> None:
+        first = not self.failed
+        self.failed = True
+        super()._lose(reason)
+        if first and self.on_failure is not None:
+            self.on_failure()
+
+    def _closed(self, reason: str) -> None:
+        log.info(reason)
+        self._stop = True
+        self._stop_worker(polite=False)
 
     def should_stop(self) -> bool:
         return self._stop
 
-    def close(self) -> None:
-        if not self.failed:
-            try:
-                cv2.destroyWindow(self.title)
-                cv2.waitKey(1)
-            except cv2.error:
-                pass
+    def describe(self) -> str:
+        state = f", headless since: {self.lost_reason}" if self.lost_reason else ""
+        return f"window: {self.frames_shown} frames shown{state}"

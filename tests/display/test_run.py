@@ -93,3 +93,25 @@ def test_service_on_a_framebuffer_that_disappears(service_model, tmp_path):
     lost = [line for line in text.splitlines() if "display lost" in line]
     assert len(lost) == 1 and f"framebuffer {fb.device} write failed" in lost[0], lost
     assert "headless since" in text  # the end-of-run summary names the state of the display
+
+
+def test_the_overlay_window_outlives_its_x_server_and_leaves_a_playable_video(service_model, xvfb, tmp_path):
+    """`python -m edge --window on` when the X server goes (an `ssh -X` session dropped): Qt ends the process whose
+    X connection breaks, so the window lives in a worker; the run goes on headless and --video stays playable."""
+    import cv2
+
+    video = tmp_path / "run.mp4"
+    proc, log = start(service_model, tmp_path, "--window", "on", "--video", str(video), DISPLAY=xvfb.display)
+    try:
+        wait_for(lambda: label_pixels(xvfb.screenshot()) > MIN_LABEL_PIXELS or proc.poll() is not None,
+                 START_TIMEOUT_S, "the overlay window on the screen")
+        assert proc.poll() is None, (tmp_path / "stdout.log").read_text()[-3000:]
+        assert_goes_on_headless(proc, tmp_path, xvfb.kill)
+    finally:
+        stop(proc, log)
+    text = (tmp_path / "stdout.log").read_text()
+    assert proc.returncode == 0, text[-3000:]
+    assert "'WindowSink'" in text and "summary: frames=" in text
+    capture = cv2.VideoCapture(str(video))
+    assert capture.isOpened() and capture.read()[0], "the annotated video cannot be played"
+    capture.release()

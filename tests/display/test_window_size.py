@@ -1,7 +1,8 @@
-"""The overlay window on a real (virtual) X display: a camera frame larger than the screen opens scaled down.
+"""The overlay window on a real (virtual) X display: a camera frame larger than the screen opens scaled down, and
+q, Esc or closing the window ends the run.
 
-The window runs in a child process: Qt, once started in a process, aborts it when a later test points $DISPLAY
-at a display it cannot reach."""
+The window is drawn in a child process, as the run's worker does: Qt, once started in a process, aborts it when a
+later test points $DISPLAY at a display it cannot reach."""
 
 from __future__ import annotations
 
@@ -9,20 +10,25 @@ import json
 import subprocess
 import sys
 
-from edge.sinks.window import INITIAL_MAX_SIZE
+import numpy as np
+import pytest
+
+from edge.display.config import DisplayConfig
+from edge.display.screens import INITIAL_MAX_SIZE, QUIT_KEYS, OverlayWindowScreen, ViewerClosed
 from tests.service.conftest import REPO
 
 FULL_HD = (1920, 1080)
 SHOW_FULL_HD = f"""
 import json, cv2, numpy as np
-from edge.sinks.window import WindowSink
-from edge.types import Frame, FrameResult
-sink = WindowSink(title="size-test")
-sink.write(FrameResult(Frame(np.full(({FULL_HD[1]}, {FULL_HD[0]}, 3), 80, np.uint8), 0.0, 0, "test")))
+from edge.display.config import DisplayConfig
+from edge.display.screens import OVERLAY_WINDOW_TITLE, OverlayWindowScreen
+screen = OverlayWindowScreen(DisplayConfig(mode="window"))
+screen.open()
+screen.show(np.full(({FULL_HD[1]}, {FULL_HD[0]}, 3), 80, np.uint8))
 for _ in range(20):
     cv2.waitKey(10)
-print(json.dumps({{"failed": sink.failed, "rect": list(cv2.getWindowImageRect("size-test"))}}))
-sink.close()
+print(json.dumps({{"rect": list(cv2.getWindowImageRect(OVERLAY_WINDOW_TITLE))}}))
+screen.close()
 """
 
 
@@ -31,6 +37,29 @@ def test_a_full_hd_frame_opens_a_window_that_fits(on_xvfb):
     assert done.returncode == 0, done.stderr[-2000:]
     shown = json.loads(done.stdout.strip().splitlines()[-1])
     _, _, width, height = shown["rect"]
-    assert not shown["failed"]
     assert 0 < width <= INITIAL_MAX_SIZE[0] and 0 < height <= INITIAL_MAX_SIZE[1]
     assert abs(width / height - FULL_HD[0] / FULL_HD[1]) < 0.05  # aspect kept
+
+
+@pytest.mark.parametrize("key, visible, reason", [
+    (QUIT_KEYS[0], 1.0, "quit key pressed"), (27, 1.0, "quit key pressed"), (-1, 0.0, "window closed")],
+    ids=["q", "esc", "closed"])
+def test_a_quit_key_or_a_closed_window_ends_the_viewing(monkeypatch, key, visible, reason):
+    """Keys cannot be typed into Xvfb without extra tools: OpenCV's calls are replaced here, the screen's logic is
+    real (the worker turns ViewerClosed into the run's stop)."""
+    import cv2
+
+    import edge.display.x11
+
+    monkeypatch.setattr(edge.display.x11, "screen_size", lambda: (1280, 720))
+    for name, stand_in in {"namedWindow": lambda title, flags=0: None, "resizeWindow": lambda *args: None,
+                           "imshow": lambda title, image: None, "waitKey": lambda delay: key,
+                           "getWindowProperty": lambda title, prop: visible}.items():
+        monkeypatch.setattr(cv2, name, stand_in)
+    screen = OverlayWindowScreen(DisplayConfig(mode="window"))
+    screen.open()
+    with pytest.raises(ViewerClosed, match=reason):
+        screen.show(np.zeros((48, 64, 3), np.uint8))
+    monkeypatch.setattr(cv2, "waitKey", lambda delay: ord("x"))
+    monkeypatch.setattr(cv2, "getWindowProperty", lambda title, prop: 1.0)
+    screen.show(np.zeros((48, 64, 3), np.uint8))  # another key: goes on

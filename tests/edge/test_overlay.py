@@ -56,45 +56,6 @@ def test_panel_moves_left_when_box_touches_right_edge():
     assert x + width <= 500
 
 
-def test_window_sink_quits_on_q_and_survives_missing_display(monkeypatch):
-    import cv2
-
-    from edge.sinks import window
-
-    shown = []
-    monkeypatch.setattr(window.cv2, "imshow", lambda title, image: shown.append(image))
-    monkeypatch.setattr(window.cv2, "namedWindow", lambda title, flags=0: None)  # no display in this test
-    monkeypatch.setattr(window.cv2, "resizeWindow", lambda title, width, height: None)
-    keys = iter([-1, ord("x"), ord("q")])
-    monkeypatch.setattr(window.cv2, "waitKey", lambda delay: next(keys))
-    monkeypatch.setattr(window.cv2, "getWindowProperty", lambda title, prop: 1.0)
-    sink = window.WindowSink()
-    image = np.zeros((480, 640, 3), np.uint8)
-    result = make_result(image, Box(100, 100, 200, 200), [0.9] + [0.1 / 6] * 6)
-    for _ in range(2):
-        sink.write(result)
-        assert not sink.should_stop()
-    sink.write(result)
-    assert sink.should_stop()
-    assert (shown[0] == np.array(LABEL_COLOURS["angry"], np.uint8)).all(axis=2).any()  # the overlay is what is shown
-
-    def broken(title, image):
-        raise cv2.error("Can't initialize GTK backend")
-
-    closed = window.WindowSink()
-    monkeypatch.setattr(window.cv2, "waitKey", lambda delay: -1)
-    monkeypatch.setattr(window.cv2, "getWindowProperty", lambda title, prop: 0.0)  # user closed the window
-    closed.write(result)
-    assert closed.should_stop()
-
-    monkeypatch.setattr(window.cv2, "imshow", broken)
-    monkeypatch.setattr(window.cv2, "namedWindow", lambda title, flags=0: broken(title, None))
-    headless = window.WindowSink()
-    headless.write(result)
-    headless.write(result)  # no exception: the run continues headless
-    assert headless.failed and not headless.should_stop()
-
-
 def test_crops_written_only_by_the_crop_sink(tmp_path):
     from edge.sinks.crops import CropSink
 
