@@ -42,21 +42,67 @@ display_install() {
   esac
 }
 
+display_note() {
+  # display_note FILE LINE: add LINE to FILE (the install's marker) unless it is there
+  grep -qxF "$2" "$1" 2>/dev/null || echo "$2" >> "$1"
+}
+
 display_activate_desktop() {
-  # display_activate_desktop SYSTEM_UNIT USER: the desktop session runs the display; the system unit steps aside
-  local unit=$1 user=$2
+  # display_activate_desktop SYSTEM_UNIT USER MARKER: the desktop session runs the display; the system unit steps
+  # aside. What it turns on outside the install (auto-login, linger) is noted in MARKER: uninstall.sh leaves it
+  # on (the user may want it) and says how to turn it off.
+  local unit=$1 user=$2 marker=$3
   systemctl daemon-reload
   systemctl disable --now "$unit" 2>/dev/null || true
   if command -v raspi-config >/dev/null; then
     echo "install: desktop auto-login (raspi-config nonint do_boot_behaviour B4)"
     raspi-config nonint do_boot_behaviour B4
+    display_note "$marker" desktop-autologin
   else
     echo "install: no raspi-config: turn on desktop auto-login yourself (docs/DISPLAY.md)"
   fi
   if [ -n "$user" ] && [ "$user" != root ]; then
     echo "install: loginctl enable-linger $user (the user's systemd starts at boot)"
     loginctl enable-linger "$user"
+    display_note "$marker" "linger-user $user"
   fi
   echo "install: done; the display starts with the desktop session: sudo reboot," \
     "then follow it with: journalctl --user -u emotion-edge-display -f (as ${user:-the desktop user})"
+}
+
+display_stop_user_units() {
+  # display_stop_user_units: stop the display user unit in every running user manager (uninstall.sh, before the
+  # files and the venv go: a running display holds the camera). A manager without the unit is not an error.
+  local users user
+  command -v loginctl >/dev/null || return 0
+  users=$(loginctl list-users --no-legend 2>/dev/null | awk '{print $2}' || true)  # columns: UID USER [...]
+  [ -n "$users" ] || return 0
+  echo "uninstall: stopping the user unit $DISPLAY_UNIT of: ${users//$'\n'/ }"
+  for user in $users; do
+    # -M USER@: that user's manager (systemd 248 and later; Debian 12 has 252)
+    systemctl --user -M "$user@" stop "$DISPLAY_UNIT" 2>/dev/null || true
+  done
+}
+
+display_left_on() {
+  # display_left_on NOTES: what install --display desktop turned on outside its files, one line each with how to
+  # turn it off; nothing is reverted (auto-login and the user's systemd may be wanted for other things). NOTES:
+  # the marker's "desktop-autologin" and "linger-user USER" lines, or "unknown" (an install older than the marker).
+  local line user
+  while IFS= read -r line; do
+    case $line in
+      desktop-autologin)
+        echo "uninstall: desktop auto-login (raspi-config B4) left on; turn it off with:" \
+          "sudo raspi-config nonint do_boot_behaviour B1" ;;
+      "linger-user "*)
+        user=${line#linger-user }
+        echo "uninstall: linger for $user (their systemd starts at boot) left on; turn it off with:" \
+          "sudo loginctl disable-linger $user" ;;
+      unknown)
+        echo "uninstall: desktop auto-login (raspi-config B4), if the install turned it on, left on; turn it off" \
+          "with: sudo raspi-config nonint do_boot_behaviour B1"
+        echo "uninstall: linger for the desktop user, if the install turned it on, left on; turn it off with:" \
+          "sudo loginctl disable-linger USER" ;;
+    esac
+  done <<< "$1"
 }

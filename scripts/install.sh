@@ -6,14 +6,15 @@
 #                                [--pi yes|no|auto] [--python PYTHON] [--display none|desktop|framebuffer]
 #
 #   --root DIR       install into DIR as if it were / (DESTDIR style; tests, image building, emulation)
-#   --prefix DIR     application folder (default /opt/emotion-edge; the unit and config are rewritten to match)
+#   --prefix DIR     application folder (default /opt/emotion-edge; the unit and config are rewritten to match):
+#                    new, empty or an earlier install (marker .emotion-edge-install), never a folder of other files
 #   --no-systemctl   do not reload, enable or restart the unit (implied by --root)
 #   --no-apt         do not install Debian packages
 #   --no-pip         create the venv but install no PyPI packages (offline tests)
 #   --pi yes|no      force Raspberry Pi handling (python3-picamera2, numpy<2, source picamera2); default: detect
 #   --display MODE   emotion display (docs/DISPLAY.md): desktop = full screen in the auto-login desktop session
 #                    (user unit; --display-user USER gets linger), framebuffer = /dev/fb0 on Lite; default none
-# Layout: PREFIX/{edge,models,docs,venv}, /etc/emotion-edge/config.yaml (+ config.yaml.default),
+# Layout: PREFIX/{edge,models,docs,venv,.emotion-edge-install}, /etc/emotion-edge/config.yaml (+ .default),
 # /etc/systemd/system/emotion-edge.service, /usr/local/bin/emotion-edge; data in /var/lib/emotion-edge.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -24,6 +25,10 @@ source scripts/_service.sh
 
 DEFAULT_PREFIX=/opt/emotion-edge
 UNIT=emotion-edge.service
+# The marker in PREFIX says the folder is an emotion-edge install. It lists the entries below (uninstall.sh removes
+# exactly those, then the folder if it is empty) and what the install turned on outside them (display_activate_desktop).
+MARKER=.emotion-edge-install
+APP_ENTRIES=(edge models docs venv requirements-edge.txt pip-constraints.txt)
 ROOT=/ PREFIX=$DEFAULT_PREFIX SYSTEMCTL=1 APT=1 PIP=1 PI=auto PYTHON=${PYTHON:-python3}
 DISPLAY_MODE=none DISPLAY_USER=${SUDO_USER:-}
 # libegl1 libgles2: mediapipe's libmediapipe.so links libEGL.so.1 and libGLESv2.so.2 (not in a minimal Debian /
@@ -33,7 +38,7 @@ PI_APT_PACKAGES=(python3-picamera2)
 PI_PIP_CONSTRAINTS="numpy<2"  # Debian's picamera2 stack (simplejpeg, libcamera) is built against numpy 1.x
 # The CPU-dependent constraints (mediapipe<1 numpy<2 on arm64 without LSE atomics) come from scripts/_venv.sh.
 
-die() { echo "error: $1" >&2; exit 2; }
+die() { echo "error: $*" >&2; exit 2; }
 while [ $# -gt 0 ]; do
   case $1 in
     --root) ROOT=${2:?}; shift 2 ;;
@@ -45,7 +50,7 @@ while [ $# -gt 0 ]; do
     --python) PYTHON=${2:?}; shift 2 ;;
     --display) DISPLAY_MODE=${2:?}; shift 2 ;;
     --display-user) DISPLAY_USER=${2:?}; shift 2 ;;
-    -h|--help) sed -n '2,17p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+    -h|--help) sed -n '2,18p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
     *) die "argument $1: unknown (see --help)" ;;
   esac
 done
@@ -76,6 +81,28 @@ VENV=$APP/venv
 ETC=$R/etc/emotion-edge
 step() { echo "install: $*"; }
 
+# Never into a folder of other files: uninstall.sh would then have to tell ours from theirs
+if [ -e "$APP" ] && [ ! -d "$APP" ]; then
+  die "--prefix $PREFIX: exists and is not a folder"
+elif [ -d "$APP" ] && [ ! -f "$APP/$MARKER" ] && ! { [ -d "$APP/edge" ] && [ -d "$APP/venv" ]; } \
+    && [ -n "$(ls -A "$APP")" ]; then
+  die "--prefix $PREFIX: not empty and not an emotion-edge install (no $MARKER, no edge/ and venv/);" \
+    "use a new or empty folder, e.g. ${PREFIX%/}/emotion-edge"
+fi
+
+write_marker() {
+  # write_marker: (re)write $APP/$MARKER, keeping the lines of what an earlier install turned on (linger, auto-login)
+  local kept
+  kept=$(grep -E '^(linger-user|desktop-autologin)( |$)' "$APP/$MARKER" 2>/dev/null || true)
+  {
+    echo "# emotion-edge install (scripts/install.sh). scripts/uninstall.sh removes these entries, then this folder"
+    echo "# if it is empty; what the install turned on outside it (linger, auto-login) it leaves on."
+    printf '%s\n' "${APP_ENTRIES[@]}"
+    [ -z "$kept" ] || echo "$kept"
+  } > "$APP/$MARKER"
+  chmod 0644 "$APP/$MARKER"
+}
+
 if [ "$APT" = 1 ]; then
   step "Debian packages"
   pkgs=("${APT_PACKAGES[@]}")
@@ -84,6 +111,8 @@ if [ "$APT" = 1 ]; then
 fi
 
 step "application -> $APP"
+mkdir -p "$APP"
+write_marker  # first: an install that fails half-way can be run again, or uninstalled
 mkdir -p "$APP/models" "$APP/docs"
 rm -rf "$APP/edge.new"
 mkdir "$APP/edge.new"
@@ -146,7 +175,7 @@ chmod 0755 "$R/usr/local/bin/emotion-edge"
 display_install "$DISPLAY_MODE" "$R" "$PREFIX"
 
 if [ "$SYSTEMCTL" = 1 ] && [ "$DISPLAY_MODE" = desktop ]; then
-  display_activate_desktop "$UNIT" "$DISPLAY_USER"
+  display_activate_desktop "$UNIT" "$DISPLAY_USER" "$APP/$MARKER"
 elif [ "$SYSTEMCTL" = 1 ]; then
   step "systemctl daemon-reload, enable, restart (watching the start for ${SERVICE_START_WAIT_S} s)"
   systemctl daemon-reload

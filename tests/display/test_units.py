@@ -152,12 +152,113 @@ def test_install_display_modes_switch_and_uninstall(tmp_path):
     assert not dropin.exists() and not dropin.parent.exists()
 
     script("install.sh", *flags, "--display", "desktop")
-    script("uninstall.sh", "--root", str(root), "--prefix", "/srv/ee")
+    done = script("uninstall.sh", "--root", str(root), "--prefix", "/srv/ee")
     assert not user_unit.exists() and not wants.exists() and not autostart.exists()
-    assert not (root / "etc/systemd/system/emotion-edge.service").exists()
+    assert not (root / "etc/systemd/system/emotion-edge.service").exists() and not (root / "srv/ee").exists()
+    assert "left on" not in done.stdout  # a staging install turns neither auto-login nor linger on
 
 
 def test_install_rejects_an_unknown_display_mode(tmp_path):
     done = script("install.sh", "--root", str(tmp_path), "--display", "hdmi", ok=False)
     assert done.returncode == 2
     assert done.stderr.strip() == "error: --display hdmi: expected none, desktop or framebuffer"
+
+
+FAKE_TOOL = r"""#!/bin/bash
+# systemctl, loginctl, raspi-config: logs every call; `loginctl list-users` prints $FAKE_USERS; a call for the user
+# manager of $FAKE_FAILING_USER fails (that user has no display unit)
+name=$(basename "$0")
+echo "$name $*" >> "$FAKE_LOG"
+[ "$name $1" = "loginctl list-users" ] && printf '%s\n' "$FAKE_USERS"
+case " $* " in *" -M $FAKE_FAILING_USER@ "*) echo "Unit emotion-edge-display.service not loaded." >&2; exit 5 ;; esac
+exit 0
+"""
+MARKER = ".emotion-edge-install"
+
+
+def fake_tools(tmp_path: Path, **extra: str) -> tuple[dict[str, str], Path]:
+    """An environment whose systemctl, loginctl and raspi-config are FAKE_TOOL (systemd cannot run here)."""
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir(parents=True)
+    for name in ("systemctl", "loginctl", "raspi-config"):
+        (bin_dir / name).write_text(FAKE_TOOL)
+        (bin_dir / name).chmod(0o755)
+    log = tmp_path / "calls.log"
+    log.touch()
+    env = {k: v for k, v in os.environ.items() if k not in ("PYTHONPATH", "VIRTUAL_ENV", "SUDO_USER")}
+    env.update({"PATH": f"{bin_dir}:{os.environ['PATH']}", "FAKE_LOG": str(log), "FAKE_USERS": "",
+                "FAKE_FAILING_USER": "", **extra})
+    return env, log
+
+
+def display_function(env: dict[str, str], code: str) -> subprocess.CompletedProcess:
+    """scripts/_display.sh's functions under the scripts' shell options."""
+    return subprocess.run(["bash", "-c", f"set -euo pipefail; source scripts/_display.sh; {code}"], cwd=REPO,
+                          env=env, capture_output=True, text=True, timeout=60)
+
+
+def test_uninstall_stops_the_display_in_every_user_manager(tmp_path):
+    """uninstall.sh (with systemctl) stops the user unit in each user's manager before its venv goes: it would
+    keep running in the desktop session, holding the camera. Columns of systemd 252 and of 254 and later."""
+    env, log = fake_tools(tmp_path, FAKE_USERS=" 1000 pi\n1001 kiosk no active", FAKE_FAILING_USER="pi")
+    done = display_function(env, "display_stop_user_units")
+    assert done.returncode == 0, done.stderr  # a manager without the unit is not an error
+    assert log.read_text().splitlines() == ["loginctl list-users --no-legend",
+                                            "systemctl --user -M pi@ stop emotion-edge-display.service",
+                                            "systemctl --user -M kiosk@ stop emotion-edge-display.service"]
+    assert done.stdout == "uninstall: stopping the user unit emotion-edge-display.service of: pi kiosk\n"
+
+    env, log = fake_tools(tmp_path / "nobody")  # no users: nothing to stop
+    done = display_function(env, "display_stop_user_units")
+    assert done.returncode == 0 and not done.stdout and log.read_text() == "loginctl list-users --no-legend\n"
+
+
+def test_uninstall_stops_the_user_units_before_removing_files():
+    text = (REPO / "scripts" / "uninstall.sh").read_text()
+    stop = text.index("  display_stop_user_units")
+    assert text.rindex('if [ "$SYSTEMCTL" = 1 ]; then', 0, stop) < stop < text.index('display_remove "$R"')
+
+
+def test_install_notes_auto_login_and_linger_and_uninstall_leaves_them_on(tmp_path):
+    """install --display desktop turns on auto-login and linger and notes them in its marker; uninstall does not
+    revert them (the user may want them) but says, one line each, how to turn them off."""
+    env, log = fake_tools(tmp_path)
+    root = tmp_path / "root"
+    marker = root / "srv/ee" / MARKER
+    marker.parent.mkdir(parents=True)
+    marker.write_text("# marker\nedge\n")
+    for _ in range(2):  # an install run again notes them once
+        done = display_function(env, f"display_activate_desktop emotion-edge.service pi {marker}")
+        assert done.returncode == 0, done.stderr
+    assert marker.read_text() == "# marker\nedge\ndesktop-autologin\nlinger-user pi\n"
+    calls = log.read_text().splitlines()
+    assert "raspi-config nonint do_boot_behaviour B4" in calls and "loginctl enable-linger pi" in calls
+
+    flags = ["--root", str(root), "--prefix", "/srv/ee", "--no-apt", "--no-pip", "--pi", "no",
+             "--python", sys.executable]
+    script("install.sh", *flags, "--display", "desktop")  # a later install keeps the notes
+    assert marker.read_text().endswith("\ndesktop-autologin\nlinger-user pi\n")
+    log.write_text("")
+    done = subprocess.run(["bash", "scripts/uninstall.sh", "--root", str(root), "--prefix", "/srv/ee"], cwd=REPO,
+                          env=env, capture_output=True, text=True, timeout=SCRIPT_TIMEOUT_S)
+    assert done.returncode == 0, done.stderr
+    lines = done.stdout.splitlines()
+    assert ("uninstall: desktop auto-login (raspi-config B4) left on; turn it off with: "
+            "sudo raspi-config nonint do_boot_behaviour B1") in lines
+    assert ("uninstall: linger for pi (their systemd starts at boot) left on; turn it off with: "
+            "sudo loginctl disable-linger pi") in lines
+    assert log.read_text() == "" and not (root / "srv/ee").exists()  # nothing reverted (and --root: no systemctl)
+
+
+def test_uninstall_of_a_desktop_install_without_marker_gives_the_generic_commands(tmp_path):
+    """An install older than the marker: the display unit says the desktop was installed, not for which user."""
+    root = tmp_path / "root"
+    flags = ["--root", str(root), "--no-apt", "--no-pip", "--pi", "no", "--python", sys.executable]
+    script("install.sh", *flags, "--display", "desktop")
+    (root / "opt/emotion-edge" / MARKER).unlink()
+    done = script("uninstall.sh", "--root", str(root))
+    assert "turn it off with: sudo raspi-config nonint do_boot_behaviour B1" in done.stdout
+    assert "turn it off with: sudo loginctl disable-linger USER" in done.stdout
+    assert not (root / "opt/emotion-edge").exists()
+    done = script("uninstall.sh", "--root", str(root))  # again: nothing installed, nothing to say
+    assert "left on" not in done.stdout

@@ -126,6 +126,82 @@ def test_install_rejects_bad_arguments(tmp_path):
     assert done.returncode == 2 and done.stderr.strip() == "error: --pi maybe: expected yes, no or auto"
 
 
+MARKER = ".emotion-edge-install"
+INSTALLED = ["docs", "edge", "models", "requirements-edge.txt", "venv"]  # what --no-pip puts in the prefix
+OFFLINE = ["--no-systemctl", "--no-apt", "--no-pip", "--pi", "no", "--python", sys.executable]
+
+
+def someone_elses_usr_local(root: Path) -> Path:
+    """A /usr/local holding files that are not the install's."""
+    usr_local = root / "usr" / "local"
+    (usr_local / "lib" / "other").mkdir(parents=True)
+    (usr_local / "bin").mkdir()
+    (usr_local / "bin" / "someone-elses-tool").write_text("#!/bin/sh\n")
+    (usr_local / "lib" / "other" / "data").write_bytes(b"data")
+    return usr_local
+
+
+def test_install_refuses_a_prefix_holding_other_files(tmp_path):
+    root = tmp_path / "root"
+    someone_elses_usr_local(root)
+    before = tree(root)
+    done = subprocess.run(["bash", str(REPO / "scripts" / "install.sh"), "--root", str(root), "--prefix", "/usr/local",
+                           *OFFLINE], cwd=REPO, capture_output=True, text=True, timeout=SCRIPT_TIMEOUT_S)
+    assert done.returncode == 2, done.stdout + done.stderr
+    assert done.stderr.strip() == ("error: --prefix /usr/local: not empty and not an emotion-edge install "
+                                   f"(no {MARKER}, no edge/ and venv/); use a new or empty folder, "
+                                   "e.g. /usr/local/emotion-edge")
+    assert tree(root) == before  # refused before changing anything
+
+
+def test_uninstall_leaves_a_prefix_that_is_not_an_install_alone(tmp_path):
+    root = tmp_path / "root"
+    usr_local = someone_elses_usr_local(root)
+    before = tree(root)
+    done = script("uninstall.sh", "--root", str(root), "--prefix", "/usr/local")
+    assert tree(root) == before
+    assert f"uninstall: left {usr_local} alone: not an emotion-edge install" in done.stdout
+    script("uninstall.sh", "--root", str(root), "--prefix", "/usr/local", "--purge")
+    assert tree(root) == before
+
+
+def test_install_and_uninstall_with_a_prefix_touch_only_their_entries(tmp_path):
+    root = tmp_path / "root"
+    app = root / "srv" / "ee"
+    flags = ["--root", str(root), "--prefix", "/srv/ee", *OFFLINE]
+    script("install.sh", *flags)
+    assert sorted(p.name for p in app.iterdir()) == sorted([*INSTALLED, MARKER])
+    listed = [line for line in (app / MARKER).read_text().splitlines() if not line.startswith("#")]
+    assert set(INSTALLED) <= set(listed)
+
+    script("uninstall.sh", "--root", str(root), "--prefix", "/srv/ee")
+    assert not app.exists() and (root / "srv").is_dir()  # the folder goes once it is empty
+    script("uninstall.sh", "--root", str(root), "--prefix", "/srv/ee")  # twice is fine
+
+    script("install.sh", *flags)
+    (app / "notes.txt").write_text("the operator's")
+    done = script("uninstall.sh", "--root", str(root), "--prefix", "/srv/ee")
+    assert [p.name for p in app.iterdir()] == ["notes.txt"]  # only what the install put there went
+    assert f"uninstall: kept {app}: it holds files the install did not put there" in done.stdout
+
+
+def test_install_accepts_an_empty_prefix_and_an_install_older_than_the_marker(tmp_path):
+    root = tmp_path / "root"
+    app = root / "srv" / "ee"
+    app.mkdir(parents=True)
+    flags = ["--root", str(root), "--prefix", "/srv/ee", *OFFLINE]
+    script("install.sh", *flags)
+    assert (app / MARKER).is_file() and (app / "edge" / "service" / "command.py").is_file()
+
+    (app / MARKER).unlink()  # the layout of an earlier install (edge/ and venv/, no marker) is one too
+    (app / "notes.txt").write_text("the operator's")
+    script("install.sh", *flags)
+    assert (app / MARKER).is_file()
+    (app / MARKER).unlink()
+    script("uninstall.sh", "--root", str(root), "--prefix", "/srv/ee")
+    assert [p.name for p in app.iterdir()] == ["notes.txt"]
+
+
 FAKE_SYSTEMCTL = r"""#!/bin/bash
 # systemctl for one unit whose state moves through $FAKE_STATES, one step per poll (is-failed, then
 # is-active); logs every call
