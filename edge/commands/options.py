@@ -9,9 +9,12 @@ from functools import cache
 from pathlib import Path
 from typing import Any, Literal, Union, get_args, get_origin
 
+from edge.cli_common import USAGE_THING
 from edge.config import RunConfig, leaf_fields, load_config, parse_scalar
+from edge.errors import EdgeError
 
 OVERRIDE_PREFIX = "set:"
+SWITCH_PREFIX = "switch:"  # a switch's own dest, so that a flag setting the same key differently is caught
 DEBUG_LEVEL = "debug"
 QUIET_LOGGERS = ("werkzeug",)  # one INFO line per HTTP request (the web view's stream and page poll)
 # short alias -> dotted config key
@@ -50,7 +53,7 @@ def add_config_arguments(parser: argparse.ArgumentParser, aliases: bool | tuple[
             dotted, text = ALIASES[flag]
             group.add_argument(flag, dest=OVERRIDE_PREFIX + dotted, metavar="VALUE", help=text, default=argparse.SUPPRESS)
         for flag, (dotted, value, text) in SWITCHES.items() if aliases is True else ():
-            group.add_argument(flag, dest=OVERRIDE_PREFIX + dotted, action="store_const", const=value, help=text,
+            group.add_argument(flag, dest=SWITCH_PREFIX + flag, action="store_const", const=value, help=text,
                                default=argparse.SUPPRESS)
     every = parser.add_argument_group("every config value", "--<section>.<key> VALUE overrides the YAML file")
     for dotted, info in leaf_fields(RunConfig):
@@ -102,11 +105,21 @@ def cli_value(text: str, dotted: str | None = None) -> Any:
 
 
 def config_from_args(args: argparse.Namespace) -> RunConfig:
+    """The config file plus the flags; a switch and a flag that set one key to different values (`--headless
+    --window on`) are a usage error, not a silent last-one-wins."""
     overrides = {}
     for key, value in vars(args).items():
         if key.startswith(OVERRIDE_PREFIX):
             dotted = key[len(OVERRIDE_PREFIX):]
             overrides[dotted] = cli_value(value, dotted) if isinstance(value, str) else value
+    for key, value in vars(args).items():
+        if key.startswith(SWITCH_PREFIX):
+            flag = key[len(SWITCH_PREFIX):]
+            dotted = SWITCHES[flag][0]
+            if dotted in overrides and overrides[dotted] != value:
+                raise EdgeError(USAGE_THING, f"{flag} contradicts --{dotted} {overrides[dotted]} (or its short form); "
+                                             "give one of them")
+            overrides[dotted] = value
     return load_config(args.config, overrides)
 
 

@@ -152,3 +152,10 @@ def test_a_section_given_as_a_plain_value_is_named_not_dropped(tmp_path: Path) -
 def test_yaml_booleans_still_set_switches() -> None:
     cfg = parsed("--loop", "--store.enabled", "true", "--detector.haar.equalize", "yes")
     assert cfg.source.loop is True and cfg.store.enabled is True and cfg.detector.haar.equalize is True
+
+
+def test_a_switch_and_a_flag_that_disagree_are_a_usage_error() -> None:
+    with pytest.raises(EdgeError) as caught:
+        parsed("--headless", "--window", "on")
+    assert caught.value.one_line().startswith("error: command line: --headless contradicts --output.window on")
+    assert parsed("--headless", "--window", "off").output.window == "off"  # the same value twice is fine
