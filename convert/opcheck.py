@@ -1,7 +1,9 @@
 """Proof that a converted model is full-integer: int8 I/O, no float op, no (de)quantise at the edges.
 
 A float op left in the graph would run in float on the Pi (slow) or not at all on integer-only
-accelerators, and QUANTIZE/DEQUANTIZE at the edges would mean the I/O contract is not int8.
+accelerators, and QUANTIZE/DEQUANTIZE at the edges would mean the I/O contract is not int8. The input must
+take raw 0-255 pixels (scale 1.0, zero point -128): any other scale, e.g. one learnt from calibration faces
+that never reach 255, would clip the brightest pixels on the device.
 """
 
 from __future__ import annotations
@@ -25,6 +27,8 @@ DELEGATE_OP = "DELEGATE"
 FINAL_OP = "SOFTMAX"
 SOFTMAX_SCALE = 1.0 / 256.0
 SOFTMAX_ZERO_POINT = -128
+PIXEL_SCALE = 1.0  # raw 0-255 pixels: q = pixel - 128
+PIXEL_ZERO_POINT = -128
 
 
 @dataclass(frozen=True)
@@ -79,6 +83,9 @@ def check_integer_model(model_path: Path) -> IntegerModel:
     for name, io in (("input", model_in), ("output", model_out)):
         if io.dtype != INTEGER_IO_DTYPE:
             problems.append(f"{name} tensor is {io.dtype}, expected {INTEGER_IO_DTYPE}")
+    if model_in.dtype == INTEGER_IO_DTYPE and (model_in.scale, model_in.zero_point) != (PIXEL_SCALE, PIXEL_ZERO_POINT):
+        problems.append(f"input quantised as scale {model_in.scale} zero point {model_in.zero_point}, expected "
+                        f"{PIXEL_SCALE} and {PIXEL_ZERO_POINT} (raw 0-255 pixels)")
     bad_ops = [f"{i}:{op}({','.join(d)})" for i, (op, d) in enumerate(ops)
                if op != DELEGATE_OP and (op in EDGE_CONVERSION_OPS or any(t in FLOAT_DTYPES for t in d))]
     if bad_ops:

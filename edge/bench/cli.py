@@ -6,6 +6,7 @@ import argparse
 import datetime as dt
 import json
 import logging
+import math
 import os
 import subprocess
 import sys
@@ -14,13 +15,17 @@ import time
 from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 
+from pydantic import ValidationError
+
 from edge.bench.machine import describe_machine
 from edge.bench.report import render
-from edge.bench.spec import FORMAT, FRAME_BUDGET_MS, MODE_CLASSIFIER, MODE_PIPELINE, WorkerSpec, parse_size
+from edge.bench.spec import (CLASSIFIER_CLIP_FACES, FORMAT, FRAME_BUDGET_MS, MODE_CLASSIFIER, MODE_PIPELINE, WorkerSpec,
+                             parse_size)
 from edge.bench.targets import evaluate
-from edge.cli_common import OneLineParser
-from edge.config import DEFAULT_EMOTION_MODEL, DEFAULT_FACE_MODEL
+from edge.cli_common import OneLineParser, non_negative_int
+from edge.config import DEFAULT_EMOTION_MODEL, DEFAULT_FACE_MODEL, SourceConfig
 from edge.contract import sidecar_path
+from edge.demo import MIN_HEIGHT_PX, MIN_LANE_PX
 from edge.errors import EdgeError
 
 log = logging.getLogger(__name__)
@@ -34,8 +39,9 @@ QUICK = {"frames": 30, "warmup": 5, "repeats": 1, "detectors": "haar,mediapipe",
          "sizes": "640x480", "faces": "1"}
 CLASSIFIER_THREADS = 1
 WORKER_TIMEOUT_S = 900
-STDERR_TAIL_LINES = 15
 EXIT_BAD_INPUT = 2
+ERROR_PREFIX = "error: "
+SIZE_FLAG, FACES_FLAG = "--sizes", "--faces"
 
 
 class BenchError(Exception):
@@ -99,7 +105,8 @@ def build_parser() -> OneLineParser:
     parser.add_argument("--faces", help=f"faces in the clip, comma list (default {DEFAULTS['faces']})")
     parser.add_argument("--quick", action="store_true",
                         help="small run: " + ", ".join(f"{k}={v}" for k, v in QUICK.items()) + " (explicit flags win)")
-    parser.add_argument("--seed", type=int, default=0, help="clip seed (background clutter, face phases)")
+    parser.add_argument("--seed", type=non_negative_int, default=0,
+                        help="clip seed, 0 or positive (background clutter, face phases)")
     parser.add_argument("--model", type=Path, default=DEFAULT_MODEL, help="emotion model .tflite (+ .json sidecar)")
     parser.add_argument("--face-model", type=Path, default=DEFAULT_FACE_MODEL, help="MediaPipe BlazeFace model")
     parser.add_argument("--cold", action="store_true",
@@ -122,9 +129,51 @@ def options_from_args(args: argparse.Namespace, parser: argparse.ArgumentParser)
         parser.error(str(exc))
     if options.frames < 1 or options.repeats < 1 or options.warmup < 0:
         parser.error("--frames and --repeats must be >= 1, --warmup >= 0")
-    if options.timeout_s <= 0:
-        parser.error(f"--timeout {options.timeout_s:g}: must be positive (seconds per configuration)")
+    if not (math.isfinite(options.timeout_s) and options.timeout_s > 0):
+        parser.error(f"--timeout {options.timeout_s:g}: must be a finite positive number (seconds per configuration)")
+    problem = clip_problem(options)
+    if problem:
+        parser.error(problem)
     return options
+
+
+def _source_problem(flag: str, value: str, **settings: int) -> str | None:
+    """`settings` of the demo source (width, height, demo_faces) against the edge config's own limits."""
+    try:
+        SourceConfig(kind="demo", **settings)
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        return f"{flag} {value}: source.{'.'.join(map(str, first['loc']))}: {first['msg']}"
+    return None
+
+
+def _too_small(width: int, height: int, faces: int) -> bool:
+    """The demo clip's own rule (edge.demo.DemoClip): each face needs a lane of MIN_LANE_PX, the frame MIN_HEIGHT_PX."""
+    return width < MIN_LANE_PX * faces or height < MIN_HEIGHT_PX
+
+
+def clip_problem(options: BenchOptions) -> str | None:
+    """Why a requested clip could not be made by the demo source the workers use, or None: every size and face
+    count within the config's limits, and every frame size wide enough for its faces (the classifier alone uses
+    the first size with CLASSIFIER_CLIP_FACES)."""
+    for width, height in options.sizes:
+        problem = _source_problem(SIZE_FLAG, f"{width}x{height}", width=width, height=height)
+        if problem:
+            return problem
+    for faces in options.faces:
+        problem = _source_problem(FACES_FLAG, str(faces), demo_faces=faces)
+        if problem:
+            return problem
+    for width, height in options.sizes:
+        for faces in options.faces:
+            if _too_small(width, height, faces):
+                return (f"{SIZE_FLAG} {width}x{height} {FACES_FLAG} {faces}: frames too small for {faces} face(s) in "
+                        f"the demo clip (width at least {MIN_LANE_PX * faces}, height at least {MIN_HEIGHT_PX})")
+    (width, height), faces = options.sizes[0], max(CLASSIFIER_CLIP_FACES)
+    if _too_small(width, height, faces):
+        return (f"{SIZE_FLAG} {width}x{height}: the classifier alone is measured at the first size with {faces} "
+                f"faces, which needs a width of at least {MIN_LANE_PX * faces}; list a wider size first")
+    return None
 
 
 def check_json_target(path: Path) -> None:
@@ -161,6 +210,18 @@ def model_info(path: Path) -> dict:
             "source_run": contract.get("source_run", ""), "metrics": contract.get("metrics")}
 
 
+def check_emotion_model(path: Path) -> None:
+    """Load the model as the product's classifier does (edge.classifier: sidecar, sha256, tensors against the
+    sidecar), so a model the workers would refuse is one error here, before any worker starts."""
+    from edge.classifier import EmotionClassifier
+
+    try:
+        EmotionClassifier(path, num_threads=CLASSIFIER_THREADS).close()
+    except EdgeError as exc:
+        raise BenchError(f"emotion {exc.thing}: {exc.problem}" if exc.thing.startswith("model ")
+                         else f"{exc.thing}: {exc.problem}") from None
+
+
 class WorkerRunner:
     """Starts `python -m edge.bench.worker` per configuration; the launch time is the start-up clock's zero."""
 
@@ -179,9 +240,17 @@ class WorkerRunner:
         except subprocess.TimeoutExpired:
             raise BenchError(f"{describe(spec)}: no result within {self.timeout_s:.0f} s") from None
         if proc.returncode != 0 or not out.is_file():
-            tail = "\n".join(proc.stderr.strip().splitlines()[-STDERR_TAIL_LINES:])
-            raise BenchError(f"{describe(spec)}: worker exited with {proc.returncode}\n{tail}")
+            raise BenchError(f"{describe(spec)}: worker exited with {proc.returncode}: {worker_error(proc.stderr)}")
         return json.loads(out.read_text())
+
+
+def worker_error(stderr: str) -> str:
+    """The worker's own one-line error (its last `error: ...` line), else its last line of output."""
+    lines = [line.strip() for line in stderr.splitlines() if line.strip()]
+    errors = [line for line in lines if line.startswith(ERROR_PREFIX)]
+    if errors:
+        return errors[-1].removeprefix(ERROR_PREFIX)
+    return f"no error message (last output: {lines[-1]})" if lines else "no output"
 
 
 def describe(spec: WorkerSpec) -> str:
@@ -208,8 +277,11 @@ def plan(options: BenchOptions) -> tuple[list[WorkerSpec], list[str]]:
 
 def run_benchmark(options: BenchOptions, argv: list[str]) -> dict:
     model = model_info(options.model)
-    machine = describe_machine()
+    check_emotion_model(options.model)
     specs, skipped = plan(options)
+    if not specs:
+        raise BenchError("nothing to measure, every requested configuration is skipped: " + "; ".join(skipped))
+    machine = describe_machine()
     runs = []
     with tempfile.TemporaryDirectory(prefix="edge-bench-") as tmp:
         runner = WorkerRunner(Path(tmp), options.timeout_s)

@@ -10,6 +10,7 @@ PROCESSING = ("detect", "preprocess", "classify", "track")  # the product's per-
 FRAME_BUDGET_MS = 1000.0 / 30.0  # one frame of a 30 fps camera
 MODE_PIPELINE = "pipeline"
 MODE_CLASSIFIER = "classifier"
+CLASSIFIER_CLIP_FACES = (1, 3)  # the classifier alone runs on a one-face and a three-face clip of the first size
 
 
 @dataclass(frozen=True)

@@ -14,13 +14,15 @@ import logging
 import statistics
 import sys
 import time
+import traceback
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 from edge.bench.memory import MB, cpu_seconds, maxrss_mb, peak_rss_mb, rss_mb
-from edge.bench.spec import MODE_CLASSIFIER, PROCESSING, STAGES, WorkerSpec
+from edge.bench.spec import CLASSIFIER_CLIP_FACES, MODE_CLASSIFIER, PROCESSING, STAGES, WorkerSpec
 from edge.bench.stats import summarise
+from edge.errors import EdgeError
 
 if TYPE_CHECKING:
     from edge.pipeline import Pipeline
@@ -28,7 +30,8 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 CLASSIFIER_MIN_ITERATIONS = 50
-THREE_FACES = 3
+EXIT_FAILED = 1  # an unexpected exception (a bug); an EdgeError exits with its own code
+ERROR_THING = "worker"
 
 
 @dataclass
@@ -184,22 +187,37 @@ def bench_classifier(spec: WorkerSpec) -> dict:
     classifier = EmotionClassifier(Path(spec.model), num_threads=spec.threads, batch=True)
     iterations = max(CLASSIFIER_MIN_ITERATIONS, spec.frames * spec.repeats)
     size = (spec.width, spec.height)
-    one = _per_face(classifier, make_demo_frames(PERIOD_FRAMES, size, 1, spec.seed), iterations, spec.warmup)
-    three = _per_face(classifier, make_demo_frames(PERIOD_FRAMES, size, THREE_FACES, spec.seed), iterations, spec.warmup)
+    one, three = (_per_face(classifier, make_demo_frames(PERIOD_FRAMES, size, faces, spec.seed), iterations,
+                            spec.warmup) for faces in CLASSIFIER_CLIP_FACES)
     classifier.close()
     return {"spec": spec.to_json(), "threads": spec.threads, "iterations": iterations,
             "one_face": one, "three_faces_per_face": three}
 
 
+def unexpected_error_line(exc: Exception) -> str:
+    """One line for an exception that is not an EdgeError (a bug): its type, message and where it was raised."""
+    frames = traceback.extract_tb(exc.__traceback__)
+    where = f" (at {Path(frames[-1].filename).name}:{frames[-1].lineno})" if frames else ""
+    return " ".join(f"error: {ERROR_THING}: {exc.__class__.__name__}: {exc}{where}".split())
+
+
 def main(argv: list[str] | None = None) -> int:
+    """Measure one configuration; a failure is one `error: ...` line on stderr (the driver shows that line)."""
     entered = time.time()
     parser = argparse.ArgumentParser(prog="python -m edge.bench.worker", description=__doc__.splitlines()[0])
     parser.add_argument("spec", type=Path, help="WorkerSpec as JSON (written by python -m edge.bench)")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.WARNING, stream=sys.stderr)
-    spec = WorkerSpec.from_json(json.loads(args.spec.read_text()))
-    result = bench_classifier(spec) if spec.mode == MODE_CLASSIFIER else bench_pipeline(spec, entered)
-    Path(spec.out).write_text(json.dumps(result, indent=1))
+    try:
+        spec = WorkerSpec.from_json(json.loads(args.spec.read_text()))
+        result = bench_classifier(spec) if spec.mode == MODE_CLASSIFIER else bench_pipeline(spec, entered)
+        Path(spec.out).write_text(json.dumps(result, indent=1))
+    except EdgeError as exc:
+        print(exc.one_line(), file=sys.stderr, flush=True)
+        return exc.exit_code
+    except Exception as exc:  # noqa: BLE001 - any failure is reported to the driver as one line
+        print(unexpected_error_line(exc), file=sys.stderr, flush=True)
+        return EXIT_FAILED
     return 0
 
 

@@ -7,18 +7,22 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
+from dataclasses import replace
+from pathlib import Path
 
 import pytest
 
-from edge.bench.spec import FORMAT, PROCESSING, STAGES
+from edge.bench.spec import FORMAT, MODE_PIPELINE, PROCESSING, STAGES, WorkerSpec
 from edge.bench.stats import percentile, summarise
 from edge.bench.targets import TARGETS, evaluate
+from edge.config import DEFAULT_FACE_MODEL
 from tests.edge.helpers import REPO, edge_env
 
 TINY = ["--frames", "3", "--warmup", "1", "--repeats", "2", "--threads", "1", "--sizes", "640x480", "--faces", "1",
         "--cold"]
 SUMMARY_KEYS = {"median", "p90", "mean", "min", "max"}
 MACHINE_KEYS = {"cpu", "cores", "os", "python", "packages", "memory_mb", "load_average_1m_at_start", "training_running"}
+HELP = " (see python -m edge.bench --help)"
 
 
 def run_bench(*args: str, timeout: float = 240) -> subprocess.CompletedProcess:
@@ -182,3 +186,87 @@ def test_a_model_this_user_may_not_reach_or_read_is_named(emotion_model, deny_ac
     deny_access(private)
     with pytest.raises(BenchError, match=rf"emotion model {model}: cannot access \(Permission denied\)"):
         model_info(model)
+
+
+@pytest.mark.parametrize("args, message", [
+    (["--seed", "-1"], "error: command line: argument --seed: -1: must be 0 or positive" + HELP),
+    (["--faces", "50"], "error: command line: --faces 50: source.demo_faces: Input should be less than or equal to 6"
+                        + HELP),
+    (["--sizes", "64x64", "--faces", "3"], "error: command line: --sizes 64x64 --faces 3: frames too small for 3 "
+                                           "face(s) in the demo clip (width at least 96, height at least 64)" + HELP),
+    (["--sizes", "64x64", "--faces", "1"], "error: command line: --sizes 64x64: the classifier alone is measured at "
+                                           "the first size with 3 faces, which needs a width of at least 96; list a "
+                                           "wider size first" + HELP),
+    (["--sizes", "99999x99999"], "error: command line: --sizes 99999x99999: source.width: Input should be less than "
+                                 "or equal to 8192" + HELP),
+    (["--timeout", "nan"], "error: command line: --timeout nan: must be a finite positive number (seconds per "
+                           "configuration)" + HELP),
+    (["--timeout", "inf"], "error: command line: --timeout inf: must be a finite positive number (seconds per "
+                           "configuration)" + HELP),
+], ids=["negative-seed", "too-many-faces", "faces-wider-than-frame", "classifier-clip-too-narrow", "huge-frame",
+        "timeout-nan", "timeout-inf"])
+def test_bad_values_fail_in_one_line_before_any_worker(emotion_model, args, message):
+    """Each of these once reached a worker (a 15-line traceback, or a ValueError in the driver for the timeout)."""
+    proc = run_bench(*TINY, "--detectors", "haar", "--model", str(emotion_model), *args, timeout=60)
+    assert proc.returncode == 2
+    assert proc.stderr.strip().splitlines() == [message]  # no log line: no worker started
+
+
+def test_a_model_not_matching_its_sidecar_fails_before_any_worker(emotion_model, tmp_path):
+    """The contract is checked by the classifier's own code (edge.contract, edge.classifier) in the driver."""
+    model = tmp_path / emotion_model.name
+    model.write_bytes(emotion_model.read_bytes())
+    contract = json.loads(emotion_model.with_suffix(".json").read_text())
+    model.with_suffix(".json").write_text(json.dumps({**contract, "tflite_sha256": "0" * 64}))
+    proc = run_bench(*TINY, "--detectors", "haar", "--model", str(model), timeout=60)
+    assert proc.returncode == 2
+    (line,) = proc.stderr.strip().splitlines()
+    assert line.startswith(f"error: benchmark: emotion model {model}: sha256 ") and "does not match its sidecar" in line
+
+
+def test_a_worker_failure_is_the_workers_own_one_line_error(emotion_model, face_model, tmp_path):
+    """A face model that exists but is no model passes the driver's checks; the worker's error is shown, not its
+    traceback. (face_model: skipped where MediaPipe cannot run, which would fail otherwise.)"""
+    garbage = tmp_path / "garbage.tflite"
+    garbage.write_bytes(b"not a flatbuffer" * 100)
+    proc = run_bench(*TINY, "--detectors", "mediapipe", "--model", str(emotion_model), "--face-model", str(garbage))
+    assert proc.returncode == 2 and "Traceback" not in proc.stderr
+    errors = [line for line in proc.stderr.splitlines() if line.startswith("error:")]
+    assert errors == [proc.stderr.strip().splitlines()[-1]]
+    assert errors[0].startswith(f"error: benchmark: mediapipe threads=1 640x480 faces=1: worker exited with 2: "
+                                f"face model {garbage}: ")
+
+
+def test_a_worker_crash_is_one_line_naming_the_exception(emotion_model, tmp_path):
+    """An unexpected exception in the worker (here a seed numpy refuses, in a spec not written by the driver)."""
+    spec = WorkerSpec(MODE_PIPELINE, "haar", 1, 640, 480, 1, 1, 0, 1, -1, str(emotion_model),
+                      str(DEFAULT_FACE_MODEL), out=str(tmp_path / "result.json"))
+    spec_path = tmp_path / "spec.json"
+    spec_path.write_text(json.dumps(replace(spec, launched_at=0.0).to_json()))
+    proc = subprocess.run([sys.executable, "-m", "edge.bench.worker", str(spec_path)], cwd=REPO, env=edge_env(),
+                          capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 1 and "Traceback" not in proc.stderr
+    line = proc.stderr.strip().splitlines()[-1]
+    assert line.startswith("error: worker: ValueError: ") and "(at " in line
+    assert not Path(spec.out).exists()
+
+
+def test_worker_error_is_its_last_error_line():
+    from edge.bench.cli import worker_error
+
+    assert worker_error("INFO: delegate\nerror: source demo: too small\n") == "source demo: too small"
+    assert worker_error("Fatal Python error: Segmentation fault\n  File x\n") == \
+        "no error message (last output: File x)"
+    assert worker_error("") == "no output"
+
+
+def test_a_run_with_every_configuration_skipped_fails(emotion_model, tmp_path):
+    missing = tmp_path / "none.tflite"
+    proc = run_bench(*TINY, "--detectors", "mediapipe", "--model", str(emotion_model), "--face-model", str(missing),
+                     timeout=60)
+    assert proc.returncode == 2 and "Traceback" not in proc.stderr
+    errors = [line for line in proc.stderr.splitlines() if line.startswith("error:")]
+    assert errors == [proc.stderr.strip().splitlines()[-1]] == [
+        f"error: benchmark: nothing to measure, every requested configuration is skipped: mediapipe: {missing} missing "
+        "(run `python -m edge.fetch_detector`)"]
+    assert "classifier alone" not in proc.stdout + proc.stderr

@@ -39,3 +39,14 @@ def make_dataset(root: Path, per_class: dict[str, int], seed: int = 0) -> Path:
             for i in range(count):
                 Image.fromarray(face(label, rng)).save(folder / f"{i:04d}.png")
     return root
+
+
+def rescaled_copy(root: Path, out: Path, low: int, high: int) -> Path:
+    """A copy of the dataset at `root` with every pixel mapped linearly from 0..255 to `low`..`high` (faces that
+    never reach 0 or 255, as a dim or low-contrast camera's); returns `out`."""
+    for source in sorted(root.rglob("*.png")):
+        target = out / source.relative_to(root)
+        target.parent.mkdir(parents=True, exist_ok=True)
+        pixels = np.asarray(Image.open(source).convert("L"), dtype=np.float64)
+        Image.fromarray(np.round(low + pixels * (high - low) / 255.0).astype(np.uint8)).save(target)
+    return out

@@ -12,6 +12,7 @@ from ai_edge_litert.interpreter import Interpreter, OpResolverType
 
 from tests.convert.conftest import CALIB_SIZE, TINY_TRAIN_FLAGS, Converted, run_module
 from tests.convert.direct import accuracy_and_macro_f1, dequantized_outputs, predict, read_folder_split
+from tests.convert.synthetic import rescaled_copy
 from tests.train.test_model import vgg_macs
 
 CONTRACT_KEYS = {"format", "labels", "input", "output", "preprocess", "source_run", "fitted_splits",
@@ -20,6 +21,8 @@ METRIC_KEYS = {"split", "held_out", "n", "float_accuracy", "int8_accuracy", "flo
 FLOAT_DTYPES = {np.float16, np.float32, np.float64}
 DECISIVE_STEPS = 6  # output quantisation steps between the top two classes
 MIN_DECISIVE_FACES = 10
+RAW_PIXEL_QUANTISATION = (1.0, -128)  # input scale and zero point: q = pixel - 128 (docs/CONTRACTS.md)
+DIM_PIXELS = (20, 200)  # calibration faces that reach neither 0 nor 255
 
 
 def plain_interpreter(model: Path) -> Interpreter:
@@ -227,6 +230,64 @@ def test_integer_check_catches_float_ops(converted: Converted, tmp_path: Path, v
     assert str(path) in message and "non-integer op" in message
     if variant == "float_io":
         assert "QUANTIZE" in message and "input tensor is float32" in message
+
+
+def test_calibration_faces_short_of_0_and_255_still_give_a_raw_pixel_input(converted: Converted,
+                                                                            tmp_path: Path) -> None:
+    """Calibrated on faces of pixels 20..200 only, the input is still quantised for 0..255 (not scale 180/255 with
+    everything above 200 clipped to 127 on the device), in the model and in its sidecar."""
+    dim = rescaled_copy(converted.data, tmp_path / "dim", *DIM_PIXELS)
+    out = tmp_path / "dim.tflite"
+    result = run_module("convert", "--run", converted.run, "--out", out, "--data", dim, "--calib-size", CALIB_SIZE,
+                        "--max-drop", "50", "--cache-dir", tmp_path / "cache")
+    assert result.returncode == 0, result.stderr[-2000:]
+    detail_in = plain_interpreter(out).get_input_details()[0]
+    assert detail_in["quantization"] == RAW_PIXEL_QUANTISATION
+    contract = json.loads(out.with_suffix(".json").read_text())
+    assert (contract["input"]["scale"], contract["input"]["zero_point"]) == RAW_PIXEL_QUANTISATION
+    assert "calibration faces span pixels 20..200: an all-0 face and an all-255 face added" in result.stdout
+
+
+@pytest.mark.parametrize("low, high, anchors", [(0, 255, []), (0, 209, [255]), (3, 255, [0]), (20, 200, [0, 255])])
+def test_range_anchors_fill_only_the_missing_ends(low: int, high: int, anchors: list[int]) -> None:
+    """Faces already reaching 0 and 255 (every real FER-2013 calibration sample) are calibrated exactly as they are."""
+    from convert.quantize import range_anchors
+
+    faces = np.full((3, 48, 48, 1), (low + high) // 2, np.float32)
+    faces[0, 0, 0, 0], faces[2, 47, 47, 0] = low, high
+    added = range_anchors(faces)
+    assert added.shape == (len(anchors), 48, 48, 1) and added.dtype == np.float32
+    assert [float(a.min()) for a in added] == [float(a.max()) for a in added] == [float(v) for v in anchors]
+
+
+def test_integer_check_refuses_an_input_not_quantised_for_raw_pixels(converted: Converted, tmp_path: Path) -> None:
+    """A model whose input scale was learnt from faces of at most 200 (the converter without range anchors) is not
+    full-integer for the device's raw 0-255 pixels: one line naming the model and the quantisation found."""
+    import keras
+    import tensorflow as tf
+
+    from convert.errors import QualityGateError
+    from convert.opcheck import check_integer_model
+    from train.model import as_float32
+
+    model = as_float32(keras.models.load_model(converted.run / "model.keras", compile=False))
+    rng = np.random.default_rng(0)
+    converter = tf.lite.TFLiteConverter.from_keras_model(model)
+    converter.optimizations = [tf.lite.Optimize.DEFAULT]
+    converter.representative_dataset = lambda: ([rng.uniform(0, 200, (1, 48, 48, 1)).astype("float32")]
+                                                for _ in range(8))
+    converter.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS_INT8]
+    converter.inference_input_type = converter.inference_output_type = tf.int8
+    path = tmp_path / "learnt_input_range.tflite"
+    path.write_bytes(converter.convert())
+    scale, zero_point = plain_interpreter(path).get_input_details()[0]["quantization"]
+    assert scale < 1.0  # the range the faces gave
+    with pytest.raises(QualityGateError) as caught:
+        check_integer_model(path)
+    message = caught.value.one_line()
+    assert "\n" not in message and message.startswith(f"error: {path}: not a full-integer model: ")
+    assert f"input quantised as scale {scale} zero point {zero_point}, expected 1.0 and -128" in message
+    assert "non-integer op" not in message  # only the input is at fault
 
 
 def test_integer_check_failure_keeps_the_model_as_rejected_and_names_it(
