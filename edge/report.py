@@ -94,9 +94,14 @@ def parse_since(text: str, now: float | None = None, flag: str = "--since") -> f
     except ValueError:
         raise EdgeError(f"{flag} {text}", "expected a duration like 24h, 30m, 7d, an ISO time, or 'all'") from None
     try:
-        return moment.timestamp()
+        stamp = moment.timestamp()
+        shown = datetime.fromtimestamp(stamp).replace(tzinfo=None) if moment.tzinfo is None else moment
     except (OverflowError, OSError, ValueError):  # year 1 or 9999 local time: outside what the clock can count
         raise EdgeError(f"{flag} {text}", "date out of range (use 'all' for no limit)") from None
+    if shown != moment:  # the hour the clocks skip when daylight saving time starts
+        raise EdgeError(f"{flag} {text}", "no such local time here (the clocks skipped it for daylight saving time); "
+                                          "give a time outside the skipped hour, or with its UTC offset")
+    return stamp
 
 
 class Mark(NamedTuple):

@@ -367,3 +367,25 @@ def test_a_full_disk_under_stdout_is_one_line(tmp_path):
                                   text=True, timeout=120)
         assert done.returncode == 2, done.stderr
         assert done.stderr.count("\n") == 1 and "No space left on device" in done.stderr, done.stderr
+
+
+def test_a_local_time_the_clocks_skip_is_named_as_such(monkeypatch):
+    """Europe/Berlin, 30 Mar 2025: 02:00-03:00 does not happen. Before, 02:30 silently meant 03:30, and a range
+    02:30-03:30 failed with a misleading "--until must be later than --since"."""
+    import time as clock
+
+    from edge.errors import EdgeError
+    from edge.report import parse_since
+
+    monkeypatch.setenv("TZ", "Europe/Berlin")
+    clock.tzset()
+    try:
+        with pytest.raises(EdgeError, match="no such local time here"):
+            parse_since("2025-03-30T02:30")
+        assert parse_since("2025-03-30T03:30") == datetime(2025, 3, 30, 1, 30, tzinfo=timezone.utc).timestamp()
+        assert parse_since("2025-03-30T02:30+01:00") == datetime(2025, 3, 30, 1, 30, tzinfo=timezone.utc).timestamp()
+        repeated = parse_since("2025-10-26T02:30")  # the hour that happens twice: its first time
+        assert repeated == datetime(2025, 10, 26, 0, 30, tzinfo=timezone.utc).timestamp()
+    finally:
+        monkeypatch.undo()
+        clock.tzset()
