@@ -15,7 +15,7 @@ import zipfile
 from pathlib import Path
 
 from edge.cli_common import OneLineParser
-from edge.config import DEFAULT_FACE_MODEL
+from edge.config import DEFAULT_FACE_MODEL, INSTALL_ROOT, resolve_data_path
 from edge.errors import EdgeError
 
 WHEEL_REQUIREMENT = "mediapipe==0.10.21"
@@ -23,7 +23,14 @@ WHEEL_PLATFORM = "manylinux_2_28_x86_64"
 WHEEL_PYTHON = "3.11"
 MEMBER = "mediapipe/modules/face_detection/face_detection_short_range.tflite"
 SHA256 = "bbff11cebd1eb27a1e004cae0b0e63ec8c551cbf34a4451148b4908b8db3eca8"
-DEFAULT_DEST = DEFAULT_FACE_MODEL
+DEFAULT_DEST = INSTALL_ROOT / DEFAULT_FACE_MODEL  # where the runtime finds it from any working directory
+
+
+def default_dest() -> Path:
+    """The copy the runtime would load (edge.config.resolve_data_path: the working directory's models/ first), or,
+    when there is none yet, the install folder's: run from any folder, this never fetches a second copy."""
+    found = resolve_data_path(DEFAULT_FACE_MODEL)
+    return found if found.is_file() else DEFAULT_DEST
 
 
 def is_valid(path: Path) -> bool:
@@ -63,11 +70,15 @@ def fetch(dest: Path = DEFAULT_DEST, force: bool = False) -> Path:
 
 def main(argv: list[str] | None = None) -> int:
     parser = OneLineParser(prog="python -m edge.fetch_detector", description=__doc__.splitlines()[0])
-    parser.add_argument("--dest", type=Path, default=DEFAULT_DEST, help="where to write the model (default %(default)s)")
+    parser.add_argument("--dest", type=Path, default=None,
+                        help=f"where to write the model (default: {DEFAULT_FACE_MODEL} in the working directory if "
+                             f"there, else in {INSTALL_ROOT})")
     parser.add_argument("--force", action="store_true", help="download even if a valid file is present")
     parser.add_argument("--quiet-if-present", action="store_true", help="print nothing when a valid file is already there")
     try:
         args = parser.parse_args(argv)
+        if args.dest is None:
+            args.dest = default_dest()
         if args.quiet_if_present and not args.force and is_valid(args.dest):
             return 0
         path = fetch(args.dest, args.force)

@@ -163,6 +163,15 @@ def test_fetch_detector_bad_flag_is_one_line(tmp_path):
     assert not (tmp_path / "m.tflite").exists()
 
 
+def test_fetch_detector_from_another_folder_finds_the_installed_copy(face_model, tmp_path):
+    """Run from any folder, it checks the copy the runtime loads (the install's models/) instead of fetching a second
+    one into ./models."""
+    done = subprocess.run([sys.executable, "-m", "edge.fetch_detector", "--quiet-if-present"], cwd=tmp_path,
+                          env=edge_env(), capture_output=True, text=True, timeout=60)
+    assert done.returncode == 0 and done.stdout == "" and done.stderr == "", done.stdout + done.stderr
+    assert not (tmp_path / "models").exists()
+
+
 def test_missing_and_corrupt_model(model_copy, tmp_path):
     assert_one_line_error(run_edge("--model", str(tmp_path / "none.tflite"), cwd=tmp_path), f"model {tmp_path / 'none.tflite'}")
     data = bytearray(model_copy.read_bytes())
