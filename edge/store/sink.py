@@ -24,8 +24,8 @@ from edge.errors import EdgeError
 from edge.sinks.base import BaseSink
 from edge.store.clock import ClockWatch, Shift, stamped_before
 from edge.sinks.events import EventThrottle
-from edge.store.db import (EventStore, PruneResult, Retention, Session, describe_error, ensure_folder, is_corruption,
-                           quarantine)
+from edge.store.db import EventStore, PruneResult, Retention, Session, is_corruption, quarantine
+from edge.store.files import describe_error, ensure_folder
 from edge.types import FrameResult
 
 if TYPE_CHECKING:

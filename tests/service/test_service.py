@@ -201,7 +201,7 @@ def test_a_camera_that_appears_is_opened_once(service_model, monkeypatch, tmp_pa
         def close(self):
             closes.append(time.monotonic())
 
-    def open_camera(kind, uri, cfg):  # edge.sources._open_once for the camera: absent at first, slow to release
+    def open_camera(kind, uri, cfg, cancel=None):  # edge.sources._open_once for the camera: absent at first, slow to release
         opens.append(kind)
         if len(opens) == 1:
             raise SourceUnavailable(f"source {uri}", "cannot open camera (no such device or busy)")

@@ -16,7 +16,8 @@ import pytest
 
 from edge.errors import EdgeError
 from edge.store import EventStore, Retention, StoreSink
-from edge.store.db import PRUNE_CHUNK, SIZE_HEADROOM, check_store_file
+from edge.store.db import PRUNE_CHUNK, SIZE_HEADROOM
+from edge.store.files import check_store_file
 from edge.types import Box, FaceResult, Frame, FrameResult, Prediction
 
 LABELS = ("angry", "disgust", "fear", "happy", "sad", "surprise", "neutral")
