@@ -132,7 +132,7 @@ def check_config(args: argparse.Namespace, cfg: RunConfig) -> int:
     model = resolve_data_path(cfg.classifier.model)
     load_contract(model)
     if cfg.store.path is not None:  # else the unit's StateDirectory=, which systemd makes and owns
-        from edge.store.db import check_store_file
+        from edge.store.files import check_store_file
 
         check_store_file(cfg.store.path)
     plugins = [name.rsplit(".", 1)[-1] for name in SINK_PLUGINS
