@@ -73,6 +73,7 @@ class WindowScreen(Screen):
     """A normal, decorated OpenCV (Qt) window, sized to display.width x display.height or to the frames."""
 
     name = "window"
+    title = WINDOW_TITLE
 
     def __init__(self, cfg: DisplayConfig) -> None:
         self.cfg = cfg
@@ -89,10 +90,10 @@ class WindowScreen(Screen):
             raise DisplayLost(str(exc)) from None
         size = (self.cfg.width, self.cfg.height) if self.cfg.width and self.cfg.height else None
         try:
-            cv2.namedWindow(WINDOW_TITLE, cv2.WINDOW_NORMAL | cv2.WINDOW_GUI_NORMAL)
+            cv2.namedWindow(self.title, cv2.WINDOW_NORMAL | cv2.WINDOW_GUI_NORMAL)
             self._open = True
             if size is not None:
-                cv2.resizeWindow(WINDOW_TITLE, *size)
+                cv2.resizeWindow(self.title, *size)
         except cv2.error as exc:
             raise DisplayLost(f"cannot open a window: {str(exc).strip().splitlines()[-1]}") from None
         return size
@@ -101,9 +102,9 @@ class WindowScreen(Screen):
         import cv2
 
         try:
-            cv2.imshow(WINDOW_TITLE, image_bgr)
+            cv2.imshow(self.title, image_bgr)
             cv2.waitKey(WAIT_KEY_MS)
-            visible = cv2.getWindowProperty(WINDOW_TITLE, cv2.WND_PROP_VISIBLE)
+            visible = cv2.getWindowProperty(self.title, cv2.WND_PROP_VISIBLE)
         except cv2.error as exc:
             raise DisplayLost(f"window error: {str(exc).strip().splitlines()[-1]}") from None
         if visible < 1:
@@ -114,7 +115,7 @@ class WindowScreen(Screen):
             import cv2
 
             try:
-                cv2.destroyWindow(WINDOW_TITLE)
+                cv2.destroyWindow(self.title)
                 cv2.waitKey(WAIT_KEY_MS)
             except cv2.error:
                 pass
@@ -131,6 +132,7 @@ class OverlayWindowScreen(WindowScreen):
     display's screen); q or Esc, or closing it, ends the run (ViewerClosed)."""
 
     name = "window"
+    title = OVERLAY_WINDOW_TITLE
 
     def open(self) -> None:
         import cv2
@@ -142,7 +144,7 @@ class OverlayWindowScreen(WindowScreen):
         except X11Unavailable as exc:
             raise DisplayLost(str(exc)) from None
         try:
-            cv2.namedWindow(OVERLAY_WINDOW_TITLE, cv2.WINDOW_NORMAL | cv2.WINDOW_KEEPRATIO)
+            cv2.namedWindow(self.title, cv2.WINDOW_NORMAL | cv2.WINDOW_KEEPRATIO)
         except cv2.error as exc:
             raise DisplayLost(f"cannot open a window: {str(exc).strip().splitlines()[-1]}") from None
         self._open = True
@@ -156,28 +158,17 @@ class OverlayWindowScreen(WindowScreen):
             if not self._sized:
                 height, width = image_bgr.shape[:2]
                 scale = min(1.0, INITIAL_MAX_SIZE[0] / width, INITIAL_MAX_SIZE[1] / height)
-                cv2.resizeWindow(OVERLAY_WINDOW_TITLE, max(1, round(width * scale)), max(1, round(height * scale)))
+                cv2.resizeWindow(self.title, max(1, round(width * scale)), max(1, round(height * scale)))
                 self._sized = True
-            cv2.imshow(OVERLAY_WINDOW_TITLE, image_bgr)
+            cv2.imshow(self.title, image_bgr)
             key = cv2.waitKey(WAIT_KEY_MS) & 0xFF
-            visible = cv2.getWindowProperty(OVERLAY_WINDOW_TITLE, cv2.WND_PROP_VISIBLE)
+            visible = cv2.getWindowProperty(self.title, cv2.WND_PROP_VISIBLE)
         except cv2.error as exc:
             raise DisplayLost(f"window error: {str(exc).strip().splitlines()[-1]}") from None
         if visible < 1:
             raise ViewerClosed("window closed")
         if key in QUIT_KEYS:
             raise ViewerClosed("quit key pressed")
-
-    def close(self) -> None:
-        if self._open:
-            import cv2
-
-            try:
-                cv2.destroyWindow(OVERLAY_WINDOW_TITLE)
-                cv2.waitKey(WAIT_KEY_MS)
-            except cv2.error:
-                pass
-            self._open = False
 
 
 class FramebufferScreen(Screen):
