@@ -9,6 +9,7 @@ import os
 import shlex
 import sys
 import time
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -27,6 +28,7 @@ from train.runfolder import (FINGERPRINT_KEY, adopt_architecture, check_fresh_fo
                              make_run_folder, read_run_record, recorded_fingerprints, remove_if_left_empty, resuming,
                              settle_lineage_flags, write_start_record)
 from train.runfolder import flag_name as flag
+from train.stopping import sigterm_stops, stop_cause, stop_exit_code
 
 if TYPE_CHECKING:
     import keras
@@ -36,7 +38,6 @@ log = logging.getLogger(__spec__.name if __spec__ is not None else __name__)
 
 DEFAULT_DISTILL_WEIGHT = 0.5
 EXIT_BAD_INPUT = 2
-EXIT_INTERRUPTED = 130  # 128 + SIGINT, as a shell reports Ctrl-C
 BF16_CPU_FLAGS = ("avx512_bf16", "amx_bf16", "bf16")
 BF16_GPU_CAPABILITY = (8, 0)  # Ampere: the first NVIDIA GPUs with bf16 tensor cores
 RECORD_KEYS = ("config", "command", "seconds")  # what --reports-only keeps from a finished run's run.json
@@ -408,12 +409,52 @@ def bad_input(exc: Exception) -> int:
     return EXIT_BAD_INPUT
 
 
+@dataclass
+class Stage:
+    """How far a command got, for the line an interruption ends it with."""
+
+    args: argparse.Namespace | None = None
+    created: Path | None = None  # the topmost folder make_run_folder created for --out
+    reporting: bool = False  # the model is final: the reports are being written
+
+
+def after_stop(stage: Stage) -> str:
+    """What a stopped command kept and how to go on. A folder it created and left empty is removed; a training
+    run's folder is resumable at any point (--resume continues from its last finished epoch, writes the reports
+    of a run whose training finished, and starts afresh a run with no finished epoch)."""
+    args = stage.args
+    if args is None:
+        return "nothing was written"
+    remove_if_left_empty(args.out, stage.created)
+    if args.soup or args.reports_only:
+        if stage.reporting:
+            return f"the reports in {args.out} are incomplete; to write them, run the same command again"
+        return "nothing was written"
+    if (args.out / STATE_FILE).is_file():
+        if stage.reporting:
+            return f"{args.out} finished training, not its reports; to write them, run the same command with --resume"
+        return f"{args.out} keeps every finished epoch; to go on, run the same command with --resume"
+    if args.out.is_dir() and any(args.out.iterdir()):
+        return f"{args.out} has no finished epoch yet; to start it again, run the same command"
+    return "nothing was written"
+
+
 def main(argv: list[str] | None = None) -> int:
+    """The command; Ctrl-C and SIGTERM end it with one line saying what was kept (exit 130 or 143)."""
     setup_logging()
+    stage = Stage()
+    with sigterm_stops():
+        try:
+            return run(argv, stage)
+        except KeyboardInterrupt as exc:  # Ctrl-C, or SIGTERM (train.stopping.Stopped)
+            log.warning("%s: %s", stop_cause(exc), after_stop(stage))
+            return stop_exit_code(exc)
+
+
+def run(argv: list[str] | None, stage: Stage) -> int:
     started = time.monotonic()
-    created = None
     try:
-        args = parse_args(argv)
+        args = stage.args = parse_args(argv)
         start_record = settle_lineage_flags(args)
         check_args(args)
         previous = adopt_run_record(args) if args.reports_only else {}
@@ -422,16 +463,16 @@ def main(argv: list[str] | None = None) -> int:
         args.fitted = union(run_fitted_splits(args, previous.get("fitted_splits")), members,
                             start_record.get("fitted_splits", []))
         check_offsets(args)
-        created = make_run_folder(args.out)
+        stage.created = make_run_folder(args.out)
         train, val, evaluation = load_checked_data(args, start_record, previous)
     except EdgeError as exc:
-        if created is not None:
-            remove_if_left_empty(args.out, created)
+        if stage.created is not None:
+            remove_if_left_empty(args.out, stage.created)
         print(exc.one_line(), file=sys.stderr)
         return exc.exit_code
     except (DataError, OSError) as exc:
-        if created is not None:
-            remove_if_left_empty(args.out, created)
+        if stage.created is not None:
+            remove_if_left_empty(args.out, stage.created)
         return bad_input(exc)
     log.info("train %d, validation %d (%s), evaluation %s", len(train), len(val), val.name,
              len(evaluation) if evaluation else "none")
@@ -452,15 +493,9 @@ def main(argv: list[str] | None = None) -> int:
         else:
             model, config, seconds = train_run(args, train, val, start_record, started)
     except DataError as exc:  # e.g. a --soup member whose model cannot be loaded
-        remove_if_left_empty(args.out, created)
+        remove_if_left_empty(args.out, stage.created)
         return bad_input(exc)
-    except KeyboardInterrupt:
-        if args.soup or args.reports_only:
-            log.warning("interrupted; nothing was written")
-        else:
-            log.warning("interrupted: %s keeps every finished epoch; to go on, run the same command with --resume",
-                        args.out)
-        return EXIT_INTERRUPTED
+    stage.reporting = True
     write_reports(model, args, config, val, evaluation, command, seconds)
     return 0
 

@@ -14,6 +14,8 @@ from pathlib import Path
 BEST_CHECKPOINT = "model.keras"
 LAST_CHECKPOINT = "last.keras"
 STATE_FILE = "state.json"
+BEST_PENDING = "best_pending"  # state.json: the epoch beat the best, and model.keras was not saved from it yet
+RUN_FILES = (STATE_FILE, LAST_CHECKPOINT, BEST_CHECKPOINT)  # any of these: the folder holds a run
 HISTORY_FILE = "history.csv"
 STAGED_PREFIX = "staged-"  # a checkpoint being saved: renamed over the real one once complete
 RUN_RECORD = "run.json"
@@ -50,8 +52,16 @@ def read_state(out_dir: Path) -> dict:
         if isinstance(best, bool) or not isinstance(best, (int, float)):
             raise TypeError(f"best_val_accuracy {best!r} is not a number")
     except (ValueError, KeyError, TypeError) as exc:
-        raise ValueError(f"--resume: {path} is damaged ({exc!r}); remove it to start afresh") from None
+        raise ValueError(f"--resume: {path} is damaged ({exc!r}): the run cannot be resumed; to start afresh, name "
+                         f"a new --out folder, or remove {files_to_start_afresh(out_dir)} from {out_dir}") from None
     return state
+
+
+def files_to_start_afresh(out_dir: Path) -> str:
+    """The files that keep a new run out of a run folder (train.runfolder.check_fresh_folder: a checkpoint or a
+    resume state, with or without --resume; run.json too under --resume), those present, as "a, b and c"."""
+    present = [name for name in (*RUN_FILES, RUN_RECORD) if (out_dir / name).exists()] or [STATE_FILE]
+    return present[0] if len(present) == 1 else f"{', '.join(present[:-1])} and {present[-1]}"
 
 
 def keras_archive_problem(path: Path) -> str | None:

@@ -13,6 +13,7 @@ import hashlib
 import io
 import logging
 import zipfile
+from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -42,9 +43,11 @@ class LoadReport:
 
     skipped: list[str] = field(default_factory=list)
     resized: int = 0
+    unknown_usage: int = 0  # CSV rows whose Usage names no split (they are in none)
 
     def summary(self) -> str:
-        return f"skipped {len(self.skipped)} unreadable, resized {self.resized} of other sizes"
+        unknown = f", {self.unknown_usage} CSV row(s) of unknown Usage in no split" if self.unknown_usage else ""
+        return f"skipped {len(self.skipped)} unreadable, resized {self.resized} of other sizes{unknown}"
 
 
 @dataclass
@@ -155,11 +158,24 @@ def _csv_split_names() -> str:
     return f"{', '.join(CSV_SPLIT_USAGE)} = Usage {', '.join(CSV_SPLIT_USAGE.values())}"
 
 
+def _unknown_usage(csv_path: Path, counts: Counter[str], report: LoadReport, strict: bool) -> None:
+    """Rows whose Usage is none of the known values (a typo such as `Trainig`) belong to no split: each load
+    names them and their counts, so they are not silently lost; with strict=True they are fatal."""
+    named = ", ".join(f"{usage!r} ({count})" for usage, count in counts.most_common())
+    message = (f"{csv_path}: {counts.total()} row(s) with an unknown Usage value, in no split: {named} (known: "
+               f"{', '.join(CSV_SPLIT_USAGE.values())})")
+    if strict:
+        raise DataError(message)
+    log.warning("%s", message)
+    report.unknown_usage = counts.total()
+
+
 def _load_csv_split(csv_path: Path, split: str, strict: bool) -> Split:
     if split not in CSV_SPLIT_USAGE:
         raise DataError(f"{csv_path}: unknown split '{split}' (a CSV dataset has the splits {_csv_split_names()})")
     report = LoadReport()
     images, labels = [], []
+    unknown_usage: Counter[str] = Counter()
     with csv_path.open(newline="", encoding=CSV_ENCODING) as handle:
         reader = csv.DictReader(handle)
         try:
@@ -167,8 +183,11 @@ def _load_csv_split(csv_path: Path, split: str, strict: bool) -> Split:
             if missing:
                 raise DataError(f"{csv_path}: missing column(s) {', '.join(sorted(missing))}")
             for row in reader:
-                usage = (row.get("Usage") or "").strip().lower()
-                if CSV_USAGE_TO_SPLIT.get(usage) != split:
+                usage = (row.get("Usage") or "").strip()
+                if usage.lower() not in CSV_USAGE_TO_SPLIT:
+                    unknown_usage[usage] += 1
+                    continue
+                if CSV_USAGE_TO_SPLIT[usage.lower()] != split:
                     continue
                 try:
                     image, label = _parse_csv_row(row, reader.line_num, csv_path)
@@ -183,6 +202,8 @@ def _load_csv_split(csv_path: Path, split: str, strict: bool) -> Split:
         except csv.Error as exc:
             # line_num counts the lines read before the one the reader choked on
             raise DataError(f"{csv_path}:{reader.line_num + 1}: malformed CSV ({exc})") from None
+    if unknown_usage:
+        _unknown_usage(csv_path, unknown_usage, report, strict)
     if not images:
         raise DataError(f"{csv_path}: no rows for split '{split}' (Usage {CSV_SPLIT_USAGE[split]}; the splits are "
                         f"{_csv_split_names()})")

@@ -16,12 +16,13 @@ import tensorflow as tf
 
 from train.augment import AugmentConfig, build_augmenter, mix_batch, random_erase
 from train.averaging import AVERAGE_FILE, WeightAverage, recalibrate_batch_norm
-from train.config import (BEST_CHECKPOINT, HISTORY_FILE, LAST_CHECKPOINT, STAGED_PREFIX, STATE_FILE, TrainConfig,
-                          read_state, write_text_atomic)
+from train.config import (BEST_CHECKPOINT, BEST_PENDING, HISTORY_FILE, LAST_CHECKPOINT, STAGED_PREFIX, STATE_FILE,
+                          TrainConfig, read_state, write_text_atomic)
 from train.data import DataError, Split
 from train.labels import NUM_CLASSES
 from train.model import build_model, count_macs
 from train.sam import make_sharpness_aware
+from train.stopping import stops_deferred
 
 log = logging.getLogger(__name__)
 
@@ -131,21 +132,6 @@ def save_model(model: keras.Model, path: Path) -> None:
     staged.replace(path)
 
 
-class BestCheckpoint(keras.callbacks.Callback):
-    """Saves the model as model.keras whenever validation accuracy beats the best so far (`best`: of the epochs
-    before a resume), atomically."""
-
-    def __init__(self, path: Path, best: float | None) -> None:
-        super().__init__()
-        self.path, self.best = path, best
-
-    def on_epoch_end(self, epoch: int, logs: dict | None = None) -> None:
-        value = (logs or {}).get("val_accuracy")
-        if value is not None and (self.best is None or float(value) > self.best):
-            self.best = float(value)
-            save_model(self.model, self.path)
-
-
 def trim_history(path: Path, last_epoch: int) -> None:
     """Drop history rows after `last_epoch`: the row of an epoch is written before its resume state, so an
     interruption between the two would list that epoch twice once it is trained again."""
@@ -175,25 +161,56 @@ class ResumableEarlyStopping(keras.callbacks.EarlyStopping):
 
 
 class ResumeState(keras.callbacks.Callback):
-    """Saves the last checkpoint and the epoch/best figures, early stopping's count and whether it stopped the
-    run after every epoch, for --resume; and the training time so far over every resumed process (`seconds`,
-    `earlier_s` of them before this one), so run.json can give a resumed run's whole wall time."""
+    """After every epoch: the last checkpoint and the resume state for --resume (the epoch, the best validation
+    accuracy, early stopping's count and whether it stopped the run, and the training time so far over every
+    resumed process: `seconds`, `earlier_s` of them before this one, so run.json can give a resumed run's whole
+    wall time); then the best checkpoint (model.keras) when the epoch beat the best so far (`best`: of the
+    epochs before a resume).
 
-    def __init__(self, out_dir: Path, best: float, early: ResumableEarlyStopping, earlier_s: float = 0.0) -> None:
+    The resume state is saved first: a run stopped during its first epoch's saves has either nothing to resume
+    (and --resume starts it afresh) or a state to resume from. Until model.keras is saved the state marks it
+    pending (BEST_PENDING), and a resume saves it from last.keras, which holds that epoch's weights. A Ctrl-C or
+    SIGTERM during the saves takes effect once they are all done."""
+
+    def __init__(self, out_dir: Path, best: float | None, early: ResumableEarlyStopping,
+                 earlier_s: float = 0.0) -> None:
         super().__init__()
         self.out_dir = out_dir
-        self.best = best
+        self.best = best or None  # None: no epoch yet, the first one is the best
         self.early = early
         self.earlier_s = earlier_s
         self.started = time.monotonic()
 
     def on_epoch_end(self, epoch: int, logs: dict | None = None) -> None:
-        self.best = max(self.best, float((logs or {}).get("val_accuracy", 0.0)))
-        save_model(self.model, self.out_dir / LAST_CHECKPOINT)
-        state = {"epoch": epoch, "best_val_accuracy": self.best, "patience_used": int(self.early.wait),
+        value = (logs or {}).get("val_accuracy")
+        improved = value is not None and (self.best is None or float(value) > self.best)
+        if improved:
+            self.best = float(value)
+        with stops_deferred():
+            save_model(self.model, self.out_dir / LAST_CHECKPOINT)
+            self.write_state(epoch, best_pending=improved)
+            if improved:
+                save_model(self.model, self.out_dir / BEST_CHECKPOINT)
+                self.write_state(epoch, best_pending=False)
+
+    def write_state(self, epoch: int, best_pending: bool) -> None:
+        state = {"epoch": epoch, "best_val_accuracy": self.best or 0.0, "patience_used": int(self.early.wait),
                  "stopped_early": bool(self.model.stop_training),
                  "seconds": round(self.earlier_s + time.monotonic() - self.started, 1)}
+        if best_pending:
+            state[BEST_PENDING] = True
         write_text_atomic(self.out_dir / STATE_FILE, json.dumps(state))
+
+
+def save_pending_best(model: keras.Model, out_dir: Path, state: dict) -> None:
+    """A run stopped between its resume state and the best checkpoint of an epoch that beat the best: that
+    epoch is the checkpoint `model` was loaded from, so model.keras is saved from it (and the mark cleared)."""
+    if not state.pop(BEST_PENDING, False):
+        return
+    save_model(model, out_dir / BEST_CHECKPOINT)
+    write_text_atomic(out_dir / STATE_FILE, json.dumps(state))
+    log.info("%s saved from %s: epoch %d was the best, and its save had not finished", BEST_CHECKPOINT,
+             LAST_CHECKPOINT, state["epoch"] + 1)
 
 
 def _compile(model: keras.Model, config: TrainConfig) -> None:
@@ -225,6 +242,7 @@ def prepare_model(
         state = read_state(out_dir)
         model = load_checkpoint(out_dir / LAST_CHECKPOINT, "--resume")
         log.info("resuming after epoch %d (best val_accuracy %.4f)", state["epoch"] + 1, state["best_val_accuracy"])
+        save_pending_best(model, out_dir, state)
         if state.get("stopped_early"):
             log.info("early stopping ended this run after epoch %d: nothing left to train", state["epoch"] + 1)
             return model, config.epochs, state
@@ -269,7 +287,6 @@ def fit(
     log.info("model %s: %d params, %.1f M MACs per face", model.name, model.count_params(), count_macs(model) / 1e6)
     log.info("training config: %s", json.dumps(asdict(config)))
     train_ds, val_ds = make_datasets(train, val, config, augment, seed, targets)
-    checkpoint = BestCheckpoint(out_dir / BEST_CHECKPOINT, best or None)
     if initial_epoch > 0:
         trim_history(out_dir / HISTORY_FILE, initial_epoch - 1)
     average = None
@@ -278,20 +295,20 @@ def fit(
         if state:
             average.resume(model, state["epoch"])
     early = ResumableEarlyStopping(config.patience, int(state.get("patience_used", 0)), best or None)
+    checkpoints = ResumeState(out_dir, best, early, float(state.get("seconds", 0.0)))
     callbacks = [  # the resume state is saved before the average, which can catch up one epoch from it
         keras.callbacks.LearningRateScheduler(lambda epoch: learning_rate_at(epoch, config)),
-        checkpoint,
-        early,
+        early,  # before the resume state, which records whether it stopped the run
         keras.callbacks.CSVLogger(out_dir / HISTORY_FILE, append=initial_epoch > 0),
-        ResumeState(out_dir, best, early, float(state.get("seconds", 0.0))),
+        Progress(config.epochs),  # before the saves: a stop during them comes after the epoch's line
+        checkpoints,
         *([average] if average else []),
-        Progress(config.epochs),
     ]
     if initial_epoch < config.epochs:
         model.fit(train_ds, validation_data=val_ds, epochs=config.epochs, initial_epoch=initial_epoch,
                   callbacks=callbacks, verbose=0)
     if average is not None:
-        best = max(best, float(checkpoint.best or 0.0)) if validation_held_out else None
+        best = max(best, float(checkpoints.best or 0.0)) if validation_held_out else None
         keep_average_if_better(model, average, train, val_ds, out_dir, best)
     return keras.models.load_model(out_dir / BEST_CHECKPOINT)
 

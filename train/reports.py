@@ -22,6 +22,7 @@ from train.labels import EMOTIONS, IMAGE_SIZE
 from train.metrics import classification_report, format_table, tune_class_bias
 from train.model import LOGITS_LAYER, count_macs
 from train.plots import plot_confusion, plot_curves, plot_soup_curves
+from train.stopping import stops_deferred
 
 log = logging.getLogger(__name__)
 
@@ -142,9 +143,10 @@ def write_reports(model: keras.Model, args: argparse.Namespace, config: TrainCon
     }
     # Saved whether or not offsets were tuned, then run.json at once (atomically): --reports-only took the
     # previous offsets out of the model in memory, and the shipped file must carry exactly the class_bias
-    # run.json records. The figures come after, so a failing plot cannot split the two.
-    save_model(model, out / BEST_CHECKPOINT)
-    write_text_atomic(out / RUN_RECORD, json.dumps(run, indent=2))
+    # run.json records. The figures come after, so a failing plot cannot split the two, nor can a Ctrl-C.
+    with stops_deferred():
+        save_model(model, out / BEST_CHECKPOINT)
+        write_text_atomic(out / RUN_RECORD, json.dumps(run, indent=2))
     write_model_card(out, run, metrics)
     shown_name = evaluation.name if evaluation is not None else "validation"
     shown = metrics[shown_name]

@@ -12,14 +12,13 @@ import json
 import logging
 from pathlib import Path
 
-from train.config import (ARCHITECTURE_FIELDS, BEST_CHECKPOINT, LAST_CHECKPOINT, RUN_RECORD, STATE_FILE, TrainConfig,
-                          checkpoint_architecture, write_text_atomic)
+from train.config import (ARCHITECTURE_FIELDS, BEST_CHECKPOINT, HISTORY_FILE, LAST_CHECKPOINT, RUN_FILES, RUN_RECORD,
+                          STATE_FILE, TrainConfig, checkpoint_architecture, write_text_atomic)
 from train.data import DEFAULT_VAL_FRACTION, DataError
 
 log = logging.getLogger(__name__)
 
 START_RECORD = "start.json"
-RUN_FILES = (STATE_FILE, LAST_CHECKPOINT, BEST_CHECKPOINT)  # any of these: the folder holds a run
 # Flags that pick the faces a run fits, its validation slice or its teacher: a resume adopts those left out and
 # refuses those given with another value. Their argparse default is None ("left out"); DEFAULTS fills them after.
 LINEAGE_FLAGS = ("seed", "val_fraction", "val_split", "extra_train_split", "init_from", "distill_from", "limit")
@@ -52,14 +51,32 @@ def resuming(args: argparse.Namespace) -> bool:
     return bool(args.resume) and (args.out / STATE_FILE).is_file() and (args.out / LAST_CHECKPOINT).is_file()
 
 
+def first_epoch_cut_short(out: Path) -> bool:
+    """Whether `out` holds a training run stopped during its first epoch's checkpoint saves before its resume state
+    was saved (an older version saved model.keras first): start.json, no state.json or run.json, and no history
+    row after the first epoch's. Nothing of it can be resumed, and nothing is lost by starting it afresh."""
+    if not (out / START_RECORD).is_file() or (out / STATE_FILE).exists() or (out / RUN_RECORD).exists():
+        return False
+    history = out / HISTORY_FILE
+    try:
+        rows = history.read_text().splitlines()[1:] if history.is_file() else []
+    except (OSError, ValueError):
+        return False  # unreadable: it may list more epochs
+    return all(row.partition(",")[0].strip() in ("", "0") for row in rows)  # CSVLogger: the epoch comes first
+
+
 def check_fresh_folder(args: argparse.Namespace) -> None:
     """A new training run or soup may not write into a folder that holds a training run, nor may --resume
-    train afresh over a soup or a run whose resume state is gone."""
+    train afresh over a soup or a run whose resume state is gone (a first epoch cut short before its resume
+    state was saved has nothing to lose: --resume starts it afresh)."""
     if args.reports_only:
         return
     if args.resume:
-        held = [name for name in (BEST_CHECKPOINT, "run.json") if (args.out / name).exists()]
-        if held and not resuming(args):
+        held = [name for name in (BEST_CHECKPOINT, RUN_RECORD) if (args.out / name).exists()]
+        if held and not resuming(args) and first_epoch_cut_short(args.out):
+            log.info("--resume: %s holds only a first epoch stopped before its resume state was saved: starting "
+                     "afresh", args.out)
+        elif held and not resuming(args):
             raise DataError(f"--resume: {args.out} holds {held[0]} but no {STATE_FILE} and {LAST_CHECKPOINT} to "
                             "continue from (a soup, or a run whose resume state is gone); name a new folder")
         return

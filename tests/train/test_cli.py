@@ -173,3 +173,11 @@ def test_auto_mixed_precision_follows_the_training_device(monkeypatch, capabilit
                         lambda gpu: {"compute_capability": capabilities[gpus.index(gpu)]})
     monkeypatch.setattr(cli, "cpu_supports_bf16", lambda: cpu_bf16)
     assert cli.auto_mixed_precision() is expected
+
+
+def test_a_csv_row_of_an_unknown_usage_is_one_line_with_strict(tmp_path: Path) -> None:
+    data = write_csv(tmp_path / "fer2013.csv", {"Training": TRAIN_PER_CLASS, "Trainig": 1})
+    assert_one_line(run_train("--strict", data=data, out=tmp_path / "run"),
+                    f"error: {data}: 7 row(s) with an unknown Usage value, in no split: 'Trainig' (7) (known: "
+                    "Training, PublicTest, PrivateTest)")
+    assert not (tmp_path / "run").exists()

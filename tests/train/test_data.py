@@ -244,3 +244,18 @@ def test_hidden_folders_are_ignored_and_a_class_without_faces_is_named(tmp_path,
         split = load_split(tmp_path, "train")
     assert split.class_counts().tolist() == [2, 0, 2, 2, 2, 2, 2]
     assert any("no faces of disgust" in r.getMessage() for r in caplog.records)
+
+
+def test_csv_rows_of_an_unknown_usage_are_counted_and_named(tmp_path, caplog):
+    """A typo in Usage puts a row in no split: it used to vanish without a word (the summary counted only
+    unreadable rows). Every load names the values and their counts; a strict load refuses them."""
+    csv_path = write_csv(tmp_path / "fer2013.csv", {"Training": 2, "Trainig": 1, "": 1, "PublicTest": 1})
+    expected = (f"{csv_path}: 14 row(s) with an unknown Usage value, in no split: 'Trainig' (7), '' (7) (known: "
+                "Training, PublicTest, PrivateTest)")
+    with caplog.at_level("WARNING", logger="train.data"):
+        split = load_split(csv_path, "train")
+    assert len(split) == 14 and expected in caplog.text
+    assert split.report.summary().endswith(", 14 CSV row(s) of unknown Usage in no split")
+    with pytest.raises(DataError) as strict:
+        load_split(csv_path, "test", strict=True)
+    assert str(strict.value) == expected

@@ -57,3 +57,33 @@ def test_early_stopping_patience_and_its_stop_survive_a_resume(tmp_path):
     assert json.loads((tmp_path / "state.json").read_text())["stopped_early"]
     _, after_stop, _ = prepare_model(tmp_path, config, resume=True)
     assert after_stop == config.epochs  # nothing left to train
+
+
+def test_the_resume_state_comes_before_the_best_checkpoint_and_a_resume_saves_a_pending_one(tmp_path):
+    """An epoch's saves: last.keras, state.json (marking model.keras pending when the epoch beat the best), then
+    model.keras and state.json again. A run killed before model.keras resumes: the resume saves it from
+    last.keras, that epoch's weights, and clears the mark."""
+    import json
+
+    import keras
+
+    from train.config import BEST_PENDING, TrainConfig
+    from train.fit import ResumableEarlyStopping, ResumeState, prepare_model
+
+    config = TrainConfig(epochs=4, width=4, dense_units=8)
+    model, _, _ = prepare_model(tmp_path, config, resume=False)
+    saves = ResumeState(tmp_path, None, ResumableEarlyStopping(config.patience))
+    saves.set_model(model)
+    saves.on_epoch_end(0, {"val_accuracy": 0.5})
+    state = json.loads((tmp_path / "state.json").read_text())
+    assert BEST_PENDING not in state and (tmp_path / "model.keras").is_file()
+    assert (tmp_path / "last.keras").stat().st_mtime_ns <= (tmp_path / "model.keras").stat().st_mtime_ns
+
+    (tmp_path / "model.keras").unlink()  # killed after the state that marks epoch 1's model.keras pending
+    (tmp_path / "state.json").write_text(json.dumps({**state, BEST_PENDING: True}))
+    resumed, next_epoch, saved = prepare_model(tmp_path, config, resume=True)
+    assert next_epoch == 1 and BEST_PENDING not in saved
+    assert BEST_PENDING not in json.loads((tmp_path / "state.json").read_text())
+    best = keras.models.load_model(tmp_path / "model.keras")
+    for ours, theirs in zip(best.get_weights(), model.get_weights()):
+        np.testing.assert_array_equal(ours, theirs)

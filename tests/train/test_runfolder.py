@@ -208,3 +208,28 @@ def test_reports_only_adopts_the_finished_runs_slice_flags_left_out(tmp_path):
     given = parse_args(["--data", str(tmp_path), "--out", str(run), "--reports-only", "--seed", "9"])
     settle_lineage_flags(given)
     assert given.seed == 9  # given: kept, and refused later as another slice (train.__main__.adopt_run_record)
+
+
+def test_the_advice_for_a_damaged_resume_state_leads_to_a_fresh_start(started, tmp_path):
+    """`state.json is damaged` used to advise removing it, after which --resume and a fresh start were both
+    refused (the checkpoints still held the folder). The advice names every file to remove; with those gone, a
+    start with or without --resume passes every check on the folder (and stops at a batch size larger than the
+    training set, found once the faces are read: nothing trains)."""
+    import re
+
+    data, out = started
+    (out / "state.json").write_text('{"epoch": ')
+    shutil.copy(out / "last.keras", out / "model.keras")
+    (out / "history.csv").write_text("epoch,accuracy\n0,0.3\n1,0.4\n")
+    cache = ("--cache-dir", tmp_path / "cache")
+    line = one_line_error(train_cli(*command(data, out, "--resume", *cache)))
+    advice = re.fullmatch(rf"error: --resume: {re.escape(str(out / 'state.json'))} is damaged \(.*\): the run cannot "
+                          rf"be resumed; to start afresh, name a new --out folder, or remove (.+) from "
+                          rf"{re.escape(str(out))}", line)
+    assert advice, line
+    assert advice.group(1) == "state.json, last.keras and model.keras"
+    for name in re.split(r", | and ", advice.group(1)):
+        (out / name).unlink()
+    for flags in ([], ["--resume"]):
+        assert one_line_error(train_cli(*command(data, out, *flags, "--batch-size", 99, *cache))) == (
+            "error: --batch-size 99: larger than the 21 training faces (every batch must be full)")

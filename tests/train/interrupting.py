@@ -1,0 +1,63 @@
+"""Run a command's main with a real signal sent to the process at a chosen point, so a test can stop it exactly
+there instead of racing a timer:
+
+    python -m tests.train.interrupting SIGNAL POINT MODULE [ARGS...]
+
+SIGNAL is SIGINT (Ctrl-C) or SIGTERM; MODULE is train or convert. POINT is `import:PACKAGE` (as PACKAGE starts
+to import) or `call:MODULE:FUNCTION:N` (as the Nth call of that module attribute starts; the call then goes on,
+and the command's own handlers decide when the signal takes effect)."""
+
+from __future__ import annotations
+
+import importlib
+import importlib.abc
+import os
+import signal
+import sys
+from collections.abc import Callable, Sequence
+from types import ModuleType
+
+
+class SignalOnImport(importlib.abc.MetaPathFinder):
+    """Sends the signal when `package` is first looked up; finds nothing itself."""
+
+    def __init__(self, package: str, signum: int) -> None:
+        self.package, self.signum, self.sent = package, signum, False
+
+    def find_spec(self, name: str, path: Sequence[str] | None, target: ModuleType | None = None) -> None:
+        if name == self.package and not self.sent:
+            self.sent = True
+            os.kill(os.getpid(), self.signum)
+        return None
+
+
+def signal_on_call(module_name: str, function: str, nth: int, signum: int) -> None:
+    module = importlib.import_module(module_name)
+    original: Callable = getattr(module, function)
+    calls = 0
+
+    def wrapped(*args, **kwargs):  # noqa: ANN002, ANN003, ANN202 - passes everything through
+        nonlocal calls
+        calls += 1
+        if calls == nth:
+            os.kill(os.getpid(), signum)
+        return original(*args, **kwargs)
+
+    setattr(module, function, wrapped)
+
+
+def main(argv: list[str]) -> int:
+    name, point, command, *args = argv
+    signal.signal(signal.SIGINT, signal.default_int_handler)  # as in a terminal, even when started in the background
+    signum = signal.Signals[name]
+    kind, _, where = point.partition(":")
+    if kind == "import":
+        sys.meta_path.insert(0, SignalOnImport(where, signum))
+    else:
+        module_name, function, nth = where.split(":")
+        signal_on_call(module_name, function, int(nth), signum)
+    return importlib.import_module(f"{command}.__main__").main(args)
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))
