@@ -5,14 +5,14 @@ Every leaf value has a dotted CLI flag generated from these models, e.g. `--dete
 
 from __future__ import annotations
 
-import types
 from pathlib import Path
-from typing import Any, Literal, Union, get_args, get_origin
+from typing import Any, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, ValidationInfo, field_validator
+from pydantic import BaseModel, Field, ValidationError, field_validator
 
 from edge.display.config import DisplayConfig
+from edge.config_model import Strict
 from edge.errors import EdgeError
 from edge.web.config import WebConfig
 
@@ -26,26 +26,6 @@ MAX_DURATION_S = 10 * 365 * 24 * 3600.0  # ten years: beyond it a timer cannot b
 MAX_BACKOFF_S = 3600.0  # an hour between reconnect attempts at most (larger waits overflow the timer)
 
 SourceKind = Literal["auto", "camera", "picamera2", "video", "image", "folder", "stream", "demo"]
-
-
-def _member_types(annotation: Any) -> set[Any]:
-    return set(get_args(annotation)) if get_origin(annotation) in (Union, types.UnionType) else {annotation}
-
-
-class Strict(BaseModel):
-    """Unknown keys are refused, and so are true/false where a number belongs (pydantic would read them as 1/0:
-    `max_frames: true` ran one frame)."""
-
-    model_config = ConfigDict(extra="forbid", validate_assignment=True, allow_inf_nan=False)
-
-    @field_validator("*", mode="before")
-    @classmethod
-    def _no_boolean_numbers(cls, value: Any, info: ValidationInfo) -> Any:
-        if isinstance(value, bool):
-            kinds = _member_types(cls.model_fields[info.field_name].annotation)
-            if bool not in kinds and kinds & {int, float}:
-                raise ValueError(f"expected a number, not {str(value).lower()}")
-        return value
 
 
 class SourceConfig(Strict):

@@ -300,9 +300,9 @@ def fit(
         keras.callbacks.LearningRateScheduler(lambda epoch: learning_rate_at(epoch, config)),
         early,  # before the resume state, which records whether it stopped the run
         keras.callbacks.CSVLogger(out_dir / HISTORY_FILE, append=initial_epoch > 0),
-        Progress(config.epochs),  # before the saves: a stop during them comes after the epoch's line
         checkpoints,
         *([average] if average else []),
+        Progress(config.epochs),  # after the saves: an epoch whose line is printed is kept, whatever stops the run
     ]
     if initial_epoch < config.epochs:
         model.fit(train_ds, validation_data=val_ds, epochs=config.epochs, initial_epoch=initial_epoch,

@@ -11,7 +11,7 @@ from dataclasses import dataclass, replace
 import cv2
 import numpy as np
 
-from edge.sinks.overlay import REFERENCE_HEIGHT, draw_overlay
+from edge.sinks.overlay import MIN_SCALE, REFERENCE_HEIGHT, draw_overlay
 from edge.types import Box, FrameResult
 
 LETTERBOX_COLOUR = (0, 0, 0)
@@ -43,7 +43,9 @@ class Letterbox:
 
 
 def overlay_scale(screen_height: int, configured: float | None = None) -> float:
-    return configured if configured is not None else screen_height / REFERENCE_HEIGHT
+    """The configured scale, else one that grows with the screen, never below MIN_SCALE (as the --video and the
+    window of a small camera frame draw it: text stays legible)."""
+    return configured if configured is not None else max(MIN_SCALE, screen_height / REFERENCE_HEIGHT)
 
 
 def compose(result: FrameResult, screen_size: tuple[int, int] | None = None,

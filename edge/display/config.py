@@ -8,16 +8,16 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import Field
+
+from edge.config_model import Strict
 
 DisplayMode = Literal["none", "window", "fullscreen", "framebuffer"]
 DEFAULT_FRAMEBUFFER = Path("/dev/fb0")
 SYSFS_GRAPHICS = Path("/sys/class/graphics")
 
 
-class DisplayConfig(BaseModel):
-    model_config = ConfigDict(extra="forbid", validate_assignment=True, allow_inf_nan=False)
-
+class DisplayConfig(Strict):
     mode: DisplayMode = Field("none", description="none | window | fullscreen (desktop session) | "
                                                   "framebuffer (no window system, e.g. Raspberry Pi OS Lite)")
     device: Path = Field(DEFAULT_FRAMEBUFFER, description="framebuffer device (mode framebuffer)")

@@ -233,13 +233,22 @@ class EventStore:
 
     def replaced(self) -> bool:
         """True when the path no longer names the file this connection has open: deleted (with its folder or
-        not), renamed, or another file moved onto it. One stat call."""
-        return file_id(self.path) != self.file_ids[self.path]
+        not), renamed, or another file moved onto it. One stat call; a path that cannot be looked at now (EACCES,
+        EIO) counts as not replaced: the open connection still writes, and a real fault shows when it fails."""
+        try:
+            return file_id(self.path) != self.file_ids[self.path]
+        except OSError as exc:
+            log.debug("store %s: cannot check the path (%s)", self.path, exc)
+            return False
 
     def abandon(self) -> None:
-        """Close the connection to a file that was deleted or replaced, without checkpointing into it, and remove
-        its WAL and shared-memory index if they are still at the path: SQLite would otherwise apply the old WAL's
-        pages to the file now at the path, or to the next one created there."""
+        """Close the connection to a file that was deleted or replaced, and remove its WAL and shared-memory index
+        if they are still at the path: SQLite would otherwise apply the old WAL's pages to the file now at the
+        path, or to the next one created there. Its WAL is checkpointed into it first, through the open file
+        descriptors: a store renamed aside (events.db -> events-old.db, whose WAL keeps the old name) then holds
+        every event committed to it; a deleted one takes them with it either way."""
+        with suppress(sqlite3.Error):
+            self.conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
         if NO_CHECKPOINT_ON_CLOSE is not None and hasattr(self.conn, "setconfig"):
             with suppress(sqlite3.Error):
                 self.conn.setconfig(NO_CHECKPOINT_ON_CLOSE, True)

@@ -216,11 +216,12 @@ class StoreSink(BaseSink):
             self._next_prune = now + self.prune_interval_s
 
     def _file_lost(self) -> None:
-        """The store file was deleted (alone or with its folder) or another file moved onto its path while open:
-        SQLite would go on writing to the file that is gone. Drop the connection; _tick then opens the path."""
-        log.error("store %s: the store file was deleted or replaced while open; the events committed to it went "
-                  "with it (%d of them this run); a new one is started at the path", self.path,
-                  self._committed_to_file)
+        """The store file was deleted (alone or with its folder), renamed, or another file moved onto its path
+        while open: SQLite would go on writing to the file that is gone. Drop the connection (its WAL folded into
+        that file first); _tick then opens the path."""
+        log.error("store %s: the store file was deleted, renamed or replaced while open; the %d events this run "
+                  "committed to it stay with that file (gone if it was deleted); a new one is started at the path",
+                  self.path, self._committed_to_file)
         self._store.abandon()
         self._store = None
         self._shifts.clear()  # the rows they would move are in the old file
@@ -344,7 +345,11 @@ class StoreSink(BaseSink):
         self._wake.set()
         self._thread.join()
         for attempt in range(CLOSE_ATTEMPTS):
-            self._tick(force=True)
+            try:
+                self._tick(force=True)
+            except Exception as exc:  # noqa: BLE001 - the queued events must still reach the log below
+                log.exception("store %s: unexpected error while closing", self.path)
+                self._failed(f"unexpected {type(exc).__name__} ({exc})")
             if not (self._queue or self._new_steps or self._shifts):
                 break
             time.sleep(RETRY_INITIAL_S * (attempt + 1))

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import Field
+
+from edge.config_model import Strict
 
 DEFAULT_HOST = "127.0.0.1"
 DEFAULT_PORT = 8080
@@ -10,9 +12,7 @@ MIN_TOKEN_LENGTH = 8
 TOKEN_ENV = "EDGE_WEB_TOKEN"
 
 
-class WebConfig(BaseModel):
-    model_config = ConfigDict(extra="forbid", validate_assignment=True, allow_inf_nan=False)
-
+class WebConfig(Strict):
     enabled: bool = Field(False, description="serve the web view (same as --web)")
     host: str = Field(DEFAULT_HOST, description="bind address; anything but loopback requires web.token")
     port: int = Field(DEFAULT_PORT, ge=0, le=65535, description="TCP port (0 = any free port, logged at start)")

@@ -262,3 +262,13 @@ def test_uninstall_of_a_desktop_install_without_marker_gives_the_generic_command
     assert not (root / "opt/emotion-edge").exists()
     done = script("uninstall.sh", "--root", str(root))  # again: nothing installed, nothing to say
     assert "left on" not in done.stdout
+
+
+def test_small_frames_keep_legible_overlay_text():
+    """The run's window shows a 120-pixel camera frame at its own size: text at the --video's scale (0.5), not
+    at a quarter."""
+    from edge.display.compose import overlay_scale
+    from edge.sinks.overlay import MIN_SCALE, REFERENCE_HEIGHT
+
+    assert overlay_scale(120) == MIN_SCALE
+    assert overlay_scale(2 * REFERENCE_HEIGHT) == 2.0 and overlay_scale(120, 0.3) == 0.3  # configured: as given

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from edge.config import RunConfig, load_config
+from edge.config import INSTALL_ROOT, RunConfig, load_config
 from edge.errors import EdgeError
 
 
@@ -39,7 +39,8 @@ def test_model_defaults_come_from_one_place() -> None:
 
     config = RunConfig()
     assert bench_cli.DEFAULT_MODEL == config.classifier.model
-    assert config.detector.mediapipe.model == DEFAULT_DEST == bench_cli.DEFAULT_FACE_MODEL
+    assert config.detector.mediapipe.model == bench_cli.DEFAULT_FACE_MODEL
+    assert DEFAULT_DEST == INSTALL_ROOT / config.detector.mediapipe.model  # fetched where the runtime looks
 
 
 def defaults_of(constructor) -> dict:
@@ -130,8 +131,10 @@ def test_a_zero_padded_number_is_a_file_not_a_camera(tmp_path: Path, monkeypatch
     (("--max-frames", "true"), "max_frames: expected a number, not true"),
     (("--source.fps", "true"), "source.fps: expected a number, not true"),
     (("--interval", "false"), "output.interval_s: expected a number, not false"),
+    (("--web.port", "true"), "web.port: expected a number, not true"),
+    (("--display.retry_s", "true"), "display.retry_s: expected a number, not true"),
 ], ids=["fps-inf", "fps-nan", "fps-tiny", "duration-huge", "width-huge", "web-inf", "backoff-huge",
-        "frames-boolean", "fps-boolean", "interval-boolean"])
+        "frames-boolean", "fps-boolean", "interval-boolean", "port-boolean", "display-boolean"])
 def test_values_no_run_can_use_are_one_edge_error(argv: tuple[str, ...], problem: str) -> None:
     """An infinite or absurd frame rate, duration or frame size would crash the run later (a timer that cannot be
     armed, a 37 GB demo frame, an event stamped in the year 1e292): refused up front, naming the key."""

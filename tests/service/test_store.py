@@ -465,9 +465,54 @@ def test_a_store_deleted_while_running_is_started_again_at_its_path(tmp_path, ca
     assert conn.execute("SELECT DISTINCT session_id FROM events").fetchall() == [(1,)]  # the run's session goes on
     assert conn.execute("PRAGMA integrity_check").fetchone() == ("ok",)
     conn.close()
-    lost = [r for r in caplog.records if "deleted or replaced while open" in r.getMessage()]
+    lost = [r for r in caplog.records if "deleted, renamed or replaced while open" in r.getMessage()]
     assert len(lost) == 1 and lost[0].levelno == logging.ERROR
-    assert "(3 of them this run)" in lost[0].getMessage()
+    assert "the 3 events this run committed to it" in lost[0].getMessage()
+
+
+def test_a_store_renamed_while_running_keeps_every_event_committed_to_it(tmp_path):
+    """`mv events.db events-old.db` moves the main file only: its WAL, still named events.db-wal, holds the latest
+    commits, and is folded into the renamed file before the path is started again."""
+    db, aside = tmp_path / "events.db", tmp_path / "events-old.db"
+    sink = StoreSink(db, interval_s=0.0, commit_interval_s=0.1)
+    for i in range(3):
+        sink.write(frame_result(i))
+    wait_for(lambda: sink.events_committed == 3)
+    assert Path(f"{db}-wal").stat().st_size > 0  # the commits are in the WAL, not yet in the main file
+    os.rename(db, aside)
+    for i in range(3, 5):
+        sink.write(frame_result(i))
+    wait_for(lambda: sink.events_committed == 5)
+    sink.close()
+    for path, expected in ((aside, [BASE_TS, BASE_TS + 1, BASE_TS + 2]), (db, [BASE_TS + 3, BASE_TS + 4])):
+        conn = sqlite3.connect(path)
+        assert [ts for (ts,) in conn.execute("SELECT ts FROM events ORDER BY id")] == expected, path
+        assert conn.execute("PRAGMA integrity_check").fetchone() == ("ok",)
+        conn.close()
+
+
+def test_a_path_that_cannot_be_looked_at_keeps_the_open_store_writing(tmp_path, monkeypatch):
+    """stat() failing with EACCES or EIO (a folder that lost its x bit, a failing card) is no replaced file: the
+    open connection goes on committing, as it did before the check existed."""
+    import edge.store.files
+
+    db = tmp_path / "events.db"
+    sink = StoreSink(db, interval_s=0.0, commit_interval_s=0.1)
+    sink.write(frame_result(0))
+    wait_for(lambda: sink.events_committed == 1)
+    real_stat = os.stat
+
+    def denied(path, *args, **kwargs):
+        if Path(path) == db:
+            raise PermissionError(13, "Permission denied", str(path))
+        return real_stat(path, *args, **kwargs)
+
+    monkeypatch.setattr(edge.store.files.os, "stat", denied)
+    for i in range(1, 4):
+        sink.write(frame_result(i))
+    wait_for(lambda: sink.events_committed == 4)
+    sink.close()
+    assert sink.fault is None and sink.queued == 0
 
 
 def test_another_store_moved_onto_the_path_while_running_takes_the_later_events(tmp_path):
