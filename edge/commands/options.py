@@ -51,7 +51,9 @@ def add_config_arguments(parser: argparse.ArgumentParser, aliases: bool | tuple[
         group = parser.add_argument_group("common options")
         for flag in chosen:
             dotted, text = ALIASES[flag]
-            group.add_argument(flag, dest=OVERRIDE_PREFIX + dotted, metavar="VALUE", help=text, default=argparse.SUPPRESS)
+            spellings = [flag, f"--{dotted}"] if flag == f"--{dotted.replace('_', '-')}" else [flag]  # --log_level too
+            group.add_argument(*spellings, dest=OVERRIDE_PREFIX + dotted, metavar="VALUE", help=text,
+                               default=argparse.SUPPRESS)
         for flag, (dotted, value, text) in SWITCHES.items() if aliases is True else ():
             group.add_argument(flag, dest=SWITCH_PREFIX + flag, action="store_const", const=value, help=text,
                                default=argparse.SUPPRESS)

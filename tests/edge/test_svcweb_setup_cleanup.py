@@ -110,6 +110,9 @@ def test_photo_takes_detector_classifier_and_log_level_flags():
 
     cfg = config_from_args(args)
     assert (cfg.detector.haar.scale_factor, cfg.classifier.num_threads, cfg.log_level) == (1.2, 2, "debug")
+    for spelling in ("--log-level", "--log_level"):  # as in a run; the dotted key's spelling still works
+        assert config_from_args(parser.parse_args(["me.jpg", spelling, "warning"])).log_level == "warning"
+        assert config_from_args(build_parser("run")[1].parse_args([spelling, "warning"])).log_level == "warning"
 
 
 def test_ctrl_c_while_loading_exits_130(monkeypatch):
