@@ -5,9 +5,13 @@ where a number belongs. Its own module, free of the sections, so that edge.confi
 from __future__ import annotations
 
 import types
-from typing import Any, Union, get_args, get_origin
+from typing import Any, Literal, Union, get_args, get_origin
 
 from pydantic import BaseModel, ConfigDict, ValidationInfo, field_validator
+
+
+ON_OFF_WORDS = {True: "on", False: "off"}
+ON_OFF = frozenset(ON_OFF_WORDS.values())
 
 
 def _member_types(annotation: Any) -> set[Any]:
@@ -16,15 +20,26 @@ def _member_types(annotation: Any) -> set[Any]:
 
 class Strict(BaseModel):
     """Unknown keys are refused, and so are true/false where a number belongs (pydantic would read them as 1/0:
-    `max_frames: true` ran one frame)."""
+    `max_frames: true` ran one frame); YAML's on/off are the words on/off where a field offers them."""
 
     model_config = ConfigDict(extra="forbid", validate_assignment=True, allow_inf_nan=False)
 
     @field_validator("*", mode="before")
     @classmethod
-    def _no_boolean_numbers(cls, value: Any, info: ValidationInfo) -> Any:
-        if isinstance(value, bool):
-            kinds = _member_types(cls.model_fields[info.field_name].annotation)
-            if bool not in kinds and kinds & {int, float}:
-                raise ValueError(f"expected a number, not {str(value).lower()}")
+    def _booleans_where_they_belong(cls, value: Any, info: ValidationInfo) -> Any:
+        """YAML reads unquoted on/off/yes/no/true/false as booleans: for a choice of words that has on and off
+        (`window: off`) they are taken as those words; where a number or another word belongs, they are refused."""
+        if not isinstance(value, bool):
+            return value
+        kinds = _member_types(cls.model_fields[info.field_name].annotation)
+        if bool in kinds:
+            return value
+        words = {word for kind in kinds if get_origin(kind) is Literal for word in get_args(kind)}
+        if ON_OFF <= words:
+            return ON_OFF_WORDS[value]
+        if words:
+            raise ValueError(f"expected one of {', '.join(sorted(map(str, words)))}, not {str(value).lower()} (YAML "
+                             "reads unquoted on/off/yes/no as true/false: quote the word)")
+        if kinds & {int, float}:
+            raise ValueError(f"expected a number, not {str(value).lower()}")
         return value

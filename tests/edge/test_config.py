@@ -162,3 +162,16 @@ def test_a_switch_and_a_flag_that_disagree_are_a_usage_error() -> None:
         parsed("--headless", "--window", "on")
     assert caught.value.one_line().startswith("error: command line: --headless contradicts --output.window on")
     assert parsed("--headless", "--window", "off").output.window == "off"  # the same value twice is fine
+
+
+def test_yaml_on_and_off_are_the_words_where_a_choice_offers_them(tmp_path: Path) -> None:
+    """`window: off` unquoted is the boolean false to YAML 1.1: before, refused as "Input should be 'auto', 'on' or
+    'off'", which it was."""
+    path = tmp_path / "edge.yaml"
+    path.write_text("output:\n  window: off\n", encoding="utf-8")
+    assert load_config(path).output.window == "off"
+    path.write_text("output:\n  window: on\n", encoding="utf-8")
+    assert load_config(path).output.window == "on"
+    path.write_text("log_level: no\n", encoding="utf-8")
+    with pytest.raises(EdgeError, match="log_level: expected one of debug, error, info, warning, not false"):
+        load_config(path)
