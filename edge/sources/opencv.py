@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import math
+import os
 import re
 import sys
 import time
@@ -19,6 +20,7 @@ from edge.types import Frame
 
 log = logging.getLogger(__name__)
 
+CAMERA_DEVICE_PREFIX = "/dev/video"  # camera index N is this device on Linux (V4L2)
 STREAM_TIMEOUT_MS = 5000  # open/read timeout for network streams (FFmpeg's default is 30 s)
 HIDDEN = "***"
 # Query keys whose values are secrets: keys containing one of SECRET_WORDS, or with one of SECRET_PARTS as a part
@@ -80,6 +82,16 @@ def camera_target(uri: str | int) -> int | str:
     return int(text) if text.isdigit() else text
 
 
+def camera_problem(target: int | str) -> str:
+    """Why a camera did not open, as far as can be told: a device this user may not use (not in the `video` group,
+    the usual case on a fresh Raspberry Pi OS user) is named as such; otherwise absent or busy."""
+    device = Path(f"{CAMERA_DEVICE_PREFIX}{target}" if isinstance(target, int) else target)
+    if device.exists() and not os.access(device, os.R_OK | os.W_OK):
+        return (f"cannot open camera (Permission denied on {device}: add this user to the video group, "
+                "`sudo usermod -aG video $USER`, and log in again)")
+    return "cannot open camera (no such device or busy)"
+
+
 def file_fps(cap: cv2.VideoCapture, configured: float) -> float:
     """A video file's own frame rate (CAP_PROP_FPS), or `configured` when the container does not say (0, NaN)."""
     rate = cap.get(cv2.CAP_PROP_FPS)
@@ -117,7 +129,7 @@ class CaptureSource:
             self._pending = self._cap.read()[1] if ok else None
         if self._pending is None:
             self._cap.release()
-            what = {"camera": "cannot open camera (no such device or busy)", "stream": "cannot open stream",
+            what = {"camera": camera_problem(self._target), "stream": "cannot open stream",
                     "video": "cannot open or decode video"}[kind]
             error = SourceUnavailable if kind in LIVE_KINDS else EdgeError  # a camera or stream may come back
             raise error(f"source {shown_uri(uri)}", what)

@@ -413,3 +413,17 @@ def test_a_stop_ends_a_looping_demos_wait_for_its_next_frame():
     started = time.monotonic()
     assert source.read() is None
     assert time.monotonic() - started < 5.0
+
+
+def test_a_camera_device_this_user_may_not_use_says_so(tmp_path, monkeypatch):
+    """The usual case on a fresh Raspberry Pi OS user: /dev/video0 exists but the user is not in the video group.
+    The tests run as root, whom no mode denies, so the permission check answers as for another user."""
+    from edge.sources import opencv
+
+    device = tmp_path / "video0"
+    device.write_bytes(b"")
+    real_access = os.access
+    monkeypatch.setattr(opencv.os, "access", lambda path, mode: Path(path) != device and real_access(path, mode))
+    problem = opencv.camera_problem(str(device))
+    assert f"Permission denied on {device}" in problem and "usermod -aG video" in problem
+    assert opencv.camera_problem(str(tmp_path / "video9")) == "cannot open camera (no such device or busy)"
