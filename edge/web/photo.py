@@ -38,7 +38,9 @@ def decode_upload(data: bytes) -> np.ndarray:
     try:
         with Image.open(io.BytesIO(data)) as probe:  # reads the header only
             kind, (width, height) = probe.format, probe.size
-    except (UnidentifiedImageError, OSError, ValueError, Image.DecompressionBombError):
+    except Image.DecompressionBombError:  # PIL's own limit, far above MAX_PIXELS: the header says it is huge
+        raise RequestEntityTooLarge(f"image too large (at most {MAX_PIXELS // 1_000_000} megapixels)") from None
+    except (UnidentifiedImageError, OSError, ValueError):
         raise UnsupportedMediaType("not a JPEG or PNG image") from None
     if kind not in ACCEPTED_FORMATS:
         raise UnsupportedMediaType(f"{kind} images are not accepted: upload a JPEG or PNG")

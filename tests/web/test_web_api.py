@@ -188,3 +188,14 @@ def stream_status(url: str) -> int:
         return conn.getresponse().status
     finally:
         conn.close()
+
+
+def test_an_image_whose_header_claims_billions_of_pixels_is_too_large_not_unknown(tmp_path):
+    """PIL refuses such a header itself (a decompression bomb): that is a 413 saying so, not 'not a JPEG or PNG'."""
+    from werkzeug.exceptions import RequestEntityTooLarge
+
+    from edge.web.photo import decode_upload
+    from tests.edge.test_media_inputs import write_oversized_png
+
+    with pytest.raises(RequestEntityTooLarge, match="image too large"):
+        decode_upload(write_oversized_png(tmp_path / "bomb.png").read_bytes())
