@@ -88,8 +88,11 @@ def create_app(state: WebState, encoder: StreamEncoder, photos: PhotoService, to
         slot = encoder.try_acquire()
         if slot is None:
             raise ServiceUnavailable("too many stream viewers; try again later")
-        # Closing the response gives the slot back also when the stream never starts: werkzeug answers a HEAD
-        # with the headers alone and only closes the iterable; the stream's own end releases it too (once).
+        if request.method == "HEAD":  # the headers alone: no slot is held, so none can be left behind (werkzeug
+            slot.release()  # skips closing the body of a HEAD whose client reset the connection)
+            return Response(mimetype=MIMETYPE)
+        # Closing the response gives the slot back also when the stream never starts; the stream's own end
+        # releases it too (once).
         return Response(ClosingIterator(encoder.frames(slot), slot.release), mimetype=MIMETYPE,
                         direct_passthrough=True)
 

@@ -171,6 +171,25 @@ def test_head_requests_do_not_use_up_stream_slots(view):
     assert len(read_mjpeg(view.url, 2)) == 2  # a viewer still gets the stream
 
 
+def test_head_requests_whose_clients_reset_the_connection_hold_no_slot(view):
+    """A client that closes with the reply unread resets the connection, and werkzeug then skips closing the
+    reply's body: a HEAD that took a slot kept it, and four of them locked the stream out until a restart."""
+    import socket
+    from urllib.parse import urlsplit
+
+    from edge.web.stream import MAX_CLIENTS
+
+    wait_for_stream(view.url, lambda: stream_status(view.url) == 200)
+    address = urlsplit(view.url)
+    for _ in range(MAX_CLIENTS + 1):
+        with socket.create_connection((address.hostname, address.port)) as client:
+            client.sendall(f"HEAD /stream.mjpg HTTP/1.1\r\nHost: {address.netloc}\r\nConnection: close\r\n\r\n"
+                           .encode())
+            client.recv(15)  # part of the status line: the rest stays unread, so the close is a reset
+    wait_for_stream(view.url, lambda: stream_status(view.url) == 200)
+    assert len(read_mjpeg(view.url, 2)) == 2
+
+
 def wait_for_stream(url: str, ready) -> None:
     """A slot comes back just after its reply (a gone GET viewer at its next frame): a readiness wait."""
     deadline = time.monotonic() + SLOT_WAIT_S
