@@ -77,6 +77,7 @@ def _draw_text(image: np.ndarray, text: str, origin: tuple[int, int], scale: flo
     thickness = max(1, int(round(scale)))
     (tw, th), base = cv2.getTextSize(text, FONT, size, thickness)
     x, y = origin
+    x = max(0, min(x, image.shape[1] - tw - 3))  # a caption of a face at the right edge moves left, never cut off
     cv2.rectangle(image, (x, y - th - base), (x + tw + 2, y + base // 2), bg, -1)
     cv2.putText(image, text, (x + 1, y - base // 2), FONT, size, fg, thickness, cv2.LINE_AA)
 

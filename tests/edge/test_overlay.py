@@ -69,3 +69,19 @@ def test_crops_written_only_by_the_crop_sink(tmp_path):
     import cv2
 
     assert cv2.imread(str(files[0])).shape == (120, 100, 3)
+
+
+def test_the_caption_of_a_face_at_the_right_edge_moves_left_instead_of_being_cut_off():
+    import cv2
+
+    from edge.sinks.overlay import CAPTION_TEXT_SIZE, FONT
+
+    image = np.zeros((480, 640, 3), np.uint8)
+    box = Box(600, 240, 640, 280)
+    result = make_result(image, box, [0.02, 0.02, 0.02, 0.02, 0.8, 0.06, 0.06])  # sad
+    out = draw_overlay(image, result, scale=1.0)
+    (caption_width, _), _ = cv2.getTextSize("#7 sad 80%", FONT, CAPTION_TEXT_SIZE, 1)
+    sad = np.array(LABEL_COLOURS["sad"], np.uint8)
+    caption_row = (out[box.y1 - 8] == sad).all(axis=1)  # a row through the caption's background, above the box
+    columns = np.flatnonzero(caption_row)
+    assert columns.size and columns.max() < 640 and columns.max() - columns.min() + 1 >= caption_width

@@ -40,7 +40,7 @@ def test_health_and_state_json(view):
 def test_pages_and_assets_are_served_without_any_cdn(view):
     page = request(view.url, "/")
     assert page.status == 200 and page.headers.get_content_type() == "text/html"
-    for needed in ('src="/stream.mjpg"', 'id="shares"', "/static/chart.js", "/static/live.js"):
+    for needed in ('src="/stream.mjpg"', 'rel="icon" href="data:,"', 'id="shares"', "/static/chart.js", "/static/live.js"):
         assert needed in page.text
     assert "http://" not in page.text and "https://" not in page.text
     assert "default-src 'self'" in page.headers["Content-Security-Policy"]
