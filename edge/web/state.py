@@ -119,7 +119,8 @@ class WebState:
                      "fps": round(latest.fps, 2), "width": width, "height": height, "age_s": round(now - received, 3),
                      "stage_ms": {k: round(v, 2) for k, v in latest.stage_ms.items()}}
         faces = [face_json(f) for f in latest.faces] if latest is not None else []
-        return {"time": round(now, 3), "frame": frame, "faces": faces, "stats": stats}
+        return {"time": round(now, 3), "started": round(self.started, 3), "frame": frame, "faces": faces,
+                "stats": stats}
 
     def health(self) -> tuple[dict, bool]:
         now = self._clock()

@@ -75,3 +75,26 @@ def test_live_page_and_photo_upload_in_chromium(view, browser, tmp_path: Path):
     assert browser.evaluate("document.getElementById('annotated').naturalWidth") == 512
     assert browser.evaluate("document.querySelectorAll('#results img.chart').length") == int(faces)
     assert browser.exceptions() == []
+
+
+def test_the_live_picture_comes_back_after_the_device_restarts(emotion_model, browser):
+    """A service restart ends the MJPEG stream and the <img> keeps its last picture: the page must point it at the
+    new process's stream (before, the picture stayed frozen while the status line went on counting)."""
+    from tests.web.conftest import start_view, wait_for_frames
+
+    first_view, stop_first = start_view(emotion_model)
+    try:
+        wait_for_frames(first_view)
+        browser.navigate(first_view.url)
+        browser.wait_for(STREAM_HASH, "the first stream frame")
+    finally:
+        stop_first()
+    frozen = browser.wait_for(STREAM_HASH, "the last picture of the ended stream")
+    second_view, stop_second = start_view(emotion_model, port=first_view.port)
+    try:
+        wait_for_frames(second_view)
+        browser.wait_for(f"(() => {{ const h = {STREAM_HASH}; return h !== null && h !== {frozen}; }})()",
+                         "the new process's stream in the page")
+        assert "retry=" in browser.evaluate("document.getElementById('stream').src")
+    finally:
+        stop_second()
