@@ -98,3 +98,35 @@ def test_the_live_picture_comes_back_after_the_device_restarts(emotion_model, br
         assert "retry=" in browser.evaluate("document.getElementById('stream').src")
     finally:
         stop_second()
+
+
+# The share chart of a 300 s window in 10 s buckets: the current bucket (0.5 s old), the last full one (10.5 s),
+# and one older than the window that the stats still hold while it ages out (309 s); each all one label.
+CHART_GEOMETRY = """(() => {
+  const labels = ['angry', 'happy', 'sad'];
+  const bucket = (age, label) => ({age_s: age, faces: 1, shares: {[label]: 1}});
+  const stats = {window_s: 300, bucket_s: 10, labels,
+                 buckets: [bucket(309, 'angry'), bucket(10.5, 'sad'), bucket(0.5, 'happy')]};
+  const canvas = document.createElement('canvas'); canvas.width = 480; canvas.height = 220;
+  EdgeChart.drawShares(canvas, stats);
+  const d = canvas.getContext('2d').getImageData(0, 0, 480, 220).data;
+  const columns = (label) => {
+    const c = [1, 3, 5].map((i) => parseInt(EdgeChart.colour(label).slice(i, i + 2), 16));
+    const xs = new Set();
+    for (let i = 0; i < d.length; i += 4)
+      if (d[i + 3] === 255 && d[i] === c[0] && d[i + 1] === c[1] && d[i + 2] === c[2]) xs.add((i / 4) % 480);
+    return [...xs];
+  };
+  return {angry: columns('angry'), happy: columns('happy'), sad: columns('sad')};
+})()"""
+
+
+def test_the_share_chart_gives_each_bucket_its_own_slot_inside_the_plot(view, browser):
+    """Before, the current bucket's bar was drawn over the last full one's, and a bucket ageing out of the window
+    over the axis labels."""
+    browser.navigate(view.url)
+    browser.wait_for("window.EdgeChart !== undefined", "the chart script")
+    columns = browser.evaluate(CHART_GEOMETRY)
+    assert columns["happy"] and columns["sad"] and not set(columns["happy"]) & set(columns["sad"])
+    assert min(columns["sad"]) < min(columns["happy"])  # the older bucket left of the newer one
+    assert columns["angry"] == []  # older than the window: not drawn

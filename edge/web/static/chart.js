@@ -27,13 +27,16 @@
     }
     ctx.fillText("-" + minutes(stats.window_s), PAD.left, h - 6);
     ctx.fillText("now", w - PAD.right - 22, h - 6);
+    // One slot per bucket counted back from now (the current bucket rightmost), so no two bars share a slot, and
+    // a bucket older than the window (the stats keep one more while it ages out) is not drawn over the axis.
     const slots = Math.max(1, Math.round(stats.window_s / stats.bucket_s));
-    const barW = Math.max(1, plotW / slots - 1);
+    const slotW = plotW / slots;
+    const barW = Math.max(1, slotW - 1);
     let drawn = 0;
     for (const bucket of stats.buckets) {
-      if (!bucket.faces) continue;
-      const right = PAD.left + plotW * (1 - bucket.age_s / stats.window_s) + plotW / slots;
-      const x = Math.min(w - PAD.right, right) - barW;
+      const back = Math.floor(bucket.age_s / stats.bucket_s);
+      if (!bucket.faces || back < 0 || back >= slots) continue;
+      const x = PAD.left + plotW - back * slotW - barW;
       let top = PAD.top + plotH;
       for (const label of stats.labels) {
         const share = bucket.shares[label] || 0;
