@@ -70,14 +70,18 @@ class FullscreenScreen(Screen):
 
 
 class WindowScreen(Screen):
-    """A normal, decorated OpenCV (Qt) window, sized to display.width x display.height or to the frames."""
+    """A normal, decorated OpenCV (Qt) window, sized to display.width x display.height, else first shown at the
+    frames' size, at most INITIAL_MAX_SIZE (a 1080p camera frame at its own size would run off a laptop's or a Pi
+    display's screen; Qt's own first size, 400x300 without a window manager, would shrink it)."""
 
     name = "window"
     title = WINDOW_TITLE
+    flags = "WINDOW_GUI_NORMAL"  # cv2 flag added to WINDOW_NORMAL (named: cv2 is imported in the worker only)
 
     def __init__(self, cfg: DisplayConfig) -> None:
         self.cfg = cfg
         self._open = False
+        self._sized = False
 
     def open(self) -> tuple[int, int] | None:
         import cv2
@@ -90,24 +94,34 @@ class WindowScreen(Screen):
             raise DisplayLost(str(exc)) from None
         size = (self.cfg.width, self.cfg.height) if self.cfg.width and self.cfg.height else None
         try:
-            cv2.namedWindow(self.title, cv2.WINDOW_NORMAL | cv2.WINDOW_GUI_NORMAL)
+            cv2.namedWindow(self.title, cv2.WINDOW_NORMAL | getattr(cv2, self.flags))
             self._open = True
             if size is not None:
                 cv2.resizeWindow(self.title, *size)
         except cv2.error as exc:
             raise DisplayLost(f"cannot open a window: {str(exc).strip().splitlines()[-1]}") from None
+        self._sized = size is not None
         return size
 
     def show(self, image_bgr: np.ndarray) -> None:
         import cv2
 
         try:
+            if not self._sized:
+                height, width = image_bgr.shape[:2]
+                scale = min(1.0, INITIAL_MAX_SIZE[0] / width, INITIAL_MAX_SIZE[1] / height)
+                cv2.resizeWindow(self.title, max(1, round(width * scale)), max(1, round(height * scale)))
+                self._sized = True
             cv2.imshow(self.title, image_bgr)
-            cv2.waitKey(WAIT_KEY_MS)
+            key = cv2.waitKey(WAIT_KEY_MS) & 0xFF
             visible = cv2.getWindowProperty(self.title, cv2.WND_PROP_VISIBLE)
         except cv2.error as exc:
             raise DisplayLost(f"window error: {str(exc).strip().splitlines()[-1]}") from None
-        if visible < 1:
+        self.after_show(key, visible >= 1)
+
+    def after_show(self, key: int, visible: bool) -> None:
+        """A display's window closed is a lost display (retried); keys mean nothing to it."""
+        if not visible:
             raise DisplayLost("window closed")
 
     def close(self) -> None:
@@ -127,45 +141,14 @@ class ViewerClosed(Exception):
 
 
 class OverlayWindowScreen(WindowScreen):
-    """The overlay window of `python -m edge --window` (edge.sinks.window.WindowSink): resizable with its aspect kept,
-    first shown at most INITIAL_MAX_SIZE (a 1080p camera frame at its own size would run off a laptop's or a Pi
-    display's screen); q or Esc, or closing it, ends the run (ViewerClosed)."""
+    """The overlay window of `python -m edge --window` (edge.sinks.window.WindowSink): resizable with its aspect
+    kept; q or Esc, or closing it, ends the run (ViewerClosed)."""
 
-    name = "window"
     title = OVERLAY_WINDOW_TITLE
+    flags = "WINDOW_KEEPRATIO"
 
-    def open(self) -> None:
-        import cv2
-
-        from edge.display.x11 import X11Unavailable, screen_size
-
-        try:
-            screen_size()  # proves the X server is there before Qt (which aborts if it is not) connects
-        except X11Unavailable as exc:
-            raise DisplayLost(str(exc)) from None
-        try:
-            cv2.namedWindow(self.title, cv2.WINDOW_NORMAL | cv2.WINDOW_KEEPRATIO)
-        except cv2.error as exc:
-            raise DisplayLost(f"cannot open a window: {str(exc).strip().splitlines()[-1]}") from None
-        self._open = True
-        self._sized = False
-        return None
-
-    def show(self, image_bgr: np.ndarray) -> None:
-        import cv2
-
-        try:
-            if not self._sized:
-                height, width = image_bgr.shape[:2]
-                scale = min(1.0, INITIAL_MAX_SIZE[0] / width, INITIAL_MAX_SIZE[1] / height)
-                cv2.resizeWindow(self.title, max(1, round(width * scale)), max(1, round(height * scale)))
-                self._sized = True
-            cv2.imshow(self.title, image_bgr)
-            key = cv2.waitKey(WAIT_KEY_MS) & 0xFF
-            visible = cv2.getWindowProperty(self.title, cv2.WND_PROP_VISIBLE)
-        except cv2.error as exc:
-            raise DisplayLost(f"window error: {str(exc).strip().splitlines()[-1]}") from None
-        if visible < 1:
+    def after_show(self, key: int, visible: bool) -> None:
+        if not visible:
             raise ViewerClosed("window closed")
         if key in QUIT_KEYS:
             raise ViewerClosed("quit key pressed")

@@ -63,3 +63,26 @@ def test_a_quit_key_or_a_closed_window_ends_the_viewing(monkeypatch, key, visibl
     monkeypatch.setattr(cv2, "waitKey", lambda delay: ord("x"))
     monkeypatch.setattr(cv2, "getWindowProperty", lambda title, prop: 1.0)
     screen.show(np.zeros((48, 64, 3), np.uint8))  # another key: goes on
+
+
+SHOW_VGA_ON_A_DISPLAY_WINDOW = """
+import json, cv2, numpy as np
+from edge.display.config import DisplayConfig
+from edge.display.screens import WINDOW_TITLE, WindowScreen
+screen = WindowScreen(DisplayConfig(mode="window"))
+screen.open()
+screen.show(np.full((480, 640, 3), 80, np.uint8))
+for _ in range(20):
+    cv2.waitKey(10)
+print(json.dumps({"rect": list(cv2.getWindowImageRect(WINDOW_TITLE))}))
+screen.close()
+"""
+
+
+def test_the_display_window_opens_at_the_frame_size_when_none_is_configured(on_xvfb):
+    """Before, Qt's own first size (400x300 without a window manager) shrank a 640x480 picture into it."""
+    done = subprocess.run([sys.executable, "-c", SHOW_VGA_ON_A_DISPLAY_WINDOW], cwd=REPO, capture_output=True,
+                          text=True, timeout=60)
+    assert done.returncode == 0, done.stderr[-2000:]
+    _, _, width, height = json.loads(done.stdout.strip().splitlines()[-1])["rect"]
+    assert (width, height) == (640, 480)
