@@ -100,11 +100,13 @@ def test_the_overlay_window_outlives_its_x_server_and_leaves_a_playable_video(se
     X connection breaks, so the window lives in a worker; the run goes on headless and --video stays playable."""
     import cv2
 
-    video = tmp_path / "run.mp4"
+    video, stdout, jsonl = tmp_path / "run.mp4", tmp_path / "stdout.log", tmp_path / "events.jsonl"
     proc, log = start(service_model, tmp_path, "--window", "on", "--video", str(video), DISPLAY=xvfb.display)
     try:
-        wait_for(lambda: label_pixels(xvfb.screenshot()) > MIN_LABEL_PIXELS or proc.poll() is not None,
-                 START_TIMEOUT_S, "the overlay window on the screen")
+        # The window's worker connected to the X server and frames flow. Not a screenshot of it: about one Qt
+        # window start in ten on Xvfb never paints (docs/DISPLAY.md), and the loss below needs only the connection.
+        wait_for(lambda: ("window open" in stdout.read_text() and events(jsonl) >= 30) or proc.poll() is not None,
+                 START_TIMEOUT_S, "the overlay window open and frames flowing")
         assert proc.poll() is None, (tmp_path / "stdout.log").read_text()[-3000:]
         assert_goes_on_headless(proc, tmp_path, xvfb.kill)
     finally:
