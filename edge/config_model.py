@@ -14,7 +14,8 @@ ON_OFF_WORDS = {True: "on", False: "off"}
 ON_OFF = frozenset(ON_OFF_WORDS.values())
 
 
-def _member_types(annotation: Any) -> set[Any]:
+def member_types(annotation: Any) -> set[Any]:
+    """The types of a field: each member of `A | B | None`, or the one type."""
     return set(get_args(annotation)) if get_origin(annotation) in (Union, types.UnionType) else {annotation}
 
 
@@ -31,7 +32,7 @@ class Strict(BaseModel):
         (`window: off`) they are taken as those words; where a number or another word belongs, they are refused."""
         if not isinstance(value, bool):
             return value
-        kinds = _member_types(cls.model_fields[info.field_name].annotation)
+        kinds = member_types(cls.model_fields[info.field_name].annotation)
         if bool in kinds:
             return value
         words = {word for kind in kinds if get_origin(kind) is Literal for word in get_args(kind)}

@@ -4,13 +4,13 @@ from __future__ import annotations
 
 import argparse
 import logging
-import types
 from functools import cache
 from pathlib import Path
-from typing import Any, Literal, Union, get_args, get_origin
+from typing import Any, Literal, get_args, get_origin
 
 from edge.cli_common import USAGE_THING
 from edge.config import RunConfig, leaf_fields, load_config, parse_scalar
+from edge.config_model import member_types
 from edge.errors import EdgeError
 
 OVERRIDE_PREFIX = "set:"
@@ -78,7 +78,7 @@ def _is_text(kind: Any) -> bool:
 
 def text_field(annotation: Any) -> tuple[bool, bool]:
     """(is text, may be None) of a config field: text = str, Path or a Literal of strings, optionally `| None`."""
-    members = get_args(annotation) if get_origin(annotation) in (Union, types.UnionType) else (annotation,)
+    members = member_types(annotation)
     values = [m for m in members if m is not type(None)]
     return bool(values) and all(_is_text(m) for m in values), len(values) < len(members)
 

@@ -20,7 +20,8 @@ LIVE_KINDS = ("camera", "picamera2", "stream")
 DEFAULT_CAMERA = "0"
 # Video device names, also udev's stable ones (/dev/v4l/by-id/usb-...-video-index0), which survive replugging in
 # another port: a camera even while unplugged (the service waits for it). /dev/shm/clip.mp4 is a file.
-CAMERA_PREFIXES = ("/dev/video", "/dev/v4l/")
+CAMERA_DEVICE_PREFIX = "/dev/video"  # camera index N is this device on Linux (V4L2)
+CAMERA_PREFIXES = (CAMERA_DEVICE_PREFIX, "/dev/v4l/")
 
 
 @contextmanager

@@ -14,13 +14,12 @@ from pathlib import Path
 import cv2
 
 from edge.errors import EdgeError, SourceUnavailable
-from edge.sources import LIVE_KINDS, check_readable, quiet_opencv
+from edge.sources import CAMERA_DEVICE_PREFIX, LIVE_KINDS, check_readable, quiet_opencv
 from edge.timebase import ClipClock
 from edge.types import Frame
 
 log = logging.getLogger(__name__)
 
-CAMERA_DEVICE_PREFIX = "/dev/video"  # camera index N is this device on Linux (V4L2)
 STREAM_TIMEOUT_MS = 5000  # open/read timeout for network streams (FFmpeg's default is 30 s)
 HIDDEN = "***"
 # Query keys whose values are secrets: keys containing one of SECRET_WORDS, or with one of SECRET_PARTS as a part
