@@ -143,8 +143,8 @@ class Pipeline:
     def classify_stage(self, frame: Frame, boxes: list[Box]) -> list[Prediction]:
         return self.classifier.classify(frame.image, boxes)
 
-    def track_stage(self, boxes: list[Box], predictions: list[Prediction]) -> list[FaceResult]:
-        return self.tracker.update(boxes, predictions)
+    def track_stage(self, frame: Frame, boxes: list[Box], predictions: list[Prediction]) -> list[FaceResult]:
+        return self.tracker.update(boxes, predictions, frame.timestamp)
 
     # --- loop ----------------------------------------------------------------------------
     def add_sink(self, sink: Sink) -> None:
@@ -186,7 +186,7 @@ class Pipeline:
         t1 = time.perf_counter()
         predictions = self.classify_stage(frame, boxes)
         t2 = time.perf_counter()
-        faces = self.track_stage(boxes, predictions)
+        faces = self.track_stage(frame, boxes, predictions)
         t3 = time.perf_counter()
         timings.update(detect=(t1 - t0) * 1e3, classify=(t2 - t1) * 1e3, track=(t3 - t2) * 1e3)
         result = FrameResult(frame=frame, faces=faces, stage_ms=timings, fps=self._update_fps())

@@ -1,4 +1,9 @@
-"""Face tracks with stable ids across frames (IoU matching, centre-distance fallback) and smoothing."""
+"""Face tracks with stable ids across frames (IoU matching, centre-distance fallback) and smoothing.
+
+The centre-distance gate is per frame at a steady rate, but a face moves per second: when frames come slowly (a
+Pi with Haar at 4 fps, a busy machine skipping frames of a live source) the gate grows with the time since the
+track was last seen, so one moving face keeps one id. It never grows past MAX_CENTRE_GATE box sizes, so a face
+coming in on the far side of the frame while another has just left is still a new track."""
 
 from __future__ import annotations
 
@@ -26,6 +31,9 @@ def centre_distance(a: Box, b: Box) -> float:
     return float(np.hypot(dx, dy)) / max(1, a.width, a.height)
 
 
+MAX_CENTRE_GATE = 2.0  # box sizes: the largest centre distance a slow frame rate may stretch the gate to
+
+
 @dataclass
 class Track:
     track_id: int
@@ -33,10 +41,22 @@ class Track:
     probs: np.ndarray | None = None
     label: str | None = None
     missed: int = 0
+    seen_at: float | None = None  # timestamp of the frame where its box was last detected
 
 
-def match(tracks: list[Track], boxes: list[Box], iou_threshold: float, max_centre: float) -> dict[int, int]:
-    """Greedy assignment box index -> track index, best IoU first, then nearest centre."""
+def centre_gate(track: Track, timestamp: float | None, tracking: TrackingConfig) -> float:
+    """How far (in box sizes) a face's centre may be from `track`'s to continue it: centre_distance, or what a face
+    moving at centre_speed covers since the track was last seen, whichever is more, at most MAX_CENTRE_GATE (or
+    centre_distance, if that is set higher)."""
+    if timestamp is None or track.seen_at is None:
+        return tracking.centre_distance
+    moved = tracking.centre_speed * max(0.0, timestamp - track.seen_at)
+    return max(tracking.centre_distance, min(moved, MAX_CENTRE_GATE))
+
+
+def match(tracks: list[Track], boxes: list[Box], iou_threshold: float, gates: list[float]) -> dict[int, int]:
+    """Greedy assignment box index -> track index, best IoU first, then nearest centre within each track's gate
+    (`gates[i]` for `tracks[i]`, in box sizes)."""
     pairs: dict[int, int] = {}
     used: set[int] = set()
     scored = sorted(((iou(t.box, b), ti, bi) for ti, t in enumerate(tracks) for bi, b in enumerate(boxes)), reverse=True)
@@ -48,8 +68,8 @@ def match(tracks: list[Track], boxes: list[Box], iou_threshold: float, max_centr
             used.add(ti)
     near = sorted((centre_distance(t.box, b), ti, bi) for ti, t in enumerate(tracks) for bi, b in enumerate(boxes))
     for dist, ti, bi in near:
-        if dist > max_centre:
-            break
+        if dist > gates[ti]:
+            continue
         if ti not in used and bi not in pairs:
             pairs[bi] = ti
             used.add(ti)
@@ -79,10 +99,12 @@ class Tracker:
         """Boxes of live tracks (used on frames where detection is skipped)."""
         return [t.box for t in self._tracks if t.missed == 0]
 
-    def update(self, boxes: list[Box], predictions: list[Prediction]) -> list[FaceResult]:
+    def update(self, boxes: list[Box], predictions: list[Prediction], timestamp: float | None = None) -> list[FaceResult]:
+        """`timestamp`: the frame's time in seconds; without it the centre-distance gate stays per frame."""
         if not self.tracking.enabled:
             self._tracks = []
-        pairs = match(self._tracks, boxes, self.tracking.iou_threshold, self.tracking.centre_distance)
+        gates = [centre_gate(track, timestamp, self.tracking) for track in self._tracks]
+        pairs = match(self._tracks, boxes, self.tracking.iou_threshold, gates)
         seen: set[int] = set()
         results = []
         for bi, (box, pred) in enumerate(zip(boxes, predictions)):
@@ -91,7 +113,7 @@ class Tracker:
                 track = self._new_track(box)
                 self._tracks.append(track)
             seen.add(track.track_id)
-            track.box, track.missed = box, 0
+            track.box, track.missed, track.seen_at = box, 0, timestamp
             results.append(self._smooth(track, box, pred))
         survivors = []
         for track in self._tracks:
