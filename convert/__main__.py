@@ -18,6 +18,7 @@ from convert.errors import run_cli  # noqa: E402
 from convert.pipeline import ConvertOptions, convert_run  # noqa: E402
 from edge.cli_common import OneLineParser, non_negative_int, setup_logging  # noqa: E402
 from train.data import DEFAULT_CACHE_DIR  # noqa: E402
+from train.environment import require_tensorflow  # noqa: E402
 
 
 def parse_args(argv: list[str] | None) -> ConvertOptions:
@@ -48,7 +49,9 @@ def parse_args(argv: list[str] | None) -> ConvertOptions:
 
 def main(argv: list[str] | None = None) -> int:
     def body() -> int:
-        metrics = convert_run(parse_args(argv))["metrics"]
+        options = parse_args(argv)
+        require_tensorflow()  # before any input is read or --out's folder made: one line in a venv without it
+        metrics = convert_run(options)["metrics"]
         print(f"float_accuracy={metrics['float_accuracy']:.4f} int8_accuracy={metrics['int8_accuracy']:.4f} "
               f"float_macro_f1={metrics['float_macro_f1']:.4f} int8_macro_f1={metrics['int8_macro_f1']:.4f} "
               f"n={metrics['n']}")

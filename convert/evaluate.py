@@ -164,6 +164,16 @@ def load_eval_split(args: argparse.Namespace, validation: ValidationSpec | None 
     return faces
 
 
+def faces_read(args: argparse.Namespace) -> str:
+    """What load_eval_split reads, for the log: `<data>/test`, or for train-holdout the slice of `<data>/train`
+    (there is no train-holdout folder) with the fraction and seed that cut it."""
+    if not args.split.endswith(HOLDOUT_SUFFIX):
+        return f"{args.data}/{args.split}"
+    whole = args.split.removesuffix(HOLDOUT_SUFFIX)
+    return (f"the held-out slice of {args.data}/{whole} (fraction {args.holdout_fraction}, "
+            f"seed {args.holdout_seed})")
+
+
 def resolve_holdout(args: argparse.Namespace, validation: ValidationSpec | None) -> None:
     """--holdout-seed/--holdout-fraction default to the slice the sidecar says chose the model; other values
     cut another slice, part of which the model was fitted on, so they are refused."""
@@ -208,8 +218,8 @@ def evaluate_into(args: argparse.Namespace, confusion: Path, metrics_json: Path 
         log.warning("%s (%s; sidecar fitted_splits %s): its figures are not held-out figures", args.split,
                     NOT_HELD_OUT_NOTES[reason], fitted_splits)
     faces = load_eval_split(args, validation)
-    log.info("evaluating %s on %s/%s: %d faces, one face per invoke, %d thread", args.model, args.data,
-             args.split, len(faces), SINGLE_THREAD)
+    log.info("evaluating %s on %s: %d faces, one face per invoke, %d thread", args.model, faces_read(args),
+             len(faces), SINGLE_THREAD)
     result = evaluate_model(args.model, faces)
     result.held_out = held_out
     title = f"{args.model.name} on {args.split}: accuracy {result.report['accuracy']:.3f}"

@@ -13,6 +13,7 @@ from edge.errors import EdgeError, checked
 
 CONTRACT_FORMAT = "emotion-model-contract/1"
 HASH_CHUNK_BYTES = 1 << 20
+MISSING_MODEL_HINT = "train and convert a model, see docs/TRAIN.md and docs/CONVERT.md"
 COLOR_CHANNELS = {"grayscale": 1, "bgr": 3, "rgb": 3}  # preprocess.color -> channels of the model input
 
 
@@ -89,7 +90,7 @@ def load_contract(model_path: Path, verify_hash: bool = True) -> ModelContract:
     """Read and check the sidecar of `model_path`; every problem is one EdgeError naming the file."""
     sidecar = sidecar_path(model_path)
     if not checked(f"model {model_path}", model_path.is_file):
-        raise EdgeError(f"model {model_path}", "file not found (train and convert a model, see docs/EDGE.md)")
+        raise EdgeError(f"model {model_path}", f"file not found ({MISSING_MODEL_HINT})")
     if not checked(f"model sidecar {sidecar}", sidecar.is_file):
         raise EdgeError(f"model sidecar {sidecar}", "file not found (it is written next to the .tflite by `python -m convert`)")
     try:

@@ -8,6 +8,7 @@ The wheel is only a container: the .tflite inside is platform independent.
 from __future__ import annotations
 
 import hashlib
+import shlex
 import subprocess
 import sys
 import tempfile
@@ -24,6 +25,7 @@ WHEEL_PYTHON = "3.11"
 MEMBER = "mediapipe/modules/face_detection/face_detection_short_range.tflite"
 SHA256 = "bbff11cebd1eb27a1e004cae0b0e63ec8c551cbf34a4451148b4908b8db3eca8"
 DEFAULT_DEST = INSTALL_ROOT / DEFAULT_FACE_MODEL  # where the runtime finds it from any working directory
+COMMAND = "python -m edge.fetch_detector"
 
 
 def default_dest() -> Path:
@@ -31,6 +33,14 @@ def default_dest() -> Path:
     when there is none yet, the install folder's: run from any folder, this never fetches a second copy."""
     found = resolve_data_path(DEFAULT_FACE_MODEL)
     return found if found.is_file() else DEFAULT_DEST
+
+
+def fetch_command(model: Path) -> str:
+    """The command that writes the face model the runtime looks for at `model` (as edge.config.resolve_data_path
+    gave it): plain for the default model, which it writes where the runtime finds it; --dest for any other path."""
+    model = Path(model)
+    default = model == DEFAULT_FACE_MODEL or model.resolve() == DEFAULT_DEST
+    return COMMAND if default else f"{COMMAND} --dest {shlex.quote(str(model))}"
 
 
 def is_valid(path: Path) -> bool:
@@ -69,7 +79,7 @@ def fetch(dest: Path = DEFAULT_DEST, force: bool = False) -> Path:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = OneLineParser(prog="python -m edge.fetch_detector", description=__doc__.splitlines()[0])
+    parser = OneLineParser(prog=COMMAND, description=__doc__.splitlines()[0])
     parser.add_argument("--dest", type=Path, default=None,
                         help=f"where to write the model (default: {DEFAULT_FACE_MODEL} in the working directory if "
                              f"there, else in {INSTALL_ROOT})")

@@ -16,15 +16,20 @@ import argparse
 import json
 from pathlib import Path
 
-import keras
-import numpy as np
-from scipy.optimize import linear_sum_assignment
+from train.environment import exit_without_tensorflow
 
-from train.averaging import recalibrate_batch_norm
-from train.config import BEST_CHECKPOINT, RUN_RECORD
-from train.data import DEFAULT_CACHE_DIR, DEFAULT_VAL_FRACTION, extra_split_of, load_split, stratified_holdout
-from train.model import LOGITS_LAYER, mirror_averaged
-from train.reports import unfold_previous_bias
+exit_without_tensorflow()  # before Keras loads: one line and exit code 2 in a venv without TensorFlow
+
+import keras  # noqa: E402
+import numpy as np  # noqa: E402
+from scipy.optimize import linear_sum_assignment  # noqa: E402
+
+from train.averaging import recalibrate_batch_norm  # noqa: E402
+from train.config import BEST_CHECKPOINT, RUN_RECORD  # noqa: E402
+from train.data import (DEFAULT_CACHE_DIR, DEFAULT_VAL_FRACTION, extra_split_of, load_split,  # noqa: E402
+                        stratified_holdout)
+from train.model import LOGITS_LAYER, mirror_averaged  # noqa: E402
+from train.reports import unfold_previous_bias  # noqa: E402
 
 MATCH_FACES = 4000  # training faces whose activations pair each channel with its mirror partner
 SOUP_MIXES = (0.1, 0.25, 0.5)  # share of the mirrored weights in the soup

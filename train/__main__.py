@@ -22,6 +22,7 @@ from train.config import (ARCHITECTURE_FIELDS, BEST_CHECKPOINT, LAST_CHECKPOINT,
 from train.data import (DEFAULT_CACHE_DIR, DEFAULT_VAL_FRACTION, NOT_HELD_OUT_NOTES, TRAIN_SLICE, DataError, Split,
                         extra_split_of, faces_fingerprint, is_held_out, load_split, not_held_out_because,
                         stratified_holdout, union)
+from train.environment import require_tensorflow
 from train.labels import EMOTIONS
 from train.lineage import run_fitted_splits
 from train.runfolder import (FINGERPRINT_KEY, adopt_architecture, check_fresh_folder, check_validation_faces,
@@ -455,6 +456,7 @@ def run(argv: list[str] | None, stage: Stage) -> int:
     started = time.monotonic()
     try:
         args = stage.args = parse_args(argv)
+        require_tensorflow()  # before the data loads or --out is made: one line in a venv without it
         start_record = settle_lineage_flags(args)
         check_args(args)
         previous = adopt_run_record(args) if args.reports_only else {}

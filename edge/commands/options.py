@@ -51,7 +51,9 @@ def add_config_arguments(parser: argparse.ArgumentParser, aliases: bool | tuple[
         group = parser.add_argument_group("common options")
         for flag in chosen:
             dotted, text = ALIASES[flag]
-            spellings = [flag, f"--{dotted}"] if flag == f"--{dotted.replace('_', '-')}" else [flag]  # --log_level too
+            underscored = f"--{dotted}"  # --log_level next to --log-level; none for --duration (no underscore)
+            alias = flag == f"--{dotted.replace('_', '-')}" and underscored != flag
+            spellings = [flag, underscored] if alias else [flag]
             group.add_argument(*spellings, dest=OVERRIDE_PREFIX + dotted, metavar="VALUE", help=text,
                                default=argparse.SUPPRESS)
         for flag, (dotted, value, text) in SWITCHES.items() if aliases is True else ():

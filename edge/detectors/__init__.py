@@ -16,8 +16,10 @@ def resolve_type(kind: str, mediapipe_model: Path) -> str:
     if kind != "auto":
         return kind
     if not checked(f"face model {mediapipe_model}", Path(mediapipe_model).is_file):
-        log.info("detector auto: using haar because %s is missing (run `python -m edge.fetch_detector` for mediapipe)",
-                 mediapipe_model)
+        from edge.fetch_detector import fetch_command
+
+        log.info("detector auto: using haar because %s is missing (run `%s` for mediapipe)", mediapipe_model,
+                 fetch_command(mediapipe_model))
         return "haar"
     from edge.detectors.cpu import mediapipe_unsupported_reason
 

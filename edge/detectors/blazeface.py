@@ -13,10 +13,9 @@ from edge.config import DEFAULT_FACE_MODEL
 from edge.detectors.base import DETECTOR_DEFAULTS, BaseDetector
 from edge.detectors.cpu import mediapipe_unsupported_reason
 from edge.errors import EdgeError, checked
+from edge.fetch_detector import fetch_command
 from edge.no_tensorflow import mediapipe_import
 from edge.types import Box
-
-FETCH_HINT = "missing; run `python -m edge.fetch_detector`"
 
 
 class MediaPipeDetector(BaseDetector):
@@ -28,7 +27,7 @@ class MediaPipeDetector(BaseDetector):
         super().__init__(margin, min_size)
         model = Path(model)
         if not checked(f"face model {model}", model.is_file):
-            raise EdgeError(f"face model {model}", FETCH_HINT)
+            raise EdgeError(f"face model {model}", f"missing; run `{fetch_command(model)}`")
         reason = mediapipe_unsupported_reason()
         if reason:
             raise EdgeError("mediapipe", reason)
