@@ -27,6 +27,7 @@ from edge.config import DEFAULT_EMOTION_MODEL, DEFAULT_FACE_MODEL, SourceConfig
 from edge.contract import sidecar_path
 from edge.demo import MIN_HEIGHT_PX, MIN_LANE_PX
 from edge.errors import EdgeError
+from edge.fetch_detector import fetch_command
 
 log = logging.getLogger(__name__)
 
@@ -264,7 +265,7 @@ def plan(options: BenchOptions) -> tuple[list[WorkerSpec], list[str]]:
     specs, skipped = [], []
     for detector in options.detectors:
         if detector == "mediapipe" and not options.face_model.is_file():
-            skipped.append(f"mediapipe: {options.face_model} missing (run `python -m edge.fetch_detector`)")
+            skipped.append(f"mediapipe: {options.face_model} missing (run `{fetch_command(options.face_model)}`)")
             continue
         for threads in options.threads:
             for width, height in options.sizes:

@@ -268,5 +268,5 @@ def test_a_run_with_every_configuration_skipped_fails(emotion_model, tmp_path):
     errors = [line for line in proc.stderr.splitlines() if line.startswith("error:")]
     assert errors == [proc.stderr.strip().splitlines()[-1]] == [
         f"error: benchmark: nothing to measure, every requested configuration is skipped: mediapipe: {missing} missing "
-        "(run `python -m edge.fetch_detector`)"]
+        f"(run `python -m edge.fetch_detector --dest {missing}`)"]
     assert "classifier alone" not in proc.stdout + proc.stderr
