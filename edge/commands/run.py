@@ -110,7 +110,8 @@ def build_sinks(cfg: RunConfig, window: bool, fps: float | None = None, live: bo
         if cfg.output.events:
             from edge.sinks.events import JsonlEventSink
 
-            sinks.append(JsonlEventSink(cfg.output.events_path, cfg.output.interval_s, by_track))
+            sinks.append(JsonlEventSink(cfg.output.events_path, cfg.output.interval_s, by_track,
+                                        cfg.output.events_max_mb, cfg.output.events_keep))
         if cfg.store.enabled:
             from edge.store import StoreSink
 

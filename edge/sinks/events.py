@@ -6,7 +6,9 @@ import contextlib
 import json
 import logging
 import os
+import stat
 from pathlib import Path
+from typing import BinaryIO
 
 from edge.errors import EdgeError
 from edge.sinks.base import BaseSink
@@ -18,6 +20,7 @@ PRUNE_AFTER_TRACKS = 512  # forget tracks that are due anyway once this many are
 # Two stamps exactly one interval apart (frames 0 and 30 of a 30 fps clip) differ by the interval give or take
 # the rounding of a 1.8e9 s stamp (2e-7 s): within this slack they count as a whole interval apart.
 STAMP_SLACK_S = 1e-3
+BYTES_PER_MB = 1024 * 1024
 
 
 def face_event(face: FaceResult, ts: float, source: str) -> dict:
@@ -87,6 +90,26 @@ def ends_mid_line(path: Path) -> bool:
         return False
 
 
+def rotated(path: Path, number: int) -> Path:
+    return path.with_name(f"{path.name}.{number}")
+
+
+def rotate(path: Path, keep: int) -> None:
+    """events.jsonl -> events.jsonl.1, .1 -> .2, ... up to .keep; the oldest beyond that is removed."""
+    rotated(path, keep).unlink(missing_ok=True)
+    for number in range(keep - 1, 0, -1):
+        older = rotated(path, number)
+        if older.exists():
+            older.rename(rotated(path, number + 1))
+    path.rename(rotated(path, 1))
+
+
+def regular_file_size(handle) -> int | None:
+    """Size of an open regular file; None for a device, FIFO or terminal (/dev/full, /dev/stdout: never rotated)."""
+    info = os.fstat(handle.fileno())
+    return info.st_size if stat.S_ISREG(info.st_mode) else None
+
+
 class JsonlEventSink(BaseSink):
     """Appends events, one unbuffered write per line (every line is in the file when written).
 
@@ -94,15 +117,24 @@ class JsonlEventSink(BaseSink):
     goes on; the first failure of a run of failures is a warning, the next success is logged. A line cut short
     by a full disk is ended before the next one (at close, and when the next run finds it), so every other line
     still parses.
+
+    Past `max_mb` (0 = never) the file is rotated before the next line (see rotate), so a service that logs for
+    months keeps at most keep + 1 files of about max_mb each. A rotation that fails is logged and the lines go on
+    into the same file.
     """
 
-    def __init__(self, path: Path, interval_s: float = 1.0, by_track: bool = True) -> None:
+    def __init__(self, path: Path, interval_s: float = 1.0, by_track: bool = True, max_mb: float = 0.0,
+                 keep: int = 1) -> None:
         self.path = Path(path)
+        self._file: BinaryIO | None = None
+        self._size: int | None = None  # bytes in the file; None for a device or FIFO
+        self._max_bytes, self._keep = int(max_mb * BYTES_PER_MB), keep
         try:
             self.path.parent.mkdir(parents=True, exist_ok=True)
-            self._file = self.path.open("ab", buffering=0)
+            self._open()
         except OSError as exc:
             raise EdgeError(f"events log {self.path}", f"cannot write ({exc.strerror or exc})") from None
+        self.rotations = 0
         self._throttle = EventThrottle(interval_s, by_track)
         self.events_written = self.events_failed = 0
         self._failure: str | None = None  # the current run of failures, None while writing works
@@ -114,12 +146,35 @@ class JsonlEventSink(BaseSink):
             line = (json.dumps(event, separators=(",", ":")) + "\n").encode("utf-8")
             self._write_line(b"\n" + line if self._cut_short else line)
 
-    def _write_line(self, data: bytes) -> None:
+    def _open(self) -> None:
+        self._file = self.path.open("ab", buffering=0)
+        self._size = regular_file_size(self._file)
+
+    def _rotate_if_full(self) -> None:
+        if not self._max_bytes or self._size is None or self._size < self._max_bytes or self._cut_short:
+            return
+        self._file.close()
+        self._file = None  # reopened by _write_line, also when the rotation fails
         try:
+            rotate(self.path, self._keep)
+        except OSError as exc:
+            log.warning("events log %s: cannot rotate (%s); writing on into it", self.path, exc.strerror or exc)
+            self._max_bytes = 0  # one warning, not one per line
+            return
+        self.rotations += 1
+        log.info("events log %s: rotated (up to %d older files kept)", self.path, self._keep)
+
+    def _write_line(self, data: bytes) -> None:
+        self._rotate_if_full()
+        try:
+            if self._file is None:
+                self._open()
             written = self._file.write(data) or 0
         except OSError as exc:
             self._failed(exc.strerror or str(exc))
             return
+        if self._size is not None:
+            self._size += written
         self._cut_short = 0 < written < len(data)
         if written < len(data):
             self._failed("short write (disk full?)")
@@ -137,9 +192,12 @@ class JsonlEventSink(BaseSink):
 
     def describe(self) -> str:
         failed = f", {self.events_failed} not written: {self._last_problem}" if self.events_failed else ""
-        return f"events: {self.path.resolve()} ({self.events_written} lines{failed})"
+        rotated_note = f", rotated {self.rotations} time(s)" if self.rotations else ""
+        return f"events: {self.path.resolve()} ({self.events_written} lines{rotated_note}{failed})"
 
     def close(self) -> None:
+        if self._file is None:
+            return
         if self._cut_short:  # end the broken line, so the next run's first line is not glued onto it
             with contextlib.suppress(OSError):
                 self._file.write(b"\n")
