@@ -78,7 +78,7 @@ class ServiceMonitor:
         store = self.store
         if store is not None:
             parts.append(f"events={store.events_committed}")
-            if store.queued:
+            if store.queued:  # not yet committed: a few between commits are normal; a growing count is not
                 parts.append(f"queued={store.queued}")
             if store.fault:
                 parts.append(f"store-fault={store.fault}")

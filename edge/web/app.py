@@ -15,6 +15,7 @@ from edge.errors import EdgeError
 from edge.sinks.overlay import LABEL_COLOURS, hex_colour
 from edge.web import auth
 from edge.web.photo import PhotoService
+from edge.web.rejections import RejectionLog
 from edge.web.state import WebState
 from edge.web.stream import MIMETYPE, StreamEncoder
 
@@ -42,13 +43,14 @@ def wants_json() -> bool:
 
 
 def create_app(state: WebState, encoder: StreamEncoder, photos: PhotoService, token: str | None,
-               max_upload_mb: float) -> Flask:
+               max_upload_mb: float, rejections: RejectionLog | None = None) -> Flask:
+    """`rejections` logs refused requests rate-limited; its owner calls its flush() now and then (WebServer does)."""
     app = Flask(__name__, static_folder=None)
     app.config.update(MAX_CONTENT_LENGTH=int(max_upload_mb * MB))
     app.json.sort_keys = False  # keep label order as in the model contract
     assets = load_assets()
     colours = {name: hex_colour(bgr) for name, bgr in LABEL_COLOURS.items()}
-    auth.install(app, token)
+    auth.install(app, token, rejections or RejectionLog())
 
     @app.after_request
     def headers(response: Response) -> Response:

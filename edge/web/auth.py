@@ -11,15 +11,13 @@ from __future__ import annotations
 
 import hashlib
 import hmac
-import logging
 
 from flask import Flask, Response, g, redirect, request
 from werkzeug.exceptions import Forbidden, Unauthorized
 
 from edge.errors import EdgeError
 from edge.web.config import MIN_TOKEN_LENGTH, TOKEN_ENV, WebConfig
-
-log = logging.getLogger(__name__)
+from edge.web.rejections import RejectionLog
 
 TOKENLESS_HOSTS = frozenset({"127.0.0.1", "localhost", "::1"})  # the only binds served without a token
 COOKIE = "edge_web"
@@ -27,6 +25,8 @@ HEADER = "X-Edge-Token"
 BEARER_PREFIX = "bearer "  # Authorization: Bearer <token> (the scheme name is case-insensitive)
 QUERY = "token"
 PAGES = ("/", "/photo")
+NOT_LOOPBACK = "Host not a loopback name"  # rejection reasons, as the rate-limited log names them
+NO_TOKEN = "wrong or missing token"
 COOKIE_MAX_AGE_S = 30 * 24 * 3600
 
 
@@ -66,23 +66,26 @@ def host_name(header: str) -> str:
     return (header.rsplit(":", 1)[0] if header.count(":") == 1 else header).lower()
 
 
-def install(app: Flask, token: str | None) -> None:
-    """Register the checks: the loopback Host check without a token, the token check with one."""
+def install(app: Flask, token: str | None, rejections: RejectionLog) -> None:
+    """Register the checks: the loopback Host check without a token, the token check with one. Rejections are
+    logged through `rejections` (the first of a kind, then a count at most once a minute)."""
     if token is None:
-        install_loopback_check(app)
+        install_loopback_check(app, rejections)
     else:
-        install_token_check(app, token)
+        install_token_check(app, token, rejections)
 
 
-def install_loopback_check(app: Flask) -> None:
+def install_loopback_check(app: Flask, rejections: RejectionLog) -> None:
     @app.before_request
     def require_loopback_host() -> None:
         if host_name(request.host) not in TOKENLESS_HOSTS:
-            log.info("rejected %s %s for Host %r: not a loopback name", request.method, request.path, request.host)
+            # One kind for all Hosts: a cut connection's half-sent Host header ('127.0.0') differs every time.
+            rejections.rejected(NOT_LOOPBACK, None, "rejected %s %s for Host %r: not a loopback name",
+                                request.method, request.path, request.host)
             raise Forbidden("without an access token this view answers only to localhost, 127.0.0.1 or [::1]")
 
 
-def install_token_check(app: Flask, token: str) -> None:
+def install_token_check(app: Flask, token: str, rejections: RejectionLog) -> None:
     cookie = cookie_value(token)
 
     @app.before_request
@@ -94,7 +97,8 @@ def install_token_check(app: Flask, token: str) -> None:
             if request.method == "GET" and request.path in PAGES:
                 return redirect(request.path, code=303)  # drop the token from the address bar and history
             return None
-        log.info("rejected %s %s from %s: missing or wrong token", request.method, request.path, request.remote_addr)
+        rejections.rejected(NO_TOKEN, request.remote_addr, "rejected %s %s from %s: missing or wrong token",
+                            request.method, request.path, request.remote_addr)
         raise Unauthorized("access token required (Authorization: Bearer, X-Edge-Token or ?token=)")
 
     @app.after_request

@@ -6,6 +6,7 @@ import errno
 import logging
 import socket
 import threading
+from collections.abc import Callable
 
 from werkzeug.serving import ThreadedWSGIServer, WSGIRequestHandler, get_sockaddr, select_address_family
 
@@ -16,6 +17,7 @@ from edge.types import FrameResult
 from edge.web.app import create_app
 from edge.web.config import WebConfig
 from edge.web.photo import PhotoService
+from edge.web.rejections import RejectionLog
 from edge.web.state import WebState
 from edge.web.stream import StreamEncoder
 
@@ -38,13 +40,21 @@ BUSY_REPLY_TIMEOUT_S = 1.0
 
 
 class CappedServer(ThreadedWSGIServer):
-    """werkzeug's thread-per-connection server with at most `max_connections` connections served at once."""
+    """werkzeug's thread-per-connection server with at most `max_connections` connections served at once;
+    `housekeeping` runs on the serving thread between connections, at least every POLL_INTERVAL_S."""
 
-    def __init__(self, *args, max_connections: int = MAX_CONNECTIONS, **kwargs) -> None:
+    def __init__(self, *args, max_connections: int = MAX_CONNECTIONS,
+                 housekeeping: Callable[[], None] | None = None, **kwargs) -> None:
         super().__init__(*args, **kwargs)
         self._slots = threading.BoundedSemaphore(max_connections)
         self.max_connections = max_connections
         self.refused = 0
+        self._housekeeping = housekeeping
+
+    def service_actions(self) -> None:
+        super().service_actions()
+        if self._housekeeping is not None:
+            self._housekeeping()
 
     def process_request(self, request, client_address) -> None:  # noqa: ANN001 - socketserver's signature
         if not self._slots.acquire(blocking=False):
@@ -103,12 +113,12 @@ class WebServer:
     """Binds at construction (bind errors are one EdgeError), serves after start() until close()."""
 
     def __init__(self, app, host: str, port: int, socket_timeout_s: float = SOCKET_TIMEOUT_S,
-                 max_connections: int = MAX_CONNECTIONS) -> None:
+                 max_connections: int = MAX_CONNECTIONS, housekeeping: Callable[[], None] | None = None) -> None:
         sock = listen_socket(host, port)
         try:
             self._server = CappedServer(host, port, app, request_handler(socket_timeout_s),
                                         fd=sock.fileno(),  # werkzeug dups the fd
-                                        max_connections=max_connections)
+                                        max_connections=max_connections, housekeeping=housekeeping)
         except (OSError, SystemExit) as exc:
             problem = getattr(exc, "strerror", None) or str(exc) or "address unavailable"
             raise EdgeError(f"web {host}:{port}", f"cannot listen ({problem})") from None
@@ -146,9 +156,10 @@ class WebSink(BaseSink):
     def __init__(self, cfg: RunConfig, web: WebConfig) -> None:
         self.state = WebState(web.stats_window_s, web.stats_bucket_s)
         self.photos = PhotoService(cfg)
+        self.rejections = RejectionLog()  # its summaries are logged by the server's serving thread
         encoder = StreamEncoder(self.state, web.stream_fps, web.jpeg_quality)
-        app = create_app(self.state, encoder, self.photos, web.token, web.max_upload_mb)
-        self.server = WebServer(app, web.host, web.port)
+        app = create_app(self.state, encoder, self.photos, web.token, web.max_upload_mb, self.rejections)
+        self.server = WebServer(app, web.host, web.port, housekeeping=self.rejections.flush)
         self.server.start()
         log.info("web view at %s (listening on %s port %d%s)", self.server.url, web.host, self.server.port,
                  ", token required" if web.token else "")
@@ -166,4 +177,5 @@ class WebSink(BaseSink):
     def close(self) -> None:
         self.state.close()  # ends the streams first, so shutdown does not wait on them
         self.server.close()
+        self.rejections.close()  # counts not yet logged
         self.photos.close()
