@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from edge.config import INSTALL_ROOT, RunConfig, load_config
+from edge.config import INSTALL_ROOT, RunConfig, load_config, resolve_data_path
 from edge.errors import EdgeError
 
 
@@ -41,6 +41,17 @@ def test_model_defaults_come_from_one_place() -> None:
     assert bench_cli.DEFAULT_MODEL == config.classifier.model
     assert config.detector.mediapipe.model == bench_cli.DEFAULT_FACE_MODEL
     assert DEFAULT_DEST == INSTALL_ROOT / config.detector.mediapipe.model  # fetched where the runtime looks
+
+
+def test_a_relative_model_path_is_looked_for_here_then_in_the_install_folder(tmp_path: Path,
+                                                                             monkeypatch: pytest.MonkeyPatch) -> None:
+    """The service and `python -m edge` started from another folder still find the shipped models."""
+    model = RunConfig().classifier.model
+    monkeypatch.chdir(tmp_path)
+    assert resolve_data_path(model) == INSTALL_ROOT / model
+    (tmp_path / model).parent.mkdir(parents=True)
+    (tmp_path / model).write_bytes(b"")
+    assert resolve_data_path(model) == model  # one in the working folder comes first
 
 
 def defaults_of(constructor) -> dict:
@@ -133,8 +144,13 @@ def test_a_zero_padded_number_is_a_file_not_a_camera(tmp_path: Path, monkeypatch
     (("--interval", "false"), "output.interval_s: expected a number, not false"),
     (("--web.port", "true"), "web.port: expected a number, not true"),
     (("--display.retry_s", "true"), "display.retry_s: expected a number, not true"),
+    (("--smoothing.alpha", "0"), "smoothing.alpha: Input should be greater than 0"),
+    (("--store.retention_days", "0"), "store.retention_days: Input should be greater than 0"),
+    (("--store.commit_interval_s", "5"), "store.commit_interval_s: Input should be less than or equal to 1"),
+    (("--detector.every", "0"), "detector.every: Input should be greater than or equal to 1"),
 ], ids=["fps-inf", "fps-nan", "fps-tiny", "duration-huge", "width-huge", "web-inf", "backoff-huge",
-        "frames-boolean", "fps-boolean", "interval-boolean", "port-boolean", "display-boolean"])
+        "frames-boolean", "fps-boolean", "interval-boolean", "port-boolean", "display-boolean", "alpha-zero",
+        "retention-zero", "commit-slow", "detect-every-zero"])
 def test_values_no_run_can_use_are_one_edge_error(argv: tuple[str, ...], problem: str) -> None:
     """An infinite or absurd frame rate, duration or frame size would crash the run later (a timer that cannot be
     armed, a 37 GB demo frame, an event stamped in the year 1e292): refused up front, naming the key."""

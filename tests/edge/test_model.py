@@ -1,15 +1,18 @@
 import json
+from pathlib import Path
 
+import cv2
 import numpy as np
 import pytest
 
-from edge.classifier import EmotionClassifier
+from edge.classifier import PIXEL_MAX, EmotionClassifier
 from edge.contract import load_contract
 from edge.demo import make_demo_frames
 from edge.errors import EdgeError
 from edge.quant import dequantize, quantize
 
 FER_LABELS = ["angry", "disgust", "fear", "happy", "sad", "surprise", "neutral"]
+PROBS_ATOL = 1e-6
 
 
 def test_quantize_roundtrip_and_saturation():
@@ -28,16 +31,21 @@ def test_contract_of_shipped_model(emotion_model):
     assert contract.preprocess.width == 48 and contract.preprocess.color == "grayscale"
 
 
+def edit_sidecar(model: Path, edit) -> None:
+    """Apply `edit` to the JSON sidecar beside `model`, in place."""
+    sidecar = model.with_suffix(".json")
+    data = json.loads(sidecar.read_text())
+    edit(data)
+    sidecar.write_text(json.dumps(data))
+
+
 @pytest.mark.parametrize("edit, expected", [
     (lambda s: s.update(tflite_sha256="0" * 64), "does not match its sidecar"),
     (lambda s: s.update(format="other/9"), "format"),
     (lambda s: s.pop("labels"), "labels"),
 ])
 def test_contract_rejects_bad_sidecars(model_copy, edit, expected):
-    sidecar = model_copy.with_suffix(".json")
-    data = json.loads(sidecar.read_text())
-    edit(data)
-    sidecar.write_text(json.dumps(data))
+    edit_sidecar(model_copy, edit)
     with pytest.raises(EdgeError, match=expected):
         load_contract(model_copy)
 
@@ -69,12 +77,47 @@ def test_classifier_handles_no_faces_and_varying_counts(emotion_model):
     assert len(clf.classify(clip[0], clip.boxes(0))) == 3
 
 
-def test_classifier_rejects_sidecar_that_disagrees_with_the_tensors(model_copy):
+def test_classifier_answers_each_face_in_the_order_of_its_boxes(emotion_model):
+    clf = EmotionClassifier(emotion_model)
+    clip = make_demo_frames(2, faces=3)
+    image, boxes = clip[0], clip.boxes(0)
+    together = clf.classify(image, boxes)
+    alone = [clf.classify(image, [box])[0] for box in boxes]
+    assert not np.allclose(alone[0].probs, alone[-1].probs, atol=PROBS_ATOL)  # faces the model tells apart
+    for one, other in zip(together, alone):
+        assert np.allclose(one.probs, other.probs, atol=PROBS_ATOL)
+
+
+@pytest.mark.parametrize("value_range", [(0, 255), (0, 127.5)])
+def test_preprocess_is_the_sidecars_recipe(model_copy, value_range):
+    """Grayscale crop, resized with the sidecar's interpolation, mapped onto its value range, quantised."""
     sidecar = model_copy.with_suffix(".json")
     data = json.loads(sidecar.read_text())
-    data["input"]["zero_point"] = data["input"]["zero_point"] + 1
+    data["preprocess"]["value_range"] = list(value_range)
     sidecar.write_text(json.dumps(data))
-    with pytest.raises(EdgeError, match="input quantisation"):
+    clip = make_demo_frames(1)
+    image, box = clip[0], clip.boxes(0)[0]
+    assert box.width > 2 * data["preprocess"]["width"]  # a real downscale, where the interpolation shows
+    gray = cv2.cvtColor(image[box.y1:box.y2, box.x1:box.x2], cv2.COLOR_BGR2GRAY)
+    size = (data["preprocess"]["width"], data["preprocess"]["height"])
+    pixels = cv2.resize(gray, size, interpolation=cv2.INTER_AREA).astype(np.float32)
+    low, high = value_range
+    real = low + pixels * (high - low) / PIXEL_MAX
+    expected = quantize(real, data["input"]["scale"], data["input"]["zero_point"], data["input"]["dtype"])
+    model_input = EmotionClassifier(model_copy).preprocess(image, [box])
+    np.testing.assert_array_equal(model_input[0, ..., 0], expected)
+
+
+@pytest.mark.parametrize("edit, expected", [
+    (lambda s: s["input"].update(zero_point=s["input"]["zero_point"] + 1), "input quantisation"),
+    (lambda s: s["input"].update(scale=s["input"]["scale"] * 2), "input quantisation"),
+    (lambda s: s["output"].update(scale=s["output"]["scale"] * 2), "output quantisation"),
+    (lambda s: s["input"].update(dtype="uint8"), "input dtype int8 != sidecar uint8"),
+    (lambda s: s["output"].update(dtype="uint8"), "output dtype int8 != sidecar uint8"),
+], ids=["input-zero-point", "input-scale", "output-scale", "input-dtype", "output-dtype"])
+def test_classifier_rejects_sidecar_that_disagrees_with_the_tensors(model_copy, edit, expected):
+    edit_sidecar(model_copy, edit)
+    with pytest.raises(EdgeError, match=expected):
         EmotionClassifier(model_copy)
 
 
@@ -94,10 +137,7 @@ def fewer_outputs(sidecar: dict) -> None:
 def test_classifier_rejects_shapes_the_sidecar_does_not_share_with_the_model(model_copy, edit, expected):
     """Caught when the model is loaded, as one EdgeError naming the model: not a class silently dropped, nor a
     LiteRT ValueError at the first face."""
-    sidecar = model_copy.with_suffix(".json")
-    data = json.loads(sidecar.read_text())
-    edit(data)
-    sidecar.write_text(json.dumps(data))
+    edit_sidecar(model_copy, edit)
     with pytest.raises(EdgeError, match=expected) as caught:
         EmotionClassifier(model_copy)
     assert caught.value.thing == f"model {model_copy}"

@@ -132,6 +132,17 @@ def test_limits_and_stop(emotion_model):
     assert stats.frames == 3
     assert "frames=3" in stats.summary() and "detect=" in stats.summary()
 
+    class ClosedWindow(BaseSink):  # a sink whose should_stop hook asks to end the run (a window closed)
+        def write(self, result) -> None:
+            return None
+
+        def should_stop(self) -> bool:
+            return True
+
+    asked = make()  # still bounded by max_frames: a broken hook fails the test, not pytest's timeout
+    asked.add_sink(ClosedWindow())
+    assert asked.run().frames == 1
+
 
 def write_mixed_size_folder(folder):
     """Name order: the astronaut in a 1280x720 frame, a 160x120 thumbnail, then two 640x480 demo frames."""
@@ -400,7 +411,7 @@ def test_a_sink_with_only_write_and_close_runs_and_reports(emotion_model, caplog
             self.written += 1
 
         def close(self) -> None:
-            pass
+            self.closed = True
 
     sink = PlainSink()
     pipeline = Pipeline(DemoSource(50, loop=True), make_detector(DetectorConfig(type="haar")),
@@ -409,8 +420,41 @@ def test_a_sink_with_only_write_and_close_runs_and_reports(emotion_model, caplog
         stats = pipeline.run()
         pipeline.log_results(stats)
     pipeline.close()
-    assert stats.frames == sink.written == 3
+    assert stats.frames == sink.written == 3 and sink.closed
     assert "frames=3" in caplog.text
+
+
+def test_a_frame_of_another_size_from_the_same_source_is_a_new_scene():
+    """A camera reopened at another resolution: the old tracks' boxes do not fit the new frames."""
+    from edge.pipeline import scene_change
+    from edge.types import Frame
+
+    small, large = np.zeros((480, 640, 3), np.uint8), np.zeros((720, 1280, 3), np.uint8)
+    before = Frame(small, timestamp=1.0, index=0, source="camera:0")
+    assert scene_change(before, Frame(small, timestamp=1.1, index=1, source="camera:0"), NO_OUTAGE) is None
+    change = scene_change(before, Frame(large, timestamp=1.1, index=1, source="camera:0"), NO_OUTAGE)
+    assert change is not None and change[0] == "size"
+
+
+def test_an_empty_box_from_a_detector_is_dropped_not_classified(emotion_model):
+    from edge.types import Box
+
+    class EmptyBoxToo:
+        """A detector that also reports a box of no width (a face clipped away at the frame border)."""
+
+        def __init__(self) -> None:
+            self.real = make_detector(DetectorConfig(type="haar"))
+
+        def detect(self, image):
+            return [Box(0, 10, 0, 60), *self.real.detect(image)]
+
+        def close(self) -> None:
+            self.real.close()
+
+    recorder = Recorder()
+    pipeline = Pipeline(DemoSource(3), EmptyBoxToo(), EmotionClassifier(emotion_model), Tracker(), [recorder])
+    assert pipeline.run().frames == 3
+    assert all(len(r.faces) == 1 and r.faces[0].box.width > 0 for r in recorder.results)
 
 
 def test_a_time_lapse_video_is_one_scene_not_an_outage_per_frame(emotion_model, tmp_path):

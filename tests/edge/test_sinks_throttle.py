@@ -64,6 +64,25 @@ def test_months_of_passing_faces_stay_bounded_and_throttled():
     assert due_ids(throttle, result(now + 1.0, 7)) == [7]
 
 
+STAMP_TOLERANCE_S = 1e-6
+
+
+def test_an_event_is_the_shown_label_with_the_smoothed_probabilities():
+    """The contract event (docs/CONTRACTS.md): the label shown after hysteresis, its smoothed confidence and the
+    smoothed probabilities, not the frame's raw ones; the time to the millisecond."""
+    from edge.sinks.events import face_event
+
+    raw = Prediction(LABELS, np.array([0.0, 0.0, 0.0, 0.9, 0.1, 0.0, 0.0], np.float32))
+    smoothed = Prediction(LABELS, np.array([0.05, 0.05, 0.05, 0.25, 0.5, 0.05, 0.05], np.float32))
+    face = FaceResult(Box(1, 2, 33, 34), 5, raw, smoothed, "happy")  # kept by hysteresis while sad leads
+    event = face_event(face, BASE_TS + 0.1234, "cam")
+    assert event["ts"] == pytest.approx(BASE_TS + 0.123, abs=STAMP_TOLERANCE_S)
+    assert {key: value for key, value in event.items() if key != "ts"} == {
+        "track_id": 5, "box": [1, 2, 33, 34], "label": "happy", "confidence": 0.25, "source": "cam",
+        "probs": {"angry": 0.05, "disgust": 0.05, "fear": 0.05, "happy": 0.25, "sad": 0.5, "surprise": 0.05,
+                  "neutral": 0.05}}
+
+
 def test_crop_sink_counts_only_written_crops(tmp_path, monkeypatch, caplog):
     import edge.sinks.crops as crops
 

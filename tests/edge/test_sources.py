@@ -95,6 +95,30 @@ def test_reconnect_gives_up_and_cancel_interrupts_backoff():
     assert not slow.reconnecting and not slow.backing_off
 
 
+def test_backoff_doubles_up_to_its_cap_and_starts_over_after_a_frame():
+    opens = iter([False, False, False, True, False, True])  # camera back at the 4th attempt, then at the 2nd
+
+    def factory():
+        if not next(opens):
+            raise EdgeError("source fake", "cannot open camera")
+        return FlakySource(good=1)
+
+    cancel = ObservedCancel()
+    initial, cap = 0.001, 0.004
+    source = ReconnectingSource(factory, backoff_initial_s=initial, backoff_max_s=cap, cancel=cancel,
+                                first=FlakySource(good=1))
+    assert all(source.read() is not None for _ in range(3))
+    assert cancel.delays == [initial, 2 * initial, cap, cap, initial, 2 * initial]
+
+
+def test_live_sources_reconnect_unless_told_not_to():
+    stream = "rtsp://cam.local/stream"
+    first = FlakySource(good=1)
+    assert isinstance(open_source(SourceConfig(uri=stream), opened=first), ReconnectingSource)
+    assert open_source(SourceConfig(uri=stream, reconnect=False), opened=first) is first
+    assert open_source(SourceConfig(uri="demo", reconnect=True), opened=first) is first  # files and demo end
+
+
 def test_backing_off_only_while_waiting_not_while_reopening():
     """The watchdog accepts the backoff wait, not a reopen (which may hang): the flag tells them apart."""
     states = []
@@ -233,6 +257,7 @@ def test_resolve_kinds(tmp_path):
     assert resolve_kind(SourceConfig(uri=stable)) == ("camera", stable)
     assert resolve_kind(SourceConfig(uri="/dev/video2")) == ("camera", "/dev/video2")
     assert resolve_kind(SourceConfig(uri="/dev/null"))[0] == "camera"  # a character device
+    assert resolve_kind(SourceConfig(kind="video", uri="demo")) == ("video", "demo")  # a kind given is kept
     clip = Path("/dev/shm") / f"edge-test-{os.getpid()}.mp4"  # a RAM-disk file is a file
     if clip.parent.is_dir():
         write_video(clip, make_demo_frames(2))

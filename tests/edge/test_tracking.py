@@ -86,3 +86,42 @@ def test_ema_and_hysteresis_functions():
     assert hysteresis_label("a", probs, ("a", "b"), 0.2) == "a"
     assert hysteresis_label("a", probs, ("a", "b"), 0.05) == "b"
     assert hysteresis_label(None, probs, ("a", "b"), 0.2) == "b"
+
+
+def test_two_faces_never_share_a_track_id():
+    """The second face is within the centre distance of the track the first one took by overlap: it gets its own."""
+    tracker = Tracker(TrackingConfig(iou_threshold=0.3, centre_distance=2.0))
+    first = tracker.update([Box(100, 100, 160, 160)], [pred(sad=0.9)])[0].track_id
+    faces = tracker.update([Box(105, 100, 165, 160), Box(170, 100, 230, 160)], [pred(sad=0.9), pred(happy=0.9)])
+    assert faces[0].track_id == first and faces[1].track_id not in (first, faces[0].track_id)
+
+
+def test_tracking_off_gives_every_frame_new_ids():
+    tracker = Tracker(TrackingConfig(enabled=False))
+    ids = [tracker.update([Box(0, 0, 60, 60)], [pred(happy=0.8)])[0].track_id for _ in range(3)]
+    assert ids == [ids[0], ids[0] + 1, ids[0] + 2]
+
+
+def test_boxes_held_between_detections_are_those_seen_on_the_last_frame():
+    """A missed face's track survives (it may come back), but its old box is not classified again."""
+    tracker = Tracker(TrackingConfig(max_missed=5))
+    stays, leaves = Box(0, 0, 50, 50), Box(200, 200, 250, 250)
+    tracker.update([stays, leaves], [pred(happy=0.8), pred(sad=0.8)])
+    assert tracker.boxes() == [stays, leaves]
+    tracker.update([stays], [pred(happy=0.8)])
+    assert tracker.boxes() == [stays]
+
+
+def test_smoothed_probabilities_are_the_tracks_ema_and_raw_is_the_frames():
+    alpha = 0.5
+    tracker = Tracker(smoothing=SmoothingConfig(alpha=alpha))
+    box, before, now = Box(0, 0, 60, 60), pred(happy=0.9), pred(sad=0.9)
+    tracker.update([box], [before])
+    face = tracker.update([box], [now])[0]
+    assert np.allclose(face.smoothed.probs, alpha * now.probs + (1 - alpha) * before.probs)
+    assert face.raw is now
+
+
+def test_hysteresis_needs_more_than_the_margin_and_drops_an_unknown_label():
+    assert hysteresis_label("a", np.array([0.25, 0.75]), ("a", "b"), 0.5) == "a"  # a lead of exactly the margin
+    assert hysteresis_label("gone", np.array([0.45, 0.55]), ("a", "b"), 0.2) == "b"  # not a label of this model

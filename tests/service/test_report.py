@@ -21,6 +21,7 @@ KNOWN = [(T0 + 60, "happy", 1), (T0 + 120, "happy", 1), (T0 + 180, "sad", 1), (T
          (T0 + 3600 + 5, "neutral", 3), (T0 + 3600 + 10, "angry", 3), (T0 + 3600 + 15, "neutral", 3),
          (T0 + 7199, "angry", 3)]
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
+CONFIDENCE = 0.8765  # a confidence with four decimals, as the events log keeps them
 
 
 def report(*args: str) -> subprocess.CompletedProcess:
@@ -69,6 +70,8 @@ def test_report_by_hour_with_exports(tmp_path):
     exported = json.loads((tmp_path / "e.json").read_text())
     assert [(e["ts"], e["label"], e["track_id"]) for e in exported] == KNOWN
     assert exported[0]["box"] == [10, 20, 110, 120] and set(exported[0]["probs"]) == set(pairs(first))
+    assert exported[0] == {**event(*KNOWN[0]), "session": 1}
+    assert (rows[0]["session"], rows[0]["confidence"], rows[0]["source"]) == ("1", "0.4", "test")
 
 
 def test_report_by_track_and_since_window(tmp_path):
@@ -80,6 +83,37 @@ def test_report_by_track_and_since_window(tmp_path):
     assert track2[0] == "1" and pairs(track2)["happy"] == (1, "100.0%")
     assert track3[0] == "4" and pairs(track3)["neutral"] == (2, "50.0%")
     assert "s1/track 1" not in done.stdout
+
+
+def test_until_ends_the_range(tmp_path):
+    done = report("--db", str(known_store(tmp_path)), "--since", "all", "--until", "2025-06-01T11:00:00+00:00")
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.startswith("4 events") and "2025-06-01 11:00" not in done.stdout
+
+
+def test_tracks_of_two_service_runs_are_apart_though_their_ids_repeat(tmp_path):
+    """Track ids restart with every service start: a second session's track 1 is another face."""
+    db = known_store(tmp_path)
+    later = EventStore(db)  # another process: a new session
+    later.insert([{**event(T0 + 7300, "surprise", 1), "confidence": CONFIDENCE, "source": "camera"}])
+    later.close()
+    table = tmp_path / "e.csv"
+    done = report("--db", str(db), "--since", "all", "--by", "track", "--csv", str(table))
+    assert done.returncode == 0, done.stderr
+    first, second = row(done.stdout, "s1/track 1"), row(done.stdout, "s2/track 1")
+    assert first[0] == "3" and pairs(first)["happy"] == (2, "66.7%")
+    assert second[0] == "1" and pairs(second)["surprise"] == (1, "100.0%")
+    with table.open() as handle:
+        last = list(csv.DictReader(handle))[-1]
+    assert (last["session"], last["confidence"], last["source"]) == ("2", str(CONFIDENCE), "camera")
+
+
+def test_the_plot_of_a_track_report_takes_an_interval_that_fits_the_span():
+    from edge.report import SECONDS_PER_DAY, auto_interval
+
+    assert auto_interval(0.0) == "minute"
+    assert auto_interval(3 * SECONDS_PER_DAY) == "hour"
+    assert auto_interval(30 * SECONDS_PER_DAY) == "day"
 
 
 def test_report_bad_input_is_one_line(tmp_path):

@@ -17,6 +17,7 @@ import pytest
 from edge.errors import EdgeError
 from edge.store import EventStore, Retention, StoreSink
 from edge.store.db import PRUNE_CHUNK, SIZE_HEADROOM
+from edge.store.schema import SCHEMA_VERSION
 from edge.store.files import check_store_file
 from edge.types import Box, FaceResult, Frame, FrameResult, Prediction
 
@@ -25,6 +26,8 @@ DAY = 86400.0
 WAIT_S = 30.0
 POLL_S = 0.05
 BASE_TS = float(int(time.time()))  # frames are "now": retention must keep them
+SYNCHRONOUS_FULL = 2  # PRAGMA synchronous: 0 OFF, 1 NORMAL, 2 FULL
+EVENTS_WITHIN_HEADROOM = 100  # a few pages: far less than the headroom left under the size limit after pruning
 
 
 def event(ts: float, label: str = "happy", track_id: int = 1) -> dict:
@@ -61,6 +64,7 @@ def test_store_is_wal_and_keeps_what_it_committed(tmp_path):
     db = tmp_path / "events.db"
     store = EventStore(db)
     assert store.conn.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+    assert store.conn.execute("PRAGMA synchronous").fetchone()[0] == SYNCHRONOUS_FULL  # survives power loss
     assert store.insert([event(1.0), event(2.0, "sad")]) == 2
     store.close()
     again = EventStore(db)
@@ -93,7 +97,22 @@ def test_retention_by_size_removes_the_oldest(tmp_path):
     assert total == 20000 - result.by_size and oldest == float(result.by_size)  # exactly the oldest went
     assert store.conn.execute("PRAGMA freelist_count").fetchone()[0] == 0
     assert db.stat().st_size <= limit_mb * 1024 * 1024  # freed pages went back to the file system at once
+    store.insert([event(float(20000 + i)) for i in range(EVENTS_WITHIN_HEADROOM)])
+    assert store.prune(Retention(days=None, max_mb=limit_mb)).by_size == 0  # the headroom takes the next events
     store.close()
+
+
+def test_a_store_of_a_newer_program_is_refused_not_written(tmp_path):
+    db = tmp_path / "events.db"
+    EventStore(db).close()
+    with sqlite3.connect(db) as conn:
+        conn.execute(f"PRAGMA user_version = {SCHEMA_VERSION + 1}")
+    conn.close()
+    with pytest.raises(EdgeError, match=f"schema version {SCHEMA_VERSION + 1} is newer than this program"):
+        EventStore(db)
+    with sqlite3.connect(db) as conn:
+        assert conn.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION + 1
+    conn.close()
 
 
 def test_sink_prunes_old_events_when_it_opens(tmp_path):

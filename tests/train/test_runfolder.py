@@ -13,7 +13,7 @@ from tests.conftest import REPO
 from tests.synthetic import write_image_folders
 from train.__main__ import parse_args, train_config
 from train.data import DataError
-from train.runfolder import settle_lineage_flags, write_start_record
+from train.runfolder import check_fresh_folder, resuming, settle_lineage_flags, write_start_record
 
 
 def train_cli(*args) -> subprocess.CompletedProcess:
@@ -107,6 +107,44 @@ def test_a_start_that_is_not_a_resume_ignores_a_stale_start_record(started):
         args = parse_args(command(data, out, *flags))
         assert settle_lineage_flags(args) == {}
         assert (args.seed, args.extra_train_split, args.init_from) == (42, None, None)
+
+
+def test_resume_takes_the_same_init_from_however_spelt(started):
+    data, out = started
+    spelt = out.parent / "gone" / ".." / "gone" / "last.keras"
+    args = parse_args(command(data, out, "--resume", "--init-from", spelt))
+    settle_lineage_flags(args)
+    assert args.init_from.resolve() == out.parent / "gone" / "last.keras"
+
+
+def test_a_resume_needs_both_its_resume_state_and_its_last_checkpoint(started):
+    data, out = started
+    args = parse_args(command(data, out, "--resume"))
+    assert resuming(args)
+    (out / "last.keras").unlink()
+    assert not resuming(args)
+
+
+def test_a_fresh_run_into_a_folder_holding_only_a_model_is_refused(tmp_path):
+    """A soup's folder, or a run whose resume state was deleted: its model.keras is not written over."""
+    data = write_image_folders(tmp_path / "data", {"train": 4})
+    soup = tmp_path / "soup"
+    soup.mkdir()
+    (soup / "model.keras").write_bytes(b"a soup's model")
+    with pytest.raises(DataError, match=r"already holds a run \(model.keras\)"):
+        check_fresh_folder(parse_args(command(data, soup)))
+
+
+def test_a_failed_start_removes_only_the_empty_folders_it_made(tmp_path):
+    from train.runfolder import make_run_folder, remove_if_left_empty
+
+    kept = tmp_path / "runs"  # the user's, empty
+    kept.mkdir()
+    out = kept / "typo" / "run"
+    created = make_run_folder(out)
+    assert created == kept / "typo" and out.is_dir()
+    remove_if_left_empty(out, created)
+    assert not created.exists() and kept.is_dir()
 
 
 def test_resume_over_a_soup_is_refused(tmp_path):

@@ -59,6 +59,19 @@ def test_old_buckets_leave_the_window():
     assert state.snapshot()["stats"]["buckets"] == []
 
 
+def test_a_face_shows_its_shown_label_and_smoothed_probabilities():
+    """As in the events log: the label after hysteresis with the smoothed probabilities, not the frame's raw ones."""
+    raw = Prediction(LABELS, np.array([0.0, 0.0, 0.0, 0.9, 0.1, 0.0, 0.0], np.float32))
+    smoothed = Prediction(LABELS, np.array([0.05, 0.05, 0.05, 0.25, 0.5, 0.05, 0.05], np.float32))
+    face = FaceResult(Box(1, 2, 33, 34), 5, raw, smoothed, "happy")  # kept by hysteresis while sad leads
+    state = WebState(window_s=60, bucket_s=10, clock=FakeClock())
+    state.update(FrameResult(Frame(np.zeros((48, 64, 3), np.uint8), 0.0, 0, "test"), [face]))
+    assert state.snapshot()["faces"] == [{
+        "track_id": 5, "box": [1, 2, 33, 34], "label": "happy", "confidence": 0.25,
+        "probs": {"angry": 0.05, "disgust": 0.05, "fear": 0.05, "happy": 0.25, "sad": 0.5, "surprise": 0.05,
+                  "neutral": 0.05}}]
+
+
 def test_health_states():
     clock = FakeClock()
     state = WebState(60, 10, clock)
