@@ -8,6 +8,7 @@ import threading
 import time
 from collections import Counter, deque
 from collections.abc import Callable
+from typing import NamedTuple
 from dataclasses import dataclass, field
 
 from edge.config import TrackingConfig
@@ -64,6 +65,13 @@ class RunStats:
                 f"processing(median)={self.median_processing_ms():.2f}")
 
 
+class Detections(NamedTuple):
+    """A frame's face boxes; `detected` is False when they were followed from the previous frame (detect_every)."""
+
+    boxes: list[Box]
+    detected: bool
+
+
 def scene_change(previous: Frame, frame: Frame, max_gap_s: float) -> tuple[str, str] | None:
     """(kind, description) when `frame` does not continue `previous`: another size (a camera reopened at another
     resolution, a folder of mixed images), another source name (the next photo of a folder: unrelated people), or
@@ -114,18 +122,18 @@ class Pipeline:
         self._fps = 0.0
 
     # --- stages: each a function of the frame ------------------------------------------------
-    def detect_stage(self, frame: Frame) -> list[Box]:
+    def detect_stage(self, frame: Frame) -> Detections:
         """Detect; with detect_every > 1, in-between frames move the tracked boxes with the image instead (and with
         no track, find nothing: a face coming in is found at the next detection, at most detect_every - 1 frames
         later). The first frame of a new scene (see scene_change) is always detected, its tracks started afresh."""
         new_scene = self._note_scene(frame)
         if self.detect_every > 1 and frame.index % self.detect_every != 0 and not new_scene:
             held = self.tracker.boxes()
-            return self._follower.follow(frame.image, held) if held else []
+            return Detections(self._follower.follow(frame.image, held) if held else [], detected=False)
         boxes = [b for b in self.detector.detect(frame.image) if b.width > 0 and b.height > 0]  # detectors clip
         if self.detect_every > 1:
             self._follower.remember(frame.image)
-        return boxes
+        return Detections(boxes, detected=True)
 
     def _note_scene(self, frame: Frame) -> bool:
         """True when this frame starts a new scene; the tracker then forgets its tracks (their boxes, smoothed
@@ -143,8 +151,8 @@ class Pipeline:
     def classify_stage(self, frame: Frame, boxes: list[Box]) -> list[Prediction]:
         return self.classifier.classify(frame.image, boxes)
 
-    def track_stage(self, frame: Frame, boxes: list[Box], predictions: list[Prediction]) -> list[FaceResult]:
-        return self.tracker.update(boxes, predictions, frame.timestamp)
+    def track_stage(self, frame: Frame, found: Detections, predictions: list[Prediction]) -> list[FaceResult]:
+        return self.tracker.update(found.boxes, predictions, frame.timestamp, found.detected)
 
     # --- loop ----------------------------------------------------------------------------
     def add_sink(self, sink: Sink) -> None:
@@ -182,11 +190,11 @@ class Pipeline:
     def step(self, frame: Frame, read_ms: float = 0.0) -> FrameResult:
         timings = {"read": read_ms}
         t0 = time.perf_counter()
-        boxes = self.detect_stage(frame)
+        found = self.detect_stage(frame)
         t1 = time.perf_counter()
-        predictions = self.classify_stage(frame, boxes)
+        predictions = self.classify_stage(frame, found.boxes)
         t2 = time.perf_counter()
-        faces = self.track_stage(frame, boxes, predictions)
+        faces = self.track_stage(frame, found, predictions)
         t3 = time.perf_counter()
         timings.update(detect=(t1 - t0) * 1e3, classify=(t2 - t1) * 1e3, track=(t3 - t2) * 1e3)
         result = FrameResult(frame=frame, faces=faces, stage_ms=timings, fps=self._update_fps())

@@ -2,8 +2,10 @@
 
 The centre-distance gate is per frame at a steady rate, but a face moves per second: when frames come slowly (a
 Pi with Haar at 4 fps, a busy machine skipping frames of a live source) the gate grows with the time since the
-track was last seen, so one moving face keeps one id. It never grows past MAX_CENTRE_GATE box sizes, so a face
-coming in on the far side of the frame while another has just left is still a new track."""
+track's face was last detected, so one moving face keeps one id. It grows only while frames are slow (further
+apart than centre_distance / centre_speed): at a steady camera rate, a track missed for a few frames keeps the
+per-frame gate, so another face coming in near it is a new track. It never grows past MAX_CENTRE_GATE box
+sizes."""
 
 from __future__ import annotations
 
@@ -41,16 +43,19 @@ class Track:
     probs: np.ndarray | None = None
     label: str | None = None
     missed: int = 0
-    seen_at: float | None = None  # timestamp of the frame where its box was last detected
+    detected_at: float | None = None  # timestamp of the frame where the detector last found its face
 
 
-def centre_gate(track: Track, timestamp: float | None, tracking: TrackingConfig) -> float:
-    """How far (in box sizes) a face's centre may be from `track`'s to continue it: centre_distance, or what a face
-    moving at centre_speed covers since the track was last seen, whichever is more, at most MAX_CENTRE_GATE (or
-    centre_distance, if that is set higher)."""
-    if timestamp is None or track.seen_at is None:
+def centre_gate(track: Track, timestamp: float | None, frame_gap: float | None, tracking: TrackingConfig) -> float:
+    """How far (in box sizes) a face's centre may be from `track`'s to continue it. centre_distance while frames
+    come at a steady rate (`frame_gap`, the time since the previous frame, under centre_distance / centre_speed);
+    when they come slower, what a face moving at centre_speed covers since the track's face was last detected,
+    at most MAX_CENTRE_GATE (or centre_distance, if that is set higher)."""
+    if timestamp is None or frame_gap is None or track.detected_at is None:
         return tracking.centre_distance
-    moved = tracking.centre_speed * max(0.0, timestamp - track.seen_at)
+    if tracking.centre_speed * frame_gap <= tracking.centre_distance:
+        return tracking.centre_distance
+    moved = tracking.centre_speed * max(0.0, timestamp - track.detected_at)
     return max(tracking.centre_distance, min(moved, MAX_CENTRE_GATE))
 
 
@@ -84,6 +89,7 @@ class Tracker:
         self.smoothing = smoothing or SmoothingConfig()
         self._tracks: list[Track] = []
         self._next_id = 1
+        self._last_timestamp: float | None = None  # of the previous update's frame
 
     def _new_track(self, box: Box) -> Track:
         track = Track(self._next_id, box)
@@ -99,11 +105,16 @@ class Tracker:
         """Boxes of live tracks (used on frames where detection is skipped)."""
         return [t.box for t in self._tracks if t.missed == 0]
 
-    def update(self, boxes: list[Box], predictions: list[Prediction], timestamp: float | None = None) -> list[FaceResult]:
-        """`timestamp`: the frame's time in seconds; without it the centre-distance gate stays per frame."""
+    def update(self, boxes: list[Box], predictions: list[Prediction], timestamp: float | None = None,
+               detected: bool = True) -> list[FaceResult]:
+        """`timestamp`: the frame's time in seconds (without it the centre-distance gate stays per frame);
+        `detected`: False when `boxes` were not detected but followed from the previous frame (detect_every > 1),
+        which does not count as seeing the face again."""
         if not self.tracking.enabled:
             self._tracks = []
-        gates = [centre_gate(track, timestamp, self.tracking) for track in self._tracks]
+        frame_gap = None if timestamp is None or self._last_timestamp is None else timestamp - self._last_timestamp
+        self._last_timestamp = timestamp
+        gates = [centre_gate(track, timestamp, frame_gap, self.tracking) for track in self._tracks]
         pairs = match(self._tracks, boxes, self.tracking.iou_threshold, gates)
         seen: set[int] = set()
         results = []
@@ -111,9 +122,12 @@ class Tracker:
             track = self._tracks[pairs[bi]] if bi in pairs else None
             if track is None:
                 track = self._new_track(box)
+                track.detected_at = timestamp
                 self._tracks.append(track)
             seen.add(track.track_id)
-            track.box, track.missed, track.seen_at = box, 0, timestamp
+            track.box, track.missed = box, 0
+            if detected:
+                track.detected_at = timestamp
             results.append(self._smooth(track, box, pred))
         survivors = []
         for track in self._tracks:

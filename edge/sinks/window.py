@@ -23,7 +23,6 @@ from edge.types import FrameResult
 log = logging.getLogger(__name__)
 
 
-
 NO_DISPLAY = "no display found ($DISPLAY / $WAYLAND_DISPLAY unset)"
 WAYLAND_ONLY = "only $WAYLAND_DISPLAY is set, and OpenCV's window needs X11 ($DISPLAY, e.g. XWayland's)"
 PROBE_TIMEOUT_S = 20.0  # a cold `import cv2` plus Qt start-up on a Pi 3 takes a few seconds

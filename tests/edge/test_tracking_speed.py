@@ -55,6 +55,30 @@ def test_centre_speed_zero_keeps_the_per_frame_gate():
     assert first != second
 
 
+def test_a_track_missed_at_a_steady_rate_keeps_the_per_frame_gate():
+    """At 30 fps, A walks out (9 frames with no face), and B comes in 1.9 box sizes away: B is a new track, with
+    its own label, not A's id and smoothed emotion."""
+    tracker = Tracker()
+    start = Box(100, 100, 100 + SIDE, 100 + SIDE)
+    for frame in range(30):
+        first = tracker.update([start], [flat()], frame / CLIP_FPS)[0].track_id
+    for frame in range(30, 39):
+        tracker.update([], [], frame / CLIP_FPS)
+    assert tracker.update([shifted(start, 1.9)], [flat()], 39 / CLIP_FPS)[0].track_id != first
+
+
+def test_followed_boxes_do_not_count_as_seeing_the_face():
+    """detect_every 2 at 4 fps: the follower held the box in place at t=0.25 (the face moved too far for it);
+    the gate at the next detection covers the half second since the face was detected, not the quarter since."""
+    for followed_counts, same_expected in ((False, True), (True, False)):
+        tracker = Tracker()
+        start = Box(100, 100, 100 + SIDE, 100 + SIDE)
+        first = tracker.update([start], [flat()], 10.0)[0].track_id
+        tracker.update([start], [flat()], 10.25, detected=followed_counts)
+        second = tracker.update([shifted(start, 1.9)], [flat()], 10.5)[0].track_id
+        assert (first == second) is same_expected
+
+
 def test_without_timestamps_the_gate_stays_per_frame():
     tracker = Tracker()
     start = Box(100, 100, 100 + SIDE, 100 + SIDE)
