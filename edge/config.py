@@ -102,7 +102,7 @@ class OutputConfig(Strict):
     events_file: str = "events.jsonl"
     events_max_mb: float = Field(50.0, ge=0.0, description="rotate the events log past this size (0 = never): it "
                                                            "becomes <file>.1, older ones shift up")
-    events_keep: int = Field(4, ge=1, description="rotated events logs kept (<file>.1 .. <file>.N)")
+    events_keep: int = Field(4, ge=1, le=1000, description="rotated events logs kept (<file>.1 .. <file>.N)")
     interval_s: float = Field(1.0, ge=0.0, description="one event per face per interval (0 = every frame); "
                                                        "per track, or per frame without tracking")
     window: Literal["auto", "on", "off"] = "auto"

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import contextlib
+import glob
 import json
 import logging
+import math
 import os
 import stat
 from pathlib import Path
@@ -94,20 +96,44 @@ def rotated(path: Path, number: int) -> Path:
     return path.with_name(f"{path.name}.{number}")
 
 
+def rotated_files(path: Path) -> list[tuple[int, Path]]:
+    """(number, file) of every `<path>.<number>` beside `path`, newest (lowest number) first."""
+    prefix = path.name + "."
+    found = [(int(p.name[len(prefix):]), p) for p in path.parent.glob(glob.escape(prefix) + "*")
+             if p.name[len(prefix):].isdigit()]
+    return sorted(found)
+
+
 def rotate(path: Path, keep: int) -> None:
-    """events.jsonl -> events.jsonl.1, .1 -> .2, ... up to .keep; the oldest beyond that is removed."""
-    rotated(path, keep).unlink(missing_ok=True)
-    for number in range(keep - 1, 0, -1):
-        older = rotated(path, number)
-        if older.exists():
+    """events.jsonl -> events.jsonl.1, .1 -> .2, ... up to .keep; files numbered keep and up before the shift
+    are removed (also those an earlier run with a larger events_keep left)."""
+    for number, older in reversed(rotated_files(path)):
+        if number >= keep:
+            older.unlink()
+        else:
             older.rename(rotated(path, number + 1))
     path.rename(rotated(path, 1))
 
 
-def regular_file_size(handle) -> int | None:
-    """Size of an open regular file; None for a device, FIFO or terminal (/dev/full, /dev/stdout: never rotated)."""
-    info = os.fstat(handle.fileno())
-    return info.st_size if stat.S_ISREG(info.st_mode) else None
+def rotatable_identity(path: Path, handle: BinaryIO) -> tuple[int, int] | None:
+    """(device, inode) of the file `handle` has open when `path` itself (not through a link) is that regular file;
+    None for a device, a FIFO or a link (/dev/stdout, a link to a file on a USB stick), which are never rotated."""
+    try:
+        on_disk = os.lstat(path)
+    except OSError:
+        return None
+    opened = os.fstat(handle.fileno())
+    if not (stat.S_ISREG(on_disk.st_mode) and os.path.samestat(on_disk, opened)):
+        return None
+    return opened.st_dev, opened.st_ino
+
+
+def identity_at(path: Path) -> tuple[int, int] | None:
+    try:
+        on_disk = os.lstat(path)
+    except OSError:
+        return None
+    return (on_disk.st_dev, on_disk.st_ino) if stat.S_ISREG(on_disk.st_mode) else None
 
 
 class JsonlEventSink(BaseSink):
@@ -119,16 +145,20 @@ class JsonlEventSink(BaseSink):
     still parses.
 
     Past `max_mb` (0 = never) the file is rotated before the next line (see rotate), so a service that logs for
-    months keeps at most keep + 1 files of about max_mb each. A rotation that fails is logged and the lines go on
-    into the same file.
+    months keeps at most keep + 1 files of about max_mb each. A rotation that fails is one warning; the lines go
+    on into the same file and the rotation is tried again after another max_mb. A file deleted, renamed or
+    replaced while the run writes is noticed at the next line (one stat per line), which starts a new file at the
+    path. Only a regular file the path itself names is rotated (see rotatable_identity).
     """
 
     def __init__(self, path: Path, interval_s: float = 1.0, by_track: bool = True, max_mb: float = 0.0,
                  keep: int = 1) -> None:
         self.path = Path(path)
         self._file: BinaryIO | None = None
-        self._size: int | None = None  # bytes in the file; None for a device or FIFO
-        self._max_bytes, self._keep = int(max_mb * BYTES_PER_MB), keep
+        self._size: int | None = None  # bytes in the file; None when it is not ours to rotate
+        self._identity: tuple[int, int] | None = None  # (device, inode) of a file ours to rotate
+        self._max_bytes = max(1, math.ceil(max_mb * BYTES_PER_MB)) if max_mb > 0 else 0
+        self._rotate_at, self._keep = self._max_bytes, keep
         try:
             self.path.parent.mkdir(parents=True, exist_ok=True)
             self._open()
@@ -148,23 +178,36 @@ class JsonlEventSink(BaseSink):
 
     def _open(self) -> None:
         self._file = self.path.open("ab", buffering=0)
-        self._size = regular_file_size(self._file)
+        self._identity = rotatable_identity(self.path, self._file)
+        self._size = os.fstat(self._file.fileno()).st_size if self._identity else None
+
+    def _reopen_if_gone(self) -> None:
+        """A file that was ours and is no longer at the path (deleted, renamed, replaced): start a new one."""
+        if self._file is None or self._identity is None or identity_at(self.path) == self._identity:
+            return
+        log.warning("events log %s: deleted, renamed or replaced while running; starting a new file", self.path)
+        self._file.close()
+        self._file = None
 
     def _rotate_if_full(self) -> None:
-        if not self._max_bytes or self._size is None or self._size < self._max_bytes or self._cut_short:
+        if self._file is None or self._size is None or not self._max_bytes or self._size < self._rotate_at \
+                or self._cut_short:
             return
         self._file.close()
-        self._file = None  # reopened by _write_line, also when the rotation fails
+        self._file = None  # reopened by _write_line
         try:
             rotate(self.path, self._keep)
         except OSError as exc:
-            log.warning("events log %s: cannot rotate (%s); writing on into it", self.path, exc.strerror or exc)
-            self._max_bytes = 0  # one warning, not one per line
+            self._rotate_at = self._size + self._max_bytes
+            log.warning("events log %s: cannot rotate (%s); writing on into it, trying again after another %.3g MB",
+                        self.path, exc.strerror or exc, self._max_bytes / BYTES_PER_MB)
             return
+        self._rotate_at = self._max_bytes
         self.rotations += 1
         log.info("events log %s: rotated (up to %d older files kept)", self.path, self._keep)
 
     def _write_line(self, data: bytes) -> None:
+        self._reopen_if_gone()
         self._rotate_if_full()
         try:
             if self._file is None:

@@ -69,19 +69,92 @@ def test_the_oldest_file_beyond_keep_is_removed(tmp_path):
     assert sink.rotations > 2 and lines(path)[-1]["ts"] == 1099.0
 
 
-def test_a_failed_rotation_keeps_writing_into_the_same_file(tmp_path, caplog):
+def write_lines(sink: JsonlEventSink, first: int, count: int) -> None:
+    for index in range(first, first + count):
+        sink.write(result(index))
+
+
+def test_a_failed_rotation_writes_on_and_is_tried_again_after_another_max_mb(tmp_path, caplog):
     path = tmp_path / "events.jsonl"
     blocker = tmp_path / "events.jsonl.1"
     blocker.mkdir()
-    (blocker / "x").write_text("not removable by unlink")
+    (blocker / "x").write_text("a folder unlink cannot remove")
     sink = JsonlEventSink(path, interval_s=0.0, max_mb=TINY_MB, keep=1)
     with caplog.at_level(logging.WARNING):
-        for index in range(50):
-            sink.write(result(index))
+        write_lines(sink, 0, 15)  # one failed rotation, at about ten lines
+    assert len(lines(path)) == 15 and sink.events_failed == 0 and sink.rotations == 0
+    assert sum("cannot rotate" in r.message for r in caplog.records) == 1
+    (blocker / "x").unlink()
+    blocker.rmdir()
+    write_lines(sink, 15, 10)  # past another max_mb: rotated now
     sink.close()
-    assert len(lines(path)) == 50 and sink.events_failed == 0 and sink.rotations == 0
-    assert [r.message for r in caplog.records].count(
-        next(r.message for r in caplog.records if "cannot rotate" in r.message)) == 1
+    assert sink.rotations == 1
+    assert [e["ts"] for e in lines(tmp_path / "events.jsonl.1") + lines(path)] == [1000.0 + i for i in range(25)]
+
+
+def test_a_failed_reopen_after_rotating_loses_lines_but_not_the_run(tmp_path, monkeypatch):
+    path = tmp_path / "events.jsonl"
+    sink = JsonlEventSink(path, interval_s=0.0, max_mb=TINY_MB, keep=1)
+    write_lines(sink, 0, 9)  # just under the limit
+    real_open = JsonlEventSink._open
+    failures = iter([OSError(28, "No space left on device")] * 3)
+
+    def open_or_fail(self):
+        error = next(failures, None)
+        if error is not None:
+            raise error
+        real_open(self)
+
+    monkeypatch.setattr(JsonlEventSink, "_open", open_or_fail)
+    write_lines(sink, 9, 10)
+    sink.close()
+    assert sink.rotations == 1 and sink.events_failed == 3 and sink.events_written == 16
+    before = [e["ts"] for e in lines(tmp_path / "events.jsonl.1")]
+    after = [e["ts"] for e in lines(path)]
+    assert after[0] == before[-1] + 4 and after[-1] == 1018.0  # the three lines right after the rotation are lost
+
+
+def test_a_file_deleted_while_running_is_started_again(tmp_path, caplog):
+    path = tmp_path / "events.jsonl"
+    sink = JsonlEventSink(path, interval_s=0.0, max_mb=TINY_MB, keep=KEEP)
+    write_lines(sink, 0, 5)
+    path.unlink()  # an operator tidying up
+    with caplog.at_level(logging.WARNING):
+        write_lines(sink, 5, 30)
+    sink.close()
+    assert sum("deleted, renamed or replaced" in r.message for r in caplog.records) == 1
+    kept = [e["ts"] for name in ("events.jsonl.2", "events.jsonl.1", "events.jsonl") for e in lines(tmp_path / name)]
+    assert kept[-1] == 1034.0 and kept == sorted(kept) and sink.rotations >= 2  # rotation goes on afterwards
+
+
+def test_a_lower_keep_removes_the_files_an_earlier_run_kept(tmp_path):
+    path = tmp_path / "events.jsonl"
+    for number in range(1, 6):
+        (tmp_path / f"events.jsonl.{number}").write_text('{"old": 1}\n')
+    (tmp_path / "events.jsonl.bak").write_text("someone else's")
+    sink = JsonlEventSink(path, interval_s=0.0, max_mb=TINY_MB, keep=KEEP)
+    write_lines(sink, 0, 15)
+    sink.close()
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["events.jsonl", "events.jsonl.1", "events.jsonl.2",
+                                                          "events.jsonl.bak"]
+
+
+def test_a_link_to_a_regular_file_is_never_rotated(tmp_path):
+    target = tmp_path / "usb" / "events.jsonl"
+    target.parent.mkdir()
+    link = tmp_path / "events.jsonl"
+    link.symlink_to(target)
+    sink = JsonlEventSink(link, interval_s=0.0, max_mb=TINY_MB, keep=KEEP)
+    write_lines(sink, 0, 50)
+    sink.close()
+    assert link.is_symlink() and len(lines(target)) == 50 and sink.rotations == 0
+
+
+def test_a_tiny_limit_still_rotates(tmp_path):
+    sink = JsonlEventSink(tmp_path / "events.jsonl", interval_s=0.0, max_mb=1e-9, keep=1)
+    write_lines(sink, 0, 3)
+    sink.close()
+    assert sink.rotations == 2
 
 
 def test_a_device_is_never_rotated(tmp_path):
