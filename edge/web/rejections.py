@@ -18,6 +18,7 @@ log = logging.getLogger(__name__)
 
 REPORT_INTERVAL_S = 60.0  # at most one summary line per kind this often
 MAX_KINDS = 64  # kinds tracked at once; rejections of further kinds are counted under their reason alone
+MAX_FULL_LINES = 10  # full lines per interval: a scan from ever new addresses is counted, not logged line by line
 OTHER_CLIENTS = "other clients"  # the client shown for those
 
 Kind = tuple[str, str | None]  # (reason, client address or None)
@@ -33,9 +34,11 @@ class RejectionLog:
     """Thread-safe (requests are served on many threads); memory bounded by MAX_KINDS (+1 per reason)."""
 
     def __init__(self, interval_s: float = REPORT_INTERVAL_S, max_kinds: int = MAX_KINDS,
-                 clock: Callable[[], float] = time.monotonic) -> None:
+                 clock: Callable[[], float] = time.monotonic, max_full_lines: int = MAX_FULL_LINES) -> None:
         self.interval_s, self.max_kinds, self._clock = interval_s, max_kinds, clock
+        self.max_full_lines = max_full_lines
         self._counts: dict[Kind, _Count] = {}
+        self._full_lines: list[float] = []  # when each full line of the last interval was logged
         self._lock = threading.Lock()
 
     def rejected(self, reason: str, client: str | None, message: str, *args: object) -> None:
@@ -44,11 +47,14 @@ class RejectionLog:
         with self._lock:
             summaries = self._due(now)
             kind: Kind = (reason, client)
-            if kind not in self._counts and len(self._counts) >= self.max_kinds:
+            self._full_lines = [at for at in self._full_lines if now - at < self.interval_s]
+            crowded = len(self._counts) >= self.max_kinds or len(self._full_lines) >= self.max_full_lines
+            if kind not in self._counts and crowded:
                 kind = (reason, OTHER_CLIENTS if client is not None else None)
             count = self._counts.get(kind)
             if count is None:
                 self._counts[kind] = _Count(now)
+                self._full_lines.append(now)
             else:
                 count.more += 1
         self._log(summaries)

@@ -128,6 +128,25 @@ def test_a_flood_from_many_addresses_stays_bounded(make_app, clock, caplog):
                                  f"(wrong or missing token) in the last 60 s"]
 
 
+def test_a_slow_scan_from_ever_new_addresses_is_counted_not_logged_line_by_line(make_app, clock, caplog):
+    """One request a second, each from a new address, for ten minutes: quiet kinds are forgotten after a minute,
+    so the kinds stay few, but full lines are capped per interval too."""
+    from edge.web.rejections import MAX_FULL_LINES
+
+    caplog.set_level(logging.INFO)
+    app, rejections = make_app(TOKEN)
+    client = app.test_client()
+    seconds = 600
+    for n in range(seconds):
+        clock.now += 1.0
+        assert client.get("/", environ_base={"REMOTE_ADDR": f"10.1.{n // 256}.{n % 256}"}).status_code == 401
+    rejections.close()
+    minutes = seconds / INTERVAL_S
+    full, counts = rejection_lines(caplog), summaries(caplog)
+    assert len(full) <= (MAX_FULL_LINES + 1) * (minutes + 1)  # + 1: the first "other clients" line of a minute
+    assert len(full) + sum(int(line.split()[1]) for line in counts) == seconds  # every rejection accounted for
+
+
 def test_rejections_from_many_threads_are_all_counted(make_app, clock, caplog):
     caplog.set_level(logging.INFO)
     threads, each = 8, 50
