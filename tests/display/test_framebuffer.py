@@ -34,6 +34,9 @@ def test_geometry_from_sysfs_and_overrides(framebuffer):
     g = read_geometry(framebuffer.sysfs)
     assert (g.width, g.height, g.bits_per_pixel, g.stride) == (800, 480, 16, 800 * 2 + 64)
     assert read_geometry(framebuffer.sysfs, width=640, height=400).width == 640
+    for given, size in [({"height": 400}, (800, 400)), ({"width": 640}, (640, 480))]:  # the other from sysfs
+        one_given = read_geometry(framebuffer.sysfs, **given)
+        assert (one_given.width, one_given.height) == size
     (framebuffer.sysfs / "stride").unlink()
     assert read_geometry(framebuffer.sysfs).stride == 1600  # default: packed rows
 

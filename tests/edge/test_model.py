@@ -43,6 +43,7 @@ def edit_sidecar(model: Path, edit) -> None:
     (lambda s: s.update(tflite_sha256="0" * 64), "does not match its sidecar"),
     (lambda s: s.update(format="other/9"), "format"),
     (lambda s: s.pop("labels"), "labels"),
+    (lambda s: s.update(labels=s["labels"][:-1]), r"6 labels but output shape \[1, 7\]"),  # a class unnamed
 ])
 def test_contract_rejects_bad_sidecars(model_copy, edit, expected):
     edit_sidecar(model_copy, edit)

@@ -85,3 +85,37 @@ def test_the_caption_of_a_face_at_the_right_edge_moves_left_instead_of_being_cut
     caption_row = (out[box.y1 - 8] == sad).all(axis=1)  # a row through the caption's background, above the box
     columns = np.flatnonzero(caption_row)
     assert columns.size and columns.max() < 640 and columns.max() - columns.min() + 1 >= caption_width
+
+
+NARROW_FRAME = (240, 200)  # height, width: narrower than a box and its panel side by side
+
+
+def test_a_panel_with_no_room_beside_the_box_stays_inside_the_frame():
+    """A face at the right of a narrow frame, or at its bottom: the panel is moved in, never cut off."""
+    height, width = NARROW_FRAME
+    image = np.zeros((height, width, 3), np.uint8)
+    for box in (Box(100, 20, 200, 120), Box(10, 150, 70, 240)):
+        face = make_result(image, box, [1 / 7] * 7).faces[0]
+        x, y, panel_w, row_h = bar_panel_rect(face, image.shape, 1.0)
+        assert 0 <= x and x + panel_w <= width and 0 <= y and y + len(LABELS) * row_h <= height, box
+
+
+def test_the_caption_of_a_face_at_the_top_edge_is_drawn_inside_the_frame():
+    import cv2
+
+    from edge.sinks.overlay import CAPTION_TEXT_SIZE, FONT
+
+    image = np.zeros((480, 640, 3), np.uint8)
+    box = Box(100, 0, 300, 200)
+    out = draw_overlay(image, make_result(image, box, [0.8] + [0.2 / 6] * 6), scale=1.0)  # angry
+    (caption_width, text_height), _ = cv2.getTextSize("#7 angry 80%", FONT, CAPTION_TEXT_SIZE, 1)
+    caption = out[4:4 + text_height, box.x1 + 3:box.x1 + caption_width]  # under the box's top edge
+    assert (caption == np.array(LABEL_COLOURS["angry"], np.uint8)).all(axis=2).mean() > 0.3  # its background
+
+
+def test_small_frames_keep_legible_text_and_web_colours_match_the_overlay():
+    from edge.sinks.overlay import MIN_SCALE, default_scale, hex_colour
+
+    assert default_scale(np.zeros((120, 160, 3), np.uint8)) == MIN_SCALE
+    assert default_scale(np.zeros((960, 1280, 3), np.uint8)) == 2.0
+    assert hex_colour(LABEL_COLOURS["angry"]) == "#e62828"  # BGR (40, 40, 230): red

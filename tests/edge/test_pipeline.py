@@ -247,6 +247,21 @@ def test_box_follower_clips_boxes_and_drops_those_outside_the_frame():
     assert followed == [Box(100, 50, 160, 120, 0.9)]
 
 
+
+def test_box_follower_holds_a_box_whose_content_is_gone():
+    """A cut to another scene (or a hand over the face): nothing matches well, so the box stays where it was
+    instead of jumping to the least bad match until the next detection."""
+    from edge.motion import BoxFollower
+    from edge.types import Box
+
+    rng = np.random.default_rng(7)
+    before, after = (rng.integers(0, 256, (480, 640, 3), dtype=np.uint8) for _ in range(2))
+    follower = BoxFollower()
+    follower.remember(before)
+    box = Box(200, 150, 360, 330, 0.9)
+    assert follower.follow(after, [box]) == [box]
+
+
 STATS_FRAMES = 50_000
 STATS_GROWTH_LIMIT_BYTES = 64 * 1024  # a set of STATS_FRAMES track ids takes megabytes
 

@@ -96,9 +96,45 @@ def test_crop_sink_counts_only_written_crops(tmp_path, monkeypatch, caplog):
     assert len(warnings) == 1 and "cannot write" in warnings[0].getMessage()
     assert "3 failed" in sink.describe()
     monkeypatch.undo()
-    sink.write(result(BASE_TS + 3, 1, index=3))
+    with caplog.at_level(logging.INFO, logger=crops.__name__):
+        sink.write(result(BASE_TS + 3, 1, index=3))
     assert (sink.written, sink.failed) == (1, 3)
     assert [p.name for p in (tmp_path / "crops").iterdir()] == [f"{sink.run_stamp}_track1_000003_happy.jpg"]
+    assert any("writing again" in r.getMessage() and "(3 crops failed)" in r.getMessage() for r in caplog.records)
+    monkeypatch.setattr(crops.cv2, "imwrite", lambda *_: False)  # full again: a new run of failures warns again
+    sink.write(result(BASE_TS + 4, 1, index=4))
+    assert len([r for r in caplog.records if r.levelno == logging.WARNING]) == 2
+
+
+def test_a_crop_opencv_cannot_encode_is_counted_not_raised(tmp_path):
+    """A box with no pixels left inside the frame makes cv2.imwrite raise: counted as failed, the run goes on."""
+    import edge.sinks.crops as crops
+
+    sink = crops.CropSink(tmp_path / "crops", interval_s=0.0)
+    empty = result(BASE_TS, 1)
+    empty.faces[0] = FaceResult(Box(IMAGE_SIZE, 0, IMAGE_SIZE, 32), 1, empty.faces[0].raw, empty.faces[0].smoothed,
+                                "happy")
+    sink.write(empty)
+    sink.write(result(BASE_TS + 1, 2, index=1))
+    assert (sink.written, sink.failed) == (1, 1)
+
+
+def test_crops_without_tracking_are_throttled_per_frame(tmp_path):
+    """Tracking off (new ids every frame): `python -m edge --save-crops` passes that on, one frame's faces per
+    interval are written, not every face of every frame."""
+    from edge.commands.run import build_sinks
+    from edge.config import RunConfig
+    from edge.sinks.crops import CropSink
+
+    cfg = RunConfig.model_validate({"tracking": {"enabled": False}, "output": {
+        "dir": str(tmp_path), "events": False, "save_crops": True, "interval_s": 1.0}})
+    sinks = build_sinks(cfg, window=False)
+    [sink] = [sink for sink in sinks if isinstance(sink, CropSink)]
+    for index in range(4):  # 4 frames 0.25 s apart, each with two faces of new ids
+        sink.write(result(BASE_TS + 0.25 * index, 2 * index + 1, 2 * index + 2, index=index))
+    for each in sinks:
+        each.close()
+    assert sink.written == 2
 
 
 def test_a_second_run_keeps_the_first_runs_crops(tmp_path, monkeypatch):

@@ -33,3 +33,11 @@ def test_clip_stamps_ignore_reading_jitter_but_follow_a_clock_step(monkeypatch):
     assert clock.stamp(0) == BOOT_AT + 10.0
     assert clock.stamp(30) == BOOT_AT + 11.0
     assert clock.stamp(60) == BOOT_AT + 3600.0 + 12.0
+
+
+def test_clip_stamps_follow_a_clock_set_back_too(monkeypatch):
+    """NTP correcting a wall clock that ran ahead steps it back: later stamps move back with it."""
+    offsets = iter([BOOT_AT, BOOT_AT - 3600.0])
+    monkeypatch.setattr(timebase, "wall_minus_boot", lambda: next(offsets))
+    monkeypatch.setattr(timebase, "boot_seconds", lambda: 10.0)
+    assert timebase.ClipClock(30.0).stamp(30) == BOOT_AT - 3600.0 + 11.0

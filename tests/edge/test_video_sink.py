@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import re
 
 import cv2
@@ -36,13 +37,15 @@ def frames_in(path) -> tuple[int, tuple[int, int]]:
     return count, size
 
 
-def test_frames_of_another_size_are_letterboxed_not_lost(tmp_path):
+def test_frames_of_another_size_are_letterboxed_not_lost(tmp_path, caplog):
     path = tmp_path / "annotated.mp4"
     sink = VideoSink(path, fps=10.0)
     sizes = [FIRST_SIZE, FIRST_SIZE, *OTHER_SIZES, FIRST_SIZE]
-    for index, size in enumerate(sizes):
-        sink.write(plain_result(size, index))
+    with caplog.at_level(logging.WARNING, logger="edge.sinks.video"):
+        for index, size in enumerate(sizes):
+            sink.write(plain_result(size, index))
     sink.close()
+    assert len(caplog.records) == 1 and "letterboxing" in caplog.records[0].getMessage()  # once, not per frame
     assert sink.frames == len(sizes) and sink.resized == len(OTHER_SIZES)
     assert frames_in(path) == (len(sizes), FIRST_SIZE)
     assert f"({len(sizes)} frames, {len(OTHER_SIZES)} letterboxed to 160x120)" in sink.describe()
@@ -199,6 +202,7 @@ def test_a_live_source_is_paced_into_real_time(tmp_path):
     sink.close()
     assert (sink.repeated, sink.dropped, sink.cuts) == (6, 1, 1)
     assert sink.frames == 12 and "real time at 10 fps: 6 repeated, 1 dropped" in sink.describe()
+    assert sink.describe().endswith(", 1 pauses or clock steps over 2 s cut)")
     levels = frame_levels(path)
     # slot k covers [k / 10, (k + 1) / 10) s; a capture fills its own slot and the ones it missed show the last one
     expected = [40, 40, 80, 80, 80, 120, 120, 160, 160, 160, 200, 10]
@@ -305,3 +309,17 @@ def test_the_source_video_is_never_the_output(emotion_model, tmp_path):
     with pytest.raises(EdgeError, match="is the source video itself"):
         build_pipeline(cfg)
     assert clip.read_bytes() == recorded
+
+
+def test_only_a_source_played_in_real_time_is_paced(tmp_path):
+    """The demo asked for and looping plays in real time (paced, like a camera); the bounded demo a run falls back
+    to without a camera is a clip (one frame per frame), whatever kind was asked for."""
+    from edge.commands.run import paced_by_capture_time
+    from edge.config import RunConfig
+    from edge.sources.demo import DemoSource
+
+    asked = RunConfig.model_validate({"source": {"uri": "demo"}})
+    assert paced_by_capture_time(DemoSource(CLIP_FRAMES, loop=True), asked)
+    assert not paced_by_capture_time(DemoSource(CLIP_FRAMES), asked)
+    assert not paced_by_capture_time(DemoSource(CLIP_FRAMES), RunConfig())  # the fallback from camera 0
+    assert paced_by_capture_time(object(), RunConfig())  # a camera (no real_time of its own)

@@ -18,7 +18,7 @@ from edge.errors import EdgeError
 from edge.store import EventStore, Retention, StoreSink
 from edge.store.db import PRUNE_CHUNK, SIZE_HEADROOM
 from edge.store.schema import SCHEMA_VERSION
-from edge.store.files import check_store_file
+from edge.store.files import SNIFF_BYTES, check_store_file, open_readonly
 from edge.types import Box, FaceResult, Frame, FrameResult, Prediction
 
 LABELS = ("angry", "disgust", "fear", "happy", "sad", "surprise", "neutral")
@@ -196,9 +196,11 @@ def test_queue_overflow_drops_oldest_and_counts(tmp_path):
     assert kept == [BASE_TS + i for i in range(3, 8)]  # the newest five
 
 
-def test_corrupt_database_is_moved_aside_and_a_new_one_started(tmp_path):
+@pytest.mark.parametrize("garbage", [bytes(range(256)) * 16, bytes(SNIFF_BYTES)], ids=["binary", "zeros"])
+def test_corrupt_database_is_moved_aside_and_a_new_one_started(tmp_path, garbage):
+    """Binary, like a damaged database (a power cut can leave a file of zeros on an SD card): not a wrong path to a
+    text file, though NUL bytes are valid UTF-8."""
     db = tmp_path / "events.db"
-    garbage = bytes(range(256)) * 16  # binary, like a damaged database: not a wrong path to a text file
     db.write_bytes(garbage)
     sink = StoreSink(db, interval_s=0.0)
     sink.write(frame_result(0))
@@ -210,7 +212,8 @@ def test_corrupt_database_is_moved_aside_and_a_new_one_started(tmp_path):
 
 def test_a_text_file_at_the_store_path_is_refused_and_left_untouched(tmp_path):
     config = tmp_path / "edge.yaml"
-    text = "source:\n  type: demo\n# caf\u00e9\n" * 300  # longer than the sniffed head, with a multibyte character
+    # longer than the sniffed head, which ends inside a two-byte character
+    text = "# " + "x" * (SNIFF_BYTES - 3) + "\u00e9\n" + "source:\n  type: demo\n" * 300
     config.write_text(text, encoding="utf-8")
     with pytest.raises(EdgeError, match="is a text file, not an SQLite database"):
         StoreSink(config)
@@ -607,6 +610,14 @@ def test_another_programs_database_is_refused_and_left_untouched(tmp_path, table
         EventStore(path)
     assert path.read_bytes() == before  # journal mode, auto_vacuum, tables: all as they were
     assert sorted(p.name for p in tmp_path.iterdir()) == listing
+
+
+def test_a_report_refuses_a_database_of_another_schema_version(tmp_path):
+    """An `events` table alone does not make an event store: one of another version is not read as one."""
+    path = tmp_path / "other.db"
+    other_programs_db(path, "CREATE TABLE events (a)", SCHEMA_VERSION - 1)
+    with pytest.raises(EdgeError, match=rf"not an event store \(schema version {SCHEMA_VERSION - 1}, tables"):
+        open_readonly(path)
 
 
 def wal_without_tables(path: Path) -> None:

@@ -20,7 +20,8 @@ def args_for(**values) -> argparse.Namespace:
     return argparse.Namespace(**{**defaults, **values})
 
 
-def parent_run(folder: Path, fitted: list[str], seed: int = 42, val_fraction: float | None = 0.1) -> Path:
+def parent_run(folder: Path, fitted: list[str] | None, seed: int = 42, val_fraction: float | None = 0.1) -> Path:
+    """A run folder with a checkpoint and run.json; None for a record of an older run that did not say."""
     folder.mkdir()
     (folder / "last.keras").write_bytes(b"")
     record = {"config": {"seed": seed}, "val_fraction": val_fraction, "fitted_splits": fitted}
@@ -49,6 +50,15 @@ def test_a_parent_with_another_slice_has_fitted_this_runs_slice(tmp_path):
     assert not is_held_out("train-holdout", run_fitted_splits(args_for(distill_from=other_fraction)))
     same = parent_run(tmp_path / "same", ["train"])
     assert is_held_out("train-holdout", run_fitted_splits(args_for(init_from=same / "last.keras")))
+
+
+def test_an_older_parent_record_counts_as_the_default_slice_fitted_on_train(tmp_path):
+    """A run.json from before val_fraction and fitted_splits were recorded: its seed decides, and it was fitted on
+    train, so one with another seed has fitted this run's slice."""
+    unrecorded = parent_run(tmp_path / "old42", None, val_fraction=None)
+    assert is_held_out("train-holdout", run_fitted_splits(args_for(init_from=unrecorded)))
+    other_seed = parent_run(tmp_path / "old7", None, seed=7, val_fraction=None)
+    assert not is_held_out("train-holdout", run_fitted_splits(args_for(init_from=other_seed)))
 
 
 def test_a_teacher_and_a_recorded_list_count_too(tmp_path):

@@ -79,6 +79,8 @@ def test_wrong_tokens_give_one_line_then_one_count_per_interval(make_app, clock,
     rejections.flush()  # nothing more to say
     assert summaries(caplog) == [f"web: {FLOOD - 1} more requests from 127.0.0.1 rejected (wrong or missing token) "
                                  f"in the last 60 s"]
+    client.get("/api/state", headers={"X-Edge-Token": "wrong-token-000"})  # the flood goes on: still only counted
+    assert len(rejection_lines(caplog)) == 1
     assert client.get("/api/state", headers={"X-Edge-Token": TOKEN}).status_code == 200  # the token still works
 
 
@@ -144,6 +146,7 @@ def test_a_slow_scan_from_ever_new_addresses_is_counted_not_logged_line_by_line(
     minutes = seconds / INTERVAL_S
     full, counts = rejection_lines(caplog), summaries(caplog)
     assert len(full) <= (MAX_FULL_LINES + 1) * (minutes + 1)  # + 1: the first "other clients" line of a minute
+    assert len(full) >= MAX_FULL_LINES * minutes  # the cap is per interval: new addresses are named again later
     assert len(full) + sum(int(line.split()[1]) for line in counts) == seconds  # every rejection accounted for
 
 

@@ -87,6 +87,7 @@ def test_token_in_query_once_then_cookie(guarded_view):
     assert first.status == 303 and first.headers["Location"].endswith("/")  # token dropped from the address
     cookie = first.headers["Set-Cookie"]
     assert cookie.startswith(f"{COOKIE}=") and "HttpOnly" in cookie and TOKEN not in cookie
+    assert "SameSite=Strict" in cookie  # another site's page cannot post an upload with it
     jar = {"Cookie": cookie.split(";")[0]}
     assert request(guarded_view.url, "/", headers=jar).status == 200
     assert request(guarded_view.url, "/api/state", headers=jar).status == 200

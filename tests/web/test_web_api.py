@@ -218,3 +218,28 @@ def test_an_image_whose_header_claims_billions_of_pixels_is_too_large_not_unknow
 
     with pytest.raises(RequestEntityTooLarge, match="image too large"):
         decode_upload(write_oversized_png(tmp_path / "bomb.png").read_bytes())
+
+
+PHOTO_OVER_THE_LIMIT = (8000, 6000)  # 48 megapixels: under PIL's bomb limit, over the view's 40
+
+
+def test_a_photo_over_the_views_pixel_limit_is_refused_before_decoding(tmp_path):
+    from werkzeug.exceptions import RequestEntityTooLarge
+
+    from edge.web.photo import decode_upload
+    from tests.edge.test_media_inputs import write_oversized_png
+
+    data = write_oversized_png(tmp_path / "big.png", PHOTO_OVER_THE_LIMIT).read_bytes()
+    with pytest.raises(RequestEntityTooLarge, match="image too large \\(8000x6000; at most 40 megapixels\\)"):
+        decode_upload(data)
+
+
+def test_a_photo_cut_short_after_its_header_is_refused_as_corrupt():
+    from werkzeug.exceptions import UnsupportedMediaType
+
+    from edge.web.photo import decode_upload
+
+    ok, png = cv2.imencode(".png", np.full((64, 64, 3), 200, np.uint8))
+    assert ok
+    with pytest.raises(UnsupportedMediaType, match="the PNG data cannot be decoded"):
+        decode_upload(png.tobytes()[:60])  # the header is whole, the pixels are not
