@@ -3,8 +3,9 @@ there instead of racing a timer:
 
     python -m tests.train.interrupting SIGNAL POINT MODULE [ARGS...]
 
-SIGNAL is SIGINT (Ctrl-C) or SIGTERM; MODULE is train or convert. POINT is `import:PACKAGE` (as PACKAGE starts
-to import) or `call:MODULE:FUNCTION:N` (as the Nth call of that module attribute starts; the call then goes on,
+SIGNAL is SIGINT (Ctrl-C) or SIGTERM; MODULE is train or convert. POINT is `import:PACKAGE[:N]` (as PACKAGE is
+looked up for the Nth time, 1 by default: the commands look TensorFlow up first without importing it, so its
+import is the 2nd) or `call:MODULE:FUNCTION:N` (as the Nth call of that module attribute starts; the call then goes on,
 and the command's own handlers decide when the signal takes effect)."""
 
 from __future__ import annotations
@@ -19,15 +20,16 @@ from types import ModuleType
 
 
 class SignalOnImport(importlib.abc.MetaPathFinder):
-    """Sends the signal when `package` is first looked up; finds nothing itself."""
+    """Sends the signal when `package` is looked up for the `nth` time; finds nothing itself."""
 
-    def __init__(self, package: str, signum: int) -> None:
-        self.package, self.signum, self.sent = package, signum, False
+    def __init__(self, package: str, signum: int, nth: int = 1) -> None:
+        self.package, self.signum, self.nth, self.lookups = package, signum, nth, 0
 
     def find_spec(self, name: str, path: Sequence[str] | None, target: ModuleType | None = None) -> None:
-        if name == self.package and not self.sent:
-            self.sent = True
-            os.kill(os.getpid(), self.signum)
+        if name == self.package:
+            self.lookups += 1
+            if self.lookups == self.nth:
+                os.kill(os.getpid(), self.signum)
         return None
 
 
@@ -52,7 +54,8 @@ def main(argv: list[str]) -> int:
     signum = signal.Signals[name]
     kind, _, where = point.partition(":")
     if kind == "import":
-        sys.meta_path.insert(0, SignalOnImport(where, signum))
+        package, _, nth = where.partition(":")
+        sys.meta_path.insert(0, SignalOnImport(package, signum, int(nth or 1)))
     else:
         module_name, function, nth = where.split(":")
         signal_on_call(module_name, function, int(nth), signum)

@@ -99,8 +99,15 @@ def test_resume_starts_afresh_a_first_epoch_an_older_version_cut_short(tmp_path,
 
 def test_ctrl_c_while_tensorflow_loads_is_one_line_and_removes_the_empty_folder_it_made(data, tmp_path):
     out = tmp_path / "new" / "run"
-    result = stopped_at("SIGINT", "import:tensorflow", "train", *train_args(data, out))
+    result = stopped_at("SIGINT", "import:tensorflow:2", "train", *train_args(data, out))  # 1: the install check
     assert "train 77, validation 7 (train-holdout), evaluation 28" in result.stdout  # the data was loaded
+    assert stop_line(result, 130) == "interrupted: nothing was written"
+    assert not (tmp_path / "new").exists()
+
+
+def test_ctrl_c_at_the_tensorflow_install_check_writes_nothing(data, tmp_path):
+    out = tmp_path / "new" / "run"
+    result = stopped_at("SIGINT", "import:tensorflow:1", "train", *train_args(data, out))
     assert stop_line(result, 130) == "interrupted: nothing was written"
     assert not (tmp_path / "new").exists()
 
