@@ -82,9 +82,10 @@ class TrackingConfig(Strict):
     enabled: bool = Field(True, description="off: new ids every frame, no smoothing; events then throttled per frame")
     iou_threshold: float = Field(0.3, ge=0.0, le=1.0)
     centre_distance: float = Field(0.6, ge=0.0, description="fallback match if centres are closer than this x box size")
-    centre_speed: float = Field(6.0, ge=0.0, description="box sizes per second a face may move: at slow frame rates "
-                                                         "the centre_distance gate grows with the time since a track "
-                                                         "was last seen (up to 2 box sizes)")
+    centre_speed: float = Field(6.0, ge=0.0, description="box sizes per second a face may move: while frames are "
+                                                         "further apart than centre_distance / centre_speed, the gate "
+                                                         "grows with the time since a face was last detected (up to "
+                                                         "2 box sizes)")
     max_missed: int = Field(10, ge=0, description="frames a track survives without a detection")
     max_gap_s: float = Field(2.0, gt=0.0, description="seconds without frames (a camera outage) after which all "
                                                       "tracks are forgotten: the next face is a new track")

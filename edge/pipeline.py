@@ -8,8 +8,8 @@ import threading
 import time
 from collections import Counter, deque
 from collections.abc import Callable
-from typing import NamedTuple
 from dataclasses import dataclass, field
+from typing import NamedTuple
 
 from edge.config import TrackingConfig
 from edge.motion import BoxFollower

@@ -51,9 +51,8 @@ def centre_gate(track: Track, timestamp: float | None, frame_gap: float | None, 
     come at a steady rate (`frame_gap`, the time since the previous frame, under centre_distance / centre_speed);
     when they come slower, what a face moving at centre_speed covers since the track's face was last detected,
     at most MAX_CENTRE_GATE (or centre_distance, if that is set higher)."""
-    if timestamp is None or frame_gap is None or track.detected_at is None:
-        return tracking.centre_distance
-    if tracking.centre_speed * frame_gap <= tracking.centre_distance:
+    steady = frame_gap is None or tracking.centre_speed * frame_gap <= tracking.centre_distance
+    if steady or timestamp is None or track.detected_at is None:
         return tracking.centre_distance
     moved = tracking.centre_speed * max(0.0, timestamp - track.detected_at)
     return max(tracking.centre_distance, min(moved, MAX_CENTRE_GATE))
@@ -122,11 +121,10 @@ class Tracker:
             track = self._tracks[pairs[bi]] if bi in pairs else None
             if track is None:
                 track = self._new_track(box)
-                track.detected_at = timestamp
                 self._tracks.append(track)
             seen.add(track.track_id)
             track.box, track.missed = box, 0
-            if detected:
+            if detected or track.detected_at is None:
                 track.detected_at = timestamp
             results.append(self._smooth(track, box, pred))
         survivors = []

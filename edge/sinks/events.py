@@ -115,20 +115,9 @@ def rotate(path: Path, keep: int) -> None:
     path.rename(rotated(path, 1))
 
 
-def rotatable_identity(path: Path, handle: BinaryIO) -> tuple[int, int] | None:
-    """(device, inode) of the file `handle` has open when `path` itself (not through a link) is that regular file;
-    None for a device, a FIFO or a link (/dev/stdout, a link to a file on a USB stick), which are never rotated."""
-    try:
-        on_disk = os.lstat(path)
-    except OSError:
-        return None
-    opened = os.fstat(handle.fileno())
-    if not (stat.S_ISREG(on_disk.st_mode) and os.path.samestat(on_disk, opened)):
-        return None
-    return opened.st_dev, opened.st_ino
-
-
 def identity_at(path: Path) -> tuple[int, int] | None:
+    """(device, inode) of the regular file `path` itself names; None for a device, a FIFO, a link (/dev/stdout, a
+    link to a file on a USB stick: never rotated) or nothing."""
     try:
         on_disk = os.lstat(path)
     except OSError:
@@ -148,15 +137,15 @@ class JsonlEventSink(BaseSink):
     months keeps at most keep + 1 files of about max_mb each. A rotation that fails is one warning; the lines go
     on into the same file and the rotation is tried again after another max_mb. A file deleted, renamed or
     replaced while the run writes is noticed at the next line (one stat per line), which starts a new file at the
-    path. Only a regular file the path itself names is rotated (see rotatable_identity).
+    path. Only a regular file the path itself names is rotated (see identity_at).
     """
 
     def __init__(self, path: Path, interval_s: float = 1.0, by_track: bool = True, max_mb: float = 0.0,
                  keep: int = 1) -> None:
         self.path = Path(path)
         self._file: BinaryIO | None = None
-        self._size: int | None = None  # bytes in the file; None when it is not ours to rotate
-        self._identity: tuple[int, int] | None = None  # (device, inode) of a file ours to rotate
+        self._size = 0  # bytes in the file
+        self._identity: tuple[int, int] | None = None  # (device, inode) of the open file; None: not ours to rotate
         self._max_bytes = max(1, math.ceil(max_mb * BYTES_PER_MB)) if max_mb > 0 else 0
         self._rotate_at, self._keep = self._max_bytes, keep
         try:
@@ -178,8 +167,9 @@ class JsonlEventSink(BaseSink):
 
     def _open(self) -> None:
         self._file = self.path.open("ab", buffering=0)
-        self._identity = rotatable_identity(self.path, self._file)
-        self._size = os.fstat(self._file.fileno()).st_size if self._identity else None
+        opened = os.fstat(self._file.fileno())
+        ours = identity_at(self.path) == (opened.st_dev, opened.st_ino)
+        self._identity, self._size = ((opened.st_dev, opened.st_ino) if ours else None), opened.st_size
 
     def _reopen_if_gone(self) -> None:
         """A file that was ours and is no longer at the path (deleted, renamed, replaced): start a new one."""
@@ -190,7 +180,7 @@ class JsonlEventSink(BaseSink):
         self._file = None
 
     def _rotate_if_full(self) -> None:
-        if self._file is None or self._size is None or not self._max_bytes or self._size < self._rotate_at \
+        if self._file is None or self._identity is None or not self._max_bytes or self._size < self._rotate_at \
                 or self._cut_short:
             return
         self._file.close()
@@ -216,8 +206,7 @@ class JsonlEventSink(BaseSink):
         except OSError as exc:
             self._failed(exc.strerror or str(exc))
             return
-        if self._size is not None:
-            self._size += written
+        self._size += written
         self._cut_short = 0 < written < len(data)
         if written < len(data):
             self._failed("short write (disk full?)")
