@@ -11,7 +11,9 @@ from __future__ import annotations
 import logging
 import multiprocessing
 import os
+import signal
 import time
+from multiprocessing import resource_tracker
 
 from edge.display.config import DisplayConfig
 from edge.errors import EdgeError
@@ -71,20 +73,30 @@ class DisplaySink(BaseSink):
 
     # --- worker lifecycle ------------------------------------------------------------------
     def _start(self) -> None:
-        from edge.display.worker import worker_main
+        from edge.display.worker import IGNORED_SIGNALS, worker_main
 
         parent, child = self._context.Pipe(duplex=True)
         settings = self.cfg.model_dump(mode="json")
         process = self._context.Process(target=worker_main, args=(child, settings, self.viewer),
                                         name="edge-display", daemon=True)
-        process.start()
+        # The worker inherits this thread's signal mask: a Ctrl-C while it starts up waits until it ignores it (see
+        # IGNORED_SIGNALS); here it is handled once unblocked. multiprocessing's resource tracker, started by the
+        # first process.start(), unblocks them after starting itself (bpo-33613): started before they are blocked.
+        resource_tracker.ensure_running()
+        previous_mask = signal.pthread_sigmask(signal.SIG_BLOCK, IGNORED_SIGNALS)
+        try:
+            process.start()
+        finally:
+            signal.pthread_sigmask(signal.SIG_SETMASK, previous_mask)
         child.close()
         self._process, self._conn = process, parent
         self._ready, self._busy_since = False, None
         self._started_at = time.monotonic()
         log.debug("display worker started (pid %s, mode %s)", process.pid, self.cfg.mode)
 
-    def _stop_worker(self, polite: bool) -> None:
+    def _stop_worker(self, polite: bool, grace_s: float = 0.5) -> None:
+        """`polite`: ask the worker to finish (None on the pipe) and give it CLOSE_TIMEOUT_S; else it gets `grace_s`
+        to end by itself (after reporting a loss or a closed window it does) before it is killed."""
         process, conn = self._process, self._conn
         self._process = self._conn = None
         self._ready = False
@@ -96,7 +108,7 @@ class DisplaySink(BaseSink):
                     pass
             conn.close()
         if process is not None:
-            process.join(CLOSE_TIMEOUT_S if polite else 0.5)
+            process.join(CLOSE_TIMEOUT_S if polite else grace_s)
             if process.is_alive():
                 process.kill()  # the worker ignores SIGTERM (see worker_main)
                 process.join(CLOSE_TIMEOUT_S)

@@ -14,6 +14,12 @@ from multiprocessing.connection import Connection
 
 from edge.display.config import DisplayConfig
 
+# Stops come from the parent (None on the pipe, or its exit closing the pipe); Ctrl+C and systemd's SIGTERM to the
+# whole process group must not take the display down before the pipeline has flushed its logs. The parent starts
+# the worker with these blocked (edge.display.sink.DisplaySink._start), so that one sent while the worker starts up
+# waits until worker_main ignores it, instead of ending the worker's imports with a KeyboardInterrupt traceback.
+IGNORED_SIGNALS = (signal.SIGINT, signal.SIGTERM)
+
 
 def _send(conn: Connection, message: tuple) -> None:
     try:
@@ -23,10 +29,9 @@ def _send(conn: Connection, message: tuple) -> None:
 
 
 def worker_main(conn: Connection, cfg_data: dict, viewer: bool = False) -> None:
-    # Stops come from the parent (None on the pipe, or its exit closing the pipe); Ctrl+C and systemd's SIGTERM to
-    # the whole process group must not take the display down before the pipeline has flushed its logs.
-    signal.signal(signal.SIGINT, signal.SIG_IGN)
-    signal.signal(signal.SIGTERM, signal.SIG_IGN)
+    for signum in IGNORED_SIGNALS:
+        signal.signal(signum, signal.SIG_IGN)
+    signal.pthread_sigmask(signal.SIG_UNBLOCK, IGNORED_SIGNALS)  # any that came meanwhile: discarded
     from edge.display.compose import compose
     from edge.display.screens import DisplayLost, ViewerClosed, make_screen
 

@@ -4,6 +4,10 @@ OpenCV's window is Qt with only the xcb (X11) platform plugin: on a display it c
 whole process (SIGABRT) before any cv2.error can be caught, and on a display that goes away later it ends the
 process (exit 1). `window_unavailable_reason` therefore opens and closes a test window in a child process first,
 and the window itself is drawn by a worker process (WindowSink, built on edge.display.sink.DisplaySink).
+
+A run's first frame waits for the window to open (up to START_TIMEOUT_S), in slices of STOP_CHECK_S: the run's
+signal handler only sets the pipeline's stop event (a wait in select() resumes after a handler, PEP 475), so the
+wait looks at that event between slices and a Ctrl-C ends it at once.
 """
 
 from __future__ import annotations
@@ -13,6 +17,8 @@ import os
 import signal
 import subprocess
 import sys
+import threading
+import time
 from collections.abc import Callable
 
 from edge.display.config import DisplayConfig
@@ -30,6 +36,7 @@ PROBE_CODE = ("import cv2; cv2.namedWindow('edge-probe'); cv2.waitKey(1); cv2.de
               "cv2.waitKey(1)")
 # Qt's line naming the actual problem, e.g. "qt.qpa.xcb: could not connect to display :99"
 PROBE_DETAIL_WORDS = ("display", "connect")
+STOP_CHECK_S = 0.1  # the first-frame wait looks at the stop event this often
 
 
 def _probe_failure(display: str, probe: subprocess.CompletedProcess) -> str:
@@ -60,16 +67,19 @@ class WindowSink(DisplaySink):
 
     In its own process because Qt ends the process whose X connection breaks (an `ssh -X` session dropped, the X
     server gone): the run then goes on headless (`on_failure` is called once), its event log, store and --video
-    intact. The first frame waits for the window to open; later frames go to the window when it has shown the
+    intact. The first frame waits for the window to open, unless `stop_event` (the pipeline's: a stop signal) is set
+    before or during the wait; later frames go to the window when it has shown the
     previous one, and are skipped while it is still drawing, so the window never slows the pipeline down.
     q, Esc or closing the window ends the run."""
 
     shows_live = True
 
-    def __init__(self, on_failure: Callable[[], None] | None = None) -> None:
+    def __init__(self, on_failure: Callable[[], None] | None = None,
+                 stop_event: threading.Event | None = None) -> None:
         self.on_failure = on_failure  # called once when the window fails and the run goes on headless
         self.failed = False
         self._stop = False
+        self._stop_event = stop_event if stop_event is not None else threading.Event()
         super().__init__(DisplayConfig(mode="window", retry_s=0), viewer=True)
 
     def write(self, result: FrameResult) -> None:
@@ -79,11 +89,15 @@ class WindowSink(DisplaySink):
         super().write(result)
 
     def _await_worker(self) -> None:
-        """Wait while the worker starts (bounded: a window that does not open is a failed one)."""
+        """Wait while the worker starts (bounded: a window that does not open is a failed one), but not once a stop
+        is requested: the run ends after this frame, without waiting for the window."""
         if self._conn is None or self._ready:
             return
+        deadline = time.monotonic() + START_TIMEOUT_S
         try:
-            self._conn.poll(START_TIMEOUT_S)
+            while not self._stop_event.is_set() and (left := deadline - time.monotonic()) > 0:
+                if self._conn.poll(min(left, STOP_CHECK_S)):
+                    return
         except (EOFError, OSError):
             pass  # a dead worker: write() finds out and goes headless
 
@@ -105,3 +119,10 @@ class WindowSink(DisplaySink):
     def describe(self) -> str:
         state = f", headless since: {self.lost_reason}" if self.lost_reason else ""
         return f"window: {self.frames_shown} frames shown{state}"
+
+    def close(self) -> None:
+        if self._process is not None and not self._ready:
+            self._drain()
+        if self._process is not None and not self._ready:  # still opening (a stop cut its wait short)
+            self._stop_worker(polite=False, grace_s=0.0)  # nothing shown to close: no wait for it
+        super().close()
