@@ -11,17 +11,25 @@ import argparse
 import os
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")  # before TensorFlow loads: keep stderr for our errors
 
-from convert.errors import run_cli  # noqa: E402
-from convert.pipeline import ConvertOptions, convert_run  # noqa: E402
-from edge.cli_common import OneLineParser, non_negative_int, setup_logging  # noqa: E402
-from train.data import DEFAULT_CACHE_DIR  # noqa: E402
-from train.environment import require_tensorflow  # noqa: E402
+from convert.interrupts import interrupted  # noqa: E402 - standard library only
+
+if TYPE_CHECKING:
+    from convert.pipeline import ConvertOptions
+
+# The command's own modules (numpy, OpenCV, the edge runtime: about 0.7 s) are imported by main(), not here, so
+# that a Ctrl-C while they load is one line and exit 130 (convert.interrupts, convert.errors.run_cli) instead of
+# a traceback.
 
 
 def parse_args(argv: list[str] | None) -> ConvertOptions:
+    from convert.pipeline import ConvertOptions
+    from edge.cli_common import OneLineParser, non_negative_int
+    from train.data import DEFAULT_CACHE_DIR
+
     defaults = ConvertOptions(Path(), Path())
     parser = OneLineParser(prog="python -m convert", description=__doc__,
                            formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -47,8 +55,24 @@ def parse_args(argv: list[str] | None) -> ConvertOptions:
                           args.max_drop, args.seed, args.cache_dir, args.strict, args.mirror_average)
 
 
+def convert_run(options: ConvertOptions) -> dict:
+    """convert.pipeline.convert_run, imported when the conversion starts (tests.train.interrupting stops a run
+    at this call)."""
+    from convert.pipeline import convert_run as run
+
+    return run(options)
+
+
 def main(argv: list[str] | None = None) -> int:
+    try:
+        from convert.errors import run_cli
+        from edge.cli_common import setup_logging
+    except KeyboardInterrupt:  # before run_cli can handle it
+        return interrupted()
+
     def body() -> int:
+        from train.environment import require_tensorflow
+
         options = parse_args(argv)
         require_tensorflow()  # before any input is read or --out's folder made: one line in a venv without it
         metrics = convert_run(options)["metrics"]

@@ -38,13 +38,14 @@ def run_cli(body: Callable[[], int]) -> int:
     a traceback: ConvertError, DataError (the dataset), OSError (a path), and EdgeError (command-line usage, via
     edge.cli_common.OneLineParser). Logging is set up by the caller (edge.cli_common.setup_logging). Ctrl-C and
     SIGTERM end it with one line too, and the exit code 128 + the signal (130, 143)."""
+    from convert.interrupts import NOT_FINISHED
     from train.stopping import sigterm_stops, stop_cause, stop_exit_code  # standard library only, like this module
 
     try:
         with sigterm_stops():
             return body()
     except KeyboardInterrupt as exc:  # Ctrl-C, or SIGTERM (train.stopping.Stopped)
-        print(f"{stop_cause(exc)}: the command did not finish; run it again", file=sys.stderr)
+        print(f"{stop_cause(exc)}: {NOT_FINISHED}", file=sys.stderr)
         return stop_exit_code(exc)
     except ConvertError as exc:
         print(exc.one_line(), file=sys.stderr)

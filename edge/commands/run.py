@@ -101,9 +101,11 @@ def bound_demo_when_window_fails(source: FrameSource, sinks: list[Sink], cfg: Ru
             sink.on_failure = lambda: setattr(source, "loop", False)
 
 
-def build_sinks(cfg: RunConfig, window: bool, fps: float | None = None, live: bool = False) -> list[Sink]:
+def build_sinks(cfg: RunConfig, window: bool, fps: float | None = None, live: bool = False,
+                stop_event: threading.Event | None = None) -> list[Sink]:
     """The sinks the config turns on; `fps` is the source's real frame rate (a video file's), for the video;
-    `live`: a camera or stream, whose video is paced by capture time (edge.sinks.video)."""
+    `live`: a camera or stream, whose video is paced by capture time (edge.sinks.video); `stop_event`: the
+    pipeline's, which ends the window's first-frame wait (edge.sinks.window)."""
     sinks: list[Sink] = []
     by_track = cfg.tracking.enabled  # without tracking, ids change every frame: throttle per frame instead
     try:
@@ -131,7 +133,7 @@ def build_sinks(cfg: RunConfig, window: bool, fps: float | None = None, live: bo
         if window and cfg.display.mode not in WINDOW_MODES:  # else the display's own process shows the overlay
             from edge.sinks.window import WindowSink
 
-            sinks.append(WindowSink())
+            sinks.append(WindowSink(stop_event=stop_event))
         if cfg.display.mode != "none":  # also in `python -m edge service` (docs/DISPLAY.md)
             from edge.display import build_display_sink
 
@@ -167,17 +169,21 @@ def build_plugin_sinks(args: argparse.Namespace, cfg: RunConfig) -> list[Sink]:
 
 def build_pipeline(cfg: RunConfig, window: bool = False, extra_sinks: list[Sink] | None = None,
                    source: FrameSource | None = None) -> Pipeline:
-    """Everything that can fail on bad input fails here, before the first frame. On failure whatever was
-    opened here is closed again; `extra_sinks` stay open (they belong to the caller). `source`: the configured
-    source already opened (the service's camera probe, edge/service/command.py), taken over by the pipeline
-    (also closed here on failure) instead of opened again."""
+    """Everything that can fail on bad input fails here, before the first frame; a file source (image, folder,
+    video) is opened, or a path naming nothing refused, before the models load (edge.sources.open_file_source).
+    On failure whatever was opened here is closed again; `extra_sinks` stay open (they belong to the caller).
+    `source`: the configured source already opened (the service's camera probe, edge/service/command.py), taken
+    over by the pipeline (also closed here on failure) instead of opened again."""
     from edge.classifier import EmotionClassifier
     from edge.detectors import make_detector
+    from edge.sources import open_file_source
     from edge.tracking import Tracker
 
     opened, cancel = source, threading.Event()
     parts: list = []
     try:
+        if opened is None:
+            opened = open_file_source(cfg.source)
         classifier = EmotionClassifier.from_config(cfg.classifier)
         parts.append(classifier)
         detector = make_detector(cfg.detector)
@@ -185,7 +191,8 @@ def build_pipeline(cfg: RunConfig, window: bool = False, extra_sinks: list[Sink]
         source = open_run_source(cfg, cancel, watched_live(cfg, window, extra_sinks or []), opened)
         opened = None  # part of `source` now
         parts.append(source)
-        own_sinks = build_sinks(cfg, window, getattr(source, "fps", None), live=paced_by_capture_time(source, cfg))
+        own_sinks = build_sinks(cfg, window, getattr(source, "fps", None), live=paced_by_capture_time(source, cfg),
+                                stop_event=cancel)
         parts.extend(own_sinks)
         sinks = own_sinks + list(extra_sinks or [])
         bound_demo_when_window_fails(source, sinks, cfg)

@@ -17,6 +17,7 @@ from edge.types import FrameSource
 log = logging.getLogger(__name__)
 
 LIVE_KINDS = ("camera", "picamera2", "stream")
+FILE_KINDS = ("image", "folder", "video")  # opened before the models load (open_file_source)
 DEFAULT_CAMERA = "0"
 # Video device names, also udev's stable ones (/dev/v4l/by-id/usb-...-video-index0), which survive replugging in
 # another port: a camera even while unplugged (the service waits for it). /dev/shm/clip.mp4 is a file.
@@ -129,3 +130,13 @@ def open_source(cfg: SourceConfig, cancel: threading.Event | None = None,
         return ReconnectingSource(lambda: _open_once(kind, uri, cfg), cfg.backoff_initial_s, cfg.backoff_max_s,
                                   cancel=cancel, first=first)
     return first
+
+
+def open_file_source(cfg: SourceConfig) -> FrameSource | None:
+    """The configured source opened now if it is a file (an image, a folder of images, a video file), else None
+    (a live source, the demo); either way a path that names nothing is an EdgeError here. A run opens this before
+    its models, which take seconds to load on a Pi: a missing, unreadable, too large or undecodable file is
+    reported at once, with the error opening it later would give. A live source still opens after the models,
+    so that its first frame is not seconds old."""
+    kind, _ = resolve_kind(cfg)
+    return open_source(cfg) if kind in FILE_KINDS else None

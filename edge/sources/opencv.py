@@ -101,9 +101,10 @@ class CaptureSource:
     """One cv2.VideoCapture. `kind` is camera, video or stream; video files may loop.
 
     `fps` is the file's own frame rate for video files, else the configured one (for the annotated video).
-    A video file's frames are stamped with the video's own time (the open time plus frame index / fps), not with
-    when they happen to be processed: events then fall at the moment of the video they describe, and per-second
-    throttling and gap detection do not depend on how fast this machine decodes (a loop keeps counting on)."""
+    A video file's frames are stamped with the video's own time (the first read's time plus frame index / fps; not
+    the open's: a file opens before the models load, edge.sources.open_file_source), not with when they happen to
+    be processed: events then fall at the moment of the video they describe, and per-second throttling and gap
+    detection do not depend on how fast this machine decodes (a loop keeps counting on)."""
 
     def __init__(self, uri: str | int, kind: str, width: int = 640, height: int = 480, fps: float = 30.0,
                  loop: bool = False) -> None:
@@ -136,7 +137,7 @@ class CaptureSource:
         self.finite = kind == "stream" and self._cap.get(cv2.CAP_PROP_FRAME_COUNT) > 0
         self._video_time = kind == "video" or self.finite
         self.fps = file_fps(self._cap, fps) if self._video_time else fps
-        self._clock = ClipClock(self.fps)
+        self._clock: ClipClock | None = None  # started by the first read, not by the open
         self._ended = False
         h, w = self._pending.shape[:2]
         log.info("opened %s (%dx%d, %.3g fps)", self.name, w, h, self.fps)
@@ -151,7 +152,9 @@ class CaptureSource:
             if not ok:
                 self._ended = self.finite and not self.loop and self._at_end()
                 return None
-        stamp = self._clock.stamp(self._index) if self._video_time else time.time()
+        if self._video_time and self._clock is None:
+            self._clock = ClipClock(self.fps)
+        stamp = self._clock.stamp(self._index) if self._clock is not None else time.time()
         frame = Frame(image=image, timestamp=stamp, index=self._index, source=self.name)
         self._index += 1
         return frame
