@@ -27,6 +27,9 @@ DEFAULT_PREFIX=/opt/emotion-edge
 UNIT=emotion-edge.service
 # The marker in PREFIX says the folder is an emotion-edge install. It lists the entries below (uninstall.sh removes
 # exactly those, then the folder if it is empty) and what the install turned on outside them (display_activate_desktop).
+# models/ and docs/ may also hold the operator's files (their own model, notes): the marker lists each file the install
+# puts there as "file SHA256 PATH"; uninstall.sh removes those still unchanged, then the folder only if it is empty,
+# and install.sh run again leaves alone a file there that is not the one an install put there (see ours).
 MARKER=.emotion-edge-install
 APP_ENTRIES=(edge models docs venv requirements-edge.txt pip-constraints.txt)
 ROOT=/ PREFIX=$DEFAULT_PREFIX SYSTEMCTL=1 APT=1 PIP=1 PI=auto PYTHON=${PYTHON:-python3}
@@ -81,26 +84,77 @@ VENV=$APP/venv
 ETC=$R/etc/emotion-edge
 step() { echo "install: $*"; }
 
-# Never into a folder of other files: uninstall.sh would then have to tell ours from theirs
+# Never into a folder of other files: uninstall.sh would then have to tell ours from theirs. What uninstall.sh keeps
+# of an install (models/, docs/ with the operator's files) is fine: no file there is taken for the install's.
 if [ -e "$APP" ] && [ ! -d "$APP" ]; then
   die "--prefix $PREFIX: exists and is not a folder"
 elif [ -d "$APP" ] && [ ! -f "$APP/$MARKER" ] && ! { [ -d "$APP/edge" ] && [ -d "$APP/venv" ]; } \
-    && [ -n "$(ls -A "$APP")" ]; then
+    && [ -n "$(ls -A "$APP" | grep -vxE 'models|docs' || true)" ]; then
   die "--prefix $PREFIX: not empty and not an emotion-edge install (no $MARKER, no edge/ and venv/);" \
     "use a new or empty folder, e.g. ${PREFIX%/}/emotion-edge"
 fi
 
 write_marker() {
   # write_marker: (re)write $APP/$MARKER, keeping the lines of what an earlier install turned on (linger, auto-login)
-  local kept
+  # and the files it put in models/ and docs/. LISTED=0: an earlier install older than that list (see ours)
+  local kept files
   kept=$(grep -E '^(linger-user|desktop-autologin)( |$)' "$APP/$MARKER" 2>/dev/null || true)
+  files=$(grep -E '^file [0-9a-f]{64} ' "$APP/$MARKER" 2>/dev/null || true)
+  if grep -qx listed-files "$APP/$MARKER" 2>/dev/null; then LISTED=1
+  elif [ -f "$APP/$MARKER" ] || { [ -d "$APP/edge" ] && [ -d "$APP/venv" ]; }; then LISTED=0
+  else LISTED=1  # a new install (or into what uninstall.sh kept: the operator's files)
+  fi
   {
     echo "# emotion-edge install (scripts/install.sh). scripts/uninstall.sh removes these entries, then this folder"
-    echo "# if it is empty; what the install turned on outside it (linger, auto-login) it leaves on."
+    echo "# if it is empty; what the install turned on outside it (linger, auto-login) it leaves on. Of models/ and"
+    echo "# docs/ it removes only the files listed below (file SHA256 PATH) if unchanged, then each folder if empty."
     printf '%s\n' "${APP_ENTRIES[@]}"
     [ -z "$kept" ] || echo "$kept"
+    echo listed-files
+    [ -z "$files" ] || echo "$files"
   } > "$APP/$MARKER"
   chmod 0644 "$APP/$MARKER"
+}
+
+sha256() { local sum; sum=$(sha256sum < "$1"); echo "${sum%% *}"; }
+
+listed_sum() {
+  # listed_sum PATH: the sha256 the marker lists for $APP/PATH (a "file SHA256 PATH" line), or nothing
+  awk -v p="$1" '$1 == "file" && substr($0, 71) == p { s = $2 } END { if (s != "") print s }' "$APP/$MARKER"
+}
+
+ours() {
+  # ours PATH: $APP/PATH may be (over)written: there is none, or it is unchanged since an install listed it, or the
+  # install is one older than the list (LISTED=0: then the names the repo ships are the install's)
+  [ -e "$APP/$1" ] || [ -L "$APP/$1" ] || return 0
+  [ "$LISTED" = 1 ] || return 0
+  [ -f "$APP/$1" ] && [ "$(sha256 "$APP/$1")" = "$(listed_sum "$1")" ]
+}
+
+record() {
+  # record PATH: list $APP/PATH in the marker with its sha256 (in place of an earlier line for it)
+  local others
+  others=$(awk -v p="$1" '!($1 == "file" && substr($0, 71) == p)' "$APP/$MARKER")
+  printf '%s\nfile %s %s\n' "$others" "$(sha256 "$APP/$1")" "$1" > "$APP/$MARKER"
+}
+
+KEPT=" "
+kept_note() {
+  # kept_note PATH: say (once) that $APP/PATH is someone else's and stays as it is
+  case $KEPT in *" $1 "*) return 0 ;; esac
+  KEPT+="$1 "
+  echo "install: warning: kept $APP/$1: not the file an install put there, so the repo's is not installed" \
+    "(move it away and run again to get it)" >&2
+}
+
+put() {
+  # put SRC PATH: install SRC as $APP/PATH and list it, unless the file there is not the install's (kept)
+  if ours "$2"; then
+    install -p -m 0644 "$1" "$APP/$2"
+    record "$2"
+  else
+    kept_note "$2"
+  fi
 }
 
 if [ "$APT" = 1 ]; then
@@ -120,11 +174,13 @@ mkdir "$APP/edge.new"
 tar -C "$REPO/edge" --exclude=__pycache__ --exclude='*.pyc' -cf - . | tar -C "$APP/edge.new" -xf - --no-same-owner
 rm -rf "$APP/edge"
 mv "$APP/edge.new" "$APP/edge"
+# uninstall.sh has the same names (shipped_files) for an install older than the marker's file list
 for f in "$REPO"/models/*.tflite "$REPO"/models/*.json "$REPO"/models/*.md; do
-  [ -f "$f" ] && install -p -m 0644 "$f" "$APP/models/"
+  [ -f "$f" ] || continue
+  put "$f" "models/${f##*/}"
 done
 install -p -m 0644 requirements-edge.txt "$APP/requirements-edge.txt"
-[ -f docs/SERVICE.md ] && install -p -m 0644 docs/SERVICE.md "$APP/docs/SERVICE.md"
+[ -f docs/SERVICE.md ] && put docs/SERVICE.md docs/SERVICE.md
 [ -f "$APP/models/emotion_int8.tflite" ] || echo "install: warning: models/emotion_int8.tflite not in the repo yet; the service needs it (python -m convert)" >&2
 
 step "virtualenv $VENV (--system-site-packages, so apt's picamera2 is importable)"
@@ -141,7 +197,12 @@ fi
 "$VENV/bin/python" -m compileall -q "$APP/edge" >/dev/null
 
 step "face detector model"
-if ! PYTHONPATH=$APP "$VENV/bin/python" -m edge.fetch_detector --dest "$APP/models/face_detection_short_range.tflite"; then
+face=models/face_detection_short_range.tflite
+if ! ours "$face"; then
+  kept_note "$face"
+elif PYTHONPATH=$APP "$VENV/bin/python" -m edge.fetch_detector --dest "$APP/$face"; then
+  record "$face"
+else
   echo "install: warning: face model not fetched; the service falls back to the Haar detector" >&2
 fi
 
@@ -172,7 +233,8 @@ cat > "$R/usr/local/bin/emotion-edge" <<EOF
 PYTHONPATH=$PREFIX exec $PREFIX/venv/bin/python -P -m edge "\$@"
 EOF
 chmod 0755 "$R/usr/local/bin/emotion-edge"
-display_install "$DISPLAY_MODE" "$R" "$PREFIX"
+display_install "$DISPLAY_MODE" "$R" "$PREFIX"  # copies docs/DISPLAY.md
+[ -f "$APP/docs/DISPLAY.md" ] && record docs/DISPLAY.md
 
 if [ "$SYSTEMCTL" = 1 ] && [ "$DISPLAY_MODE" = desktop ]; then
   display_activate_desktop "$UNIT" "$DISPLAY_USER" "$APP/$MARKER"

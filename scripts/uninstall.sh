@@ -2,7 +2,8 @@
 # Remove the emotion-edge service. Keeps the event store (/var/lib/emotion-edge) and the configuration
 # (/etc/emotion-edge) unless --purge. Idempotent: running it twice is fine. In the prefix folder it removes only
 # what install.sh puts there, then the folder if that leaves it empty; a folder that is not an emotion-edge install
-# is left alone.
+# is left alone. Of models/ and docs/ it removes only the install's files, unchanged, so a model or note the
+# operator put there stays (and so does the folder).
 #
 #   sudo bash scripts/uninstall.sh [--root DIR] [--prefix DIR] [--no-systemctl] [--purge]
 set -euo pipefail
@@ -12,7 +13,10 @@ UNIT=emotion-edge.service
 NAME=emotion-edge
 # install.sh's marker and entries in the prefix (the marker last: an interrupted uninstall can be run again)
 MARKER=.emotion-edge-install
-APP_ENTRIES=(edge edge.new models docs venv requirements-edge.txt pip-constraints.txt "$MARKER")
+APP_ENTRIES=(edge edge.new venv requirements-edge.txt pip-constraints.txt "$MARKER")
+# Folders the operator may add to (their own model, notes): only the install's files go, then the folder if empty
+FILE_FOLDERS=(models docs)
+FACE_MODEL=models/face_detection_short_range.tflite
 ROOT=/ PREFIX=$DEFAULT_PREFIX SYSTEMCTL=1 PURGE=0
 
 die() { echo "error: $1" >&2; exit 2; }
@@ -22,7 +26,7 @@ while [ $# -gt 0 ]; do
     --prefix) PREFIX=${2:?}; shift 2 ;;
     --no-systemctl) SYSTEMCTL=0; shift ;;
     --purge) PURGE=1; shift ;;
-    -h|--help) sed -n '2,7p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+    -h|--help) sed -n '2,8p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
     *) die "argument $1: unknown (see --help)" ;;
   esac
 done
@@ -36,8 +40,43 @@ elif [ "$(id -u)" -ne 0 ]; then
 fi
 R=${ROOT%/}
 APP=$R$PREFIX
-source "$(dirname "$0")/_display.sh"
+REPO=$(cd "$(dirname "$0")/.." && pwd)
+source "$REPO/scripts/_display.sh"
 command -v systemctl >/dev/null || SYSTEMCTL=0
+
+shipped_files() {
+  # shipped_files: the paths install.sh puts in models/ and docs/ from this repo (keep in step with install.sh), for an
+  # install whose marker lists no files (older than the list)
+  local f
+  for f in "$REPO"/models/*.tflite "$REPO"/models/*.json "$REPO"/models/*.md; do
+    if [ -f "$f" ]; then echo "models/${f##*/}"; fi
+  done
+  printf '%s\n' "$FACE_MODEL" docs/SERVICE.md docs/DISPLAY.md
+}
+
+remove_installed_files() {
+  # remove_installed_files: the files the marker lists ("file SHA256 PATH") that are unchanged, or for an install
+  # older than that list (no "listed-files" line) the names the repo ships; never another file. Then each of
+  # FILE_FOLDERS if that leaves it empty.
+  local listed line sum path dir
+  listed=$(grep -E '^file [0-9a-f]{64} (models|docs)/[^/]+$' "$APP/$MARKER" 2>/dev/null || true)
+  if [ -n "$listed" ] || grep -qx listed-files "$APP/$MARKER" 2>/dev/null; then
+    while IFS= read -r line; do
+      sum=${line:5:64} path=${line:70}
+      if [ -f "$APP/$path" ] && [ "$(sha256sum < "$APP/$path" | cut -d' ' -f1)" = "$sum" ]; then
+        rm -f "$APP/$path"
+      fi
+    done <<< "$listed"
+  else
+    while IFS= read -r path; do rm -f "${APP:?}/$path"; done < <(shipped_files)
+  fi
+  rm -f "$APP/$FACE_MODEL.part"  # a download cut short (edge.fetch_detector)
+  for dir in "${FILE_FOLDERS[@]}"; do
+    if [ -e "$APP/$dir" ] && ! rmdir "$APP/$dir" 2>/dev/null; then
+      echo "uninstall: kept $APP/$dir: it holds files the install did not put there (or changed)"
+    fi
+  done
+}
 
 # What install --display desktop turned on outside its files (told at the end, not reverted): read before the
 # marker goes. Without a marker (an install older than it) but with the display unit, it may have.
@@ -58,6 +97,7 @@ rm -f "$R/etc/systemd/system/$UNIT" "$R/usr/local/bin/$NAME"
 display_remove "$R"  # the emotion display (user unit, autostart, framebuffer drop-in)
 
 if [ -f "$APP/$MARKER" ] || { [ -d "$APP/edge" ] && [ -d "$APP/venv" ]; }; then
+  remove_installed_files  # before the marker goes: it lists them
   for entry in "${APP_ENTRIES[@]}"; do rm -rf "${APP:?}/$entry"; done
   rmdir "$APP" 2>/dev/null || echo "uninstall: kept $APP: it holds files the install did not put there"
 elif [ -e "$APP" ]; then
