@@ -2,5 +2,5 @@
 
 `python -m convert` (needs TensorFlow) converts and verifies; `python -m convert.evaluate` (LiteRT only,
 runs on the Pi) measures any converted model on any dataset. Modules that the evaluator imports must
-stay TensorFlow-free: errors, interrupts, runfolder, litert, opcheck, sidecar, evaluate.
+stay TensorFlow-free: errors, runfolder, litert, opcheck, sidecar, evaluate.
 """

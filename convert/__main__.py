@@ -15,13 +15,13 @@ from typing import TYPE_CHECKING
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")  # before TensorFlow loads: keep stderr for our errors
 
-from convert.interrupts import interrupted  # noqa: E402 - standard library only
+from edge.interrupts import interrupted  # noqa: E402 - standard library only
 
 if TYPE_CHECKING:
     from convert.pipeline import ConvertOptions
 
 # The command's own modules (numpy, OpenCV, the edge runtime: about 0.7 s) are imported by main(), not here, so
-# that a Ctrl-C while they load is one line and exit 130 (convert.interrupts, convert.errors.run_cli) instead of
+# that a Ctrl-C while they load is one line and exit 130 (edge.interrupts, convert.errors.run_cli) instead of
 # a traceback.
 
 

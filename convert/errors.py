@@ -38,7 +38,7 @@ def run_cli(body: Callable[[], int]) -> int:
     a traceback: ConvertError, DataError (the dataset), OSError (a path), and EdgeError (command-line usage, via
     edge.cli_common.OneLineParser). Logging is set up by the caller (edge.cli_common.setup_logging). Ctrl-C and
     SIGTERM end it with one line too, and the exit code 128 + the signal (130, 143)."""
-    from convert.interrupts import NOT_FINISHED
+    from edge.interrupts import NOT_FINISHED
     from train.stopping import sigterm_stops, stop_cause, stop_exit_code  # standard library only, like this module
 
     try:

@@ -20,7 +20,7 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from convert.interrupts import interrupted
+from edge.interrupts import interrupted
 
 try:  # about 0.7 s; under `python -m convert.evaluate` a Ctrl-C meanwhile is one line and exit 130, no traceback
     import cv2

@@ -1,5 +1,6 @@
-"""A Ctrl-C while a conversion command's own modules import (numpy, OpenCV, the edge runtime: about 0.7 s) ends it as
-a Ctrl-C later does (convert.errors.run_cli): one line on stderr, exit code 130, no traceback.
+"""A Ctrl-C while a command's own modules import (numpy, OpenCV, pydantic, the runtime: about 0.7 s) or its models
+load ends it with one line on stderr, exit code 130, no traceback: `python -m edge` (edge.__main__) and
+`python -m convert` (convert.__main__, convert.evaluate, and convert.errors.run_cli for a Ctrl-C later) alike.
 
 Standard library only, so it is importable before everything it guards."""
 
