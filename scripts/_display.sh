@@ -17,10 +17,12 @@ display_remove() {
 }
 
 display_install() {
-  # display_install MODE ROOT PREFIX: install the files of MODE (and remove those of the other modes)
+  # display_install MODE ROOT PREFIX: install the files of MODE (and remove those of the other modes), and
+  # docs/DISPLAY.md as install.sh puts its other docs (its put, into ROOT PREFIX = its $APP): listed in the marker,
+  # and an operator's changed copy is kept, not overwritten by an upgrade
   local mode=$1 r=$2 prefix=$3 default=/opt/emotion-edge
   display_remove "$r"
-  [ -f docs/DISPLAY.md ] && install -p -m 0644 docs/DISPLAY.md "$r$prefix/docs/DISPLAY.md"
+  [ -f docs/DISPLAY.md ] && put docs/DISPLAY.md docs/DISPLAY.md
   case $mode in
     desktop)
       echo "install: display: user unit $r/etc/systemd/user/$DISPLAY_UNIT, autostart entry"

@@ -233,8 +233,7 @@ cat > "$R/usr/local/bin/emotion-edge" <<EOF
 PYTHONPATH=$PREFIX exec $PREFIX/venv/bin/python -P -m edge "\$@"
 EOF
 chmod 0755 "$R/usr/local/bin/emotion-edge"
-display_install "$DISPLAY_MODE" "$R" "$PREFIX"  # copies docs/DISPLAY.md
-[ -f "$APP/docs/DISPLAY.md" ] && record docs/DISPLAY.md
+display_install "$DISPLAY_MODE" "$R" "$PREFIX"  # puts docs/DISPLAY.md (listed in the marker, an edited copy kept)
 
 if [ "$SYSTEMCTL" = 1 ] && [ "$DISPLAY_MODE" = desktop ]; then
   display_activate_desktop "$UNIT" "$DISPLAY_USER" "$APP/$MARKER"
