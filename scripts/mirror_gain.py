@@ -15,21 +15,16 @@ from __future__ import annotations
 import argparse
 import json
 from pathlib import Path
+from typing import TYPE_CHECKING
 
+import numpy as np
+
+from train.config import BEST_CHECKPOINT, RUN_RECORD
+from train.data import DEFAULT_CACHE_DIR, DEFAULT_VAL_FRACTION, extra_split_of, load_split, stratified_holdout
 from train.environment import exit_without_tensorflow
 
-exit_without_tensorflow()  # before Keras loads: one line and exit code 2 in a venv without TensorFlow
-
-import keras  # noqa: E402
-import numpy as np  # noqa: E402
-from scipy.optimize import linear_sum_assignment  # noqa: E402
-
-from train.averaging import recalibrate_batch_norm  # noqa: E402
-from train.config import BEST_CHECKPOINT, RUN_RECORD  # noqa: E402
-from train.data import (DEFAULT_CACHE_DIR, DEFAULT_VAL_FRACTION, extra_split_of, load_split,  # noqa: E402
-                        stratified_holdout)
-from train.model import LOGITS_LAYER, mirror_averaged  # noqa: E402
-from train.reports import unfold_previous_bias  # noqa: E402
+if TYPE_CHECKING:  # Keras and what needs it load once the command line is parsed and TensorFlow is found
+    import keras
 
 MATCH_FACES = 4000  # training faces whose activations pair each channel with its mirror partner
 SOUP_MIXES = (0.1, 0.25, 0.5)  # share of the mirrored weights in the soup
@@ -45,6 +40,9 @@ def mirror_partners(model: keras.Model, faces: np.ndarray) -> list[np.ndarray]:
     """Per conv layer (then the dense hidden layer), the permutation that pairs each channel with the channel of
     the mirrored net that best matches it: the activations for a face against those for its mirror image,
     mirrored back, correlated over faces and positions."""
+    import keras
+    from scipy.optimize import linear_sum_assignment
+
     names = [layer.name.replace("_conv", "_relu") for layer in model.layers if isinstance(layer, keras.layers.Conv2D)]
     probe = keras.Model(model.input, [model.get_layer(name).output for name in [*names, "fc_relu"]])
     plain = probe.predict(faces, batch_size=PREDICT_BATCH // 2, verbose=0)
@@ -64,6 +62,10 @@ def mirror_partners(model: keras.Model, faces: np.ndarray) -> list[np.ndarray]:
 
 def mirrored_weights(model: keras.Model, partners: list[np.ndarray]) -> dict[str, list[np.ndarray]]:
     """Layer name -> weights of the mirrored net with its channels put in the original's order."""
+    import keras
+
+    from train.model import LOGITS_LAYER
+
     weights, previous = {}, None
     convs = [layer for layer in model.layers if isinstance(layer, keras.layers.Conv2D)]
     for conv, order in zip(convs, partners):
@@ -83,6 +85,10 @@ def mirrored_weights(model: keras.Model, partners: list[np.ndarray]) -> dict[str
 
 
 def mirror_soups(model: keras.Model, train_faces: np.ndarray, val_faces: np.ndarray, val_labels: np.ndarray) -> None:
+    import keras
+
+    from train.averaging import recalibrate_batch_norm
+
     rng = np.random.default_rng(0)
     sample = train_faces[rng.choice(len(train_faces), min(MATCH_FACES, len(train_faces)), replace=False)]
     mirrored = mirrored_weights(model, mirror_partners(model, sample.astype("float32")))
@@ -98,13 +104,23 @@ def mirror_soups(model: keras.Model, train_faces: np.ndarray, val_faces: np.ndar
               f"({before:.4f} before batch norm was recomputed)")
 
 
-def main() -> None:
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--data", type=Path, required=True)
     parser.add_argument("--cache-dir", type=Path, default=DEFAULT_CACHE_DIR)
     parser.add_argument("--mirror-soup", action="store_true", help="also the weights mixed with their mirror image")
     parser.add_argument("runs", type=Path, nargs="+")
-    args = parser.parse_args()
+    return parser.parse_args(argv)
+
+
+def main(argv: list[str] | None = None) -> None:
+    args = parse_args(argv)  # --help and usage errors need no TensorFlow
+    exit_without_tensorflow()  # before any data loads: one line and exit code 2 in a venv without TensorFlow
+    import keras
+
+    from train.model import mirror_averaged
+    from train.reports import unfold_previous_bias
+
     train = load_split(args.data, "train", args.cache_dir)
     for run in args.runs:
         record = json.loads((run / RUN_RECORD).read_text())
@@ -118,7 +134,9 @@ def main() -> None:
               f"{accuracy(mirror_averaged(model), val.x, val.y):.4f} mirror-averaged")
         if args.mirror_soup:
             extra = extra_split_of(record.get("fitted_splits") or ["train"])
-            faces = fitted.x if extra is None else np.concatenate([fitted.x, load_split(args.data, extra, args.cache_dir).x])
+            faces = fitted.x
+            if extra is not None:
+                faces = np.concatenate([faces, load_split(args.data, extra, args.cache_dir).x])
             mirror_soups(model, faces, val.x, val.y)
 
 

@@ -18,6 +18,7 @@ log = logging.getLogger(__name__)
 AVERAGE_FILE = "average.npz"
 WEIGHT_PREFIX = "w"  # average.npz holds count, first_epoch, last_epoch and w0, w1, ... (one array per weight)
 RECALIBRATION_BATCH = 256
+BATCH_NORM_STATISTICS = ("moving_mean", "moving_variance")  # the weights recalibrate_batch_norm recomputes
 
 
 def epoch_span(first: int, last: int) -> str:
@@ -77,8 +78,7 @@ class WeightAverage(keras.callbacks.Callback):
             self.last_epoch = int(saved["last_epoch"]) if "last_epoch" in saved.files else last_epoch
             first = saved["first_epoch"] if "first_epoch" in saved.files else self.last_epoch - self.count + 1
             self.first_averaged = int(first)
-            layers = sum(1 for name in saved.files if name.startswith(WEIGHT_PREFIX))
-            self.mean = [saved[f"{WEIGHT_PREFIX}{i}"] for i in range(layers)]
+            self.mean = saved_weights(saved)
 
     def _reset(self) -> None:
         """Forget the mean (the file is replaced at the first epoch averaged: until then a resume with the
@@ -110,6 +110,35 @@ class WeightAverage(keras.callbacks.Callback):
         current = model.get_weights()
         model.set_weights([m.astype(c.dtype) for m, c in zip(self.mean, current)])
         return True
+
+
+def saved_weights(saved: np.lib.npyio.NpzFile) -> list[np.ndarray]:
+    """The mean's arrays of an open average.npz, in the order of the model's weights."""
+    layers = sum(1 for name in saved.files if name.startswith(WEIGHT_PREFIX))
+    return [saved[f"{WEIGHT_PREFIX}{i}"] for i in range(layers)]
+
+
+def is_kept_average(model: keras.Model, out_dir: Path) -> bool:
+    """Whether `model` (a run's model.keras) is the mean saved in `out_dir` as train.fit keeps it: the mean's
+    weights with the batch-norm statistics recomputed (and the logits' bias moved by class offsets). Its kernels
+    are the mean's, exactly; an epoch's are not, except the one epoch of a mean that holds no other, whose
+    batch-norm statistics are then the mean's too (not recomputed)."""
+    path = out_dir / AVERAGE_FILE
+    if not path.is_file():
+        return False
+    with np.load(path) as saved:
+        mean = saved_weights(saved)
+    if len(mean) != len(model.weights):
+        return False
+    statistics = recomputed = 0
+    for variable, averaged in zip(model.weights, mean):
+        value = keras.ops.convert_to_numpy(variable)
+        same = value.shape == averaged.shape and np.array_equal(value, averaged.astype(value.dtype))
+        if variable.name in BATCH_NORM_STATISTICS:
+            statistics, recomputed = statistics + 1, recomputed + (not same)
+        elif variable.name == "kernel" and not same:
+            return False
+    return recomputed > 0 or statistics == 0
 
 
 def recalibrate_batch_norm(model: keras.Model, images: np.ndarray, batch_size: int = RECALIBRATION_BATCH) -> None:

@@ -15,6 +15,9 @@ BEST_CHECKPOINT = "model.keras"
 LAST_CHECKPOINT = "last.keras"
 STATE_FILE = "state.json"
 BEST_PENDING = "best_pending"  # state.json: the epoch beat the best, and model.keras was not saved from it yet
+# state.json: model.keras holds the weight average (--average-last) kept at the end, not one of the epochs (whose
+# weights are gone). Absent in the states of older versions: train.fit then tells it from model.keras itself.
+AVERAGE_KEPT = "average_kept"
 RUN_FILES = (STATE_FILE, LAST_CHECKPOINT, BEST_CHECKPOINT)  # any of these: the folder holds a run
 HISTORY_FILE = "history.csv"
 STAGED_PREFIX = "staged-"  # a checkpoint being saved: renamed over the real one once complete

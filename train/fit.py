@@ -15,9 +15,9 @@ import numpy as np
 import tensorflow as tf
 
 from train.augment import AugmentConfig, build_augmenter, mix_batch, random_erase
-from train.averaging import AVERAGE_FILE, WeightAverage, recalibrate_batch_norm
-from train.config import (BEST_CHECKPOINT, BEST_PENDING, HISTORY_FILE, LAST_CHECKPOINT, STAGED_PREFIX, STATE_FILE,
-                          TrainConfig, read_state, write_text_atomic)
+from train.averaging import AVERAGE_FILE, WeightAverage, is_kept_average, recalibrate_batch_norm
+from train.config import (AVERAGE_KEPT, BEST_CHECKPOINT, BEST_PENDING, HISTORY_FILE, LAST_CHECKPOINT, STAGED_PREFIX,
+                          STATE_FILE, TrainConfig, read_state, write_text_atomic)
 from train.data import DataError, Split
 from train.labels import NUM_CLASSES
 from train.model import build_model, count_macs
@@ -170,7 +170,8 @@ class ResumeState(keras.callbacks.Callback):
     The resume state is saved first: a run stopped during its first epoch's saves has either nothing to resume
     (and --resume starts it afresh) or a state to resume from. Until model.keras is saved the state marks it
     pending (BEST_PENDING), and a resume saves it from last.keras, which holds that epoch's weights. A Ctrl-C or
-    SIGTERM during the saves takes effect once they are all done."""
+    SIGTERM during the saves takes effect once they are all done. The state says model.keras holds an epoch
+    (AVERAGE_KEPT false): one that holds a kept weight average is replaced by the first epoch (see fit)."""
 
     def __init__(self, out_dir: Path, best: float | None, early: ResumableEarlyStopping,
                  earlier_s: float = 0.0) -> None:
@@ -196,7 +197,7 @@ class ResumeState(keras.callbacks.Callback):
     def write_state(self, epoch: int, best_pending: bool) -> None:
         state = {"epoch": epoch, "best_val_accuracy": self.best or 0.0, "patience_used": int(self.early.wait),
                  "stopped_early": bool(self.model.stop_training),
-                 "seconds": round(self.earlier_s + time.monotonic() - self.started, 1)}
+                 "seconds": round(self.earlier_s + time.monotonic() - self.started, 1), AVERAGE_KEPT: False}
         if best_pending:
             state[BEST_PENDING] = True
         write_text_atomic(self.out_dir / STATE_FILE, json.dumps(state))
@@ -211,6 +212,17 @@ def save_pending_best(model: keras.Model, out_dir: Path, state: dict) -> None:
     write_text_atomic(out_dir / STATE_FILE, json.dumps(state))
     log.info("%s saved from %s: epoch %d was the best, and its save had not finished", BEST_CHECKPOINT,
              LAST_CHECKPOINT, state["epoch"] + 1)
+
+
+def holds_kept_average(out_dir: Path, state: dict) -> bool:
+    """Whether the model.keras of a run being resumed holds the weight average its end kept rather than one of
+    its epochs: as its state says (AVERAGE_KEPT), or for a state of an older version, which did not say, as
+    model.keras itself shows (compared with the saved mean)."""
+    if AVERAGE_KEPT in state:
+        return bool(state[AVERAGE_KEPT])
+    if not (out_dir / AVERAGE_FILE).is_file():
+        return False
+    return is_kept_average(load_checkpoint(out_dir / BEST_CHECKPOINT, "--resume"), out_dir)
 
 
 def _compile(model: keras.Model, config: TrainConfig) -> None:
@@ -281,6 +293,10 @@ def fit(
     if state and not (out_dir / BEST_CHECKPOINT).is_file():
         log.warning("%s is missing: the best epoch is chosen among the epochs still to train", BEST_CHECKPOINT)
         best = 0.0
+    elif state and holds_kept_average(out_dir, state):  # the best epoch's weights are gone: it cannot be kept
+        log.info("%s holds the weight average the run kept, not one of its epochs: the model is chosen again among "
+                 "the epochs still to train and the weight average", BEST_CHECKPOINT)
+        best = 0.0
     seed = data_seed(config.seed, initial_epoch)
     if seed != config.seed:
         keras.utils.set_random_seed(seed)
@@ -308,26 +324,34 @@ def fit(
         model.fit(train_ds, validation_data=val_ds, epochs=config.epochs, initial_epoch=initial_epoch,
                   callbacks=callbacks, verbose=0)
     if average is not None:
-        best = max(best, float(checkpoints.best or 0.0)) if validation_held_out else None
-        keep_average_if_better(model, average, train, val_ds, out_dir, best)
+        keep_average_if_better(model, average, train, val_ds, out_dir, checkpoints.best, validation_held_out)
     return keras.models.load_model(out_dir / BEST_CHECKPOINT)
 
 
 def keep_average_if_better(model: keras.Model, average: WeightAverage, train: Split, val_ds: tf.data.Dataset,
-                           out_dir: Path, best: float | None) -> None:
+                           out_dir: Path, best: float | None, held_out: bool = True) -> None:
     """Evaluate the averaged weights (after batch-norm recalibration on the un-augmented training faces) and
-    make them the run's model when they beat the best single epoch on validation accuracy, or always when
-    `best` is None (a fitted validation split)."""
+    make them the run's model when they beat the best single epoch (model.keras) on validation accuracy, or
+    always when the validation split is fitted (not `held_out`) or no epoch is in model.keras (`best` None: a
+    resumed run whose model.keras held an average, with no epoch left to train). The resume state records
+    which one model.keras holds (AVERAGE_KEPT), before it is saved."""
     if not average.apply(model):
         return
     recalibrate_batch_norm(model, train.x)
     accuracy = float(model.evaluate(val_ds, verbose=0, return_dict=True)["accuracy"])
-    keep = best is None or accuracy > best
-    if best is None:
+    keep = not held_out or best is None or accuracy > best
+    if not held_out:
         log.info("weight average of %d epochs: val_accuracy %.4f (validation is fitted): kept", average.count,
+                 accuracy)
+    elif best is None:
+        log.info("weight average of %d epochs: val_accuracy %.4f (no epoch to compare with): kept", average.count,
                  accuracy)
     else:
         log.info("weight average of %d epochs: val_accuracy %.4f vs best epoch %.4f: %s", average.count,
                  accuracy, best, "kept" if keep else "not kept")
-    if keep:
-        save_model(model, out_dir / BEST_CHECKPOINT)
+    with stops_deferred():
+        state = read_state(out_dir)
+        if state.get(AVERAGE_KEPT) != keep:
+            write_text_atomic(out_dir / STATE_FILE, json.dumps({**state, AVERAGE_KEPT: keep}))
+        if keep:
+            save_model(model, out_dir / BEST_CHECKPOINT)
