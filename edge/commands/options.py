@@ -8,6 +8,8 @@ from functools import cache
 from pathlib import Path
 from typing import Any, Literal, get_args, get_origin
 
+from pydantic import TypeAdapter, ValidationError
+
 from edge.cli_common import USAGE_THING
 from edge.config import RunConfig, leaf_fields, load_config, parse_scalar
 from edge.config_model import member_types
@@ -108,6 +110,17 @@ def cli_value(text: str, dotted: str | None = None) -> Any:
     return text if isinstance(value, bool) and text.strip().lower() not in YAML_BOOLEAN_WORDS else value
 
 
+def sets_the_same(given: Any, switched: Any) -> bool:
+    """Whether a `--<dotted> VALUE` sets what a switch does: `--loop --source.loop yes` agree, since cli_value keeps
+    YAML 1.1's yes/no/on/off as text for pydantic to read as booleans."""
+    if isinstance(switched, bool) and isinstance(given, str):
+        try:
+            return TypeAdapter(bool).validate_python(given) is switched
+        except ValidationError:
+            return False
+    return given == switched
+
+
 def config_from_args(args: argparse.Namespace) -> RunConfig:
     """The config file plus the flags; a switch and a flag that set one key to different values (`--headless
     --window on`) are a usage error, not a silent last-one-wins."""
@@ -120,7 +133,7 @@ def config_from_args(args: argparse.Namespace) -> RunConfig:
         if key.startswith(SWITCH_PREFIX):
             flag = key[len(SWITCH_PREFIX):]
             dotted = SWITCHES[flag][0]
-            if dotted in overrides and overrides[dotted] != value:
+            if dotted in overrides and not sets_the_same(overrides[dotted], value):
                 raise EdgeError(USAGE_THING, f"{flag} contradicts --{dotted} {overrides[dotted]} (or its short form); "
                                              "give one of them")
             overrides[dotted] = value

@@ -180,6 +180,22 @@ def test_a_switch_and_a_flag_that_disagree_are_a_usage_error() -> None:
     assert parsed("--headless", "--window", "off").output.window == "off"  # the same value twice is fine
 
 
+@pytest.mark.parametrize("switch, flag, word, key", [
+    ("--loop", "--source.loop", "yes", ("source", "loop")),
+    ("--save-crops", "--output.save_crops", "on", ("output", "save_crops")),
+    ("--no-smoothing", "--smoothing.enabled", "off", ("smoothing", "enabled")),
+])
+def test_a_switch_and_a_yaml_word_that_agree_are_fine(switch: str, flag: str, word: str, key: tuple) -> None:
+    """YAML 1.1's yes/no/on/off reach pydantic as text: compared as text with the switch's boolean, they were
+    reported as contradicting it."""
+    section, name = key
+    expected = word in ("yes", "on")
+    assert getattr(getattr(parsed(switch, flag, word), section), name) is expected
+    opposite = {"yes": "no", "on": "off", "off": "on"}[word]
+    with pytest.raises(EdgeError, match="contradicts"):
+        parsed(switch, flag, opposite)
+
+
 def test_yaml_on_and_off_are_the_words_where_a_choice_offers_them(tmp_path: Path) -> None:
     """`window: off` unquoted is the boolean false to YAML 1.1: before, refused as "Input should be 'auto', 'on' or
     'off'", which it was."""
