@@ -2,17 +2,22 @@
 
     PYTHONPATH=. python scripts/mirror_gain.py --data ../shared/datasets/fer2013 runs/vgg24 runs/vgg24t
     PYTHONPATH=. python scripts/mirror_gain.py --data ../shared/datasets/fer2013 --mirror-soup runs/vgg36t
+    PYTHONPATH=. python scripts/mirror_gain.py --data ../shared/datasets/fer2013 --ensemble runs/vgg36swt runs/vgg32st
 
 For each finished run: untuned accuracy (its class offsets taken back out) of the float model on the slice its
 seed cut, alone and with its mirror image averaged in (`train.model.mirror_averaged`: logits averaged, what
 `python -m convert --mirror-average` builds). With --mirror-soup, also a one-pass alternative: the weights mixed
 with their own mirror image (kernels flipped left to right, channels matched to the original's by the
 correlation of their activations, Hungarian assignment per layer), batch norm recomputed on the training faces.
+With --ensemble, also the runs together (their probabilities averaged, one pass each and mirror-averaged): how far
+recombining them could go; --best-subsets K adds the best subset of each size up to K, picked on the slice itself
+(so optimistic).
 """
 
 from __future__ import annotations
 
 import argparse
+import itertools
 import json
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -34,6 +39,24 @@ PREDICT_BATCH = 512
 def accuracy(model: keras.Model, faces: np.ndarray, labels: np.ndarray) -> float:
     probs = model.predict(faces.astype("float32"), batch_size=PREDICT_BATCH, verbose=0)
     return float(np.mean(np.argmax(probs, axis=1) == labels))
+
+
+def ensemble_accuracy(passes: list[np.ndarray], labels: np.ndarray) -> float:
+    """Accuracy of the mean of probability arrays (one per model pass)."""
+    return float(np.mean(np.argmax(np.mean(passes, axis=0), axis=1) == labels))
+
+
+def report_ensembles(probabilities: dict[str, tuple[np.ndarray, np.ndarray]], labels: np.ndarray,
+                     best_subsets: int) -> None:
+    """probabilities: run -> (plain, mirrored) probabilities on the slice."""
+    plain = [pair[0] for pair in probabilities.values()]
+    both = [p for pair in probabilities.values() for p in pair]
+    print(f"ensemble of {len(probabilities)} runs: {ensemble_accuracy(plain, labels):.4f} one pass each, "
+          f"{ensemble_accuracy(both, labels):.4f} mirror-averaged")
+    for size in range(2, min(best_subsets, len(probabilities)) + 1):
+        score, subset = max((ensemble_accuracy([p for run in subset for p in probabilities[run]], labels), subset)
+                            for subset in itertools.combinations(probabilities, size))
+        print(f"  best {size} (picked on the slice, optimistic): {score:.4f} mirror-averaged: {', '.join(subset)}")
 
 
 def mirror_partners(model: keras.Model, faces: np.ndarray) -> list[np.ndarray]:
@@ -109,6 +132,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--data", type=Path, required=True)
     parser.add_argument("--cache-dir", type=Path, default=DEFAULT_CACHE_DIR)
     parser.add_argument("--mirror-soup", action="store_true", help="also the weights mixed with their mirror image")
+    parser.add_argument("--ensemble", action="store_true", help="also all the runs together (one slice: same seed)")
+    parser.add_argument("--best-subsets", type=int, default=0, metavar="K",
+                        help="with --ensemble: the best subset of each size up to K (picked on the slice)")
     parser.add_argument("runs", type=Path, nargs="+")
     return parser.parse_args(argv)
 
@@ -122,6 +148,7 @@ def main(argv: list[str] | None = None) -> None:
     from train.reports import unfold_previous_bias
 
     train = load_split(args.data, "train", args.cache_dir)
+    probabilities, slice_faces, slice_labels = {}, None, None
     for run in args.runs:
         record = json.loads((run / RUN_RECORD).read_text())
         if record.get("val_split"):
@@ -132,12 +159,21 @@ def main(argv: list[str] | None = None) -> None:
         unfold_previous_bias(model, run)
         print(f"{run}: untuned on the slice ({len(val)} faces): {accuracy(model, val.x, val.y):.4f} alone, "
               f"{accuracy(mirror_averaged(model), val.x, val.y):.4f} mirror-averaged")
+        if args.ensemble:
+            if slice_faces is not None and not np.array_equal(slice_faces, val.x):
+                raise SystemExit(f"error: {run}: held out another slice than the runs before it (seed or fraction)")
+            slice_faces, slice_labels = val.x, val.y
+            faces = val.x.astype("float32")
+            probabilities[str(run)] = tuple(model.predict(f, batch_size=PREDICT_BATCH, verbose=0)
+                                            for f in (faces, faces[:, :, ::-1]))
         if args.mirror_soup:
             extra = extra_split_of(record.get("fitted_splits") or ["train"])
             faces = fitted.x
             if extra is not None:
                 faces = np.concatenate([faces, load_split(args.data, extra, args.cache_dir).x])
             mirror_soups(model, faces, val.x, val.y)
+    if args.ensemble:
+        report_ensembles(probabilities, slice_labels, args.best_subsets)
 
 
 if __name__ == "__main__":
