@@ -3,11 +3,14 @@
     python -m edge.fetch_detector [--dest models/face_detection_short_range.tflite]
 
 The wheel is only a container: the .tflite inside is platform independent.
+A Ctrl-C ends it with one line and exit code 130 (edge.interrupts); the model is written whole or not at all.
 """
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
+import os
 import shlex
 import subprocess
 import sys
@@ -15,9 +18,16 @@ import tempfile
 import zipfile
 from pathlib import Path
 
-from edge.cli_common import OneLineParser
-from edge.config import DEFAULT_FACE_MODEL, INSTALL_ROOT, resolve_data_path
-from edge.errors import EdgeError
+from edge.interrupts import interrupted  # standard library only: before everything it guards
+
+try:  # pydantic and the edge config: under `python -m edge.fetch_detector` a Ctrl-C meanwhile is one line
+    from edge.cli_common import OneLineParser
+    from edge.config import DEFAULT_FACE_MODEL, INSTALL_ROOT, resolve_data_path
+    from edge.errors import EdgeError
+except KeyboardInterrupt:
+    if __name__ != "__main__":  # imported by another module (python -m edge.bench): its own handler says it
+        raise
+    sys.exit(interrupted())
 
 WHEEL_REQUIREMENT = "mediapipe==0.10.21"
 WHEEL_PLATFORM = "manylinux_2_28_x86_64"
@@ -26,6 +36,7 @@ MEMBER = "mediapipe/modules/face_detection/face_detection_short_range.tflite"
 SHA256 = "bbff11cebd1eb27a1e004cae0b0e63ec8c551cbf34a4451148b4908b8db3eca8"
 DEFAULT_DEST = INSTALL_ROOT / DEFAULT_FACE_MODEL  # where the runtime finds it from any working directory
 COMMAND = "python -m edge.fetch_detector"
+PARTIAL_SUFFIX = ".part"  # the model being written, beside its destination; renamed over it once complete
 
 
 def default_dest() -> Path:
@@ -70,12 +81,27 @@ def fetch(dest: Path = DEFAULT_DEST, force: bool = False) -> Path:
         raise EdgeError(MEMBER, f"sha256 {digest} != expected {SHA256}")
     try:
         dest.parent.mkdir(parents=True, exist_ok=True)
-        partial = dest.with_suffix(dest.suffix + ".part")
-        partial.write_bytes(data)
-        partial.replace(dest)
+        write_whole(dest, data)
     except OSError as exc:
         raise EdgeError(str(dest), f"cannot write ({exc.strerror})") from None
     return dest
+
+
+def write_whole(dest: Path, data: bytes) -> None:
+    """`data` at `dest` whole or not at all: written and synced beside it, then renamed over it. A Ctrl-C or a full
+    disk leaves the previous file (or none) and nothing beside it; not even a power cut leaves a partial model where
+    the runtime loads it."""
+    partial = dest.with_name(dest.name + PARTIAL_SUFFIX)
+    try:
+        with partial.open("wb") as handle:
+            handle.write(data)
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.replace(partial, dest)
+    except BaseException:
+        with contextlib.suppress(OSError):  # none was created, or it cannot go: `dest` is untouched either way
+            partial.unlink(missing_ok=True)
+        raise
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -95,6 +121,8 @@ def main(argv: list[str] | None = None) -> int:
     except EdgeError as exc:
         print(exc.one_line(), file=sys.stderr)
         return exc.exit_code
+    except KeyboardInterrupt:  # pip's download is killed by subprocess.run, a partial model removed by write_whole
+        return interrupted()
     print(f"face model: {path.resolve()} (sha256 {SHA256[:12]}...)")
     return 0
 

@@ -28,6 +28,7 @@ from edge.contract import sidecar_path
 from edge.demo import MIN_HEIGHT_PX, MIN_LANE_PX
 from edge.errors import EdgeError
 from edge.fetch_detector import fetch_command
+from edge.interrupts import interrupted
 
 log = logging.getLogger(__name__)
 
@@ -236,13 +237,26 @@ class WorkerRunner:
         spec = replace(spec, out=str(out), launched_at=time.time())
         spec_path.write_text(json.dumps(spec.to_json()))
         try:
-            proc = subprocess.run([sys.executable, "-m", "edge.bench.worker", str(spec_path)], env=self.env,
-                                  capture_output=True, text=True, timeout=self.timeout_s)
+            proc = run_worker([sys.executable, "-m", "edge.bench.worker", str(spec_path)], self.env, self.timeout_s)
         except subprocess.TimeoutExpired:
             raise BenchError(f"{describe(spec)}: no result within {self.timeout_s:.0f} s") from None
         if proc.returncode != 0 or not out.is_file():
             raise BenchError(f"{describe(spec)}: worker exited with {proc.returncode}: {worker_error(proc.stderr)}")
         return json.loads(out.read_text())
+
+
+def run_worker(cmd: list[str], env: dict[str, str], timeout_s: float) -> subprocess.CompletedProcess:
+    """subprocess.run(cmd, capture_output=True, text=True, timeout=timeout_s), except that on a timeout or a Ctrl-C
+    the worker is killed and waited for before the error goes on (subprocess.run does not wait after a Ctrl-C):
+    none is left running, or writing into the folder that is being removed."""
+    with subprocess.Popen(cmd, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True) as proc:
+        try:
+            stdout, stderr = proc.communicate(timeout=timeout_s)
+        except BaseException:
+            proc.kill()
+            proc.wait()
+            raise
+    return subprocess.CompletedProcess(cmd, proc.returncode, stdout, stderr)
 
 
 def worker_error(stderr: str) -> str:
@@ -320,6 +334,13 @@ def run_benchmark(options: BenchOptions, argv: list[str]) -> dict:
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else list(argv)
     logging.basicConfig(level=logging.INFO, stream=sys.stderr, format="%(asctime)s %(message)s", datefmt="%H:%M:%S")
+    try:
+        return bench(argv)
+    except KeyboardInterrupt:  # the running worker is killed first (run_worker); what was printed stays printed
+        return interrupted()
+
+
+def bench(argv: list[str]) -> int:
     parser = build_parser()
     try:
         args = parser.parse_args(argv)
@@ -337,10 +358,17 @@ def main(argv: list[str] | None = None) -> int:
     print(render(report), flush=True)
     if args.json is not None:
         try:
-            args.json.write_text(json.dumps(report, indent=1) + "\n")
-        except OSError as exc:
-            print(f"error: benchmark: --json {args.json}: cannot write ({exc.strerror or exc})", file=sys.stderr,
-                  flush=True)
+            write_report(args.json, report)
+        except EdgeError as exc:
+            print(f"error: benchmark: {exc.thing}: {exc.problem}", file=sys.stderr, flush=True)
             return EXIT_BAD_INPUT
         log.info("wrote %s", args.json)
     return 0
+
+
+def write_report(path: Path, report: dict) -> None:
+    """The whole report or the previous file (or none): a Ctrl-C or a full disk never leaves a truncated one."""
+    from edge.report import staged
+
+    with staged(path, "--json") as handle:
+        handle.write(json.dumps(report, indent=1) + "\n")

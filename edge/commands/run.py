@@ -200,11 +200,11 @@ def build_pipeline(cfg: RunConfig, window: bool = False, extra_sinks: list[Sink]
                             detect_every=cfg.detector.every, max_frames=cfg.max_frames, duration=cfg.duration,
                             stop_event=cancel,  # one event: stops the loop and interrupts reconnect backoff
                             max_gap_s=cfg.tracking.max_gap_s)
+        log.info("running: source=%s detector=%s model=%s sinks=%s", source.name, type(detector).__name__,
+                 cfg.classifier.model, [type(s).__name__ for s in sinks])
     except BaseException:  # also Ctrl-C while the models load
         close_all(parts if opened is None else [opened, *parts])
         raise
-    log.info("running: source=%s detector=%s model=%s sinks=%s", source.name, type(detector).__name__,
-             cfg.classifier.model, [type(s).__name__ for s in sinks])
     return pipeline
 
 
@@ -227,8 +227,8 @@ def run(args: argparse.Namespace) -> int:
     except BaseException:
         close_all(extra)
         raise
-    install_signal_handlers(pipeline.request_stop)
-    try:
+    try:  # a Ctrl-C before the handlers are in place stops the command (exit 130), the sinks closed all the same
+        install_signal_handlers(pipeline.request_stop)
         stats = pipeline.run()
     finally:
         pipeline.close()
