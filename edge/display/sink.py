@@ -25,6 +25,7 @@ log = logging.getLogger(__name__)
 START_TIMEOUT_S = 60.0  # the worker imports OpenCV and opens the screen (slow on a cold Pi)
 STALL_TIMEOUT_S = 15.0  # a shown frame not acknowledged by then = a hung display
 CLOSE_TIMEOUT_S = 3.0
+OPENING_GRACE_S = 0.0  # closing a worker still opening its screen: it has shown nothing, so no wait
 WINDOW_MODES = ("window", "fullscreen")
 
 
@@ -198,6 +199,9 @@ class DisplaySink(BaseSink):
         return f"display: {self.screen_name}{size} ({self.frames_shown} frames shown{state})"
 
     def close(self) -> None:
+        """A worker that is up is asked to finish (it closes its window) and given CLOSE_TIMEOUT_S. One still opening
+        (not ready: importing OpenCV, or in an open that may hang on a paused X server or a stuck framebuffer
+        driver) would read the request only once its open returns, and has nothing on screen to close: killed."""
         if self._process is not None:
             self._drain()
-        self._stop_worker(polite=True)
+        self._stop_worker(polite=self._ready, grace_s=OPENING_GRACE_S)

@@ -119,10 +119,3 @@ class WindowSink(DisplaySink):
     def describe(self) -> str:
         state = f", headless since: {self.lost_reason}" if self.lost_reason else ""
         return f"window: {self.frames_shown} frames shown{state}"
-
-    def close(self) -> None:
-        if self._process is not None and not self._ready:
-            self._drain()
-        if self._process is not None and not self._ready:  # still opening (a stop cut its wait short)
-            self._stop_worker(polite=False, grace_s=0.0)  # nothing shown to close: no wait for it
-        super().close()

@@ -27,6 +27,10 @@ HIDDEN = "***"
 SECRET_WORDS = ("password", "passwd", "pwd", "passcode", "loginpas", "token", "secret", "apikey", "credential")
 SECRET_PARTS = ("pw", "pass", "key", "auth", "sig", "signature", "session", "sid")
 END_SLACK_FRAMES = 2  # a container's frame count may be an estimate off by a frame or two
+# OpenCV reads this once, at the process's first FFmpeg capture: set, it routes FFmpeg's log through OpenCV's callback
+# at that level; unset, FFmpeg prints its errors to stderr itself (OPENCV_LOG_LEVEL does not reach them).
+FFMPEG_LOGLEVEL_ENV = "OPENCV_FFMPEG_LOGLEVEL"
+FFMPEG_LOG_QUIET = "-8"  # AV_LOG_QUIET
 
 
 def is_secret_key(key: str) -> bool:
@@ -91,6 +95,14 @@ def camera_problem(target: int | str) -> str:
     return "cannot open camera (no such device or busy)"
 
 
+def quiet_ffmpeg() -> None:
+    """Keep FFmpeg's own lines (`[http @ 0x...] Stream ends prematurely ...` when a stream drops, `[tcp @ ...]
+    Connection refused` on a reopen) off stderr, where journald showed them among our log lines: our own log reports
+    the drop, the reopen attempts and a source that cannot be opened. Before the first capture opens; a level the
+    user set (e.g. 16, errors, to see FFmpeg's reasons, printed by OpenCV to stdout) is kept."""
+    os.environ.setdefault(FFMPEG_LOGLEVEL_ENV, FFMPEG_LOG_QUIET)
+
+
 def file_fps(cap: cv2.VideoCapture, configured: float) -> float:
     """A video file's own frame rate (CAP_PROP_FPS), or `configured` when the container does not say (0, NaN)."""
     rate = cap.get(cv2.CAP_PROP_FPS)
@@ -115,6 +127,7 @@ class CaptureSource:
         if kind == "video":  # else OpenCV's "cannot open or decode" hides a file this user may not read
             check_readable(Path(self._target), f"source {shown_uri(uri)}")
         backend = cv2.CAP_V4L2 if kind == "camera" and sys.platform.startswith("linux") else cv2.CAP_ANY
+        quiet_ffmpeg()
         with quiet_opencv():
             if kind == "stream":
                 params = [cv2.CAP_PROP_OPEN_TIMEOUT_MSEC, STREAM_TIMEOUT_MS, cv2.CAP_PROP_READ_TIMEOUT_MSEC, STREAM_TIMEOUT_MS]

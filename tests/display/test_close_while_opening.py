@@ -1,0 +1,102 @@
+"""Closing a display whose worker is still opening its screen (it has not reported ready) kills the worker at once,
+in every mode, instead of asking it to finish and waiting up to CLOSE_TIMEOUT_S (3 s) for an answer it cannot give
+while its open hangs; a worker that is up still gets the polite close (None on the pipe) and exits by itself.
+
+The open is made to hang for real: for window and fullscreen the X server is paused (SIGSTOP), so the worker's
+connection is accepted but never answered; for the framebuffer the device is a FIFO without a reader, so the
+worker's open-for-writing blocks (like a stuck SPI/USB screen driver).
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import signal
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+
+from edge.display import DisplayConfig
+from edge.display.sink import CLOSE_TIMEOUT_S, DisplaySink
+from tests.display.conftest import Xvfb, make_framebuffer, make_result, wait_for
+
+MODES = ("window", "fullscreen", "framebuffer")
+# A killed worker ends in milliseconds (measured 0.00-0.08 s); the old polite close took all of CLOSE_TIMEOUT_S.
+CLOSE_WITHIN_S = CLOSE_TIMEOUT_S / 2
+SHOW_TIMEOUT_S = 60  # the worker imports OpenCV and opens the screen, on a busy 2-core machine
+KILLED = -signal.SIGKILL
+POLITE_EXIT = 0
+
+
+def display_config(mode: str, tmp_path: Path, hung: bool) -> DisplayConfig:
+    """Options of `mode`; a framebuffer's device is a FIFO nobody reads when `hung` (its open never returns)."""
+    if mode != "framebuffer":
+        return DisplayConfig(mode=mode, retry_s=0)
+    fb = make_framebuffer(tmp_path)
+    if hung:
+        fb.device.unlink()
+        os.mkfifo(fb.device)
+    return DisplayConfig(**fb.options(), retry_s=0)
+
+
+@pytest.fixture
+def x_server(xvfb: Xvfb, monkeypatch: pytest.MonkeyPatch) -> Xvfb:
+    monkeypatch.setenv("DISPLAY", xvfb.display)
+    monkeypatch.delenv("WAYLAND_DISPLAY", raising=False)
+    return xvfb
+
+
+def paused(xvfb: Xvfb | None) -> Callable[[], None]:
+    """Pause the X server (if any) so that a worker's connection hangs; returns the function that resumes it."""
+    if xvfb is None:
+        return lambda: None
+    os.kill(xvfb.process.pid, signal.SIGSTOP)
+    return lambda: os.kill(xvfb.process.pid, signal.SIGCONT)
+
+
+def server_for(mode: str, request: pytest.FixtureRequest) -> Xvfb | None:
+    """The test's X server, on $DISPLAY, for the X11 modes; None for the framebuffer."""
+    return None if mode == "framebuffer" else request.getfixturevalue("x_server")
+
+
+@pytest.mark.parametrize("mode", MODES)
+def test_closing_a_display_still_opening_kills_its_worker_at_once(mode: str, request: pytest.FixtureRequest,
+                                                                  tmp_path: Path, caplog) -> None:
+    caplog.set_level(logging.WARNING, logger="edge.display.sink")
+    resume = paused(server_for(mode, request))
+    sink = None
+    try:
+        sink = DisplaySink(display_config(mode, tmp_path, hung=True))
+        worker = sink._process
+        sink.write(make_result([]))  # skipped: not ready
+        started = time.monotonic()
+        sink.close()
+        closing = time.monotonic() - started
+    finally:
+        resume()
+        if sink is not None:
+            sink.close()
+    print(f"{mode}: closing a display still opening took {closing:.3f} s")
+    assert closing < CLOSE_WITHIN_S, f"closing a {mode} display still opening took {closing:.2f} s"
+    assert worker.exitcode == KILLED, f"the {mode} worker still opening was not killed (exit code {worker.exitcode})"
+    assert sink.frames_shown == 0 and sink.lost_reason is None  # a close, not a loss: nothing logged
+    logged = [r.getMessage() for r in caplog.records if r.name == "edge.display.sink"]
+    assert not logged, logged
+
+
+@pytest.mark.parametrize("mode", MODES)
+def test_a_display_that_is_up_is_still_closed_politely(mode: str, request: pytest.FixtureRequest,
+                                                       tmp_path: Path) -> None:
+    server_for(mode, request)
+    sink = DisplaySink(display_config(mode, tmp_path, hung=False))
+    worker = sink._process
+    result = make_result([])
+    try:
+        wait_for(lambda: sink.frames_shown >= 1 or sink.lost_reason is not None, SHOW_TIMEOUT_S, "a frame shown",
+                 step=lambda: sink.write(result))
+        assert sink.lost_reason is None, sink.lost_reason
+    finally:
+        sink.close()
+    assert worker.exitcode == POLITE_EXIT, f"the {mode} worker that was up ended with exit code {worker.exitcode}"
