@@ -3,10 +3,12 @@ open, a stream that refuses connections, a video file this user may not read, an
 
 from __future__ import annotations
 
+import contextlib
 import http.server
 import socket
 import threading
 import time
+from collections.abc import Iterator
 
 import cv2
 import pytest
@@ -44,16 +46,23 @@ class LiveMjpeg(http.server.BaseHTTPRequestHandler):
         pass
 
 
-@pytest.fixture
-def live_stream():
-    LiveMjpeg.jpegs = [cv2.imencode(".jpg", image)[1].tobytes() for image in make_demo_frames(BURST, size=LIVE_SIZE)]
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), LiveMjpeg)
+@contextlib.contextmanager
+def serving(handler: type[LiveMjpeg]) -> Iterator[str]:
+    """A local MJPEG server playing the demo clip's first BURST frames through `handler`; its URL."""
+    handler.jpegs = [cv2.imencode(".jpg", image)[1].tobytes() for image in make_demo_frames(BURST, size=LIVE_SIZE)]
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
     threading.Thread(target=server.serve_forever, daemon=True).start()
     try:
         yield f"http://127.0.0.1:{server.server_address[1]}/live.mjpg"
     finally:
         server.shutdown()
         server.server_close()
+
+
+@pytest.fixture
+def live_stream():
+    with serving(LiveMjpeg) as url:
+        yield url
 
 
 def test_a_live_stream_is_stamped_when_frames_arrive_and_a_drop_is_not_its_end(live_stream):

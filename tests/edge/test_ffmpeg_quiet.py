@@ -10,19 +10,15 @@ process, whose first FFmpeg capture is the stream's).
 
 from __future__ import annotations
 
-import http.server
 import subprocess
 import sys
 import textwrap
-import threading
 from collections.abc import Iterator
 
-import cv2
 import pytest
 
-from edge.demo import make_demo_frames
 from tests.edge.helpers import REPO, edge_env
-from tests.edge.test_audit_opencv import BURST, LIVE_SIZE, LiveMjpeg
+from tests.edge.test_audit_opencv import BURST, LiveMjpeg, serving
 
 FFMPEG_LOGLEVEL_ENV = "OPENCV_FFMPEG_LOGLEVEL"
 RAW_FFMPEG_LINE = "Stream ends prematurely"
@@ -57,15 +53,8 @@ class DroppingMjpeg(LiveMjpeg):
 
 @pytest.fixture
 def dropping_stream() -> Iterator[str]:
-    frames = make_demo_frames(BURST, size=LIVE_SIZE)
-    DroppingMjpeg.jpegs = [cv2.imencode(".jpg", image)[1].tobytes() for image in frames]
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), DroppingMjpeg)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    try:
-        yield f"http://127.0.0.1:{server.server_address[1]}/live.mjpg"
-    finally:
-        server.shutdown()
-        server.server_close()
+    with serving(DroppingMjpeg) as url:
+        yield url
 
 
 def read_through_a_drop(url: str, **env: str) -> subprocess.CompletedProcess:
