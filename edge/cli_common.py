@@ -44,7 +44,22 @@ def non_negative_int(text: str) -> int:
 
 class StdoutHandler(logging.StreamHandler):
     """Log lines to stdout; when its reader goes away (`python -m edge ... | head`), stdout is pointed at
-    /dev/null and the run goes on quietly instead of printing a "--- Logging error ---" traceback per line."""
+    /dev/null and the run goes on quietly instead of printing a "--- Logging error ---" traceback per line.
+
+    The stream is whatever `sys.stdout` is when a line is written (as logging's own last-resort handler does for
+    stderr), not the object it was at setup: a command run in-process under a capture that has since closed (a
+    test's) does not turn every later line into a "--- Logging error ---" traceback."""
+
+    def __init__(self) -> None:
+        super().__init__(sys.stdout)
+
+    @property
+    def stream(self) -> IO:  # type: ignore[override] - logging.StreamHandler keeps an attribute
+        return sys.stdout
+
+    @stream.setter
+    def stream(self, _value: IO) -> None:  # StreamHandler.__init__ and setStream assign it: stdout it stays
+        pass
 
     def handleError(self, record: logging.LogRecord) -> None:  # noqa: N802 - logging's name
         if isinstance(sys.exc_info()[1], BrokenPipeError):
@@ -104,7 +119,7 @@ def setup_logging(level: int = logging.INFO) -> None:
     stderr stays free for the one-line errors. Under systemd each line carries its priority."""
     if hasattr(sys.stdout, "reconfigure"):
         sys.stdout.reconfigure(write_through=True)
-    handler = StdoutHandler(sys.stdout)
+    handler = StdoutHandler()
     journal = is_journal_stream(sys.stdout)
     handler.setFormatter(JournalFormatter(LOG_FORMAT) if journal else logging.Formatter(LOG_FORMAT))
     logging.basicConfig(level=level, handlers=[handler], force=True)
