@@ -1,35 +1,46 @@
-"""python -m train --data ../shared/datasets/fer2013 --out runs/<name>: fit the model and write every report."""
+"""python -m train --data ../shared/datasets/fer2013 --out runs/<name>: fit the model and write every report.
+
+The run itself: load the data, train (or resume, mix a soup, redo the reports), report, and end a stopped run with
+one line saying what was kept. The flags and their checks are train.cli's; parse_args, check_args and
+check_training_set stay importable from here.
+
+A Ctrl-C while this module's own imports load (numpy, PIL, the train modules) ends the command as `python -m edge`
+and `python -m convert` do: one line on stderr, exit code 130, no traceback (edge.interrupts). TensorFlow loads
+later, inside main(), whose handler covers it."""
 
 from __future__ import annotations
 
-import argparse
-import logging
-import math
-import os
-import shlex
 import sys
-import time
-from dataclasses import dataclass
-from pathlib import Path
-from typing import TYPE_CHECKING
 
-import numpy as np
+from edge.interrupts import interrupted  # standard library only: importable before everything it guards
 
-from edge.cli_common import OneLineParser, non_negative_int, setup_logging
-from edge.errors import EdgeError
-from train.config import (ARCHITECTURE_FIELDS, BEST_CHECKPOINT, LAST_CHECKPOINT, POOLINGS, RUN_RECORD, STATE_FILE,
-                          TrainConfig, keras_archive_problem, read_state)
-from train.data import (DEFAULT_CACHE_DIR, DEFAULT_VAL_FRACTION, NOT_HELD_OUT_NOTES, TRAIN_SLICE, DataError, Split,
-                        extra_split_of, faces_fingerprint, is_held_out, load_split, not_held_out_because,
-                        stratified_holdout, union)
-from train.environment import require_tensorflow
-from train.labels import EMOTIONS
-from train.lineage import run_fitted_splits
-from train.runfolder import (FINGERPRINT_KEY, adopt_architecture, check_fresh_folder, check_validation_faces,
-                             make_run_folder, read_run_record, recorded_fingerprints, remove_if_left_empty, resuming,
-                             settle_lineage_flags, write_start_record)
-from train.runfolder import flag_name as flag
-from train.stopping import sigterm_stops, stop_cause, stop_exit_code
+try:  # numpy, PIL and the train modules take a while to import: a Ctrl-C meanwhile is one line, exit 130, too
+    import argparse
+    import logging
+    import os
+    import shlex
+    import time
+    from dataclasses import dataclass
+    from pathlib import Path
+    from typing import TYPE_CHECKING
+
+    import numpy as np
+
+    from edge.cli_common import setup_logging
+    from edge.errors import EdgeError
+    from train.cli import (adopt_run_record, check_args, check_offsets, check_training_set, config_from_flags,
+                           parse_args)
+    from train.config import BEST_CHECKPOINT, RUN_RECORD, STATE_FILE, TrainConfig, read_state
+    from train.data import (NOT_HELD_OUT_NOTES, DataError, Split, extra_split_of, faces_fingerprint, is_held_out,
+                            load_split, not_held_out_because, stratified_holdout, union)
+    from train.environment import require_tensorflow
+    from train.lineage import run_fitted_splits
+    from train.runfolder import (FINGERPRINT_KEY, check_fresh_folder, check_validation_faces, make_run_folder,
+                                 read_run_record, recorded_fingerprints, remove_if_left_empty, resuming,
+                                 settle_lineage_flags, write_start_record)
+    from train.stopping import sigterm_stops, stop_cause, stop_exit_code
+except KeyboardInterrupt:
+    sys.exit(interrupted())
 
 if TYPE_CHECKING:
     import keras
@@ -37,13 +48,9 @@ if TYPE_CHECKING:
 # Under `python -m train` __name__ is "__main__"; the spec's name keeps the records named train.__main__.
 log = logging.getLogger(__spec__.name if __spec__ is not None else __name__)
 
-DEFAULT_DISTILL_WEIGHT = 0.5
 EXIT_BAD_INPUT = 2
 BF16_CPU_FLAGS = ("avx512_bf16", "amx_bf16", "bf16")
 BF16_GPU_CAPABILITY = (8, 0)  # Ampere: the first NVIDIA GPUs with bf16 tensor cores
-RECORD_KEYS = ("config", "command", "seconds")  # what --reports-only keeps from a finished run's run.json
-FLOAT_FLAGS = ("lr", "weight_decay", "label_smoothing", "class_weight_power", "dropout", "mixup", "distill_weight",
-               "distill_temperature", "val_fraction", "sam")
 
 
 def cpu_supports_bf16() -> bool:
@@ -71,202 +78,10 @@ def auto_mixed_precision() -> bool:
     return native
 
 
-def parse_args(argv: list[str] | None) -> argparse.Namespace:
-    defaults = TrainConfig()
-    parser = OneLineParser(prog="python -m train", description=__doc__)
-    parser.add_argument("--data", type=Path, required=True, help="image-folder dataset or fer2013.csv")
-    parser.add_argument("--out", type=Path, required=True, help="run folder for checkpoints and reports")
-    parser.add_argument("--epochs", type=int, default=defaults.epochs)
-    parser.add_argument("--batch-size", type=int, default=defaults.batch_size)
-    parser.add_argument("--lr", type=float, default=defaults.learning_rate, help="peak learning rate (SGD Nesterov)")
-    parser.add_argument("--schedule", choices=("cosine", "constant"), default=defaults.schedule,
-                        help="learning rate after warm-up: cosine decay to zero, or constant (for --average-last)")
-    parser.add_argument("--average-last", type=int, default=defaults.average_last,
-                        help="average the weights of the last N epochs (stochastic weight averaging); 0 = off")
-    parser.add_argument("--warmup-epochs", type=int, default=defaults.warmup_epochs)
-    parser.add_argument("--weight-decay", type=float, default=defaults.weight_decay)
-    parser.add_argument("--label-smoothing", type=float, default=defaults.label_smoothing)
-    parser.add_argument("--class-weight-power", type=float, default=defaults.class_weight_power,
-                        help="0 = no re-weighting, 1 = inverse class frequency")
-    parser.add_argument("--width", type=int,
-                        help=f"filters of the first block; blocks 2-4 get 2, 4 and 8 times as many (default "
-                             f"{defaults.width}; with --init-from, the checkpoint's)")
-    parser.add_argument("--early-width", type=int,
-                        help="narrow blocks 1-2 alone to this many filters (block 2: twice): about half the "
-                             "multiply-accumulates for under 3 %% of the weights (default --width; with --init-from, "
-                             "the checkpoint's)")
-    parser.add_argument("--dense-units", type=int,
-                        help=f"units of the dense head (default {defaults.dense_units}; with --init-from, the "
-                             "checkpoint's)")
-    parser.add_argument("--dropout", type=float,
-                        help=f"dropout before the last layer (default {defaults.dropout}; with --init-from, the "
-                             "checkpoint's)")
-    parser.add_argument("--pooling", choices=POOLINGS,
-                        help=f"how the last block's map becomes one vector: global average, or learned weights per "
-                             f"position (default {defaults.pooling}; with --init-from, the checkpoint's)")
-    parser.add_argument("--last-block-convs", type=int,
-                        help=f"convs of block 4, on its 6x6 map (blocks 1-3 keep two; default "
-                             f"{defaults.last_block_convs}; with --init-from, the checkpoint's)")
-    parser.add_argument("--mixup", type=float, default=defaults.mixup,
-                        help="mixup Beta(alpha, alpha): blend training faces and labels pairwise (0 = off; try 0.2)")
-    parser.add_argument("--sam", type=float, default=defaults.sam_rho, metavar="RHO",
-                        help="sharpness-aware steps: climb RHO along the gradient before each update (0 = off; "
-                             "try 0.05; twice the cost per step)")
-    parser.add_argument("--distill-from", type=Path, metavar="RUN",
-                        help="finished run folder whose mirror-averaged predictions become soft training targets")
-    parser.add_argument("--distill-weight", type=float, default=DEFAULT_DISTILL_WEIGHT,
-                        help="share of the teacher's targets in each training row (with --distill-from)")
-    parser.add_argument("--distill-temperature", type=float, default=defaults.distill_temperature,
-                        help="softens the teacher's logits before they become targets")
-    parser.add_argument("--patience", type=int, default=defaults.patience, help="early-stopping epochs")
-    parser.add_argument("--seed", type=non_negative_int,
-                        help=f"seed of the validation slice, data order and initial weights (default {defaults.seed}; "
-                             "with --resume, the run's)")
-    parser.add_argument("--mixed-precision", choices=("auto", "on", "off"), default="auto",
-                        help="bfloat16 mixed precision; auto = on where the device that trains runs bf16 natively "
-                             "(a GPU of compute capability 8.0 or newer; without a GPU, a CPU with bf16 instructions)")
-    parser.add_argument("--soup", type=Path, nargs="+", metavar="RUN",
-                        help="instead of training: mix these finished runs (same start, same --seed) into one model "
-                             "whose weights are their mean, batch norm recomputed, then report it like a run")
-    parser.add_argument("--resume", action="store_true", help="continue from the run folder's last checkpoint")
-    parser.add_argument("--init-from", type=Path,
-                        help="start from this checkpoint's weights (e.g. runs/a/last.keras; model.keras carries "
-                             "tuned offsets) with a new schedule")
-    parser.add_argument("--val-fraction", type=float,
-                        help=f"share of train held out for validation when --val-split is not given (default "
-                             f"{DEFAULT_VAL_FRACTION}; with --resume, the run's)")
-    parser.add_argument("--val-split", type=str.lower,
-                        help="use this split (e.g. test) for validation instead of a train slice")
-    parser.add_argument("--eval-split", type=str.lower, default="test",
-                        help="split reported at the end ('none' to skip)")
-    parser.add_argument("--extra-train-split", type=str.lower,
-                        help="also fit on this split (e.g. test, once a recipe is fixed)")
-    parser.add_argument("--no-tune-bias", action="store_true",
-                        help="skip tuning per-class logit offsets on the validation slice")
-    parser.add_argument("--offsets-from", type=Path, metavar="RUN",
-                        help="fold in the class offsets this finished run tuned instead of tuning (for a refit on "
-                             "every labelled face, which leaves no held-out slice to tune on)")
-    parser.add_argument("--reports-only", action="store_true",
-                        help="no training: re-tune the offsets and rewrite the reports of a finished run")
-    parser.add_argument("--limit", type=int,
-                        help="use only N random training images (smoke runs; default 0: all; with --resume, the run's)")
-    parser.add_argument("--strict", action="store_true", help="fail on the first unreadable image or CSV row")
-    parser.add_argument("--cache-dir", type=Path, default=DEFAULT_CACHE_DIR, help="decoded-array cache")
-    return parser.parse_args(argv)
-
-
 def train_config(args: argparse.Namespace) -> TrainConfig:
+    """The run's TrainConfig: its flags (train.cli), with `--mixed-precision auto` resolved on this machine."""
     mixed = auto_mixed_precision() if args.mixed_precision == "auto" else args.mixed_precision == "on"
-    values = {
-        "epochs": args.epochs, "batch_size": args.batch_size, "learning_rate": args.lr,
-        "warmup_epochs": args.warmup_epochs, "weight_decay": args.weight_decay,
-        "label_smoothing": args.label_smoothing, "class_weight_power": args.class_weight_power,
-        **{name: getattr(args, name) for name in ARCHITECTURE_FIELDS if getattr(args, name) is not None},
-        "patience": args.patience, "seed": args.seed, "schedule": args.schedule,
-        "average_last": args.average_last, "mixup": args.mixup, "mixed_precision": mixed,
-        "distill_weight": args.distill_weight if args.distill_from else 0.0,
-        "distill_temperature": args.distill_temperature, "sam_rho": args.sam,
-    }
-    return TrainConfig(**values)
-
-
-def check_args(args: argparse.Namespace) -> None:
-    """Every value check that needs no data, each failure naming its flag (before TensorFlow loads)."""
-    for name in ("epochs", "batch_size", "width", "early_width", "dense_units", "last_block_convs"):
-        if getattr(args, name) is not None and getattr(args, name) <= 0:
-            raise DataError(f"{flag(name)} {getattr(args, name)}: must be positive")
-    for name in ("patience", "warmup_epochs", "weight_decay", "class_weight_power"):
-        if getattr(args, name) < 0:
-            raise DataError(f"{flag(name)} {getattr(args, name)}: must be 0 or positive")
-    if args.limit < 0:
-        raise DataError(f"--limit {args.limit}: must be 0 (all images) or positive")
-    if not 0.0 < args.val_fraction < 1.0:
-        raise DataError(f"--val-fraction {args.val_fraction}: must be between 0 and 1 (exclusive)")
-    if not 0.0 <= args.label_smoothing <= 1.0:
-        raise DataError(f"--label-smoothing {args.label_smoothing}: must be in [0, 1]")
-    if not 0 <= args.average_last <= args.epochs:
-        raise DataError(f"--average-last {args.average_last}: must be between 0 and --epochs ({args.epochs})")
-    if args.dropout is not None and not 0.0 <= args.dropout < 1.0:
-        raise DataError(f"--dropout {args.dropout}: must be in [0, 1)")
-    if args.mixup < 0:
-        raise DataError(f"--mixup {args.mixup}: must be 0 (off) or positive")
-    if args.sam < 0:
-        raise DataError(f"--sam {args.sam}: must be 0 (off) or positive")
-    if args.lr <= 0:
-        raise DataError(f"--lr {args.lr}: must be positive")
-    for name in FLOAT_FLAGS:
-        if getattr(args, name) is not None and not math.isfinite(getattr(args, name)):
-            raise DataError(f"{flag(name)} {getattr(args, name)}: must be a finite number")
-    if args.extra_train_split and args.extra_train_split.lower() in ("train", TRAIN_SLICE):
-        raise DataError(f"--extra-train-split {args.extra_train_split}: already fitted (name another split, "
-                        "e.g. test)")
-    for name in (BEST_CHECKPOINT, RUN_RECORD):
-        if args.reports_only and not (args.out / name).is_file():
-            raise DataError(f"--reports-only: {args.out / name} not found (is the run finished?)")
-    if args.distill_from is not None and not (args.distill_from / BEST_CHECKPOINT).is_file():
-        raise DataError(f"--distill-from {args.distill_from}: not a finished run folder (no {BEST_CHECKPOINT})")
-    if not 0.0 < args.distill_weight <= 1.0:
-        raise DataError(f"--distill-weight {args.distill_weight}: must be in (0, 1]")
-    if args.distill_temperature <= 0:
-        raise DataError(f"--distill-temperature {args.distill_temperature}: must be positive")
-    continuing = resuming(args)  # then the weights and the architecture come from last.keras, not --init-from
-    if args.init_from is not None and not continuing and not args.init_from.is_file():
-        raise DataError(f"--init-from {args.init_from}: no such checkpoint file")
-    check_checkpoints(args)
-    if args.init_from is not None and not continuing:
-        adopt_architecture(args, args.init_from, "--init-from")
-    if args.soup and (args.resume or args.init_from or args.distill_from):
-        raise DataError("--soup: mixes finished runs; it cannot be combined with --resume, --init-from or --distill-from")
-
-
-def check_checkpoints(args: argparse.Namespace) -> None:
-    """Every .keras file the run will load, checked as an archive before TensorFlow loads."""
-    named = [(args.init_from, "--init-from"), (args.distill_from and args.distill_from / BEST_CHECKPOINT,
-                                                "--distill-from"),
-             (args.reports_only and args.out / BEST_CHECKPOINT, "--reports-only"),
-             (args.resume and args.out / LAST_CHECKPOINT, "--resume"),
-             (resuming(args) and args.out / BEST_CHECKPOINT, "--resume")]
-    for path, name in named:
-        problem = keras_archive_problem(path) if path and path.is_file() else None
-        if problem:
-            raise DataError(f"{name} {path}: {problem}")
-    if args.resume and (args.out / STATE_FILE).is_file():
-        try:
-            read_state(args.out)
-        except ValueError as exc:
-            raise DataError(str(exc)) from None
-
-
-def check_offsets(args: argparse.Namespace) -> None:
-    """Offsets are tuned on the validation split, so that split must be held out, unless they come from
-    --offsets-from (read here: a bad file fails before any data loads) or are skipped."""
-    if args.offsets_from is not None:
-        if args.no_tune_bias:
-            raise DataError("--offsets-from: cannot be combined with --no-tune-bias (which keeps zero offsets)")
-        args.offsets = read_class_offsets(args.offsets_from)
-        return
-    args.offsets = None
-    validation = args.val_split or TRAIN_SLICE
-    if not args.no_tune_bias and not is_held_out(validation, args.fitted):
-        raise DataError(f"validation split {validation}: also fitted ({' + '.join(args.fitted)}), so class offsets "
-                        "tuned on it would be fitted too: pass --offsets-from RUN or --no-tune-bias")
-
-
-def read_class_offsets(run: Path) -> list[float]:
-    """The class offsets a finished run's run.json records, checked (one per emotion, finite)."""
-    offsets = read_run_record(run / RUN_RECORD, "--offsets-from").get("class_bias")
-    if (not isinstance(offsets, list) or len(offsets) != len(EMOTIONS)
-            or not all(isinstance(v, (int, float)) and math.isfinite(v) for v in offsets)):
-        raise DataError(f"--offsets-from {run / RUN_RECORD}: class_bias is not {len(EMOTIONS)} finite numbers")
-    return [float(v) for v in offsets]
-
-
-def check_training_set(args: argparse.Namespace, train: Split) -> None:
-    """Checks that need the loaded training faces: every batch is full (drop_remainder), so a batch larger than
-    the training set would leave an epoch with no batch at all."""
-    if not args.reports_only and not args.soup and args.batch_size > len(train):
-        raise DataError(f"--batch-size {args.batch_size}: larger than the {len(train)} training faces "
-                        "(every batch must be full)")
+    return config_from_flags(args, mixed)
 
 
 def load_data(args: argparse.Namespace) -> tuple[Split, Split, Split | None]:
@@ -296,40 +111,6 @@ def load_checked_data(args: argparse.Namespace, start_record: dict,
     args.val_fingerprint = faces_fingerprint(val)
     check_validation_faces(args, args.val_fingerprint, recorded_fingerprints(args, start_record, previous))
     return train, val, evaluation
-
-
-def adopt_run_record(args: argparse.Namespace) -> dict:
-    """--reports-only: the finished run's run.json, checked against the flags that pick the validation slice (a
-    different slice would re-tune and judge on faces the run trained on) and its lineage adopted, before any
-    data loads."""
-    previous = read_run_record(args.out / RUN_RECORD, "--reports-only")
-    missing = [key for key in RECORD_KEYS if key not in previous]
-    if missing:
-        raise DataError(f"--reports-only: {args.out / RUN_RECORD} lacks {', '.join(missing)} (not a finished run's record)")
-    recorded_seed = previous.get("config", {}).get("seed", args.seed)
-    if recorded_seed != args.seed:
-        raise DataError(f"--seed {args.seed}: {args.out} was trained with --seed {recorded_seed} (its validation "
-                        "slice); pass the same value")
-    recorded_fraction = previous.get("val_fraction")
-    if recorded_fraction is not None and not args.val_split and recorded_fraction != args.val_fraction:
-        raise DataError(f"--val-fraction {args.val_fraction}: {args.out} was trained with --val-fraction "
-                        f"{recorded_fraction}; pass the same value")
-    if "val_split" in previous and previous["val_split"] != args.val_split:
-        if args.val_split is not None:
-            raise DataError(f"--val-split {args.val_split}: {args.out} was validated on "
-                            f"{previous['val_split'] or 'a train slice'}; pass the same value")
-        args.val_split = previous["val_split"]
-    if args.offsets_from is None and not args.no_tune_bias and previous.get("class_bias_from"):
-        args.offsets_from = Path(previous["class_bias_from"])
-    if args.init_from is None and previous.get("init_from"):
-        args.init_from = Path(previous["init_from"])
-    if args.distill_from is None and previous.get("distill_from"):
-        args.distill_from = Path(previous["distill_from"])
-    if args.soup is None and previous.get("soup_of"):
-        args.soup = [Path(run) for run in previous["soup_of"]]
-    if args.extra_train_split is None:
-        args.extra_train_split = extra_split_of(previous.get("fitted_splits", []))
-    return previous
 
 
 def finished_run(args: argparse.Namespace, previous: dict, command: str) -> tuple[keras.Model, TrainConfig, str, float]:

@@ -173,7 +173,7 @@ def settle_lineage_flags(args: argparse.Namespace) -> dict:
 
 def adopt_slice_flags(args: argparse.Namespace, record: dict) -> None:
     """--reports-only: --seed and --val-fraction left out are the finished run's (they cut its validation
-    slice), not the defaults; given ones are checked against it later (train.__main__.adopt_run_record)."""
+    slice), not the defaults; given ones are checked against it later (train.cli.adopt_run_record)."""
     seed, fraction = record.get("config", {}).get("seed"), record.get("val_fraction")
     if args.seed is None and isinstance(seed, int):
         args.seed = seed
