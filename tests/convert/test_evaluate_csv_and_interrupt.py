@@ -15,18 +15,11 @@ import pytest
 from tests.conftest import REPO, SHIPPED_MODEL
 from tests.convert.conftest import run_module
 from tests.synthetic import write_csv
+from tests.train.interrupting import run_as_main_stopped_at_import
 
 TIMEOUT = 120
 INTERRUPTED = "interrupted: the command did not finish; run it again"
-# `python -m convert.evaluate` exactly (runpy, as __main__), sent SIGINT as argv[1] is first looked up.
-EVALUATE_STOPPED_AT_IMPORT = """
-import runpy, signal, sys
-from tests.train.interrupting import SignalOnImport
-signal.signal(signal.SIGINT, signal.default_int_handler)  # as in a terminal, even when started in the background
-sys.meta_path.insert(0, SignalOnImport(sys.argv[1], signal.SIGINT))
-sys.argv = ["convert.evaluate", *sys.argv[2:]]
-runpy.run_module("convert.evaluate", run_name="__main__", alter_sys=True)
-"""
+EVALUATE_STOPPED_AT_IMPORT = run_as_main_stopped_at_import("convert.evaluate")
 
 
 @pytest.mark.skipif(not SHIPPED_MODEL.with_suffix(".json").is_file(), reason=f"{SHIPPED_MODEL} + sidecar absent")

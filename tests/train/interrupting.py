@@ -33,6 +33,23 @@ class SignalOnImport(importlib.abc.MetaPathFinder):
         return None
 
 
+# `python -m MODULE` exactly (runpy, MODULE run as __main__), sent SIGINT as argv[1] is first looked up;
+# run as `python -c SCRIPT PACKAGE ARGS...` after formatting in the module (run_as_main_stopped_at_import).
+RUN_AS_MAIN_STOPPED_AT_IMPORT = """
+import runpy, signal, sys
+from tests.train.interrupting import SignalOnImport
+signal.signal(signal.SIGINT, signal.default_int_handler)  # as in a terminal, even when started in the background
+sys.meta_path.insert(0, SignalOnImport(sys.argv[1], signal.SIGINT))
+sys.argv = [{module!r}, *sys.argv[2:]]
+runpy.run_module({module!r}, run_name="__main__", alter_sys=True)
+"""
+
+
+def run_as_main_stopped_at_import(module: str) -> str:
+    """A `python -c` script running `python -m module` that is sent SIGINT as its argv[1] is first looked up."""
+    return RUN_AS_MAIN_STOPPED_AT_IMPORT.format(module=module)
+
+
 def signal_on_call(module_name: str, function: str, nth: int, signum: int) -> None:
     module = importlib.import_module(module_name)
     original: Callable = getattr(module, function)

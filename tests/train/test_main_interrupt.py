@@ -13,19 +13,12 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import REPO
+from tests.train.interrupting import run_as_main_stopped_at_import
 from tests.train.test_interrupts import stopped_at
 
 TIMEOUT = 120
 INTERRUPTED = "interrupted: the command did not finish; run it again"
-# `python -m train` exactly (runpy, train/__main__.py as __main__), sent SIGINT as argv[1] is first looked up.
-TRAIN_STOPPED_AT_IMPORT = """
-import runpy, signal, sys
-from tests.train.interrupting import SignalOnImport
-signal.signal(signal.SIGINT, signal.default_int_handler)  # as in a terminal, even when started in the background
-sys.meta_path.insert(0, SignalOnImport(sys.argv[1], signal.SIGINT))
-sys.argv = ["train", *sys.argv[2:]]
-runpy.run_module("train", run_name="__main__", alter_sys=True)
-"""
+TRAIN_STOPPED_AT_IMPORT = run_as_main_stopped_at_import("train")
 
 
 def train_args(tmp_path: Path) -> list[str]:
