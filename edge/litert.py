@@ -9,6 +9,7 @@ from types import ModuleType
 from typing import Any
 
 from edge.errors import EdgeError
+from edge.native_stderr import native_stderr_logged
 
 
 def interpreter_module() -> ModuleType:
@@ -24,14 +25,17 @@ def interpreter_module() -> ModuleType:
 
 def load_interpreter(model_path: Path, num_threads: int = 1, plain_ops: bool = False) -> Any:
     """An allocated interpreter. plain_ops=True skips the default XNNPACK delegate, so the op list shows
-    the model's own kernels instead of one opaque DELEGATE node."""
+    the model's own kernels instead of one opaque DELEGATE node. What LiteRT's C++ code prints on stderr meanwhile
+    (`INFO: Created TensorFlow Lite XNNPACK delegate for CPU.`) is logged instead (edge.native_stderr): stderr is
+    for our one-line errors."""
     module = interpreter_module()
     kwargs: dict[str, Any] = {"model_path": str(model_path), "num_threads": num_threads}
     if plain_ops and hasattr(module, "OpResolverType"):
         kwargs["experimental_op_resolver_type"] = module.OpResolverType.BUILTIN_WITHOUT_DEFAULT_DELEGATES
     try:
-        interpreter = module.Interpreter(**kwargs)
-        interpreter.allocate_tensors()
+        with native_stderr_logged(f"LiteRT interpreter for {model_path}"):
+            interpreter = module.Interpreter(**kwargs)
+            interpreter.allocate_tensors()
     except (ValueError, RuntimeError) as exc:
         raise EdgeError(f"model {model_path}", f"cannot be loaded by LiteRT ({' '.join(str(exc).split())})") from None
     return interpreter

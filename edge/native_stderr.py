@@ -1,0 +1,128 @@
+"""Catch what C/C++ code in LiteRT and MediaPipe writes straight to stderr, and log it instead.
+
+Why: stderr is reserved for one-line errors (our logging goes to stdout), but LiteRT and MediaPipe print their own
+log lines to file descriptor 2 while a model loads, on MediaPipe's first frame and on its close
+(`INFO: Created TensorFlow Lite XNNPACK delegate for CPU.`, `W0000 ... Input tensor memory is not aligned ...`).
+None is a fault, yet on a first run they look like one. No environment variable quiets them in the mediapipe /
+ai-edge-litert builds used here (GLOG_minloglevel, TF_CPP_MIN_LOG_LEVEL, ABSL_MIN_LOG_LEVEL, GOOGLE_STDERRTHRESHOLD
+change nothing; docs/EDGE.md), and the C code never goes through Python's sys.stderr.
+
+`native_stderr_logged(what)` points fd 2 at a temporary file (a file, not a pipe: a chatty library can never block
+on a full pipe nobody reads) for the few calls that print, restores it afterwards (also on an exception or a
+Ctrl-C) and logs every captured line: known noise (`INFO:`, `WARNING:`, `I0000`, `W0000`) at DEBUG
+(`--log-level debug` shows it), anything else, errors (`E0000`, `F0000`, `ERROR:`) included, at WARNING, so nothing
+real is hidden. fd 2 is process-wide: keep the windows short, start no child process inside one (it would inherit
+the temporary file as its stderr) and never use it on a per-frame path (a few syscalls each time). A crash inside a
+window (a native library's segfault) would take the captured lines with it: `EDGE_NATIVE_STDERR=show` turns the
+capture off, for debugging such a crash."""
+
+from __future__ import annotations
+
+import logging
+import os
+import re
+import sys
+import tempfile
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import IO
+
+log = logging.getLogger(__name__)
+
+STDERR_FD = 2
+SHOW_ENV, SHOW_VALUE = "EDGE_NATIVE_STDERR", "show"  # leave fd 2 alone: native lines go to stderr as they come
+MAX_CAPTURED_BYTES = 64 * 1024  # a model load prints a few hundred bytes; more than this is cut, not held in memory
+# Lines that are only chatter: LiteRT/TFLite `INFO: `/`WARNING: ` and absl/glog info and warning records
+# (`I0000 00:00:...`, `W0000 00:00:...`, the letter then MMDD).
+NOISE_LINE = re.compile(r"^(?:(?:INFO|WARNING): |[IW]\d{4} )")
+# One window at a time: two threads swapping fd 2 at once would leave it pointing at a closed temporary file.
+_WINDOW_LOCK = threading.RLock()
+
+
+def log_level_of(line: str) -> int:
+    """DEBUG for recognised info/warning chatter; WARNING for errors and for anything not recognised."""
+    return logging.DEBUG if NOISE_LINE.match(line) else logging.WARNING
+
+
+def relog(what: str, text: str) -> None:
+    """Each non-empty captured line as a record of this module's logger, prefixed with what was being done."""
+    for line in text.splitlines():
+        line = line.rstrip()
+        if line:
+            log.log(log_level_of(line), "%s: %s", what, line)
+
+
+def flush_stderr() -> None:
+    """Python's own buffered stderr text goes where fd 2 points now, not to the other side of a swap."""
+    stream = sys.stderr
+    if stream is not None:
+        try:
+            stream.flush()
+        except (OSError, ValueError):  # closed or broken: nothing to keep in order
+            pass
+
+
+def start_capture() -> tuple[int, IO[bytes]] | None:
+    """fd 2 pointed at a new temporary file: (a copy of the real fd 2, the file), or None when that cannot be done
+    (no fd 2, no writable temporary folder, or EDGE_NATIVE_STDERR=show), in which case the output stays where it was."""
+    if os.environ.get(SHOW_ENV) == SHOW_VALUE:
+        return None
+    try:
+        capture = tempfile.TemporaryFile()
+    except OSError:
+        return None
+    try:
+        saved = os.dup(STDERR_FD)
+    except OSError:
+        capture.close()
+        return None
+    flush_stderr()
+    try:
+        os.dup2(capture.fileno(), STDERR_FD)
+    except OSError:
+        os.close(saved)
+        capture.close()
+        return None
+    return saved, capture
+
+
+def restore(saved: int) -> None:
+    """fd 2 back to what it was; the copy closed."""
+    try:
+        flush_stderr()
+    finally:
+        try:
+            os.dup2(saved, STDERR_FD)
+        finally:
+            os.close(saved)
+
+
+def read_capture(capture: IO[bytes]) -> str:
+    """What was written to fd 2 during the window (at most MAX_CAPTURED_BYTES); the file closed (and so deleted)."""
+    try:
+        capture.seek(0)
+        return capture.read(MAX_CAPTURED_BYTES).decode("utf-8", errors="replace")
+    except OSError:  # must not replace an exception that ended the window
+        return ""
+    finally:
+        capture.close()
+
+
+@contextmanager
+def native_stderr_logged(what: str) -> Iterator[None]:
+    """Inside the block, whatever anything in this process writes to fd 2 is logged afterwards, `what: <line>`
+    (e.g. `mediapipe face detector`), instead of reaching stderr. Exceptions propagate; fd 2 is restored first."""
+    with _WINDOW_LOCK:
+        started = start_capture()
+        if started is None:
+            yield
+            return
+        saved, capture = started
+        try:
+            yield
+        finally:
+            try:
+                restore(saved)
+            finally:
+                relog(what, read_capture(capture))

@@ -1,0 +1,148 @@
+"""What LiteRT's and MediaPipe's C++ code print on stderr by themselves is logged instead (edge.native_stderr):
+stderr stays for the one-line errors, even on the first quick-start run; `--log-level debug` shows those lines."""
+
+from __future__ import annotations
+
+import logging
+import os
+from contextlib import contextmanager
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from tests.edge.helpers import run_edge
+
+NATIVE_LOGGER = "edge.native_stderr"
+DEBUG_PREFIX = f"DEBUG {NATIVE_LOGGER}: "
+XNNPACK_LINE = "INFO: Created TensorFlow Lite XNNPACK delegate for CPU."
+NOISE_LINES = [XNNPACK_LINE,
+               "INFO: [environment.cc:36] Creating LiteRT environment with options",
+               "WARNING: Logging before InitGoogle() is written to STDERR",
+               "W0000 00:00:1796567928.452931 17466 inference_runner_litert.cc:1433] Input tensor memory not aligned",
+               "I0000 00:00:1796567928.452931 17466 gl_context.cc:357] GL version: 3.2"]
+ERROR_LINES = ["E0000 00:00:1796567928.452931 17466 calculator_graph.cc:887] INTERNAL: failed",
+               "ERROR: The model is not a valid Flatbuffer buffer",
+               "F0000 00:00:1796567928.452931 17466 tensor.cc:42] Check failed: ok",
+               "Traceback (most recent call last):"]  # not recognised as chatter: shown, not hidden
+
+
+def native_records(caplog: pytest.LogCaptureFixture) -> list[tuple[int, str]]:
+    return [(r.levelno, r.getMessage()) for r in caplog.records if r.name == NATIVE_LOGGER]
+
+
+def open_fds() -> set[str] | None:
+    return set(os.listdir("/proc/self/fd")) if os.path.isdir("/proc/self/fd") else None
+
+
+def test_a_line_written_to_fd_2_is_logged_and_not_printed(capfd, caplog):
+    from edge.native_stderr import native_stderr_logged
+
+    caplog.set_level(logging.DEBUG, logger=NATIVE_LOGGER)
+    fds = open_fds()
+    with native_stderr_logged("probe"):
+        os.write(2, f"{XNNPACK_LINE}\n\n".encode())
+    assert capfd.readouterr().err == ""
+    assert native_records(caplog) == [(logging.DEBUG, f"probe: {XNNPACK_LINE}")]  # the empty line dropped
+    assert open_fds() == fds  # the copy of fd 2 and the temporary file are closed
+
+
+def test_edge_native_stderr_show_leaves_fd_2_alone(capfd, caplog, monkeypatch):
+    """For a native crash's last words: the capture is off and the line reaches stderr as written."""
+    from edge.native_stderr import native_stderr_logged
+
+    monkeypatch.setenv("EDGE_NATIVE_STDERR", "show")
+    caplog.set_level(logging.DEBUG, logger=NATIVE_LOGGER)
+    with native_stderr_logged("probe"):
+        os.write(2, f"{XNNPACK_LINE}\n".encode())
+    assert capfd.readouterr().err == f"{XNNPACK_LINE}\n"
+    assert native_records(caplog) == []
+
+
+@pytest.mark.parametrize("exc_type", [RuntimeError, KeyboardInterrupt])
+def test_an_exception_inside_propagates_and_fd_2_is_restored(capfd, caplog, exc_type):
+    from edge.native_stderr import native_stderr_logged
+
+    caplog.set_level(logging.DEBUG, logger=NATIVE_LOGGER)
+    with pytest.raises(exc_type, match="inside"):
+        with native_stderr_logged("probe"):
+            os.write(2, b"ERROR: captured\n")
+            raise exc_type("inside")
+    os.write(2, b"after the window\n")
+    assert capfd.readouterr().err == "after the window\n"
+    assert native_records(caplog) == [(logging.WARNING, "probe: ERROR: captured")]
+
+
+@pytest.mark.parametrize("line", NOISE_LINES, ids=["xnnpack", "litert-info", "absl-warning", "W0000", "I0000"])
+def test_info_and_warning_chatter_is_logged_at_debug(caplog, line):
+    from edge.native_stderr import native_stderr_logged
+
+    caplog.set_level(logging.DEBUG, logger=NATIVE_LOGGER)
+    with native_stderr_logged("mediapipe face detector"):
+        os.write(2, f"{line}\n".encode())
+    assert native_records(caplog) == [(logging.DEBUG, f"mediapipe face detector: {line}")]
+
+
+@pytest.mark.parametrize("line", ERROR_LINES, ids=["E0000", "ERROR", "F0000", "unrecognised"])
+def test_an_error_looking_line_is_logged_at_warning(caplog, line):
+    from edge.native_stderr import native_stderr_logged
+
+    caplog.set_level(logging.DEBUG, logger=NATIVE_LOGGER)
+    with native_stderr_logged("mediapipe face detector"):
+        os.write(2, f"{line}\n".encode())
+    assert native_records(caplog) == [(logging.WARNING, f"mediapipe face detector: {line}")]
+
+
+def test_mediapipe_detector_captures_only_create_first_detects_and_close(face_model, monkeypatch):
+    """The first FIRST_DETECTS_CAPTURED detections run in the window (the alignment warning comes on the first whose
+    input tensor is unaligned: not always the first); later frames without it, so no extra syscalls per frame."""
+    import edge.detectors.blazeface as blazeface
+
+    windows: list[str] = []
+
+    @contextmanager
+    def counting(what: str):  # noqa: ANN202 - a context manager
+        windows.append(what)
+        yield
+
+    monkeypatch.setattr(blazeface, "native_stderr_logged", counting)
+    detector = blazeface.MediaPipeDetector(model=face_model)
+    for _ in range(blazeface.FIRST_DETECTS_CAPTURED + 3):
+        detector.detect(np.zeros((120, 160, 3), np.uint8))
+    detector.close()
+    assert windows == [blazeface.NATIVE_LOG_NAME] * (1 + blazeface.FIRST_DETECTS_CAPTURED + 1)
+
+
+def demo_run(out: Path, model: Path, *extra: str) -> tuple[str, str]:
+    done = run_edge("--source", "demo", "--headless", "--max-frames", "5", "--out", str(out), "--model", str(model),
+                    *extra)
+    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
+    return done.stdout, done.stderr
+
+
+def native_debug_lines(stdout: str) -> list[str]:
+    return [line.split(DEBUG_PREFIX, 1)[1] for line in stdout.splitlines() if DEBUG_PREFIX in line]
+
+
+def test_mediapipe_run_prints_nothing_on_stderr(face_model, emotion_model, tmp_path):
+    _stdout, stderr = demo_run(tmp_path / "out", emotion_model, "--detector", "mediapipe",
+                               "--detector.mediapipe.model", str(face_model))
+    assert stderr == ""
+
+
+def test_mediapipe_native_lines_are_debug_records_on_stdout(face_model, emotion_model, tmp_path):
+    stdout, stderr = demo_run(tmp_path / "out", emotion_model, "--detector", "mediapipe",
+                              "--detector.mediapipe.model", str(face_model), "--log-level", "debug")
+    assert stderr == ""
+    lines = native_debug_lines(stdout)
+    assert f"LiteRT interpreter for {emotion_model}: {XNNPACK_LINE}" in lines, stdout[-3000:]
+    assert any(line.startswith("mediapipe face detector: ") for line in lines), stdout[-3000:]
+    assert f"WARNING {NATIVE_LOGGER}" not in stdout  # a good run prints nothing that looks like an error
+
+
+def test_haar_run_prints_nothing_on_stderr_and_logs_the_xnnpack_line(emotion_model, tmp_path):
+    _stdout, stderr = demo_run(tmp_path / "quiet", emotion_model, "--detector", "haar")
+    assert stderr == ""
+    stdout, stderr = demo_run(tmp_path / "debug", emotion_model, "--detector", "haar", "--log-level", "debug")
+    assert stderr == ""
+    assert native_debug_lines(stdout) == [f"LiteRT interpreter for {emotion_model}: {XNNPACK_LINE}"], stdout[-3000:]
