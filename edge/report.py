@@ -17,12 +17,17 @@ import time
 from collections import Counter
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import datetime, timezone, tzinfo
 from pathlib import Path
-from typing import IO, NamedTuple
+from typing import IO, TYPE_CHECKING, NamedTuple
 
 from edge.errors import EdgeError
 from edge.store.db import COLUMNS, SECONDS_PER_DAY, SIDE_FILES, row_event
+
+if TYPE_CHECKING:  # matplotlib is imported for --png only
+    from matplotlib.axis import Axis
+    from matplotlib.dates import AutoDateLocator, ConciseDateFormatter
+    from matplotlib.figure import Figure
 
 STORE_SIDE_FILES = (*SIDE_FILES, "-journal")  # a rollback journal, should the store ever leave WAL mode
 
@@ -38,7 +43,16 @@ TIME_FORMAT = {"minute": "%Y-%m-%d %H:%M", "hour": "%Y-%m-%d %H:00", "day": "%Y-
 DST_SLACK_S = 2 * 3600  # more than any daylight-saving shift: day start + 24 h + this lies in the next day
 PLOT_TARGET_BUCKETS = 48  # auto plot resolution: about this many points over the span
 PLOT_SIZE_IN = (11, 4.5)
-PLOT_TICK_FORMAT = "%m-%d %H:%M"
+# x ticks: matplotlib's AutoDateLocator spaces them to the span (seconds to months) and ConciseDateFormatter labels
+# each at that level (years, months, days, hours, minutes, seconds), the rest beside the axis: matplotlib's formats,
+# except that seconds read as a clock time (14:39:10, not 10; the formatter drops a .000000)
+PLOT_TICK_FORMATS = ("%Y", "%b", "%d", "%H:%M", "%H:%M", "%H:%M:%S.%f")
+PLOT_ZERO_FORMATS = ("", "%Y", "%b", "%b-%d", "%H:%M", "%H:%M")  # a new year, month, day, hour, minute
+# when those repeat (15:00 at both ends of a 24 h range, the 8th of two months), every tick also names its day
+PLOT_FULL_TICK_FORMATS = ("%Y", "%Y-%b", "%b-%d", "%b-%d %H:%M", "%b-%d %H:%M", "%H:%M:%S.%f")
+PLOT_OFFSET_FORMATS = ("", "%Y", "%Y-%b", "%Y-%b-%d", "%Y-%b-%d", "%Y-%b-%d")
+PLOT_SUBMINUTE_STEPS = [1, 2, 5, 10, 15, 30]  # tick steps in seconds or minutes: 2 added (a 10 min range: 6 ticks)
+PLOT_MAX_HOURLY_TICKS = 8  # matplotlib's 11 crowd labels that name their day (24 h: 4-hourly "Dec-06 16:00")
 PLOT_DPI = 110
 PLOT_SUFFIX = ".png"
 PERMISSION_BITS = 0o7777
@@ -301,17 +315,51 @@ def step_points(buckets: Sequence[Bucket], labels: Sequence[str]) -> tuple[list[
     return times, shares
 
 
-def plot_timeline(buckets: Sequence[Bucket], labels: Sequence[str], interval: str, path: Path,
-                  title: str = "Emotion shares over time") -> Path:
-    """Stacked area of each label's share per interval (Agg backend: no display needed); `buckets` come from
-    by_interval."""
-    check_png_path(path)
+def distinct_date_formatter(locator: AutoDateLocator, tz: tzinfo) -> ConciseDateFormatter:
+    """A matplotlib ConciseDateFormatter whose tick labels never repeat: where the concise ones would, the fuller
+    PLOT_FULL_TICK_FORMATS are used for that axis."""
+    import matplotlib.dates as mdates
+
+    class DistinctDateFormatter(mdates.ConciseDateFormatter):
+        def __init__(self) -> None:
+            super().__init__(locator, tz=tz, formats=list(PLOT_TICK_FORMATS), zero_formats=list(PLOT_ZERO_FORMATS),
+                             offset_formats=list(PLOT_OFFSET_FORMATS))
+            self.fuller = mdates.ConciseDateFormatter(locator, tz=tz, formats=list(PLOT_FULL_TICK_FORMATS),
+                                                      zero_formats=list(PLOT_FULL_TICK_FORMATS),
+                                                      offset_formats=list(PLOT_OFFSET_FORMATS))
+
+        def format_ticks(self, values: Sequence[float]) -> list[str]:
+            labels = super().format_ticks(values)
+            if len(set(labels)) == len(labels):
+                return labels
+            labels = self.fuller.format_ticks(values)
+            self._offset_string = self.fuller.get_offset()
+            return labels
+
+    return DistinctDateFormatter()
+
+
+def time_axis(axis: Axis) -> None:
+    """Local-time ticks on a date axis (an x axis) whose labels differ at any span from seconds to
+    months: the locator picks the spacing (5 s ... 1 month), the formatter shows what changes between ticks."""
+    import matplotlib.dates as mdates
+    from dateutil.tz import tzlocal
+
+    local = tzlocal()  # the machine's zone with its daylight-saving rules, as datetime.fromtimestamp uses
+    locator = mdates.AutoDateLocator(tz=local, maxticks={mdates.HOURLY: PLOT_MAX_HOURLY_TICKS})
+    for frequency in (mdates.SECONDLY, mdates.MINUTELY):
+        locator.intervald[frequency] = PLOT_SUBMINUTE_STEPS
+    axis.set_major_locator(locator)
+    axis.set_major_formatter(distinct_date_formatter(locator, local))
+
+
+def timeline_figure(buckets: Sequence[Bucket], labels: Sequence[str], interval: str,
+                    title: str = "Emotion shares over time") -> Figure:
+    """The plot_timeline figure (Agg backend: no display needed); close it with matplotlib.pyplot.close."""
     import matplotlib
 
     matplotlib.use("Agg")
-    import matplotlib.dates as mdates
     import matplotlib.pyplot as plt
-    from matplotlib.ticker import FuncFormatter
 
     from edge.sinks.overlay import hex_colour, label_colour
 
@@ -323,16 +371,24 @@ def plot_timeline(buckets: Sequence[Bucket], labels: Sequence[str], interval: st
         ax.stackplot([datetime.fromtimestamp(t, timezone.utc) for t in times], shares, labels=labels,
                      colors=colours, step="post")
         ax.legend(loc="center left", bbox_to_anchor=(1.0, 0.5), fontsize="small")
+        time_axis(ax.xaxis)
     else:  # a quiet day still gets its (empty) plot: a nightly job should not fail on it
         ax.text(0.5, 0.5, "no events in this range", transform=ax.transAxes, ha="center", va="center")
         ax.set_xticks([])  # no times to show (matplotlib's default axis would read 1970)
     ax.set_ylim(0, 100)
     ax.set_ylabel(f"share of events per {interval} (%)")
     ax.set_title(f"{title} ({sum(b.total for b in buckets)} events)")
-    ax.xaxis.set_major_formatter(FuncFormatter(
-        lambda value, _: datetime.fromtimestamp(mdates.num2date(value).timestamp()).strftime(PLOT_TICK_FORMAT)))
-    fig.autofmt_xdate()
     fig.tight_layout()
+    return fig
+
+
+def plot_timeline(buckets: Sequence[Bucket], labels: Sequence[str], interval: str, path: Path,
+                  title: str = "Emotion shares over time") -> Path:
+    """Stacked area of each label's share per interval, as a PNG; `buckets` come from by_interval."""
+    check_png_path(path)
+    fig = timeline_figure(buckets, labels, interval, title)
+    import matplotlib.pyplot as plt
+
     try:
         with staged(path, "--png", "wb") as handle:
             fig.savefig(handle, dpi=PLOT_DPI, format=PLOT_SUFFIX[1:])

@@ -8,6 +8,7 @@ Every failure to show a picture raises DisplayLost with a short reason; the work
 from __future__ import annotations
 
 from pathlib import Path
+from types import ModuleType
 
 import numpy as np
 
@@ -76,7 +77,9 @@ class WindowScreen(Screen):
 
     name = "window"
     title = WINDOW_TITLE
-    flags = "WINDOW_GUI_NORMAL"  # cv2 flag added to WINDOW_NORMAL (named: cv2 is imported in the worker only)
+    # cv2 flags added to WINDOW_NORMAL (resizable), named: cv2 is imported in the worker only. WINDOW_GUI_NORMAL:
+    # without Qt's toolbar and status bar, which would take their height from the picture and scale it down
+    flags: tuple[str, ...] = ("WINDOW_GUI_NORMAL",)
 
     def __init__(self, cfg: DisplayConfig) -> None:
         self.cfg = cfg
@@ -94,7 +97,7 @@ class WindowScreen(Screen):
             raise DisplayLost(str(exc)) from None
         size = (self.cfg.width, self.cfg.height) if self.cfg.width and self.cfg.height else None
         try:
-            cv2.namedWindow(self.title, cv2.WINDOW_NORMAL | getattr(cv2, self.flags))
+            cv2.namedWindow(self.title, self.window_flags(cv2))
             self._open = True
             if size is not None:
                 cv2.resizeWindow(self.title, *size)
@@ -102,6 +105,13 @@ class WindowScreen(Screen):
             raise DisplayLost(f"cannot open a window: {str(exc).strip().splitlines()[-1]}") from None
         self._sized = size is not None
         return size
+
+    def window_flags(self, cv2: ModuleType) -> int:
+        """The namedWindow flags: WINDOW_NORMAL with `flags`."""
+        value = cv2.WINDOW_NORMAL
+        for name in self.flags:
+            value |= getattr(cv2, name)
+        return value
 
     def show(self, image_bgr: np.ndarray) -> None:
         import cv2
@@ -141,11 +151,12 @@ class ViewerClosed(Exception):
 
 
 class OverlayWindowScreen(WindowScreen):
-    """The overlay window of `python -m edge --window` (edge.sinks.window.WindowSink): resizable with its aspect
-    kept; q or Esc, or closing it, ends the run (ViewerClosed)."""
+    """The overlay window of `python -m edge --window` (edge.sinks.window.WindowSink): a frame that fits
+    INITIAL_MAX_SIZE first shows pixel for pixel, with no toolbar or status bar; resizable with its aspect kept;
+    q or Esc, or closing it, ends the run (ViewerClosed)."""
 
     title = OVERLAY_WINDOW_TITLE
-    flags = "WINDOW_KEEPRATIO"
+    flags = ("WINDOW_GUI_NORMAL", "WINDOW_KEEPRATIO")
 
     def after_show(self, key: int, visible: bool) -> None:
         if not visible:
