@@ -4,7 +4,11 @@ stdout, unbuffered, for journald); commands only apply the configured level (edg
 A Ctrl-C before a run has started (while the command's modules import, numpy, OpenCV, pydantic, ..., or while the
 models load) ends the command with one line on stderr, `interrupted: the command did not finish; run it again`, and
 exit code 130, as `python -m convert` does; no traceback. Once a run has started its own handler takes over
-(edge.commands.run.install_signal_handlers): the run stops after the current frame and exits 0."""
+(edge.commands.run.install_signal_handlers): the run stops after the current frame and exits 0.
+
+Run by a Python without the edge requirements (a system `python3`), a third-party module it cannot find is one line
+too, `error: cv2: not installed in this environment (/usr/bin/python3); run .venv-edge/bin/python -m edge ...`, exit
+code 2; a missing edge module, or a module that is installed but fails inside, stays a traceback (a bug)."""
 
 from __future__ import annotations
 
@@ -15,13 +19,46 @@ from edge.interrupts import EXIT_INTERRUPTED, interrupted  # standard library on
 EXIT_BROKEN_PIPE = 141  # 128 + SIGPIPE, as a shell reports a writer whose reader left (`| head`)
 
 try:  # small, but `python -m edge` runs them first: a Ctrl-C meanwhile is one line too
+    import importlib.util
     import logging
     from collections.abc import Sequence
 
     from edge.cli_common import error_line, setup_logging, silence_stdout
     from edge.errors import EdgeError
+    from edge.no_tensorflow import BLOCKED_TOP_LEVEL, MEDIAPIPE_BLOCKED
 except KeyboardInterrupt:
     sys.exit(interrupted())
+
+EDGE_PACKAGE = "edge"
+REFUSED_MODULES = (*BLOCKED_TOP_LEVEL, *MEDIAPIPE_BLOCKED)  # never imported by the edge: one escaping is a bug
+SETUP_HINT = ("run .venv-edge/bin/python -m edge (bash scripts/demo.sh makes it) "
+              "or pip install -r requirements-edge.txt")
+
+
+def is_findable(name: str) -> bool | None:
+    """Whether `import name` would find a top-level module (find_spec only looks it up); None when the lookup
+    itself fails."""
+    try:
+        return importlib.util.find_spec(name) is not None
+    except (ImportError, ValueError):  # ValueError: a module in sys.modules without a spec
+        return None
+
+
+def missing_requirement(exc: ModuleNotFoundError) -> EdgeError | None:
+    """The one-line error for a third-party module this Python does not have; None for an edge module or a module
+    that is there (the failure is inside it) or one the edge refuses to import (edge.no_tensorflow): those are
+    bugs, whose traceback stays."""
+    top = (exc.name or "").partition(".")[0]
+    if not top or top == EDGE_PACKAGE or top in REFUSED_MODULES or is_findable(top) is not False:
+        return None
+    return EdgeError(exc.name, f"not installed in this environment ({sys.executable}); {SETUP_HINT}")
+
+
+def print_error(exc: EdgeError) -> int:
+    """The error's one line on stderr; its exit code."""
+    logging.shutdown()
+    print(error_line(exc.one_line()), file=sys.stderr, flush=True)
+    return exc.exit_code
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -31,9 +68,12 @@ def main(argv: Sequence[str] | None = None) -> int:
 
         return dispatch(sys.argv[1:] if argv is None else argv)
     except EdgeError as exc:
-        logging.shutdown()
-        print(error_line(exc.one_line()), file=sys.stderr, flush=True)
-        return exc.exit_code
+        return print_error(exc)
+    except ModuleNotFoundError as exc:  # run by a Python without requirements-edge.txt (a system python3)
+        error = missing_requirement(exc)
+        if error is None:
+            raise
+        return print_error(error)
     except KeyboardInterrupt:  # before a run's own handler is installed (modules importing, models loading)
         logging.shutdown()
         return interrupted()

@@ -9,6 +9,8 @@ To add one (e.g. `report`), add a line to COMMANDS.
 
 from __future__ import annotations
 
+import argparse
+import difflib
 import importlib
 from collections.abc import Sequence
 from types import ModuleType
@@ -43,8 +45,24 @@ def build_parser(name: str) -> tuple[ModuleType, OneLineParser]:
     return module, parser
 
 
+def did_you_mean(extras: Sequence[str]) -> str:
+    """` (did you mean: photo?)` when the first word the default command did not take is close to a command's name
+    (`python -m edge fotos x.jpg`); else nothing."""
+    word = extras[0] if extras and not extras[0].startswith("-") else ""
+    matches = difflib.get_close_matches(word, COMMANDS, n=1) if word else []
+    return f" (did you mean: {matches[0]}?)" if matches else ""
+
+
+def parse_default_command(parser: OneLineParser, rest: Sequence[str]) -> argparse.Namespace:
+    """parse_args, whose `unrecognized arguments` error also suggests the command a mistyped word is close to."""
+    args, extras = parser.parse_known_args(rest)
+    if extras:
+        parser.error(f"unrecognized arguments: {' '.join(extras)}{did_you_mean(extras)}")
+    return args
+
+
 def dispatch(argv: Sequence[str]) -> int:
     name, rest = split_command(argv)
     module, parser = build_parser(name)
-    args = parser.parse_args(rest)
+    args = parse_default_command(parser, rest) if name == DEFAULT_COMMAND else parser.parse_args(rest)
     return int(module.run(args) or 0)

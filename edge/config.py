@@ -5,12 +5,14 @@ Every leaf value has a dotted CLI flag generated from these models, e.g. `--dete
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, Literal
 
 import yaml
 from pydantic import BaseModel, Field, ValidationError, field_validator
 
+from edge.cli_common import USAGE_THING
 from edge.display.config import DisplayConfig
 from edge.config_model import Strict
 from edge.errors import EdgeError
@@ -160,10 +162,25 @@ def resolve_data_path(path: Path) -> Path:
     return installed if _present(installed) else path
 
 
-def _first_error(exc: ValidationError) -> str:
+def _first_error(exc: ValidationError) -> tuple[str, str]:
+    """(dotted key, problem) of the first error."""
     err = exc.errors()[0]
     where = ".".join(str(p) for p in err["loc"]) or "(root)"
-    return f"{where}: {err['msg'].removeprefix('Value error, ')}"
+    return where, err["msg"].removeprefix("Value error, ")
+
+
+def _given_for(where: str, given: Mapping[str, str]) -> str | None:
+    """How the command line gave the value at `where` (a key, or a part of one: a union's member), if it did."""
+    return next((text for dotted, text in given.items() if where == dotted or where.startswith(f"{dotted}.")), None)
+
+
+def validation_error(exc: ValidationError, thing: str, given: Mapping[str, str]) -> EdgeError:
+    """`<thing>: <key>: <problem>` (a value from the file, or a check across keys), or for a value from a flag
+    (`given`: dotted key -> the flag and its value as typed) `command line: --max-frames abc: max_frames: <problem>`,
+    as edge.bench names its flags."""
+    where, problem = _first_error(exc)
+    flag = _given_for(where, given)
+    return EdgeError(USAGE_THING, f"{flag}: {where}: {problem}") if flag else EdgeError(thing, f"{where}: {problem}")
 
 
 def leaf_fields(model: type[BaseModel] = RunConfig, prefix: str = "") -> list[tuple[str, Any]]:
@@ -203,13 +220,17 @@ def parse_scalar(text: str) -> Any:
     return value if isinstance(value, (int, float, bool, type(None))) else text
 
 
-def load_config(path: Path | None, overrides: dict[str, Any] | None = None) -> RunConfig:
-    """YAML file (optional) + dotted overrides -> validated RunConfig, or one EdgeError naming the key."""
+def load_config(path: Path | None, overrides: dict[str, Any] | None = None,
+                given: Mapping[str, str] | None = None) -> RunConfig:
+    """YAML file (optional) + dotted overrides -> validated RunConfig, or one EdgeError naming the key, or the flag
+    that gave the bad value (`given`: dotted key -> flag and value as typed, see validation_error)."""
     data: dict[str, Any] = {}
     thing = f"config {path}" if path else "config"
     if path is not None:
         try:
             loaded = yaml.safe_load(Path(path).read_text(encoding="utf-8"))
+        except FileNotFoundError:
+            raise EdgeError(f"config {path}", "file not found") from None
         except OSError as exc:
             raise EdgeError(f"config {path}", exc.strerror or "unreadable") from None
         except UnicodeDecodeError:
@@ -227,4 +248,4 @@ def load_config(path: Path | None, overrides: dict[str, Any] | None = None) -> R
     try:
         return RunConfig.model_validate(data)
     except ValidationError as exc:
-        raise EdgeError(thing, _first_error(exc)) from None
+        raise validation_error(exc, thing, given or {}) from None

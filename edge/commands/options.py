@@ -17,6 +17,7 @@ from edge.errors import EdgeError
 
 OVERRIDE_PREFIX = "set:"
 SWITCH_PREFIX = "switch:"  # a switch's own dest, so that a flag setting the same key differently is caught
+GIVEN_PREFIX = "given:"  # the spelling that set a key (`--max_frames`), for an error that names the flag
 DEBUG_LEVEL = "debug"
 QUIET_LOGGERS = ("werkzeug",)  # one INFO line per HTTP request (the web view's stream and page poll)
 # short alias -> dotted config key
@@ -42,6 +43,15 @@ SWITCHES: dict[str, tuple[str, Any, str]] = {
 }
 
 
+class Override(argparse.Action):
+    """`--<key> VALUE`: the value as typed (dest OVERRIDE_PREFIX + key), and the spelling used (GIVEN_PREFIX + key)."""
+
+    def __call__(self, parser: argparse.ArgumentParser, namespace: argparse.Namespace, values: Any,
+                 option_string: str | None = None) -> None:
+        setattr(namespace, self.dest, values)
+        setattr(namespace, GIVEN_PREFIX + self.dest.removeprefix(OVERRIDE_PREFIX), option_string)
+
+
 def add_config_arguments(parser: argparse.ArgumentParser, aliases: bool | tuple[str, ...] = True,
                          only: tuple[str, ...] | None = None) -> None:
     """--config, the short aliases, and one dotted flag per config value (`only`: just these sections or keys,
@@ -57,7 +67,7 @@ def add_config_arguments(parser: argparse.ArgumentParser, aliases: bool | tuple[
             alias = flag == f"--{dotted.replace('_', '-')}" and underscored != flag
             spellings = [flag, underscored] if alias else [flag]
             group.add_argument(*spellings, dest=OVERRIDE_PREFIX + dotted, metavar="VALUE", help=text,
-                               default=argparse.SUPPRESS)
+                               default=argparse.SUPPRESS, action=Override)
         for flag, (dotted, value, text) in SWITCHES.items() if aliases is True else ():
             group.add_argument(flag, dest=SWITCH_PREFIX + flag, action="store_const", const=value, help=text,
                                default=argparse.SUPPRESS)
@@ -68,7 +78,7 @@ def add_config_arguments(parser: argparse.ArgumentParser, aliases: bool | tuple[
         if only is not None and dotted.split(".")[0] not in only:
             continue
         every.add_argument(f"--{dotted}", dest=OVERRIDE_PREFIX + dotted, metavar="VALUE", default=argparse.SUPPRESS,
-                           help=info.description or f"default: {info.default}")
+                           help=info.description or f"default: {info.default}", action=Override)
 
 
 YAML_BOOLEAN_WORDS = ("true", "false")
@@ -123,12 +133,13 @@ def sets_the_same(given: Any, switched: Any) -> bool:
 
 def config_from_args(args: argparse.Namespace) -> RunConfig:
     """The config file plus the flags; a switch and a flag that set one key to different values (`--headless
-    --window on`) are a usage error, not a silent last-one-wins."""
-    overrides = {}
+    --window on`) are a usage error, not a silent last-one-wins. A bad value from a flag is named by the flag."""
+    overrides, given = {}, {}
     for key, value in vars(args).items():
         if key.startswith(OVERRIDE_PREFIX):
             dotted = key[len(OVERRIDE_PREFIX):]
             overrides[dotted] = cli_value(value, dotted) if isinstance(value, str) else value
+            given[dotted] = f"{getattr(args, GIVEN_PREFIX + dotted, None) or f'--{dotted}'} {value}"
     for key, value in vars(args).items():
         if key.startswith(SWITCH_PREFIX):
             flag = key[len(SWITCH_PREFIX):]
@@ -137,7 +148,8 @@ def config_from_args(args: argparse.Namespace) -> RunConfig:
                 raise EdgeError(USAGE_THING, f"{flag} contradicts --{dotted} {overrides[dotted]} (or its short form); "
                                              "give one of them")
             overrides[dotted] = value
-    return load_config(args.config, overrides)
+            given[dotted] = flag
+    return load_config(args.config, overrides, given)
 
 
 def apply_log_level(level: str) -> None:

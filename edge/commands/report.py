@@ -19,7 +19,8 @@ log = logging.getLogger(__name__)
 
 HELP = "Summarise the event store: emotion counts and shares per interval or track, a PNG timeline, exports."
 DEFAULT_SINCE = "24h"
-DEFAULT_DB = Path("/var/lib/emotion-edge/events.db")
+DEFAULT_DB = Path("/var/lib/emotion-edge/events.db")  # the service's store (docs/SERVICE.md)
+DEFAULT_BY = "hour"
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -29,7 +30,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--since", default=DEFAULT_SINCE,
                         help="24h, 30m, 7d, 2w, an ISO date/time (local), or 'all' (default 24h)")
     parser.add_argument("--until", default=None, help="end of the range, same forms as --since (default: no end)")
-    parser.add_argument("--by", choices=BY_CHOICES, default="hour", help="one table row per interval or per track")
+    parser.add_argument("--by", choices=BY_CHOICES, default=DEFAULT_BY,
+                        help=f"one table row per interval or per track (default: {DEFAULT_BY})")
     parser.add_argument("--png", type=Path, help="write a timeline plot of emotion shares here")
     parser.add_argument("--csv", type=Path, help="export the raw events as CSV")
     parser.add_argument("--json", type=Path, help="export the raw events as JSON")
@@ -50,6 +52,7 @@ def run(args: argparse.Namespace) -> int:
     if args.png:
         check_png_path(args.png)  # before reading the store
     check_outputs(args.db, {"--png": args.png, "--csv": args.csv, "--json": args.json})
+    check_default_store(args.db)
     conn = open_readonly(args.db)
     try:
         snapshot(conn)  # the table, the plot and the exports all see the same events
@@ -57,6 +60,30 @@ def run(args: argparse.Namespace) -> int:
     finally:
         conn.close()
     return 0
+
+
+def local_store_hint() -> str:
+    """Where a run with the store on keeps it (edge.store.StoreSink.from_config): its output folder, without
+    --store.path or systemd's $STATE_DIRECTORY."""
+    from edge.config import OutputConfig
+    from edge.store.sink import DEFAULT_NAME
+
+    out = OutputConfig.model_fields["dir"].default
+    return (f"give --db PATH; a run with --store.enabled true keeps its store in its --out folder ({out}/ of the "
+            f"folder it ran in by default): --db {out / DEFAULT_NAME}, unless --store.path named another file")
+
+
+def check_default_store(db: Path) -> None:
+    """The default store (the service's) missing, as after local runs only: the one line says where theirs is.
+    Any other problem with it (no access without sudo, a folder) is open_readonly's to report."""
+    if db != DEFAULT_DB:
+        return
+    try:
+        db.stat()
+    except FileNotFoundError:
+        raise EdgeError(f"store {db}", f"no such file ({local_store_hint()})") from None
+    except OSError:
+        pass
 
 
 def write_report(events: EventRange, args: argparse.Namespace) -> None:

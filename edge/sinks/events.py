@@ -23,6 +23,7 @@ PRUNE_AFTER_TRACKS = 512  # forget tracks that are due anyway once this many are
 # the rounding of a 1.8e9 s stamp (2e-7 s): within this slack they count as a whole interval apart.
 STAMP_SLACK_S = 1e-3
 BYTES_PER_MB = 1024 * 1024
+COUNT_CHUNK_BYTES = BYTES_PER_MB  # read at a time when counting the lines of an appended-to log
 
 
 def face_event(face: FaceResult, ts: float, source: str) -> dict:
@@ -115,6 +116,19 @@ def rotate(path: Path, keep: int) -> None:
     path.rename(rotated(path, 1))
 
 
+def count_lines(path: Path) -> int | None:
+    """The lines (newlines) in the file; None if it cannot be read."""
+    try:
+        with path.open("rb") as handle:
+            return sum(chunk.count(b"\n") for chunk in iter(lambda: handle.read(COUNT_CHUNK_BYTES), b""))
+    except OSError:
+        return None
+
+
+def plural(count: int, noun: str) -> str:
+    return f"{count} {noun}" if count == 1 else f"{count} {noun}s"
+
+
 def identity_at(path: Path) -> tuple[int, int] | None:
     """(device, inode) of the regular file `path` itself names; None for a device, a FIFO, a link (/dev/stdout, a
     link to a file on a USB stick: never rotated) or nothing."""
@@ -170,6 +184,7 @@ class JsonlEventSink(BaseSink):
         opened = os.fstat(self._file.fileno())
         ours = identity_at(self.path) == (opened.st_dev, opened.st_ino)
         self._identity, self._size = ((opened.st_dev, opened.st_ino) if ours else None), opened.st_size
+        self._appended = opened.st_size > 0  # lines of earlier runs are in it: the summary counts them apart
 
     def _reopen_if_gone(self) -> None:
         """A file that was ours and is no longer at the path (deleted, renamed, replaced): start a new one."""
@@ -225,7 +240,16 @@ class JsonlEventSink(BaseSink):
     def describe(self) -> str:
         failed = f", {self.events_failed} not written: {self._last_problem}" if self.events_failed else ""
         rotated_note = f", rotated {self.rotations} time(s)" if self.rotations else ""
-        return f"events: {self.path.resolve()} ({self.events_written} lines{rotated_note}{failed})"
+        return f"events: {self.path.resolve()} ({self._lines_note()}{rotated_note}{failed})"
+
+    def _lines_note(self) -> str:
+        """`10 lines`, or `10 lines from this run, 20 in the file` when the file held lines of earlier runs (it is
+        appended to); only a regular file of ours is counted, once, at the end."""
+        note = plural(self.events_written, "line")
+        in_file = count_lines(self.path) if self._appended and self._identity is not None else None
+        if in_file is None or in_file == self.events_written:
+            return note
+        return f"{note} from this run, {in_file} in the file"
 
     def close(self) -> None:
         if self._file is None:

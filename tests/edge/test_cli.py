@@ -132,9 +132,9 @@ def test_signal_finishes_frame_flushes_and_exits_zero(emotion_model, tmp_path, s
     (["--source", "9"], "source 9"),
     (["--source", "/dev/video9"], "source /dev/video9"),
     (["--source.kind", "stream", "--source", "rtsp://127.0.0.1:9/none"], "source rtsp://127.0.0.1:9/none"),
-    (["--detector", "yolo"], "config: detector.type"),
-    (["--max-frames", "-3"], "config: max_frames"),
-    (["--source.fps", "fast"], "config: source.fps"),
+    (["--detector", "yolo"], "command line: --detector yolo: detector.type"),
+    (["--max-frames", "-3"], "command line: --max-frames -3: max_frames"),
+    (["--source.fps", "fast"], "command line: --source.fps fast: source.fps"),
     (["--detector.haar", "3"], "command line: unrecognized arguments: --detector.haar 3"),
 ])
 def test_bad_inputs_one_line_exit_2(emotion_model, args, thing, tmp_path):

@@ -156,7 +156,8 @@ def test_values_no_run_can_use_are_one_edge_error(argv: tuple[str, ...], problem
     armed, a 37 GB demo frame, an event stamped in the year 1e292): refused up front, naming the key."""
     with pytest.raises(EdgeError) as caught:
         parsed("--source", "demo", *argv)
-    assert caught.value.thing == "config" and caught.value.problem.startswith(problem), caught.value.one_line()
+    assert caught.value.thing == "command line" and caught.value.problem.startswith(f"{' '.join(argv)}: {problem}"), \
+        caught.value.one_line()
 
 
 def test_a_section_given_as_a_plain_value_is_named_not_dropped(tmp_path: Path) -> None:
