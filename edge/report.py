@@ -1,33 +1,31 @@
-"""Reports over the event store: emotion counts and shares per time interval or per face track, a PNG
-timeline of the shares (matplotlib, Agg), and CSV / JSON exports of the raw events.
+"""Reports over the event store: the events of a time range, emotion counts and shares per time interval or
+per face track, the table of them, and CSV / JSON exports of the raw events; the checks `python -m edge report`
+makes of its output paths before it reads the store.
 
 Rows are streamed from SQLite, never all held at once: a month of one face at one event per second is about
-2.6 M rows (the store's default 500 MB), which as Python objects would not fit in a Raspberry Pi's memory."""
+2.6 M rows (the store's default 500 MB), which as Python objects would not fit in a Raspberry Pi's memory.
+
+The PNG timeline is edge/report_chart.py (the only part that needs matplotlib), and the whole-or-nothing writing of
+every output file is edge/staged.py (which edge.bench uses too)."""
 
 from __future__ import annotations
 
-import contextlib
 import csv
 import json
 import os
 import re
 import sqlite3
-import sys
 import time
 from collections import Counter
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime, timezone, tzinfo
+from datetime import datetime
 from pathlib import Path
-from typing import IO, TYPE_CHECKING, NamedTuple
+from typing import NamedTuple
 
 from edge.errors import EdgeError
+from edge.staged import staged
 from edge.store.db import COLUMNS, SECONDS_PER_DAY, SIDE_FILES, row_event
-
-if TYPE_CHECKING:  # matplotlib is imported for --png only
-    from matplotlib.axis import Axis
-    from matplotlib.dates import AutoDateLocator, ConciseDateFormatter
-    from matplotlib.figure import Figure
 
 STORE_SIDE_FILES = (*SIDE_FILES, "-journal")  # a rollback journal, should the store ever leave WAL mode
 
@@ -42,22 +40,6 @@ BY_CHOICES = (*INTERVALS, "track")
 TIME_FORMAT = {"minute": "%Y-%m-%d %H:%M", "hour": "%Y-%m-%d %H:00", "day": "%Y-%m-%d"}
 DST_SLACK_S = 2 * 3600  # more than any daylight-saving shift: day start + 24 h + this lies in the next day
 PLOT_TARGET_BUCKETS = 48  # auto plot resolution: about this many points over the span
-PLOT_SIZE_IN = (11, 4.5)
-# x ticks: matplotlib's AutoDateLocator spaces them to the span (seconds to months) and ConciseDateFormatter labels
-# each at that level (years, months, days, hours, minutes, seconds), the rest beside the axis: matplotlib's formats,
-# except that seconds read as a clock time (14:39:10, not 10; the formatter drops a .000000)
-PLOT_TICK_FORMATS = ("%Y", "%b", "%d", "%H:%M", "%H:%M", "%H:%M:%S.%f")
-PLOT_ZERO_FORMATS = ("", "%Y", "%b", "%b-%d", "%H:%M", "%H:%M")  # a new year, month, day, hour, minute
-# when those repeat (15:00 at both ends of a 24 h range, the 8th of two months), every tick also names its day
-PLOT_FULL_TICK_FORMATS = ("%Y", "%Y-%b", "%b-%d", "%b-%d %H:%M", "%b-%d %H:%M", "%H:%M:%S.%f")
-PLOT_OFFSET_FORMATS = ("", "%Y", "%Y-%b", "%Y-%b-%d", "%Y-%b-%d", "%Y-%b-%d")
-PLOT_SUBMINUTE_STEPS = [1, 2, 5, 10, 15, 30]  # tick steps in seconds or minutes: 2 added (a 10 min range: 6 ticks)
-PLOT_MAX_HOURLY_TICKS = 8  # matplotlib's 11 crowd labels that name their day (24 h: 4-hourly "Dec-06 16:00")
-PLOT_DPI = 110
-PLOT_SUFFIX = ".png"
-PERMISSION_BITS = 0o7777
-STDOUT_PATH = Path("-")  # `--csv -` / `--json -`: the export goes to stdout (and the table to stderr)
-PARTIAL_SUFFIX = ".part"  # an export being written; renamed over the real name once complete
 
 
 @dataclass(frozen=True)
@@ -265,14 +247,6 @@ def auto_interval(span_s: float) -> str:
     return "day"
 
 
-def check_png_path(path: Path) -> None:
-    """The plot is always a PNG: refuse another suffix before any work (matplotlib would raise on it)."""
-    if is_stdout(path):
-        raise EdgeError("--png -", "the plot cannot go to stdout; give a file name ending in .png")
-    if path.suffix.lower() != PLOT_SUFFIX:
-        raise EdgeError(f"--png {path}", f"the file name must end in {PLOT_SUFFIX}")
-
-
 def same_file(a: Path, b: Path) -> bool:
     """Whether two paths name one file (a link, a relative path or `..` included), existing or not."""
     try:
@@ -297,181 +271,6 @@ def check_outputs(store: Path, outputs: dict[str, Path | None]) -> None:
             if same_file(path, other):
                 raise EdgeError(f"{flag} {path}", f"is also the {other_flag} file; give each output its own name")
         chosen[flag] = path
-
-
-def step_points(buckets: Sequence[Bucket], labels: Sequence[str]) -> tuple[list[float], list[list[float]]]:
-    """Times and per-label shares (%) for a post-step plot: each bucket holds from its start to its end, and an
-    interval without events drops to zero (a step would otherwise carry the last shares across the gap)."""
-    times: list[float] = []
-    shares: list[list[float]] = [[] for _ in labels]
-    for bucket, following in zip(buckets, [*buckets[1:], None]):
-        times.append(bucket.start)
-        for row, label in zip(shares, labels):
-            row.append(100 * bucket.share(label))
-        if following is None or following.start > bucket.end:
-            times.append(bucket.end)
-            for row in shares:
-                row.append(0.0)
-    return times, shares
-
-
-def distinct_date_formatter(locator: AutoDateLocator, tz: tzinfo) -> ConciseDateFormatter:
-    """A matplotlib ConciseDateFormatter whose tick labels never repeat: where the concise ones would, the fuller
-    PLOT_FULL_TICK_FORMATS are used for that axis."""
-    import matplotlib.dates as mdates
-
-    class DistinctDateFormatter(mdates.ConciseDateFormatter):
-        def __init__(self) -> None:
-            super().__init__(locator, tz=tz, formats=list(PLOT_TICK_FORMATS), zero_formats=list(PLOT_ZERO_FORMATS),
-                             offset_formats=list(PLOT_OFFSET_FORMATS))
-            self.fuller = mdates.ConciseDateFormatter(locator, tz=tz, formats=list(PLOT_FULL_TICK_FORMATS),
-                                                      zero_formats=list(PLOT_FULL_TICK_FORMATS),
-                                                      offset_formats=list(PLOT_OFFSET_FORMATS))
-
-        def format_ticks(self, values: Sequence[float]) -> list[str]:
-            labels = super().format_ticks(values)
-            if len(set(labels)) == len(labels):
-                return labels
-            labels = self.fuller.format_ticks(values)
-            self._offset_string = self.fuller.get_offset()
-            return labels
-
-    return DistinctDateFormatter()
-
-
-def time_axis(axis: Axis) -> None:
-    """Local-time ticks on a date axis (an x axis) whose labels differ at any span from seconds to
-    months: the locator picks the spacing (5 s ... 1 month), the formatter shows what changes between ticks."""
-    import matplotlib.dates as mdates
-    from dateutil.tz import tzlocal
-
-    local = tzlocal()  # the machine's zone with its daylight-saving rules, as datetime.fromtimestamp uses
-    locator = mdates.AutoDateLocator(tz=local, maxticks={mdates.HOURLY: PLOT_MAX_HOURLY_TICKS})
-    for frequency in (mdates.SECONDLY, mdates.MINUTELY):
-        locator.intervald[frequency] = PLOT_SUBMINUTE_STEPS
-    axis.set_major_locator(locator)
-    axis.set_major_formatter(distinct_date_formatter(locator, local))
-
-
-def timeline_figure(buckets: Sequence[Bucket], labels: Sequence[str], interval: str,
-                    title: str = "Emotion shares over time") -> Figure:
-    """The plot_timeline figure (Agg backend: no display needed); close it with matplotlib.pyplot.close."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    from edge.sinks.overlay import hex_colour, label_colour
-
-    fig, ax = plt.subplots(figsize=PLOT_SIZE_IN)
-    if buckets:
-        times, shares = step_points(buckets, labels)
-        colours = [hex_colour(label_colour(label)) for label in labels]  # the overlay's, as the web view's
-        # true (UTC) times on the axis, labelled in local time: a repeated local hour keeps its width
-        ax.stackplot([datetime.fromtimestamp(t, timezone.utc) for t in times], shares, labels=labels,
-                     colors=colours, step="post")
-        ax.legend(loc="center left", bbox_to_anchor=(1.0, 0.5), fontsize="small")
-        time_axis(ax.xaxis)
-    else:  # a quiet day still gets its (empty) plot: a nightly job should not fail on it
-        ax.text(0.5, 0.5, "no events in this range", transform=ax.transAxes, ha="center", va="center")
-        ax.set_xticks([])  # no times to show (matplotlib's default axis would read 1970)
-    ax.set_ylim(0, 100)
-    ax.set_ylabel(f"share of events per {interval} (%)")
-    ax.set_title(f"{title} ({sum(b.total for b in buckets)} events)")
-    fig.tight_layout()
-    return fig
-
-
-def plot_timeline(buckets: Sequence[Bucket], labels: Sequence[str], interval: str, path: Path,
-                  title: str = "Emotion shares over time") -> Path:
-    """Stacked area of each label's share per interval, as a PNG; `buckets` come from by_interval."""
-    check_png_path(path)
-    fig = timeline_figure(buckets, labels, interval, title)
-    import matplotlib.pyplot as plt
-
-    try:
-        with staged(path, "--png", "wb") as handle:
-            fig.savefig(handle, dpi=PLOT_DPI, format=PLOT_SUFFIX[1:])
-    finally:
-        plt.close(fig)
-    return path
-
-
-def write_problem(path: Path, exc: OSError) -> str:
-    """Why `path` cannot be written, naming a file that stands where a folder should be (`--csv day.csv/x.csv`
-    says more than "File exists")."""
-    for folder in path.parents:
-        if folder.exists():
-            if not folder.is_dir():
-                return f"cannot write ({folder} is a file, not a folder)"
-            break
-    return f"cannot write ({exc.strerror or exc})"
-
-
-def _stageable(path: Path) -> bool:
-    """Whether `path` can be replaced by a rename: a new name, or a regular file that is not a link, in a folder
-    this user may write. A link (`/dev/stdout` redirected to a file, a link to the real export), a device, a
-    pipe or a file in a folder only the file is writable in is written in place."""
-    if path.is_symlink() or (path.exists() and not path.is_file()):
-        return False
-    folder = next((parent for parent in path.parents if parent.exists()), Path("."))
-    return os.access(folder, os.W_OK)
-
-
-def _keep_owner_and_mode(partial: Path, path: Path) -> None:
-    """The replaced export's mode and owner onto its replacement (a private 0600 export stays private)."""
-    try:
-        earlier = path.stat()
-    except FileNotFoundError:
-        return
-    os.chmod(partial, earlier.st_mode & PERMISSION_BITS)
-    with contextlib.suppress(PermissionError):  # only root may give a file away
-        os.chown(partial, earlier.st_uid, earlier.st_gid)
-
-
-def is_stdout(path: Path | None) -> bool:
-    return path == STDOUT_PATH
-
-
-@contextlib.contextmanager
-def staged(path: Path, flag: str, mode: str = "w", **open_args) -> Iterator[IO]:
-    """Write `path` through a partial file beside it, renamed over `path` only once complete: a full card, an
-    interrupted or failed export leaves the previous file (or none), never a truncated one. What cannot be
-    replaced by a rename (see _stageable) is written in place; `-` is stdout."""
-    if is_stdout(path):
-        try:
-            yield sys.stdout
-            sys.stdout.flush()
-        except BrokenPipeError:
-            raise
-        except OSError as exc:
-            raise EdgeError(f"{flag} -", f"cannot write to stdout ({exc.strerror or exc})") from None
-        return
-    if not _stageable(path):
-        try:
-            with path.open(mode, **open_args) as handle:
-                yield handle
-        except OSError as exc:
-            raise EdgeError(f"{flag} {path}", write_problem(path, exc)) from None
-        return
-    partial = path.with_name(path.name + PARTIAL_SUFFIX)
-    try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        with partial.open(mode, **open_args) as handle:
-            yield handle
-        _keep_owner_and_mode(partial, path)
-        os.replace(partial, path)
-    except OSError as exc:
-        _remove_partial(partial)
-        raise EdgeError(f"{flag} {path}", write_problem(path, exc)) from None
-    except BaseException:
-        _remove_partial(partial)
-        raise
-
-
-def _remove_partial(partial: Path) -> None:
-    with contextlib.suppress(OSError):  # none was created (no folder), or it cannot go: the real name is untouched
-        partial.unlink(missing_ok=True)
 
 
 def iso_local(ts: float) -> str:

@@ -368,7 +368,7 @@ def bench(argv: list[str]) -> int:
 
 def write_report(path: Path, report: dict) -> None:
     """The whole report or the previous file (or none): a Ctrl-C or a full disk never leaves a truncated one."""
-    from edge.report import staged
+    from edge.staged import staged
 
     with staged(path, "--json") as handle:
         handle.write(json.dumps(report, indent=1) + "\n")

@@ -38,7 +38,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from edge.report import EventRange, check_outputs, check_png_path, parse_since, snapshot
+    from edge.report import EventRange, check_outputs, parse_since, snapshot
+    from edge.report_chart import check_png_path
     from edge.store import open_readonly
 
     now = time.time()
@@ -90,8 +91,9 @@ def write_report(events: EventRange, args: argparse.Namespace) -> None:
     """Each file asked for, then the table on stdout (so a reader that stops early, `| head`, loses no file);
     every part streams the range from the store again. An export to `-` takes stdout, and the table goes to
     stderr."""
-    from edge.report import (auto_interval, by_interval, export_csv, export_json, format_table, is_stdout,
-                             plot_timeline, summarize)
+    from edge.report import auto_interval, by_interval, export_csv, export_json, format_table, summarize
+    from edge.report_chart import plot_timeline
+    from edge.staged import is_stdout
 
     def shown(path: Path) -> str:
         return "stdout" if is_stdout(path) else str(path)

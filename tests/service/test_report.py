@@ -138,7 +138,8 @@ def test_plot_uses_the_overlay_colours(tmp_path):
     import cv2
     import numpy as np
 
-    from edge.report import Mark, by_interval, plot_timeline
+    from edge.report import Mark, by_interval
+    from edge.report_chart import plot_timeline
     from edge.sinks.overlay import LABEL_COLOURS
 
     buckets = by_interval([Mark(T0 + 3600 * hour, 1, 1, "happy") for hour in range(3)], "hour")
@@ -193,7 +194,8 @@ def test_report_on_a_store_this_user_may_not_reach_says_sudo(deny_access, monkey
 
 
 def test_a_gap_without_events_is_drawn_as_zero_not_as_the_last_shares():
-    from edge.report import Mark, by_interval, step_points
+    from edge.report import Mark, by_interval
+    from edge.report_chart import step_points
 
     day = 86400
     marks = [Mark(T0, 1, 1, "happy"), Mark(T0 + 2 * day, 1, 2, "sad")]
@@ -248,7 +250,8 @@ def test_daylight_saving_days_and_the_repeated_hour(monkeypatch):
     25 hours. Each day bucket ends at the next local midnight, and the two 02:00 rows carry their UTC offsets."""
     import time as clock
 
-    from edge.report import Mark, by_interval, step_points
+    from edge.report import Mark, by_interval
+    from edge.report_chart import step_points
 
     monkeypatch.setenv("TZ", "Europe/Berlin")
     clock.tzset()

@@ -10,7 +10,8 @@ from datetime import datetime, timezone
 
 import pytest
 
-from edge.report import Bucket, Mark, by_interval, plot_timeline
+from edge.report import Bucket, Mark, by_interval
+from edge.report_chart import plot_timeline
 
 T0 = datetime(2025, 6, 1, 10, 0, tzinfo=timezone.utc).timestamp()
 LABELS = ["happy", "sad", "neutral"]
