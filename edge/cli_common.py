@@ -55,7 +55,7 @@ class StdoutHandler(logging.StreamHandler):
 
     @property
     def stream(self) -> IO:  # type: ignore[override] - logging.StreamHandler keeps an attribute
-        return sys.stdout
+        return sys.stdout if sys.stdout is not None else sys.stderr  # None: started with stdout closed (`>&-`)
 
     @stream.setter
     def stream(self, _value: IO) -> None:  # StreamHandler.__init__ and setStream assign it: stdout it stays

@@ -7,12 +7,15 @@ from __future__ import annotations
 
 import io
 import logging
+import os
+import subprocess
 import sys
 from collections.abc import Iterator
 
 import pytest
 
 from edge.cli_common import setup_logging
+from tests.edge.helpers import REPO, edge_env
 
 log = logging.getLogger(__name__)
 
@@ -51,3 +54,13 @@ def test_a_reader_that_went_away_still_silences_stdout_quietly(root_logging, mon
     setup_logging()
     log.info("nobody reads this")
     assert "Logging error" not in capsys.readouterr().err
+
+
+def test_a_run_started_with_stdout_closed_logs_to_stderr_without_tracebacks() -> None:
+    """`python -m edge ... >&-`: Python sets sys.stdout to None; the lines go to stderr, as logging's own
+    StreamHandler(None) did before the handler followed sys.stdout (then: a "Logging error" per line)."""
+    code = "import logging; from edge.cli_common import setup_logging; setup_logging(); logging.getLogger('x').info('hi')"
+    done = subprocess.run([sys.executable, "-c", code], cwd=REPO, env=edge_env(), stderr=subprocess.PIPE, text=True,
+                          timeout=60, preexec_fn=lambda: os.close(1))  # the child starts with fd 1 closed
+    assert done.returncode == 0, done.stderr
+    assert "Logging error" not in done.stderr and "INFO x: hi" in done.stderr.replace("  ", " "), done.stderr
