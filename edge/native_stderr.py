@@ -21,16 +21,16 @@ from __future__ import annotations
 import logging
 import os
 import re
+import signal
 import sys
 import tempfile
 import threading
-from collections.abc import Iterator
-from contextlib import contextmanager
-from typing import IO
+from typing import IO, Any
 
 log = logging.getLogger(__name__)
 
 STDERR_FD = 2
+DEFERRED_SIGNALS = (signal.SIGINT, signal.SIGTERM)  # held back while fd 2 is swapped or restored
 SHOW_ENV, SHOW_VALUE = "EDGE_NATIVE_STDERR", "show"  # leave fd 2 alone: native lines go to stderr as they come
 MAX_CAPTURED_BYTES = 64 * 1024  # a model load prints a few hundred bytes; more than this is cut, not held in memory
 # Lines that are only chatter: LiteRT/TFLite `INFO: `/`WARNING: ` and absl/glog info and warning records
@@ -63,30 +63,6 @@ def flush_stderr() -> None:
             pass
 
 
-def start_capture() -> tuple[int, IO[bytes]] | None:
-    """fd 2 pointed at a new temporary file: (a copy of the real fd 2, the file), or None when that cannot be done
-    (no fd 2, no writable temporary folder, or EDGE_NATIVE_STDERR=show), in which case the output stays where it was."""
-    if os.environ.get(SHOW_ENV) == SHOW_VALUE:
-        return None
-    try:
-        capture = tempfile.TemporaryFile()
-    except OSError:
-        return None
-    try:
-        saved = os.dup(STDERR_FD)
-    except OSError:
-        capture.close()
-        return None
-    flush_stderr()
-    try:
-        os.dup2(capture.fileno(), STDERR_FD)
-    except OSError:
-        os.close(saved)
-        capture.close()
-        return None
-    return saved, capture
-
-
 def restore(saved: int) -> None:
     """fd 2 back to what it was; the copy closed."""
     try:
@@ -109,20 +85,91 @@ def read_capture(capture: IO[bytes]) -> str:
         capture.close()
 
 
-@contextmanager
-def native_stderr_logged(what: str) -> Iterator[None]:
-    """Inside the block, whatever anything in this process writes to fd 2 is logged afterwards, `what: <line>`
-    (e.g. `mediapipe face detector`), instead of reaching stderr. Exceptions propagate; fd 2 is restored first."""
-    with _WINDOW_LOCK:
-        started = start_capture()
-        if started is None:
-            yield
+class deferred_signals:  # noqa: N801 - used like a function: `with deferred_signals():`
+    """Ctrl-C and SIGTERM held back for a few system calls: in the main thread (the only one Python runs signal
+    handlers in) their handlers are swapped for one that notes them, and the noted ones are raised again once the
+    handlers are back. Masking the signal would not do: another thread (MediaPipe's) receives it instead and the
+    main thread still runs the handler. Not for long blocks: a Ctrl-C would wait for the whole block."""
+
+    def __enter__(self) -> None:
+        self.previous: dict[int, Any] = {}
+        self.noted: list[int] = []
+        if threading.current_thread() is not threading.main_thread():
             return
-        saved, capture = started
+        for signum in DEFERRED_SIGNALS:
+            handler = signal.getsignal(signum)
+            if handler is not None:  # None: installed outside Python, so it cannot be put back
+                self.previous[signum] = signal.signal(signum, self._note)
+
+    def _note(self, signum: int, _frame: object) -> None:
+        self.noted.append(signum)
+
+    def __exit__(self, *_exc: object) -> None:
+        for signum, handler in self.previous.items():
+            signal.signal(signum, handler)
+        for signum in self.noted:
+            signal.raise_signal(signum)
+
+
+class Window:
+    """One capture: fd 2's saved copy and the temporary file. Opening and closing run with Ctrl-C held back, so a
+    Ctrl-C during either cannot leave fd 2 swapped or a descriptor open."""
+
+    def __init__(self) -> None:
+        self.saved: int | None = None
+        self.file: IO[bytes] | None = None
+
+    def open(self) -> None:
+        """fd 2 pointed at a new temporary file; left as it was when that cannot be done (no fd 2, no writable
+        temporary folder) or is not wanted (EDGE_NATIVE_STDERR=show)."""
+        if os.environ.get(SHOW_ENV) == SHOW_VALUE:
+            return
         try:
-            yield
-        finally:
-            try:
+            self.file = tempfile.TemporaryFile()
+            self.saved = os.dup(STDERR_FD)
+            flush_stderr()
+            os.dup2(self.file.fileno(), STDERR_FD)
+        except OSError:
+            self.close()
+
+    def close(self) -> str:
+        """fd 2 restored (if it was swapped), the copy and the file closed; what was captured."""
+        saved, file = self.saved, self.file
+        self.saved = self.file = None
+        try:
+            if saved is not None:
                 restore(saved)
+        finally:
+            text = read_capture(file) if file is not None else ""
+        return text
+
+
+class native_stderr_logged:  # noqa: N801 - used like a function: `with native_stderr_logged("..."):`
+    """Inside the block, whatever anything in this process writes to fd 2 is logged afterwards, `what: <line>`
+    (e.g. `mediapipe face detector`), instead of reaching stderr. Exceptions propagate; fd 2 is restored first.
+    A class with the window's opening and closing under deferred_signals, not a generator: a Ctrl-C landing between
+    steps (or between a generator's yield and `with` taking over) would leave fd 2 redirected."""
+
+    def __init__(self, what: str) -> None:
+        self.what = what
+        self.window = Window()
+        self.locked = False
+
+    def __enter__(self) -> None:
+        try:
+            with deferred_signals():
+                _WINDOW_LOCK.acquire()
+                self.locked = True
+                self.window.open()
+        except BaseException:  # a Ctrl-C noted meanwhile is raised as the handlers come back: close again first
+            self.__exit__(None, None, None)
+            raise
+
+    def __exit__(self, *_exc: object) -> None:
+        with deferred_signals():
+            try:
+                relog(self.what, self.window.close())
             finally:
-                relog(what, read_capture(capture))
+                if self.locked:
+                    self.locked = False
+                    _WINDOW_LOCK.release()
