@@ -47,8 +47,11 @@ def build_parser(name: str) -> tuple[ModuleType, OneLineParser]:
 
 def did_you_mean(extras: Sequence[str]) -> str:
     """` (did you mean: photo?)` when the first word the default command did not take is close to a command's name
-    (`python -m edge fotos x.jpg`); else nothing."""
+    (`python -m edge fotos x.jpg`); ` (the command goes first: python -m edge service ...)` when it is one
+    (`python -m edge --headless service`); else nothing."""
     word = extras[0] if extras and not extras[0].startswith("-") else ""
+    if word in COMMANDS:
+        return f" (the command goes first: python -m edge {word} ...)"
     matches = difflib.get_close_matches(word, COMMANDS, n=1) if word else []
     return f" (did you mean: {matches[0]}?)" if matches else ""
 

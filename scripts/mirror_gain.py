@@ -9,8 +9,9 @@ seed cut, alone and with its mirror image averaged in (`train.model.mirror_avera
 `python -m convert --mirror-average` builds). With --mirror-soup, also a one-pass alternative: the weights mixed
 with their own mirror image (kernels flipped left to right, channels matched to the original's by the
 correlation of their activations, Hungarian assignment per layer), batch norm recomputed on the training faces.
-With --ensemble, also the runs together (their probabilities averaged, one pass each and mirror-averaged): how far
-recombining them could go; --best-subsets K adds the best subset of each size up to K, picked on the slice itself
+With --ensemble, also the runs together (the probabilities of every pass averaged, one pass each and with the
+mirror passes; a single run's "mirror-averaged" figure averages its two passes' logits, as the built model does):
+how far recombining them could go; --best-subsets K adds the best subset of each size up to K, picked on the slice itself
 (so optimistic).
 """
 
@@ -147,6 +148,8 @@ def main(argv: list[str] | None = None) -> None:
     from train.model import mirror_averaged
     from train.reports import unfold_previous_bias
 
+    if args.ensemble and len({run.resolve() for run in args.runs}) < len(args.runs):
+        raise SystemExit("error: --ensemble: a run is named twice (it would count once)")
     train = load_split(args.data, "train", args.cache_dir)
     probabilities, slice_faces, slice_labels = {}, None, None
     for run in args.runs:

@@ -29,6 +29,7 @@ from edge.demo import MIN_HEIGHT_PX, MIN_LANE_PX
 from edge.errors import EdgeError
 from edge.fetch_detector import fetch_command
 from edge.interrupts import interrupted
+from edge.staged import is_stdout, staged
 
 log = logging.getLogger(__name__)
 
@@ -355,20 +356,20 @@ def bench(argv: list[str]) -> int:
     except BenchError as exc:
         print(f"error: benchmark: {exc}", file=sys.stderr, flush=True)  # a worker failure adds its stderr tail
         return EXIT_BAD_INPUT
-    print(render(report), flush=True)
+    json_to_stdout = args.json is not None and is_stdout(args.json)
+    print(render(report), file=sys.stderr if json_to_stdout else sys.stdout, flush=True)  # `--json - | jq ...`
     if args.json is not None:
         try:
             write_report(args.json, report)
         except EdgeError as exc:
             print(f"error: benchmark: {exc.thing}: {exc.problem}", file=sys.stderr, flush=True)
             return EXIT_BAD_INPUT
-        log.info("wrote %s", args.json)
+        if not json_to_stdout:
+            log.info("wrote %s", args.json)
     return 0
 
 
 def write_report(path: Path, report: dict) -> None:
     """The whole report or the previous file (or none): a Ctrl-C or a full disk never leaves a truncated one."""
-    from edge.staged import staged
-
     with staged(path, "--json") as handle:
         handle.write(json.dumps(report, indent=1) + "\n")

@@ -24,6 +24,7 @@ PRUNE_AFTER_TRACKS = 512  # forget tracks that are due anyway once this many are
 STAMP_SLACK_S = 1e-3
 BYTES_PER_MB = 1024 * 1024
 COUNT_CHUNK_BYTES = BYTES_PER_MB  # read at a time when counting the lines of an appended-to log
+COUNT_MAX_BYTES = 8 * BYTES_PER_MB  # an appended-to log larger than this is not read to count its lines
 
 
 def face_event(face: FaceResult, ts: float, source: str) -> dict:
@@ -114,6 +115,13 @@ def rotate(path: Path, keep: int) -> None:
         else:
             older.rename(rotated(path, number + 1))
     path.rename(rotated(path, 1))
+
+
+def file_size(path: Path) -> int | None:
+    try:
+        return path.stat().st_size
+    except OSError:
+        return None
 
 
 def count_lines(path: Path) -> int | None:
@@ -246,8 +254,13 @@ class JsonlEventSink(BaseSink):
         """`10 lines`, or `10 lines from this run, 20 in the file` when the file held lines of earlier runs (it is
         appended to); only a regular file of ours is counted, once, at the end."""
         note = plural(self.events_written, "line")
-        in_file = count_lines(self.path) if self._appended and self._identity is not None else None
-        if in_file is None or in_file == self.events_written:
+        if not self._appended or self._identity is None:
+            return note
+        size = file_size(self.path)
+        if size is not None and size > COUNT_MAX_BYTES:  # reading it all would slow every stop (a Pi's SD card)
+            return f"{note} from this run, appended to a {size / BYTES_PER_MB:.1f} MB file"
+        in_file = count_lines(self.path)
+        if in_file is None or in_file <= self.events_written:  # fewer: truncated in place meanwhile (copytruncate)
             return note
         return f"{note} from this run, {in_file} in the file"
 

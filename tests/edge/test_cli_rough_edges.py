@@ -134,6 +134,28 @@ def test_the_summary_counts_this_runs_lines_and_the_files(tmp_path):
     assert sink_run(tmp_path / "fresh.jsonl", 10).endswith("(10 lines)")
 
 
+def test_a_large_appended_log_is_not_read_and_a_truncated_one_not_miscounted(tmp_path, monkeypatch):
+    """Counting reads the whole file at every stop: above COUNT_MAX_BYTES only its size is given. A log truncated in
+    place meanwhile (logrotate's copytruncate) holds fewer lines than this run wrote: no count is made up."""
+    import edge.sinks.events as events
+
+    path = tmp_path / "events.jsonl"
+    path.write_bytes(b"{}\n" * 1000)
+    monkeypatch.setattr(events, "COUNT_MAX_BYTES", 100)
+    monkeypatch.setattr(events, "count_lines", lambda _path: pytest.fail("a large log was read to count it"))
+    assert sink_run(path, 2).endswith("(2 lines from this run, appended to a 0.0 MB file)")
+    monkeypatch.undo()
+
+    truncated = tmp_path / "truncated.jsonl"
+    truncated.write_text("{}\n")
+    sink = events.JsonlEventSink(truncated, interval_s=0.0)
+    for index in range(3):
+        sink.write(result(BASE_TS + index, 1, index=index))
+    sink.close()
+    truncated.write_text("{}\n")  # copytruncate, then one line
+    assert sink.describe().endswith("(3 lines)")
+
+
 def test_two_runs_into_one_folder_say_so(emotion_model, tmp_path):
     args = ("--source", "demo", "--headless", "--max-frames", "2", "--model", str(emotion_model))
     first, second = (run_edge(*args, cwd=tmp_path, timeout=RUN_TIMEOUT_S) for _ in range(2))
@@ -197,6 +219,7 @@ def test_a_missing_config_file_is_file_not_found(tmp_path):
     (["fotos", "x.jpg"], "fotos x.jpg (did you mean: photo?)"),
     (["reprot", "--since", "24h"], "reprot --since 24h (did you mean: report?)"),
     (["--headless", "servce"], "servce (did you mean: service?)"),
+    (["--headless", "service"], "service (the command goes first: python -m edge service ...)"),
     (["x.jpg"], "x.jpg"),
     (["--sorce", "photo.jpg"], "--sorce photo.jpg"),  # an unknown flag's value is no command
 ])

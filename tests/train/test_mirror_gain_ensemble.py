@@ -77,3 +77,9 @@ def test_the_command_ensembles_runs_of_one_slice_and_refuses_another(script, tmp
     other = write_run(tmp_path / "other", 7)
     with pytest.raises(SystemExit, match="held out another slice"):
         script.main(["--data", str(data), "--cache-dir", cache, "--ensemble", str(one), str(other)])
+
+
+def test_a_run_named_twice_is_refused(script, tmp_path: Path) -> None:
+    run = write_run(tmp_path / "run", 42)
+    with pytest.raises(SystemExit, match="named twice"):
+        script.main(["--data", str(tmp_path / "no-data"), "--ensemble", str(run), str(tmp_path / "." / "run")])
