@@ -11,8 +11,8 @@ with their own mirror image (kernels flipped left to right, channels matched to 
 correlation of their activations, Hungarian assignment per layer), batch norm recomputed on the training faces.
 With --ensemble, also the runs together (the probabilities of every pass averaged, one pass each and with the
 mirror passes; a single run's "mirror-averaged" figure averages its two passes' logits, as the built model does):
-how far recombining them could go; --best-subsets K adds the best subset of each size up to K, picked on the slice itself
-(so optimistic).
+how far recombining them could go; --best-subsets K adds the best subset of each size up to K, picked on the slice
+itself (so optimistic).
 """
 
 from __future__ import annotations
