@@ -8,11 +8,17 @@ DISPLAY_AUTOSTART=emotion-edge-display.desktop
 DISPLAY_DROPIN=emotion-edge.service.d/display-framebuffer.conf
 DISPLAY_WANTS=graphical-session.target.wants
 
+display_files() {
+  # display_files ROOT: the paths of every display file install.sh may put under ROOT, one a line
+  local r=$1
+  printf '%s\n' "$r/etc/systemd/user/$DISPLAY_UNIT" "$r/etc/systemd/user/$DISPLAY_WANTS/$DISPLAY_UNIT" \
+    "$r/etc/xdg/autostart/$DISPLAY_AUTOSTART" "$r/etc/systemd/system/$DISPLAY_DROPIN"
+}
+
 display_remove() {
   # display_remove ROOT: remove every display file (idempotent)
-  local r=$1
-  rm -f "$r/etc/systemd/user/$DISPLAY_UNIT" "$r/etc/systemd/user/$DISPLAY_WANTS/$DISPLAY_UNIT" \
-    "$r/etc/xdg/autostart/$DISPLAY_AUTOSTART" "$r/etc/systemd/system/$DISPLAY_DROPIN"
+  local r=$1 path
+  while IFS= read -r path; do rm -f "$path"; done < <(display_files "$r")
   rmdir "$r/etc/systemd/user/$DISPLAY_WANTS" "$r/etc/systemd/system/${DISPLAY_DROPIN%/*}" 2>/dev/null || true
 }
 

@@ -94,6 +94,42 @@ elif [ -d "$APP" ] && [ ! -f "$APP/$MARKER" ] && ! { [ -d "$APP/edge" ] && [ -d 
     "use a new or empty folder, e.g. ${PREFIX%/}/emotion-edge"
 fi
 
+# The configuration check (config_check): the repo's edge/ (the code being installed) loads the config, run by the
+# installed venv's Python in isolated mode (-I: not the current folder, PYTHONPATH or the user's site-packages; -B:
+# no __pycache__ written into the checkout). Exit 0 valid; 4 invalid; 3 this Python cannot check (it lacks the
+# requirements: a venv made by --no-pip, or older than them). Prints one line on stdout: the error (`error: config
+# FILE: KEY: PROBLEM; ADVICE`, no traceback), or why it could not check.
+CONFIG_CHECK='
+import sys
+sys.path.insert(0, sys.argv[1])
+try:
+    from edge.config import load_config
+    from edge.errors import EdgeError
+except Exception as exc:
+    print(f"{type(exc).__name__}:", *str(exc).split())
+    sys.exit(3)
+try:
+    load_config(sys.argv[2])
+except EdgeError as exc:
+    print(f"{exc.one_line()}; {sys.argv[3]}")
+    sys.exit(4)
+except Exception as exc:
+    print(f"{type(exc).__name__}:", *str(exc).split())
+    sys.exit(3)
+'
+config_check() {
+  # config_check ADVICE: check $ETC/config.yaml with $VENV's Python (CONFIG_CHECK above). Returns 0 if valid, 3 if
+  # that Python cannot check it (why in CONFIG_UNCHECKED); exits 2 if invalid, after its one error line (+ ADVICE).
+  local out rc=0
+  [ -x "$VENV/bin/python" ] || { CONFIG_UNCHECKED="no $VENV/bin/python yet"; return 3; }
+  out=$("$VENV/bin/python" -I -B -c "$CONFIG_CHECK" "$REPO" "$ETC/config.yaml" "$1" 2>/dev/null) || rc=$?
+  case $rc in
+    0) return 0 ;;
+    4) echo "$out" >&2; exit 2 ;;
+    *) CONFIG_UNCHECKED=${out:-"$VENV/bin/python exited $rc"}; return 3 ;;
+  esac
+}
+
 write_marker() {
   # write_marker: (re)write $APP/$MARKER, keeping the lines of what an earlier install turned on (linger, auto-login)
   # and the files it put in models/ and docs/. LISTED=0: an earlier install older than that list (see ours)
@@ -157,6 +193,15 @@ put() {
   fi
 }
 
+# A kept configuration is checked with the new code before anything is changed: an invalid one leaves the installed
+# version as it is (and running), instead of one that fails at the next start. Without an installed venv that can
+# check it (a first install, one by --no-pip) it is checked once the venv is made (configuration step).
+CONFIG_CHECKED=0
+if [ -e "$ETC/config.yaml" ] && [ -x "$VENV/bin/python" ]; then
+  step "checking the kept $ETC/config.yaml with the new code (before changing anything)"
+  if config_check "fix it and run the install again; nothing was changed"; then CONFIG_CHECKED=1; fi
+fi
+
 if [ "$APT" = 1 ]; then
   step "Debian packages"
   pkgs=("${APT_PACKAGES[@]}")
@@ -217,9 +262,10 @@ if [ -e "$ETC/config.yaml" ]; then
 else
   cp -p "$ETC/config.yaml.default" "$ETC/config.yaml"
 fi
-if [ "$PIP" = 1 ]; then
-  PYTHONPATH=$APP "$VENV/bin/python" -c 'import sys; from edge.config import load_config; load_config(sys.argv[1])' \
-    "$ETC/config.yaml" || die "config $ETC/config.yaml: invalid (see above); fix it and run again"
+if [ "$CONFIG_CHECKED" = 0 ] && ! config_check "fix it and run the install again"; then
+  # the venv cannot load the edge code: a bug after pip install; expected with --no-pip (no PyPI packages)
+  [ "$PIP" = 0 ] || die "config $ETC/config.yaml: cannot be checked ($CONFIG_UNCHECKED)"
+  step "configuration not checked (--no-pip: $CONFIG_UNCHECKED)"
 fi
 
 step "unit $R/etc/systemd/system/$UNIT and command $R/usr/local/bin/emotion-edge"

@@ -78,6 +78,43 @@ remove_installed_files() {
   done
 }
 
+is_install() {
+  # is_install: $APP is an emotion-edge install (its marker, or edge/ and venv/ for one older than the marker)
+  [ -f "$APP/$MARKER" ] || { [ -d "$APP/edge" ] && [ -d "$APP/venv" ]; }
+}
+
+anything_installed() {
+  # anything_installed: any of what install.sh puts outside or in $APP is here (or the data it keeps)
+  local path
+  is_install && return 0
+  while IFS= read -r path; do
+    if [ -e "$path" ] || [ -L "$path" ]; then return 0; fi
+  done < <(printf '%s\n' "$R/etc/systemd/system/$UNIT" "$R/usr/local/bin/$NAME" "${DATA[@]}" \
+             "$R/var/cache/$NAME" "$R/var/cache/private/$NAME"; display_files "$R")
+  return 1
+}
+
+app_not_an_install() {
+  # app_not_an_install: say why $APP (there, not an install) is left as it is. Only models/ and docs/ in it is what
+  # an uninstall keeps of an install (the operator's files; install.sh accepts it too); anything else is not ours.
+  if [ -d "$APP" ] && [ -n "$(ls -A "$APP")" ] && [ -z "$(ls -A "$APP" | grep -vxE 'models|docs' || true)" ]; then
+    echo "uninstall: left $APP as it is: only files the install did not put there (what an uninstall keeps)"
+  else
+    echo "uninstall: left $APP alone: not an emotion-edge install (no $MARKER, no edge/ and venv/)"
+  fi
+}
+
+# The configuration and the event store (DynamicUser: /var/lib/emotion-edge links to /var/lib/private/emotion-edge)
+DATA=("$R/etc/$NAME" "$R/var/lib/$NAME" "$R/var/lib/private/$NAME")
+data_name() { case $1 in "$R/etc/"*) echo "the configuration" ;; *) echo "the event store" ;; esac; }
+
+if ! anything_installed; then  # a second uninstall (--purge): nothing to stop, remove or delete
+  if [ -e "$APP" ]; then app_not_an_install; fi
+  echo "uninstall: nothing to do: emotion-edge is not installed in $ROOT (no unit, command, install in $APP," \
+    "configuration or event store)"
+  exit 0
+fi
+
 # What install --display desktop turned on outside its files (told at the end, not reverted): read before the
 # marker goes. Without a marker (an install older than it) but with the display unit, it may have.
 if [ -f "$APP/$MARKER" ]; then
@@ -96,22 +133,23 @@ fi
 rm -f "$R/etc/systemd/system/$UNIT" "$R/usr/local/bin/$NAME"
 display_remove "$R"  # the emotion display (user unit, autostart, framebuffer drop-in)
 
-if [ -f "$APP/$MARKER" ] || { [ -d "$APP/edge" ] && [ -d "$APP/venv" ]; }; then
+if is_install; then
   remove_installed_files  # before the marker goes: it lists them
   for entry in "${APP_ENTRIES[@]}"; do rm -rf "${APP:?}/$entry"; done
   rmdir "$APP" 2>/dev/null || echo "uninstall: kept $APP: it holds files the install did not put there"
 elif [ -e "$APP" ]; then
-  echo "uninstall: left $APP alone: not an emotion-edge install (no $MARKER, no edge/ and venv/)"
+  app_not_an_install
 fi
 rm -rf "$R/var/cache/$NAME" "$R/var/cache/private/$NAME"
 [ "$SYSTEMCTL" = 1 ] && systemctl daemon-reload
-if [ "$PURGE" = 1 ]; then
-  echo "uninstall: --purge: deleting the configuration and the event store"
-  rm -rf "$R/etc/$NAME" "$R/var/lib/$NAME" "$R/var/lib/private/$NAME"
-else
-  for kept in "$R/etc/$NAME" "$R/var/lib/$NAME"; do
-    [ -e "$kept" ] && echo "uninstall: kept $kept (remove with --purge)"
-  done
-fi
+for data in "${DATA[@]}"; do  # only what is there is named
+  if [ ! -e "$data" ] && [ ! -L "$data" ]; then continue; fi
+  if [ "$PURGE" = 1 ]; then
+    echo "uninstall: --purge: deleting $(data_name "$data") $data"
+    rm -rf "$data"
+  elif [ "$data" != "$R/var/lib/private/$NAME" ]; then  # the store's other name, told as $R/var/lib/$NAME
+    echo "uninstall: kept $data (remove with --purge)"
+  fi
+done
 display_left_on "$left_on"
 echo "uninstall: done"
