@@ -8,7 +8,7 @@ SERVICE_LOG_LINES=20
 
 service_start() {
   # service_start UNIT [WAIT_S]: restart UNIT without blocking (a Type=notify unit stays "activating" until its
-  # first frame, for as long as it waits for a camera), then watch it for WAIT_S seconds. Returns 1, after
+  # models are loaded and it runs or waits for its camera), then watch it for WAIT_S seconds. Returns 1, after
   # showing its status and last log lines, if it fails; 0 once it runs, or while it is still starting.
   local unit=$1 wait_s=${2:-$SERVICE_START_WAIT_S} name=${1%.service} state=unknown i
   systemctl reset-failed "$unit" 2>/dev/null || true  # a failure left by an earlier start is not this one's

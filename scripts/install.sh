@@ -287,7 +287,7 @@ elif [ "$SYSTEMCTL" = 1 ]; then
   step "systemctl daemon-reload, enable, restart (watching the start for ${SERVICE_START_WAIT_S} s)"
   systemctl daemon-reload
   systemctl enable "$UNIT" >/dev/null
-  # not a blocking restart: a Type=notify unit is "activating" for as long as it waits for a camera
+  # not a blocking restart: a Type=notify unit is "activating" while its models load (seconds on a Pi)
   service_start "$UNIT" || exit 1
 else
   echo "install: done (systemctl skipped)"

@@ -1,6 +1,7 @@
 """`python -m edge service --config /etc/emotion-edge/config.yaml`: the normal pipeline, headless, with the
 SQLite store and sd_notify. Waits for a missing or busy camera (or a stream that is down) instead of failing
-(systemd sees STATUS= and start-timeout extensions meanwhile); any other source error is a configuration error.
+(READY=1 goes out once it waits, with STATUS= saying for what, so boot is not held up); any other source error is
+a configuration error.
 Exit codes: 0 stopped cleanly, 1 events could not be stored or a passing problem (edge.errors.TransientError:
 the web port is busy), 2 bad configuration (the unit does not restart on 2).
 `--check-config` only validates the configuration.
@@ -32,7 +33,6 @@ log = logging.getLogger(__name__)
 
 HELP = "Run headless as a systemd service: the normal pipeline with the SQLite event store and sd_notify."
 DEFAULT_CAMERA = "0"
-EXTEND_MARGIN_S = 30.0  # start-timeout extension beyond the next camera retry
 EXIT_UNSTORED = 1
 CHECK_DEST = "check_config"
 CHECK_LOG_LEVEL = "warning"
@@ -73,7 +73,9 @@ def open_ready_source(cfg: RunConfig) -> FrameSource:
 def build_when_source_ready(cfg: RunConfig, monitor: ServiceMonitor, sinks: list[Sink],
                             stop: threading.Event) -> Pipeline | None:
     """build_pipeline, retried with backoff while a live source (camera, stream) cannot be opened yet. Only that
-    waits: any other error (a bad model, picamera2 not importable) is raised at once (exit 2)."""
+    waits: any other error (a bad model, picamera2 not importable) is raised at once (exit 2). The first attempt
+    loads the models before it opens the camera, so once it waits the service is up: READY=1 then, not at the
+    camera's first frame (a unit "activating" for as long as the camera is missing holds up the end of boot)."""
     delay, attempt = cfg.source.backoff_initial_s, 0
     while not stop.is_set():
         try:
@@ -86,9 +88,7 @@ def build_when_source_ready(cfg: RunConfig, monitor: ServiceMonitor, sinks: list
                           cfg.source.backoff_max_s)
             else:
                 log.debug("%s still unavailable (attempt %d): %s", exc.thing, attempt, exc.problem)
-            monitor.waiting = f"waiting for {exc.thing}: {exc.problem}"
-            monitor.notifier.status(monitor.waiting)
-            monitor.notifier.extend_start(delay + EXTEND_MARGIN_S)
+            monitor.wait_for(f"waiting for {exc.thing}: {exc.problem}")  # READY=1 the first time
             if stop.wait(delay):
                 break
             delay = min(cfg.source.backoff_max_s, delay * 2)
@@ -125,16 +125,19 @@ def service_cannot_read(path: Path) -> str | None:
 
 def check_config(args: argparse.Namespace, cfg: RunConfig) -> int:
     """--check-config: the configuration as the service would use it (keys and values, the web settings, the
-    model file and its sidecar, a configured store file), checked without opening a camera, loading a model or binding a port."""
+    model file and its sidecar, the source's kind and module, a configured store file and its folder), checked
+    without opening a camera, loading a model, binding a port or creating a folder."""
     from edge.config import resolve_data_path
     from edge.contract import load_contract
+    from edge.sources import check_source
 
     model = resolve_data_path(cfg.classifier.model)
     load_contract(model)
+    check_source(cfg.source)
     if cfg.store.path is not None:  # else the unit's StateDirectory=, which systemd makes and owns
-        from edge.store.files import check_store_file
+        from edge.store.files import check_store_path
 
-        check_store_file(cfg.store.path)
+        check_store_path(cfg.store.path)
     plugins = [name.rsplit(".", 1)[-1] for name in SINK_PLUGINS
                if importlib.import_module(name).check(args, cfg) is not None]
     print(f"config {args.config or '(defaults)'}: ok (source {cfg.source.uri}, model {model}, "

@@ -1,5 +1,9 @@
 """ServiceSink (on the pipeline thread: READY=1, WATCHDOG=1, STATUS=) and the monitor thread that keeps
-systemd informed while the loop legitimately waits (camera missing at start, camera reconnecting)."""
+systemd informed while the loop legitimately waits (camera missing at start, camera reconnecting).
+
+READY=1 goes out after the first processed frame, or earlier, once the service is up and waits for its camera
+(ServiceMonitor.wait_for): a unit that stayed "activating" would hold up multi-user.target, which is ordered after
+it (WantedBy=), and with it the end of boot, for as long as the camera is missing."""
 
 from __future__ import annotations
 
@@ -48,6 +52,17 @@ class ServiceMonitor:
         if self._thread.is_alive():
             self._thread.join()
 
+    def wait_for(self, why: str) -> None:
+        """The service is up and waits (`why`: for the camera): READY=1 the first time, STATUS= after that. The
+        monitor thread pings the watchdog through the wait (`waiting` is set)."""
+        self.waiting = why
+        line = self.line(fps=0.0, faces=0, frames=None)
+        if self.notifier.ready_sent:
+            self.notifier.status(line)
+            return
+        self.notifier.ready(line)
+        log.info("service ready, %s", why)
+
     def attach(self, source, store) -> None:  # noqa: ANN001 - FrameSource, StoreSink | None
         self.source, self.store = source, store
 
@@ -89,34 +104,54 @@ class ServiceMonitor:
 
 
 class ServiceSink(BaseSink):
-    """The main loop's heartbeat: every processed frame may ping the watchdog; READY=1 after the first."""
+    """The main loop's heartbeat: every processed frame may ping the watchdog; READY=1 after the first (unless the
+    service already sent it while waiting for the camera). The status line's fps= is the frames processed since the
+    previous line over the time since it (0.0 on the first line, after the start or a wait)."""
 
     def __init__(self, monitor: ServiceMonitor) -> None:
         self.monitor = monitor
         self.frames = 0
         self._next_status = 0.0
         self._next_log = 0.0
+        self._window: tuple[float, int] | None = None  # (time, frames) at the previous status line
 
     def write(self, result: FrameResult) -> None:
-        monitor, notifier = self.monitor, self.monitor.notifier
         self.frames += 1
-        if monitor.waiting is not None:
-            if self.frames > 1:
-                log.info("frames flowing again (%s)", monitor.waiting)
-            monitor.waiting = None
-            self._next_status = 0.0
-        notifier.ping()
+        if self.monitor.waiting is not None:
+            self._flowing()
+        self.monitor.notifier.ping()
         now = time.monotonic()
         if now < self._next_status:
             return
         self._next_status = now + STATUS_INTERVAL_S
-        line = monitor.line(result.fps, len(result.faces), self.frames)
+        self._report(self.monitor.line(self._interval_fps(now), len(result.faces), self.frames), now)
+
+    def _flowing(self) -> None:
+        """Frames again after a wait (start, camera missing, reconnect): status at once, a new fps interval."""
+        if self.frames > 1:
+            log.info("frames flowing again (%s)", self.monitor.waiting)
+        self.monitor.waiting = None
+        self._next_status = 0.0
+        self._window = None
+
+    def _interval_fps(self, now: float) -> float:
+        """Frames processed in the interval since the previous status line, over its elapsed time; starts the next."""
+        start, self._window = self._window, (now, self.frames)
+        if start is None or now <= start[0]:
+            return 0.0
+        return (self.frames - start[1]) / (now - start[0])
+
+    def _report(self, line: str, now: float) -> None:
+        notifier = self.monitor.notifier
         if not notifier.ready_sent:
             notifier.ready(line)
             log.info("service ready: %s", line)
-            self._next_log = now + LOG_STATUS_INTERVAL_S
+        elif self.frames == 1:  # READY=1 went out while the service waited for the camera
+            notifier.status(line)
+            log.info("first frame: %s", line)
         else:
             notifier.status(line)
-        if now >= self._next_log:
-            self._next_log = now + LOG_STATUS_INTERVAL_S
+            if now < self._next_log:
+                return
             log.info("status: %s", line)
+        self._next_log = now + LOG_STATUS_INTERVAL_S

@@ -82,9 +82,5 @@ class Notifier:
             self.pings += 1
             self.send("WATCHDOG=1")
 
-    def extend_start(self, seconds: float) -> None:
-        """Keep a start that waits for the camera from hitting TimeoutStartSec (systemd >= 236)."""
-        self.send(f"EXTEND_TIMEOUT_USEC={int(seconds * 1e6)}")
-
     def stopping(self, status: str) -> None:
         self.send("STOPPING=1", f"STATUS={status[:MAX_STATUS_CHARS]}")

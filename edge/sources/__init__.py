@@ -140,3 +140,14 @@ def open_file_source(cfg: SourceConfig) -> FrameSource | None:
     so that its first frame is not seconds old."""
     kind, _ = resolve_kind(cfg)
     return open_source(cfg) if kind in FILE_KINDS else None
+
+
+def check_source(cfg: SourceConfig) -> None:
+    """EdgeError for what opening the source would refuse at once (exit 2, not waited for), found without opening
+    anything (--check-config): a path that names nothing, picamera2 not importable. A camera that is absent or
+    busy is not checked: the service waits for it."""
+    kind, _ = resolve_kind(cfg)
+    if kind == "picamera2":
+        from edge.sources.picam import check_importable
+
+        check_importable()

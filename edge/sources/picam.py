@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import importlib.util
 import logging
+import sys
 import time
 
 from edge.errors import EdgeError, SourceUnavailable
@@ -11,6 +13,27 @@ from edge.types import Frame
 log = logging.getLogger(__name__)
 
 CAMERA_ERRORS = (RuntimeError, IndexError, OSError)  # what picamera2 raises for an absent, busy or failing camera
+MODULE = "picamera2"
+THING = "source picamera2"
+NOT_IMPORTABLE = ("picamera2 not importable (sudo apt install python3-picamera2; create the venv with "
+                  "--system-site-packages)")
+
+
+def not_importable() -> EdgeError:
+    """The configuration error opening this source gives, and --check-config with it, when picamera2 is missing."""
+    return EdgeError(THING, NOT_IMPORTABLE)
+
+
+def check_importable() -> None:
+    """not_importable() unless Python finds picamera2, without importing it (--check-config opens no camera)."""
+    if sys.modules.get(MODULE) is not None:
+        return  # already imported (or a test's stand-in, whose __spec__ may be None)
+    try:
+        found = importlib.util.find_spec(MODULE) is not None
+    except (ImportError, ValueError):
+        found = False
+    if not found:
+        raise not_importable()
 
 
 class PiCamera2Source:
@@ -20,8 +43,7 @@ class PiCamera2Source:
         try:
             from picamera2 import Picamera2
         except ImportError:
-            raise EdgeError("source picamera2", "picamera2 not importable (sudo apt install python3-picamera2; "
-                                                "create the venv with --system-site-packages)") from None
+            raise not_importable() from None
         try:
             self._camera = Picamera2()  # acquires the camera: RuntimeError while another process holds it
         except CAMERA_ERRORS as exc:

@@ -7,8 +7,11 @@ Every check here only reads: `--check-config` runs them, also while the service 
 from __future__ import annotations
 
 import codecs
+import errno
 import os
+import re
 import sqlite3
+import stat
 from pathlib import Path
 
 from edge.errors import EdgeError, checked
@@ -22,6 +25,16 @@ SNIFF_BYTES = 4096  # enough of a file's head to tell text from a database page
 # The service's store lies under /var/lib/private (mode 0700, StateDirectory= with DynamicUser=): only root gets in.
 SUDO_HINT = "run with sudo (the service's store is readable by root only)"
 FileId = tuple[int, int]  # (st_dev, st_ino): which file a path names
+# A read-only mount, also the one the unit's ProtectSystem=strict makes of every folder but its StateDirectory=.
+READ_ONLY = "read-only file system"
+READ_ONLY_HINT = ("remount it read-write or point store.path elsewhere (the service writes only under "
+                  "/var/lib/emotion-edge unless a drop-in adds ReadWritePaths=, docs/SERVICE.md)")
+CREATE_ACCESS = os.W_OK | os.X_OK  # what making an entry in a folder needs
+MOUNTINFO = Path("/proc/self/mountinfo")
+MOUNTINFO_ESCAPE = re.compile(r"\\([0-7]{3})")  # a space in a mount point is \040
+MOUNT_POINT_FIELD = 4
+LOOKUP_FAILS_FS = frozenset({"proc"})  # mkdir of a new name fails with ENOENT, before any permission check
+NO_MKDIR_FS = frozenset({"sysfs", "debugfs", "tracefs", "securityfs", "efivarfs"})  # EPERM, after the permission check
 
 
 def describe_error(exc: BaseException) -> str:
@@ -79,6 +92,89 @@ def is_text_file(path: Path) -> bool:
     return True
 
 
+def is_read_only(path: Path) -> bool:
+    """True when the existing `path` lies on a file system mounted read-only for this process."""
+    try:
+        return bool(os.statvfs(path).f_flag & os.ST_RDONLY)
+    except OSError:
+        return False
+
+
+def _unescape(field: str) -> str:
+    return MOUNTINFO_ESCAPE.sub(lambda match: chr(int(match.group(1), 8)), field)
+
+
+def _inside(target: str, mount: str) -> bool:
+    return mount == "/" or target == mount or target.startswith(mount + "/")
+
+
+def fs_type(folder: Path) -> str | None:
+    """The type of the file system the existing `folder` is on (`ext4`, `proc`), from the innermost mount holding
+    it in /proc/self/mountinfo; None when that cannot be read."""
+    try:
+        target = os.path.realpath(folder)
+        lines = MOUNTINFO.read_text(errors="replace").splitlines()
+    except OSError:
+        return None
+    best, kind = "", None
+    for line in lines:
+        fields, _, tail = line.partition(" - ")
+        parts = fields.split()
+        if len(parts) <= MOUNT_POINT_FIELD or not tail.split():
+            continue
+        mount = _unescape(parts[MOUNT_POINT_FIELD])
+        if _inside(target, mount) and len(mount) >= len(best):  # a later mount on the same point hides the earlier
+            best, kind = mount, tail.split()[0]
+    return kind
+
+
+def _new_entry_errno(folder: Path) -> int | None:
+    """The errno mkdir of a new name in the existing folder `folder` would fail with, in the kernel's order (the
+    name's lookup, the mount's read-only flag, the permission check, the file system's mkdir), or None."""
+    kind = fs_type(folder)
+    if kind in LOOKUP_FAILS_FS:
+        return errno.ENOENT
+    if is_read_only(folder):
+        return errno.EROFS
+    if not os.access(folder, CREATE_ACCESS):
+        return errno.EACCES
+    return errno.EPERM if kind in NO_MKDIR_FS else None
+
+
+def mkdir_errno(folder: Path) -> int | None:
+    """The errno `folder.mkdir(parents=True, exist_ok=True)` would fail with, or None, found without creating
+    anything: walks up to the nearest existing ancestor and asks whether a folder could be made in it."""
+    path = folder
+    while True:
+        try:
+            info = os.stat(path)
+        except FileNotFoundError:
+            if os.path.lexists(path):
+                return errno.EEXIST  # a symbolic link to nothing
+            if path.parent == path:
+                return errno.ENOENT
+            path = path.parent
+            continue
+        except OSError as exc:
+            return exc.errno  # ENOTDIR: a file on the way; EACCES: a folder on the way that may not be entered
+        break
+    if not stat.S_ISDIR(info.st_mode):
+        return errno.EEXIST if path == folder else errno.ENOTDIR
+    return None if path == folder else _new_entry_errno(path)
+
+
+def cannot_create(path: Path, code: int) -> EdgeError:
+    problem = f"cannot create folder {path.parent} ({os.strerror(code)})"
+    return EdgeError(f"store {path}", f"{problem}; {READ_ONLY_HINT}" if code == errno.EROFS else problem)
+
+
+def not_writable_folder(path: Path) -> EdgeError:
+    folder = path.parent
+    if is_read_only(folder):
+        return EdgeError(f"store {path}", f"folder {folder} is on a {READ_ONLY}; {READ_ONLY_HINT}")
+    return EdgeError(f"store {path}", f"folder {folder} is not writable")
+
+
 def ensure_folder(path: Path) -> None:
     """The store's folder exists and is writable and `path` passes check_store_file, else EdgeError (a
     configuration problem, reported before the run starts)."""
@@ -86,9 +182,23 @@ def ensure_folder(path: Path) -> None:
     try:
         folder.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
-        raise EdgeError(f"store {path}", f"cannot create folder {folder} ({describe_error(exc)})") from None
-    if not os.access(folder, os.W_OK | os.X_OK):
-        raise EdgeError(f"store {path}", f"folder {folder} is not writable")
+        if exc.errno is None:
+            raise EdgeError(f"store {path}", f"cannot create folder {folder} ({describe_error(exc)})") from None
+        raise cannot_create(path, exc.errno) from None
+    if not os.access(folder, CREATE_ACCESS):
+        raise not_writable_folder(path)
+    check_store_file(path)
+
+
+def check_store_path(path: Path) -> None:
+    """ensure_folder's errors, found without creating anything (--check-config): the folder that could not be
+    made (and why, as mkdir would say it), a folder that is not writable, then check_store_file."""
+    path = Path(path)
+    code = mkdir_errno(path.parent)
+    if code is not None:
+        raise cannot_create(path, code)
+    if path.parent.is_dir() and not os.access(path.parent, CREATE_ACCESS):
+        raise not_writable_folder(path)
     check_store_file(path)
 
 
@@ -105,6 +215,8 @@ def check_store_file(path: Path) -> None:
         raise EdgeError(thing, "is a text file, not an SQLite database; left untouched: point store.path at "
                                "a new or existing .db file")
     if not os.access(path, os.R_OK | os.W_OK):
+        if os.access(path, os.R_OK) and is_read_only(path):
+            raise EdgeError(thing, f"not writable: {READ_ONLY}; {READ_ONLY_HINT}")
         raise EdgeError(thing, f"not readable and writable by this user (uid {os.getuid()}); chown it to the user "
                                "that runs this, or point store.path elsewhere")
     try:
