@@ -11,10 +11,9 @@ import time
 
 from edge.pipeline import Pipeline
 from edge.service.monitor import ServiceMonitor, ServiceSink
-from edge.service.notify import Notifier
 from edge.service.thermal import ThermalProbe
 from tests.service.test_service import READY_TIMEOUT_S, finish, start
-from tests.service.test_status_fps import FakeClock, NoFaces, UnevenCamera
+from tests.service.test_status_fps import FakeClock, NoFaces, RecordingNotifier, UnevenCamera
 
 MISSING = "/dev/video97"
 APPEARED_FRAMES_S = 1.0  # of the camera's own clock: a few frames, all within one status interval
@@ -44,15 +43,6 @@ def test_ready_arrives_while_the_camera_is_missing(service_model, notify_socket,
     keys = [k for k, _ in notify_socket.fields()]
     assert keys.count("READY") == 1 and "EXTEND_TIMEOUT_USEC" not in keys  # no start to extend once ready
     assert f"service ready, waiting for source {MISSING}" in out
-
-
-class RecordingNotifier(Notifier):
-    def __init__(self) -> None:
-        super().__init__()
-        self.sent: list[str] = []
-
-    def send(self, *fields: str) -> None:
-        self.sent.extend(fields)
 
 
 def test_a_camera_that_appears_after_ready_sends_no_second_ready(monkeypatch, tmp_path, caplog):
