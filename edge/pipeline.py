@@ -180,10 +180,13 @@ class Pipeline:
         return timer
 
     def _update_fps(self) -> float:
+        """1 / the smoothed time between frames. Smoothing the interval, not its inverse: frames that come unevenly
+        (in pairs 5 ms apart from a 15 fps camera) averaged as 1/interval read 40-99 fps."""
         now = time.monotonic()
         if self._last_step is not None and now > self._last_step:
-            instant = 1.0 / (now - self._last_step)
-            self._fps = instant if self._fps == 0 else (1 - FPS_SMOOTHING) * self._fps + FPS_SMOOTHING * instant
+            interval = now - self._last_step
+            smoothed = interval if self._fps == 0 else (1 - FPS_SMOOTHING) / self._fps + FPS_SMOOTHING * interval
+            self._fps = 1.0 / smoothed
         self._last_step = now
         return self._fps
 
