@@ -19,40 +19,14 @@ from edge.interrupts import EXIT_INTERRUPTED, interrupted  # standard library on
 EXIT_BROKEN_PIPE = 141  # 128 + SIGPIPE, as a shell reports a writer whose reader left (`| head`)
 
 try:  # small, but `python -m edge` runs them first: a Ctrl-C meanwhile is one line too
-    import importlib.util
     import logging
     from collections.abc import Sequence
 
     from edge.cli_common import error_line, setup_logging, silence_stdout
     from edge.errors import EdgeError
-    from edge.no_tensorflow import BLOCKED_TOP_LEVEL, MEDIAPIPE_BLOCKED
+    from edge.requirements_check import missing_requirement
 except KeyboardInterrupt:
     sys.exit(interrupted())
-
-EDGE_PACKAGE = "edge"
-REFUSED_MODULES = (*BLOCKED_TOP_LEVEL, *MEDIAPIPE_BLOCKED)  # never imported by the edge: one escaping is a bug
-SETUP_HINT = ("run .venv-edge/bin/python -m edge (bash scripts/demo.sh makes it) "
-              "or pip install -r requirements-edge.txt")
-
-
-def is_findable(name: str) -> bool | None:
-    """Whether `import name` would find a top-level module (find_spec only looks it up); None when the lookup
-    itself fails."""
-    try:
-        return importlib.util.find_spec(name) is not None
-    except (ImportError, ValueError):  # ValueError: a module in sys.modules without a spec
-        return None
-
-
-def missing_requirement(exc: ModuleNotFoundError) -> EdgeError | None:
-    """The one-line error for a third-party module this Python does not have; None for an edge module or a module
-    that is there (the failure is inside it) or one the edge refuses to import (edge.no_tensorflow): those are
-    bugs, whose traceback stays."""
-    top = (exc.name or "").partition(".")[0]
-    if not top or top == EDGE_PACKAGE or top in REFUSED_MODULES or is_findable(top) is not False:
-        return None
-    return EdgeError(exc.name, f"not installed in this environment ({sys.executable}); {SETUP_HINT}")
-
 
 def print_error(exc: EdgeError) -> int:
     """The error's one line on stderr; its exit code."""

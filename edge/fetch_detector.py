@@ -28,6 +28,12 @@ except KeyboardInterrupt:
     if __name__ != "__main__":  # imported by another module (python -m edge.bench): its own handler says it
         raise
     sys.exit(interrupted())
+except ModuleNotFoundError as exc:  # a Python without the edge requirements: one line (exit 2); a bug: traceback
+    if __name__ == "__main__":
+        from edge.requirements_check import exit_if_missing_requirement
+
+        exit_if_missing_requirement(exc)
+    raise
 
 WHEEL_REQUIREMENT = "mediapipe==0.10.21"
 WHEEL_PLATFORM = "manylinux_2_28_x86_64"

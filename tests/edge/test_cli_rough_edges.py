@@ -76,6 +76,17 @@ def test_python_without_the_requirements_is_one_line(tmp_path, command):
     assert f"{NOT_INSTALLED}{sys.executable}); {SETUP_HINT}" in lines[0]
 
 
+@pytest.mark.parametrize("module", ["edge.bench", "edge.fetch_detector"])
+def test_the_benchmark_and_the_fetch_without_the_requirements_are_one_line_too(tmp_path, module):
+    if not bare_python_lacks_requirements():
+        pytest.skip("this Python finds the edge requirements even without site-packages")
+    done = subprocess.run([sys.executable, "-S", "-m", module, "--help"], cwd=tmp_path, env=edge_env(),
+                          capture_output=True, text=True, timeout=RUN_TIMEOUT_S)
+    assert done.returncode == 2 and "Traceback" not in done.stderr, done.stderr[-2000:]
+    lines = done.stderr.strip().splitlines()
+    assert len(lines) == 1 and f"{NOT_INSTALLED}{sys.executable}); {SETUP_HINT}" in lines[0], done.stderr
+
+
 def raising(exc: BaseException):
     def dispatch(_argv):  # noqa: ANN001, ANN202 - stands in for edge.cli.dispatch
         raise exc
@@ -106,10 +117,10 @@ def test_a_missing_edge_module_or_a_failure_inside_an_installed_one_stays_a_trac
 @pytest.mark.parametrize("name", ["tensorflow", "keras.layers", "sounddevice"])
 def test_a_module_the_edge_refuses_stays_a_traceback_even_where_it_is_not_installed(monkeypatch, capsys, name):
     """edge.no_tensorflow refuses these while mediapipe imports: one escaping is a bug, not a missing requirement."""
-    import edge.__main__ as entry
     import edge.cli
+    import edge.requirements_check as requirements_check
 
-    monkeypatch.setattr(entry, "is_findable", lambda _name: False)
+    monkeypatch.setattr(requirements_check, "is_findable", lambda _name: False)
     monkeypatch.setattr(edge.cli, "dispatch", raising(ModuleNotFoundError("blocked", name=name)))
     with pytest.raises(ModuleNotFoundError):
         main_in_process([], monkeypatch, capsys)
