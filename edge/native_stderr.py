@@ -21,16 +21,16 @@ from __future__ import annotations
 import logging
 import os
 import re
-import signal
 import sys
 import tempfile
 import threading
-from typing import IO, Any
+from typing import IO
+
+from edge.interrupts import stops_deferred
 
 log = logging.getLogger(__name__)
 
 STDERR_FD = 2
-DEFERRED_SIGNALS = (signal.SIGINT, signal.SIGTERM)  # held back while fd 2 is swapped or restored
 SHOW_ENV, SHOW_VALUE = "EDGE_NATIVE_STDERR", "show"  # leave fd 2 alone: native lines go to stderr as they come
 MAX_CAPTURED_BYTES = 64 * 1024  # a model load prints a few hundred bytes; more than this is cut, not held in memory
 # Lines that are only chatter: LiteRT/TFLite `INFO: `/`WARNING: ` and absl/glog info and warning records
@@ -85,32 +85,6 @@ def read_capture(capture: IO[bytes]) -> str:
         capture.close()
 
 
-class deferred_signals:  # noqa: N801 - used like a function: `with deferred_signals():`
-    """Ctrl-C and SIGTERM held back for a few system calls: in the main thread (the only one Python runs signal
-    handlers in) their handlers are swapped for one that notes them, and the noted ones are raised again once the
-    handlers are back. Masking the signal would not do: another thread (MediaPipe's) receives it instead and the
-    main thread still runs the handler. Not for long blocks: a Ctrl-C would wait for the whole block."""
-
-    def __enter__(self) -> None:
-        self.previous: dict[int, Any] = {}
-        self.noted: list[int] = []
-        if threading.current_thread() is not threading.main_thread():
-            return
-        for signum in DEFERRED_SIGNALS:
-            handler = signal.getsignal(signum)
-            if handler is not None:  # None: installed outside Python, so it cannot be put back
-                self.previous[signum] = signal.signal(signum, self._note)
-
-    def _note(self, signum: int, _frame: object) -> None:
-        self.noted.append(signum)
-
-    def __exit__(self, *_exc: object) -> None:
-        for signum, handler in self.previous.items():
-            signal.signal(signum, handler)
-        for signum in self.noted:
-            signal.raise_signal(signum)
-
-
 class Window:
     """One capture: fd 2's saved copy and the temporary file. Opening and closing run with Ctrl-C held back, so a
     Ctrl-C during either cannot leave fd 2 swapped or a descriptor open."""
@@ -147,8 +121,8 @@ class Window:
 class native_stderr_logged:  # noqa: N801 - used like a function: `with native_stderr_logged("..."):`
     """Inside the block, whatever anything in this process writes to fd 2 is logged afterwards, `what: <line>`
     (e.g. `mediapipe face detector`), instead of reaching stderr. Exceptions propagate; fd 2 is restored first.
-    A class with the window's opening and closing under deferred_signals, not a generator: a Ctrl-C landing between
-    steps (or between a generator's yield and `with` taking over) would leave fd 2 redirected."""
+    A class with the window's opening and closing under edge.interrupts.stops_deferred, not a generator: a Ctrl-C
+    landing between steps (or between a generator's yield and `with` taking over) would leave fd 2 redirected."""
 
     def __init__(self, what: str) -> None:
         self.what = what
@@ -157,7 +131,7 @@ class native_stderr_logged:  # noqa: N801 - used like a function: `with native_s
 
     def __enter__(self) -> None:
         try:
-            with deferred_signals():
+            with stops_deferred():
                 _WINDOW_LOCK.acquire()
                 self.locked = True
                 self.window.open()
@@ -166,7 +140,7 @@ class native_stderr_logged:  # noqa: N801 - used like a function: `with native_s
             raise
 
     def __exit__(self, *_exc: object) -> None:
-        with deferred_signals():
+        with stops_deferred():
             try:
                 relog(self.what, self.window.close())
             finally:

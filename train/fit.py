@@ -14,6 +14,7 @@ import keras
 import numpy as np
 import tensorflow as tf
 
+from edge.interrupts import stops_deferred
 from train.augment import AugmentConfig, build_augmenter, mix_batch, random_erase
 from train.averaging import AVERAGE_FILE, WeightAverage, is_kept_average, recalibrate_batch_norm
 from train.config import (AVERAGE_KEPT, BEST_CHECKPOINT, BEST_PENDING, HISTORY_FILE, LAST_CHECKPOINT, STAGED_PREFIX,
@@ -22,7 +23,6 @@ from train.data import DataError, Split
 from train.labels import NUM_CLASSES
 from train.model import build_model, count_macs
 from train.sam import make_sharpness_aware
-from train.stopping import stops_deferred
 
 log = logging.getLogger(__name__)
 

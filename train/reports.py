@@ -15,6 +15,7 @@ import keras
 import numpy as np
 
 from edge.contract import file_sha256
+from edge.interrupts import stops_deferred
 from train.config import BEST_CHECKPOINT, HISTORY_FILE, RUN_RECORD, TrainConfig, write_text_atomic
 from train.data import NOT_HELD_OUT_NOTES, TRAIN_SLICE, Split, faces_fingerprint, not_held_out_because
 from train.fit import save_model
@@ -22,7 +23,6 @@ from train.labels import EMOTIONS, IMAGE_SIZE
 from train.metrics import classification_report, format_table, tune_class_bias
 from train.model import LOGITS_LAYER, count_macs
 from train.plots import plot_confusion, plot_curves, plot_soup_curves
-from train.stopping import stops_deferred
 
 log = logging.getLogger(__name__)
 

@@ -1,17 +1,18 @@
 """How a command is stopped: Ctrl-C (SIGINT) and SIGTERM (kill, a scheduler ending a job) end it the same way, so
 the entry point can say in one line what was kept, with the exit code 128 + the signal's number, as a shell
-reports it; and a group of writes that belong together (a checkpoint and its resume state, a model and its run
-record) lands whole before the stop takes effect. Standard library only: the CLIs use it before TensorFlow loads."""
+reports it. A group of writes that belong together (a checkpoint and its resume state, a model and its run record)
+lands whole before the stop takes effect through edge.interrupts.stops_deferred. Standard library only: the CLIs
+use it before TensorFlow loads."""
 
 from __future__ import annotations
 
 import signal
-import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from types import FrameType
 
-STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM)
+from edge.interrupts import in_main_thread
+
 SIGNAL_EXIT_BASE = 128  # a process ended by signal N exits 128 + N (130 for Ctrl-C, 143 for SIGTERM)
 
 
@@ -38,12 +39,6 @@ def stop_cause(exc: KeyboardInterrupt) -> str:
     return "interrupted" if signum == signal.SIGINT else f"stopped by {signal.Signals(signum).name}"
 
 
-def _in_main_thread() -> bool:
-    """Signal handlers can only be set from the main thread (a command run from a test's worker thread keeps
-    the handlers it has)."""
-    return threading.current_thread() is threading.main_thread()
-
-
 def _raise_stopped(signum: int, _frame: FrameType | None) -> None:
     raise Stopped(signum)
 
@@ -52,7 +47,7 @@ def _raise_stopped(signum: int, _frame: FrameType | None) -> None:
 def sigterm_stops() -> Iterator[None]:
     """Within the block SIGTERM raises Stopped (a KeyboardInterrupt) instead of ending the process at once with
     no word of what was kept; the previous handler is restored after."""
-    if not _in_main_thread():
+    if not in_main_thread():
         yield
         return
     previous = signal.signal(signal.SIGTERM, _raise_stopped)
@@ -61,26 +56,3 @@ def sigterm_stops() -> Iterator[None]:
     finally:
         if previous is not None:
             signal.signal(signal.SIGTERM, previous)
-
-
-@contextmanager
-def stops_deferred() -> Iterator[None]:
-    """Ctrl-C or SIGTERM during the block takes effect when the block ends: the files it writes land together
-    (a kill -9 or a power cut still cannot be deferred: the callers order their writes for those)."""
-    if not _in_main_thread():
-        yield
-        return
-    pending: list[int] = []
-
-    def hold(signum: int, _frame: FrameType | None) -> None:
-        pending.append(signum)
-
-    previous = {signum: signal.signal(signum, hold) for signum in STOP_SIGNALS}
-    try:
-        yield
-    finally:
-        for signum, handler in previous.items():
-            if handler is not None:
-                signal.signal(signum, handler)
-        if pending:
-            signal.raise_signal(pending[0])  # to the restored handler: KeyboardInterrupt, Stopped, or the default

@@ -117,13 +117,6 @@ def rotate(path: Path, keep: int) -> None:
     path.rename(rotated(path, 1))
 
 
-def file_size(path: Path) -> int | None:
-    try:
-        return path.stat().st_size
-    except OSError:
-        return None
-
-
 def count_lines(path: Path) -> int | None:
     """The lines (newlines) in the file; None if it cannot be read."""
     try:
@@ -256,9 +249,8 @@ class JsonlEventSink(BaseSink):
         note = plural(self.events_written, "line")
         if not self._appended or self._identity is None:
             return note
-        size = file_size(self.path)
-        if size is not None and size > COUNT_MAX_BYTES:  # reading it all would slow every stop (a Pi's SD card)
-            return f"{note} from this run, appended to a {size / BYTES_PER_MB:.1f} MB file"
+        if self._size > COUNT_MAX_BYTES:  # reading it all would slow every stop (a Pi's SD card)
+            return f"{note} from this run, appended to a {self._size / BYTES_PER_MB:.1f} MB file"
         in_file = count_lines(self.path)
         if in_file is None or in_file <= self.events_written:  # fewer: truncated in place meanwhile (copytruncate)
             return note
