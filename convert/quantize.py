@@ -21,6 +21,7 @@ import keras
 import numpy as np
 import tensorflow as tf
 
+from train.mirror_symmetric import is_mirror_symmetric, to_plain  # also registers its layers for load_model
 from train.model import as_float32
 
 from convert.errors import ConvertError
@@ -32,12 +33,13 @@ PIXEL_MIN, PIXEL_MAX = 0.0, 255.0  # the raw pixel range the device feeds: input
 
 
 def load_float_model(path: Path) -> keras.Model:
-    """The run's checkpoint with float32 layers (bf16 policies removed), ready for the converter."""
+    """The run's checkpoint with float32 layers (bf16 policies removed), ready for the converter; a
+    mirror-symmetric net is written out as the plain net it equals."""
     try:
         model = keras.models.load_model(path, compile=False)
     except Exception as exc:  # noqa: BLE001 - Keras raises many types for a bad archive
         raise ConvertError(path, f"cannot load Keras model ({exc.__class__.__name__}: {' '.join(str(exc).split())[:200]})") from None
-    return as_float32(model)
+    return to_plain(model) if is_mirror_symmetric(model) else as_float32(model)
 
 
 def predict_float(model: keras.Model, faces: np.ndarray) -> np.ndarray:

@@ -13,7 +13,7 @@ from pathlib import Path
 
 from edge.cli_common import OneLineParser, non_negative_int
 from train.config import (ARCHITECTURE_FIELDS, BEST_CHECKPOINT, LAST_CHECKPOINT, POOLINGS, RUN_RECORD, STATE_FILE,
-                          TrainConfig, keras_archive_problem, read_state)
+                          SYMMETRIES, TrainConfig, keras_archive_problem, read_state)
 from train.data import (DEFAULT_CACHE_DIR, DEFAULT_VAL_FRACTION, TRAIN_SLICE, DataError, Split, extra_split_of,
                         is_held_out)
 from train.labels import EMOTIONS
@@ -66,6 +66,10 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--last-block-convs", type=int,
                         help=f"convs of block 4, on its 6x6 map (blocks 1-3 keep two; default "
                              f"{defaults.last_block_convs}; with --init-from, the checkpoint's)")
+    parser.add_argument("--symmetry", choices=SYMMETRIES,
+                        help="'mirror': every layer's channels in mirror pairs, so a face and its mirror image get "
+                             "the same answer at one pass's cost (half the free weights; default none; with "
+                             "--init-from, the checkpoint's)")
     parser.add_argument("--mixup", type=float, default=defaults.mixup,
                         help="mixup Beta(alpha, alpha): blend training faces and labels pairwise (0 = off; try 0.2)")
     parser.add_argument("--sam", type=float, default=defaults.sam_rho, metavar="RHO",

@@ -33,7 +33,10 @@ POOLINGS = ("average", "learned")
 LEARNED_POOL_LAYER = "learned_pool"
 # How many convs block 4 has (train.model: --last-block-convs), counted from the layer names b4c1_conv, b4c2_conv, ...
 LAST_BLOCK_CONV = re.compile(r"b4c\d+_conv")
-ARCHITECTURE_FIELDS = (*ARCHITECTURE_LAYERS, "pooling", "last_block_convs")
+# "none": train.model's plain net; "mirror": train.mirror_symmetric's, whose convs are MirrorConv2D layers
+SYMMETRIES = ("none", "mirror")
+MIRROR_CONV_CLASS = "MirrorConv2D"
+ARCHITECTURE_FIELDS = (*ARCHITECTURE_LAYERS, "pooling", "last_block_convs", "symmetry")
 
 
 def write_text_atomic(path: Path, text: str) -> None:
@@ -85,7 +88,7 @@ def keras_archive_problem(path: Path) -> str | None:
 
 
 def checkpoint_architecture(path: Path) -> dict[str, int | float | str]:
-    """width, early_width, dense_units, dropout, pooling and last_block_convs of a train.model checkpoint, read from the archive's
+    """width, early_width, dense_units, dropout, pooling, last_block_convs and symmetry of a train.model checkpoint, read from the archive's
     config.json without TensorFlow: a run started from it (--init-from), mixed from it (--soup) or re-reported has its
     architecture, whatever the flags say. Fields whose layer is absent (another architecture) are left out."""
     try:
@@ -94,12 +97,14 @@ def checkpoint_architecture(path: Path) -> dict[str, int | float | str]:
     except (OSError, KeyError, ValueError, zipfile.BadZipFile):
         return {}
     by_name = {layer.get("config", {}).get("name"): layer.get("config", {}) for layer in layers}
+    classes = {layer.get("class_name") for layer in layers}
     found = {field: by_name[layer][key] // divisor if divisor > 1 else by_name[layer][key]
              for field, (layer, key, divisor) in ARCHITECTURE_LAYERS.items() if key in by_name.get(layer, {})}
     if not found:
         return found
     return {**found, "pooling": "learned" if LEARNED_POOL_LAYER in by_name else "average",
-            "last_block_convs": sum(1 for name in by_name if LAST_BLOCK_CONV.fullmatch(str(name)))}
+            "last_block_convs": sum(1 for name in by_name if LAST_BLOCK_CONV.fullmatch(str(name))),
+            "symmetry": "mirror" if MIRROR_CONV_CLASS in classes else "none"}
 
 
 @dataclass
@@ -118,6 +123,7 @@ class TrainConfig:
     dropout: float = 0.4
     pooling: str = "average"  # one of POOLINGS
     last_block_convs: int = 2  # convs of block 4 (blocks 1-3 have two each)
+    symmetry: str = "none"  # one of SYMMETRIES: "mirror" answers a face and its mirror image alike
     patience: int = 15
     average_last: int = 0  # stochastic weight averaging over the last N epochs (0 = off)
     mixup: float = 0.0  # Beta(alpha, alpha) of mixup (0 = off)

@@ -21,7 +21,8 @@ from train.config import (AVERAGE_KEPT, BEST_CHECKPOINT, BEST_PENDING, HISTORY_F
                           STATE_FILE, TrainConfig, read_state, write_text_atomic)
 from train.data import DataError, Split
 from train.labels import NUM_CLASSES
-from train.model import build_model, count_macs
+from train.mirror_symmetric import build_mirror_symmetric_model
+from train.model import CONVS_PER_BLOCK, build_model, count_macs
 from train.sam import make_sharpness_aware
 
 log = logging.getLogger(__name__)
@@ -242,6 +243,17 @@ def load_checkpoint(path: Path, flag: str) -> keras.Model:
         raise DataError(f"{flag} {path}: not a readable Keras model ({' '.join(str(exc).split())[:200]})") from None
 
 
+def build_configured_model(config: TrainConfig) -> keras.Model:
+    """A fresh net of the config's architecture (train.model's, or its mirror-symmetric version)."""
+    if config.symmetry == "mirror":
+        if config.pooling != "average" or config.last_block_convs != CONVS_PER_BLOCK:
+            raise DataError("--symmetry mirror: built with global average pooling and two convs per block only "
+                            "(drop --pooling / --last-block-convs)")
+        return build_mirror_symmetric_model(config.width, config.dense_units, config.dropout, config.early_width)
+    return build_model(config.width, config.dense_units, config.dropout, config.pooling, config.early_width,
+                       config.last_block_convs)
+
+
 def prepare_model(
     out_dir: Path, config: TrainConfig, resume: bool, init_from: Path | None = None
 ) -> tuple[keras.Model, int, dict]:
@@ -267,8 +279,7 @@ def prepare_model(
         log.info("warm start from %s", init_from)
         _compile(model, config)
         return model, 0, {}
-    model = build_model(config.width, config.dense_units, config.dropout, config.pooling, config.early_width,
-                        config.last_block_convs)
+    model = build_configured_model(config)
     _compile(model, config)
     return model, 0, {}
 

@@ -4,6 +4,8 @@ model, so the deployed int8 model is fed raw pixels with input scale 1 and zero 
 
 from __future__ import annotations
 
+import math
+
 import keras
 from keras import layers
 
@@ -104,6 +106,9 @@ def _call_macs(layer: keras.layers.Layer, node) -> int:  # noqa: ANN001 - a Kera
         return out_h * out_w * out_c * k_h * k_w * inputs_per_output
     if isinstance(layer, layers.Dense):
         return node.arguments.keras_tensors[0].shape[-1] * layer.units
+    if hasattr(layer, "full_kernel"):  # train.mirror_symmetric's layers: the plain layer they stand for
+        positions = math.prod(node.outputs[0].shape[1:-1])
+        return positions * math.prod(layer.full_kernel().shape)
     return 0
 
 
