@@ -175,6 +175,21 @@ def check_ranges(args: argparse.Namespace) -> None:
     for name in FLOAT_FLAGS:
         if getattr(args, name) is not None and not math.isfinite(getattr(args, name)):
             raise DataError(f"{flag(name)} {getattr(args, name)}: must be a finite number")
+    if args.symmetry == "mirror":
+        check_mirror_symmetric(args)
+
+
+def check_mirror_symmetric(args: argparse.Namespace) -> None:
+    """--symmetry mirror pairs every layer's channels, with the plain net's average pooling and block depth."""
+    if args.pooling not in (None, "average"):
+        raise DataError(f"--pooling {args.pooling}: --symmetry mirror is built with average pooling only")
+    if args.last_block_convs not in (None, TrainConfig.last_block_convs):
+        raise DataError(f"--last-block-convs {args.last_block_convs}: --symmetry mirror is built with "
+                        f"{TrainConfig.last_block_convs} convs per block only")
+    for name in ("width", "early_width", "dense_units"):
+        if getattr(args, name) is not None and getattr(args, name) % 2:
+            raise DataError(f"{flag(name)} {getattr(args, name)}: --symmetry mirror needs an even number "
+                            "(channels come in mirror pairs)")
 
 
 def check_named_inputs(args: argparse.Namespace) -> None:

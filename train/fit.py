@@ -246,9 +246,8 @@ def load_checkpoint(path: Path, flag: str) -> keras.Model:
 def build_configured_model(config: TrainConfig) -> keras.Model:
     """A fresh net of the config's architecture (train.model's, or its mirror-symmetric version)."""
     if config.symmetry == "mirror":
-        if config.pooling != "average" or config.last_block_convs != CONVS_PER_BLOCK:
-            raise DataError("--symmetry mirror: built with global average pooling and two convs per block only "
-                            "(drop --pooling / --last-block-convs)")
+        if config.pooling != "average" or config.last_block_convs != CONVS_PER_BLOCK:  # train.cli refuses these
+            raise ValueError(f"symmetry mirror with pooling {config.pooling}, {config.last_block_convs} convs")
         return build_mirror_symmetric_model(config.width, config.dense_units, config.dropout, config.early_width)
     return build_model(config.width, config.dense_units, config.dropout, config.pooling, config.early_width,
                        config.last_block_convs)

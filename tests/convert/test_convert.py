@@ -337,8 +337,11 @@ def test_mirror_averaged_model_answers_a_face_and_its_mirror_alike(converted: Co
     def asymmetry(model: Path) -> float:  # how far the answers for the faces and their mirror images differ
         return float(np.abs(dequantized_outputs(model, faces) - dequantized_outputs(model, faces[:, :, ::-1])).mean())
 
-    # the two passes are calibrated apart (each has its own int8 ranges), so the answers differ by rounding only
-    assert asymmetry(out) < 0.25 * asymmetry(converted.model)
+    # the two passes are calibrated apart (each has its own int8 ranges), so the answers differ by rounding only:
+    # far less than the plain net's, or under half an output step where the tiny plain net came out nearly
+    # mirror-blind itself (its training is not bit-repeatable; seen once: 1.1e-4 against 3.3e-5)
+    rounding = 0.5 * mirrored["output"]["scale"]
+    assert asymmetry(out) < max(0.25 * asymmetry(converted.model), rounding)
     # the tiny net often puts two classes a step or two apart; where it is decisive, rounding cannot flip it
     answers = dequantized_outputs(out, faces)
     top_two = np.sort(answers, axis=1)[:, -2:]

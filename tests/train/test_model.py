@@ -45,7 +45,7 @@ def test_narrow_early_blocks_keep_the_deep_blocks_and_fit_a_mirror_pass_in_the_b
     narrow.save(tmp_path / "narrow.keras")
     assert checkpoint_architecture(tmp_path / "narrow.keras") == {"width": 32, "early_width": 16, "dense_units": 256,
                                                                  "dropout": 0.4, "pooling": "average",
-                                                                 "last_block_convs": 2}
+                                                                 "last_block_convs": 2, "symmetry": "none"}
 
 
 def test_a_deeper_last_block_adds_one_full_size_conv_of_cost_and_is_read_back_from_the_archive(tmp_path) -> None:
@@ -77,7 +77,7 @@ def test_learned_pooling_starts_as_the_average_and_is_read_back_from_the_archive
         model.save(tmp_path / f"{name}.keras")
         assert checkpoint_architecture(tmp_path / f"{name}.keras") == {"width": 8, "early_width": 8, "dense_units": 256,
                                                                       "dropout": 0.4, "pooling": name,
-                                                                      "last_block_convs": 2}
+                                                                      "last_block_convs": 2, "symmetry": "none"}
     with pytest.raises(ValueError, match="pooling 'max': not one of average, learned"):
         build_model(8, pooling="max")
 

@@ -127,7 +127,7 @@ def test_the_architecture_is_read_from_the_archive_and_a_conflicting_flag_is_ref
     source, _, cmd = smoke_run
     assert checkpoint_architecture(source / "last.keras") == {"width": 4, "early_width": 4, "dense_units": 16,
                                                              "dropout": 0.4, "pooling": "average",
-                                                             "last_block_convs": 2}
+                                                             "last_block_convs": 2, "symmetry": "none"}
     cmd = list(cmd)
     cmd[cmd.index("--out") + 1] = str(tmp_path / "other")
     cmd += ["--init-from", str(source / "last.keras")]
