@@ -25,7 +25,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from train.config import BEST_CHECKPOINT, RUN_RECORD
+from train.config import BEST_CHECKPOINT, LAST_CHECKPOINT, RUN_RECORD
 from train.data import DEFAULT_CACHE_DIR, DEFAULT_VAL_FRACTION, extra_split_of, load_split, stratified_holdout
 from train.environment import exit_without_tensorflow
 
@@ -142,6 +142,11 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
 
 def main(argv: list[str] | None = None) -> None:
     args = parse_args(argv)  # --help and usage errors need no TensorFlow
+    for run in args.runs:
+        missing = [name for name in (RUN_RECORD, BEST_CHECKPOINT) if not (run / name).is_file()]
+        if missing:
+            raise SystemExit(f"error: {run}: no {' or '.join(missing)}: name a finished run folder (a kept "
+                             f"checkpoint folder such as models/checkpoints/vgg32s holds {LAST_CHECKPOINT} only)")
     exit_without_tensorflow()  # before any data loads: one line and exit code 2 in a venv without TensorFlow
     import keras
 

@@ -83,6 +83,7 @@ def cook(runs: list[Path], train_faces: np.ndarray) -> keras.Model:
 
     from train.averaging import recalibrate_batch_norm
     from train.reports import unfold_previous_bias
+    import train.mirror_symmetric  # noqa: F401 - registers the layers a --symmetry mirror member holds
 
     models = []
     for run in runs:

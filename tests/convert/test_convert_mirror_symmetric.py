@@ -14,19 +14,26 @@ from tests.convert.test_convert import assert_int8_end_to_end
 from tests.train.test_model import vgg_macs
 
 
-def test_a_mirror_symmetric_run_converts_to_a_plain_int8_net_that_answers_mirror_images_alike(
+def test_a_mirror_symmetric_lineage_converts_to_a_plain_int8_net_that_answers_mirror_images_alike(
         converted: Converted, tmp_path: Path) -> None:
-    stage, tail, out = tmp_path / "stage", tmp_path / "tail", tmp_path / "symmetric.tflite"
+    """The planned lineage in small: a stage, two averaging tails from its checkpoint (no architecture flag: the
+    checkpoint carries the symmetry), their soup, then the converter."""
+    stage, soup, out = tmp_path / "stage", tmp_path / "soup", tmp_path / "symmetric.tflite"
     flags = [*TINY_TRAIN_FLAGS, "--symmetry", "mirror"]
     flags[flags.index("--epochs") + 1] = "2"
     trained = run_module("train", "--data", converted.data, "--out", stage, "--cache-dir", tmp_path / "cache", *flags)
     assert trained.returncode == 0, trained.stderr[-2000:]
-    tailed = run_module("train", "--data", converted.data, "--out", tail, "--cache-dir", tmp_path / "cache",
-                        "--init-from", stage / "last.keras", "--epochs", "1", "--warmup-epochs", "0", "--eval-split",
-                        "none", "--no-tune-bias")
-    assert tailed.returncode == 0, tailed.stderr[-2000:]
-    assert json.loads((tail / "run.json").read_text())["config"]["symmetry"] == "mirror"
-    result = run_module("convert", "--run", tail, "--out", out, "--calib-size", CALIB_SIZE, "--max-drop", "50",
+    tails = [tmp_path / "slow", tmp_path / "fast"]
+    for tail, lr in zip(tails, ("0.01", "0.05")):
+        tailed = run_module("train", "--data", converted.data, "--out", tail, "--cache-dir", tmp_path / "cache",
+                            "--init-from", stage / "last.keras", "--epochs", "2", "--warmup-epochs", "0",
+                            "--schedule", "constant", "--lr", lr, "--average-last", "2", "--eval-split", "none")
+        assert tailed.returncode == 0, tailed.stderr[-2000:]
+        assert json.loads((tail / "run.json").read_text())["config"]["symmetry"] == "mirror"
+    souped = run_module("train", "--data", converted.data, "--out", soup, "--cache-dir", tmp_path / "cache",
+                        "--soup", *tails, "--eval-split", "none")
+    assert souped.returncode == 0, souped.stderr[-2000:]
+    result = run_module("convert", "--run", soup, "--out", out, "--calib-size", CALIB_SIZE, "--max-drop", "50",
                         "--cache-dir", tmp_path / "cache")
     assert result.returncode == 0, result.stderr[-2000:]
     ops = assert_int8_end_to_end(out)

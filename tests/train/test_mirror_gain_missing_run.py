@@ -1,0 +1,28 @@
+"""scripts/mirror_gain.py named a folder that is not a finished run (the kept stage-1 checkpoint folders hold
+last.keras only): one line naming the folder and what is missing, before TensorFlow or any data loads (it was a
+Keras traceback after the training faces had loaded)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from tests.conftest import REPO
+from tests.train.test_no_tensorflow_cli import run_blocked
+
+SCRIPT = REPO / "scripts" / "mirror_gain.py"
+
+
+def test_a_checkpoint_folder_without_model_keras_is_one_line(tmp_path: Path) -> None:
+    kept = tmp_path / "vgg32s"
+    kept.mkdir()
+    (kept / "run.json").write_text("{}")
+    (kept / "last.keras").write_bytes(b"")
+    result = run_blocked(str(SCRIPT), "--data", str(tmp_path / "no-data"), str(kept))
+    assert result.returncode == 1 and result.stdout == ""
+    assert result.stderr == (f"error: {kept}: no model.keras: name a finished run folder (a kept checkpoint folder "
+                             "such as models/checkpoints/vgg32s holds last.keras only)\n")
+
+
+def test_a_missing_folder_names_both_files(tmp_path: Path) -> None:
+    result = run_blocked(str(SCRIPT), "--data", str(tmp_path), str(tmp_path / "nowhere"))
+    assert f"error: {tmp_path / 'nowhere'}: no run.json or model.keras: " in result.stderr
