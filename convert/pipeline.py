@@ -59,6 +59,10 @@ def check_inputs(options: ConvertOptions) -> tuple[RunFolder, Path]:
     ensure_writable(options.out, ".tflite")
     refuse_foreign_sidecar(options.out)
     run = read_run(options.run)
+    if options.mirror_average and run.mirror_symmetric:
+        raise ConvertError("--mirror-average", f"{options.run} was trained with --symmetry mirror: it already "
+                                               "answers a face and its mirror image alike; a second pass would "
+                                               "double the cost for the same answer (drop the flag)")
     data = options.data or run.data
     if data is None:
         raise ConvertError(options.run / RUN_FILE, "records no 'data'; pass --data")

@@ -26,6 +26,7 @@ class RunFolder:
     mixed_precision: bool
     fitted_splits: tuple[str, ...] = ("train",)  # splits the weights saw; figures on these are not held out
     validation: dict | None = None  # the faces that chose the model (sidecar "validation"); None if unrecorded
+    mirror_symmetric: bool = False  # trained with --symmetry mirror: it answers a face and its mirror image alike
 
 
 def validation_of(info: dict) -> dict | None:
@@ -75,5 +76,7 @@ def read_run(path: Path) -> RunFolder:
     _check_keras_archive(model)
     data = Path(info["data"]) if isinstance(info.get("data"), str) and info["data"] else None
     fitted = info.get("fitted_splits") or ["train"]
+    config = info.get("config") if isinstance(info.get("config"), dict) else {}
     return RunFolder(path, model, tuple(info["labels"]), tuple(info["input_shape"]), data,
-                     bool(info.get("mixed_precision", False)), tuple(map(str, fitted)), validation_of(info))
+                     bool(info.get("mixed_precision", False)), tuple(map(str, fitted)), validation_of(info),
+                     config.get("symmetry") == "mirror")

@@ -174,7 +174,9 @@ def main(argv: list[str] | None = None) -> None:
             faces = val.x.astype("float32")
             probabilities[str(run)] = tuple(model.predict(f, batch_size=PREDICT_BATCH, verbose=0)
                                             for f in (faces, faces[:, :, ::-1]))
-        if args.mirror_soup:
+        if args.mirror_soup and record["config"].get("symmetry") == "mirror":
+            print("  mirror soup: skipped (--symmetry mirror: the net is its own mirror image already)")
+        elif args.mirror_soup:
             extra = extra_split_of(record.get("fitted_splits") or ["train"])
             faces = fitted.x
             if extra is not None:

@@ -19,6 +19,7 @@ AVERAGE_FILE = "average.npz"
 WEIGHT_PREFIX = "w"  # average.npz holds count, first_epoch, last_epoch and w0, w1, ... (one array per weight)
 RECALIBRATION_BATCH = 256
 BATCH_NORM_STATISTICS = ("moving_mean", "moving_variance")  # the weights recalibrate_batch_norm recomputes
+OFFSET_VARIABLE = "bias"  # the logits' bias, which class offsets move (the other layers have none)
 
 
 def epoch_span(first: int, last: int) -> str:
@@ -120,8 +121,8 @@ def saved_weights(saved: np.lib.npyio.NpzFile) -> list[np.ndarray]:
 
 def is_kept_average(model: keras.Model, out_dir: Path) -> bool:
     """Whether `model` (a run's model.keras) is the mean saved in `out_dir` as train.fit keeps it: the mean's
-    weights with the batch-norm statistics recomputed (and the logits' bias moved by class offsets). Its kernels
-    are the mean's, exactly; an epoch's are not, except the one epoch of a mean that holds no other, whose
+    weights with the batch-norm statistics recomputed (and the logits' bias moved by class offsets). Its other
+    weights (kernels, batch-norm scales) are the mean's, exactly; an epoch's are not, except the one epoch of a mean that holds no other, whose
     batch-norm statistics are then the mean's too (not recomputed)."""
     path = out_dir / AVERAGE_FILE
     if not path.is_file():
@@ -136,7 +137,7 @@ def is_kept_average(model: keras.Model, out_dir: Path) -> bool:
         same = value.shape == averaged.shape and np.array_equal(value, averaged.astype(value.dtype))
         if variable.name in BATCH_NORM_STATISTICS:
             statistics, recomputed = statistics + 1, recomputed + (not same)
-        elif variable.name == "kernel" and not same:
+        elif variable.name != OFFSET_VARIABLE and not same:  # kernels, batch-norm scales, mirror-paired halves
             return False
     return recomputed > 0 or statistics == 0
 

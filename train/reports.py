@@ -21,6 +21,7 @@ from train.data import NOT_HELD_OUT_NOTES, TRAIN_SLICE, Split, faces_fingerprint
 from train.fit import save_model
 from train.labels import EMOTIONS, IMAGE_SIZE
 from train.metrics import classification_report, format_table, tune_class_bias
+from train.mirror_symmetric import is_mirror_symmetric, to_plain
 from train.model import LOGITS_LAYER, count_macs
 from train.plots import plot_confusion, plot_curves, plot_soup_curves
 
@@ -37,6 +38,15 @@ MIN_TUNED_RECALL = 0.5
 
 def predict(model: keras.Model, split: Split) -> np.ndarray:
     return np.asarray(model.predict(split.x.astype("float32"), batch_size=PREDICT_BATCH, verbose=0), dtype=np.float64)
+
+
+def deployed_size(model: keras.Model) -> dict[str, int]:
+    """Parameters and multiply-accumulates of the net convert ships: a mirror-symmetric net is shipped as the
+    plain net it equals, so its free weights (about half) are recorded apart."""
+    if not is_mirror_symmetric(model):
+        return {"params": model.count_params(), "macs": count_macs(model)}
+    plain = to_plain(model)
+    return {"params": plain.count_params(), "macs": count_macs(plain), "free_params": model.count_params()}
 
 
 def fold_class_bias(model: keras.Model, bias: np.ndarray) -> None:
@@ -137,7 +147,7 @@ def write_reports(model: keras.Model, args: argparse.Namespace, config: TrainCon
         "fitted_splits": args.fitted,
         "class_bias": np.round(bias, 3).tolist(), "untuned_validation_accuracy": round(untuned_accuracy, 4),
         "class_bias_from": str(args.offsets_from) if args.offsets_from else None,
-        "params": model.count_params(), "macs": count_macs(model),
+        **deployed_size(model),
         "machine": f"{platform.machine()} {platform.processor() or ''} {platform.system()}".strip(),
         "finished": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
     }

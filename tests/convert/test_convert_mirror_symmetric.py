@@ -33,6 +33,12 @@ def test_a_mirror_symmetric_lineage_converts_to_a_plain_int8_net_that_answers_mi
     souped = run_module("train", "--data", converted.data, "--out", soup, "--cache-dir", tmp_path / "cache",
                         "--soup", *tails, "--eval-split", "none")
     assert souped.returncode == 0, souped.stderr[-2000:]
+    record = json.loads((soup / "run.json").read_text())
+    assert record["config"]["symmetry"] == "mirror"
+    # run.json gives the shipped (plain) net's size, and the free weights apart
+    assert record["macs"] == vgg_macs(4, dense=16) and record["free_params"] < 0.55 * record["params"]
+    doubled = run_module("convert", "--run", soup, "--out", tmp_path / "twice.tflite", "--mirror-average")
+    assert "--mirror-average: " in assert_one_line_error(doubled, f"{soup} was trained with --symmetry mirror")
     result = run_module("convert", "--run", soup, "--out", out, "--calib-size", CALIB_SIZE, "--max-drop", "50",
                         "--cache-dir", tmp_path / "cache")
     assert result.returncode == 0, result.stderr[-2000:]
@@ -46,6 +52,7 @@ def test_a_mirror_symmetric_lineage_converts_to_a_plain_int8_net_that_answers_mi
     assert np.abs(faces.astype(int) - mirrored).max() > 50
     direct, of_mirror = raw_outputs(out, faces), raw_outputs(out, mirrored)
     np.testing.assert_array_equal(direct, of_mirror)
+    assert len(np.unique(direct, axis=0)) > 1  # ... and not because it answers every face alike
     plain = raw_outputs(converted.model, faces) != raw_outputs(converted.model, mirrored)
     assert plain.any()  # the plain tiny net does not: the equality above is the symmetry's, not the data's
 
