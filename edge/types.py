@@ -104,7 +104,10 @@ class FrameResult:
 
 
 class FrameSource(Protocol):
-    """Yields frames; `read` returns None at end of stream."""
+    """Yields frames; `read` returns None at end of stream (or when a live source fails).
+
+    Optional, read with getattr: `ended` (True: the None was the end of a file, not a failure) and `last_failure`
+    (why the last read failed, for the one log line edge.sources.reconnect gives an outage)."""
 
     name: str
 

@@ -56,13 +56,17 @@ class PiCamera2Source:
                 raise SourceUnavailable("source picamera2", f"cannot start camera ({exc})") from None
             raise
         self._index = 0
+        self.last_failure: str | None = None
         log.info("opened picamera2 (%dx%d @ %.0f fps)", width, height, fps)
 
     def read(self) -> Frame | None:
+        """The next frame, or None when the capture fails. The failure is DEBUG here and kept in `last_failure`:
+        the reconnecting wrapper gives the whole outage one WARNING with that reason, not one per attempt."""
         try:
             image = self._camera.capture_array("main")
         except (RuntimeError, OSError) as exc:
-            log.warning("picamera2 capture failed: %s", exc)
+            self.last_failure = f"capture failed: {exc}"
+            log.debug("picamera2 %s", self.last_failure)
             return None
         frame = Frame(image=image[:, :, :3], timestamp=time.time(), index=self._index, source=self.name)
         self._index += 1

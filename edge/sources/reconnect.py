@@ -103,16 +103,17 @@ class ReconnectingSource:
         a watchdog should accept `backing_off` only)."""
         return self._source is None and not self._closed
 
-    def _backoff(self) -> bool:
-        """Count an attempt and wait its backoff; False when cancelled or out of attempts."""
+    def _backoff(self, why: str | None = None) -> bool:
+        """Count an attempt and wait its backoff; False when cancelled or out of attempts. `why`: the source's
+        own reason for its failed read (`last_failure`), if it gave one."""
         self._failures += 1
         if self._max_attempts is not None and self._failures > self._max_attempts:
             log.error("%s: giving up after %d reconnect attempts", self.name, self._failures - 1)
             return False
         delay = min(self._max, self._initial * 2 ** min(self._failures - 1, MAX_DOUBLINGS))
         level = logging.WARNING if self._failures == 1 else logging.DEBUG  # the outage's first line only
-        log.log(level, "%s stopped delivering frames; reopening in %.1f s (attempt %d)", self.name, delay,
-                self._failures)
+        log.log(level, "%s stopped delivering frames%s; reopening in %.1f s (attempt %d)", self.name,
+                f" ({why})" if why else "", delay, self._failures)
         self.backing_off = True
         try:
             return not self._cancel.wait(delay)
@@ -132,14 +133,18 @@ class ReconnectingSource:
                         describe_duration(now - outage.started), self._failures,
                         outage.last_reason or NO_FRAME_AFTER_REOPEN)
 
-    def _reopen(self) -> bool:
-        """Backoff, then try to reopen; `_failures` counts attempts since the last delivered frame."""
+    def _reopen(self, why: str | None = None) -> bool:
+        """Backoff, then try to reopen; `_failures` counts attempts since the last delivered frame. `why`: the
+        closed source's reason for its failed read, shown with the outage's first line."""
         if self._outage is None:
             self._outage = Outage(started=self._clock())
+        if why:
+            self._outage.last_reason = why  # what a reminder names until a reopen fails for a reason of its own
         while not self._cancel.is_set():
             self._remind(self._outage)
-            if not self._backoff():
+            if not self._backoff(why):
                 return False
+            why = None
             try:
                 self._source = self._factory()
             except EdgeError as exc:
@@ -166,14 +171,16 @@ class ReconnectingSource:
             frame = self._source.read() if self._source is not None else None
             if frame is not None:
                 return self._delivered(frame)
+            why = None
             if self._source is not None:
                 ended = getattr(self._source, "ended", False)
+                why = getattr(self._source, "last_failure", None)
                 self._source.close()
                 self._source = None
                 if ended:
                     log.info("%s: end of the file", self.name)
                     return None
-            if not self._reopen():
+            if not self._reopen(why):
                 return None
         return None
 

@@ -13,7 +13,7 @@ from edge.demo import make_demo_frames
 from edge.errors import EdgeError
 from edge.sources import open_source, resolve_kind
 from edge.sources.demo import DemoSource
-from edge.sources.reconnect import ReconnectingSource
+from edge.sources.reconnect import SECONDS_PER_MINUTE, ReconnectingSource
 from edge.types import Frame
 
 VIDEO_FPS = 10  # the rate test clips are written at
@@ -369,6 +369,30 @@ def test_picamera2_opens_reads_and_releases_the_camera(picamera2):
     assert frame.image.shape == (4, 6, 3) and frame.source == "picamera2"
     assert picamera2.made[0].calls == ["create_video_configuration", "configure", "start", "capture_array", "stop",
                                        "close"]
+
+
+def test_a_failing_picamera2_gives_its_outage_one_warning_with_the_reason(picamera2, caplog):
+    """Each failed capture used to log its own WARNING (one per reopen attempt, hundreds an hour in a long outage);
+    now the outage's first line carries the reason, and the slow reminders name it, as for any live source."""
+    import itertools
+
+    from edge.sources.picam import PiCamera2Source
+
+    minutes = itertools.count(0, 2 * SECONDS_PER_MINUTE)  # each clock reading two minutes on: reminders fall due
+    source = ReconnectingSource(PiCamera2Source, backoff_initial_s=0.001, backoff_max_s=0.001, max_attempts=4,
+                                clock=lambda: float(next(minutes)))
+    assert source.read() is not None
+    picamera2.fail = "capture_array"  # the camera stops answering, and every camera reopened fails the same way
+    with caplog.at_level(logging.DEBUG):
+        assert source.read() is None  # given up after max_attempts
+    reason = "capture failed: Camera frontend has timed out!"
+    warnings = [r for r in caplog.records if r.levelno == logging.WARNING]
+    assert warnings and all(r.name == "edge.sources.reconnect" for r in warnings)
+    assert reason in warnings[0].getMessage() and "stopped delivering frames" in warnings[0].getMessage()
+    reminders = [r.getMessage() for r in warnings if "still reopening" in r.getMessage()]
+    assert reminders and all(f"last: {reason}" in line for line in reminders)
+    assert sum(reason in r.getMessage() for r in caplog.records if r.name == "edge.sources.picam") == 5  # DEBUG
+    assert len(picamera2.made) == 5 and all(camera.calls[-1] == "close" for camera in picamera2.made)
 
 
 @pytest.mark.parametrize("error", [RuntimeError("Camera frontend has timed out!"), ValueError("not a camera error")])
