@@ -86,13 +86,17 @@ class StoreSink(BaseSink):
         self._thread = threading.Thread(target=self._loop, name="store-writer", daemon=True)
         self._thread.start()
 
+    @staticmethod
+    def path_for(cfg: StoreConfig, default_dir: Path) -> Path:
+        """`store.path`, else events.db in systemd's StateDirectory=, else in `default_dir` (output.dir)."""
+        state = os.environ.get(STATE_DIRECTORY_ENV, "").split(":")[0]  # set by systemd's StateDirectory=
+        return cfg.path if cfg.path is not None else Path(state or default_dir) / DEFAULT_NAME
+
     @classmethod
     def from_config(cls, cfg: StoreConfig, interval_s: float, default_dir: Path,
                     by_track: bool = True) -> "StoreSink":
-        state = os.environ.get(STATE_DIRECTORY_ENV, "").split(":")[0]  # set by systemd's StateDirectory=
-        path = cfg.path if cfg.path is not None else Path(state or default_dir) / DEFAULT_NAME
-        return cls(path, interval_s, Retention(cfg.retention_days, cfg.max_mb), cfg.commit_interval_s,
-                   by_track=by_track)
+        return cls(cls.path_for(cfg, default_dir), interval_s, Retention(cfg.retention_days, cfg.max_mb),
+                   cfg.commit_interval_s, by_track=by_track)
 
     # --- pipeline side --------------------------------------------------------------------
     def write(self, result: FrameResult) -> None:
