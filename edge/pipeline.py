@@ -253,11 +253,21 @@ class Pipeline:
             read_ms = (time.perf_counter() - t0) * 1e3
             if frame is None:
                 if not self.stop_event.is_set():
-                    log.info("end of stream from %s", getattr(self.source, "name", "source"))
+                    self._log_end_of_stream()
                 break
             self.step(frame, read_ms)
             if any(check() for check in self._stop_checks):
                 break
+
+    def _log_end_of_stream(self) -> None:
+        """INFO for a stream that ended; a WARNING with the reason when a live source failed and nothing reopens
+        it (`source.reconnect: false`: the source's own read failure is only DEBUG, see edge.sources.picam)."""
+        name = getattr(self.source, "name", "source")
+        failure = getattr(self.source, "last_failure", None)
+        if failure:
+            log.warning("%s stopped: %s (source.reconnect is off)", name, failure)
+        else:
+            log.info("end of stream from %s", name)
 
     def log_results(self, stats: RunStats) -> None:
         """The end-of-run summary: the figures, then where each sink's output went."""

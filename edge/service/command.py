@@ -70,22 +70,26 @@ def open_ready_source(cfg: RunConfig) -> FrameSource:
     return open_source(cfg.source.model_copy(update={"reconnect": False}))
 
 
-def check_store_before_waiting(cfg: RunConfig) -> None:
-    """The store's configuration errors (edge.store.files.check_store_path, which creates nothing), raised before
-    the service waits for its camera: build_pipeline opens the store after the camera, so without this a store
-    that can never be written would only fail (exit 2) once the camera appears, hours after READY=1."""
-    if not cfg.store.enabled:
-        return
-    from edge.store import StoreSink
-    from edge.store.files import check_store_path
+def check_sinks_before_waiting(cfg: RunConfig) -> None:
+    """The store's and the display's configuration errors, found without creating or opening anything
+    (edge.store.files.check_store_path, edge.display.sink.check_config) and raised before the service waits for
+    its camera: build_pipeline makes the sinks after the camera, so without this a store that can never be written
+    or a window without $DISPLAY would only fail (exit 2) once the camera appears, hours after READY=1."""
+    if cfg.store.enabled:
+        from edge.store import StoreSink
+        from edge.store.files import check_store_path
 
-    check_store_path(StoreSink.path_for(cfg.store, cfg.output.dir))
+        check_store_path(StoreSink.path_for(cfg.store, cfg.output.dir))
+    if cfg.display.mode != "none":
+        from edge.display.sink import check_config as check_display
+
+        check_display(cfg.display)
 
 
 def build_when_source_ready(cfg: RunConfig, monitor: ServiceMonitor, sinks: list[Sink],
                             stop: threading.Event) -> Pipeline | None:
     """build_pipeline, retried with backoff while a live source (camera, stream) cannot be opened yet. Only that
-    waits: any other error (a bad model, picamera2 not importable, a store that cannot be written) is raised at
+    waits: any other error (a bad model, picamera2 not importable, a store or display that cannot work) is raised at
     once (exit 2). The first attempt loads the models before it opens the camera, so once it waits the service is
     up: READY=1 then, not at the camera's first frame (a unit "activating" for as long as the camera is missing
     holds up the end of boot)."""
@@ -96,7 +100,7 @@ def build_when_source_ready(cfg: RunConfig, monitor: ServiceMonitor, sinks: list
             return build_pipeline(cfg, window=False, extra_sinks=sinks, source=opened)  # owns `opened` now
         except SourceUnavailable as exc:
             if attempt == 0:
-                check_store_before_waiting(cfg)
+                check_sinks_before_waiting(cfg)
             attempt += 1
             if attempt == 1:
                 log.error("%s: %s; waiting for it (retrying with backoff up to %.0f s)", exc.thing, exc.problem,

@@ -125,6 +125,14 @@ class ReconnectingSource:
         level = logging.WARNING if outage.new_reason(reason) else logging.DEBUG
         log.log(level, "%s: reopen failed: %s", self.name, reason)
 
+    def _read_failed(self, outage: Outage, why: str) -> None:
+        """The source's reason for a failed read, counted as the outage's reasons are: the first one goes in the
+        outage's first line (_backoff); after a reopen, one not seen before in this outage is a WARNING of its own
+        (as a reopen failure's), a repeated one DEBUG."""
+        new = outage.new_reason(why)  # also what a reminder names, until something else fails
+        if self._failures:
+            log.log(logging.WARNING if new else logging.DEBUG, "%s: reopened, then %s", self.name, why)
+
     def _remind(self, outage: Outage) -> None:
         """The slow reminder that the source is still lost (after a failed reopen, or one that gave no frame)."""
         now = self._clock()
@@ -139,7 +147,7 @@ class ReconnectingSource:
         if self._outage is None:
             self._outage = Outage(started=self._clock())
         if why:
-            self._outage.last_reason = why  # what a reminder names until a reopen fails for a reason of its own
+            self._read_failed(self._outage, why)
         while not self._cancel.is_set():
             self._remind(self._outage)
             if not self._backoff(why):

@@ -395,6 +395,62 @@ def test_a_failing_picamera2_gives_its_outage_one_warning_with_the_reason(picame
     assert len(picamera2.made) == 5 and all(camera.calls[-1] == "close" for camera in picamera2.made)
 
 
+def test_a_new_capture_failure_after_a_reopen_gets_one_warning_of_its_own(picamera2, caplog):
+    """A reason new in this outage is worth a WARNING (as a new reopen-failure reason is); a repeat is DEBUG."""
+    from edge.sources.picam import PiCamera2Source
+
+    source = ReconnectingSource(PiCamera2Source, backoff_initial_s=0.001, backoff_max_s=0.001, max_attempts=4)
+    assert source.read() is not None
+    picamera2.fail = "capture_array"
+    errors = iter([RuntimeError("Camera frontend has timed out!")] + [OSError("Device or resource busy")] * 9)
+    real_capture = FakePicamera2.capture_array
+
+    def capture(self, stream):
+        picamera2.error = next(errors)
+        return real_capture(self, stream)
+
+    with caplog.at_level(logging.DEBUG), pytest.MonkeyPatch.context() as patch:
+        patch.setattr(FakePicamera2, "capture_array", capture)
+        assert source.read() is None
+    warnings = [r.getMessage() for r in caplog.records if r.levelno == logging.WARNING]
+    assert len(warnings) == 2, warnings
+    assert "(capture failed: Camera frontend has timed out!)" in warnings[0]
+    assert warnings[1] == "picamera2: reopened, then capture failed: Device or resource busy"
+    repeats = [r for r in caplog.records if "reopened, then" in r.getMessage() and r.levelno == logging.DEBUG]
+    assert len(repeats) == 3  # the same reason on the three later reopens
+
+
+def test_a_picamera2_that_fails_with_reconnect_off_ends_the_run_with_a_warning_naming_why(picamera2,
+                                                                                          emotion_model, caplog):
+    """Without the reconnecting wrapper nothing else reports the failed capture (DEBUG in the source): the
+    pipeline's end-of-stream line is then a WARNING with the reason, not `end of stream` at INFO."""
+    from edge.classifier import EmotionClassifier
+    from edge.config import DetectorConfig
+    from edge.detectors import make_detector
+    from edge.pipeline import Pipeline
+    from edge.tracking import Tracker
+
+    camera = open_source(SourceConfig(uri="picamera2", reconnect=False))
+    assert not isinstance(camera, ReconnectingSource)
+    calls = iter([None, None, "capture_array"])  # two frames, then the camera stops answering
+    real_capture = FakePicamera2.capture_array
+
+    def capture(self, stream):
+        picamera2.fail = next(calls)
+        return real_capture(self, stream)
+
+    pipeline = Pipeline(camera, make_detector(DetectorConfig(type="haar")), EmotionClassifier(emotion_model),
+                        Tracker(), [])
+    with caplog.at_level(logging.INFO), pytest.MonkeyPatch.context() as patch:
+        patch.setattr(FakePicamera2, "capture_array", capture)
+        stats = pipeline.run()
+    pipeline.close()
+    assert stats.frames == 2
+    warnings = [r.getMessage() for r in caplog.records if r.levelno == logging.WARNING]
+    assert warnings == ["picamera2 stopped: capture failed: Camera frontend has timed out! (source.reconnect is off)"]
+    assert "end of stream" not in caplog.text
+
+
 @pytest.mark.parametrize("error", [RuntimeError("Camera frontend has timed out!"), ValueError("not a camera error")])
 def test_picamera2_close_releases_the_camera_when_stop_fails(picamera2, error):
     """stop() failing must not skip close(): a camera left acquired fails every later open ("Failed to acquire

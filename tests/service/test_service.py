@@ -119,20 +119,31 @@ def test_missing_camera_waits_with_status_and_stops_on_sigterm(service_model, no
     assert "EXTEND_TIMEOUT_USEC" not in [k for k, _ in notify_socket.fields()]
 
 
-def test_a_store_that_cannot_be_written_exits_2_before_waiting_for_the_camera(service_model, notify_socket, tmp_path):
-    """The store opens after the camera; a store that can never be written must not wait (READY=1) with the camera
-    and then fail only when the camera appears."""
-    db = tmp_path / "events.db"
-    db.write_text("not a database\n")
-    proc = start(service_model, db, notify_socket, "--source", "/dev/video97")
+@pytest.mark.parametrize("fault", ["store text file", "store folder not writable", "window without $DISPLAY"])
+def test_a_sink_that_cannot_work_exits_2_before_waiting_for_the_camera(service_model, notify_socket, tmp_path,
+                                                                       fault):
+    """The sinks are made after the camera opens; a store that can never be written or a window with no display
+    must not wait (READY=1) for the camera and then fail only when it appears."""
+    db, extra = tmp_path / "events.db", []
+    if fault == "store text file":
+        db.write_text("not a database\n")
+        expected = f"error: store {db}: is a text file"
+    elif fault == "store folder not writable":
+        db = Path("/proc/emotion-edge-test/events.db")  # a folder no one can create, root included
+        expected = f"error: store {db}: cannot create folder {db.parent}"
+    else:
+        extra = ["--display.mode", "window"]
+        expected = "error: display.mode window: no X11 display ($DISPLAY unset)"
+    proc = start(service_model, db, notify_socket, "--source", "/dev/video97", *extra)
     try:
         code, out, err = finish(proc)
     finally:
         proc.kill()  # before the fix it waited for the camera for ever
     assert code == 2, err[-3000:]
-    assert err.strip().splitlines()[-1].startswith(f"error: store {db}: is a text file"), err
+    assert err.strip().splitlines()[-1].startswith(expected), err
     assert "Traceback" not in err and "READY" not in [k for k, _ in notify_socket.fields()]
-    assert db.read_text() == "not a database\n"  # left untouched
+    if fault == "store text file":
+        assert db.read_text() == "not a database\n"  # left untouched
 
 
 def test_a_source_error_that_cannot_heal_exits_2_instead_of_waiting(service_model, notify_socket, tmp_path):
