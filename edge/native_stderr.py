@@ -24,6 +24,7 @@ import re
 import sys
 import tempfile
 import threading
+from contextlib import AbstractContextManager
 from typing import IO
 
 from edge.interrupts import stops_deferred
@@ -121,29 +122,42 @@ class Window:
 class native_stderr_logged:  # noqa: N801 - used like a function: `with native_stderr_logged("..."):`
     """Inside the block, whatever anything in this process writes to fd 2 is logged afterwards, `what: <line>`
     (e.g. `mediapipe face detector`), instead of reaching stderr. Exceptions propagate; fd 2 is restored first.
-    A class with the window's opening and closing under edge.interrupts.stops_deferred, not a generator: a Ctrl-C
-    landing between steps (or between a generator's yield and `with` taking over) would leave fd 2 redirected."""
+
+    Ctrl-C and SIGTERM are held back (edge.interrupts.stops_deferred) from before fd 2 is swapped until after it is
+    restored, and a stop noted meanwhile is raised then: a Ctrl-C landing anywhere in between, at the start of
+    __exit__ included, would leave fd 2 redirected for the rest of the run (a stop-holding block entered in
+    __exit__ itself left such a moment open: a SIGINT storm found it under load). The block is a native call or
+    two, which Python cannot interrupt anyway: a Ctrl-C during one took effect when it returned, as it does now.
+    A class, not a generator: a Ctrl-C between a generator's yield and `with` taking over would be lost the same
+    way."""
 
     def __init__(self, what: str) -> None:
         self.what = what
         self.window = Window()
         self.locked = False
+        self.held: AbstractContextManager[None] | None = None
 
     def __enter__(self) -> None:
+        held = stops_deferred()
+        held.__enter__()  # a Ctrl-C before this leaves nothing open; from here on it is noted, not raised
+        self.held = held
         try:
-            with stops_deferred():
-                _WINDOW_LOCK.acquire()
-                self.locked = True
-                self.window.open()
-        except BaseException:  # a Ctrl-C noted meanwhile is raised as the handlers come back: close again first
+            _WINDOW_LOCK.acquire()
+            self.locked = True
+            self.window.open()
+        except BaseException:
             self.__exit__(None, None, None)
             raise
 
     def __exit__(self, *_exc: object) -> None:
-        with stops_deferred():
+        try:
             try:
                 relog(self.what, self.window.close())
             finally:
                 if self.locked:
                     self.locked = False
                     _WINDOW_LOCK.release()
+        finally:
+            held, self.held = self.held, None
+            if held is not None:
+                held.__exit__(None, None, None)  # the handlers back; a stop noted meanwhile is raised now

@@ -187,20 +187,24 @@ stop = True
 time.sleep(0.01)
 print(interrupts, redirected, len(os.listdir("/proc/self/fd")))
 """
-STORM_ROUNDS = 5000
+STORM_ROUNDS = 20000
+STORMS = 4  # at once: the last hole (a Ctrl-C at the very start of __exit__) showed only with the CPU contended
 
 
 @pytest.mark.skipif(not os.path.isdir("/proc/self/fd"), reason="needs /proc/self/fd")
 def test_a_ctrl_c_at_any_moment_never_leaves_fd_2_redirected_or_a_descriptor_open():
-    """A Ctrl-C that lands while fd 2 is being swapped or restored (or between a generator's yield and the `with`)
-    used to leave fd 2 on the temporary file, so the `interrupted: ...` line and every later error were lost."""
+    """A Ctrl-C that lands while fd 2 is being swapped or restored (or between a generator's yield and the `with`,
+    or at the start of __exit__ before Ctrl-C was held back) used to leave fd 2 on the temporary file, so the
+    `interrupted: ...` line and every later error were lost."""
     import subprocess
     import sys
 
     script = SIGINT_STORM.replace("ROUNDS", str(STORM_ROUNDS))
-    done = subprocess.run([sys.executable, "-c", script], cwd=REPO, env=edge_env(), capture_output=True, text=True,
-                          timeout=300)
-    assert done.returncode == 0, done.stderr[-2000:]
-    interrupts, redirected, open_fds = map(int, done.stdout.split())
-    assert interrupts > STORM_ROUNDS // 20, "the storm hardly interrupted anything: the test proves nothing"
-    assert redirected == 0 and open_fds < 20, (interrupts, redirected, open_fds)
+    storms = [subprocess.Popen([sys.executable, "-c", script], cwd=REPO, env=edge_env(), stdout=subprocess.PIPE,
+                               stderr=subprocess.PIPE, text=True) for _ in range(STORMS)]
+    for storm in storms:
+        out, err = storm.communicate(timeout=300)
+        assert storm.returncode == 0, err[-2000:]
+        interrupts, redirected, open_fds = map(int, out.split())
+        assert interrupts > STORM_ROUNDS // 20, "the storm hardly interrupted anything: the test proves nothing"
+        assert redirected == 0 and open_fds < 20, (interrupts, redirected, open_fds)
