@@ -38,9 +38,17 @@ def make_detector(cfg) -> FaceDetector:  # cfg: edge.config.DetectorConfig
     if kind == "mediapipe":
         from edge.detectors.blazeface import MediaPipeDetector
 
-        return MediaPipeDetector(margin=cfg.margin, min_size=cfg.min_size, model=face_model,
-                                 min_confidence=cfg.mediapipe.min_confidence, running_mode=cfg.mediapipe.running_mode)
+        mp = cfg.mediapipe
+        return MediaPipeDetector(margin=framing_margin(cfg, mp.margin), min_size=cfg.min_size, model=face_model,
+                                 min_confidence=mp.min_confidence, running_mode=mp.running_mode, shift_y=mp.shift_y)
     from edge.detectors.haar import HaarDetector
 
-    return HaarDetector(margin=cfg.margin, min_size=cfg.min_size, scale_factor=cfg.haar.scale_factor,
-                        min_neighbors=cfg.haar.min_neighbors, detect_width=cfg.haar.detect_width, equalize=cfg.haar.equalize)
+    haar = cfg.haar
+    return HaarDetector(margin=framing_margin(cfg, haar.margin), min_size=cfg.min_size, scale_factor=haar.scale_factor,
+                        min_neighbors=haar.min_neighbors, detect_width=haar.detect_width, equalize=haar.equalize,
+                        shift_y=haar.shift_y)
+
+
+def framing_margin(cfg, backend_margin: float) -> float:  # cfg: edge.config.DetectorConfig
+    """`detector.margin` when set (it overrides either backend's), else the backend's own measured one."""
+    return backend_margin if cfg.margin is None else cfg.margin

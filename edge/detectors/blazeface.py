@@ -31,10 +31,11 @@ FIRST_DETECTS_CAPTURED = 10  # the alignment warning came by the 3rd detection i
 class MediaPipeDetector(BaseDetector):
     name = "mediapipe"
 
-    def __init__(self, margin: float = DETECTOR_DEFAULTS.margin, min_size: int = DETECTOR_DEFAULTS.min_size,
+    def __init__(self, margin: float = DETECTOR_DEFAULTS.mediapipe.margin, min_size: int = DETECTOR_DEFAULTS.min_size,
                  model: Path = DEFAULT_FACE_MODEL, min_confidence: float = DETECTOR_DEFAULTS.mediapipe.min_confidence,
-                 running_mode: Literal["image", "video"] = DETECTOR_DEFAULTS.mediapipe.running_mode) -> None:
-        super().__init__(margin, min_size)
+                 running_mode: Literal["image", "video"] = DETECTOR_DEFAULTS.mediapipe.running_mode,
+                 shift_y: float = DETECTOR_DEFAULTS.mediapipe.shift_y) -> None:
+        super().__init__(margin, min_size, shift_y)
         model = Path(model)
         if not checked(f"face model {model}", model.is_file):
             raise EdgeError(f"face model {model}", f"missing; run `{fetch_command(model)}`")

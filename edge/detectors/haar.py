@@ -31,12 +31,13 @@ def cascade_path() -> Path:
 class HaarDetector(BaseDetector):
     name = "haar"
 
-    def __init__(self, margin: float = DETECTOR_DEFAULTS.margin, min_size: int = DETECTOR_DEFAULTS.min_size,
+    def __init__(self, margin: float = DETECTOR_DEFAULTS.haar.margin, min_size: int = DETECTOR_DEFAULTS.min_size,
                  scale_factor: float = DETECTOR_DEFAULTS.haar.scale_factor,
                  min_neighbors: int = DETECTOR_DEFAULTS.haar.min_neighbors,
                  detect_width: int = DETECTOR_DEFAULTS.haar.detect_width,
-                 equalize: bool = DETECTOR_DEFAULTS.haar.equalize) -> None:
-        super().__init__(margin, min_size)
+                 equalize: bool = DETECTOR_DEFAULTS.haar.equalize,
+                 shift_y: float = DETECTOR_DEFAULTS.haar.shift_y) -> None:
+        super().__init__(margin, min_size, shift_y)
         path = cascade_path()
         self._cascade = cv2.CascadeClassifier(str(path))
         if self._cascade.empty():

@@ -71,9 +71,8 @@ def test_component_defaults_are_the_configs() -> None:
     config = RunConfig()
     detector = config.detector
     expected = {
-        HaarDetector: {"margin": detector.margin, "min_size": detector.min_size, **detector.haar.model_dump()},
-        MediaPipeDetector: {"margin": detector.margin, "min_size": detector.min_size,
-                            **detector.mediapipe.model_dump()},
+        HaarDetector: {"min_size": detector.min_size, **detector.haar.model_dump()},
+        MediaPipeDetector: {"min_size": detector.min_size, **detector.mediapipe.model_dump()},
         EmotionClassifier: {"model_path": config.classifier.model, "num_threads": config.classifier.num_threads,
                             "batch": config.classifier.batch},
         ReconnectingSource: {"backoff_initial_s": config.source.backoff_initial_s,
