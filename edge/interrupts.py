@@ -46,8 +46,11 @@ def stops_deferred() -> Iterator[None]:
     def hold(signum: int, _frame: FrameType | None) -> None:
         pending.append(signum)
 
-    previous = {signum: signal.signal(signum, hold) for signum in STOP_SIGNALS if signal.getsignal(signum) is not None}
+    previous: dict[int, object] = {}
     try:
+        for signum in STOP_SIGNALS:  # one at a time, each recorded as it is swapped: a stop landing between two
+            if signal.getsignal(signum) is not None:  # swaps still finds the first put back below
+                previous[signum] = signal.signal(signum, hold)
         yield
     finally:
         for signum, handler in previous.items():

@@ -138,9 +138,8 @@ class native_stderr_logged:  # noqa: N801 - used like a function: `with native_s
         self.held: AbstractContextManager[None] | None = None
 
     def __enter__(self) -> None:
-        held = stops_deferred()
-        held.__enter__()  # a Ctrl-C before this leaves nothing open; from here on it is noted, not raised
-        self.held = held
+        self.held = stops_deferred()
+        self.held.__enter__()  # a Ctrl-C before this leaves nothing open; from here on it is noted, not raised
         try:
             _WINDOW_LOCK.acquire()
             self.locked = True

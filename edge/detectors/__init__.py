@@ -50,5 +50,10 @@ def make_detector(cfg) -> FaceDetector:  # cfg: edge.config.DetectorConfig
 
 
 def framing_margin(cfg, backend_margin: float) -> float:  # cfg: edge.config.DetectorConfig
-    """`detector.margin` when set (it overrides either backend's), else the backend's own measured one."""
-    return backend_margin if cfg.margin is None else cfg.margin
+    """`detector.margin` when set (it overrides either backend's, and says so: a config written before the margins
+    were measured per backend may still carry the old shared 0.12), else the backend's own measured one."""
+    if cfg.margin is None:
+        return backend_margin
+    log.info("detector.margin %.2f overrides this detector's measured %.2f (docs/EDGE.md, Framing; null = the "
+             "detector's own); its shift_y still applies", cfg.margin, backend_margin)
+    return cfg.margin

@@ -48,7 +48,7 @@ def test_expand_box_shifts_by_the_boxs_height_then_grows_and_clips():
     assert expand_box(box, 0.1, 640, 310, 0.1) == Box(90, 100, 210, 310, 0.9)  # clipped at the frame's foot
 
 
-def test_each_backend_frames_faces_its_own_way_unless_detector_margin_overrides_it():
+def test_each_backend_frames_faces_its_own_way_unless_detector_margin_overrides_it(caplog):
     """haar's tight box is about FER-2013's crop, BlazeFace's smaller and lower (scripts/framing.py): each backend
     gets its own margin and shift from the config; `detector.margin` set overrides the margin of either."""
     from edge.config import DetectorConfig
@@ -61,11 +61,12 @@ def test_each_backend_frames_faces_its_own_way_unless_detector_margin_overrides_
     assert len(tight) == len(framed) == 1
     grow = tight[0].width * defaults.haar.margin
     assert abs(framed[0].x1 - (tight[0].x1 - grow)) <= 1 and abs(framed[0].width - (tight[0].width + 2 * grow)) <= 2
-    overridden = make_detector(DetectorConfig(type="haar", margin=0.25))
+    with caplog.at_level("INFO", logger="edge.detectors"):
+        overridden = make_detector(DetectorConfig(type="haar", margin=0.25))
     assert overridden.margin == 0.25 and overridden.shift_y == defaults.haar.shift_y
+    assert f"detector.margin 0.25 overrides this detector's measured {defaults.haar.margin:.2f}" in caplog.text
     shifted = make_detector(DetectorConfig(type="haar", margin=0.0, min_size=1, haar={"shift_y": -0.1})).detect(image)
     assert abs(shifted[0].y1 - (tight[0].y1 - 0.1 * tight[0].height)) <= 1 and shifted[0].x1 == tight[0].x1
-    assert defaults.mediapipe.margin > defaults.haar.margin and defaults.mediapipe.shift_y < 0
 
 
 def detect_once(cfg, image: np.ndarray) -> list:  # cfg: edge.config.DetectorConfig
