@@ -28,6 +28,7 @@ from edge.config import DEFAULT_EMOTION_MODEL, DetectorConfig, resolve_data_path
 from edge.detectors import make_detector
 from edge.detectors.base import expand_box
 from edge.types import Box
+from scripts.border_crops import load_faces
 
 ENLARGE = 4  # 48 px faces to 192 px: larger than both detectors' smallest face, as a face a camera frames
 CANVAS_PAD = 0.5  # canvas = the enlarged face plus half its side on every side
@@ -36,17 +37,6 @@ SHIFTS = (-0.12, -0.08, -0.04, 0.0, 0.04)  # the box moved down by this share of
 SMALL_SIDES = (48, 40, 32, 24)
 CENTRE_TOLERANCE = 0.25  # a box whose centre is further than this share of the face from the canvas centre is
 # another "face" (a pattern in the repeated border), not this one
-IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg")
-
-
-def load_faces(folder: Path, labels: list[str]) -> tuple[list[np.ndarray], np.ndarray]:
-    faces, truth = [], []
-    for index, name in enumerate(labels):
-        for path in sorted((folder / name).iterdir()):
-            if path.suffix.lower() in IMAGE_SUFFIXES:
-                faces.append(cv2.imread(str(path), cv2.IMREAD_GRAYSCALE))
-                truth.append(index)
-    return faces, np.array(truth)
 
 
 @dataclass(frozen=True)
