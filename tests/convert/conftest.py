@@ -3,10 +3,14 @@
 
 The tiny run takes batches of 16: at the default 64 its 378 training faces made 6 steps per epoch, and even 16
 epochs of that sometimes left it at chance (training accuracy 0.2 throughout; the mirror test then had no face
-it answered decisively). At 16 per batch, 7 of 7 seeds reached 0.89-0.94 on the synthetic test split."""
+it answered decisively). At 16 per batch, 7 of 7 seeds reached 0.89-0.94 on the synthetic test split; but it still
+stays at chance from its first epoch now and then (a CI run with seed 42; seed 1 in 2 of 2 tries, with a warm-up or
+a lower rate alike: 11 of 12 other runs learned), and a net that answers every face alike cannot show what the
+tests look for. So the fixture trains it again with the next seed until it has learned (LEARNED_ACCURACY)."""
 
 from __future__ import annotations
 
+import csv
 import os
 import subprocess
 import sys
@@ -24,6 +28,8 @@ TEST_PER_CLASS = 12
 TINY_TRAIN_FLAGS = ["--epochs", "16", "--batch-size", "16", "--warmup-epochs", "0", "--width", "4",
                     "--dense-units", "16", "--eval-split", "none"]
 CALIB_SIZE = "100"
+TINY_SEEDS = (42, 7, 1234)
+LEARNED_ACCURACY = 0.5  # on its validation faces: chance is 1/7, a run that learned scores 0.83-0.95
 SUBPROCESS_TIMEOUT = 300
 
 
@@ -66,14 +72,26 @@ def dataset(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return make_dataset(tmp_path_factory.mktemp("data"), {"train": TRAIN_PER_CLASS, "test": TEST_PER_CLASS})
 
 
+def final_accuracy(run: Path) -> float:
+    """The last epoch's accuracy on the run's evaluation faces (history.csv)."""
+    with (run / "history.csv").open() as rows:
+        return float(list(csv.DictReader(rows))[-1]["val_accuracy"])
+
+
 @pytest.fixture(scope="session")
 def tiny_run(dataset: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """Trained with --data relative to the repository (the working folder), as a user would type it."""
-    out = tmp_path_factory.mktemp("runs") / "tiny"
-    result = run_module("train", "--data", os.path.relpath(dataset, REPO), "--out", out,
-                        "--cache-dir", out.parent / "cache", *TINY_TRAIN_FLAGS)
-    assert result.returncode == 0, result.stderr[-3000:]
-    return out
+    """Trained with --data relative to the repository (the working folder), as a user would type it; again with
+    the next of TINY_SEEDS while it stays at chance (see above)."""
+    accuracies = []
+    for seed in TINY_SEEDS:
+        out = tmp_path_factory.mktemp("runs") / "tiny"
+        result = run_module("train", "--data", os.path.relpath(dataset, REPO), "--out", out,
+                            "--cache-dir", out.parent / "cache", *TINY_TRAIN_FLAGS, "--seed", str(seed))
+        assert result.returncode == 0, result.stderr[-3000:]
+        accuracies.append(final_accuracy(out))
+        if accuracies[-1] >= LEARNED_ACCURACY:
+            return out
+    pytest.fail(f"the tiny run stayed at chance with seeds {TINY_SEEDS}: accuracy {accuracies}")
 
 
 @pytest.fixture(scope="session")
