@@ -14,7 +14,7 @@ import csv
 import os
 import subprocess
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -78,20 +78,26 @@ def final_accuracy(run: Path) -> float:
         return float(list(csv.DictReader(rows))[-1]["val_accuracy"])
 
 
-@pytest.fixture(scope="session")
-def tiny_run(dataset: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """Trained with --data relative to the repository (the working folder), as a user would type it; again with
-    the next of TINY_SEEDS while it stays at chance (see above)."""
+def train_until_learned(outs: Callable[[], Path], *flags: str | Path, bar: float = LEARNED_ACCURACY) -> Path:
+    """`python -m train *flags --out <outs()> --seed S` for each of TINY_SEEDS until a run's final accuracy reaches
+    `bar` (see above); that run's folder."""
     accuracies = []
     for seed in TINY_SEEDS:
-        out = tmp_path_factory.mktemp("runs") / "tiny"
-        result = run_module("train", "--data", os.path.relpath(dataset, REPO), "--out", out,
-                            "--cache-dir", out.parent / "cache", *TINY_TRAIN_FLAGS, "--seed", str(seed))
+        out = outs()
+        result = run_module("train", *flags, "--out", out, "--seed", str(seed))
         assert result.returncode == 0, result.stderr[-3000:]
         accuracies.append(final_accuracy(out))
-        if accuracies[-1] >= LEARNED_ACCURACY:
+        if accuracies[-1] >= bar:
             return out
     pytest.fail(f"the tiny run stayed at chance with seeds {TINY_SEEDS}: accuracy {accuracies}")
+
+
+@pytest.fixture(scope="session")
+def tiny_run(dataset: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """Trained with --data relative to the repository (the working folder), as a user would type it."""
+    cache = tmp_path_factory.mktemp("cache")
+    return train_until_learned(lambda: tmp_path_factory.mktemp("runs") / "tiny", "--data",
+                               os.path.relpath(dataset, REPO), "--cache-dir", cache, *TINY_TRAIN_FLAGS)
 
 
 @pytest.fixture(scope="session")

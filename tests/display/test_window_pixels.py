@@ -25,6 +25,8 @@ GRID_BGR = (0, 255, 0)  # 1-pixel green lines every GRID_STEP pixels inside it
 GRID_STEP = 16
 GREY = 90
 LINE_TIMEOUT_S = 60
+PAINT_TIMEOUT_S = 10  # "shown" comes when the window is mapped; on a loaded machine the X server paints later
+PAINT_POLL_S = 0.05
 SHOWN = "shown"
 
 CHILD = f"""
@@ -102,11 +104,27 @@ def border_box(screen: np.ndarray) -> tuple[int, int, int, int]:
     return int(xs.min()), int(ys.min()), int(xs.max() - xs.min() + 1), int(ys.max() - ys.min() + 1)
 
 
+def painted_screen(xvfb) -> np.ndarray:  # xvfb: the on_xvfb fixture
+    """The first screenshot with the whole test frame on it somewhere, or the last one taken by PAINT_TIMEOUT_S
+    (the assertions then say what is missing). Seen once in CI, under load: the border nowhere yet."""
+    deadline = time.monotonic() + PAINT_TIMEOUT_S
+    while True:
+        screen = xvfb.screenshot()
+        ys, xs = np.nonzero(np.all(screen == BORDER_BGR, axis=2))
+        if xs.size:
+            x, y = int(xs.min()), int(ys.min())
+            if (screen[y:y + FRAME[1], x:x + FRAME[0]] == pattern()).all():
+                return screen
+        if time.monotonic() > deadline:
+            return screen
+        time.sleep(PAINT_POLL_S)
+
+
 def test_a_frame_that_fits_is_shown_pixel_for_pixel_and_the_window_stays_resizable(on_xvfb):
     proc = start_window()
     try:
         rect = read_message(proc)[SHOWN]
-        screen = on_xvfb.screenshot()
+        screen = painted_screen(on_xvfb)
         proc.stdin.write("stop\n")
         proc.stdin.flush()
         resized = read_message(proc)["resized"]
