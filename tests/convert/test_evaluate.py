@@ -83,6 +83,11 @@ def test_limit_keeps_at_least_one_face_per_class_as_its_help_says(converted: Con
     assert "at least one per class" in " ".join(run_module("convert.evaluate", "--help").stdout.split())
 
 
+def run_seed(converted: Converted) -> int:
+    """The tiny run's --seed (42, unless it stayed at chance and was trained again: tests/convert/conftest.py)."""
+    return json.loads((converted.run / "run.json").read_text())["config"]["seed"]
+
+
 def test_train_holdout_is_the_validation_slice_the_run_held_out(converted: Converted, tmp_path: Path) -> None:
     """--split train-holdout evaluates exactly the faces python -m train kept out of training (the seed and
     fraction the sidecar records); they chose the run's epoch and offsets, so they are marked as validation."""
@@ -96,7 +101,8 @@ def test_train_holdout_is_the_validation_slice_the_run_held_out(converted: Conve
     run_validation = json.loads((converted.run / "metrics.json").read_text())["validation"]
     assert n == run_validation["n"] == len(EMOTIONS) * round(0.1 * TRAIN_PER_CLASS)
     labels = json.loads(converted.sidecar.read_text())["labels"]
-    _, held_out = stratified_holdout(load_split(converted.data, "train"), 0.1, 42)
+    seed = run_seed(converted)
+    _, held_out = stratified_holdout(load_split(converted.data, "train"), 0.1, seed)
     targets = np.asarray([labels.index(EMOTIONS[index]) for index in held_out.y])
     want_accuracy, want_f1 = accuracy_and_macro_f1(targets, predict(converted.model, held_out.x[..., 0]), len(labels))
     assert (accuracy, macro_f1) == (pytest.approx(want_accuracy, abs=5e-5), pytest.approx(want_f1, abs=5e-5))
@@ -104,7 +110,7 @@ def test_train_holdout_is_the_validation_slice_the_run_held_out(converted: Conve
     assert report["held_out"] is False and report["not_held_out_because"] == "validation"
     assert result.stdout.strip().endswith(" held_out=no")
     assert json.loads(converted.sidecar.read_text())["validation"] == {
-        "split": "train-holdout", "seed": 42, "fraction": 0.1, "fingerprint": faces_fingerprint(held_out)}
+        "split": "train-holdout", "seed": seed, "fraction": 0.1, "fingerprint": faces_fingerprint(held_out)}
 
 
 def test_the_slice_recut_from_a_reordered_copy_of_the_dataset_is_refused(converted: Converted,
@@ -136,11 +142,13 @@ def test_the_slice_recut_from_a_reordered_copy_of_the_dataset_is_refused(convert
 
 
 def test_a_slice_other_than_the_one_the_run_held_out_is_refused(converted: Converted, tmp_path: Path) -> None:
+    seed = run_seed(converted)
+    other = seed + 1
     result = run_module("convert.evaluate", "--model", converted.model, "--data", converted.data,
-                        "--split", "train-holdout", "--holdout-seed", "7", "--out-dir", tmp_path)
+                        "--split", "train-holdout", "--holdout-seed", other, "--out-dir", tmp_path)
     assert assert_one_line_error(result, "--holdout-seed") == (
-        "error: --holdout-seed: 7: the model's run held out the train-holdout slice of seed 42 (others hold faces "
-        "it was fitted on)")
+        f"error: --holdout-seed: {other}: the model's run held out the train-holdout slice of seed {seed} (others "
+        "hold faces it was fitted on)")
 
 
 def test_runs_without_tensorflow_and_reads_csv(converted: Converted, tmp_path: Path) -> None:
