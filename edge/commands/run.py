@@ -6,7 +6,6 @@ import argparse
 import importlib
 import logging
 import os
-import signal
 import threading
 from collections.abc import Callable
 
@@ -14,14 +13,12 @@ from edge.commands.options import add_config_arguments, apply_log_level, config_
 from edge.config import RunConfig
 from edge.errors import EdgeError
 from edge.pipeline import Pipeline
+from edge.stop_signals import StopSignals
 from edge.types import FrameSource, Sink
 
 log = logging.getLogger(__name__)
 
 HELP = "Watch a camera (or file, stream, demo) and tell which emotion each face shows."
-# Each ends the run after the current frame, so the sinks close properly. SIGHUP is a closed terminal or a dropped
-# SSH session: killed by it, an .mp4 being recorded would never get its index and could not be played at all.
-STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
 # Modules that add sinks, to `run` and `service` alike: each defines add_arguments(parser),
 # check(args, cfg) -> settings | None (validates without starting anything; None = off) and
 # build_sink(args, cfg) -> Sink | None (e.g. the web view, "edge.web").
@@ -208,13 +205,9 @@ def build_pipeline(cfg: RunConfig, window: bool = False, extra_sinks: list[Sink]
     return pipeline
 
 
-def install_signal_handlers(stop: Callable[[], None]) -> None:
-    def handler(signum: int, _frame) -> None:  # noqa: ANN001 - signal API
-        log.info("received %s; stopping after the current frame", signal.Signals(signum).name)
-        stop()
-
-    for signum in STOP_SIGNALS:
-        signal.signal(signum, handler)
+def install_signal_handlers(stop: Callable[[], None]) -> StopSignals:
+    """Ctrl-C, SIGTERM and SIGHUP call `stop` from here on (on a thread of their own: edge.stop_signals)."""
+    return StopSignals(stop)
 
 
 def run(args: argparse.Namespace) -> int:
@@ -227,10 +220,13 @@ def run(args: argparse.Namespace) -> int:
     except BaseException:
         close_all(extra)
         raise
+    signals = None
     try:  # a Ctrl-C before the handlers are in place stops the command (exit 130), the sinks closed all the same
-        install_signal_handlers(pipeline.request_stop)
+        signals = install_signal_handlers(pipeline.request_stop)
         stats = pipeline.run()
     finally:
-        pipeline.close()
+        pipeline.close()  # with the handlers still in place: a Ctrl-C now is logged, the flush goes on
+        if signals is not None:
+            signals.close()
     pipeline.log_results(stats)
     return 0

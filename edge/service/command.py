@@ -13,7 +13,6 @@ import argparse
 import grp
 import importlib
 import logging
-import signal
 import stat
 import sys
 import threading
@@ -187,7 +186,7 @@ def serve(cfg: RunConfig, extra: list[Sink]) -> int:
     notifier = Notifier()
     monitor = ServiceMonitor(notifier, ThermalProbe())
     early_stop = threading.Event()
-    install_signal_handlers(early_stop.set)  # a stop while models load or the camera is missing
+    signals = install_signal_handlers(early_stop.set)  # a stop while models load or the camera is missing
     monitor.start()
     try:
         pipeline = build_when_source_ready(cfg, monitor, [ServiceSink(monitor), *extra], early_stop)
@@ -198,7 +197,7 @@ def serve(cfg: RunConfig, extra: list[Sink]) -> int:
         try:
             store = store_sink(pipeline)
             monitor.attach(pipeline.source, store)
-            install_signal_handlers(pipeline.request_stop)
+            signals.retarget(pipeline.request_stop)  # a stop handed to early_stop.set is in early_stop once it returns
             if early_stop.is_set():
                 pipeline.request_stop()
             stats = pipeline.run()
@@ -207,7 +206,7 @@ def serve(cfg: RunConfig, extra: list[Sink]) -> int:
             pipeline.close()
     finally:
         monitor.stop()
-        signal.signal(signal.SIGTERM, signal.SIG_DFL)
+        signals.close()  # the handlers from before: a SIGTERM from here on ends the process at once
     pipeline.log_results(stats)
     if store is None:
         return 0

@@ -25,10 +25,10 @@ def test_ctrl_c_before_the_runs_handlers_are_installed_closes_the_pipeline(emoti
     events_sinks: list[JsonlEventSink] = []
     install = run_command.install_signal_handlers
 
-    def ctrl_c_first(stop) -> None:  # noqa: ANN001 - as install_signal_handlers
+    def ctrl_c_first(stop):  # noqa: ANN001, ANN202 - as install_signal_handlers
         signal.signal(signal.SIGINT, signal.default_int_handler)  # as in a terminal (main_in_process restores it)
         os.kill(os.getpid(), signal.SIGINT)  # KeyboardInterrupt as soon as Python checks for signals
-        install(stop)
+        return install(stop)
 
     def closing(cls: type):  # noqa: ANN202 - wraps cls.close
         original = cls.close

@@ -1,0 +1,95 @@
+"""Stop signals (Ctrl-C, SIGTERM, a closed terminal's SIGHUP) turned into a call of the command's `stop`, made by a
+watcher thread, never by the signal handler itself.
+
+Why: Python runs a signal handler in the main thread between two bytecodes, possibly inside threading code that
+holds the very lock `stop` needs. A handler that set the pipeline's stop event (threading.Event.set) while the main
+thread was waiting on that event (the demo clock, a reconnect backoff, the service waiting for its camera:
+Condition.wait taking its lock back) waited for itself forever: `python -m edge` ignored SIGTERM for good in 1 of
+30 tries, and systemd would have killed the service without its last events. Here the handler only writes the
+signal's number to a pipe (no lock taken); the watcher reads it and calls `stop` as any other thread would.
+
+Standard library only."""
+
+from __future__ import annotations
+
+import logging
+import os
+import signal
+import threading
+from collections.abc import Callable
+from types import FrameType
+
+log = logging.getLogger(__name__)
+
+# Each ends the run after the current frame, so the sinks close properly. SIGHUP is a closed terminal or a dropped
+# SSH session: killed by it, an .mp4 being recorded would never get its index and could not be played at all.
+STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
+THREAD_NAME = "stop-signals"
+CLOSE_TIMEOUT_S = 5.0  # for a stop callback still running when the command ends
+
+
+class StopSignals:
+    """While installed, each stop signal is logged once it arrives (`received SIGTERM; stopping after the current
+    frame`) and `stop()` is called on the watcher thread. `retarget(stop)` swaps the callback: once it returns, a
+    signal handed to the old one has been handled by it (the service checks its early-stop event right after).
+    `close()` puts the previous handlers back and ends the watcher; a stop signal from then on acts as it did
+    before install (Ctrl-C: KeyboardInterrupt)."""
+
+    def __init__(self, stop: Callable[[], None], signals: tuple[signal.Signals, ...] = STOP_SIGNALS) -> None:
+        self._stop = stop
+        self._dispatching = threading.Lock()  # taken by the watcher and by retarget, never in a signal handler
+        self._read_fd, self._write_fd = os.pipe()
+        os.set_blocking(self._write_fd, False)  # a handler must never block; a full pipe already holds a stop
+        self._previous = {}
+        self._thread = threading.Thread(target=self._watch, name=THREAD_NAME, daemon=True)
+        self._thread.start()
+        try:
+            for signum in signals:  # one at a time, each recorded as it is swapped, so close() restores it
+                self._previous[signum] = signal.signal(signum, self._note)
+        except BaseException:
+            self.close()
+            raise
+
+    def _note(self, signum: int, _frame: FrameType | None) -> None:
+        """The handler: one byte to the watcher, nothing else (see the module docstring)."""
+        try:
+            os.write(self._write_fd, bytes([signum]))
+        except (BlockingIOError, OSError):  # full (a stop is pending anyway) or closed (close() ran)
+            pass
+
+    def _watch(self) -> None:
+        while True:
+            try:
+                data = os.read(self._read_fd, 64)
+            except OSError:
+                return
+            if not data:  # close(): the write end is gone
+                return
+            with self._dispatching:
+                for signum in data:
+                    log.info("received %s; stopping after the current frame", signal.Signals(signum).name)
+                    try:
+                        self._stop()
+                    except Exception:  # noqa: BLE001 - the watcher must outlive a faulty callback
+                        log.exception("stopping on %s failed", signal.Signals(signum).name)
+
+    def retarget(self, stop: Callable[[], None]) -> None:
+        with self._dispatching:
+            self._stop = stop
+
+    def close(self) -> None:
+        for signum, handler in self._previous.items():
+            signal.signal(signum, signal.SIG_DFL if handler is None else handler)  # None: set outside Python
+        self._previous = {}
+        if self._write_fd >= 0:
+            os.close(self._write_fd)  # the watcher handles what is left, then reads end of file
+            self._write_fd = -1
+            self._thread.join(CLOSE_TIMEOUT_S)
+            if not self._thread.is_alive():  # else a callback is stuck: its descriptor is left to it
+                os.close(self._read_fd)
+
+    def __enter__(self) -> StopSignals:
+        return self
+
+    def __exit__(self, *_exc: object) -> None:
+        self.close()

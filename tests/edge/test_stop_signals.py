@@ -1,0 +1,117 @@
+"""edge.stop_signals: a stop signal reaches the command's stop callback on the watcher thread, also when it lands
+while the main thread holds the lock that callback needs (the SIGTERM deadlock found by the display test), and
+close() gives the signals back."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import threading
+
+import pytest
+
+from edge.stop_signals import STOP_SIGNALS, THREAD_NAME, StopSignals
+from tests.edge.helpers import REPO
+
+HANG_TIMEOUT_S = 60  # the old handler never returned; a healthy run takes well under a second
+WAIT_S = 10.0
+
+# The main thread holds the stop event's own lock (CPython's Event keeps it as `_cond`: Event.wait holds it around
+# its wait and takes it back after) when SIGTERM is handled. A handler calling event.set() there waited for itself.
+DEADLOCK_SCRIPT = """
+import logging, signal, sys, threading
+from edge.stop_signals import StopSignals
+logging.basicConfig(stream=sys.stdout, level=logging.INFO, format="%(levelname)s %(message)s")
+event = threading.Event()
+with StopSignals(event.set):
+    with event._cond:
+        signal.raise_signal(signal.SIGTERM)
+    print("stopped" if event.wait({wait}) else "not stopped", flush=True)
+"""
+
+
+def test_a_sigterm_while_the_main_thread_holds_the_stop_events_lock_still_stops() -> None:
+    env = {**os.environ, "PYTHONPATH": str(REPO)}
+    try:
+        proc = subprocess.run([sys.executable, "-c", DEADLOCK_SCRIPT.format(wait=WAIT_S)], cwd=REPO, env=env,
+                              capture_output=True, text=True, timeout=HANG_TIMEOUT_S)
+    except subprocess.TimeoutExpired:
+        pytest.fail(f"SIGTERM handled while the main thread held the event's lock: hung for {HANG_TIMEOUT_S} s")
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    assert proc.stdout.splitlines() == ["INFO received SIGTERM; stopping after the current frame", "stopped"], \
+        proc.stdout + proc.stderr
+
+
+@pytest.mark.parametrize("signum", STOP_SIGNALS, ids=lambda s: signal.Signals(s).name)
+def test_each_stop_signal_calls_stop_on_the_watcher_thread(signum: int, caplog) -> None:
+    called_on: list[str] = []
+    done = threading.Event()
+
+    def stop() -> None:
+        called_on.append(threading.current_thread().name)
+        done.set()
+
+    with caplog.at_level("INFO", logger="edge.stop_signals"), StopSignals(stop):
+        signal.raise_signal(signum)
+        assert done.wait(WAIT_S)
+    assert called_on == [THREAD_NAME]
+    assert f"received {signal.Signals(signum).name}; stopping after the current frame" in caplog.text
+
+
+def test_close_gives_the_previous_handlers_back() -> None:
+    before = {signum: signal.getsignal(signum) for signum in STOP_SIGNALS}
+    signals = StopSignals(lambda: None)
+    assert all(signal.getsignal(signum) != before[signum] for signum in STOP_SIGNALS)
+    signals.close()
+    assert {signum: signal.getsignal(signum) for signum in STOP_SIGNALS} == before
+    assert not any(thread.name == THREAD_NAME for thread in threading.enumerate())
+    signals.close()  # twice is harmless
+
+
+def test_after_close_ctrl_c_interrupts_again() -> None:
+    previous = signal.signal(signal.SIGINT, signal.default_int_handler)  # as in a terminal
+    try:
+        StopSignals(lambda: None).close()
+        with pytest.raises(KeyboardInterrupt):
+            signal.raise_signal(signal.SIGINT)
+    finally:
+        signal.signal(signal.SIGINT, previous)
+
+
+def test_retarget_waits_for_a_stop_already_in_the_old_callback() -> None:
+    """The service swaps early_stop.set for the pipeline's stop and then looks at early_stop: a signal being handed
+    to the old callback must have landed by then."""
+    entered, release = threading.Event(), threading.Event()
+    first: list[str] = []
+
+    def slow_first() -> None:
+        entered.set()
+        release.wait(WAIT_S)
+        first.append("done")
+
+    with StopSignals(slow_first) as signals:
+        signal.raise_signal(signal.SIGTERM)
+        assert entered.wait(WAIT_S)
+        threading.Timer(0.2, release.set).start()
+        signals.retarget(lambda: None)
+        assert first == ["done"]
+
+
+def test_a_failing_callback_leaves_the_watcher_running(caplog) -> None:
+    calls: list[int] = []
+    done = threading.Event()
+
+    def stop() -> None:
+        calls.append(1)
+        if len(calls) == 1:
+            raise RuntimeError("boom")
+        done.set()
+
+    with caplog.at_level("INFO", logger="edge.stop_signals"), StopSignals(stop):
+        signal.raise_signal(signal.SIGTERM)
+        signal.raise_signal(signal.SIGTERM)
+        assert done.wait(WAIT_S)
+    assert len(calls) == 2
+    assert "stopping on SIGTERM failed" in caplog.text and "RuntimeError: boom" in caplog.text
