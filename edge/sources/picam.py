@@ -15,6 +15,8 @@ log = logging.getLogger(__name__)
 CAMERA_ERRORS = (RuntimeError, IndexError, OSError)  # what picamera2 raises for an absent, busy or failing camera
 MODULE = "picamera2"
 THING = "source picamera2"
+MAX_CAUSE_CHARS = 200  # of the import error's first line, in the one-line error
+PI_NUMPY = "numpy<2"  # what scripts/install.sh --pi pins (PI_PIP_CONSTRAINTS)
 NOT_IMPORTABLE = ("picamera2 not importable (sudo apt install python3-picamera2; create the venv with "
                   "--system-site-packages)")
 
@@ -22,6 +24,28 @@ NOT_IMPORTABLE = ("picamera2 not importable (sudo apt install python3-picamera2;
 def not_importable() -> EdgeError:
     """The configuration error opening this source gives, and --check-config with it, when picamera2 is missing."""
     return EdgeError(THING, NOT_IMPORTABLE)
+
+
+def import_failed(exc: BaseException) -> EdgeError:
+    """picamera2 is there but its import fails: most often Debian's build (simplejpeg, libcamera) under a numpy 2
+    the venv installed over Debian's numpy 1 ("numpy.dtype size changed", "compiled using NumPy 1.x")."""
+    lines = str(exc).strip().splitlines() or [""]
+    cause = f"{type(exc).__name__}: {lines[0][:MAX_CAUSE_CHARS]}"
+    return EdgeError(THING, f"picamera2 is installed but fails to import ({cause}); with Debian's "
+                            f"python3-picamera2 the venv needs {PI_NUMPY} (bash scripts/install.sh --pi yes)")
+
+
+def import_picamera2() -> type:
+    """picamera2.Picamera2, or the configuration error that says why it cannot be had."""
+    try:
+        from picamera2 import Picamera2
+    except ModuleNotFoundError as exc:
+        if exc.name != MODULE:  # one of its own imports is missing: a broken install, not a missing one
+            raise import_failed(exc) from None
+        raise not_importable() from None
+    except Exception as exc:  # noqa: BLE001 - whatever its import raises is a broken install, said in one line
+        raise import_failed(exc) from None
+    return Picamera2
 
 
 def check_importable() -> None:
@@ -40,10 +64,7 @@ class PiCamera2Source:
     name = "picamera2"
 
     def __init__(self, width: int = 640, height: int = 480, fps: float = 30.0) -> None:
-        try:
-            from picamera2 import Picamera2
-        except ImportError:
-            raise not_importable() from None
+        Picamera2 = import_picamera2()  # noqa: N806 - the class, named as picamera2 names it
         try:
             self._camera = Picamera2()  # acquires the camera: RuntimeError while another process holds it
         except CAMERA_ERRORS as exc:

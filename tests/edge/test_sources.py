@@ -532,3 +532,44 @@ def test_a_camera_device_this_user_may_not_use_says_so(tmp_path, monkeypatch):
     problem = opencv.camera_problem(str(device))
     assert f"Permission denied on {device}" in problem and "usermod -aG video" in problem
     assert opencv.camera_problem(str(tmp_path / "video9")) == "cannot open camera (no such device or busy)"
+
+
+BROKEN_PICAMERA2 = {  # what a broken install's import raises, as a package on sys.path that raises it
+    "numpy ABI": ('raise ValueError("numpy.dtype size changed, may indicate binary incompatibility. Expected 96 from '
+                  'C header, got 88 from PyObject")', "ValueError: numpy.dtype size changed"),
+    "libcamera missing": ("import libcamera_not_here", "ModuleNotFoundError: No module named 'libcamera_not_here'"),
+    "multi-line message": ('raise ImportError("numpy.core.multiarray failed to import\\n\\nsecond line")',
+                           "ImportError: numpy.core.multiarray failed to import)"),
+}
+
+
+@pytest.mark.parametrize("case", BROKEN_PICAMERA2)
+def test_a_picamera2_that_fails_to_import_is_one_line_naming_the_cause(case, tmp_path, monkeypatch):
+    import sys
+
+    from edge.sources.picam import PiCamera2Source
+
+    body, cause = BROKEN_PICAMERA2[case]
+    package = tmp_path / "picamera2"
+    package.mkdir()
+    (package / "__init__.py").write_text(body + "\n")
+    monkeypatch.syspath_prepend(str(tmp_path))
+    monkeypatch.delitem(sys.modules, "picamera2", raising=False)
+    with pytest.raises(EdgeError) as caught:
+        PiCamera2Source()
+    line = caught.value.one_line()
+    assert line.startswith("error: source picamera2: picamera2 is installed but fails to import ("), line
+    assert cause in line and "numpy<2" in line and "second line" not in line and "\n" not in line, line
+
+
+def test_picamera2_absent_says_how_to_install_it(tmp_path, monkeypatch):
+    import sys
+
+    from edge.sources.picam import NOT_IMPORTABLE, PiCamera2Source
+
+    monkeypatch.setattr(sys, "path", [p for p in sys.path if "site-packages" not in p and "dist-packages" not in p]
+                        + [str(tmp_path)])
+    monkeypatch.delitem(sys.modules, "picamera2", raising=False)
+    with pytest.raises(EdgeError) as caught:
+        PiCamera2Source()
+    assert caught.value.problem == NOT_IMPORTABLE
