@@ -162,7 +162,8 @@ class Pipeline:
             self._stop_checks.append(check)
 
     def request_stop(self) -> None:
-        """Safe from signal handlers: the current frame finishes, then run() returns."""
+        """The current frame finishes, then run() returns. Not from a signal handler (Event.set takes the event's
+        lock, which the interrupted main thread may hold): edge.stop_signals calls it from its own thread."""
         self._stop_requested = True
         self.stop_event.set()
 

@@ -40,7 +40,8 @@ class StopSignals:
         self._dispatching = threading.Lock()  # taken by the watcher and by retarget, never in a signal handler
         self._read_fd, self._write_fd = os.pipe()
         os.set_blocking(self._write_fd, False)  # a handler must never block; a full pipe already holds a stop
-        self._previous = {}
+        self._previous: dict[int, object] = {}
+        self._restored: dict[int, object] = {}  # what close() put back, for a _note reinstalled after it
         self._thread = threading.Thread(target=self._watch, name=THREAD_NAME, daemon=True)
         self._thread.start()
         try:
@@ -50,12 +51,26 @@ class StopSignals:
             self.close()
             raise
 
-    def _note(self, signum: int, _frame: FrameType | None) -> None:
-        """The handler: one byte to the watcher, nothing else (see the module docstring)."""
+    def _note(self, signum: int, frame: FrameType | None) -> None:
+        """The handler: one byte to the watcher, nothing else (see the module docstring). Put back after close()
+        (a stops_deferred block that outlived it restores what it swapped out), it hands the signal on to the
+        handler from before, so the signal is never dropped."""
+        fd = self._write_fd
+        if fd < 0:
+            self._forward(signum, frame)
+            return
         try:
-            os.write(self._write_fd, bytes([signum]))
-        except (BlockingIOError, OSError):  # full (a stop is pending anyway) or closed (close() ran)
+            os.write(fd, bytes([signum]))
+        except OSError:  # full: a stop is pending anyway
             pass
+
+    def _forward(self, signum: int, frame: FrameType | None) -> None:
+        handler = self._restored.get(signum, signal.SIG_DFL)
+        if callable(handler):
+            handler(signum, frame)
+        elif handler == signal.SIG_DFL:
+            signal.signal(signum, signal.SIG_DFL)
+            signal.raise_signal(signum)
 
     def _watch(self) -> None:
         while True:
@@ -78,15 +93,21 @@ class StopSignals:
             self._stop = stop
 
     def close(self) -> None:
-        for signum, handler in self._previous.items():
-            signal.signal(signum, signal.SIG_DFL if handler is None else handler)  # None: set outside Python
-        self._previous = {}
-        if self._write_fd >= 0:
-            os.close(self._write_fd)  # the watcher handles what is left, then reads end of file
-            self._write_fd = -1
-            self._thread.join(CLOSE_TIMEOUT_S)
-            if not self._thread.is_alive():  # else a callback is stuck: its descriptor is left to it
-                os.close(self._read_fd)
+        """Handlers back (SIGINT last: a Ctrl-C meanwhile may raise KeyboardInterrupt here, after the others are
+        back), then the watcher ended, whatever happened while the handlers went back."""
+        try:
+            while self._previous:
+                signum, handler = self._previous.popitem()  # last swapped first: SIGINT last
+                handler = signal.SIG_DFL if handler is None else handler  # None: set outside Python
+                self._restored[signum] = handler
+                signal.signal(signum, handler)
+        finally:
+            fd, self._write_fd = self._write_fd, -1  # -1 first: a handler never writes to a reused number
+            if fd >= 0:
+                os.close(fd)  # the watcher handles what is left, then reads end of file
+                self._thread.join(CLOSE_TIMEOUT_S)
+                if not self._thread.is_alive():  # else a callback is stuck: its descriptor is left to it
+                    os.close(self._read_fd)
 
     def __enter__(self) -> StopSignals:
         return self

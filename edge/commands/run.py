@@ -221,12 +221,14 @@ def run(args: argparse.Namespace) -> int:
         close_all(extra)
         raise
     signals = None
-    try:  # a Ctrl-C before the handlers are in place stops the command (exit 130), the sinks closed all the same
-        signals = install_signal_handlers(pipeline.request_stop)
-        stats = pipeline.run()
-    finally:
-        pipeline.close()  # with the handlers still in place: a Ctrl-C now is logged, the flush goes on
+    try:
+        try:  # a Ctrl-C before the handlers are in place stops the command (exit 130), the sinks closed all the same
+            signals = install_signal_handlers(pipeline.request_stop)
+            stats = pipeline.run()
+        finally:
+            pipeline.close()
+        pipeline.log_results(stats)
+    finally:  # until here a stop signal is only logged: the sinks flush, the results are said
         if signals is not None:
             signals.close()
-    pipeline.log_results(stats)
     return 0

@@ -17,16 +17,20 @@ import stat
 import sys
 import threading
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from edge.commands.options import add_config_arguments, apply_log_level, config_from_args
 from edge.commands.run import SINK_PLUGINS, build_pipeline, build_plugin_sinks, close_all, install_signal_handlers
 from edge.config import RunConfig
 from edge.errors import SourceUnavailable
-from edge.pipeline import Pipeline
+from edge.pipeline import Pipeline, RunStats
 from edge.service.monitor import ServiceMonitor, ServiceSink
 from edge.service.notify import Notifier
 from edge.service.thermal import ThermalProbe
 from edge.types import FrameSource, Sink
+
+if TYPE_CHECKING:  # imported where used (store_sink): sqlite3 and the store only once the service runs
+    from edge.store import StoreSink
 
 log = logging.getLogger(__name__)
 
@@ -113,7 +117,7 @@ def build_when_source_ready(cfg: RunConfig, monitor: ServiceMonitor, sinks: list
     return None
 
 
-def store_sink(pipeline: Pipeline):  # noqa: ANN201 - StoreSink | None
+def store_sink(pipeline: Pipeline) -> StoreSink | None:
     from edge.store import StoreSink
 
     return next((s for s in pipeline.sinks if isinstance(s, StoreSink)), None)
@@ -187,26 +191,40 @@ def serve(cfg: RunConfig, extra: list[Sink]) -> int:
     monitor = ServiceMonitor(notifier, ThermalProbe())
     early_stop = threading.Event()
     signals = install_signal_handlers(early_stop.set)  # a stop while models load or the camera is missing
-    monitor.start()
-    try:
-        pipeline = build_when_source_ready(cfg, monitor, [ServiceSink(monitor), *extra], early_stop)
-        if pipeline is None:
-            notifier.stopping("stopped before the camera appeared")
-            return 0
-        extra.clear()  # the pipeline owns them now
+    try:  # to the end a stop signal is only logged: the store flushes, the results are said
+        monitor.start()
         try:
-            store = store_sink(pipeline)
-            monitor.attach(pipeline.source, store)
-            signals.retarget(pipeline.request_stop)  # a stop handed to early_stop.set is in early_stop once it returns
+            pipeline = build_when_source_ready(cfg, monitor, [ServiceSink(monitor), *extra], early_stop)
+            if pipeline is None:
+                notifier.stopping("stopped before the camera appeared")
+                return 0
+            extra.clear()  # the pipeline owns them now
+            signals.retarget(pipeline.request_stop)  # a stop handed to early_stop.set is in early_stop now
             if early_stop.is_set():
                 pipeline.request_stop()
-            stats = pipeline.run()
+            stats, store = run_until_stopped(pipeline, monitor, notifier)
         finally:
-            notifier.stopping("stopping: flushing the event store")
-            pipeline.close()
+            monitor.stop()
+        return report(pipeline, stats, store)
     finally:
-        monitor.stop()
         signals.close()  # the handlers from before: a SIGTERM from here on ends the process at once
+
+
+def run_until_stopped(pipeline: Pipeline, monitor: ServiceMonitor,
+                      notifier: Notifier) -> tuple[RunStats, StoreSink | None]:
+    """Run until stopped; the store flushed and every part closed, whatever ends it."""
+    try:
+        store = store_sink(pipeline)
+        monitor.attach(pipeline.source, store)
+        stats = pipeline.run()
+    finally:
+        notifier.stopping("stopping: flushing the event store")
+        pipeline.close()
+    return stats, store
+
+
+def report(pipeline: Pipeline, stats: RunStats, store: StoreSink | None) -> int:
+    """The results logged; the exit code (EXIT_UNSTORED when events were logged but not committed)."""
     pipeline.log_results(stats)
     if store is None:
         return 0

@@ -6,8 +6,8 @@ process (exit 1). `window_unavailable_reason` therefore opens and closes a test 
 and the window itself is drawn by a worker process (WindowSink, built on edge.display.sink.DisplaySink).
 
 A run's first frame waits for the window to open (up to START_TIMEOUT_S), in slices of STOP_CHECK_S: the run's
-signal handler only sets the pipeline's stop event (a wait in select() resumes after a handler, PEP 475), so the
-wait looks at that event between slices and a Ctrl-C ends it at once.
+stop signals set the pipeline's stop event (from edge.stop_signals' thread; a wait in select() resumes after the
+handler, PEP 475), so the wait looks at that event between slices and a Ctrl-C ends it at once.
 """
 
 from __future__ import annotations

@@ -66,8 +66,26 @@ def test_close_gives_the_previous_handlers_back() -> None:
     assert all(signal.getsignal(signum) != before[signum] for signum in STOP_SIGNALS)
     signals.close()
     assert {signum: signal.getsignal(signum) for signum in STOP_SIGNALS} == before
-    assert not any(thread.name == THREAD_NAME for thread in threading.enumerate())
+    assert not signals._thread.is_alive()
     signals.close()  # twice is harmless
+
+
+def test_a_handler_put_back_after_close_hands_the_signal_on() -> None:
+    """A stops_deferred block that spans close() restores StopSignals' handler after it: the signal must still
+    reach the handler from before, not vanish into a closed pipe."""
+    from edge.interrupts import stops_deferred
+
+    previous = signal.signal(signal.SIGINT, signal.default_int_handler)  # as in a terminal
+    try:
+        signals = StopSignals(lambda: None)
+        held = stops_deferred()
+        held.__enter__()  # swaps StopSignals' handler out
+        signals.close()  # puts default_int_handler back, then stops_deferred overwrites it
+        held.__exit__(None, None, None)  # puts StopSignals' handler back
+        with pytest.raises(KeyboardInterrupt):
+            signal.raise_signal(signal.SIGINT)
+    finally:
+        signal.signal(signal.SIGINT, previous)
 
 
 def test_after_close_ctrl_c_interrupts_again() -> None:
