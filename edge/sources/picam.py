@@ -6,12 +6,14 @@ import importlib.util
 import logging
 import sys
 import time
+from concurrent.futures import TimeoutError as FutureTimeout  # picamera2's job.get_result raises it
 
 from edge.errors import EdgeError, SourceUnavailable
 from edge.types import Frame
 
 log = logging.getLogger(__name__)
 
+READ_TIMEOUT_S = 5.0  # a frame later than this is a failed read: the reconnect takes over, a stop is acted on
 CAMERA_ERRORS = (RuntimeError, IndexError, OSError)  # what picamera2 raises for an absent, busy or failing camera
 MODULE = "picamera2"
 THING = "source picamera2"
@@ -84,7 +86,11 @@ class PiCamera2Source:
         """The next frame, or None when the capture fails. The failure is DEBUG here and kept in `last_failure`:
         the reconnecting wrapper gives the whole outage one WARNING with that reason, not one per attempt."""
         try:
-            image = self._camera.capture_array("main")
+            image = self._capture()
+        except FutureTimeout:
+            self.last_failure = f"no frame within {READ_TIMEOUT_S:g} s"
+            log.debug("picamera2 %s", self.last_failure)
+            return None
         except (RuntimeError, OSError) as exc:
             self.last_failure = f"capture failed: {exc}"
             log.debug("picamera2 %s", self.last_failure)
@@ -92,6 +98,15 @@ class PiCamera2Source:
         frame = Frame(image=image[:, :, :3], timestamp=time.time(), index=self._index, source=self.name)
         self._index += 1
         return frame
+
+    def _capture(self):  # noqa: ANN202 - a numpy array from picamera2
+        """The next frame's array, waiting at most READ_TIMEOUT_S (FutureTimeout after that). picamera2's own
+        capture_array waits for ever for a camera that stopped delivering frames, and a stop request (SIGTERM from
+        systemd) would never be acted on; a picamera2 without asynchronous capture (before `wait`) still blocks."""
+        camera = self._camera
+        if not hasattr(camera, "wait"):
+            return camera.capture_array("main")
+        return camera.wait(camera.capture_array("main", wait=False), timeout=READ_TIMEOUT_S)
 
     def _start(self, width: int, height: int, fps: float) -> None:
         # "RGB888" in libcamera terms is B,G,R byte order in memory: what OpenCV calls BGR.

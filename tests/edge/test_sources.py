@@ -1,3 +1,4 @@
+import concurrent.futures
 import logging
 import os
 import threading
@@ -313,6 +314,7 @@ class FakePicamera2:
 
     made: list = []
     fail: str | None = None
+    stalled = False  # capture jobs never finish (the camera stopped delivering frames)
     error: BaseException = RuntimeError("Camera frontend has timed out!")
 
     def __init__(self):
@@ -334,9 +336,18 @@ class FakePicamera2:
     def start(self):
         self._call("start")
 
-    def capture_array(self, stream):
+    def capture_array(self, stream, wait=None):
+        """As picamera2's: the array, or with wait=False a job for wait() (here the array itself)."""
         self._call("capture_array")
         return np.zeros((4, 6, 4), np.uint8)  # XBGR8888: four channels
+
+    def wait(self, job, timeout=None):
+        """As picamera2's (job.get_result): a camera that stopped delivering frames never finishes the job; the
+        wait ends only by its timeout (none: for ever)."""
+        if self.stalled:
+            if not threading.Event().wait(timeout):
+                raise concurrent.futures.TimeoutError()
+        return job
 
     def stop(self):
         self._call("stop")
@@ -356,6 +367,7 @@ def picamera2(monkeypatch):
     monkeypatch.setitem(sys.modules, "picamera2", module)
     monkeypatch.setattr(FakePicamera2, "made", [])
     monkeypatch.setattr(FakePicamera2, "fail", None)
+    monkeypatch.setattr(FakePicamera2, "stalled", False)
     monkeypatch.setattr(FakePicamera2, "error", FakePicamera2.error)
     return FakePicamera2
 
@@ -369,6 +381,25 @@ def test_picamera2_opens_reads_and_releases_the_camera(picamera2):
     assert frame.image.shape == (4, 6, 3) and frame.source == "picamera2"
     assert picamera2.made[0].calls == ["create_video_configuration", "configure", "start", "capture_array", "stop",
                                        "close"]
+
+
+def test_a_picamera2_that_stops_delivering_frames_fails_the_read_instead_of_waiting_for_ever(picamera2, monkeypatch,
+                                                                                              caplog):
+    """picamera2's blocking capture waited for ever for a stalled camera: the pipeline never saw a stop request
+    (systemd then killed the service, and the store's queued events with it). Now the read fails after
+    READ_TIMEOUT_S and the reconnect takes over."""
+    import edge.sources.picam as picam
+
+    monkeypatch.setattr(picam, "READ_TIMEOUT_S", 0.2)
+    source = picam.PiCamera2Source(6, 4, 10)
+    assert source.read() is not None
+    picamera2.stalled = True
+    started = time.monotonic()
+    with caplog.at_level(logging.DEBUG, logger="edge.sources.picam"):
+        assert source.read() is None
+    assert time.monotonic() - started < 0.2 + 5  # the old blocking capture returned never
+    assert source.last_failure == "no frame within 0.2 s" and "no frame within 0.2 s" in caplog.text
+    source.close()
 
 
 def test_a_failing_picamera2_gives_its_outage_one_warning_with_the_reason(picamera2, caplog):
@@ -405,9 +436,9 @@ def test_a_new_capture_failure_after_a_reopen_gets_one_warning_of_its_own(picame
     errors = iter([RuntimeError("Camera frontend has timed out!")] + [OSError("Device or resource busy")] * 9)
     real_capture = FakePicamera2.capture_array
 
-    def capture(self, stream):
+    def capture(self, stream, wait=None):
         picamera2.error = next(errors)
-        return real_capture(self, stream)
+        return real_capture(self, stream, wait)
 
     with caplog.at_level(logging.DEBUG), pytest.MonkeyPatch.context() as patch:
         patch.setattr(FakePicamera2, "capture_array", capture)
@@ -435,9 +466,9 @@ def test_a_picamera2_that_fails_with_reconnect_off_ends_the_run_with_a_warning_n
     calls = iter([None, None, "capture_array"])  # two frames, then the camera stops answering
     real_capture = FakePicamera2.capture_array
 
-    def capture(self, stream):
+    def capture(self, stream, wait=None):
         picamera2.fail = next(calls)
-        return real_capture(self, stream)
+        return real_capture(self, stream, wait)
 
     pipeline = Pipeline(camera, make_detector(DetectorConfig(type="haar")), EmotionClassifier(emotion_model),
                         Tracker(), [])
