@@ -86,11 +86,20 @@ class DisplaySink(BaseSink):
         resource_tracker.ensure_running()
         previous_mask = signal.pthread_sigmask(signal.SIG_BLOCK, IGNORED_SIGNALS)
         try:
-            process.start()
-        finally:
-            signal.pthread_sigmask(signal.SIG_SETMASK, previous_mask)
-        child.close()
-        self._process, self._conn = process, parent
+            try:
+                process.start()
+            finally:
+                signal.pthread_sigmask(signal.SIG_SETMASK, previous_mask)
+            child.close()
+            self._process, self._conn = process, parent
+        except BaseException:  # e.g. a Ctrl-C taken by another thread, raised here: no worker left behind, since
+            self._process = self._conn = None  # it ignores SIGTERM and multiprocessing's exit would wait for it
+            parent.close()
+            child.close()
+            if process.pid is not None:
+                process.kill()
+                process.join(CLOSE_TIMEOUT_S)
+            raise
         self._ready, self._busy_since = False, None
         self._started_at = time.monotonic()
         log.debug("display worker started (pid %s, mode %s)", process.pid, self.cfg.mode)

@@ -100,3 +100,26 @@ def test_a_display_that_is_up_is_still_closed_politely(mode: str, request: pytes
     finally:
         sink.close()
     assert worker.exitcode == POLITE_EXIT, f"the {mode} worker that was up ended with exit code {worker.exitcode}"
+
+
+def test_a_ctrl_c_right_after_the_worker_started_leaves_no_worker_behind(tmp_path, monkeypatch):
+    """A KeyboardInterrupt raised just after the worker process started (a Ctrl-C taken by another thread while
+    the main thread had it blocked) used to leave the worker running, with the sink never returned to be closed;
+    the worker ignores SIGTERM, and multiprocessing's exit handler waits for it: the process never exited. Here
+    the worker's open hangs (a framebuffer FIFO nobody reads), as on a stuck screen."""
+    import multiprocessing.context
+
+    started = []
+    real_start = multiprocessing.context.SpawnProcess.start
+
+    def start_then_ctrl_c(process) -> None:  # noqa: ANN001 - a SpawnProcess
+        real_start(process)
+        started.append(process)
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(multiprocessing.context.SpawnProcess, "start", start_then_ctrl_c)
+    with pytest.raises(KeyboardInterrupt):
+        DisplaySink(display_config("framebuffer", tmp_path, hung=True))
+    assert len(started) == 1
+    assert not started[0].is_alive() and started[0].exitcode == KILLED
+    assert started[0] not in multiprocessing.active_children()
