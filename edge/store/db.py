@@ -13,7 +13,7 @@ import os
 import socket
 import sqlite3
 import time
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from contextlib import suppress
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -200,8 +200,12 @@ class EventStore:
     def count(self) -> int:
         return int(self.conn.execute("SELECT count(*) FROM events").fetchone()[0])
 
-    def prune(self, retention: Retention, now: float | None = None) -> PruneResult:
-        """Delete events older than the age limit, then the oldest ones until under the size limit."""
+    def prune(self, retention: Retention, now: float | None = None,
+              stop: Callable[[], bool] = lambda: False) -> PruneResult:
+        """Delete events older than the age limit, then the oldest ones until under the size limit. `stop()` true
+        (the service is stopping) ends the size pruning after the current chunk and skips the vacuum: the rest is
+        done next time, and the events still queued are written first (a large store on an SD card takes
+        seconds)."""
         now = time.time() if now is None else now
         by_age = by_size = 0
         if retention.days is not None:
@@ -209,17 +213,18 @@ class EventStore:
                 by_age = self.conn.execute("DELETE FROM events WHERE ts < ?",
                                            (now - retention.days * SECONDS_PER_DAY,)).rowcount
         if retention.max_mb is not None and self.used_bytes() > retention.max_mb * BYTES_PER_MB:
-            by_size = self._prune_to(retention.max_mb * BYTES_PER_MB * SIZE_HEADROOM)
-        if by_age or by_size:
+            by_size = self._prune_to(retention.max_mb * BYTES_PER_MB * SIZE_HEADROOM, stop)
+        if (by_age or by_size) and not stop():
             # one step of this pragma frees one page: executescript runs it to the end (the file shrinks)
             self.conn.executescript("PRAGMA incremental_vacuum;")
             self.conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
         return PruneResult(by_age, by_size)
 
-    def _prune_to(self, target_bytes: float) -> int:
-        """Delete the oldest events, in chunks, until the used pages fit in target_bytes; returns how many."""
+    def _prune_to(self, target_bytes: float, stop: Callable[[], bool]) -> int:
+        """Delete the oldest events, in chunks, until the used pages fit in target_bytes or stop(); returns how
+        many."""
         deleted = 0
-        while self.used_bytes() > target_bytes:
+        while self.used_bytes() > target_bytes and not stop():
             rows = self.count()
             if rows == 0:
                 break

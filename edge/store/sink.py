@@ -304,7 +304,7 @@ class StoreSink(BaseSink):
 
     def _prune(self) -> None:
         try:
-            result: PruneResult = self._store.prune(self.retention)
+            result: PruneResult = self._store.prune(self.retention, stop=self._closing.is_set)
         except sqlite3.Error as exc:
             log.warning("store %s: pruning failed (%s); will retry", self.path, exc)
             return

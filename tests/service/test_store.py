@@ -102,6 +102,27 @@ def test_retention_by_size_removes_the_oldest(tmp_path):
     store.close()
 
 
+def test_size_pruning_stops_after_the_current_chunk_when_the_service_stops(tmp_path):
+    """A large store pruned on a slow card takes seconds; a stop request must not wait for all of it (systemd
+    kills a service that takes longer than its stop timeout, queued events included). The rest is done next time."""
+    store = EventStore(tmp_path / "events.db")
+    store.insert([event(float(i)) for i in range(20000)])
+    limit_mb = store.used_bytes() / 4 / (1024 * 1024)
+    chunks: list[int] = []
+
+    def stop_after_one_chunk() -> bool:
+        chunks.append(store.count())
+        return len(chunks) > 1
+
+    result = store.prune(Retention(days=None, max_mb=limit_mb), stop=stop_after_one_chunk)
+    assert result.by_size == PRUNE_CHUNK  # one chunk, then the stop was seen
+    assert store.count() == 20000 - PRUNE_CHUNK
+    assert store.conn.execute("PRAGMA freelist_count").fetchone()[0] > 0  # the vacuum waits for next time
+    rest = store.prune(Retention(days=None, max_mb=limit_mb))
+    assert result.by_size + rest.by_size > PRUNE_CHUNK and store.used_bytes() <= limit_mb * 1024 * 1024
+    store.close()
+
+
 def test_a_store_of_a_newer_program_is_refused_not_written(tmp_path):
     db = tmp_path / "events.db"
     EventStore(db).close()
