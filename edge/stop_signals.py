@@ -12,9 +12,11 @@ Standard library only."""
 
 from __future__ import annotations
 
+import faulthandler
 import logging
 import os
 import signal
+import sys
 import threading
 from collections.abc import Callable
 from types import FrameType
@@ -26,6 +28,9 @@ log = logging.getLogger(__name__)
 STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
 THREAD_NAME = "stop-signals"
 CLOSE_TIMEOUT_S = 5.0  # for a stop callback still running when the command ends
+# A stop not done by then is logged with every thread's stack, before systemd's kill (TimeoutStopSec=30 in
+# systemd/): a hang at stop (a blocking native call, a lock) says where it is instead of vanishing with a SIGKILL.
+STUCK_REPORT_S = 20.0
 
 
 class StopSignals:
@@ -33,10 +38,15 @@ class StopSignals:
     frame`) and `stop()` is called on the watcher thread. `retarget(stop)` swaps the callback: once it returns, a
     signal handed to the old one has been handled by it (the service checks its early-stop event right after).
     `close()` puts the previous handlers back and ends the watcher; a stop signal from then on acts as it did
-    before install (Ctrl-C: KeyboardInterrupt)."""
+    before install (Ctrl-C: KeyboardInterrupt). A command not closed `stuck_report_s` after the first stop logs a
+    WARNING and every thread's stack."""
 
-    def __init__(self, stop: Callable[[], None], signals: tuple[signal.Signals, ...] = STOP_SIGNALS) -> None:
+    def __init__(self, stop: Callable[[], None], signals: tuple[signal.Signals, ...] = STOP_SIGNALS,
+                 stuck_report_s: float = STUCK_REPORT_S) -> None:
         self._stop = stop
+        self.stuck_report_s = stuck_report_s
+        self._stuck_timer: threading.Timer | None = None
+        self._closed = False
         self._dispatching = threading.Lock()  # taken by the watcher and by retarget, never in a signal handler
         self._read_fd, self._write_fd = os.pipe()
         os.set_blocking(self._write_fd, False)  # a handler must never block; a full pipe already holds a stop
@@ -87,6 +97,27 @@ class StopSignals:
                         self._stop()
                     except Exception:  # noqa: BLE001 - the watcher must outlive a faulty callback
                         log.exception("stopping on %s failed", signal.Signals(signum).name)
+                    self._report_if_stuck(signal.Signals(signum).name)
+
+    def _report_if_stuck(self, name: str) -> None:
+        """Once, after the first stop: if the command is still running STUCK_REPORT_S later, say so with a stack
+        dump of every thread (to stdout, where the log goes)."""
+        if self._stuck_timer is not None or self._closed:
+            return
+        self._stuck_timer = threading.Timer(self.stuck_report_s, self._report_stuck, args=(name,))
+        self._stuck_timer.daemon = True
+        self._stuck_timer.start()
+
+    def _report_stuck(self, name: str) -> None:
+        log.warning("still running %g s after %s; where each thread is:", self.stuck_report_s, name)
+        for handler in logging.getLogger().handlers:
+            handler.flush()
+        stream = sys.stdout if sys.stdout is not None else sys.stderr
+        try:
+            stream.flush()
+            faulthandler.dump_traceback(file=stream, all_threads=True)
+        except (OSError, ValueError, AttributeError):  # no usable file descriptor: the warning has to do
+            pass
 
     def retarget(self, stop: Callable[[], None]) -> None:
         with self._dispatching:
@@ -95,6 +126,14 @@ class StopSignals:
     def close(self) -> None:
         """Handlers back (SIGINT last: a Ctrl-C meanwhile may raise KeyboardInterrupt here, after the others are
         back), then the watcher ended, whatever happened while the handlers went back."""
+        locked = self._dispatching.acquire(timeout=CLOSE_TIMEOUT_S)  # not for ever: a callback may be stuck
+        try:
+            self._closed = True  # no stuck report from now on
+            if self._stuck_timer is not None:
+                self._stuck_timer.cancel()
+        finally:
+            if locked:
+                self._dispatching.release()
         try:
             while self._previous:
                 signum, handler = self._previous.popitem()  # last swapped first: SIGINT last

@@ -133,3 +133,37 @@ def test_a_failing_callback_leaves_the_watcher_running(caplog) -> None:
         assert done.wait(WAIT_S)
     assert len(calls) == 2
     assert "stopping on SIGTERM failed" in caplog.text and "RuntimeError: boom" in caplog.text
+
+
+STUCK_SCRIPT = """
+import logging, signal, sys, threading, time
+from edge.stop_signals import StopSignals
+logging.basicConfig(stream=sys.stdout, level=logging.INFO, format="%(levelname)s %(message)s")
+def stuck_in_read():
+    threading.Event().wait()  # the main thread's stand-in: a capture that never returns
+with StopSignals(lambda: None, stuck_report_s=0.5):
+    threading.Thread(target=stuck_in_read, name="capture", daemon=True).start()
+    signal.raise_signal(signal.SIGTERM)
+    time.sleep(3)
+print("done", flush=True)
+"""
+
+
+def test_a_stop_not_done_in_time_logs_where_each_thread_is() -> None:
+    env = {**os.environ, "PYTHONPATH": str(REPO)}
+    proc = subprocess.run([sys.executable, "-c", STUCK_SCRIPT], cwd=REPO, env=env, capture_output=True, text=True,
+                          timeout=HANG_TIMEOUT_S)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    out = proc.stdout
+    assert "WARNING still running 0.5 s after SIGTERM; where each thread is:" in out, out
+    assert out.count("still running") == 1 and "stuck_in_read" in out and 'File "<string>"' in out, out
+    assert out.rstrip().endswith("done"), out
+
+
+def test_a_command_closed_in_time_reports_nothing(caplog) -> None:
+    with caplog.at_level("INFO", logger="edge.stop_signals"):
+        with StopSignals(lambda: None, stuck_report_s=0.3):
+            signal.raise_signal(signal.SIGTERM)
+            threading.Event().wait(0.1)
+        threading.Event().wait(0.5)
+    assert "received SIGTERM" in caplog.text and "still running" not in caplog.text
