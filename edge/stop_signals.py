@@ -38,8 +38,8 @@ class StopSignals:
     frame`) and `stop()` is called on the watcher thread. `retarget(stop)` swaps the callback: once it returns, a
     signal handed to the old one has been handled by it (the service checks its early-stop event right after).
     `close()` puts the previous handlers back and ends the watcher; a stop signal from then on acts as it did
-    before install (Ctrl-C: KeyboardInterrupt). A command not closed `stuck_report_s` after the first stop logs a
-    WARNING and every thread's stack."""
+    before install (Ctrl-C: KeyboardInterrupt). A command not closed `stuck_report_s` after the first stop dumps
+    every thread's stack and logs a WARNING."""
 
     def __init__(self, stop: Callable[[], None], signals: tuple[signal.Signals, ...] = STOP_SIGNALS,
                  stuck_report_s: float = STUCK_REPORT_S) -> None:
@@ -47,6 +47,7 @@ class StopSignals:
         self.stuck_report_s = stuck_report_s
         self._stuck_timer: threading.Timer | None = None
         self._closed = False
+        self._dump_armed = False  # faulthandler's one process-wide timed dump is ours to cancel
         self._dispatching = threading.Lock()  # taken by the watcher and by retarget, never in a signal handler
         self._read_fd, self._write_fd = os.pipe()
         os.set_blocking(self._write_fd, False)  # a handler must never block; a full pipe already holds a stop
@@ -93,31 +94,29 @@ class StopSignals:
             with self._dispatching:
                 for signum in data:
                     log.info("received %s; stopping after the current frame", signal.Signals(signum).name)
+                    self._report_if_stuck(signal.Signals(signum).name)  # before: the callback itself may hang
                     try:
                         self._stop()
                     except Exception:  # noqa: BLE001 - the watcher must outlive a faulty callback
                         log.exception("stopping on %s failed", signal.Signals(signum).name)
-                    self._report_if_stuck(signal.Signals(signum).name)
 
     def _report_if_stuck(self, name: str) -> None:
-        """Once, after the first stop: if the command is still running STUCK_REPORT_S later, say so with a stack
-        dump of every thread (to stdout, where the log goes)."""
+        """Once, after the first stop: if the command is still running stuck_report_s later, faulthandler dumps
+        every thread's stack to stdout (where the log goes) from a C thread of its own, so also while a native call
+        holds the GIL; a timer adds a WARNING saying why (it needs the GIL: it may come late)."""
         if self._stuck_timer is not None or self._closed:
             return
-        self._stuck_timer = threading.Timer(self.stuck_report_s, self._report_stuck, args=(name,))
-        self._stuck_timer.daemon = True
-        self._stuck_timer.start()
-
-    def _report_stuck(self, name: str) -> None:
-        log.warning("still running %g s after %s; where each thread is:", self.stuck_report_s, name)
-        for handler in logging.getLogger().handlers:
-            handler.flush()
         stream = sys.stdout if sys.stdout is not None else sys.stderr
         try:
-            stream.flush()
-            faulthandler.dump_traceback(file=stream, all_threads=True)
+            faulthandler.dump_traceback_later(self.stuck_report_s, file=stream)
+            self._dump_armed = True
         except (OSError, ValueError, AttributeError):  # no usable file descriptor: the warning has to do
             pass
+        self._stuck_timer = threading.Timer(self.stuck_report_s, log.warning, args=(
+            "still running %g s after %s; every thread's stack is dumped to stdout ('Timeout (...)!')",
+            self.stuck_report_s, name))
+        self._stuck_timer.daemon = True
+        self._stuck_timer.start()
 
     def retarget(self, stop: Callable[[], None]) -> None:
         with self._dispatching:
@@ -131,6 +130,8 @@ class StopSignals:
             self._closed = True  # no stuck report from now on
             if self._stuck_timer is not None:
                 self._stuck_timer.cancel()
+            if self._dump_armed:
+                faulthandler.cancel_dump_traceback_later()
         finally:
             if locked:
                 self._dispatching.release()

@@ -65,7 +65,11 @@ class DisplaySink(BaseSink):
         self.frames_shown = 0
         self.losses = 0
         self.lost_reason: str | None = None
-        self._start()
+        try:
+            self._start()
+        except BaseException:  # a sink never returned is never closed: its worker must not outlive this
+            self._stop_worker(polite=False, grace_s=0)
+            raise
 
     @classmethod
     def from_config(cls, cfg: DisplayConfig) -> DisplaySink:

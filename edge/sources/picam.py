@@ -14,6 +14,7 @@ from edge.types import Frame
 log = logging.getLogger(__name__)
 
 READ_TIMEOUT_S = 5.0  # a frame later than this is a failed read: the reconnect takes over, a stop is acted on
+FLUSH_METHOD = "cancel_all_and_flush"  # its presence also says wait() takes a timeout (both came in one release)
 CAMERA_ERRORS = (RuntimeError, IndexError, OSError)  # what picamera2 raises for an absent, busy or failing camera
 MODULE = "picamera2"
 THING = "source picamera2"
@@ -90,6 +91,7 @@ class PiCamera2Source:
         except FutureTimeout:
             self.last_failure = f"no frame within {READ_TIMEOUT_S:g} s"
             log.debug("picamera2 %s", self.last_failure)
+            self._flush_jobs()
             return None
         except (RuntimeError, OSError) as exc:
             self.last_failure = f"capture failed: {exc}"
@@ -102,11 +104,20 @@ class PiCamera2Source:
     def _capture(self):  # noqa: ANN202 - a numpy array from picamera2
         """The next frame's array, waiting at most READ_TIMEOUT_S (FutureTimeout after that). picamera2's own
         capture_array waits for ever for a camera that stopped delivering frames, and a stop request (SIGTERM from
-        systemd) would never be acted on; a picamera2 without asynchronous capture (before `wait`) still blocks."""
+        systemd) would never be acted on. wait(job, timeout) came with cancel_all_and_flush (picamera2 0.3.19,
+        2024); an older picamera2 still blocks."""
         camera = self._camera
-        if not hasattr(camera, "wait"):
+        if not hasattr(camera, FLUSH_METHOD):
             return camera.capture_array("main")
         return camera.wait(camera.capture_array("main", wait=False), timeout=READ_TIMEOUT_S)
+
+    def _flush_jobs(self) -> None:
+        """Drop the capture job that timed out: stop() and close() queue jobs of their own behind it, which would
+        wait for a frame that never comes (picamera2's documented use of cancel_all_and_flush)."""
+        try:
+            getattr(self._camera, FLUSH_METHOD)()
+        except CAMERA_ERRORS as exc:
+            log.debug("picamera2 %s failed: %s", FLUSH_METHOD, exc)
 
     def _start(self, width: int, height: int, fps: float) -> None:
         # "RGB888" in libcamera terms is B,G,R byte order in memory: what OpenCV calls BGR.

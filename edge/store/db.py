@@ -197,6 +197,9 @@ class EventStore:
         free = self.conn.execute("PRAGMA freelist_count").fetchone()[0]
         return (pages - free) * page_size
 
+    def free_pages(self) -> int:
+        return int(self.conn.execute("PRAGMA freelist_count").fetchone()[0])
+
     def count(self) -> int:
         return int(self.conn.execute("SELECT count(*) FROM events").fetchone()[0])
 
@@ -214,7 +217,7 @@ class EventStore:
                                            (now - retention.days * SECONDS_PER_DAY,)).rowcount
         if retention.max_mb is not None and self.used_bytes() > retention.max_mb * BYTES_PER_MB:
             by_size = self._prune_to(retention.max_mb * BYTES_PER_MB * SIZE_HEADROOM, stop)
-        if (by_age or by_size) and not stop():
+        if (by_age or by_size or self.free_pages()) and not stop():  # free pages: a vacuum a stop left undone
             # one step of this pragma frees one page: executescript runs it to the end (the file shrinks)
             self.conn.executescript("PRAGMA incremental_vacuum;")
             self.conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")

@@ -123,3 +123,26 @@ def test_a_ctrl_c_right_after_the_worker_started_leaves_no_worker_behind(tmp_pat
     assert len(started) == 1
     assert not started[0].is_alive() and started[0].exitcode == KILLED
     assert started[0] not in multiprocessing.active_children()
+
+
+def test_a_ctrl_c_after_the_start_but_before_the_sink_is_returned_leaves_no_worker_behind(tmp_path, monkeypatch):
+    """The same, one step later: the worker is the sink's already, but the sink never reaches anyone who would
+    close it."""
+    import multiprocessing
+
+    import edge.display.sink as sink_module
+
+    workers = []
+    real_debug = sink_module.log.debug
+
+    def debug_then_ctrl_c(message, *args) -> None:  # noqa: ANN001 - logging's signature
+        real_debug(message, *args)
+        if message.startswith("display worker started"):
+            workers.extend(child for child in multiprocessing.active_children() if child.name == "edge-display")
+            raise KeyboardInterrupt
+
+    monkeypatch.setattr(sink_module.log, "debug", debug_then_ctrl_c)
+    with pytest.raises(KeyboardInterrupt):
+        DisplaySink(display_config("framebuffer", tmp_path, hung=True))
+    assert len(workers) == 1
+    assert not workers[0].is_alive() and workers[0].exitcode == KILLED

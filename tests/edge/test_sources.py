@@ -315,6 +315,7 @@ class FakePicamera2:
     made: list = []
     fail: str | None = None
     stalled = False  # capture jobs never finish (the camera stopped delivering frames)
+    pending_jobs = 0
     error: BaseException = RuntimeError("Camera frontend has timed out!")
 
     def __init__(self):
@@ -345,14 +346,26 @@ class FakePicamera2:
         """As picamera2's (job.get_result): a camera that stopped delivering frames never finishes the job; the
         wait ends only by its timeout (none: for ever)."""
         if self.stalled:
+            self.pending_jobs += 1
             if not threading.Event().wait(timeout):
                 raise concurrent.futures.TimeoutError()
         return job
 
+    def cancel_all_and_flush(self):
+        self._call("cancel_all_and_flush")
+        self.pending_jobs = 0
+
+    def _queue_behind_pending(self, name):
+        """picamera2 runs stop() and close() as jobs of its event loop, behind any capture still pending."""
+        if self.pending_jobs:
+            raise AssertionError(f"{name}() queued behind a capture job that never finishes: it would wait for ever")
+
     def stop(self):
+        self._queue_behind_pending("stop")
         self._call("stop")
 
     def close(self):
+        self._queue_behind_pending("close")
         self._call("close")
 
 
@@ -368,6 +381,7 @@ def picamera2(monkeypatch):
     monkeypatch.setattr(FakePicamera2, "made", [])
     monkeypatch.setattr(FakePicamera2, "fail", None)
     monkeypatch.setattr(FakePicamera2, "stalled", False)
+    monkeypatch.setattr(FakePicamera2, "pending_jobs", 0)
     monkeypatch.setattr(FakePicamera2, "error", FakePicamera2.error)
     return FakePicamera2
 
@@ -399,6 +413,18 @@ def test_a_picamera2_that_stops_delivering_frames_fails_the_read_instead_of_wait
         assert source.read() is None
     assert time.monotonic() - started < 0.2 + 5  # the old blocking capture returned never
     assert source.last_failure == "no frame within 0.2 s" and "no frame within 0.2 s" in caplog.text
+    source.close()  # the fake's stop() and close() fail if the timed-out job were still queued before them
+    assert picamera2.made[0].calls[-3:] == ["cancel_all_and_flush", "stop", "close"]
+
+
+def test_an_older_picamera2_without_timed_waits_still_captures_blocking(picamera2, monkeypatch):
+    """Before cancel_all_and_flush (and wait's timeout) came, the blocking capture is the only one there is."""
+    import edge.sources.picam as picam
+
+    monkeypatch.delattr(FakePicamera2, "cancel_all_and_flush")
+    monkeypatch.setattr(FakePicamera2, "wait", lambda self, job: pytest.fail("wait() has no timeout here"))
+    source = picam.PiCamera2Source(6, 4, 10)
+    assert source.read() is not None
     source.close()
 
 

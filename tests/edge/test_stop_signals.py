@@ -135,16 +135,21 @@ def test_a_failing_callback_leaves_the_watcher_running(caplog) -> None:
     assert "stopping on SIGTERM failed" in caplog.text and "RuntimeError: boom" in caplog.text
 
 
+# The main thread then sits in a native call that holds the GIL (libc sleep through ctypes.PyDLL), as a driver
+# call of a binding may: a report that needs the GIL would come only after it returns.
 STUCK_SCRIPT = """
-import logging, signal, sys, threading, time
+import ctypes, logging, signal, sys, threading, time
 from edge.stop_signals import StopSignals
 logging.basicConfig(stream=sys.stdout, level=logging.INFO, format="%(levelname)s %(message)s")
 def stuck_in_read():
-    threading.Event().wait()  # the main thread's stand-in: a capture that never returns
+    threading.Event().wait()  # a capture thread that never returns
 with StopSignals(lambda: None, stuck_report_s=0.5):
     threading.Thread(target=stuck_in_read, name="capture", daemon=True).start()
     signal.raise_signal(signal.SIGTERM)
-    time.sleep(3)
+    time.sleep(0.1)
+    ctypes.PyDLL(None).sleep(3)
+    print("slept", flush=True)
+    time.sleep(0.5)
 print("done", flush=True)
 """
 
@@ -155,7 +160,9 @@ def test_a_stop_not_done_in_time_logs_where_each_thread_is() -> None:
                           timeout=HANG_TIMEOUT_S)
     assert proc.returncode == 0, proc.stderr[-3000:]
     out = proc.stdout
-    assert "WARNING still running 0.5 s after SIGTERM; where each thread is:" in out, out
+    assert "WARNING still running 0.5 s after SIGTERM; every thread's stack is dumped to stdout" in out, out
+    assert "Timeout (0:00:00.500000)!" in out, out  # faulthandler's header
+    assert out.index("Timeout (") < out.index("slept"), out  # on time, though the main thread held the GIL
     assert out.count("still running") == 1 and "stuck_in_read" in out and 'File "<string>"' in out, out
     assert out.rstrip().endswith("done"), out
 

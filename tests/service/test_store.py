@@ -120,6 +120,19 @@ def test_size_pruning_stops_after_the_current_chunk_when_the_service_stops(tmp_p
     assert store.conn.execute("PRAGMA freelist_count").fetchone()[0] > 0  # the vacuum waits for next time
     rest = store.prune(Retention(days=None, max_mb=limit_mb))
     assert result.by_size + rest.by_size > PRUNE_CHUNK and store.used_bytes() <= limit_mb * 1024 * 1024
+    assert store.free_pages() == 0
+    store.close()
+
+
+def test_a_vacuum_a_stop_left_undone_is_done_by_the_next_prune_even_with_nothing_to_delete(tmp_path):
+    store = EventStore(tmp_path / "events.db")
+    store.insert([event(float(i)) for i in range(20000)])
+    limit_mb = store.used_bytes() / 2 / (1024 * 1024)
+    stops = iter([False, True])  # one chunk, then a stop
+    store.prune(Retention(days=None, max_mb=limit_mb), stop=lambda: next(stops, True))
+    assert store.free_pages() > 0
+    result = store.prune(Retention(days=None, max_mb=None))  # nothing to delete
+    assert (result.by_age, result.by_size) == (0, 0) and store.free_pages() == 0
     store.close()
 
 
