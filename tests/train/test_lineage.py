@@ -78,6 +78,7 @@ def test_a_checkpoint_without_run_json_is_of_unknown_lineage(tmp_path, caplog):
 KEPT_BRANCH_POINTS = [  # models/checkpoints/<name>: (width, the splits it fitted)
     ("vgg36e", 36, ["train", "test"]),
     ("vgg32s", 32, ["train"]),
+    ("vgg32sw", 32, ["train"]),  # vgg32s's stage 2 (session 24)
 ]
 
 
