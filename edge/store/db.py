@@ -194,8 +194,7 @@ class EventStore:
     def used_bytes(self) -> int:
         page_size = self.conn.execute("PRAGMA page_size").fetchone()[0]
         pages = self.conn.execute("PRAGMA page_count").fetchone()[0]
-        free = self.conn.execute("PRAGMA freelist_count").fetchone()[0]
-        return (pages - free) * page_size
+        return (pages - self.free_pages()) * page_size
 
     def free_pages(self) -> int:
         return int(self.conn.execute("PRAGMA freelist_count").fetchone()[0])
