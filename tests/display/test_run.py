@@ -8,6 +8,7 @@ import subprocess
 from pathlib import Path
 
 import numpy as np
+import pytest
 
 from edge.sinks.overlay import LABEL_COLOURS
 from tests.display.conftest import REPO, edge_command, edge_env, make_framebuffer, wait_for
@@ -34,10 +35,18 @@ def start(model: Path, out: Path, *extra: str, command: tuple[str, ...] = (), **
 
 
 def stop(proc: subprocess.Popen, log) -> None:
+    """SIGTERM, then wait; a run that does not end fails the test with the end of its log, which holds the stack
+    dump edge.stop_signals writes 20 s after the signal (where each thread is stuck)."""
     if proc.poll() is None:
         proc.send_signal(signal.SIGTERM)
     try:
         proc.wait(timeout=RUN_TIMEOUT_S)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait()
+        log.flush()
+        pytest.fail(f"still running {RUN_TIMEOUT_S} s after SIGTERM; its log ends:\n"
+                    f"{Path(log.name).read_text()[-6000:]}")
     finally:
         if proc.poll() is None:
             proc.kill()
