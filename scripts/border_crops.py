@@ -1,6 +1,6 @@
 """How a face cut by the frame border should reach the model: stretched, or padded back to a square (edge/crop.py).
 
-    PYTHONPATH=. python scripts/border_crops.py --data ../shared/datasets/fer2013 --split test
+    python -m scripts.border_crops --data ../shared/datasets/fer2013 --split test
 
 Each face of the split is cut by a share of its side at the left or top (as the frame border would cut it) and
 classified three ways: the cut face stretched to the model's input (before edge/crop.py), padded with its edge

@@ -1,7 +1,7 @@
 """How a detector's box should be grown (`detector.margin`) so the crop the model sees is framed like FER-2013's.
 
     git show 57de2da:models/emotion_int8.tflite > /tmp/s3.tflite; git show 57de2da:models/emotion_int8.json > /tmp/s3.json
-    PYTHONPATH=. python scripts/framing.py --data ../shared/datasets/fer2013 --split test --model /tmp/s3.tflite
+    python -m scripts.framing --data ../shared/datasets/fer2013 --split test --model /tmp/s3.tflite
 
 (the session-3 model, which never trained on test/; the shipped one fitted those faces, so --model is required)
 

@@ -1,8 +1,8 @@
 """What averaging a face with its mirror image is worth, measured on the validation slice the runs held out.
 
-    PYTHONPATH=. python scripts/mirror_gain.py --data ../shared/datasets/fer2013 runs/vgg24 runs/vgg24t
-    PYTHONPATH=. python scripts/mirror_gain.py --data ../shared/datasets/fer2013 --mirror-soup runs/vgg36t
-    PYTHONPATH=. python scripts/mirror_gain.py --data ../shared/datasets/fer2013 --ensemble runs/vgg36swt runs/vgg32st
+    python -m scripts.mirror_gain --data ../shared/datasets/fer2013 runs/vgg24 runs/vgg24t
+    python -m scripts.mirror_gain --data ../shared/datasets/fer2013 --mirror-soup runs/vgg36t
+    python -m scripts.mirror_gain --data ../shared/datasets/fer2013 --ensemble runs/vgg36swt runs/vgg32st
 
 For each finished run: untuned accuracy (its class offsets taken back out) of the float model on the slice its
 seed cut, alone and with its mirror image averaged in (`train.model.mirror_averaged`: logits averaged, what

@@ -4,10 +4,13 @@ Keras traceback after the training faces had loaded)."""
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
 from pathlib import Path
 
 from tests.conftest import REPO
-from tests.train.test_no_tensorflow_cli import run_blocked
+from tests.train.test_no_tensorflow_cli import SUBPROCESS_TIMEOUT, run_blocked
 
 SCRIPT = REPO / "scripts" / "mirror_gain.py"
 
@@ -25,4 +28,14 @@ def test_a_checkpoint_folder_without_model_keras_is_one_line(tmp_path: Path) -> 
 
 def test_a_missing_folder_names_both_files(tmp_path: Path) -> None:
     result = run_blocked(str(SCRIPT), "--data", str(tmp_path), str(tmp_path / "nowhere"))
+    assert f"error: {tmp_path / 'nowhere'}: no run.json or model.keras: " in result.stderr
+
+
+def test_runs_as_a_module_from_the_repository_root_without_pythonpath(tmp_path: Path) -> None:
+    """The form its docstring and the model card give: `python -m scripts.mirror_gain`, no PYTHONPATH needed."""
+    env = {key: value for key, value in os.environ.items() if key != "PYTHONPATH"}
+    result = subprocess.run([sys.executable, "-m", "scripts.mirror_gain", "--data", str(tmp_path),
+                             str(tmp_path / "nowhere")], cwd=REPO, env=env, capture_output=True, text=True,
+                            timeout=SUBPROCESS_TIMEOUT)
+    assert result.returncode == 1, result.stderr[-2000:]
     assert f"error: {tmp_path / 'nowhere'}: no run.json or model.keras: " in result.stderr
