@@ -15,11 +15,36 @@ display_files() {
     "$r/etc/xdg/autostart/$DISPLAY_AUTOSTART" "$r/etc/systemd/system/$DISPLAY_DROPIN"
 }
 
+# The user unit's own folders in each home: its StateDirectory (%S/emotion-edge: the event store, ~/.config with
+# systemd 252, ~/.local/state with 254 and later) and its matplotlib cache (%C/emotion-edge, ~/.cache)
+DISPLAY_USER_STATE=(.config/emotion-edge .local/state/emotion-edge)
+DISPLAY_USER_CACHE=(.cache/emotion-edge)
+
+display_user_folders() {
+  # display_user_folders ROOT state|cache: those of the user unit's folders that exist in ROOT's home folders
+  local r=$1 home sub subs
+  if [ "$2" = state ]; then subs=("${DISPLAY_USER_STATE[@]}"); else subs=("${DISPLAY_USER_CACHE[@]}"); fi
+  for home in "$r"/home/* "$r/root"; do
+    for sub in "${subs[@]}"; do
+      if [ -d "$home/$sub" ]; then echo "$home/$sub"; fi
+    done
+  done
+}
+
 display_remove() {
   # display_remove ROOT: remove every display file (idempotent)
   local r=$1 path
   while IFS= read -r path; do rm -f "$path"; done < <(display_files "$r")
   rmdir "$r/etc/systemd/user/$DISPLAY_WANTS" "$r/etc/systemd/system/${DISPLAY_DROPIN%/*}" 2>/dev/null || true
+}
+
+display_installed_mode() {
+  # display_installed_mode ROOT: the mode whose files an earlier install left under ROOT (desktop, framebuffer), or none
+  local r=$1
+  if [ -f "$r/etc/systemd/user/$DISPLAY_UNIT" ]; then echo desktop
+  elif [ -f "$r/etc/systemd/system/$DISPLAY_DROPIN" ]; then echo framebuffer
+  else echo none
+  fi
 }
 
 display_install() {

@@ -13,7 +13,8 @@
 #   --no-pip         create the venv but install no PyPI packages (offline tests)
 #   --pi yes|no      force Raspberry Pi handling (python3-picamera2, numpy<2, source picamera2); default: detect
 #   --display MODE   emotion display (docs/DISPLAY.md): desktop = full screen in the auto-login desktop session
-#                    (user unit; --display-user USER gets linger), framebuffer = /dev/fb0 on Lite; default none
+#                    (user unit; --display-user USER gets linger), framebuffer = /dev/fb0 on Lite, none; default:
+#                    the mode installed now (an update keeps the display), none on a first install
 # Layout: PREFIX/{edge,models,docs,venv,.emotion-edge-install}, /etc/emotion-edge/config.yaml (+ .default),
 # /etc/systemd/system/emotion-edge.service, /usr/local/bin/emotion-edge; data in /var/lib/emotion-edge.
 set -euo pipefail
@@ -33,7 +34,7 @@ UNIT=emotion-edge.service
 MARKER=.emotion-edge-install
 APP_ENTRIES=(edge models docs venv requirements-edge.txt pip-constraints.txt)
 ROOT=/ PREFIX=$DEFAULT_PREFIX SYSTEMCTL=1 APT=1 PIP=1 PI=auto PYTHON=${PYTHON:-python3}
-DISPLAY_MODE=none DISPLAY_USER=${SUDO_USER:-}
+DISPLAY_MODE= DISPLAY_USER=${SUDO_USER:-}
 # libegl1 libgles2: mediapipe's libmediapipe.so links libEGL.so.1 and libGLESv2.so.2 (not in a minimal Debian /
 # Pi OS Lite; without them the mediapipe detector fails to load)
 APT_PACKAGES=(python3-venv python3-pip "${EDGE_APT_PACKAGES[@]}")
@@ -53,13 +54,13 @@ while [ $# -gt 0 ]; do
     --python) PYTHON=${2:?}; shift 2 ;;
     --display) DISPLAY_MODE=${2:?}; shift 2 ;;
     --display-user) DISPLAY_USER=${2:?}; shift 2 ;;
-    -h|--help) sed -n '2,18p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+    -h|--help) sed -n '2,19p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
     *) die "argument $1: unknown (see --help)" ;;
   esac
 done
 case $PREFIX in /*) ;; *) die "--prefix $PREFIX: must be an absolute path" ;; esac
 case $PI in yes|no|auto) ;; *) die "--pi $PI: expected yes, no or auto" ;; esac
-case $DISPLAY_MODE in none|desktop|framebuffer) ;; *) die "--display $DISPLAY_MODE: expected none, desktop or framebuffer" ;; esac
+case $DISPLAY_MODE in ''|none|desktop|framebuffer) ;; *) die "--display $DISPLAY_MODE: expected none, desktop or framebuffer" ;; esac
 if [ "$ROOT" != / ]; then
   mkdir -p "$ROOT" || die "--root $ROOT: cannot create"
   ROOT=$(cd "$ROOT" && pwd)
@@ -83,6 +84,10 @@ APP=$R$PREFIX
 VENV=$APP/venv
 ETC=$R/etc/emotion-edge
 step() { echo "install: $*"; }
+if [ -z "$DISPLAY_MODE" ]; then  # run again to update: the display stays as it was installed
+  DISPLAY_MODE=$(display_installed_mode "$R")
+  [ "$DISPLAY_MODE" = none ] || step "display: keeping the installed mode $DISPLAY_MODE (--display none removes it)"
+fi
 
 # Never into a folder of other files: uninstall.sh would then have to tell ours from theirs. What uninstall.sh keeps
 # of an install (models/, docs/ with the operator's files) is fine: no file there is taken for the install's.

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# Remove the emotion-edge service. Keeps the event store (/var/lib/emotion-edge) and the configuration
-# (/etc/emotion-edge) unless --purge. Idempotent: running it twice is fine. In the prefix folder it removes only
+# Remove the emotion-edge service. Keeps the event store (/var/lib/emotion-edge; the desktop display's in each
+# user's ~/.config/emotion-edge or ~/.local/state/emotion-edge) and the configuration (/etc/emotion-edge) unless
+# --purge. Idempotent: running it twice is fine. In the prefix folder it removes only
 # what install.sh puts there, then the folder if that leaves it empty; a folder that is not an emotion-edge install
 # is left alone. Of models/ and docs/ it removes only the install's files, unchanged, so a model or note the
 # operator put there stays (and so does the folder).
@@ -26,7 +27,7 @@ while [ $# -gt 0 ]; do
     --prefix) PREFIX=${2:?}; shift 2 ;;
     --no-systemctl) SYSTEMCTL=0; shift ;;
     --purge) PURGE=1; shift ;;
-    -h|--help) sed -n '2,8p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+    -h|--help) sed -n '2,9p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
     *) die "argument $1: unknown (see --help)" ;;
   esac
 done
@@ -89,8 +90,8 @@ anything_installed() {
   is_install && return 0
   while IFS= read -r path; do
     if [ -e "$path" ] || [ -L "$path" ]; then return 0; fi
-  done < <(printf '%s\n' "$R/etc/systemd/system/$UNIT" "$R/usr/local/bin/$NAME" "${DATA[@]}" \
-             "$R/var/cache/$NAME" "$R/var/cache/private/$NAME"; display_files "$R")
+  done < <(printf '%s\n' "$R/etc/systemd/system/$UNIT" "$R/usr/local/bin/$NAME" "${DATA[@]}" "${CACHES[@]}"
+           display_files "$R")
   return 1
 }
 
@@ -104,9 +105,20 @@ app_not_an_install() {
   fi
 }
 
-# The configuration and the event store (DynamicUser: /var/lib/emotion-edge links to /var/lib/private/emotion-edge)
+# The configuration and the event store (DynamicUser: /var/lib/emotion-edge links to /var/lib/private/emotion-edge),
+# and the desktop display's event stores in its users' state folders
 DATA=("$R/etc/$NAME" "$R/var/lib/$NAME" "$R/var/lib/private/$NAME")
-data_name() { case $1 in "$R/etc/"*) echo "the configuration" ;; *) echo "the event store" ;; esac; }
+mapfile -t user_stores < <(display_user_folders "$R" state)
+DATA+=("${user_stores[@]}")
+mapfile -t CACHES < <(display_user_folders "$R" cache)
+CACHES+=("$R/var/cache/$NAME" "$R/var/cache/private/$NAME")
+data_name() {
+  case $1 in
+    "$R/etc/"*) echo "the configuration" ;;
+    "$R/var/"*) echo "the event store" ;;
+    *) echo "the desktop display's event store" ;;
+  esac
+}
 
 if ! anything_installed; then  # a second uninstall (--purge): nothing to stop, remove or delete
   if [ -e "$APP" ]; then app_not_an_install; fi
@@ -140,7 +152,7 @@ if is_install; then
 elif [ -e "$APP" ]; then
   app_not_an_install
 fi
-rm -rf "$R/var/cache/$NAME" "$R/var/cache/private/$NAME"
+rm -rf "${CACHES[@]}"
 [ "$SYSTEMCTL" = 1 ] && systemctl daemon-reload
 for data in "${DATA[@]}"; do  # only what is there is named
   if [ ! -e "$data" ] && [ ! -L "$data" ]; then continue; fi

@@ -142,20 +142,58 @@ def test_install_display_modes_switch_and_uninstall(tmp_path):
     assert (root / "srv/ee/docs/DISPLAY.md").is_file()
     script("install.sh", *flags, "--display", "desktop")
     assert tree(root) == first  # idempotent
+    script("install.sh", *flags)  # an update without --display keeps the desktop display
+    assert tree(root) == first
 
     script("install.sh", *flags, "--display", "framebuffer")
     assert not user_unit.exists() and not wants.exists() and not autostart.exists()
     assert "ExecStart=/srv/ee/venv/bin/python -m edge service --config /etc/emotion-edge/config.yaml " \
            "--display.mode framebuffer" in dropin.read_text()
 
-    script("install.sh", *flags)  # default: no display
+    kept = script("install.sh", *flags)  # run again to update: the installed mode stays
+    assert "install: display: keeping the installed mode framebuffer (--display none removes it)" in kept.stdout
+    assert "--display.mode framebuffer" in dropin.read_text() and not user_unit.exists()
+
+    script("install.sh", *flags, "--display", "none")
     assert not dropin.exists() and not dropin.parent.exists()
+    script("install.sh", *flags)  # nothing installed to keep: no display
+    assert not dropin.exists() and not user_unit.exists()
 
     script("install.sh", *flags, "--display", "desktop")
     done = script("uninstall.sh", "--root", str(root), "--prefix", "/srv/ee")
     assert not user_unit.exists() and not wants.exists() and not autostart.exists()
     assert not (root / "etc/systemd/system/emotion-edge.service").exists() and not (root / "srv/ee").exists()
     assert "left on" not in done.stdout  # a staging install turns neither auto-login nor linger on
+
+
+def test_uninstall_keeps_the_desktop_display_store_until_purge(tmp_path):
+    """The user unit writes its events to the desktop user's state folder (%S/emotion-edge): uninstall keeps it
+    and says so, --purge deletes it (a privacy promise: the purge removes the event store); the unit's cache goes
+    with the install either way. Other folders in the home are not touched."""
+    root = tmp_path / "root"
+    flags = ["--root", str(root), "--prefix", "/srv/ee", "--no-apt", "--no-pip", "--pi", "no",
+             "--python", sys.executable]
+    script("install.sh", *flags, "--display", "desktop")
+    stores = [root / "home/pi/.config/emotion-edge", root / "home/kiosk/.local/state/emotion-edge"]
+    cache = root / "home/pi/.cache/emotion-edge"
+    neighbour = root / "home/pi/.config/other-app"
+    for folder in (*stores, cache, neighbour):
+        folder.mkdir(parents=True)
+        (folder / "events.db").write_bytes(b"events")
+
+    done = script("uninstall.sh", "--root", str(root), "--prefix", "/srv/ee")
+    for store in stores:
+        assert f"uninstall: kept {store} (remove with --purge)" in done.stdout
+        assert (store / "events.db").is_file()
+    assert not cache.exists()
+
+    done = script("uninstall.sh", "--root", str(root), "--purge")
+    for store in stores:
+        assert f"uninstall: --purge: deleting the desktop display's event store {store}" in done.stdout
+        assert not store.exists()
+    assert (neighbour / "events.db").is_file()
+    done = script("uninstall.sh", "--root", str(root), "--purge")
+    assert "nothing to do" in done.stdout
 
 
 def test_install_rejects_an_unknown_display_mode(tmp_path):
