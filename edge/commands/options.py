@@ -6,6 +6,7 @@ import argparse
 import logging
 from functools import cache
 from pathlib import Path
+from collections.abc import Mapping
 from typing import Any, Literal, get_args, get_origin
 
 from pydantic import TypeAdapter, ValidationError
@@ -53,10 +54,12 @@ class Override(argparse.Action):
 
 
 def add_config_arguments(parser: argparse.ArgumentParser, aliases: bool | tuple[str, ...] = True,
-                         only: tuple[str, ...] | None = None) -> None:
+                         only: tuple[str, ...] | None = None, helps: Mapping[str, str] | None = None) -> None:
     """--config, the short aliases, and one dotted flag per config value (`only`: just these sections or keys,
     e.g. ("detector", "classifier", "log_level"), for a command that uses no other part of the config; `aliases`:
-    all of them with the switches, or just these alias flags, so a flag is spelled alike in every command)."""
+    all of them with the switches, or just these alias flags, so a flag is spelled alike in every command; `helps`:
+    dotted key -> help text, where a command treats a key otherwise than the run command does)."""
+    helps = helps or {}
     parser.add_argument("--config", type=Path, help="YAML config file (keys as in edge/config.py)")
     chosen = [flag for flag in ALIASES if aliases is True or (aliases and flag in aliases)]
     if chosen:
@@ -66,11 +69,11 @@ def add_config_arguments(parser: argparse.ArgumentParser, aliases: bool | tuple[
             underscored = f"--{dotted}"  # --log_level next to --log-level; none for --duration (no underscore)
             alias = flag == f"--{dotted.replace('_', '-')}" and underscored != flag
             spellings = [flag, underscored] if alias else [flag]
-            group.add_argument(*spellings, dest=OVERRIDE_PREFIX + dotted, metavar="VALUE", help=text,
-                               default=argparse.SUPPRESS, action=Override)
+            group.add_argument(*spellings, dest=OVERRIDE_PREFIX + dotted, metavar="VALUE",
+                               help=helps.get(dotted, text), default=argparse.SUPPRESS, action=Override)
         for flag, (dotted, value, text) in SWITCHES.items() if aliases is True else ():
-            group.add_argument(flag, dest=SWITCH_PREFIX + flag, action="store_const", const=value, help=text,
-                               default=argparse.SUPPRESS)
+            group.add_argument(flag, dest=SWITCH_PREFIX + flag, action="store_const", const=value,
+                               help=helps.get(dotted, text), default=argparse.SUPPRESS)
     every = parser.add_argument_group("every config value", "--<section>.<key> VALUE overrides the YAML file")
     for dotted, info in leaf_fields(RunConfig):
         if f"--{dotted.replace('_', '-')}" in chosen:
@@ -78,7 +81,7 @@ def add_config_arguments(parser: argparse.ArgumentParser, aliases: bool | tuple[
         if only is not None and dotted.split(".")[0] not in only:
             continue
         every.add_argument(f"--{dotted}", dest=OVERRIDE_PREFIX + dotted, metavar="VALUE", default=argparse.SUPPRESS,
-                           help=info.description or f"default: {info.default}", action=Override)
+                           help=helps.get(dotted, info.description or f"default: {info.default}"), action=Override)
 
 
 YAML_BOOLEAN_WORDS = ("true", "false")

@@ -36,6 +36,13 @@ log = logging.getLogger(__name__)
 
 HELP = "Run headless as a systemd service: the normal pipeline with the SQLite event store and sd_notify."
 DEFAULT_CAMERA = "0"
+# where the service treats a key otherwise than the run command (service_config): its --help says so
+SERVICE_HELPS = {
+    "source.uri": "camera index, /dev/videoN, file, folder, URL, 'demo' or 'picamera2' (default: camera 0, waited "
+                  "for while missing; no demo fallback)",
+    "source.kind": "auto guesses from uri; no uri = camera 0, waited for while missing",
+    "output.window": "ignored: the service never opens a window (a screen: --display.mode)",
+}
 EXIT_UNSTORED = 1
 CHECK_DEST = "check_config"
 CHECK_LOG_LEVEL = "warning"
@@ -48,13 +55,15 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="load and validate the configuration (file and flags), print one line (and a warning "
                              "on stderr if the service's user cannot read the file), exit (0 = ok, 2 = error); opens "
                              "no camera, model or port")
-    add_config_arguments(parser)
+    add_config_arguments(parser, helps=SERVICE_HELPS)
     for name in SINK_PLUGINS:
         importlib.import_module(name).add_arguments(parser)
 
 
 def service_config(cfg: RunConfig) -> RunConfig:
     """Never a window, always the store, and a real camera rather than the demo fallback."""
+    if cfg.output.window == "on":
+        log.warning("output.window on is ignored: the service never opens a window (a screen: display.mode)")
     cfg.output.window = "off"
     cfg.store.enabled = True
     if cfg.source.uri is None and cfg.source.kind == "auto":

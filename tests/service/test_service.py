@@ -329,3 +329,24 @@ def test_check_config_warns_when_the_service_user_cannot_read_the_file(service_m
     assert done.stderr.startswith(f"warning: config {config}: not readable by other users (mode 0600)")
     config.chmod(0o644)
     assert check_config(config).stderr == ""
+
+
+def test_help_and_config_say_how_the_service_differs_from_the_run_command(caplog):
+    """The service has no demo fallback and no window: its --help says so (it once gave the run command's text,
+    "camera 0, else demo"), and a configured window is reported as ignored rather than dropped silently."""
+    import argparse
+
+    from edge.config import RunConfig
+    from edge.service.command import add_arguments, service_config
+
+    parser = argparse.ArgumentParser()
+    add_arguments(parser)
+    helps = {spelling: action.help for action in parser._actions for spelling in action.option_strings}
+    assert "no demo fallback" in helps["--source"] and "else demo" not in helps["--source"]
+    assert "demo fallback" not in helps["--source.kind"]
+    assert helps["--window"].startswith("ignored") and helps["--output.window"] == helps["--window"]
+
+    with caplog.at_level(logging.WARNING, logger="edge.service.command"):
+        cfg = service_config(RunConfig.model_validate({"output": {"window": "on"}}))
+    assert cfg.output.window == "off" and cfg.source.uri == "0"
+    assert "output.window on is ignored: the service never opens a window" in caplog.text
