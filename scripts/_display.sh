@@ -16,19 +16,49 @@ display_files() {
 }
 
 # The user unit's own folders in each home: its StateDirectory (%S/emotion-edge: the event store, ~/.config with
-# systemd 252, ~/.local/state with 254 and later) and its matplotlib cache (%C/emotion-edge, ~/.cache)
+# systemd 252, ~/.local/state with 254 and later) and its matplotlib cache (%C/emotion-edge, ~/.cache). Each is
+# known by what the unit leaves in it, so a folder of the same name that the unit did not make is not touched.
 DISPLAY_USER_STATE=(.config/emotion-edge .local/state/emotion-edge)
 DISPLAY_USER_CACHE=(.cache/emotion-edge)
+DISPLAY_STATE_FILE=events.db
+DISPLAY_CACHE_FILE=matplotlib
+
+display_real_folder() {
+  # display_real_folder HOME SUB: HOME/SUB is a folder reached without a symbolic link from HOME on (HOME included):
+  # a user's link (~/.cache -> /var/lib/private) must not point root's uninstall at another folder
+  local path=$1 part IFS=/
+  [ -d "$path" ] && [ ! -L "$path" ] || return 1
+  for part in $2; do
+    path=$path/$part
+    [ -d "$path" ] && [ ! -L "$path" ] || return 1
+  done
+}
 
 display_user_folders() {
-  # display_user_folders ROOT state|cache: those of the user unit's folders that exist in ROOT's home folders
-  local r=$1 home sub subs
-  if [ "$2" = state ]; then subs=("${DISPLAY_USER_STATE[@]}"); else subs=("${DISPLAY_USER_CACHE[@]}"); fi
+  # display_user_folders ROOT state|cache: the user unit's folders of that kind in the home folders under ROOT
+  # (ROOT/home/*, ROOT/root), one a line
+  local r=$1 home sub subs mark
+  if [ "$2" = state ]; then subs=("${DISPLAY_USER_STATE[@]}") mark=$DISPLAY_STATE_FILE
+  else subs=("${DISPLAY_USER_CACHE[@]}") mark=$DISPLAY_CACHE_FILE
+  fi
   for home in "$r"/home/* "$r/root"; do
     for sub in "${subs[@]}"; do
-      if [ -d "$home/$sub" ]; then echo "$home/$sub"; fi
+      if display_real_folder "$home" "$sub" && [ -e "$home/$sub/$mark" ]; then echo "$home/$sub"; fi
     done
   done
+}
+
+display_remove_user_folder() {
+  # display_remove_user_folder PATH: delete a folder of display_user_folders. On a live system as the folder's
+  # owner (runuser), so that a link swapped in after the check can only reach what that user could delete anyway.
+  local path=$1 owner
+  owner=$(stat -c %U -- "$path" 2>/dev/null || echo root)
+  if [ "$(id -u)" = 0 ] && [ "$owner" != root ] && [ "$owner" != UNKNOWN ] && command -v runuser >/dev/null; then
+    runuser -u "$owner" -- rm -rf -- "$path" \
+      || echo "uninstall: warning: $path: $owner could not delete it all; delete the rest as root" >&2
+  else
+    rm -rf -- "$path"
+  fi
 }
 
 display_remove() {
@@ -103,18 +133,39 @@ display_activate_desktop() {
     "then follow it with: journalctl --user -u emotion-edge-display -f (as ${user:-the desktop user})"
 }
 
-display_stop_user_units() {
-  # display_stop_user_units: stop the display user unit in every running user manager (uninstall.sh, before the
-  # files and the venv go: a running display holds the camera). A manager without the unit is not an error.
-  local users user
+display_user_units() {
+  # display_user_units VERB: systemctl --user VERB the display unit in every running user manager (uninstall.sh
+  # stops it before the files and the venv go: a running display holds the camera; an update try-restarts it on the
+  # new code). A manager without the unit is not an error. Prints the users, if any.
+  local verb=$1 users user
   command -v loginctl >/dev/null || return 0
   users=$(loginctl list-users --no-legend 2>/dev/null | awk '{print $2}' || true)  # columns: UID USER [...]
   [ -n "$users" ] || return 0
-  echo "uninstall: stopping the user unit $DISPLAY_UNIT of: ${users//$'\n'/ }"
+  echo "${users//$'\n'/ }"
   for user in $users; do
     # -M USER@: that user's manager (systemd 248 and later; Debian 12 has 252)
-    systemctl --user -M "$user@" stop "$DISPLAY_UNIT" 2>/dev/null || true
+    systemctl --user -M "$user@" "$verb" "$DISPLAY_UNIT" 2>/dev/null || true
   done
+}
+
+display_stop_user_units() {
+  # display_stop_user_units: stop the display in every running user manager (uninstall.sh, before removing files)
+  local users
+  users=$(display_user_units stop)
+  [ -z "$users" ] || echo "uninstall: stopped the user unit $DISPLAY_UNIT of: $users"
+}
+
+display_update_desktop() {
+  # display_update_desktop SYSTEM_UNIT: an install run again without --display over a desktop one: the new code is
+  # taken up by the displays running now (try-restart: only those running), and the system unit stays off. What
+  # the first install turned on for its user (auto-login, linger) is left as it is now: not turned on again, and
+  # not for whoever runs this update.
+  local unit=$1 users
+  systemctl daemon-reload
+  systemctl disable --now "$unit" 2>/dev/null || true
+  users=$(display_user_units try-restart)
+  [ -z "$users" ] || echo "install: restarted the running display (user unit $DISPLAY_UNIT) of: $users"
+  echo "install: done; the desktop display was kept (auto-login and linger as they are)"
 }
 
 display_left_on() {

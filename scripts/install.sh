@@ -16,7 +16,8 @@
 #                    (user unit; --display-user USER gets linger), framebuffer = /dev/fb0 on Lite, none; default:
 #                    the mode installed now (an update keeps the display), none on a first install
 # Layout: PREFIX/{edge,models,docs,venv,.emotion-edge-install}, /etc/emotion-edge/config.yaml (+ .default),
-# /etc/systemd/system/emotion-edge.service, /usr/local/bin/emotion-edge; data in /var/lib/emotion-edge.
+# /etc/systemd/system/emotion-edge.service, /usr/local/bin/emotion-edge; data in /var/lib/emotion-edge (--display
+# desktop: in the desktop user's state folder, ~/.config/emotion-edge or ~/.local/state/emotion-edge).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 REPO=$(pwd)
@@ -54,7 +55,7 @@ while [ $# -gt 0 ]; do
     --python) PYTHON=${2:?}; shift 2 ;;
     --display) DISPLAY_MODE=${2:?}; shift 2 ;;
     --display-user) DISPLAY_USER=${2:?}; shift 2 ;;
-    -h|--help) sed -n '2,19p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+    -h|--help) sed -n '2,20p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
     *) die "argument $1: unknown (see --help)" ;;
   esac
 done
@@ -84,8 +85,9 @@ APP=$R$PREFIX
 VENV=$APP/venv
 ETC=$R/etc/emotion-edge
 step() { echo "install: $*"; }
+DISPLAY_KEPT=0
 if [ -z "$DISPLAY_MODE" ]; then  # run again to update: the display stays as it was installed
-  DISPLAY_MODE=$(display_installed_mode "$R")
+  DISPLAY_MODE=$(display_installed_mode "$R") DISPLAY_KEPT=1
   [ "$DISPLAY_MODE" = none ] || step "display: keeping the installed mode $DISPLAY_MODE (--display none removes it)"
 fi
 
@@ -286,7 +288,9 @@ EOF
 chmod 0755 "$R/usr/local/bin/emotion-edge"
 display_install "$DISPLAY_MODE" "$R" "$PREFIX"  # puts docs/DISPLAY.md (listed in the marker, an edited copy kept)
 
-if [ "$SYSTEMCTL" = 1 ] && [ "$DISPLAY_MODE" = desktop ]; then
+if [ "$SYSTEMCTL" = 1 ] && [ "$DISPLAY_MODE" = desktop ] && [ "$DISPLAY_KEPT" = 1 ]; then
+  display_update_desktop "$UNIT"
+elif [ "$SYSTEMCTL" = 1 ] && [ "$DISPLAY_MODE" = desktop ]; then
   display_activate_desktop "$UNIT" "$DISPLAY_USER" "$APP/$MARKER"
 elif [ "$SYSTEMCTL" = 1 ]; then
   step "systemctl daemon-reload, enable, restart (watching the start for ${SERVICE_START_WAIT_S} s)"

@@ -108,10 +108,17 @@ app_not_an_install() {
 # The configuration and the event store (DynamicUser: /var/lib/emotion-edge links to /var/lib/private/emotion-edge),
 # and the desktop display's event stores in its users' state folders
 DATA=("$R/etc/$NAME" "$R/var/lib/$NAME" "$R/var/lib/private/$NAME")
-mapfile -t user_stores < <(display_user_folders "$R" state)
-DATA+=("${user_stores[@]}")
-mapfile -t CACHES < <(display_user_folders "$R" cache)
-CACHES+=("$R/var/cache/$NAME" "$R/var/cache/private/$NAME")
+mapfile -t USER_STORES < <(display_user_folders "$R" state)
+DATA+=("${USER_STORES[@]}")
+mapfile -t USER_CACHES < <(display_user_folders "$R" cache)
+CACHES=("$R/var/cache/$NAME" "$R/var/cache/private/$NAME" "${USER_CACHES[@]}")
+remove_data() {
+  # remove_data PATH: a folder of the system unit's, or one in a user's home (display_remove_user_folder)
+  case $1 in
+    "$R/etc/"*|"$R/var/"*) rm -rf -- "$1" ;;
+    *) display_remove_user_folder "$1" ;;
+  esac
+}
 data_name() {
   case $1 in
     "$R/etc/"*) echo "the configuration" ;;
@@ -152,13 +159,13 @@ if is_install; then
 elif [ -e "$APP" ]; then
   app_not_an_install
 fi
-rm -rf "${CACHES[@]}"
+for cache in "${CACHES[@]}"; do remove_data "$cache"; done
 [ "$SYSTEMCTL" = 1 ] && systemctl daemon-reload
 for data in "${DATA[@]}"; do  # only what is there is named
   if [ ! -e "$data" ] && [ ! -L "$data" ]; then continue; fi
   if [ "$PURGE" = 1 ]; then
     echo "uninstall: --purge: deleting $(data_name "$data") $data"
-    rm -rf "$data"
+    remove_data "$data"
   elif [ "$data" != "$R/var/lib/private/$NAME" ]; then  # the store's other name, told as $R/var/lib/$NAME
     echo "uninstall: kept $data (remove with --purge)"
   fi

@@ -58,7 +58,7 @@ def add_config_arguments(parser: argparse.ArgumentParser, aliases: bool | tuple[
     """--config, the short aliases, and one dotted flag per config value (`only`: just these sections or keys,
     e.g. ("detector", "classifier", "log_level"), for a command that uses no other part of the config; `aliases`:
     all of them with the switches, or just these alias flags, so a flag is spelled alike in every command; `helps`:
-    dotted key -> help text, where a command treats a key otherwise than the run command does)."""
+    dotted key (or switch flag) -> help text, where a command treats a key otherwise than the run command does)."""
     helps = helps or {}
     parser.add_argument("--config", type=Path, help="YAML config file (keys as in edge/config.py)")
     chosen = [flag for flag in ALIASES if aliases is True or (aliases and flag in aliases)]
@@ -73,7 +73,7 @@ def add_config_arguments(parser: argparse.ArgumentParser, aliases: bool | tuple[
                                help=helps.get(dotted, text), default=argparse.SUPPRESS, action=Override)
         for flag, (dotted, value, text) in SWITCHES.items() if aliases is True else ():
             group.add_argument(flag, dest=SWITCH_PREFIX + flag, action="store_const", const=value,
-                               help=helps.get(dotted, text), default=argparse.SUPPRESS)
+                               help=helps.get(flag, helps.get(dotted, text)), default=argparse.SUPPRESS)
     every = parser.add_argument_group("every config value", "--<section>.<key> VALUE overrides the YAML file")
     for dotted, info in leaf_fields(RunConfig):
         if f"--{dotted.replace('_', '-')}" in chosen:

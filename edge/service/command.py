@@ -42,6 +42,7 @@ SERVICE_HELPS = {
                   "for while missing; no demo fallback)",
     "source.kind": "auto guesses from uri; no uri = camera 0, waited for while missing",
     "output.window": "ignored: the service never opens a window (a screen: --display.mode)",
+    "--headless": "has no effect: the service is always headless",
 }
 EXIT_UNSTORED = 1
 CHECK_DEST = "check_config"
@@ -181,12 +182,12 @@ def check_config(args: argparse.Namespace, cfg: RunConfig) -> int:
 
 def run(args: argparse.Namespace) -> int:
     checking = getattr(args, CHECK_DEST)
-    if checking:
-        apply_log_level(CHECK_LOG_LEVEL)  # the check's output is its one line
-    cfg = service_config(config_from_args(args))
+    cfg = config_from_args(args)
+    # the check's output is its one line (and warnings); a run logs at its configured level from the start
+    apply_log_level(CHECK_LOG_LEVEL if checking else cfg.log_level)
+    cfg = service_config(cfg)
     if checking:
         return check_config(args, cfg)
-    apply_log_level(cfg.log_level)
     extra = build_plugin_sinks(args, cfg)  # a bad web setting is a configuration error (exit 2) before anything
     try:
         return serve(cfg, extra)

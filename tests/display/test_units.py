@@ -169,17 +169,26 @@ def test_install_display_modes_switch_and_uninstall(tmp_path):
 def test_uninstall_keeps_the_desktop_display_store_until_purge(tmp_path):
     """The user unit writes its events to the desktop user's state folder (%S/emotion-edge): uninstall keeps it
     and says so, --purge deletes it (a privacy promise: the purge removes the event store); the unit's cache goes
-    with the install either way. Other folders in the home are not touched."""
+    with the install either way. A folder of that name the unit did not make (no events.db), and one reached
+    through a user's symbolic link, are not touched: root's uninstall must not follow a link out of the home."""
     root = tmp_path / "root"
     flags = ["--root", str(root), "--prefix", "/srv/ee", "--no-apt", "--no-pip", "--pi", "no",
              "--python", sys.executable]
     script("install.sh", *flags, "--display", "desktop")
     stores = [root / "home/pi/.config/emotion-edge", root / "home/kiosk/.local/state/emotion-edge"]
     cache = root / "home/pi/.cache/emotion-edge"
-    neighbour = root / "home/pi/.config/other-app"
-    for folder in (*stores, cache, neighbour):
-        folder.mkdir(parents=True)
-        (folder / "events.db").write_bytes(b"events")
+    not_ours = root / "home/kiosk/.config/emotion-edge"  # no events.db: not the unit's
+    elsewhere = root / "srv/data"  # what a link in a home points at
+    for store in (*stores, elsewhere / "emotion-edge"):
+        store.mkdir(parents=True)
+        (store / "events.db").write_bytes(b"events")
+    (cache / "matplotlib").mkdir(parents=True)
+    not_ours.mkdir(parents=True)
+    (not_ours / "notes.txt").write_text("mine")
+    (root / "home/eve").mkdir()
+    (root / "home/eve/.cache").symlink_to(elsewhere)  # ~/.cache/emotion-edge would be srv/data/emotion-edge
+    (root / "home/eve/.config").mkdir()
+    (root / "home/eve/.config/emotion-edge").symlink_to(elsewhere / "emotion-edge")
 
     done = script("uninstall.sh", "--root", str(root), "--prefix", "/srv/ee")
     for store in stores:
@@ -191,7 +200,8 @@ def test_uninstall_keeps_the_desktop_display_store_until_purge(tmp_path):
     for store in stores:
         assert f"uninstall: --purge: deleting the desktop display's event store {store}" in done.stdout
         assert not store.exists()
-    assert (neighbour / "events.db").is_file()
+    assert "home/eve" not in done.stdout
+    assert (not_ours / "notes.txt").is_file() and (elsewhere / "emotion-edge/events.db").is_file()
     done = script("uninstall.sh", "--root", str(root), "--purge")
     assert "nothing to do" in done.stdout
 
@@ -244,7 +254,7 @@ def test_uninstall_stops_the_display_in_every_user_manager(tmp_path):
     assert log.read_text().splitlines() == ["loginctl list-users --no-legend",
                                             "systemctl --user -M pi@ stop emotion-edge-display.service",
                                             "systemctl --user -M kiosk@ stop emotion-edge-display.service"]
-    assert done.stdout == "uninstall: stopping the user unit emotion-edge-display.service of: pi kiosk\n"
+    assert done.stdout == "uninstall: stopped the user unit emotion-edge-display.service of: pi kiosk\n"
 
     env, log = fake_tools(tmp_path / "nobody")  # no users: nothing to stop
     done = display_function(env, "display_stop_user_units")
@@ -286,6 +296,29 @@ def test_install_notes_auto_login_and_linger_and_uninstall_leaves_them_on(tmp_pa
     assert ("uninstall: linger for pi (their systemd starts at boot) left on; turn it off with: "
             "sudo loginctl disable-linger pi") in lines
     assert log.read_text() == "" and not (root / "srv/ee").exists()  # nothing reverted (and --root: no systemctl)
+
+
+def test_an_update_keeps_the_desktop_display_without_turning_anything_on_again(tmp_path):
+    """install.sh run again without --display over a desktop install (by any sudo user): the system unit stays
+    off, the running displays are restarted on the new code, and auto-login and linger are not turned on again
+    (the operator may have turned auto-login off; linger is the display user's, not the updater's)."""
+    env, log = fake_tools(tmp_path, FAKE_USERS="1000 pi", SUDO_USER="admin")
+    root = tmp_path / "root"
+    marker = root / "srv/ee" / MARKER
+    marker.parent.mkdir(parents=True)
+    marker.write_text("# marker\nedge\n")
+    done = display_function(env, "display_update_desktop emotion-edge.service")
+    assert done.returncode == 0, done.stderr
+    assert log.read_text().splitlines() == [
+        "systemctl daemon-reload", "systemctl disable --now emotion-edge.service", "loginctl list-users --no-legend",
+        "systemctl --user -M pi@ try-restart emotion-edge-display.service"]
+    assert done.stdout.splitlines() == [
+        "install: restarted the running display (user unit emotion-edge-display.service) of: pi",
+        "install: done; the desktop display was kept (auto-login and linger as they are)"]
+
+    text = (REPO / "scripts" / "install.sh").read_text()  # the install takes that path only for a kept mode
+    kept = text.index('[ "$DISPLAY_KEPT" = 1 ]; then\n  display_update_desktop "$UNIT"')
+    assert kept < text.index('display_activate_desktop "$UNIT"')
 
 
 def test_uninstall_of_a_desktop_install_without_marker_gives_the_generic_commands(tmp_path):

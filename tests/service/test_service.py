@@ -345,6 +345,7 @@ def test_help_and_config_say_how_the_service_differs_from_the_run_command(caplog
     assert "no demo fallback" in helps["--source"] and "else demo" not in helps["--source"]
     assert "demo fallback" not in helps["--source.kind"]
     assert helps["--window"].startswith("ignored") and helps["--output.window"] == helps["--window"]
+    assert helps["--headless"] == "has no effect: the service is always headless"
 
     with caplog.at_level(logging.WARNING, logger="edge.service.command"):
         cfg = service_config(RunConfig.model_validate({"output": {"window": "on"}}))
