@@ -25,7 +25,7 @@ from edge.store.schema import SCHEMA, SCHEMA_VERSION, foreign_schema, not_an_eve
 log = logging.getLogger(__name__)
 
 SYNCHRONOUS = "FULL"  # WAL + FULL: a committed batch survives power loss too (one fsync per commit, <= 1/s)
-PRUNE_CHUNK = 5000  # rows deleted per statement when shrinking to the size limit
+PRUNE_CHUNK = 5000  # rows deleted per statement (and transaction) when pruning by age or size
 SIZE_HEADROOM = 0.9  # prune to this fraction of max_mb so pruning is not triggered again at once
 CORRUPT_NAMES = ("SQLITE_CORRUPT", "SQLITE_NOTADB")
 SIDE_FILES = ("-wal", "-shm")
@@ -205,15 +205,13 @@ class EventStore:
     def prune(self, retention: Retention, now: float | None = None,
               stop: Callable[[], bool] = lambda: False) -> PruneResult:
         """Delete events older than the age limit, then the oldest ones until under the size limit. `stop()` true
-        (the service is stopping) ends the size pruning after the current chunk and skips the vacuum: the rest is
+        (the service is stopping) ends either pruning after the current chunk and skips the vacuum: the rest is
         done next time, and the events still queued are written first (a large store on an SD card takes
         seconds)."""
         now = time.time() if now is None else now
         by_age = by_size = 0
         if retention.days is not None:
-            with self.transaction():
-                by_age = self.conn.execute("DELETE FROM events WHERE ts < ?",
-                                           (now - retention.days * SECONDS_PER_DAY,)).rowcount
+            by_age = self._prune_older_than(now - retention.days * SECONDS_PER_DAY, stop)
         if retention.max_mb is not None and self.used_bytes() > retention.max_mb * BYTES_PER_MB:
             by_size = self._prune_to(retention.max_mb * BYTES_PER_MB * SIZE_HEADROOM, stop)
         if (by_age or by_size or self.free_pages()) and not stop():  # free pages: a vacuum a stop left undone
@@ -221,6 +219,20 @@ class EventStore:
             self.conn.executescript("PRAGMA incremental_vacuum;")
             self.conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
         return PruneResult(by_age, by_size)
+
+    def _prune_older_than(self, cutoff: float, stop: Callable[[], bool]) -> int:
+        """Delete the events before `cutoff`, oldest first, in chunks (by the ts index) until none is left or
+        stop() after a chunk; returns how many. The first chunk goes even when stopping: a store opened and closed
+        at once still loses its old events. A retention first set on a months-old store deletes most of it."""
+        deleted = 0
+        while True:
+            with self.transaction():
+                chunk = self.conn.execute(
+                    "DELETE FROM events WHERE id IN (SELECT id FROM events WHERE ts < ? ORDER BY ts LIMIT ?)",
+                    (cutoff, PRUNE_CHUNK)).rowcount
+            deleted += chunk
+            if chunk < PRUNE_CHUNK or stop():
+                return deleted
 
     def _prune_to(self, target_bytes: float, stop: Callable[[], bool]) -> int:
         """Delete the oldest events, in chunks, until the used pages fit in target_bytes or stop(); returns how

@@ -124,6 +124,22 @@ def test_size_pruning_stops_after_the_current_chunk_when_the_service_stops(tmp_p
     store.close()
 
 
+def test_age_pruning_goes_by_chunks_and_stops_after_the_current_one(tmp_path):
+    """A retention in days first set on a store of months deletes most of it: in chunks, so a stop is seen
+    after the first (it was one DELETE), and the next prune finishes, exactly the old events."""
+    store = EventStore(tmp_path / "events.db")
+    now = 100 * DAY
+    old_events = 2 * PRUNE_CHUNK + 10
+    store.insert([event(now - 40 * DAY + i) for i in range(old_events)] + [event(now - 60.0 + i) for i in range(5)])
+    result = store.prune(Retention(days=30, max_mb=None), now=now, stop=lambda: True)  # stopping: one chunk
+    assert (result.by_age, result.by_size) == (PRUNE_CHUNK, 0)
+    assert store.free_pages() > 0  # the vacuum waits for next time
+    rest = store.prune(Retention(days=30, max_mb=None), now=now)
+    assert rest.by_age == old_events - PRUNE_CHUNK and store.count() == 5 and store.free_pages() == 0
+    assert store.conn.execute("SELECT min(ts) FROM events").fetchone()[0] == now - 60.0
+    store.close()
+
+
 def test_a_vacuum_a_stop_left_undone_is_done_by_the_next_prune_even_with_nothing_to_delete(tmp_path):
     store = EventStore(tmp_path / "events.db")
     store.insert([event(float(i)) for i in range(20000)])
