@@ -15,6 +15,7 @@ from pydantic import BaseModel, Field, ValidationError, field_validator
 from edge.cli_common import USAGE_THING
 from edge.display.config import DisplayConfig
 from edge.config_model import Strict
+from edge.config_yaml import DuplicateKey, load_yaml
 from edge.errors import EdgeError
 from edge.web.config import WebConfig
 
@@ -245,13 +246,15 @@ def load_config(path: Path | None, overrides: dict[str, Any] | None = None,
     thing = f"config {path}" if path else "config"
     if path is not None:
         try:
-            loaded = yaml.safe_load(Path(path).read_text(encoding="utf-8"))
+            loaded = load_yaml(Path(path).read_text(encoding="utf-8"))
         except FileNotFoundError:
             raise EdgeError(f"config {path}", "file not found") from None
         except OSError as exc:
             raise EdgeError(f"config {path}", exc.strerror or "unreadable") from None
         except UnicodeDecodeError:
             raise EdgeError(f"config {path}", "not a UTF-8 text file (expected YAML)") from None
+        except DuplicateKey as exc:
+            raise EdgeError(f"config {path}", str(exc)) from None
         except yaml.YAMLError as exc:
             raise EdgeError(f"config {path}", f"invalid YAML ({' '.join(str(exc).split())})") from None
         if loaded is not None and not isinstance(loaded, dict):

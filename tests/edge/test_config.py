@@ -207,3 +207,25 @@ def test_yaml_on_and_off_are_the_words_where_a_choice_offers_them(tmp_path: Path
     path.write_text("log_level: no\n", encoding="utf-8")
     with pytest.raises(EdgeError, match="log_level: expected one of debug, error, info, warning, not false"):
         load_config(path)
+
+
+def test_a_key_given_twice_is_refused_not_silently_dropped(tmp_path: Path) -> None:
+    """PyYAML keeps the last of two equal keys: a `detector:` section written twice lost the first without a word."""
+    config = tmp_path / "config.yaml"
+    config.write_text("detector:\n  type: haar\nsource:\n  uri: demo\ndetector:\n  every: 3\n")
+    with pytest.raises(EdgeError) as raised:
+        load_config(config)
+    assert raised.value.one_line() == (f"error: config {config}: detector: given twice (lines 1 and 5); "
+                                       "write each key once")
+    config.write_text("source: {uri: demo, loop: true, uri: 0}\n")  # in one section, on one line
+    with pytest.raises(EdgeError, match="uri: given twice"):
+        load_config(config)
+
+
+def test_yaml_merge_keys_and_equal_keys_in_different_sections_still_load(tmp_path: Path) -> None:
+    config = tmp_path / "config.yaml"
+    config.write_text("source:\n  <<: {width: 320, height: 240}\n  width: 640\n  uri: demo\n"
+                      "tracking:\n  enabled: true\nsmoothing:\n  enabled: true\n")
+    cfg = load_config(config)
+    assert (cfg.source.width, cfg.source.height, cfg.source.uri) == (640, 240, "demo")
+    assert cfg.tracking.enabled and cfg.smoothing.enabled
