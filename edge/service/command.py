@@ -161,6 +161,7 @@ def check_config(args: argparse.Namespace, cfg: RunConfig) -> int:
     without opening a camera, loading a model, binding a port or creating a folder."""
     from edge.config import resolve_data_path
     from edge.contract import load_contract
+    from edge.output_paths import check_output_files
     from edge.sources import check_source
 
     model = resolve_data_path(cfg.classifier.model)
@@ -170,6 +171,7 @@ def check_config(args: argparse.Namespace, cfg: RunConfig) -> int:
         from edge.store.files import check_store_path
 
         check_store_path(cfg.store.path)
+    check_output_files(cfg)
     plugins = [name.rsplit(".", 1)[-1] for name in SINK_PLUGINS
                if importlib.import_module(name).check(args, cfg) is not None]
     print(f"config {args.config or '(defaults)'}: ok (source {cfg.source.uri}, model {model}, "

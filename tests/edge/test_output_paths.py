@@ -1,0 +1,50 @@
+"""Two outputs at one path, or the events log appended to a binary file, are refused before anything is written
+(edge.output_paths): they used to destroy each other and exit 0."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from edge.config import RunConfig
+from edge.errors import EdgeError
+from edge.output_paths import check_output_files
+from edge.commands.run import build_sinks
+
+
+def config(tmp_path: Path, **sections: dict) -> RunConfig:
+    return RunConfig.model_validate({"output": {"dir": str(tmp_path), **sections.pop("output", {})}, **sections})
+
+
+def test_the_store_on_the_events_log_is_refused_before_either_is_opened(tmp_path: Path) -> None:
+    cfg = config(tmp_path, output={"events_file": "events.db"}, store={"enabled": True})
+    with pytest.raises(EdgeError) as raised:
+        build_sinks(cfg, window=False)
+    assert raised.value.one_line() == (f"error: store.path {tmp_path / 'events.db'}: the same file as "
+                                       "output.events_file; give each output its own file")
+    assert list(tmp_path.iterdir()) == []  # nothing opened, nothing written
+
+
+def test_the_video_on_the_store_through_a_link_is_refused(tmp_path: Path) -> None:
+    (tmp_path / "media").mkdir()
+    (tmp_path / "alias").symlink_to(tmp_path / "media")
+    cfg = config(tmp_path, output={"video": str(tmp_path / "alias/run.mkv")},
+                 store={"enabled": True, "path": str(tmp_path / "media/run.mkv")})
+    with pytest.raises(EdgeError, match=r"^output\.video .*: the same file as store\.path; "):
+        check_output_files(cfg)
+
+
+def test_the_events_log_is_not_appended_to_a_model_file(tmp_path: Path) -> None:
+    model = tmp_path / "model.tflite"
+    model.write_bytes(b"\x1c\x00\x00\x00TFL3" + bytes(64))
+    cfg = config(tmp_path, output={"events_file": "model.tflite"})
+    with pytest.raises(EdgeError, match="exists and is not a text log"):
+        build_sinks(cfg, window=False)
+    assert model.read_bytes() == b"\x1c\x00\x00\x00TFL3" + bytes(64)
+
+
+def test_distinct_outputs_and_an_existing_log_are_fine(tmp_path: Path) -> None:
+    (tmp_path / "events.jsonl").write_text('{"ts": 1.0}\n')
+    cfg = config(tmp_path, output={"video": str(tmp_path / "run.mkv")}, store={"enabled": True})
+    check_output_files(cfg)  # events.jsonl, events.db and run.mkv: three files
