@@ -92,6 +92,8 @@ def make_run_folder(out: Path) -> Path | None:
     created = None
     for folder in (out, *out.parents):
         if folder.exists():
+            if not folder.is_dir():
+                raise DataError(f"--out {out}: cannot create the run folder ({folder} is a file, not a folder)")
             break
         created = folder
     out.mkdir(parents=True, exist_ok=True)

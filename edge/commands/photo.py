@@ -15,6 +15,7 @@ import numpy as np
 
 from edge.commands.options import add_config_arguments, apply_log_level, config_from_args
 from edge.errors import EdgeError
+from edge.staged import write_problem
 from edge.types import FaceResult, FrameResult, Frame, Prediction
 
 log = logging.getLogger(__name__)
@@ -97,7 +98,7 @@ def check_writable(out: Path) -> None:
         probe.touch()
         probe.unlink()
     except OSError as exc:
-        raise EdgeError(f"output folder {out}", f"cannot write ({exc.strerror})") from None
+        raise EdgeError(f"output folder {out}", write_problem(out / WRITE_PROBE, exc)) from None
 
 
 def photo_detector_config(detector):  # edge.config.DetectorConfig -> the same, for still photos

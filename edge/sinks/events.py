@@ -14,6 +14,7 @@ from typing import BinaryIO
 
 from edge.errors import EdgeError
 from edge.sinks.base import BaseSink
+from edge.staged import write_problem
 from edge.types import FaceResult, FrameResult
 
 log = logging.getLogger(__name__)
@@ -167,7 +168,7 @@ class JsonlEventSink(BaseSink):
             self.path.parent.mkdir(parents=True, exist_ok=True)
             self._open()
         except OSError as exc:
-            raise EdgeError(f"events log {self.path}", f"cannot write ({exc.strerror or exc})") from None
+            raise EdgeError(f"events log {self.path}", write_problem(self.path, exc)) from None
         self.rotations = 0
         self._throttle = EventThrottle(interval_s, by_track)
         self.events_written = self.events_failed = 0

@@ -92,7 +92,8 @@ def test_photo_checks_its_output_folder_before_loading_models(tmp_path):
     blocker.write_text("not a folder")
     done = run_edge("photo", str(image), "--out", str(blocker / "out"), "--model", str(tmp_path / "missing.tflite"))
     assert done.returncode == 2 and "Traceback" not in done.stderr
-    assert error_lines(done.stderr) == [f"error: output folder {blocker / 'out'}: cannot write (Not a directory)"]
+    assert error_lines(done.stderr) == [f"error: output folder {blocker / 'out'}: cannot write ({blocker} is a file, "
+                                        "not a folder)"]
 
 
 @pytest.mark.parametrize("flag", ["--output.dir", "--source.uri", "--max_frames", "--web.port", "--store.path"])

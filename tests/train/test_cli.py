@@ -136,7 +136,10 @@ def test_damaged_resume_files_are_one_line(dataset: Path, tmp_path: Path) -> Non
 def test_an_out_path_that_is_a_file_names_it(dataset: Path, tmp_path: Path) -> None:
     blocker = tmp_path / "not-a-folder"
     blocker.write_text("x")
-    assert_one_line(run_train(data=dataset, out=blocker), f"error: {blocker}: File exists")
+    assert_one_line(run_train(data=dataset, out=blocker),
+                    f"error: --out {blocker}: cannot create the run folder ({blocker} is a file, not a folder)")
+    assert_one_line(run_train(data=dataset, out=blocker / "run"),
+                    f"error: --out {blocker / 'run'}: cannot create the run folder ({blocker} is a file, not a folder)")
 
 
 def test_a_cache_that_cannot_be_written_is_a_warning(tmp_path: Path, caplog) -> None:
