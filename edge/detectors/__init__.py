@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 from pathlib import Path
 
-from edge.errors import checked
+from edge.errors import EdgeError, checked
 from edge.types import FaceDetector
 
 log = logging.getLogger(__name__)
@@ -28,6 +28,31 @@ def resolve_type(kind: str, mediapipe_model: Path) -> str:
         log.warning("detector auto: using haar because %s", reason)
         return "haar"
     return "mediapipe"
+
+
+TFLITE_IDENTIFIER = b"TFL3"  # a .tflite flatbuffer's file identifier, at bytes 4-8
+TFLITE_IDENTIFIER_AT = slice(4, 8)
+
+
+def check_detector(cfg) -> None:  # cfg: edge.config.DetectorConfig
+    """--check-config: the errors make_detector would raise for an explicit `type: mediapipe` whose model file is
+    missing or not a TFLite model, found without importing MediaPipe (`auto` falls back to haar instead)."""
+    if cfg.type != "mediapipe":
+        return
+    from edge.config import resolve_data_path
+    from edge.fetch_detector import fetch_command
+
+    model = resolve_data_path(cfg.mediapipe.model)
+    if not checked(f"face model {model}", model.is_file):
+        raise EdgeError(f"face model {model}", f"missing; run `{fetch_command(model)}`")
+    try:
+        with model.open("rb") as handle:
+            head = handle.read(TFLITE_IDENTIFIER_AT.stop)
+    except OSError as exc:
+        raise EdgeError(f"face model {model}", f"unreadable ({exc.strerror or exc})") from None
+    if head[TFLITE_IDENTIFIER_AT] != TFLITE_IDENTIFIER:
+        raise EdgeError(f"face model {model}", "not a TFLite model (no TFL3 identifier); run "
+                                               f"`{fetch_command(model)}` to fetch the real one")
 
 
 def make_detector(cfg) -> FaceDetector:  # cfg: edge.config.DetectorConfig

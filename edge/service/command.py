@@ -157,16 +157,20 @@ def service_cannot_read(path: Path) -> str | None:
 
 def check_config(args: argparse.Namespace, cfg: RunConfig) -> int:
     """--check-config: the configuration as the service would use it (keys and values, the web settings, the
-    model file and its sidecar, the source's kind and module, a configured store file and its folder), checked
+    model file and its sidecar, an explicit mediapipe detector's face model, the source's kind and module, the
+    events log's folder, a configured store file and its folder, outputs that collide), checked
     without opening a camera, loading a model, binding a port or creating a folder."""
     from edge.config import resolve_data_path
     from edge.contract import load_contract
-    from edge.output_paths import check_output_files
+    from edge.detectors import check_detector
+    from edge.output_paths import check_events_folder, check_output_files
     from edge.sources import check_source
 
     model = resolve_data_path(cfg.classifier.model)
     load_contract(model)
+    check_detector(cfg.detector)
     check_source(cfg.source)
+    check_events_folder(cfg)
     if cfg.store.path is not None:  # else the unit's StateDirectory=, which systemd makes and owns
         from edge.store.files import check_store_path
 

@@ -310,6 +310,19 @@ def test_check_config_errors_are_one_line_exit_2(service_model, tmp_path):
     cases = [(f"classifier: {{model: {service_model}, num_threads: many}}\n", f"config {config}: classifier.num_threads"),
              (f"classifier: {{model: {service_model}}}\nsourse: {{uri: 0}}\n", f"config {config}: sourse"),
              (f"classifier: {{model: {missing}}}\n", f"model {missing}: file not found")]
+    # what the service itself refuses at start (exit 2), which the check passed as ok
+    blocker, garbage = tmp_path / "a-file", tmp_path / "garbage.tflite"
+    blocker.write_text("x")
+    garbage.write_bytes(b"not a flatbuffer at all")
+    model = f"classifier: {{model: {service_model}}}\n"
+    cases += [(model + f"output: {{dir: {blocker}}}\n",
+               f"events log {blocker / 'events.jsonl'}: cannot write ({blocker} is a file, not a folder)"),
+              (model + f"detector: {{type: mediapipe, mediapipe: {{model: {missing}}}}}\n",
+               f"face model {missing}: missing; run `python -m edge.fetch_detector --dest {missing}`"),
+              (model + f"detector: {{type: mediapipe, mediapipe: {{model: {garbage}}}}}\n",
+               f"face model {garbage}: not a TFLite model"),
+              (model + f"output: {{dir: {tmp_path}, events_file: events.db}}\nstore: {{path: {tmp_path}/events.db}}\n",
+               f"store.path {tmp_path}/events.db: the same file as output.events_file")]
     for text, expected in cases:
         config.write_text(text)
         done = check_config(config)
