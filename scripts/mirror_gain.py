@@ -19,15 +19,20 @@ from __future__ import annotations
 
 import argparse
 import itertools
-import json
+import os
+import sys
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 import numpy as np
 
+from edge.cli_common import OneLineParser, non_negative_int
+from edge.errors import EdgeError
 from train.config import BEST_CHECKPOINT, LAST_CHECKPOINT, RUN_RECORD
-from train.data import DEFAULT_CACHE_DIR, DEFAULT_VAL_FRACTION, extra_split_of, load_split, stratified_holdout
+from train.data import (DEFAULT_CACHE_DIR, DEFAULT_VAL_FRACTION, DataError, extra_split_of, load_split,
+                        stratified_holdout)
 from train.environment import exit_without_tensorflow
+from train.runfolder import read_run_record
 
 if TYPE_CHECKING:  # Keras and what needs it load once the command line is parsed and TensorFlow is found
     import keras
@@ -35,6 +40,7 @@ if TYPE_CHECKING:  # Keras and what needs it load once the command line is parse
 MATCH_FACES = 4000  # training faces whose activations pair each channel with its mirror partner
 SOUP_MIXES = (0.1, 0.25, 0.5)  # share of the mirrored weights in the soup
 PREDICT_BATCH = 512
+EXIT_BAD_INPUT = 2
 
 
 def accuracy(model: keras.Model, faces: np.ndarray, labels: np.ndarray) -> float:
@@ -129,41 +135,55 @@ def mirror_soups(model: keras.Model, train_faces: np.ndarray, val_faces: np.ndar
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser = OneLineParser(prog="python -m scripts.mirror_gain", description=__doc__.splitlines()[0])
     parser.add_argument("--data", type=Path, required=True)
     parser.add_argument("--cache-dir", type=Path, default=DEFAULT_CACHE_DIR)
     parser.add_argument("--mirror-soup", action="store_true", help="also the weights mixed with their mirror image")
     parser.add_argument("--ensemble", action="store_true", help="also all the runs together (one slice: same seed)")
-    parser.add_argument("--best-subsets", type=int, default=0, metavar="K",
+    parser.add_argument("--best-subsets", type=non_negative_int, default=0, metavar="K",
                         help="with --ensemble: the best subset of each size up to K (picked on the slice)")
     parser.add_argument("runs", type=Path, nargs="+")
     return parser.parse_args(argv)
 
 
 def main(argv: list[str] | None = None) -> None:
-    args = parse_args(argv)  # --help and usage errors need no TensorFlow
-    for run in args.runs:
+    """Bad input (usage, a run folder, its run.json or model.keras, the dataset) is one line, exit 2."""
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")  # before TensorFlow loads: stderr kept for the error lines
+    try:
+        measure(parse_args(argv))
+    except (DataError, EdgeError) as exc:
+        print(" ".join(f"error: {exc}".split()) if isinstance(exc, DataError) else exc.one_line(), file=sys.stderr)
+        raise SystemExit(EXIT_BAD_INPUT) from None
+
+
+def finished_runs(runs: list[Path]) -> dict[Path, dict]:
+    """Each run's run.json, checked before TensorFlow or any data loads."""
+    for run in runs:
         missing = [name for name in (RUN_RECORD, BEST_CHECKPOINT) if not (run / name).is_file()]
         if missing:
             raise SystemExit(f"error: {run}: no {' or '.join(missing)}: name a finished run folder (a kept "
                              f"checkpoint folder such as models/checkpoints/vgg32s holds {LAST_CHECKPOINT} only)")
-    exit_without_tensorflow()  # before any data loads: one line and exit code 2 in a venv without TensorFlow
-    import keras
+    return {run: read_run_record(run / RUN_RECORD, "run") for run in runs}
 
+
+def measure(args: argparse.Namespace) -> None:
+    records = finished_runs(args.runs)
+    exit_without_tensorflow()  # before any data loads: one line and exit code 2 in a venv without TensorFlow
+    if args.ensemble and len({run.resolve() for run in args.runs}) < len(args.runs):
+        raise SystemExit("error: --ensemble: a run is named twice (it would count once)")
+    train = load_split(args.data, "train", args.cache_dir)  # a bad --data is found before TensorFlow loads
+    from train.fit import load_checkpoint
     from train.model import mirror_averaged
     from train.reports import unfold_previous_bias
 
-    if args.ensemble and len({run.resolve() for run in args.runs}) < len(args.runs):
-        raise SystemExit("error: --ensemble: a run is named twice (it would count once)")
-    train = load_split(args.data, "train", args.cache_dir)
     probabilities, slice_faces, slice_labels = {}, None, None
     for run in args.runs:
-        record = json.loads((run / RUN_RECORD).read_text())
+        record = records[run]
         if record.get("val_split"):
             raise SystemExit(f"error: {run}: validated on {record['val_split']}, not a held-out train slice")
         fitted, val = stratified_holdout(train, record.get("val_fraction") or DEFAULT_VAL_FRACTION,
                                          record["config"]["seed"])
-        model = keras.models.load_model(run / BEST_CHECKPOINT)
+        model = load_checkpoint(run / BEST_CHECKPOINT, "run")
         unfold_previous_bias(model, run)
         print(f"{run}: untuned on the slice ({len(val)} faces): {accuracy(model, val.x, val.y):.4f} alone, "
               f"{accuracy(mirror_averaged(model), val.x, val.y):.4f} mirror-averaged")

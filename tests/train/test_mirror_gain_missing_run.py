@@ -39,3 +39,17 @@ def test_runs_as_a_module_from_the_repository_root_without_pythonpath(tmp_path: 
                             timeout=SUBPROCESS_TIMEOUT)
     assert result.returncode == 1, result.stderr[-2000:]
     assert f"error: {tmp_path / 'nowhere'}: no run.json or model.keras: " in result.stderr
+
+
+def test_a_corrupt_run_record_and_a_bad_flag_are_one_line_exit_2(tmp_path: Path) -> None:
+    run = tmp_path / "run"
+    run.mkdir()
+    (run / "run.json").write_text("{not json")
+    (run / "model.keras").write_bytes(b"")
+    result = run_blocked(str(SCRIPT), "--data", str(tmp_path), str(run))
+    assert result.returncode == 2 and result.stderr.startswith(f"error: run {run / 'run.json'}: not valid JSON")
+    assert len(result.stderr.splitlines()) == 1
+    result = run_blocked(str(SCRIPT), "--data", str(tmp_path), "--best-subsets", "-3", str(run))
+    assert result.returncode == 2
+    assert result.stderr == ("error: command line: argument --best-subsets: -3: must be 0 or positive "
+                             "(see python -m scripts.mirror_gain --help)\n")
