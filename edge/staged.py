@@ -8,6 +8,7 @@ reports so that the benchmark can use it without importing them."""
 from __future__ import annotations
 
 import contextlib
+import errno
 import os
 import sys
 from collections.abc import Iterator
@@ -30,6 +31,28 @@ def write_problem(path: Path, exc: OSError) -> str:
                 return f"cannot write ({folder} is a file, not a folder)"
             break
     return f"cannot write ({exc.strerror or exc})"
+
+
+def check_writable(path: Path, flag: str) -> None:
+    """EdgeError unless `path` could be written: not a folder, its folder there or creatable (judged from the
+    nearest existing one, creating nothing), and writable there (or the file itself, written in place). For a
+    command that writes several files: each is checked before the first is written, so a bad last one does not
+    leave the others written and unreported."""
+    if is_stdout(path):
+        return
+    if path.is_dir():
+        raise EdgeError(f"{flag} {path}", "is a folder; give a file name")
+    blocker = next((folder for folder in path.parents if folder.exists()), None)
+    if blocker is not None and not blocker.is_dir():
+        raise EdgeError(f"{flag} {path}", f"cannot write ({blocker} is a file, not a folder)")
+    from edge.store.files import mkdir_errno
+
+    code = mkdir_errno(path.parent)
+    if code is None and path.parent.is_dir() and not os.access(path.parent, os.W_OK | os.X_OK) \
+            and not (path.is_file() and os.access(path, os.W_OK)):
+        code = errno.EACCES
+    if code is not None:
+        raise EdgeError(f"{flag} {path}", f"cannot write ({os.strerror(code)})")
 
 
 def _stageable(path: Path) -> bool:

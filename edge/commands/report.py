@@ -40,6 +40,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace) -> int:
     from edge.report import EventRange, check_outputs, parse_since, snapshot
     from edge.report_chart import check_png_path
+    from edge.staged import check_writable
     from edge.store import open_readonly
 
     now = time.time()
@@ -52,7 +53,11 @@ def run(args: argparse.Namespace) -> int:
         raise EdgeError(f"--until {args.until}", f"must be later than --since {args.since}")
     if args.png:
         check_png_path(args.png)  # before reading the store
-    check_outputs(args.db, {"--png": args.png, "--csv": args.csv, "--json": args.json})
+    outputs = {"--png": args.png, "--csv": args.csv, "--json": args.json}
+    check_outputs(args.db, outputs)
+    for flag, path in outputs.items():
+        if path is not None:
+            check_writable(path, flag)  # each before the first is written
     check_default_store(args.db)
     conn = open_readonly(args.db)
     try:

@@ -134,6 +134,19 @@ def test_report_bad_input_is_one_line(tmp_path):
     assert not (tmp_path / "t.foo").exists()
 
 
+def test_a_bad_last_output_is_found_before_the_first_is_written(tmp_path):
+    """--png, --csv and --json are each checked before any is written: a bad --csv used to leave the plot
+    written (and unreported) behind its error."""
+    db = str(known_store(tmp_path))
+    (tmp_path / "a-folder").mkdir()
+    plot = tmp_path / "plot.png"
+    for csv_path, expected in [(tmp_path / "a-folder", "is a folder; give a file name"),
+                               (tmp_path / "events.db" / "x.csv", "is a file, not a folder")]:
+        done = report("--db", db, "--since", "all", "--png", str(plot), "--csv", str(csv_path))
+        assert done.returncode == 2 and done.stderr.startswith(f"error: --csv {csv_path}: ") and expected in done.stderr
+        assert not plot.exists() and done.stdout == ""
+
+
 def test_plot_uses_the_overlay_colours(tmp_path):
     import cv2
     import numpy as np
