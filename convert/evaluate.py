@@ -73,6 +73,8 @@ class Evaluation:
 def open_classifier(model_path: Path) -> EmotionClassifier:
     """The edge classifier on one thread, one face per invoke; edge errors become `<path>: <problem>`."""
     sidecar = sidecar_path(model_path)
+    if model_path.is_dir():
+        raise ConvertError(model_path, "is a folder; give the .tflite file (its .json sidecar beside it)")
     if not model_path.is_file():
         raise ConvertError(model_path, "model file not found")
     if not sidecar.is_file():

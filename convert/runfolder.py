@@ -65,6 +65,8 @@ def _check_keras_archive(path: Path) -> None:
 
 def read_run(path: Path) -> RunFolder:
     """Validate the run folder layout; every problem is a ConvertError naming the offending file."""
+    if path.is_file():
+        raise ConvertError(path, "is a file; give the run folder that python -m train --out wrote")
     if not path.is_dir():
         raise ConvertError(path, "run folder not found")
     run_json, model = path / RUN_FILE, path / MODEL_FILE

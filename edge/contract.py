@@ -90,6 +90,8 @@ def load_contract(model_path: Path, verify_hash: bool = True) -> ModelContract:
     """Read and check the sidecar of `model_path`; every problem is one EdgeError naming the file."""
     sidecar = sidecar_path(model_path)
     if not checked(f"model {model_path}", model_path.is_file):
+        if model_path.is_dir():
+            raise EdgeError(f"model {model_path}", "is a folder; give the .tflite file (its .json sidecar beside it)")
         raise EdgeError(f"model {model_path}", f"file not found ({MISSING_MODEL_HINT})")
     if not checked(f"model sidecar {sidecar}", sidecar.is_file):
         raise EdgeError(f"model sidecar {sidecar}", "file not found (it is written next to the .tflite by `python -m convert`)")

@@ -23,6 +23,16 @@ def test_missing_emotion_model_names_the_train_and_convert_docs(tmp_path: Path) 
                                         "see docs/TRAIN.md and docs/CONVERT.md)"]
 
 
+def test_a_model_path_that_is_a_folder_says_so_not_file_not_found(tmp_path: Path) -> None:
+    folder = tmp_path / "models"
+    folder.mkdir()
+    done = run_edge("--source", "demo", "--max-frames", "1", "--model", str(folder), "--detector", "haar",
+                    "--out", str(tmp_path / "o"))
+    assert done.returncode == 2, done.stdout + done.stderr
+    assert error_lines(done.stderr) == [f"error: model {folder}: is a folder; give the .tflite file (its .json "
+                                        "sidecar beside it)"]
+
+
 def test_missing_face_model_elsewhere_gets_a_fetch_command_with_dest(emotion_model: Path, tmp_path: Path) -> None:
     missing = tmp_path / "nope.tflite"
     done = run_edge("--source", "demo", "--max-frames", "1", "--model", str(emotion_model), "--detector", "mediapipe",
