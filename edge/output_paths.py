@@ -6,7 +6,6 @@ events log appended to an existing model file. Each is a configuration mistake, 
 
 from __future__ import annotations
 
-import errno
 import os
 from pathlib import Path
 
@@ -57,18 +56,9 @@ def _binary(path: Path) -> bool:
 
 
 def check_events_folder(cfg: RunConfig) -> None:
-    """--check-config: the events log's folder (output.dir) could be made and written, found without creating it
-    (edge.store.files.mkdir_errno): a file where a folder should be, or a folder that may not be written."""
-    if not cfg.output.events:
-        return
-    from edge.store.files import mkdir_errno
+    """--check-config: the events log's folder (output.dir) could be made and written, found without creating it."""
+    from edge.staged import folder_problem
 
-    path = cfg.output.events_path
-    blocker = next((folder for folder in path.parents if folder.exists()), None)
-    if blocker is not None and not blocker.is_dir():
-        raise EdgeError(f"events log {path}", f"cannot write ({blocker} is a file, not a folder)")
-    code = mkdir_errno(path.parent)
-    if code is None and path.parent.is_dir() and not os.access(path.parent, os.W_OK | os.X_OK):
-        code = errno.EACCES
-    if code is not None:
-        raise EdgeError(f"events log {path}", f"cannot write ({os.strerror(code)})")
+    problem = folder_problem(cfg.output.events_path.parent) if cfg.output.events else None
+    if problem:
+        raise EdgeError(f"events log {cfg.output.events_path}", problem)

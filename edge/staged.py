@@ -33,26 +33,31 @@ def write_problem(path: Path, exc: OSError) -> str:
     return f"cannot write ({exc.strerror or exc})"
 
 
+def folder_problem(folder: Path) -> str | None:
+    """Why files could not be written in `folder`, made first if missing, found without creating anything (judged
+    from the nearest existing folder: a file on the way, no permission, a read-only file system); None if they could."""
+    blocker = next((existing for existing in (folder, *folder.parents) if existing.exists()), None)
+    if blocker is not None and not blocker.is_dir():
+        return f"cannot write ({blocker} is a file, not a folder)"
+    from edge.store.files import mkdir_errno
+
+    code = mkdir_errno(folder)
+    if code is None and folder.is_dir() and not os.access(folder, os.W_OK | os.X_OK):
+        code = errno.EACCES
+    return None if code is None else f"cannot write ({os.strerror(code)})"
+
+
 def check_writable(path: Path, flag: str) -> None:
-    """EdgeError unless `path` could be written: not a folder, its folder there or creatable (judged from the
-    nearest existing one, creating nothing), and writable there (or the file itself, written in place). For a
-    command that writes several files: each is checked before the first is written, so a bad last one does not
-    leave the others written and unreported."""
+    """EdgeError unless `path` could be written: not a folder, and its folder fit for it (folder_problem) or the
+    file itself writable in place. For a command that writes several files: each is checked before the first is
+    written, so a bad last one does not leave the others written and unreported."""
     if is_stdout(path):
         return
     if path.is_dir():
         raise EdgeError(f"{flag} {path}", "is a folder; give a file name")
-    blocker = next((folder for folder in path.parents if folder.exists()), None)
-    if blocker is not None and not blocker.is_dir():
-        raise EdgeError(f"{flag} {path}", f"cannot write ({blocker} is a file, not a folder)")
-    from edge.store.files import mkdir_errno
-
-    code = mkdir_errno(path.parent)
-    if code is None and path.parent.is_dir() and not os.access(path.parent, os.W_OK | os.X_OK) \
-            and not (path.is_file() and os.access(path, os.W_OK)):
-        code = errno.EACCES
-    if code is not None:
-        raise EdgeError(f"{flag} {path}", f"cannot write ({os.strerror(code)})")
+    problem = folder_problem(path.parent)
+    if problem and not (path.is_file() and os.access(path, os.W_OK)):
+        raise EdgeError(f"{flag} {path}", problem)
 
 
 def _stageable(path: Path) -> bool:

@@ -15,7 +15,7 @@ import numpy as np
 
 from edge.commands.options import add_config_arguments, apply_log_level, config_from_args
 from edge.errors import EdgeError
-from edge.staged import write_problem
+from edge.staged import folder_problem, write_problem
 from edge.types import FaceResult, FrameResult, Frame, Prediction
 
 log = logging.getLogger(__name__)
@@ -25,7 +25,6 @@ CHART_SIZE_IN = (5.0, 3.0)
 CHART_DPI = 100
 CONFIG_SECTIONS = ("detector", "classifier", "log_level")  # the only parts of the config a photo uses
 PHOTO_ALIASES = ("--detector", "--model", "--threads", "--log-level")  # spelled as in `python -m edge`
-WRITE_PROBE = ".write-test"
 # Haar's detection width for photos: a 12 MP photo's 100 px faces stay 40 px (the cascade finds 24 px), at about
 # a second per photo on a Pi 4 rather than a 4000 px pass.
 PHOTO_DETECT_WIDTH = 1600
@@ -92,13 +91,17 @@ def format_table(faces: list[FaceResult]) -> str:
 
 
 def check_writable(out: Path) -> None:
+    """Before the models load, creating nothing: a failed run leaves no empty output folder behind."""
+    problem = folder_problem(out)
+    if problem:
+        raise EdgeError(f"output folder {out}", problem)
+
+
+def make_output_folder(out: Path) -> None:
     try:
         out.mkdir(parents=True, exist_ok=True)
-        probe = out / WRITE_PROBE
-        probe.touch()
-        probe.unlink()
     except OSError as exc:
-        raise EdgeError(f"output folder {out}", write_problem(out / WRITE_PROBE, exc)) from None
+        raise EdgeError(f"output folder {out}", write_problem(out / "annotated.png", exc)) from None
 
 
 def photo_detector_config(detector):  # edge.config.DetectorConfig -> the same, for still photos
@@ -153,6 +156,7 @@ def run(args: argparse.Namespace) -> int:
     out: Path = args.photo_out
     check_writable(out)  # before the models load: a mistake costs nothing
     result = classify_file(image, cfg, str(args.image))
+    make_output_folder(out)
     faces = result.faces
     stem = args.image.stem
     annotated = out / f"{stem}_annotated.png"
