@@ -85,6 +85,15 @@ def test_photo_models_are_closed_when_classification_fails(monkeypatch):
     assert sorted(recorder.closed) == ["classifier", "detector"]
 
 
+def test_a_photo_whose_model_fails_leaves_no_empty_output_folder(tmp_path):
+    image = tmp_path / "grey.png"
+    cv2.imwrite(str(image), np.zeros((64, 64, 3), np.uint8))
+    out = tmp_path / "new" / "out"
+    done = run_edge("photo", str(image), "--out", str(out), "--model", str(tmp_path / "missing.tflite"))
+    assert done.returncode == 2 and "file not found" in done.stderr
+    assert not (tmp_path / "new").exists()
+
+
 def test_photo_checks_its_output_folder_before_loading_models(tmp_path):
     image = tmp_path / "grey.png"
     cv2.imwrite(str(image), np.zeros((64, 64, 3), np.uint8))
