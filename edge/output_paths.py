@@ -46,6 +46,18 @@ def check_output_files(cfg: RunConfig) -> None:
                                                 f"events would be appended to it: choose another {EVENTS_KEY}")
 
 
+def check_files_before_opening(cfg: RunConfig) -> None:
+    """check_output_files, and the events log's folder and the store's file and folder as their sinks would find
+    them, creating nothing: a store that cannot be opened no longer leaves an empty events log behind it."""
+    check_output_files(cfg)
+    check_events_folder(cfg)
+    if cfg.store.enabled:
+        from edge.store import StoreSink
+        from edge.store.files import check_store_path
+
+        check_store_path(StoreSink.path_for(cfg.store, cfg.output.dir))
+
+
 def _binary(path: Path) -> bool:
     from edge.store.files import is_text_file
 

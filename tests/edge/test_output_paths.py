@@ -48,3 +48,12 @@ def test_distinct_outputs_and_an_existing_log_are_fine(tmp_path: Path) -> None:
     (tmp_path / "events.jsonl").write_text('{"ts": 1.0}\n')
     cfg = config(tmp_path, output={"video": str(tmp_path / "run.mkv")}, store={"enabled": True})
     check_output_files(cfg)  # events.jsonl, events.db and run.mkv: three files
+
+
+def test_a_store_that_cannot_be_opened_leaves_no_empty_events_log(tmp_path: Path) -> None:
+    blocker = tmp_path / "a-file"
+    blocker.write_text("x")
+    cfg = config(tmp_path / "out", store={"enabled": True, "path": str(blocker / "events.db")})
+    with pytest.raises(EdgeError, match=r"^store .*: cannot create folder"):
+        build_sinks(cfg, window=False)
+    assert not (tmp_path / "out").exists()  # the events log's folder was not made either
