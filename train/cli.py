@@ -255,7 +255,9 @@ def check_training_set(args: argparse.Namespace, train: Split) -> None:
     """Checks that need the loaded training faces: every batch is full (drop_remainder), so a batch larger than
     the training set would leave an epoch with no batch at all."""
     if not args.reports_only and not args.soup and args.batch_size > len(train):
-        raise DataError(f"--batch-size {args.batch_size}: larger than the {len(train)} training faces "
+        left = "" if args.val_split else (f" left after the validation slice (--val-fraction {args.val_fraction}; "
+                                          "a smaller one leaves more)")
+        raise DataError(f"--batch-size {args.batch_size}: larger than the {len(train)} training faces{left} "
                         "(every batch must be full)")
 
 

@@ -27,6 +27,10 @@ def run_train(*args: str | Path, data: Path, out: Path, cache: Path | None = Non
     return subprocess.run(cmd, cwd=REPO, capture_output=True, text=True, timeout=SUBPROCESS_TIMEOUT)
 
 
+BATCH_15_ERROR = ("error: --batch-size 15: larger than the 14 training faces left after the validation slice "
+                  "(--val-fraction 0.1; a smaller one leaves more) (every batch must be full)")
+
+
 def assert_one_line(result: subprocess.CompletedProcess, expected: str) -> None:
     assert result.returncode == 2, result.stdout[-2000:] + result.stderr[-2000:]
     assert result.stderr.strip().splitlines() == [expected]
@@ -41,9 +45,10 @@ def assert_one_line(result: subprocess.CompletedProcess, expected: str) -> None:
     (["--weight-decay", "-0.001"], "error: --weight-decay -0.001: must be 0 or positive"),
     (["--class-weight-power", "-0.5"], "error: --class-weight-power -0.5: must be 0 or positive"),
     (["--label-smoothing", "1.5"], "error: --label-smoothing 1.5: must be in [0, 1]"),
-    (["--batch-size", "15"], "error: --batch-size 15: larger than the 14 training faces (every batch must be full)"),
+    (["--batch-size", "15"], BATCH_15_ERROR),
     (["--batch-size", "8", "--limit", "7"],
-     "error: --batch-size 8: larger than the 7 training faces (every batch must be full)"),
+     "error: --batch-size 8: larger than the 7 training faces left after the validation slice (--val-fraction 0.1; a "
+     "smaller one leaves more) (every batch must be full)"),
     (["--lr", "nan"], "error: --lr nan: must be a finite number"),
     (["--weight-decay", "inf"], "error: --weight-decay inf: must be a finite number"),
     (["--extra-train-split", "train"], "error: --extra-train-split train: already fitted (name another split, e.g. test)"),
@@ -67,12 +72,14 @@ def test_batch_size_bound_is_exact_and_ignored_without_training() -> None:
     from train.data import DataError, Split
 
     train = Split("train", np.zeros((14, 48, 48, 1), np.uint8), np.arange(14) % 7)
-    check_training_set(argparse.Namespace(batch_size=14, reports_only=False, soup=None), train)  # one full batch
+    flags = {"val_split": "test", "val_fraction": 0.1}
+    check_training_set(argparse.Namespace(batch_size=14, reports_only=False, soup=None, **flags), train)  # one batch
     # --reports-only and --soup fit nothing
-    check_training_set(argparse.Namespace(batch_size=15, reports_only=True, soup=None), train)
-    check_training_set(argparse.Namespace(batch_size=15, reports_only=False, soup=[Path("a"), Path("b")]), train)
-    with pytest.raises(DataError, match="--batch-size 15: larger than the 14 training faces"):
-        check_training_set(argparse.Namespace(batch_size=15, reports_only=False, soup=None), train)
+    check_training_set(argparse.Namespace(batch_size=15, reports_only=True, soup=None, **flags), train)
+    check_training_set(argparse.Namespace(batch_size=15, reports_only=False, soup=[Path("a"), Path("b")], **flags),
+                       train)
+    with pytest.raises(DataError, match=r"--batch-size 15: larger than the 14 training faces \(every batch"):
+        check_training_set(argparse.Namespace(batch_size=15, reports_only=False, soup=None, **flags), train)
 
 
 @pytest.mark.parametrize("extra, message", [
@@ -105,12 +112,12 @@ def test_a_failed_start_leaves_no_empty_folders_and_keeps_existing_ones(dataset:
     faces are read) removes the folders it created for --out, and only those."""
     nested = tmp_path / "typo" / "deeper" / "run"
     assert_one_line(run_train("--batch-size", "15", data=dataset, out=nested, cache=tmp_path / "cache"),
-                    "error: --batch-size 15: larger than the 14 training faces (every batch must be full)")
+                    BATCH_15_ERROR)
     assert not (tmp_path / "typo").exists()
     kept = tmp_path / "kept"
     kept.mkdir()
     assert_one_line(run_train("--batch-size", "15", data=dataset, out=kept / "run"),
-                    "error: --batch-size 15: larger than the 14 training faces (every batch must be full)")
+                    BATCH_15_ERROR)
     assert kept.is_dir() and not (kept / "run").exists()
 
 

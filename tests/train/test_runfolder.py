@@ -270,4 +270,5 @@ def test_the_advice_for_a_damaged_resume_state_leads_to_a_fresh_start(started, t
         (out / name).unlink()
     for flags in ([], ["--resume"]):
         assert one_line_error(train_cli(*command(data, out, *flags, "--batch-size", 99, *cache))) == (
-            "error: --batch-size 99: larger than the 21 training faces (every batch must be full)")
+            "error: --batch-size 99: larger than the 21 training faces left after the validation slice "
+            "(--val-fraction 0.1; a smaller one leaves more) (every batch must be full)")
