@@ -1,8 +1,11 @@
-"""The files a run writes (events log, store, video) checked against each other before any is opened.
+"""The files a run writes (events log, store, video) checked before any is opened: against each other, and
+whether each could be written.
 
 Two outputs at one path destroy each other without an error: SQLite pages over the JSON lines, the video writer
 over the database (which the store then takes for corrupt and moves aside, committed events and all), and an
-events log appended to an existing model file. Each is a configuration mistake, refused here in one line."""
+events log appended to an existing model file. Each is a configuration mistake, refused here in one line. The
+service runs the same checks before it waits for a missing camera and in --check-config, in the same order, so
+each finds the same first error."""
 
 from __future__ import annotations
 
@@ -15,6 +18,20 @@ from edge.errors import EdgeError
 EVENTS_KEY = "output.events_file"
 STORE_KEY = "store.path"
 VIDEO_KEY = "output.video"
+# How the files an events log must never be appended to begin: (offset, bytes). Only known formats: a log torn by a
+# power cut may hold NUL bytes, and the events sink goes on after its torn last line.
+BINARY_SIGNATURES = (
+    (0, b"SQLite format 3\x00"),  # a database (the event store)
+    (4, b"TFL3"),  # a TFLite model
+    (0, b"PK\x03\x04"),  # a zip: a .keras model
+    (0, b"\x89HDF"),  # an HDF5 (.h5) model
+    (4, b"ftyp"),  # an MP4 / MOV video
+    (0, b"RIFF"),  # an AVI video
+    (0, b"\x1aE\xdf\xa3"),  # a Matroska (.mkv) video
+    (0, b"\x89PNG"),  # an image
+    (0, b"\xff\xd8\xff"),  # a JPEG
+)
+SIGNATURE_BYTES = max(offset + len(magic) for offset, magic in BINARY_SIGNATURES)
 
 
 def output_files(cfg: RunConfig) -> dict[str, Path]:
@@ -31,46 +48,45 @@ def output_files(cfg: RunConfig) -> dict[str, Path]:
     return files
 
 
-def check_output_files(cfg: RunConfig) -> None:
-    """EdgeError when two outputs name one file (links and `..` resolved), or when the events log, which is
-    appended to, names an existing file that is not text (a model, a database, a video)."""
+def check_output_files(cfg: RunConfig, check_store: bool = True) -> None:
+    """EdgeError, creating nothing, when two outputs name one file (links and `..` resolved), the events log would
+    be appended to a model, database, image or video, its folder cannot be written (unless the log itself can be,
+    in place), or the store cannot be opened (edge.store.files.check_store_path; `check_store` False: the default
+    store in the service's StateDirectory=, which systemd makes, is left to it)."""
+    files = output_files(cfg)
     seen: dict[str, str] = {}
-    for key, path in output_files(cfg).items():
+    for key, path in files.items():
         real = os.path.realpath(path)
         if real in seen:
             raise EdgeError(f"{key} {path}", f"the same file as {seen[real]}; give each output its own file")
         seen[real] = key
-    events = output_files(cfg).get(EVENTS_KEY)
-    if events is not None and _binary(events):
-        raise EdgeError(f"events log {events}", "exists and is not a text log (a model, database or video?); the "
-                                                f"events would be appended to it: choose another {EVENTS_KEY}")
-
-
-def check_files_before_opening(cfg: RunConfig) -> None:
-    """check_output_files, and the events log's folder and the store's file and folder as their sinks would find
-    them, creating nothing: a store that cannot be opened no longer leaves an empty events log behind it."""
-    check_output_files(cfg)
-    check_events_folder(cfg)
-    if cfg.store.enabled:
-        from edge.store import StoreSink
+    events = files.get(EVENTS_KEY)
+    if events is not None:
+        check_events_log(events)
+    if STORE_KEY in files and check_store:
         from edge.store.files import check_store_path
 
-        check_store_path(StoreSink.path_for(cfg.store, cfg.output.dir))
+        check_store_path(files[STORE_KEY])
 
 
-def _binary(path: Path) -> bool:
-    from edge.store.files import is_text_file
+def check_events_log(path: Path) -> None:
+    from edge.staged import folder_problem, writable_in_place
 
+    if _starts_like_a_binary_file(path):
+        raise EdgeError(f"events log {path}", "exists and is not a text log (it starts like a model, database, "
+                                              f"image or video); the events would be appended to it: choose "
+                                              f"another {EVENTS_KEY}")
+    problem = None if writable_in_place(path) else folder_problem(path.parent)
+    if problem:
+        raise EdgeError(f"events log {path}", problem)
+
+
+def _starts_like_a_binary_file(path: Path) -> bool:
     try:
-        return path.is_file() and path.stat().st_size > 0 and not is_text_file(path)
+        if not path.is_file():
+            return False  # none yet, or a device, pipe or folder (the sink reports those)
+        with path.open("rb") as handle:
+            head = handle.read(SIGNATURE_BYTES)
     except OSError:
         return False  # unreadable: opening the log reports it
-
-
-def check_events_folder(cfg: RunConfig) -> None:
-    """--check-config: the events log's folder (output.dir) could be made and written, found without creating it."""
-    from edge.staged import folder_problem
-
-    problem = folder_problem(cfg.output.events_path.parent) if cfg.output.events else None
-    if problem:
-        raise EdgeError(f"events log {cfg.output.events_path}", problem)
+    return any(head[offset:offset + len(magic)] == magic for offset, magic in BINARY_SIGNATURES)

@@ -8,7 +8,6 @@ reports so that the benchmark can use it without importing them."""
 from __future__ import annotations
 
 import contextlib
-import errno
 import os
 import sys
 from collections.abc import Iterator
@@ -39,12 +38,16 @@ def folder_problem(folder: Path) -> str | None:
     blocker = next((existing for existing in (folder, *folder.parents) if existing.exists()), None)
     if blocker is not None and not blocker.is_dir():
         return f"cannot write ({blocker} is a file, not a folder)"
-    from edge.store.files import mkdir_errno
+    from edge.store.files import mkdir_errno, new_entry_errno
 
-    code = mkdir_errno(folder)
-    if code is None and folder.is_dir() and not os.access(folder, os.W_OK | os.X_OK):
-        code = errno.EACCES
+    code = new_entry_errno(folder) if folder.is_dir() else mkdir_errno(folder)
     return None if code is None else f"cannot write ({os.strerror(code)})"
+
+
+def writable_in_place(path: Path) -> bool:
+    """An existing file, link, device or pipe this user may write: written in place, whatever its folder allows
+    (`/dev/stdout`, a log kept in a root-owned folder)."""
+    return path.exists() and os.access(path, os.W_OK)
 
 
 def check_writable(path: Path, flag: str) -> None:
@@ -55,8 +58,8 @@ def check_writable(path: Path, flag: str) -> None:
         return
     if path.is_dir():
         raise EdgeError(f"{flag} {path}", "is a folder; give a file name")
-    problem = folder_problem(path.parent)
-    if problem and not (path.is_file() and os.access(path, os.W_OK)):
+    problem = None if writable_in_place(path) else folder_problem(path.parent)
+    if problem:
         raise EdgeError(f"{flag} {path}", problem)
 
 

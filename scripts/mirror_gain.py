@@ -161,16 +161,24 @@ def finished_runs(runs: list[Path]) -> dict[Path, dict]:
     for run in runs:
         missing = [name for name in (RUN_RECORD, BEST_CHECKPOINT) if not (run / name).is_file()]
         if missing:
-            raise SystemExit(f"error: {run}: no {' or '.join(missing)}: name a finished run folder (a kept "
-                             f"checkpoint folder such as models/checkpoints/vgg32s holds {LAST_CHECKPOINT} only)")
+            raise DataError(f"{run}: no {' or '.join(missing)}: name a finished run folder (a kept "
+                            f"checkpoint folder such as models/checkpoints/vgg32s holds {LAST_CHECKPOINT} only)")
     return {run: read_run_record(run / RUN_RECORD, "run") for run in runs}
+
+
+def check_seeds(records: dict[Path, dict]) -> None:
+    """Each run's seed, which cut its slice (its recorded config.seed), before any data loads."""
+    for run, record in records.items():
+        if not isinstance(record.get("config", {}).get("seed"), int):
+            raise DataError(f"run {run / RUN_RECORD}: no config.seed (not a run record of python -m train)")
 
 
 def measure(args: argparse.Namespace) -> None:
     records = finished_runs(args.runs)
     exit_without_tensorflow()  # before any data loads: one line and exit code 2 in a venv without TensorFlow
+    check_seeds(records)
     if args.ensemble and len({run.resolve() for run in args.runs}) < len(args.runs):
-        raise SystemExit("error: --ensemble: a run is named twice (it would count once)")
+        raise DataError("--ensemble: a run is named twice (it would count once)")
     train = load_split(args.data, "train", args.cache_dir)  # a bad --data is found before TensorFlow loads
     from train.fit import load_checkpoint
     from train.model import mirror_averaged
@@ -180,7 +188,7 @@ def measure(args: argparse.Namespace) -> None:
     for run in args.runs:
         record = records[run]
         if record.get("val_split"):
-            raise SystemExit(f"error: {run}: validated on {record['val_split']}, not a held-out train slice")
+            raise DataError(f"{run}: validated on {record['val_split']}, not a held-out train slice")
         fitted, val = stratified_holdout(train, record.get("val_fraction") or DEFAULT_VAL_FRACTION,
                                          record["config"]["seed"])
         model = load_checkpoint(run / BEST_CHECKPOINT, "run")
@@ -189,7 +197,7 @@ def measure(args: argparse.Namespace) -> None:
               f"{accuracy(mirror_averaged(model), val.x, val.y):.4f} mirror-averaged")
         if args.ensemble:
             if slice_faces is not None and not np.array_equal(slice_faces, val.x):
-                raise SystemExit(f"error: {run}: held out another slice than the runs before it (seed or fraction)")
+                raise DataError(f"{run}: held out another slice than the runs before it (seed or fraction)")
             slice_faces, slice_labels = val.x, val.y
             faces = val.x.astype("float32")
             probabilities[str(run)] = tuple(model.predict(f, batch_size=PREDICT_BATCH, verbose=0)

@@ -103,9 +103,9 @@ def build_sinks(cfg: RunConfig, window: bool, fps: float | None = None, live: bo
     """The sinks the config turns on; `fps` is the source's real frame rate (a video file's), for the video;
     `live`: a camera or stream, whose video is paced by capture time (edge.sinks.video); `stop_event`: the
     pipeline's, which ends the window's first-frame wait (edge.sinks.window)."""
-    from edge.output_paths import check_files_before_opening
+    from edge.output_paths import check_output_files
 
-    check_files_before_opening(cfg)
+    check_output_files(cfg)  # a store that cannot be opened leaves no empty events log behind, and so on
     sinks: list[Sink] = []
     by_track = cfg.tracking.enabled  # without tracking, ids change every frame: throttle per frame instead
     try:

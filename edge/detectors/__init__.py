@@ -35,15 +35,18 @@ TFLITE_IDENTIFIER_AT = slice(4, 8)
 
 
 def check_detector(cfg) -> None:  # cfg: edge.config.DetectorConfig
-    """--check-config: the errors make_detector would raise for an explicit `type: mediapipe` whose model file is
-    missing or not a TFLite model, found without importing MediaPipe (`auto` falls back to haar instead)."""
-    if cfg.type != "mediapipe":
+    """--check-config: the errors make_detector would raise for a face model that is missing (`type: mediapipe`;
+    `auto` then takes haar) or present but not a TFLite model (`auto` takes any file there for mediapipe), found
+    without importing MediaPipe."""
+    if cfg.type == "haar":
         return
     from edge.config import resolve_data_path
     from edge.fetch_detector import fetch_command
 
     model = resolve_data_path(cfg.mediapipe.model)
     if not checked(f"face model {model}", model.is_file):
+        if cfg.type == "auto":
+            return
         raise EdgeError(f"face model {model}", f"missing; run `{fetch_command(model)}`")
     try:
         with model.open("rb") as handle:

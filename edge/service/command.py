@@ -84,15 +84,13 @@ def open_ready_source(cfg: RunConfig) -> FrameSource:
 
 
 def check_sinks_before_waiting(cfg: RunConfig) -> None:
-    """The store's and the display's configuration errors, found without creating or opening anything
-    (edge.store.files.check_store_path, edge.display.sink.check_config) and raised before the service waits for
+    """The output files' and the display's configuration errors, found without creating or opening anything
+    (edge.output_paths.check_output_files, edge.display.sink.check_config) and raised before the service waits for
     its camera: build_pipeline makes the sinks after the camera, so without this a store that can never be written
     or a window without $DISPLAY would only fail (exit 2) once the camera appears, hours after READY=1."""
-    if cfg.store.enabled:
-        from edge.store import StoreSink
-        from edge.store.files import check_store_path
+    from edge.output_paths import check_output_files
 
-        check_store_path(StoreSink.path_for(cfg.store, cfg.output.dir))
+    check_output_files(cfg)  # the events log, the store, the video: as build_sinks checks them
     if cfg.display.mode != "none":
         from edge.display.sink import check_config as check_display
 
@@ -163,19 +161,15 @@ def check_config(args: argparse.Namespace, cfg: RunConfig) -> int:
     from edge.config import resolve_data_path
     from edge.contract import load_contract
     from edge.detectors import check_detector
-    from edge.output_paths import check_events_folder, check_output_files
+    from edge.output_paths import check_output_files
     from edge.sources import check_source
 
     model = resolve_data_path(cfg.classifier.model)
     load_contract(model)
     check_detector(cfg.detector)
     check_source(cfg.source)
-    check_events_folder(cfg)
-    if cfg.store.path is not None:  # else the unit's StateDirectory=, which systemd makes and owns
-        from edge.store.files import check_store_path
-
-        check_store_path(cfg.store.path)
-    check_output_files(cfg)
+    # the store only when configured: else it is the unit's StateDirectory=, which systemd makes and owns
+    check_output_files(cfg, check_store=cfg.store.path is not None)
     plugins = [name.rsplit(".", 1)[-1] for name in SINK_PLUGINS
                if importlib.import_module(name).check(args, cfg) is not None]
     print(f"config {args.config or '(defaults)'}: ok (source {cfg.source.uri}, model {model}, "

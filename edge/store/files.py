@@ -128,7 +128,7 @@ def fs_type(folder: Path) -> str | None:
     return kind
 
 
-def _new_entry_errno(folder: Path) -> int | None:
+def new_entry_errno(folder: Path) -> int | None:
     """The errno mkdir of a new name in the existing folder `folder` would fail with, in the kernel's order (the
     name's lookup, the mount's read-only flag, the permission check, the file system's mkdir), or None."""
     kind = fs_type(folder)
@@ -160,7 +160,7 @@ def mkdir_errno(folder: Path) -> int | None:
         break
     if not stat.S_ISDIR(info.st_mode):
         return errno.EEXIST if path == folder else errno.ENOTDIR
-    return None if path == folder else _new_entry_errno(path)
+    return None if path == folder else new_entry_errno(path)
 
 
 def cannot_create(path: Path, code: int) -> EdgeError:

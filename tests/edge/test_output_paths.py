@@ -57,3 +57,23 @@ def test_a_store_that_cannot_be_opened_leaves_no_empty_events_log(tmp_path: Path
     with pytest.raises(EdgeError, match=r"^store .*: cannot create folder"):
         build_sinks(cfg, window=False)
     assert not (tmp_path / "out").exists()  # the events log's folder was not made either
+
+
+def test_a_log_torn_by_a_power_cut_is_appended_to_not_refused(tmp_path: Path) -> None:
+    """A power cut can leave NUL bytes after the last line: the log is still a log (the sink goes on after its
+    torn line). Only known binary formats are refused."""
+    log = tmp_path / "events.jsonl"
+    log.write_bytes(b'{"ts": 1.0}\n' + bytes(300))
+    check_output_files(config(tmp_path))
+    for head in (b"SQLite format 3\x00", b"PK\x03\x04", b"\x00\x00\x00\x18ftypmp42"):
+        log.write_bytes(head + bytes(64))
+        with pytest.raises(EdgeError, match="exists and is not a text log"):
+            check_output_files(config(tmp_path))
+
+
+def test_an_events_log_writable_in_place_needs_no_writable_folder(tmp_path: Path) -> None:
+    """/dev/stdout, or a log kept in a folder this user may not write: written in place (found with a device here,
+    since the tests run as root, for whom every folder is writable)."""
+    cfg = config(tmp_path, output={"events_file": "/dev/null"})
+    check_output_files(cfg)
+    assert list(tmp_path.iterdir()) == []

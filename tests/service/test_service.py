@@ -119,7 +119,8 @@ def test_missing_camera_waits_with_status_and_stops_on_sigterm(service_model, no
     assert "EXTEND_TIMEOUT_USEC" not in [k for k, _ in notify_socket.fields()]
 
 
-@pytest.mark.parametrize("fault", ["store text file", "store folder not writable", "window without $DISPLAY"])
+@pytest.mark.parametrize("fault", ["store text file", "store folder not writable", "window without $DISPLAY",
+                                   "video on the store"])
 def test_a_sink_that_cannot_work_exits_2_before_waiting_for_the_camera(service_model, notify_socket, tmp_path,
                                                                        fault):
     """The sinks are made after the camera opens; a store that can never be written or a window with no display
@@ -131,6 +132,9 @@ def test_a_sink_that_cannot_work_exits_2_before_waiting_for_the_camera(service_m
     elif fault == "store folder not writable":
         db = Path("/proc/emotion-edge-test/events.db")  # a folder no one can create, root included
         expected = f"error: store {db}: cannot create folder {db.parent}"
+    elif fault == "video on the store":
+        extra = ["--video", str(db)]
+        expected = f"error: output.video {db}: the same file as store.path"
     else:
         extra = ["--display.mode", "window"]
         expected = "error: display.mode window: no X11 display ($DISPLAY unset)"
@@ -320,6 +324,8 @@ def test_check_config_errors_are_one_line_exit_2(service_model, tmp_path):
               (model + f"detector: {{type: mediapipe, mediapipe: {{model: {missing}}}}}\n",
                f"face model {missing}: missing; run `python -m edge.fetch_detector --dest {missing}`"),
               (model + f"detector: {{type: mediapipe, mediapipe: {{model: {garbage}}}}}\n",
+               f"face model {garbage}: not a TFLite model"),
+              (model + f"detector: {{type: auto, mediapipe: {{model: {garbage}}}}}\n",  # auto takes any file there
                f"face model {garbage}: not a TFLite model"),
               (model + f"output: {{dir: {tmp_path}, events_file: events.db}}\nstore: {{path: {tmp_path}/events.db}}\n",
                f"store.path {tmp_path}/events.db: the same file as output.events_file")]

@@ -75,11 +75,14 @@ def test_the_command_ensembles_runs_of_one_slice_and_refuses_another(script, tmp
     out = capsys.readouterr().out
     assert "ensemble of 2 runs: " in out and "best 2 (picked on the slice, optimistic): " in out
     other = write_run(tmp_path / "other", 7)
-    with pytest.raises(SystemExit, match="held out another slice"):
+    with pytest.raises(SystemExit) as stopped:
         script.main(["--data", str(data), "--cache-dir", cache, "--ensemble", str(one), str(other)])
+    assert stopped.value.code == 2 and "held out another slice" in capsys.readouterr().err
 
 
-def test_a_run_named_twice_is_refused(script, tmp_path: Path) -> None:
+def test_a_run_named_twice_is_refused(script, tmp_path: Path, capsys) -> None:
     run = write_run(tmp_path / "run", 42)
-    with pytest.raises(SystemExit, match="named twice"):
+    with pytest.raises(SystemExit) as stopped:
         script.main(["--data", str(tmp_path / "no-data"), "--ensemble", str(run), str(tmp_path / "." / "run")])
+    assert stopped.value.code == 2
+    assert capsys.readouterr().err == "error: --ensemble: a run is named twice (it would count once)\n"

@@ -21,7 +21,7 @@ def test_a_checkpoint_folder_without_model_keras_is_one_line(tmp_path: Path) -> 
     (kept / "run.json").write_text("{}")
     (kept / "last.keras").write_bytes(b"")
     result = run_blocked(str(SCRIPT), "--data", str(tmp_path / "no-data"), str(kept))
-    assert result.returncode == 1 and result.stdout == ""
+    assert result.returncode == 2 and result.stdout == ""
     assert result.stderr == (f"error: {kept}: no model.keras: name a finished run folder (a kept checkpoint folder "
                              "such as models/checkpoints/vgg32s holds last.keras only)\n")
 
@@ -37,7 +37,7 @@ def test_runs_as_a_module_from_the_repository_root_without_pythonpath(tmp_path: 
     result = subprocess.run([sys.executable, "-m", "scripts.mirror_gain", "--data", str(tmp_path),
                              str(tmp_path / "nowhere")], cwd=REPO, env=env, capture_output=True, text=True,
                             timeout=SUBPROCESS_TIMEOUT)
-    assert result.returncode == 1, result.stderr[-2000:]
+    assert result.returncode == 2, result.stderr[-2000:]
     assert f"error: {tmp_path / 'nowhere'}: no run.json or model.keras: " in result.stderr
 
 
