@@ -54,12 +54,16 @@ def check_output_files(cfg: RunConfig, check_store: bool = True) -> None:
     in place), or the store cannot be opened (edge.store.files.check_store_path; `check_store` False: the default
     store in the service's StateDirectory=, which systemd makes, is left to it)."""
     files = output_files(cfg)
-    seen: dict[str, str] = {}
+    seen: dict[object, str] = {}
     for key, path in files.items():
-        real = os.path.realpath(path)
-        if real in seen:
-            raise EdgeError(f"{key} {path}", f"the same file as {seen[real]}; give each output its own file")
-        seen[real] = key
+        names = [path]
+        if key == EVENTS_KEY and cfg.output.events_max_mb > 0:  # its rotated files, events.jsonl.1 ... .N
+            names += [path.with_name(f"{path.name}.{number}") for number in range(1, cfg.output.events_keep + 1)]
+        identities = [identity for name in names for identity in _identities(name)]
+        clash = next((seen[identity] for identity in identities if identity in seen), None)
+        if clash is not None:
+            raise EdgeError(f"{key} {path}", f"the same file as {clash}; give each output its own file")
+        seen.update(dict.fromkeys(identities, key))
     events = files.get(EVENTS_KEY)
     if events is not None:
         check_events_log(events)
@@ -67,6 +71,18 @@ def check_output_files(cfg: RunConfig, check_store: bool = True) -> None:
         from edge.store.files import check_store_path
 
         check_store_path(files[STORE_KEY])
+
+
+def _identities(path: Path) -> list[object]:
+    """How `path` is known: its resolved name (links and `..`), and an existing file's device and inode (a hard
+    link, another spelling on a case-insensitive stick)."""
+    identities: list[object] = [os.path.realpath(path)]
+    try:
+        info = path.stat()
+        identities.append((info.st_dev, info.st_ino))
+    except OSError:
+        pass  # none yet
+    return identities
 
 
 def check_events_log(path: Path) -> None:

@@ -77,3 +77,17 @@ def test_an_events_log_writable_in_place_needs_no_writable_folder(tmp_path: Path
     cfg = config(tmp_path, output={"events_file": "/dev/null"})
     check_output_files(cfg)
     assert list(tmp_path.iterdir()) == []
+
+
+def test_a_store_on_a_rotated_log_name_or_a_hard_link_is_refused(tmp_path: Path) -> None:
+    """A rotation renames events.jsonl over events.jsonl.1: a store there would be replaced; a hard link is one
+    file under two names."""
+    cfg = config(tmp_path, store={"enabled": True, "path": str(tmp_path / "events.jsonl.2")})
+    with pytest.raises(EdgeError, match=r"^store\.path .*events\.jsonl\.2: the same file as output\.events_file"):
+        check_output_files(cfg)
+    video = tmp_path / "run.mkv"
+    video.write_bytes(b"")
+    (tmp_path / "alias.mkv").hardlink_to(video)
+    cfg = config(tmp_path, output={"video": str(video)}, store={"enabled": True, "path": str(tmp_path / "alias.mkv")})
+    with pytest.raises(EdgeError, match="the same file as store.path"):
+        check_output_files(cfg)
