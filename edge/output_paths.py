@@ -13,7 +13,10 @@ import os
 from pathlib import Path
 
 from edge.config import RunConfig
+from edge.detectors import TFLITE_IDENTIFIER, TFLITE_IDENTIFIER_AT
 from edge.errors import EdgeError
+from edge.staged import path_problem
+from edge.store.files import SQLITE_HEADER, check_store_path
 
 EVENTS_KEY = "output.events_file"
 STORE_KEY = "store.path"
@@ -21,8 +24,8 @@ VIDEO_KEY = "output.video"
 # How the files an events log must never be appended to begin: (offset, bytes). Only known formats: a log torn by a
 # power cut may hold NUL bytes, and the events sink goes on after its torn last line.
 BINARY_SIGNATURES = (
-    (0, b"SQLite format 3\x00"),  # a database (the event store)
-    (4, b"TFL3"),  # a TFLite model
+    (0, SQLITE_HEADER),  # a database (the event store)
+    (TFLITE_IDENTIFIER_AT.start, TFLITE_IDENTIFIER),  # a TFLite model
     (0, b"PK\x03\x04"),  # a zip: a .keras model
     (0, b"\x89HDF"),  # an HDF5 (.h5) model
     (4, b"ftyp"),  # an MP4 / MOV video
@@ -68,8 +71,6 @@ def check_output_files(cfg: RunConfig, check_store: bool = True) -> None:
     if events is not None:
         check_events_log(events)
     if STORE_KEY in files and check_store:
-        from edge.store.files import check_store_path
-
         check_store_path(files[STORE_KEY])
 
 
@@ -86,13 +87,11 @@ def _identities(path: Path) -> list[object]:
 
 
 def check_events_log(path: Path) -> None:
-    from edge.staged import folder_problem, writable_in_place
-
     if _starts_like_a_binary_file(path):
         raise EdgeError(f"events log {path}", "exists and is not a text log (it starts like a model, database, "
                                               f"image or video); the events would be appended to it: choose "
                                               f"another {EVENTS_KEY}")
-    problem = None if writable_in_place(path) else folder_problem(path.parent)
+    problem = path_problem(path)
     if problem:
         raise EdgeError(f"events log {path}", problem)
 

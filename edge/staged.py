@@ -21,22 +21,25 @@ STDOUT_PATH = Path("-")  # `--csv -` / `--json -`: the export goes to stdout (an
 PARTIAL_SUFFIX = ".part"  # an export being written; renamed over the real name once complete
 
 
+def file_in_the_way(folder: Path) -> Path | None:
+    """The nearest of `folder` and its parents that exists, when it is not a folder (a file stands where a folder
+    should be), else None."""
+    nearest = next((existing for existing in (folder, *folder.parents) if existing.exists()), None)
+    return nearest if nearest is not None and not nearest.is_dir() else None
+
+
 def write_problem(path: Path, exc: OSError) -> str:
     """Why `path` cannot be written, naming a file that stands where a folder should be (`--csv day.csv/x.csv`
     says more than "File exists")."""
-    for folder in path.parents:
-        if folder.exists():
-            if not folder.is_dir():
-                return f"cannot write ({folder} is a file, not a folder)"
-            break
-    return f"cannot write ({exc.strerror or exc})"
+    blocker = file_in_the_way(path.parent)
+    return f"cannot write ({blocker} is a file, not a folder)" if blocker else f"cannot write ({exc.strerror or exc})"
 
 
 def folder_problem(folder: Path) -> str | None:
     """Why files could not be written in `folder`, made first if missing, found without creating anything (judged
     from the nearest existing folder: a file on the way, no permission, a read-only file system); None if they could."""
-    blocker = next((existing for existing in (folder, *folder.parents) if existing.exists()), None)
-    if blocker is not None and not blocker.is_dir():
+    blocker = file_in_the_way(folder)
+    if blocker is not None:
         return f"cannot write ({blocker} is a file, not a folder)"
     from edge.store.files import mkdir_errno, new_entry_errno
 
@@ -44,21 +47,24 @@ def folder_problem(folder: Path) -> str | None:
     return None if code is None else f"cannot write ({os.strerror(code)})"
 
 
-def writable_in_place(path: Path) -> bool:
-    """An existing file, link, device or pipe this user may write: written in place, whatever its folder allows
-    (`/dev/stdout`, a log kept in a root-owned folder)."""
-    return path.exists() and os.access(path, os.W_OK)
+def path_problem(path: Path) -> str | None:
+    """Why `path` could not be written, found without creating anything, or None: an existing file, link, device or
+    pipe this user may write is written in place, whatever its folder allows (`/dev/stdout`, a log kept in a
+    root-owned folder); anything else needs its folder (folder_problem)."""
+    if path.exists() and os.access(path, os.W_OK):
+        return None
+    return folder_problem(path.parent)
 
 
 def check_writable(path: Path, flag: str) -> None:
-    """EdgeError unless `path` could be written: not a folder, and its folder fit for it (folder_problem) or the
-    file itself writable in place. For a command that writes several files: each is checked before the first is
-    written, so a bad last one does not leave the others written and unreported."""
+    """EdgeError unless `path` could be written: not a folder, and path_problem finds nothing. For a command that
+    writes several files: each is checked before the first is written, so a bad last one does not leave the others
+    written and unreported."""
     if is_stdout(path):
         return
     if path.is_dir():
         raise EdgeError(f"{flag} {path}", "is a folder; give a file name")
-    problem = None if writable_in_place(path) else folder_problem(path.parent)
+    problem = path_problem(path)
     if problem:
         raise EdgeError(f"{flag} {path}", problem)
 
