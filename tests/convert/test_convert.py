@@ -19,11 +19,12 @@ CONTRACT_KEYS = {"format", "labels", "input", "output", "preprocess", "source_ru
                  "validation", "tflite_sha256", "macs", "mirror_average", "metrics", "created"}
 METRIC_KEYS = {"split", "held_out", "n", "float_accuracy", "int8_accuracy", "float_macro_f1", "int8_macro_f1"}
 FLOAT_DTYPES = {np.float16, np.float32, np.float64}
-DECISIVE_STEPS = 6  # output quantisation steps between the top two classes
-MIN_DECISIVE_FACES = 10
+MIN_ONE_PASS_FLIPS = 0.05  # the same share for the one-pass int8 net (measured: 15-64 %)
+FLIP_REDUCTION = 2  # the mirror-averaged net changes at most half as many (measured: 0.4-4.6 %, a sixth or less)
 RAW_PIXEL_QUANTISATION = (1.0, -128)  # input scale and zero point: q = pixel - 128 (docs/CONTRACTS.md)
 DIM_PIXELS = (20, 200)  # calibration faces that reach neither 0 nor 255
-KERNEL_NOISE_SEED = 11
+KERNEL_NOISE_SEEDS = range(11, 21)
+MIN_FLOAT_FLIPS = 0.15  # share of faces whose top answer the noisy float net changes for the mirror image
 
 
 def plain_interpreter(model: Path) -> Interpreter:
@@ -322,10 +323,17 @@ def test_integer_check_failure_keeps_the_model_as_rejected_and_names_it(
     assert [p.name for p in tmp_path.iterdir() if p.name.startswith(".")] == []  # staging folder removed
 
 
-def asymmetric_copy(run: Path, out: Path) -> Path:
+def mirror_flips(answers: np.ndarray, mirrored_answers: np.ndarray) -> float:
+    """Share of faces whose top answer changes for the mirror image."""
+    return float(np.mean(np.argmax(answers, axis=1) != np.argmax(mirrored_answers, axis=1)))
+
+
+def asymmetric_copy(run: Path, out: Path, faces: np.ndarray) -> Path:
     """A copy of the run whose conv and dense kernels carry seeded noise (one standard deviation of each): the
     tiny trained net sometimes comes out nearly mirror-blind by itself (its training is not bit-repeatable; seen
-    once: a mean asymmetry of 1.1e-4), and then nothing would show what --mirror-average takes away."""
+    once: a mean asymmetry of 1.1e-4), and then nothing would show what --mirror-average takes away. Some draws
+    of the noise leave a net that answers nearly every face alike (seen: 2 % of faces changed by the mirror
+    image, against 25-48 % for most), so the first seed whose float net changes enough of them is kept."""
     import shutil
 
     import keras
@@ -333,19 +341,31 @@ def asymmetric_copy(run: Path, out: Path) -> Path:
     import train.fit  # noqa: F401 - the run's custom layers
 
     shutil.copytree(run, out)
-    model = keras.models.load_model(out / "model.keras")
-    rng = np.random.default_rng(KERNEL_NOISE_SEED)
-    for layer in model.layers:
-        if layer.name.endswith("_conv") or layer.name == "fc":
-            layer.set_weights([w + rng.normal(0, w.std(), w.shape).astype(w.dtype) for w in layer.get_weights()])
-    model.save(out / "model.keras")
-    return out
+    trained = keras.models.load_model(out / "model.keras")
+    for seed in KERNEL_NOISE_SEEDS:
+        model = keras.models.clone_model(trained)
+        model.set_weights(trained.get_weights())
+        rng = np.random.default_rng(seed)
+        for layer in model.layers:
+            if layer.name.endswith("_conv") or layer.name == "fc":
+                layer.set_weights([w + rng.normal(0, w.std(), w.shape).astype(w.dtype) for w in layer.get_weights()])
+        answers = [model.predict(batch[..., None].astype(np.float32), verbose=0)
+                   for batch in (faces, faces[:, :, ::-1])]
+        if mirror_flips(*answers) >= MIN_FLOAT_FLIPS:
+            model.save(out / "model.keras")
+            return out
+    pytest.fail(f"no noise seed of {list(KERNEL_NOISE_SEEDS)} made the tiny net tell {MIN_FLOAT_FLIPS:.0%} "
+                "of faces from their mirror images")
 
 
 def test_mirror_averaged_model_answers_a_face_and_its_mirror_alike(converted: Converted, tmp_path: Path) -> None:
     """--mirror-average: the int8 model runs the net on the face and its mirror image and averages the logits,
-    so a face and its mirror image get the same answer, at twice the recorded multiply-accumulates."""
-    run = asymmetric_copy(converted.run, tmp_path / "run")
+    so a face and its mirror image get the same answer but for rounding, at twice the recorded
+    multiply-accumulates."""
+    # every face of the synthetic set (504), so that the shares below are steady from run to run
+    labels = json.loads(converted.sidecar.read_text())["labels"]
+    faces = np.concatenate([read_folder_split(converted.data / split, labels)[0] for split in ("train", "test")])
+    run = asymmetric_copy(converted.run, tmp_path / "run", faces)
     one_pass, out = tmp_path / "one_pass.tflite", tmp_path / "mirrored.tflite"
     for model, extra in ((one_pass, ()), (out, ("--mirror-average",))):
         result = run_module("convert", "--run", run, "--out", model, "--calib-size", CALIB_SIZE,
@@ -355,19 +375,16 @@ def test_mirror_averaged_model_answers_a_face_and_its_mirror_alike(converted: Co
     assert plain["mirror_average"] is False and mirrored["mirror_average"] is True
     assert mirrored["macs"] == 2 * plain["macs"] > 0
     assert mirrored["input"] == plain["input"] and mirrored["output"] == plain["output"]
-    faces, _ = read_folder_split(converted.data / "test", plain["labels"])
 
-    def asymmetry(model: Path) -> float:  # how far the answers for the faces and their mirror images differ
-        return float(np.abs(dequantized_outputs(model, faces) - dequantized_outputs(model, faces[:, :, ::-1])).mean())
-
-    # the two passes are calibrated apart (each has its own int8 ranges), so the answers differ by rounding only
-    # the one-pass net does tell them apart: by two output steps at least on average (a CI run saw 3.1, under the
-    # old bound of 4), so that the mirrored net staying under a quarter of it below means something
-    assert asymmetry(one_pass) > 2 * mirrored["output"]["scale"]
-    assert asymmetry(out) < 0.25 * asymmetry(one_pass)
-    # the tiny net often puts two classes a step or two apart; where it is decisive, rounding cannot flip it
-    answers = dequantized_outputs(out, faces)
-    top_two = np.sort(answers, axis=1)[:, -2:]
-    decisive = top_two[:, 1] - top_two[:, 0] > DECISIVE_STEPS * mirrored["output"]["scale"]
-    assert decisive.sum() >= MIN_DECISIVE_FACES, np.round(top_two, 4)
-    assert np.array_equal(predict(out, faces)[decisive], predict(out, faces[:, :, ::-1])[decisive])
+    answers = {model: [dequantized_outputs(model, batch) for batch in (faces, faces[:, :, ::-1])]
+               for model in (one_pass, out)}
+    asymmetry = {model: float(np.abs(face - mirror).mean()) for model, (face, mirror) in answers.items()}
+    one_pass_flips, mirrored_flips = (mirror_flips(*answers[model]) for model in (one_pass, out))
+    # the two passes are calibrated apart (each has its own int8 ranges), so the answers differ by rounding only;
+    # the one-pass net does tell them apart, by two output steps at least on average, so that the mirrored net
+    # staying under a quarter of it means something
+    assert asymmetry[one_pass] > 2 * mirrored["output"]["scale"]
+    assert asymmetry[out] < 0.25 * asymmetry[one_pass]
+    # rounding can still flip a near-tie (a CI run saw a 6-step gap flip), so the top answers are compared as shares
+    assert one_pass_flips > MIN_ONE_PASS_FLIPS
+    assert mirrored_flips <= one_pass_flips / FLIP_REDUCTION, (mirrored_flips, one_pass_flips)
