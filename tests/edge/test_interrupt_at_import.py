@@ -6,6 +6,7 @@ The Ctrl-C is a real SIGINT sent as a chosen module is looked up (tests.train.in
 
 from __future__ import annotations
 
+import re
 import subprocess
 from pathlib import Path
 
@@ -14,10 +15,11 @@ import pytest
 from tests.train.test_interrupts import stopped_at
 
 INTERRUPTED = "interrupted: the command did not finish; run it again"
+MAX_FRAMES = 30
 
 
 def run_args(model: Path, out: Path) -> list[str]:
-    return ["--source", "demo", "--max-frames", "30", "--headless", "--model", str(model), "--out", str(out)]
+    return ["--source", "demo", "--max-frames", str(MAX_FRAMES), "--headless", "--model", str(model), "--out", str(out)]
 
 
 def assert_no_traceback(result: subprocess.CompletedProcess) -> None:
@@ -66,9 +68,13 @@ def test_ctrl_c_while_a_subcommand_imports_its_modules_is_one_line(emotion_model
 
 
 def test_ctrl_c_during_the_run_still_stops_after_the_current_frame(emotion_model, tmp_path):
-    """Sent as the pipeline compares the 3rd frame with the 2nd: the run's own handler is in place by then."""
+    """Sent as the pipeline compares the 3rd frame with the 2nd: the run's own handler is in place by then. It
+    hands the stop to a watcher thread (edge/stop_signals.py), which a loaded machine may schedule only after the
+    3rd frame (4 ms here) is done and the next begun, so the run ends after the 3rd frame or soon after, never at
+    --max-frames."""
     result = stopped_at("SIGINT", "call:edge.pipeline:scene_change:2", "edge", *run_args(emotion_model, tmp_path))
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
     assert "received SIGINT; stopping after the current frame" in result.stdout
-    assert "summary: frames=3" in result.stdout, result.stdout[-3000:]
+    frames = re.search(r"summary: frames=(\d+)", result.stdout)
+    assert frames and 3 <= int(frames[1]) < MAX_FRAMES, result.stdout[-3000:]
     assert "interrupted:" not in result.stderr and "Traceback" not in result.stderr
