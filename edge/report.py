@@ -116,6 +116,7 @@ class EventRange:
     conn: sqlite3.Connection
     since: float | None = None
     until: float | None = None
+    name: str = "store"  # how an error names it: "store <path>"
 
     def rows(self, columns: str, tail: str = "ORDER BY ts, id") -> Iterator[tuple]:
         bounds = (float("-inf") if self.since is None else self.since,
@@ -124,7 +125,7 @@ class EventRange:
             for row in self.conn.execute(f"SELECT {columns} FROM events WHERE ts >= ? AND ts < ? {tail}", bounds):
                 yield row
         except sqlite3.Error as exc:
-            raise EdgeError("store", f"cannot read events ({exc})") from None
+            raise EdgeError(self.name, f"cannot read events ({exc})") from None
 
     def stats(self) -> tuple[int, float, float]:
         """(count, first ts, last ts); the times are 0.0 for an empty range."""

@@ -247,26 +247,30 @@ def _read_header(path: Path, mode: str) -> tuple[sqlite3.Connection, int, set[st
     return conn, version, tables
 
 
-def _stopped_in_read_only_folder(path: Path) -> bool:
-    """True when no writer is using the store (its WAL is gone, as after a clean stop) and its folder cannot be
-    written (read-only media, another user's folder): the only case where reading it as immutable is safe."""
-    return not Path(f"{path}-wal").exists() and not os.access(path.parent, os.W_OK)
+def _cleanly_stopped(path: Path) -> bool:
+    """True when no writer is using the store: a writer keeps its -wal while it has the store open, and the last
+    one to close removes it (a clean stop)."""
+    return not Path(f"{path}-wal").exists()
 
 
 def open_readonly(path: Path) -> sqlite3.Connection:
-    """A reader connection for reports (never creates the file); EdgeError if it is not a usable store."""
+    """A reader connection for reports (never creates the file); EdgeError if it is not a usable store.
+
+    A cleanly stopped store is read as immutable, as peek_schema does: `mode=ro` would create -wal and -shm beside
+    it and leave them there, owned by the user who ran the report, where the service's user (the store on a
+    group-writable USB stick, SERVICE.md) could not write them, and the service then stored nothing more. On
+    read-only media it could not create them at all. A writer that starts while the report reads can at worst make
+    this read fail (a checkpoint rewriting the main file): nothing is written either way. A running store is read
+    with `mode=ro`, through its writer's WAL."""
     path = Path(path)
     if not checked(f"store {path}", path.is_file, SUDO_HINT):
         raise EdgeError(f"store {path}", "is a folder, not a store file" if path.is_dir() else "no such file")
+    if not os.access(path, os.R_OK):
+        raise EdgeError(f"store {path}", f"cannot read (permission denied); {SUDO_HINT}")
     try:
-        conn, version, tables = _read_header(path, "mode=ro")
+        conn, version, tables = _read_header(path, "mode=ro&immutable=1" if _cleanly_stopped(path) else "mode=ro")
     except sqlite3.Error as exc:
-        if not _stopped_in_read_only_folder(path):
-            raise EdgeError(f"store {path}", f"cannot read ({exc})") from None
-        try:  # a cleanly stopped store on read-only media: SQLite cannot create its -shm there
-            conn, version, tables = _read_header(path, "mode=ro&immutable=1")
-        except sqlite3.Error as exc2:
-            raise EdgeError(f"store {path}", f"cannot read ({exc2})") from None
+        raise EdgeError(f"store {path}", f"cannot read ({exc})") from None
     if version > SCHEMA_VERSION:
         conn.close()
         raise EdgeError(f"store {path}", f"schema version {version} is newer than this program ({SCHEMA_VERSION}); "

@@ -348,6 +348,73 @@ def test_a_newer_store_is_named_as_such(tmp_path):
     assert "schema version 2 is newer than this program (1); update the program" in done.stderr
 
 
+def test_a_report_on_a_stopped_store_leaves_nothing_beside_it(tmp_path):
+    """`mode=ro` on a cleanly stopped store created -wal and -shm and left them, owned by whoever ran the report:
+    on a group-writable stick the service's user then could not write them, and stored nothing more."""
+    db = known_store(tmp_path)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["events.db"]
+    done = report("--db", str(db), "--since", "all", "--by", "hour")
+    assert done.returncode == 0, done.stderr
+    assert f"{len(KNOWN)} events" in done.stdout
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["events.db"]
+
+
+def test_a_report_reads_a_running_store_through_its_wal(tmp_path):
+    """A store open for writing keeps events in its WAL until a checkpoint: the report must see them."""
+    db = known_store(tmp_path)
+    store = EventStore(db)
+    try:
+        store.insert([event(T0 + 7000, "surprise", 4)])
+        assert (tmp_path / "events.db-wal").exists()
+        done = report("--db", str(db), "--since", "all")
+        assert done.returncode == 0, done.stderr
+        assert f"{len(KNOWN) + 1} events" in done.stdout
+    finally:
+        store.close()
+
+
+def test_a_store_this_user_may_not_read_is_one_line_with_the_sudo_hint(tmp_path):
+    """In a folder the user may enter, a store file only root may read: SQLite said 'unable to open database
+    file'; the report says why and what to do."""
+    import os
+    import shutil
+    import tempfile
+
+    if os.geteuid() != 0:
+        pytest.skip("needs root to act as another user")
+    folder = Path(tempfile.mkdtemp(prefix="edge-unreadable-"))  # pytest's own folders are private to root
+    try:
+        folder.chmod(0o755)
+        db = folder / "events.db"
+        shutil.copy(known_store(tmp_path), db)
+        db.chmod(0o600)
+        done = subprocess.run(["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups", sys.executable, "-m",
+                               "edge", "report", "--db", str(db), "--since", "all"],
+                              cwd=REPO, env=service_env(TZ="UTC"), capture_output=True, text=True, timeout=120)
+        if "No module named" in done.stderr or "Permission denied: '" in done.stderr:
+            pytest.skip(f"another user cannot run this checkout: {done.stderr.strip()[-200:]}")
+        assert done.returncode == 2, done.stderr
+        assert done.stderr.strip() == (f"error: store {db}: cannot read (permission denied); run with sudo (the "
+                                       "service's store is readable by root only)")
+    finally:
+        shutil.rmtree(folder)
+
+
+def test_a_store_damaged_past_its_header_is_one_line_naming_it(tmp_path):
+    """Its first page (the schema) reads, its events do not: the error names the file, as every other store
+    error does."""
+    db = known_store(tmp_path)
+    page_size = 4096
+    data = bytearray(db.read_bytes())
+    assert len(data) > page_size
+    data[page_size:] = b"\xff" * (len(data) - page_size)
+    db.write_bytes(bytes(data))
+    done = report("--db", str(db), "--since", "all")
+    assert done.returncode == 2, done.stderr
+    assert done.stderr.strip().startswith(f"error: store {db}: cannot read"), done.stderr
+    assert "Traceback" not in done.stderr and len(done.stderr.strip().splitlines()) == 1
+
+
 def test_a_stopped_store_in_a_folder_this_user_cannot_write_is_read(tmp_path):
     """A cleanly stopped store (its -wal and -shm gone) in another user's folder or on read-only media: SQLite
     cannot create the -shm there, so the report reads it as immutable instead of failing."""
