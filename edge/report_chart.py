@@ -32,6 +32,9 @@ PLOT_FULL_TICK_FORMATS = ("%Y", "%Y-%b", "%b-%d", "%b-%d %H:%M", "%b-%d %H:%M", 
 PLOT_OFFSET_FORMATS = ("", "%Y", "%Y-%b", "%Y-%b-%d", "%Y-%b-%d", "%Y-%b-%d")
 PLOT_SUBMINUTE_STEPS = [1, 2, 5, 10, 15, 30]  # tick steps in seconds or minutes: 2 added (a 10 min range: 6 ticks)
 PLOT_MAX_HOURLY_TICKS = 8  # matplotlib's 11 crowd labels that name their day (24 h: 4-hourly "Dec-06 16:00")
+# matplotlib's hourly steps end at 12 h, which fits at most 84 h in 8 ticks, and days need 5 ticks at least: a
+# span of 3.5-4.5 days had no step at all (a UserWarning on every report of it). A 24 h step closes the gap.
+PLOT_HOURLY_STEPS = [1, 2, 3, 4, 6, 12, 24]
 PLOT_DPI = 110
 PLOT_SUFFIX = ".png"
 
@@ -94,6 +97,7 @@ def time_axis(axis: Axis) -> None:
     locator = mdates.AutoDateLocator(tz=local, maxticks={mdates.HOURLY: PLOT_MAX_HOURLY_TICKS})
     for frequency in (mdates.SECONDLY, mdates.MINUTELY):
         locator.intervald[frequency] = PLOT_SUBMINUTE_STEPS
+    locator.intervald[mdates.HOURLY] = PLOT_HOURLY_STEPS
     axis.set_major_locator(locator)
     axis.set_major_formatter(distinct_date_formatter(locator, local))
 

@@ -64,6 +64,7 @@ RANGES = {
     "a demo run (10 s in one minute)": (by_interval(marks(10), "minute"), "minute"),
     "10 min": (by_interval(marks(10 * MINUTE), "minute"), "minute"),
     "1 day": (by_interval(marks(DAY), "hour"), "hour"),
+    "4 days": (by_interval(marks(4 * DAY), "hour"), "hour"),
     "2 weeks": (by_interval(marks(14 * DAY), "day"), "day"),
     "2 months": (by_interval(marks(61 * DAY), "day"), "day"),
 }
@@ -88,3 +89,17 @@ def test_tick_labels_read_local_clock_times(monkeypatch, tmp_path, utc):
 def test_an_empty_range_still_has_no_time_ticks(monkeypatch, tmp_path):
     ticks, offset = drawn_axis(monkeypatch, tmp_path, [], "hour")
     assert ticks == [] and offset == ""
+
+
+@pytest.mark.parametrize("interval", ["hour", "day"])
+def test_every_span_of_days_gets_ticks_without_a_warning(monkeypatch, tmp_path, utc, interval):
+    """From 3 to 5 days, every 3 hours: matplotlib found no tick step for 78-109 h and warned on each report (a
+    nightly cron job mailed it), whatever --by was."""
+    import warnings
+
+    for hours in range(72, 5 * 24 + 1, 3):
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            ticks, _ = drawn_axis(monkeypatch, tmp_path, by_interval(marks(hours * HOUR), interval), interval)
+        assert [str(w.message) for w in caught] == [], f"{hours} h"
+        assert len(ticks) >= 3 and len(set(ticks)) == len(ticks), (hours, ticks)
