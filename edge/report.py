@@ -19,7 +19,7 @@ import time
 from collections import Counter
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import date, datetime
 from pathlib import Path
 from typing import NamedTuple
 
@@ -76,9 +76,19 @@ class Bucket:
         return self.counts[label] / self.total if self.total else 0.0
 
 
+def is_bare_date(text: str) -> bool:
+    try:
+        date.fromisoformat(text.strip())
+    except ValueError:
+        return False
+    return True
+
+
 def parse_since(text: str, now: float | None = None, flag: str = "--since") -> float | None:
     """`24h`, `30m`, `7d`, `90s`, `2w` before now; an ISO date/time (local time); `all` = no limit.
-    `flag` names the option in the error (--since or --until)."""
+    A bare date is the first moment of that local day: 01:00 where the clocks skip midnight for daylight saving
+    time (Chile, Cuba, Lebanon), as a `--by day` row starts. `flag` names the option in the error (--since or
+    --until)."""
     now = time.time() if now is None else now
     if text.strip().lower() == "all":
         return None
@@ -94,7 +104,7 @@ def parse_since(text: str, now: float | None = None, flag: str = "--since") -> f
         shown = datetime.fromtimestamp(stamp).replace(tzinfo=None) if moment.tzinfo is None else moment
     except (OverflowError, OSError, ValueError):  # year 1 or 9999 local time: outside what the clock can count
         raise EdgeError(f"{flag} {text}", "date out of range (use 'all' for no limit)") from None
-    if shown != moment:  # the hour the clocks skip when daylight saving time starts
+    if shown != moment and not is_bare_date(text):  # the hour the clocks skip when daylight saving time starts
         raise EdgeError(f"{flag} {text}", "no such local time here (the clocks skipped it for daylight saving time); "
                                           "give a time outside the skipped hour, or with its UTC offset")
     return stamp

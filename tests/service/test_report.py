@@ -506,3 +506,25 @@ def test_a_local_time_the_clocks_skip_is_named_as_such(monkeypatch):
     finally:
         monkeypatch.undo()
         clock.tzset()
+
+
+def test_a_bare_date_whose_midnight_the_clocks_skip_is_the_day_s_first_moment(monkeypatch):
+    """America/Santiago, 6 Sep 2026: the clocks go from 00:00 straight to 01:00. `--since 2026-09-06` was refused
+    as a skipped time the user never typed; it is the day's first moment, where a `--by day` row starts."""
+    import time as clock
+
+    from edge.errors import EdgeError
+    from edge.report import interval_start, parse_since
+
+    monkeypatch.setenv("TZ", "America/Santiago")
+    clock.tzset()
+    try:
+        first_moment = datetime(2026, 9, 6, 4, 0, tzinfo=timezone.utc).timestamp()  # 01:00 -03
+        assert parse_since("2026-09-06") == parse_since("2026-09-06", flag="--until") == first_moment
+        assert interval_start(first_moment + 3600, "day") == first_moment
+        assert parse_since("2026-09-05") == datetime(2026, 9, 5, 4, 0, tzinfo=timezone.utc).timestamp()  # -04
+        with pytest.raises(EdgeError, match="no such local time here"):
+            parse_since("2026-09-06T00:30")  # a time typed inside the skipped hour is still refused
+    finally:
+        monkeypatch.undo()
+        clock.tzset()
