@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from pydantic import Field
+from pydantic import Field, model_validator
 
 from edge.config_model import Strict
 
@@ -10,6 +10,10 @@ DEFAULT_HOST = "127.0.0.1"
 DEFAULT_PORT = 8080
 MIN_TOKEN_LENGTH = 8
 TOKEN_ENV = "EDGE_WEB_TOKEN"
+# The live chart's bars (stats_window_s / stats_bucket_s). Each /api/state poll builds them under the lock every
+# frame waits for: 8,640 bars (a 24 h window at 10 s) held frames for up to 1.3 s and sent 2.4 MB per poll, into a
+# chart about 440 px wide; 360 (1 h at 10 s) held them 18 ms at most (measured on this machine, loaded).
+MAX_CHART_BARS = 360
 
 
 class WebConfig(Strict):
@@ -23,3 +27,12 @@ class WebConfig(Strict):
     stats_window_s: float = Field(300.0, gt=0, description="statistics cover this many recent seconds")
     stats_bucket_s: float = Field(10.0, gt=0, description="the live chart has one point per bucket of seconds")
     max_upload_mb: float = Field(8.0, gt=0, description="largest accepted photo upload")
+
+    @model_validator(mode="after")
+    def _chart_fits(self) -> WebConfig:
+        bars = self.stats_window_s / self.stats_bucket_s
+        if bars > MAX_CHART_BARS:
+            raise ValueError(f"stats_window_s / stats_bucket_s makes {bars:.0f} chart bars, more than "
+                             f"{MAX_CHART_BARS}; raise stats_bucket_s to {self.stats_window_s / MAX_CHART_BARS:g} "
+                             "or more")
+        return self

@@ -165,6 +165,22 @@ def test_service_checks_web_settings_before_starting(emotion_model, tmp_path: Pa
             "$EDGE_WEB_TOKEN"], extra
 
 
+def test_a_chart_window_with_too_many_bars_is_one_config_error(emotion_model, tmp_path: Path):
+    """A 24 h chart window at 10 s a bar (8,640 bars) held every frame up to 1.3 s while a page polled: refused,
+    with the bar width that would fit; a 1 h window (360 bars) runs."""
+    config = tmp_path / "service.yaml"
+    config.write_text(f"classifier: {{model: {emotion_model}}}\nweb: {{enabled: true, stats_window_s: 86400}}\n")
+    command = [sys.executable, "-m", "edge", "service", "--config", str(config), "--check-config"]
+    result = subprocess.run(command, cwd=REPO, env=edge_env(), capture_output=True, text=True, timeout=60)
+    assert result.returncode == 2, result.stderr
+    assert result.stderr.strip().splitlines() == [
+        f"error: config {config}: web: stats_window_s / stats_bucket_s makes 8640 chart bars, more than 360; raise "
+        "stats_bucket_s to 240 or more"]
+    config.write_text(f"classifier: {{model: {emotion_model}}}\nweb: {{enabled: true, stats_window_s: 3600}}\n")
+    result = subprocess.run(command, cwd=REPO, env=edge_env(), capture_output=True, text=True, timeout=60)
+    assert result.returncode == 0, result.stderr
+
+
 def test_beyond_loopback_without_token_is_one_error_line():
     command = [sys.executable, "-m", "edge", "--source", "demo", "--headless", "--web", "0.0.0.0:0"]  # before models
     result = subprocess.run(command, cwd=REPO, env=edge_env(), capture_output=True, text=True, timeout=60)
