@@ -13,28 +13,14 @@ import os
 from pathlib import Path
 
 from edge.config import RunConfig
-from edge.detectors import TFLITE_IDENTIFIER, TFLITE_IDENTIFIER_AT
 from edge.errors import EdgeError
+from edge.file_signatures import known_format
 from edge.staged import path_problem
-from edge.store.files import SQLITE_HEADER, check_store_path
+from edge.store.files import check_store_path
 
 EVENTS_KEY = "output.events_file"
 STORE_KEY = "store.path"
 VIDEO_KEY = "output.video"
-# How the files an events log must never be appended to begin: (offset, bytes). Only known formats: a log torn by a
-# power cut may hold NUL bytes, and the events sink goes on after its torn last line.
-BINARY_SIGNATURES = (
-    (0, SQLITE_HEADER),  # a database (the event store)
-    (TFLITE_IDENTIFIER_AT.start, TFLITE_IDENTIFIER),  # a TFLite model
-    (0, b"PK\x03\x04"),  # a zip: a .keras model
-    (0, b"\x89HDF"),  # an HDF5 (.h5) model
-    (4, b"ftyp"),  # an MP4 / MOV video
-    (0, b"RIFF"),  # an AVI video
-    (0, b"\x1aE\xdf\xa3"),  # a Matroska (.mkv) video
-    (0, b"\x89PNG"),  # an image
-    (0, b"\xff\xd8\xff"),  # a JPEG
-)
-SIGNATURE_BYTES = max(offset + len(magic) for offset, magic in BINARY_SIGNATURES)
 
 
 def output_files(cfg: RunConfig) -> dict[str, Path]:
@@ -87,21 +73,10 @@ def _identities(path: Path) -> list[object]:
 
 
 def check_events_log(path: Path) -> None:
-    if _starts_like_a_binary_file(path):
-        raise EdgeError(f"events log {path}", "exists and is not a text log (it starts like a model, database, "
-                                              f"image or video); the events would be appended to it: choose "
-                                              f"another {EVENTS_KEY}")
+    kind = known_format(path)
+    if kind is not None:
+        raise EdgeError(f"events log {path}", f"exists and is not a text log ({kind}); the events would be appended "
+                                              f"to it: choose another {EVENTS_KEY}")
     problem = path_problem(path)
     if problem:
         raise EdgeError(f"events log {path}", problem)
-
-
-def _starts_like_a_binary_file(path: Path) -> bool:
-    try:
-        if not path.is_file():
-            return False  # none yet, or a device, pipe or folder (the sink reports those)
-        with path.open("rb") as handle:
-            head = handle.read(SIGNATURE_BYTES)
-    except OSError:
-        return False  # unreadable: opening the log reports it
-    return any(head[offset:offset + len(magic)] == magic for offset, magic in BINARY_SIGNATURES)

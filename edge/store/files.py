@@ -15,10 +15,10 @@ import stat
 from pathlib import Path
 
 from edge.errors import EdgeError, checked
+from edge.file_signatures import SQLITE_FORMAT, SQLITE_HEADER, known_format
 from edge.store.schema import SCHEMA_VERSION, Schema, foreign_schema, not_an_event_store, read_schema
 
 BUSY_TIMEOUT_MS = 2000  # wait this long for another connection's lock before reporting "locked"
-SQLITE_HEADER = b"SQLite format 3\x00"
 SQLITE_HEADER_BYTES = 100
 USER_VERSION_OFFSET = 60  # PRAGMA user_version: 4 bytes, big-endian, in the database header
 SNIFF_BYTES = 4096  # enough of a file's head to tell text from a database page
@@ -204,8 +204,9 @@ def check_store_path(path: Path) -> None:
 
 def check_store_file(path: Path) -> None:
     """EdgeError when `path` can never be this program's store, however often it is retried: a folder, a text
-    file, a file this user may not write, a store of a newer schema, another program's SQLite database.
-    Read-only checks that create nothing (--check-config runs them, also while the service writes the store)."""
+    file, a model, image or video (edge.file_signatures; any other file that is not a database is taken for a
+    damaged store and moved aside), a file this user may not write, a store of a newer schema, another program's
+    SQLite database. Read-only checks that create nothing (--check-config runs them, also while the service writes the store)."""
     thing = f"store {path}"
     if checked(thing, path.is_dir, SUDO_HINT):
         raise EdgeError(thing, f"is a folder; point store.path at a file in it, e.g. {path / 'events.db'}")
@@ -224,6 +225,10 @@ def check_store_file(path: Path) -> None:
             header = handle.read(SQLITE_HEADER_BYTES)
     except OSError as exc:
         raise EdgeError(thing, f"cannot read ({describe_error(exc)})") from None
+    kind = known_format(path)
+    if kind is not None and kind != SQLITE_FORMAT:  # no damaged store begins like a model or a video
+        raise EdgeError(thing, f"is {kind}, not an SQLite database; left untouched: point store.path at a new or "
+                               "existing .db file")
     if header.startswith(SQLITE_HEADER) and len(header) == SQLITE_HEADER_BYTES:
         version = int.from_bytes(header[USER_VERSION_OFFSET:USER_VERSION_OFFSET + 4], "big", signed=True)
         if version > SCHEMA_VERSION:

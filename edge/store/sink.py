@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from edge.errors import EdgeError
+from edge.file_signatures import SQLITE_FORMAT, known_format
 from edge.sinks.base import BaseSink
 from edge.store.clock import ClockWatch, Shift, stamped_before
 from edge.sinks.events import EventThrottle
@@ -248,6 +249,10 @@ class StoreSink(BaseSink):
             except sqlite3.DatabaseError as exc:
                 if not is_corruption(exc):
                     raise
+                kind = known_format(self.path)
+                if kind is not None and kind != SQLITE_FORMAT:  # a model or video moved onto the path: not ours
+                    raise EdgeError(f"store {self.path}",
+                                    f"is {kind}, not an SQLite database; left untouched") from None
                 moved = quarantine(self.path)
                 log.error("store %s: database is corrupt (%s); moved it to %s and started a new one",
                           self.path, exc, moved)

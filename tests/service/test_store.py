@@ -357,7 +357,9 @@ def test_an_unexpected_writer_error_is_a_fault_not_a_dead_thread(tmp_path, monke
     (lambda path: path.mkdir(), "is a folder; point store.path at a file in it"),
     (lambda path: path.write_text("events: yes\n"), "is a text file, not an SQLite database"),
     (lambda path: newer_store(path), r"schema version 7 is newer than this program \(1\)"),
-], ids=["folder", "text", "newer-schema"])
+    (lambda path: shutil.copy(SHIPPED_MODEL, path), "is a TFLite model, not an SQLite database; left untouched"),
+    (lambda path: path.write_bytes(PNG_START + bytes(200)), "is a PNG image, not an SQLite database"),
+], ids=["folder", "text", "newer-schema", "model", "image"])
 def test_a_store_that_can_never_open_fails_at_start_not_after(tmp_path, make, problem):
     """Not a fault to retry for weeks while events pile up in memory: a configuration error before the run."""
     path = tmp_path / "events.db"
@@ -366,6 +368,10 @@ def test_a_store_that_can_never_open_fails_at_start_not_after(tmp_path, make, pr
     with pytest.raises(EdgeError, match=problem):
         StoreSink(path)
     assert sorted(p.name for p in tmp_path.iterdir()) == before  # nothing moved aside or created
+
+
+SHIPPED_MODEL = Path(__file__).resolve().parents[2] / "models" / "emotion_int8.tflite"
+PNG_START = b"\x89PNG\r\n\x1a\n"
 
 
 def newer_store(path: Path) -> None:
@@ -610,6 +616,26 @@ def test_another_store_moved_onto_the_path_while_running_takes_the_later_events(
     conn.close()
     assert rows == [(BASE_TS - DAY, "sad"), (BASE_TS - DAY + 1, "fear"), (BASE_TS + 3, "happy"), (BASE_TS + 4, "happy")]
     assert not list(tmp_path.glob("events.db.corrupt-*"))
+
+
+def test_a_model_moved_onto_the_path_while_running_is_left_untouched_and_a_fault(tmp_path):
+    """It was taken for a damaged store: renamed to .corrupt-... and replaced by a database (a model or a video
+    given as store.path by mistake). Now it is a fault, events queued, until the path is free again."""
+    db = tmp_path / "events.db"
+    sink = StoreSink(db, interval_s=0.0, commit_interval_s=0.1)
+    sink.write(frame_result(0))
+    wait_for(lambda: sink.events_committed == 1)
+    model = tmp_path / "model.tflite"
+    shutil.copy(SHIPPED_MODEL, model)
+    os.replace(model, db)  # noticed as a replaced store: a new one is opened at the path
+    sink.write(frame_result(1))
+    wait_for(lambda: sink.fault is not None)
+    assert "is a TFLite model, not an SQLite database; left untouched" in sink.fault and sink.queued == 1
+    assert db.read_bytes() == SHIPPED_MODEL.read_bytes() and not list(tmp_path.glob("events.db.corrupt-*"))
+    db.unlink()
+    wait_for(lambda: sink.events_committed == 2)
+    sink.close()
+    assert count(db) == 1
 
 
 def test_a_vanished_folder_that_cannot_be_made_again_is_a_fault_until_it_can(tmp_path):
