@@ -40,7 +40,7 @@ def output_files(cfg: RunConfig) -> dict[str, Path]:
 def check_output_files(cfg: RunConfig, check_store: bool = True) -> None:
     """EdgeError, creating nothing, when two outputs name one file (links and `..` resolved), the events log would
     be appended to a model, database, image or video, its folder cannot be written (unless the log itself can be,
-    in place), or the store cannot be opened (edge.store.files.check_store_path; `check_store` False: the default
+    in place), the video could not be written (check_video_file), or the store cannot be opened (edge.store.files.check_store_path; `check_store` False: the default
     store in the service's StateDirectory=, which systemd makes, is left to it)."""
     files = output_files(cfg)
     seen: dict[object, str] = {}
@@ -58,6 +58,8 @@ def check_output_files(cfg: RunConfig, check_store: bool = True) -> None:
         check_events_log(events)
     if STORE_KEY in files and check_store:
         check_store_path(files[STORE_KEY])
+    if VIDEO_KEY in files:
+        check_video_file(files[VIDEO_KEY], cfg.source.uri)
 
 
 def _identities(path: Path) -> list[object]:
@@ -80,3 +82,16 @@ def check_events_log(path: Path) -> None:
     problem = path_problem(path)
     if problem:
         raise EdgeError(f"events log {path}", problem)
+
+
+def check_video_file(path: Path, source_uri: str | None) -> None:
+    """The output video's checks that create nothing: a known container, not a folder, not the source video itself,
+    a file or folder this user could write. The sink's own check (edge.sinks.video.check_output) also makes the
+    folder and probes OpenCV's writer there, once the run starts."""
+    from edge.sinks.video import check_container, refuse_source_as_output
+
+    check_container(path)
+    refuse_source_as_output(path, source_uri)
+    problem = path_problem(path)
+    if problem:
+        raise EdgeError(f"output video {path}", problem)

@@ -96,16 +96,22 @@ def check_target(path: Path, thing: str) -> None:
         Path(os.path.realpath(path)).unlink(missing_ok=True)  # the file made, through a link too, not the link
 
 
-def check_output(path: Path) -> None:
-    """EdgeError unless a video can be written at `path`: a known container, a folder that exists (made here) and
-    takes files, the file itself open for writing by this user (check_target), and an mp4v writer OpenCV opens
-    there (a probe file, removed again)."""
+def check_container(path: Path) -> None:
+    """EdgeError unless `path` names a video file of a known container: a suffix the writer takes, not a folder."""
     thing = f"output video {path}"
     if path.suffix.lower() not in CONTAINERS:
         shown = f"'{path.suffix}'" if path.suffix else "no suffix"
         raise EdgeError(thing, f"unsupported container ({shown}); use one of {', '.join(CONTAINERS)}")
     if checked(thing, path.is_dir):
         raise EdgeError(thing, "is a folder")
+
+
+def check_output(path: Path) -> None:
+    """EdgeError unless a video can be written at `path`: a known container, a folder that exists (made here) and
+    takes files, the file itself open for writing by this user (check_target), and an mp4v writer OpenCV opens
+    there (a probe file, removed again)."""
+    thing = f"output video {path}"
+    check_container(path)
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
     except OSError as exc:

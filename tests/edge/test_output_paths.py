@@ -91,3 +91,20 @@ def test_a_store_on_a_rotated_log_name_or_a_hard_link_is_refused(tmp_path: Path)
     cfg = config(tmp_path, output={"video": str(video)}, store={"enabled": True, "path": str(tmp_path / "alias.mkv")})
     with pytest.raises(EdgeError, match="the same file as store.path"):
         check_output_files(cfg)
+
+
+@pytest.mark.parametrize("video, problem", [
+    ("run.xyz", r"unsupported container \('\.xyz'\)"),
+    ("clip.mp4", "is the source video itself"),
+    ("folder.mkv", "is a folder"),
+], ids=["container", "source", "folder"])
+def test_an_output_video_that_could_never_be_written_is_refused_creating_nothing(tmp_path: Path, video: str,
+                                                                                 problem: str) -> None:
+    """Checked with the other outputs, before the service waits for its camera and by --check-config; before, only
+    the video sink checked it, when the camera appeared (hours later, and then systemd kept the service down)."""
+    (tmp_path / "clip.mp4").write_bytes(b"\x00\x00\x00\x18ftypmp42" + bytes(64))
+    (tmp_path / "folder.mkv").mkdir()
+    cfg = config(tmp_path / "out", output={"video": str(tmp_path / video)}, source={"uri": str(tmp_path / "clip.mp4")})
+    with pytest.raises(EdgeError, match=f"^output video {tmp_path / video}: {problem}"):
+        check_output_files(cfg)
+    assert not (tmp_path / "out").exists()

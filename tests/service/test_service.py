@@ -120,7 +120,7 @@ def test_missing_camera_waits_with_status_and_stops_on_sigterm(service_model, no
 
 
 @pytest.mark.parametrize("fault", ["store text file", "store folder not writable", "window without $DISPLAY",
-                                   "video on the store"])
+                                   "video on the store", "video container", "video folder not writable"])
 def test_a_sink_that_cannot_work_exits_2_before_waiting_for_the_camera(service_model, notify_socket, tmp_path,
                                                                        fault):
     """The sinks are made after the camera opens; a store that can never be written or a window with no display
@@ -135,6 +135,12 @@ def test_a_sink_that_cannot_work_exits_2_before_waiting_for_the_camera(service_m
     elif fault == "video on the store":
         extra = ["--video", str(db)]
         expected = f"error: output.video {db}: the same file as store.path"
+    elif fault == "video container":
+        extra = ["--video", str(tmp_path / "run.xyz")]
+        expected = f"error: output video {tmp_path / 'run.xyz'}: unsupported container ('.xyz')"
+    elif fault == "video folder not writable":
+        extra = ["--video", "/proc/emotion-edge-test/run.mp4"]
+        expected = "error: output video /proc/emotion-edge-test/run.mp4: cannot"
     else:
         extra = ["--display.mode", "window"]
         expected = "error: display.mode window: no X11 display ($DISPLAY unset)"
