@@ -156,6 +156,18 @@ def test_a_sink_that_cannot_work_exits_2_before_waiting_for_the_camera(service_m
         assert db.read_text() == "not a database\n"  # left untouched
 
 
+def test_duration_also_ends_the_wait_for_a_missing_camera(service_model, notify_socket, tmp_path):
+    """`service --duration 2` waited for the camera for ever: the pipeline's timer starts only with the pipeline."""
+    proc = start(service_model, tmp_path / "events.db", notify_socket, "--source", "/dev/video97", "--duration", "2")
+    try:
+        code, out, err = finish(proc)
+    finally:
+        proc.kill()
+    assert code == 0, err[-3000:]
+    assert "waiting for it" in out and "stopping: --duration 2.0 s reached before the source opened" in out, out
+    assert "Traceback" not in err
+
+
 def test_a_source_error_that_cannot_heal_exits_2_instead_of_waiting(service_model, notify_socket, tmp_path):
     """Only an absent or busy camera is waited for; picamera2 not importable is a configuration error."""
     import importlib.util
