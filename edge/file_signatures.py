@@ -10,10 +10,11 @@ from edge.detectors import TFLITE_IDENTIFIER, TFLITE_IDENTIFIER_AT
 
 SQLITE_HEADER = b"SQLite format 3\x00"
 SQLITE_FORMAT = "an SQLite database"
+TFLITE_FORMAT = "a TFLite model"
 # (offset, bytes, what the file is)
 SIGNATURES = (
     (0, SQLITE_HEADER, SQLITE_FORMAT),
-    (TFLITE_IDENTIFIER_AT.start, TFLITE_IDENTIFIER, "a TFLite model"),
+    (TFLITE_IDENTIFIER_AT.start, TFLITE_IDENTIFIER, TFLITE_FORMAT),
     (0, b"PK\x03\x04", "a zip file (a .keras model?)"),
     (0, b"\x89HDF", "an HDF5 (.h5) model"),
     (4, b"ftyp", "an MP4/MOV video"),

