@@ -88,9 +88,20 @@ def _class_index(folder: Path) -> int:
     return EMOTIONS.index(name)
 
 
+def _split_folder_hint(split_dir: Path) -> str:
+    """Why a split folder may be missing: --data given as a split (test/ holds class folders, not splits), or
+    the -holdout slice asked of a command that reads whole folders only."""
+    data = split_dir.parent
+    if any((data / name).is_dir() for name in EMOTIONS):
+        return f"; {data} holds class folders: pass the dataset root, the folder that holds train/ and test/"
+    if split_dir.name.lower().endswith(HOLDOUT_SUFFIX):
+        return f"; {split_dir.name} is a slice of train/ that train and convert.evaluate make, not a folder"
+    return ""
+
+
 def _image_files(split_dir: Path) -> list[tuple[Path, int]]:
     if not split_dir.is_dir():
-        raise DataError(f"{split_dir}: split folder not found")
+        raise DataError(f"{split_dir}: split folder not found{_split_folder_hint(split_dir)}")
     files: list[tuple[Path, int]] = []
     # hidden folders (.ipynb_checkpoints, .DS_Store's kin) are not classes
     class_dirs = sorted(p for p in split_dir.iterdir() if p.is_dir() and not p.name.startswith("."))

@@ -90,6 +90,16 @@ def test_missing_split_folder_is_named(tmp_path):
         load_split(tmp_path, "test")
 
 
+def test_a_split_given_as_the_dataset_or_a_slice_asked_as_a_folder_says_what_to_pass(tmp_path):
+    write_image_folders(tmp_path, {"train": 1, "test": 1})
+    with pytest.raises(DataError, match=r"test/test: split folder not found; .*test holds class folders: pass the "
+                                        r"dataset root, the folder that holds train/ and test/$"):
+        load_split(tmp_path / "test", "test")
+    with pytest.raises(DataError, match=r"train-holdout: split folder not found; train-holdout is a slice of train/ "
+                                        r"that train and convert.evaluate make, not a folder$"):
+        load_split(tmp_path, "train-holdout")
+
+
 def test_missing_dataset_is_named(tmp_path):
     with pytest.raises(DataError, match="nowhere: dataset path not found"):
         load_split(tmp_path / "nowhere", "train")
