@@ -158,6 +158,10 @@ def check_ranges(args: argparse.Namespace) -> None:
             raise DataError(f"{flag(name)} {getattr(args, name)}: must be 0 or positive")
     if args.limit < 0:
         raise DataError(f"--limit {args.limit}: must be 0 (all images) or positive")
+    fresh = args.init_from is None and not args.resume  # else the width is the checkpoint's
+    if fresh and args.early_width is not None and args.early_width > (args.width or TrainConfig.width):
+        raise DataError(f"--early-width {args.early_width}: narrows blocks 1-2, so at most --width "
+                        f"({args.width or TrainConfig.width})")
     if not 0.0 < args.val_fraction < 1.0:
         raise DataError(f"--val-fraction {args.val_fraction}: must be between 0 and 1 (exclusive)")
     if not 0.0 <= args.label_smoothing <= 1.0:
@@ -255,8 +259,11 @@ def check_training_set(args: argparse.Namespace, train: Split) -> None:
     """Checks that need the loaded training faces: every batch is full (drop_remainder), so a batch larger than
     the training set would leave an epoch with no batch at all."""
     if not args.reports_only and not args.soup and args.batch_size > len(train):
-        left = "" if args.val_split else (f" left after the validation slice (--val-fraction {args.val_fraction}; "
-                                          "a smaller one leaves more)")
+        if args.limit:
+            left = f" kept by --limit {args.limit}" + ("" if args.val_split else " after the validation slice")
+        else:
+            left = "" if args.val_split else (f" left after the validation slice (--val-fraction {args.val_fraction}; "
+                                              "a smaller one leaves more)")
         raise DataError(f"--batch-size {args.batch_size}: larger than the {len(train)} training faces{left} "
                         "(every batch must be full)")
 

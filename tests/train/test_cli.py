@@ -47,17 +47,18 @@ def assert_one_line(result: subprocess.CompletedProcess, expected: str) -> None:
     (["--label-smoothing", "1.5"], "error: --label-smoothing 1.5: must be in [0, 1]"),
     (["--batch-size", "15"], BATCH_15_ERROR),
     (["--batch-size", "8", "--limit", "7"],
-     "error: --batch-size 8: larger than the 7 training faces left after the validation slice (--val-fraction 0.1; a "
-     "smaller one leaves more) (every batch must be full)"),
+     "error: --batch-size 8: larger than the 7 training faces kept by --limit 7 after the validation slice (every "
+     "batch must be full)"),
     (["--lr", "nan"], "error: --lr nan: must be a finite number"),
     (["--weight-decay", "inf"], "error: --weight-decay inf: must be a finite number"),
     (["--extra-train-split", "train"], "error: --extra-train-split train: already fitted (name another split, e.g. test)"),
     (["--early-width", "0"], "error: --early-width 0: must be positive"),
+    (["--early-width", "64", "--width", "4"], "error: --early-width 64: narrows blocks 1-2, so at most --width (4)"),
     (["--sam", "-0.05"], "error: --sam -0.05: must be 0 (off) or positive"),
     (["--sam", "inf"], "error: --sam inf: must be a finite number"),
 ], ids=["negative-limit", "val-fraction-above-one", "negative-patience", "negative-warmup", "negative-weight-decay",
         "negative-class-weight-power", "label-smoothing-above-one", "batch-beyond-train", "batch-beyond-limit",
-        "nan-lr", "infinite-weight-decay", "extra-split-train", "zero-early-width",
+        "nan-lr", "infinite-weight-decay", "extra-split-train", "zero-early-width", "early-width-above-width",
         "negative-sam", "infinite-sam"])
 def test_out_of_range_values_name_their_flag(dataset: Path, tmp_path: Path, extra: list[str], expected: str) -> None:
     assert_one_line(run_train(*extra, data=dataset, out=tmp_path / "run"), expected)
@@ -72,7 +73,7 @@ def test_batch_size_bound_is_exact_and_ignored_without_training() -> None:
     from train.data import DataError, Split
 
     train = Split("train", np.zeros((14, 48, 48, 1), np.uint8), np.arange(14) % 7)
-    flags = {"val_split": "test", "val_fraction": 0.1}
+    flags = {"val_split": "test", "val_fraction": 0.1, "limit": 0}
     check_training_set(argparse.Namespace(batch_size=14, reports_only=False, soup=None, **flags), train)  # one batch
     # --reports-only and --soup fit nothing
     check_training_set(argparse.Namespace(batch_size=15, reports_only=True, soup=None, **flags), train)
