@@ -28,6 +28,7 @@ PHOTO_ALIASES = ("--detector", "--model", "--threads", "--log-level")  # spelled
 # Haar's detection width for photos: a 12 MP photo's 100 px faces stay 40 px (the cascade finds 24 px), at about
 # a second per photo on a Pi 4 rather than a 4000 px pass.
 PHOTO_DETECT_WIDTH = 1600
+CASCADE_WINDOW_PX = 24  # haarcascade_frontalface_default's window: the smallest face it finds at its scale
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -116,9 +117,20 @@ def photo_detector_config(detector):  # edge.config.DetectorConfig -> the same, 
     return detector.model_copy(update={"type": kind, "haar": haar})
 
 
-def no_faces_hint(min_size: int) -> str:
-    return (f"no faces found (faces smaller than {min_size} px are dropped: --detector.min_size; a face looking "
-            "away or half hidden may not be detected)")
+def no_faces_hint(detector, image_width: int) -> str:  # detector: photo_detector_config's DetectorConfig
+    """Why faces may have been missed, naming the setting that limits this photo: the detection width of a large
+    photo (Haar), MediaPipe's large-face model, else min_size."""
+    why = f"faces smaller than {detector.min_size} px are dropped: --detector.min_size"
+    detect_width = detector.haar.detect_width
+    if detector.type == "haar" and detect_width and image_width > detect_width:
+        smallest = round(CASCADE_WINDOW_PX * image_width / detect_width)
+        if smallest > detector.min_size:
+            why = (f"this {image_width} px wide photo is searched at {detect_width} px, where faces under about "
+                   f"{smallest} px are too small to find: --detector.haar.detect_width 0 searches it whole, slower")
+    elif detector.type == "mediapipe":
+        why = ("MediaPipe's short-range model finds faces larger than about a sixth of the photo; --detector haar "
+               "finds smaller ones")
+    return f"no faces found ({why}; a face looking away or half hidden may not be detected)"
 
 
 def load_photo_models(cfg):  # cfg: edge.config.RunConfig -> (FaceDetector, EmotionClassifier)
@@ -173,7 +185,7 @@ def run(args: argparse.Namespace) -> int:
         chart = out / f"{stem}_face{face.track_id}_probs.png"
         save_chart(face.raw, chart_title(face), chart)
         written.append(chart)
-    print(format_table(faces) if faces else no_faces_hint(cfg.detector.min_size))
+    print(format_table(faces) if faces else no_faces_hint(photo_detector_config(cfg.detector), image.shape[1]))
     for path in written:
         print(f"wrote {path.resolve()}")
     return 0

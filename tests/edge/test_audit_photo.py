@@ -114,3 +114,14 @@ def test_chart_bars_have_the_overlay_colours_in_table_order_on_a_fixed_scale():
     half = bar_extent(chart, "angry")[1]
     confident = bar_extent(decoded_chart([0.8, 0.0, 0.0, 0.1, 0.1, 0.0, 0.0]), "angry")[1]
     assert confident == pytest.approx(2 * half, rel=0.05)  # 0 to 1 on every chart: 0.8 is twice 0.4
+
+
+def test_no_faces_in_a_large_photo_names_its_detection_width(photo, tmp_path):
+    """A 6000 px photo is searched at 1600 px, where Haar's 24 px window is 90 px of the photo: a 70 px face was
+    missed while the hint blamed --detector.min_size (40 px), which it passed."""
+    path = tmp_path / "large.png"
+    cv2.imwrite(str(path), np.full((4000, 6000, 3), 128, np.uint8))
+    code, printed = photo(path, tmp_path / "out")
+    assert code == 0
+    assert ("no faces found (this 6000 px wide photo is searched at 1600 px, where faces under about 90 px are too "
+            "small to find: --detector.haar.detect_width 0 searches it whole, slower;") in printed
