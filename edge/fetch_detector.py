@@ -66,15 +66,20 @@ def is_valid(path: Path) -> bool:
 
 def check_dest(dest: Path) -> None:
     """EdgeError, before anything is downloaded, when the model could not be written at `dest`: a folder, an
-    existing file that is not a TFLite model (a photo named by mistake was replaced), a folder that cannot be made
-    or written."""
+    existing file known to be something else (a photo named by mistake was replaced; a damaged face model is not
+    known and is replaced, as check_detector advises), the emotion model (a .tflite with a sidecar), a folder that
+    cannot be made or written."""
     from edge.file_signatures import TFLITE_FORMAT, known_format
     from edge.staged import folder_problem
 
     if dest.is_dir():
         raise EdgeError(str(dest), f"is a folder; give the model's file name, e.g. {dest / DEFAULT_FACE_MODEL.name}")
-    if dest.is_file() and dest.stat().st_size and known_format(dest) != TFLITE_FORMAT:
-        raise EdgeError(str(dest), "exists and is not a TFLite model; left untouched: give a new file name")
+    kind = known_format(dest)
+    if kind is not None and kind != TFLITE_FORMAT:  # unknown bytes (a broken download, an HTML page) are replaced
+        raise EdgeError(str(dest), f"exists and is {kind}, not a TFLite model; left untouched: give a new file name")
+    if kind == TFLITE_FORMAT and dest.with_suffix(".json").is_file():
+        raise EdgeError(str(dest), "is a model with a sidecar (the emotion model?), not the face model; left "
+                                   "untouched: give a new file name")
     problem = folder_problem(dest.parent)
     if problem:
         raise EdgeError(str(dest), problem)

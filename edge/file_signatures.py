@@ -18,7 +18,7 @@ SIGNATURES = (
     (0, b"PK\x03\x04", "a zip file (a .keras model?)"),
     (0, b"\x89HDF", "an HDF5 (.h5) model"),
     (4, b"ftyp", "an MP4/MOV video"),
-    (0, b"RIFF", "an AVI video"),
+    (0, b"RIFF", "a RIFF file (an AVI video, WebP image or WAV sound)"),
     (0, b"\x1aE\xdf\xa3", "a Matroska (.mkv) video"),
     (0, b"\x89PNG", "a PNG image"),
     (0, b"\xff\xd8\xff", "a JPEG image"),

@@ -15,7 +15,7 @@ from pathlib import Path
 from edge.config import RunConfig
 from edge.errors import EdgeError
 from edge.file_signatures import known_format
-from edge.staged import path_problem
+from edge.staged import folder_problem, path_problem
 from edge.store.files import check_store_path
 
 EVENTS_KEY = "output.events_file"
@@ -40,8 +40,9 @@ def output_files(cfg: RunConfig) -> dict[str, Path]:
 def check_output_files(cfg: RunConfig, check_store: bool = True) -> None:
     """EdgeError, creating nothing, when two outputs name one file (links and `..` resolved), the events log would
     be appended to a model, database, image or video, its folder cannot be written (unless the log itself can be,
-    in place), the video could not be written (check_video_file), or the store cannot be opened (edge.store.files.check_store_path; `check_store` False: the default
-    store in the service's StateDirectory=, which systemd makes, is left to it)."""
+    in place), the video could not be written (check_video_file), or the store cannot be opened
+    (edge.store.files.check_store_path; `check_store` False: the default store in the service's StateDirectory=,
+    which systemd makes, is left to it)."""
     files = output_files(cfg)
     seen: dict[object, str] = {}
     for key, path in files.items():
@@ -86,12 +87,12 @@ def check_events_log(path: Path) -> None:
 
 def check_video_file(path: Path, source_uri: str | None) -> None:
     """The output video's checks that create nothing: a known container, not a folder, not the source video itself,
-    a file or folder this user could write. The sink's own check (edge.sinks.video.check_output) also makes the
+    a folder this user could write (or make). The sink's own check (edge.sinks.video.check_output) also makes the
     folder and probes OpenCV's writer there, once the run starts."""
     from edge.sinks.video import check_container, refuse_source_as_output
 
     check_container(path)
     refuse_source_as_output(path, source_uri)
-    problem = path_problem(path)
+    problem = folder_problem(path.parent)  # the sink's probe file needs the folder, even for a file writable in place
     if problem:
         raise EdgeError(f"output video {path}", problem)

@@ -126,7 +126,11 @@ class EventRange:
     conn: sqlite3.Connection
     since: float | None = None
     until: float | None = None
-    name: str = "store"  # how an error names it: "store <path>"
+    path: Path | None = None  # the store file, named in errors
+
+    @property
+    def name(self) -> str:
+        return "store" if self.path is None else f"store {self.path}"
 
     def rows(self, columns: str, tail: str = "ORDER BY ts, id") -> Iterator[tuple]:
         bounds = (float("-inf") if self.since is None else self.since,
@@ -135,7 +139,9 @@ class EventRange:
             for row in self.conn.execute(f"SELECT {columns} FROM events WHERE ts >= ? AND ts < ? {tail}", bounds):
                 yield row
         except sqlite3.Error as exc:
-            raise EdgeError(self.name, f"cannot read events ({exc})") from None
+            again = ("; if the service opened it during the report (a -wal is there now), run the report again"
+                     if self.path is not None and Path(f"{self.path}-wal").exists() else "")
+            raise EdgeError(self.name, f"cannot read events ({exc}){again}") from None
 
     def stats(self) -> tuple[int, float, float]:
         """(count, first ts, last ts); the times are 0.0 for an empty range."""

@@ -260,7 +260,8 @@ def check_training_set(args: argparse.Namespace, train: Split) -> None:
     the training set would leave an epoch with no batch at all."""
     if not args.reports_only and not args.soup and args.batch_size > len(train):
         if args.limit:
-            left = f" kept by --limit {args.limit}" + ("" if args.val_split else " after the validation slice")
+            left = f" left after --limit {args.limit}" + ("" if args.val_split else (
+                f" and the validation slice (--val-fraction {args.val_fraction})"))
         else:
             left = "" if args.val_split else (f" left after the validation slice (--val-fraction {args.val_fraction}; "
                                               "a smaller one leaves more)")

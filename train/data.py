@@ -95,7 +95,8 @@ def _split_folder_hint(split_dir: Path) -> str:
     if any((data / name).is_dir() for name in EMOTIONS):
         return f"; {data} holds class folders: pass the dataset root, the folder that holds train/ and test/"
     if split_dir.name.lower().endswith(HOLDOUT_SUFFIX):
-        return f"; {split_dir.name} is a slice of train/ that train and convert.evaluate make, not a folder"
+        whole = split_dir.name[: -len(HOLDOUT_SUFFIX)]
+        return f"; {split_dir.name} is a slice of {whole}/ that train and convert.evaluate make, not a folder"
     return ""
 
 

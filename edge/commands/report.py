@@ -62,7 +62,7 @@ def run(args: argparse.Namespace) -> int:
     conn = open_readonly(args.db)
     try:
         snapshot(conn)  # the table, the plot and the exports all see the same events
-        write_report(EventRange(conn, since, until, f"store {args.db}"), args)
+        write_report(EventRange(conn, since, until, args.db), args)
     finally:
         conn.close()
     return 0

@@ -16,7 +16,6 @@ import logging
 import stat
 import sys
 import threading
-import time
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -46,7 +45,6 @@ SERVICE_HELPS = {
     "--headless": "has no effect: the service is always headless",
 }
 EXIT_UNSTORED = 1
-MIN_DURATION_LEFT_S = 0.001  # a pipeline built as --duration ran out still stops at once, by its own timer
 CHECK_DEST = "check_config"
 CHECK_LOG_LEVEL = "warning"
 SERVICE_GROUPS = ("video",)  # SupplementaryGroups= of systemd/emotion-edge.service: a file of these groups may be 0640
@@ -198,13 +196,14 @@ def run(args: argparse.Namespace) -> int:
 
 
 def duration_timer(duration: float | None, stop: threading.Event) -> threading.Timer | None:
-    """--duration counted from the start, also while the models load and the service waits for its camera (the
-    pipeline's own timer starts only with the pipeline): a started timer that sets `stop`, or None without one."""
+    """--duration also bounds the start: loading the models and waiting for a missing camera, where the pipeline's
+    own timer (from its first frame on) does not run yet. A started timer that sets `stop`, or None without one.
+    Once the source opens, the run gets the whole --duration of its own."""
     if duration is None:
         return None
 
     def reached() -> None:
-        log.info("stopping: --duration %.1f s reached before the source opened", duration)
+        log.info("stopping: --duration %.1f s reached while starting (models, source)", duration)
         stop.set()
 
     timer = threading.Timer(duration, reached)
@@ -222,7 +221,7 @@ def serve(cfg: RunConfig, extra: list[Sink]) -> int:
     try:  # to the end a stop signal is only logged: the store flushes, the results are said
         monitor.start()
         try:
-            started, deadline = time.monotonic(), duration_timer(cfg.duration, early_stop)
+            deadline = duration_timer(cfg.duration, early_stop)
             try:
                 pipeline = build_when_source_ready(cfg, monitor, [ServiceSink(monitor), *extra], early_stop)
             finally:
@@ -231,8 +230,6 @@ def serve(cfg: RunConfig, extra: list[Sink]) -> int:
             if pipeline is None:
                 notifier.stopping("stopped before the camera appeared")
                 return 0
-            if pipeline.duration is not None:  # what is left of it: the wait counted
-                pipeline.duration = max(MIN_DURATION_LEFT_S, pipeline.duration - (time.monotonic() - started))
             extra.clear()  # the pipeline owns them now
             signals.retarget(pipeline.request_stop)  # a stop handed to early_stop.set is in early_stop now
             if early_stop.is_set():

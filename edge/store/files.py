@@ -206,7 +206,8 @@ def check_store_file(path: Path) -> None:
     """EdgeError when `path` can never be this program's store, however often it is retried: a folder, a text
     file, a model, image or video (edge.file_signatures; any other file that is not a database is taken for a
     damaged store and moved aside), a file this user may not write, a store of a newer schema, another program's
-    SQLite database. Read-only checks that create nothing (--check-config runs them, also while the service writes the store)."""
+    SQLite database. Read-only checks that create nothing (--check-config runs them, also while the service writes
+    the store)."""
     thing = f"store {path}"
     if checked(thing, path.is_dir, SUDO_HINT):
         raise EdgeError(thing, f"is a folder; point store.path at a file in it, e.g. {path / 'events.db'}")
@@ -215,6 +216,10 @@ def check_store_file(path: Path) -> None:
     if is_text_file(path):
         raise EdgeError(thing, "is a text file, not an SQLite database; left untouched: point store.path at "
                                "a new or existing .db file")
+    kind = known_format(path)
+    if kind is not None and kind != SQLITE_FORMAT:  # no damaged store begins like a model or a video
+        raise EdgeError(thing, f"is {kind}, not an SQLite database; left untouched: point store.path at a new or "
+                               "existing .db file")
     if not os.access(path, os.R_OK | os.W_OK):
         if os.access(path, os.R_OK) and is_read_only(path):
             raise EdgeError(thing, f"not writable: {READ_ONLY}; {READ_ONLY_HINT}")
@@ -225,10 +230,6 @@ def check_store_file(path: Path) -> None:
             header = handle.read(SQLITE_HEADER_BYTES)
     except OSError as exc:
         raise EdgeError(thing, f"cannot read ({describe_error(exc)})") from None
-    kind = known_format(path)
-    if kind is not None and kind != SQLITE_FORMAT:  # no damaged store begins like a model or a video
-        raise EdgeError(thing, f"is {kind}, not an SQLite database; left untouched: point store.path at a new or "
-                               "existing .db file")
     if header.startswith(SQLITE_HEADER) and len(header) == SQLITE_HEADER_BYTES:
         version = int.from_bytes(header[USER_VERSION_OFFSET:USER_VERSION_OFFSET + 4], "big", signed=True)
         if version > SCHEMA_VERSION:

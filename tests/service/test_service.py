@@ -164,7 +164,7 @@ def test_duration_also_ends_the_wait_for_a_missing_camera(service_model, notify_
     finally:
         proc.kill()
     assert code == 0, err[-3000:]
-    assert "waiting for it" in out and "stopping: --duration 2.0 s reached before the source opened" in out, out
+    assert "waiting for it" in out and "stopping: --duration 2.0 s reached while starting (models, source)" in out, out
     assert "Traceback" not in err
 
 

@@ -618,6 +618,17 @@ def test_another_store_moved_onto_the_path_while_running_takes_the_later_events(
     assert not list(tmp_path.glob("events.db.corrupt-*"))
 
 
+def test_a_root_owned_model_at_the_path_is_named_as_a_model_not_as_a_permission_problem(tmp_path, monkeypatch):
+    """The service's own user may read the shipped model but not write it: 'chown it' would be the wrong advice."""
+    path = tmp_path / "emotion_int8.tflite"
+    shutil.copy(SHIPPED_MODEL, path)
+    real_access = os.access
+    monkeypatch.setattr(os, "access", lambda p, mode, **kw: (mode & os.W_OK == 0 and real_access(p, mode, **kw))
+                        if Path(p) == path else real_access(p, mode, **kw))
+    with pytest.raises(EdgeError, match="is a TFLite model, not an SQLite database; left untouched"):
+        check_store_file(path)
+
+
 def test_a_model_moved_onto_the_path_while_running_is_left_untouched_and_a_fault(tmp_path):
     """It was taken for a damaged store: renamed to .corrupt-... and replaced by a database (a model or a video
     given as store.path by mistake). Now it is a fault, events queued, until the path is free again."""

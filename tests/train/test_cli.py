@@ -47,8 +47,8 @@ def assert_one_line(result: subprocess.CompletedProcess, expected: str) -> None:
     (["--label-smoothing", "1.5"], "error: --label-smoothing 1.5: must be in [0, 1]"),
     (["--batch-size", "15"], BATCH_15_ERROR),
     (["--batch-size", "8", "--limit", "7"],
-     "error: --batch-size 8: larger than the 7 training faces kept by --limit 7 after the validation slice (every "
-     "batch must be full)"),
+     "error: --batch-size 8: larger than the 7 training faces left after --limit 7 and the validation slice "
+     "(--val-fraction 0.1) (every batch must be full)"),
     (["--lr", "nan"], "error: --lr nan: must be a finite number"),
     (["--weight-decay", "inf"], "error: --weight-decay inf: must be a finite number"),
     (["--extra-train-split", "train"], "error: --extra-train-split train: already fitted (name another split, e.g. test)"),

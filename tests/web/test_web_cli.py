@@ -12,6 +12,8 @@ import threading
 import time
 from pathlib import Path
 
+import pytest
+
 from tests.web.conftest import REPO, TOKEN
 from tests.web.webclient import read_mjpeg, request
 
@@ -176,9 +178,21 @@ def test_a_chart_window_with_too_many_bars_is_one_config_error(emotion_model, tm
     assert result.stderr.strip().splitlines() == [
         f"error: config {config}: web: stats_window_s / stats_bucket_s makes 8640 chart bars, more than 360; raise "
         "stats_bucket_s to 240 or more"]
-    config.write_text(f"classifier: {{model: {emotion_model}}}\nweb: {{enabled: true, stats_window_s: 3600}}\n")
-    result = subprocess.run(command, cwd=REPO, env=edge_env(), capture_output=True, text=True, timeout=60)
-    assert result.returncode == 0, result.stderr
+    for web in ("enabled: true, stats_window_s: 3600", "enabled: false, stats_window_s: 86400"):  # 360 bars; off
+        config.write_text(f"classifier: {{model: {emotion_model}}}\nweb: {{{web}}}\n")
+        result = subprocess.run(command, cwd=REPO, env=edge_env(), capture_output=True, text=True, timeout=60)
+        assert result.returncode == 0, (web, result.stderr)
+
+
+def test_the_chart_bar_suggestion_fits() -> None:
+    from edge.errors import EdgeError  # noqa: F401 - pydantic raises its own ValidationError here
+    from pydantic import ValidationError
+
+    from edge.web.config import WebConfig
+
+    with pytest.raises(ValidationError, match="makes 361 chart bars, more than 360; raise stats_bucket_s to 10.003 "):
+        WebConfig(enabled=True, stats_window_s=3601, stats_bucket_s=10)
+    WebConfig(enabled=True, stats_window_s=3601, stats_bucket_s=10.003)
 
 
 def test_beyond_loopback_without_token_is_one_error_line():
