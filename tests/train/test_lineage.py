@@ -79,6 +79,7 @@ KEPT_BRANCH_POINTS = [  # models/checkpoints/<name>: (width, the splits it fitte
     ("vgg36e", 36, ["train", "test"]),
     ("vgg32s", 32, ["train"]),
     ("vgg32sw", 32, ["train"]),  # vgg32s's stage 2 (session 24)
+    ("vgg32sw2", 32, ["train"]),  # vgg32sw's own restart, stage 2b (session 26)
 ]
 
 
