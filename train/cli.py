@@ -77,10 +77,12 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
                              "try 0.05; twice the cost per step)")
     parser.add_argument("--distill-from", type=Path, metavar="RUN",
                         help="finished run folder whose mirror-averaged predictions become soft training targets")
-    parser.add_argument("--distill-weight", type=float, default=DEFAULT_DISTILL_WEIGHT,
-                        help="share of the teacher's targets in each training row (with --distill-from)")
-    parser.add_argument("--distill-temperature", type=float, default=defaults.distill_temperature,
-                        help="softens the teacher's logits before they become targets")
+    parser.add_argument("--distill-weight", type=float,
+                        help=f"share of the teacher's targets in each training row (with --distill-from; default "
+                             f"{DEFAULT_DISTILL_WEIGHT})")
+    parser.add_argument("--distill-temperature", type=float,
+                        help=f"softens the teacher's logits before they become targets (with --distill-from; "
+                             f"default {defaults.distill_temperature})")
     parser.add_argument("--patience", type=int, default=defaults.patience, help="early-stopping epochs")
     parser.add_argument("--seed", type=non_negative_int,
                         help=f"seed of the validation slice, data order and initial weights (default {defaults.seed}; "
@@ -207,10 +209,18 @@ def check_named_inputs(args: argparse.Namespace) -> None:
             raise DataError(f"--reports-only: {args.out / name} not found (is the run finished?)")
     if args.distill_from is not None and not (args.distill_from / BEST_CHECKPOINT).is_file():
         raise DataError(f"--distill-from {args.distill_from}: not a finished run folder (no {BEST_CHECKPOINT})")
-    if not 0.0 < args.distill_weight <= 1.0:
+    if args.distill_weight is not None and not 0.0 < args.distill_weight <= 1.0:
         raise DataError(f"--distill-weight {args.distill_weight}: must be in (0, 1]")
-    if args.distill_temperature <= 0:
+    if args.distill_temperature is not None and args.distill_temperature <= 0:
         raise DataError(f"--distill-temperature {args.distill_temperature}: must be positive")
+    for name in ("distill_weight", "distill_temperature"):
+        if args.distill_from is None and getattr(args, name) is not None:  # it would be silently ignored
+            raise DataError(f"{flag(name)} {getattr(args, name)}: only with --distill-from RUN (the teacher whose "
+                            "predictions it shapes)")
+    if args.distill_weight is None:
+        args.distill_weight = DEFAULT_DISTILL_WEIGHT
+    if args.distill_temperature is None:
+        args.distill_temperature = TrainConfig.distill_temperature
 
 
 def check_checkpoints(args: argparse.Namespace) -> None:
