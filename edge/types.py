@@ -125,9 +125,10 @@ class FaceDetector(Protocol):
 class Sink(Protocol):
     """Receives every processed frame. Sinks must be cheap: the pipeline calls them on its own thread.
 
-    Two optional hooks, with edge.sinks.BaseSink's defaults when a sink lacks them: `should_stop() -> bool`
-    (True ends the run after this frame: a window's q/Esc) and `describe() -> str` (where the output went, for the
-    end-of-run summary; '' = nothing to say)."""
+    Optional hooks, with edge.sinks.BaseSink's defaults when a sink lacks them: `should_stop() -> bool`
+    (True ends the run after this frame: a window's q/Esc), `describe() -> str` (where the output went, for the
+    end-of-run summary; '' = nothing to say) and `waiting(why: str)` (before the first frame, the service waits
+    for its camera: the web view says why)."""
 
     def write(self, result: FrameResult) -> None: ...
 

@@ -118,7 +118,11 @@ def build_when_source_ready(cfg: RunConfig, monitor: ServiceMonitor, sinks: list
                           cfg.source.backoff_max_s)
             else:
                 log.debug("%s still unavailable (attempt %d): %s", exc.thing, attempt, exc.problem)
-            monitor.wait_for(f"waiting for {exc.thing}: {exc.problem}")  # READY=1 the first time
+            why = f"waiting for {exc.thing}: {exc.problem}"
+            monitor.wait_for(why)  # READY=1 the first time
+            for sink in sinks:  # the web view says why no frame came yet
+                if hasattr(sink, "waiting"):  # an optional hook (edge.types.Sink)
+                    sink.waiting(why)
             if stop.wait(delay):
                 break
             delay = min(cfg.source.backoff_max_s, delay * 2)

@@ -18,6 +18,10 @@ class BaseSink:
     def should_stop(self) -> bool:
         return False
 
+    def waiting(self, why: str) -> None:
+        """Before the first frame: the run is up but waits (`why`, e.g. for its camera). A live view says so."""
+        return None
+
     def describe(self) -> str:
         """Where the output went, for the end-of-run summary ('' = nothing to say)."""
         return ""

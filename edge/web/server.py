@@ -171,6 +171,9 @@ class WebSink(BaseSink):
     def write(self, result: FrameResult) -> None:
         self.state.update(result)
 
+    def waiting(self, why: str) -> None:
+        self.state.wait_for(why)
+
     def describe(self) -> str:
         return f"web view was at {self.server.url}"
 

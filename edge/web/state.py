@@ -80,6 +80,7 @@ class WebState:
         self._received_at = 0.0
         self._labels: list[str] = []
         self.sequence = 0  # number of frames received
+        self._waiting: str | None = None  # why no frame came yet (the service waits for its camera), or None
         self.started = clock()
         self.closed = threading.Event()
 
@@ -93,6 +94,11 @@ class WebState:
             self._stats.add(now, [face.label for face in result.faces])
             self.sequence += 1
             self._cond.notify_all()
+
+    def wait_for(self, why: str) -> None:
+        """No frame yet, and this is why (until the first frame arrives)."""
+        with self._cond:
+            self._waiting = why
 
     def close(self) -> None:
         self.closed.set()
@@ -112,6 +118,7 @@ class WebState:
             latest, received, labels = self._latest, self._received_at, list(self._labels)
             stats = self._stats.snapshot(now, labels)
             sequence = self.sequence
+            waiting = self._waiting if sequence == 0 else None
         frame = None
         if latest is not None:
             height, width = latest.frame.image.shape[:2]
@@ -120,14 +127,19 @@ class WebState:
                      "stage_ms": {k: round(v, 2) for k, v in latest.stage_ms.items()}}
         faces = [face_json(f) for f in latest.faces] if latest is not None else []
         return {"time": round(now, 3), "started": round(self.started, 3), "frame": frame, "faces": faces,
-                "stats": stats}
+                "stats": stats, "waiting": waiting}
 
     def health(self) -> tuple[dict, bool]:
         now = self._clock()
         with self._cond:
-            sequence, received = self.sequence, self._received_at
+            sequence, received, waiting = self.sequence, self._received_at, self._waiting
         age = now - received if sequence else None
-        status = "starting" if sequence == 0 else ("ok" if age is not None and age <= STALE_AFTER_S else "stale")
+        if sequence == 0:
+            status = "waiting" if waiting else "starting"
+        else:
+            status = "ok" if age is not None and age <= STALE_AFTER_S else "stale"
         body = {"status": status, "frames": sequence, "uptime_s": round(now - self.started, 1),
                 "last_frame_age_s": None if age is None else round(age, 3)}
+        if status == "waiting":
+            body["waiting_for"] = waiting
         return body, status == "ok"

@@ -155,6 +155,31 @@ def test_service_serves_the_web_view_from_its_config(emotion_model, tmp_path: Pa
     assert "web view was at" in out and "service: " in out and "Traceback" not in err
 
 
+def test_a_service_waiting_for_its_camera_says_so_in_the_web_view(emotion_model, tmp_path: Path):
+    """Up (READY=1) with the camera missing: health and state name what it waits for, not just "starting"."""
+    missing = "/dev/video97"
+    config = tmp_path / "service.yaml"
+    config.write_text(f"source: {{uri: {missing}}}\nclassifier: {{model: {emotion_model}}}\n"
+                      f"detector: {{type: haar}}\nstore: {{path: {tmp_path / 'events.db'}}}\n"
+                      f"web: {{enabled: true, port: 0}}\n")
+    edge = EdgeProcess("service", "--config", str(config))
+    try:
+        url = edge.wait_for_url()
+        deadline = time.monotonic() + START_TIMEOUT_S
+        while (reply := request(url, "/api/health")).json()["status"] == "starting":
+            assert time.monotonic() < deadline, reply.text
+            time.sleep(0.2)
+        body = reply.json()
+        assert reply.status == 503 and body["status"] == "waiting" and body["frames"] == 0
+        assert body["waiting_for"].startswith(f"waiting for source {missing}: cannot open camera"), body
+        assert request(url, "/api/state").json()["waiting"] == body["waiting_for"]
+        code, out, err = edge.interrupt()
+    finally:
+        edge.kill()
+    assert code == 0, err
+    assert "Traceback" not in err
+
+
 def test_service_checks_web_settings_before_starting(emotion_model, tmp_path: Path):
     config = tmp_path / "service.yaml"
     config.write_text(f"classifier: {{model: {emotion_model}}}\nweb: {{enabled: true, host: 0.0.0.0}}\n")

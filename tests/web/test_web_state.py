@@ -83,6 +83,19 @@ def test_health_states():
     assert body["status"] == "stale" and not healthy
 
 
+def test_health_and_state_say_why_no_frame_came_until_the_first_one():
+    state = WebState(60, 10, FakeClock())
+    why = "waiting for source /dev/video0: cannot open camera (no such device or busy)"
+    state.wait_for(why)
+    body, healthy = state.health()
+    assert (body["status"], body["waiting_for"], healthy) == ("waiting", why, False)
+    assert state.snapshot()["waiting"] == why
+    state.update(result(0))
+    body, healthy = state.health()
+    assert body["status"] == "ok" and "waiting_for" not in body and healthy
+    assert state.snapshot()["waiting"] is None
+
+
 def test_pipeline_thread_never_encodes_and_each_frame_is_encoded_once(monkeypatch):
     calls = []
     real = stream_module.cv2.imencode

@@ -37,7 +37,7 @@
     $("status").textContent = frame
       ? frame.source + " | frame " + frame.index + " | " + frame.fps.toFixed(1) + " FPS | " +
         frame.width + "x" + frame.height + " | " + frame.age_s.toFixed(1) + " s ago"
-      : "waiting for frames...";
+      : state.waiting || "waiting for frames...";
     const faces = $("faces");
     if (state.faces.length) faces.replaceChildren(...state.faces.map(faceCard));
     else faces.innerHTML = '<p class="muted">no faces</p>';
