@@ -12,6 +12,8 @@ from __future__ import annotations
 
 import csv
 import json
+import logging
+import math
 import os
 import re
 import sqlite3
@@ -25,7 +27,9 @@ from typing import NamedTuple
 
 from edge.errors import EdgeError
 from edge.staged import staged
-from edge.store.db import COLUMNS, SECONDS_PER_DAY, SIDE_FILES, row_event
+from edge.store.db import COLUMNS, SECONDS_PER_DAY, SIDE_FILES
+
+log = logging.getLogger(__name__)
 
 STORE_SIDE_FILES = (*SIDE_FILES, "-journal")  # a rollback journal, should the store ever leave WAL mode
 
@@ -40,6 +44,7 @@ BY_CHOICES = (*INTERVALS, "track")
 TIME_FORMAT = {"minute": "%Y-%m-%d %H:%M", "hour": "%Y-%m-%d %H:00", "day": "%Y-%m-%d"}
 DST_SLACK_S = 2 * 3600  # more than any daylight-saving shift: day start + 24 h + this lies in the next day
 PLOT_TARGET_BUCKETS = 48  # auto plot resolution: about this many points over the span
+SHOWN_DAMAGED_IDS = 10  # event ids named in the warning about unreadable probabilities
 
 
 @dataclass(frozen=True)
@@ -110,6 +115,18 @@ def parse_since(text: str, now: float | None = None, flag: str = "--since") -> f
     return stamp
 
 
+def stored_probs(text: str) -> dict[str, float] | None:
+    """An event's stored probabilities, or None unless they are a JSON object of finite numbers."""
+    try:
+        probs = json.loads(text)
+    except (TypeError, ValueError):
+        return None
+    if not isinstance(probs, dict) or not all(
+            isinstance(p, (int, float)) and not isinstance(p, bool) and math.isfinite(p) for p in probs.values()):
+        return None
+    return probs
+
+
 class Mark(NamedTuple):
     """What the tables and the plot need of an event (no box, no probabilities: cheap to stream)."""
 
@@ -153,16 +170,26 @@ class EventRange:
             yield Mark(*row)
 
     def events(self) -> Iterator[StoredEvent]:
-        for row in self.rows(f"{COLUMNS}, session_id"):
-            event = row_event(row[:-1])
-            yield StoredEvent(event["ts"], row[-1], event["track_id"], event["label"], event["confidence"],
-                              tuple(event["box"]), event["probs"], event["source"])
+        """Every event in time order. One whose probabilities cannot be read (a store edited by hand) comes with
+        none, and the ids of such events are logged at the end: the export goes on without them."""
+        damaged: list[int] = []
+        for ts, track_id, x1, y1, x2, y2, label, confidence, text, source, session_id, row_id in self.rows(
+                f"{COLUMNS}, session_id, id"):
+            probs = stored_probs(text)
+            if probs is None:
+                damaged.append(row_id)
+            yield StoredEvent(ts, session_id, track_id, label, confidence, (x1, y1, x2, y2), probs or {}, source)
+        if damaged:
+            shown = ", ".join(map(str, damaged[:SHOWN_DAMAGED_IDS])) + (", ..." if len(damaged) > SHOWN_DAMAGED_IDS
+                                                                        else "")
+            log.warning("%s: %d event(s) with unreadable probabilities, exported without them (event id %s)",
+                        self.name, len(damaged), shown)
 
     def labels(self) -> list[str]:
         """The model's label order (the key order of the first stored probabilities), then any other label in
         the order first seen."""
         first = next(self.rows("probs", "ORDER BY ts, id LIMIT 1"), None)
-        labels: list[str] = list(json.loads(first[0])) if first else []
+        labels: list[str] = list(stored_probs(first[0]) or {}) if first else []
         for (label,) in self.rows("label", "GROUP BY label ORDER BY min(ts), label"):
             if label not in labels:
                 labels.append(label)

@@ -13,7 +13,7 @@ import os
 import socket
 import sqlite3
 import time
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable
 from contextlib import suppress
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -37,7 +37,7 @@ NO_CHECKPOINT_ON_CLOSE = getattr(sqlite3, "SQLITE_DBCONFIG_NO_CKPT_ON_CLOSE", No
 
 INSERT = ("INSERT INTO events (ts, session_id, track_id, label, confidence, x1, y1, x2, y2, probs, source) "
           "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)")
-COLUMNS = "ts, track_id, x1, y1, x2, y2, label, confidence, probs, source"
+COLUMNS = "ts, track_id, x1, y1, x2, y2, label, confidence, probs, source"  # what a report reads of each event
 
 
 @dataclass(frozen=True)
@@ -80,13 +80,6 @@ def event_row(event: dict, session_id: int) -> tuple:
     x1, y1, x2, y2 = event["box"]
     return (event["ts"], session_id, event["track_id"], event["label"], event["confidence"], x1, y1, x2, y2,
             json.dumps(event["probs"], separators=(",", ":")), event["source"])
-
-
-def row_event(row: Sequence) -> dict:
-    """A SELECT COLUMNS row -> the contract event dict."""
-    ts, track_id, x1, y1, x2, y2, label, confidence, probs, source = row
-    return {"ts": ts, "track_id": track_id, "box": [x1, y1, x2, y2], "label": label, "confidence": confidence,
-            "probs": json.loads(probs), "source": source}
 
 
 def quarantine(path: Path) -> Path:

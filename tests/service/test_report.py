@@ -21,6 +21,7 @@ KNOWN = [(T0 + 60, "happy", 1), (T0 + 120, "happy", 1), (T0 + 180, "sad", 1), (T
          (T0 + 3600 + 5, "neutral", 3), (T0 + 3600 + 10, "angry", 3), (T0 + 3600 + 15, "neutral", 3),
          (T0 + 7199, "angry", 3)]
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
+LABELS = ("angry", "disgust", "fear", "happy", "sad", "surprise", "neutral")
 CONFIDENCE = 0.8765  # a confidence with four decimals, as the events log keeps them
 
 
@@ -44,8 +45,7 @@ def row(stdout: str, key: str) -> list[str]:
 
 
 def pairs(tokens: list[str]) -> dict[str, tuple[int, str]]:
-    labels = ["angry", "disgust", "fear", "happy", "sad", "surprise", "neutral"]
-    return {label: (int(tokens[1 + 2 * i]), tokens[2 + 2 * i]) for i, label in enumerate(labels)}
+    return {label: (int(tokens[1 + 2 * i]), tokens[2 + 2 * i]) for i, label in enumerate(LABELS)}
 
 
 def test_report_by_hour_with_exports(tmp_path):
@@ -72,6 +72,30 @@ def test_report_by_hour_with_exports(tmp_path):
     assert exported[0]["box"] == [10, 20, 110, 120] and set(exported[0]["probs"]) == set(pairs(first))
     assert exported[0] == {**event(*KNOWN[0]), "session": 1}
     assert (rows[0]["session"], rows[0]["confidence"], rows[0]["source"]) == ("1", "0.4", "test")
+
+
+def test_events_whose_probabilities_were_damaged_are_exported_without_them(tmp_path):
+    """A store edited by hand: the export goes on (the events' other columns intact), and a warning names them."""
+    import sqlite3
+
+    db = known_store(tmp_path)
+    conn = sqlite3.connect(db)
+    with conn:  # not JSON, a list, a number that is not finite
+        for row_id, text in ((2, "{not json"), (5, "[0.1, 0.9]"), (6, '{"happy": NaN}')):
+            conn.execute("UPDATE events SET probs = ? WHERE id = ?", (text, row_id))
+    conn.close()
+    done = report("--db", str(db), "--since", "all", "--csv", str(tmp_path / "e.csv"), "--json", str(tmp_path / "e.json"))
+    assert done.returncode == 0 and "Traceback" not in done.stderr, done.stderr
+    with (tmp_path / "e.csv").open() as handle:
+        rows = list(csv.DictReader(handle))
+    assert [(float(r["ts"]), r["label"], int(r["track_id"])) for r in rows] == KNOWN
+    damaged = [False, True, False, False, True, True, False, False]
+    assert [all(r[f"p_{label}"] == "" for label in LABELS) for r in rows] == damaged
+    assert all(float(r["p_happy"]) >= 0 for r, bad in zip(rows, damaged) if not bad)
+    exported = json.loads((tmp_path / "e.json").read_text())
+    assert [e["probs"] == {} for e in exported] == damaged
+    warning = f"store {db}: 3 event(s) with unreadable probabilities, exported without them (event id 2, 5, 6)"
+    assert (done.stdout + done.stderr).count(warning) == 2  # once per export
 
 
 def test_report_by_track_and_since_window(tmp_path):
