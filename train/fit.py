@@ -332,7 +332,7 @@ def fit(
     ]
     if initial_epoch < config.epochs:
         model.fit(train_ds, validation_data=val_ds, epochs=config.epochs, initial_epoch=initial_epoch,
-                  callbacks=callbacks, verbose=0)
+                  callbacks=callbacks, verbose=0, shuffle=False)  # the dataset shuffles itself (Keras warns otherwise)
     if average is not None:
         keep_average_if_better(model, average, train, val_ds, out_dir, checkpoints.best, validation_held_out)
     return keras.models.load_model(out_dir / BEST_CHECKPOINT)
