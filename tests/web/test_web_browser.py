@@ -133,19 +133,14 @@ def test_the_share_chart_gives_each_bucket_its_own_slot_inside_the_plot(view, br
 
 
 def test_the_page_of_a_service_waiting_for_its_camera_says_what_it_waits_for(emotion_model, browser, tmp_path: Path):
-    from tests.web.test_web_cli import EdgeProcess
+    from tests.web.test_web_cli import MISSING_CAMERA, service_waiting_for_its_camera
 
-    missing = "/dev/video97"
-    config = tmp_path / "service.yaml"
-    config.write_text(f"source: {{uri: {missing}}}\nclassifier: {{model: {emotion_model}}}\n"
-                      f"detector: {{type: haar}}\nstore: {{path: {tmp_path / 'events.db'}}}\n"
-                      f"web: {{enabled: true, port: 0}}\n")
-    edge = EdgeProcess("service", "--config", str(config))
+    edge = service_waiting_for_its_camera(emotion_model, tmp_path)
     try:
         browser.navigate(edge.wait_for_url())
         status = browser.wait_for("(() => { const t = document.getElementById('status').textContent;"
                                   " return t.startsWith('waiting for source') ? t : null; })()", "the waiting line")
-        assert missing in status and "cannot open camera" in status
+        assert MISSING_CAMERA in status and "cannot open camera" in status
         assert browser.exceptions() == []
     finally:
         edge.kill()

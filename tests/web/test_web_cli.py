@@ -155,14 +155,20 @@ def test_service_serves_the_web_view_from_its_config(emotion_model, tmp_path: Pa
     assert "web view was at" in out and "service: " in out and "Traceback" not in err
 
 
-def test_a_service_waiting_for_its_camera_says_so_in_the_web_view(emotion_model, tmp_path: Path):
-    """Up (READY=1) with the camera missing: health and state name what it waits for, not just "starting"."""
-    missing = "/dev/video97"
+MISSING_CAMERA = "/dev/video97"
+
+
+def service_waiting_for_its_camera(emotion_model: Path, tmp_path: Path) -> EdgeProcess:
+    """A service with the web view on whose camera is missing: up (READY=1), retrying, with no frame."""
     config = tmp_path / "service.yaml"
-    config.write_text(f"source: {{uri: {missing}}}\nclassifier: {{model: {emotion_model}}}\n"
-                      f"detector: {{type: haar}}\nstore: {{path: {tmp_path / 'events.db'}}}\n"
-                      f"web: {{enabled: true, port: 0}}\n")
-    edge = EdgeProcess("service", "--config", str(config))
+    config.write_text(f"source: {{uri: {MISSING_CAMERA}}}\nclassifier: {{model: {emotion_model}}}\n"
+                      f"store: {{path: {tmp_path / 'events.db'}}}\nweb: {{enabled: true, port: 0}}\n")
+    return EdgeProcess("service", "--config", str(config))
+
+
+def test_a_service_waiting_for_its_camera_says_so_in_the_web_view(emotion_model, tmp_path: Path):
+    """Health and state name what it waits for, not just "starting"."""
+    edge = service_waiting_for_its_camera(emotion_model, tmp_path)
     try:
         url = edge.wait_for_url()
         deadline = time.monotonic() + START_TIMEOUT_S
@@ -171,7 +177,7 @@ def test_a_service_waiting_for_its_camera_says_so_in_the_web_view(emotion_model,
             time.sleep(0.2)
         body = reply.json()
         assert reply.status == 503 and body["status"] == "waiting" and body["frames"] == 0
-        assert body["waiting_for"].startswith(f"waiting for source {missing}: cannot open camera"), body
+        assert body["waiting_for"].startswith(f"waiting for source {MISSING_CAMERA}: cannot open camera"), body
         assert request(url, "/api/state").json()["waiting"] == body["waiting_for"]
         code, out, err = edge.interrupt()
     finally:
