@@ -28,6 +28,7 @@ from typing import NamedTuple
 from edge.errors import EdgeError
 from edge.staged import staged
 from edge.store.db import COLUMNS, SECONDS_PER_DAY, SIDE_FILES
+from edge.store.files import cleanly_stopped
 
 log = logging.getLogger(__name__)
 
@@ -157,7 +158,7 @@ class EventRange:
                 yield row
         except sqlite3.Error as exc:
             again = ("; if the service opened it during the report (a -wal is there now), run the report again"
-                     if self.path is not None and Path(f"{self.path}-wal").exists() else "")
+                     if self.path is not None and not cleanly_stopped(self.path) else "")
             raise EdgeError(self.name, f"cannot read events ({exc}){again}") from None
 
     def stats(self) -> tuple[int, float, float]:

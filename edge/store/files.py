@@ -253,7 +253,7 @@ def _read_header(path: Path, mode: str) -> tuple[sqlite3.Connection, int, set[st
     return conn, version, tables
 
 
-def _cleanly_stopped(path: Path) -> bool:
+def cleanly_stopped(path: Path) -> bool:
     """True when no writer is using the store: a writer keeps its -wal while it has the store open, and the last
     one to close removes it (a clean stop)."""
     return not Path(f"{path}-wal").exists()
@@ -274,7 +274,7 @@ def open_readonly(path: Path) -> sqlite3.Connection:
     if not os.access(path, os.R_OK):
         raise EdgeError(f"store {path}", f"cannot read (permission denied); {SUDO_HINT}")
     try:
-        conn, version, tables = _read_header(path, "mode=ro&immutable=1" if _cleanly_stopped(path) else "mode=ro")
+        conn, version, tables = _read_header(path, "mode=ro&immutable=1" if cleanly_stopped(path) else "mode=ro")
     except sqlite3.Error as exc:
         raise EdgeError(f"store {path}", f"cannot read ({exc})") from None
     if version > SCHEMA_VERSION:
