@@ -56,7 +56,7 @@ class StoredEvent:
     label: str
     confidence: float
     box: tuple[int, int, int, int]
-    probs: dict[str, float]
+    probs: dict[str, float] | None  # None: stored damaged (edited by hand), exported without them
     source: str
 
     def as_contract(self) -> dict:
@@ -172,25 +172,27 @@ class EventRange:
 
     def events(self) -> Iterator[StoredEvent]:
         """Every event in time order. One whose probabilities cannot be read (a store edited by hand) comes with
-        none, and the ids of such events are logged at the end: the export goes on without them."""
+        None, and the ids of such events are logged when the reading ends (also when stopped early): the export
+        goes on without them."""
         damaged: list[int] = []
-        for ts, track_id, x1, y1, x2, y2, label, confidence, text, source, session_id, row_id in self.rows(
-                f"{COLUMNS}, session_id, id"):
-            probs = stored_probs(text)
-            if probs is None:
-                damaged.append(row_id)
-            yield StoredEvent(ts, session_id, track_id, label, confidence, (x1, y1, x2, y2), probs or {}, source)
-        if damaged:
-            shown = ", ".join(map(str, damaged[:SHOWN_DAMAGED_IDS])) + (", ..." if len(damaged) > SHOWN_DAMAGED_IDS
-                                                                        else "")
-            log.warning("%s: %d event(s) with unreadable probabilities, exported without them (event id %s)",
-                        self.name, len(damaged), shown)
+        try:
+            for ts, track_id, x1, y1, x2, y2, label, confidence, text, source, session_id, row_id in self.rows(
+                    f"{COLUMNS}, session_id, id"):
+                probs = stored_probs(text)
+                if probs is None:
+                    damaged.append(row_id)
+                yield StoredEvent(ts, session_id, track_id, label, confidence, (x1, y1, x2, y2), probs, source)
+        finally:
+            if damaged:
+                shown = ", ".join(map(str, damaged[:SHOWN_DAMAGED_IDS]))
+                log.warning("%s: %d event(s) with unreadable probabilities, exported without them (event id %s%s)",
+                            self.name, len(damaged), shown, ", ..." if len(damaged) > SHOWN_DAMAGED_IDS else "")
 
     def labels(self) -> list[str]:
-        """The model's label order (the key order of the first stored probabilities), then any other label in
-        the order first seen."""
-        first = next(self.rows("probs", "ORDER BY ts, id LIMIT 1"), None)
-        labels: list[str] = list(stored_probs(first[0]) or {}) if first else []
+        """The model's label order (the key order of the first readable stored probabilities), then any other
+        label in the order first seen."""
+        first = next((probs for (text,) in self.rows("probs") if (probs := stored_probs(text)) is not None), None)
+        labels: list[str] = list(first or {})
         for (label,) in self.rows("label", "GROUP BY label ORDER BY min(ts), label"):
             if label not in labels:
                 labels.append(label)
@@ -330,7 +332,7 @@ def export_csv(events: Iterable[StoredEvent], labels: Sequence[str], path: Path)
         writer.writerow(header)
         for e in events:
             writer.writerow([e.ts, iso_local(e.ts), e.session_id, e.track_id, e.label, e.confidence, *e.box,
-                             e.source, *(e.probs.get(label, "") for label in labels)])
+                             e.source, *((e.probs or {}).get(label, "") for label in labels)])
     return path
 
 

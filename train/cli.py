@@ -17,7 +17,7 @@ from train.config import (ARCHITECTURE_FIELDS, BEST_CHECKPOINT, LAST_CHECKPOINT,
 from train.data import (DEFAULT_CACHE_DIR, DEFAULT_VAL_FRACTION, TRAIN_SLICE, DataError, Split, extra_split_of,
                         is_held_out)
 from train.labels import EMOTIONS
-from train.runfolder import adopt_architecture, read_run_record, resuming
+from train.runfolder import TEACHER_FLAGS, adopt_architecture, read_run_record, resuming
 from train.runfolder import flag_name as flag
 
 DESCRIPTION = ("python -m train --data ../shared/datasets/fer2013 --out runs/<name>: fit the model and write every "
@@ -213,10 +213,14 @@ def check_named_inputs(args: argparse.Namespace) -> None:
         raise DataError(f"--distill-weight {args.distill_weight}: must be in (0, 1]")
     if args.distill_temperature is not None and args.distill_temperature <= 0:
         raise DataError(f"--distill-temperature {args.distill_temperature}: must be positive")
-    for name in ("distill_weight", "distill_temperature"):
-        if args.distill_from is None and getattr(args, name) is not None:  # it would be silently ignored
-            raise DataError(f"{flag(name)} {getattr(args, name)}: only with --distill-from RUN (the teacher whose "
-                            "predictions it shapes)")
+    for name in TEACHER_FLAGS:  # each would be silently ignored
+        given = getattr(args, name)
+        if given is not None and (args.soup or args.reports_only):
+            raise DataError(f"{flag(name)} {given}: {'--soup' if args.soup else '--reports-only'} trains nothing, "
+                            "so it has no effect; drop it")
+        if given is not None and args.distill_from is None:
+            raise DataError(f"{flag(name)} {given}: only with --distill-from RUN (the teacher whose predictions it "
+                            "shapes)")
     if args.distill_weight is None:
         args.distill_weight = DEFAULT_DISTILL_WEIGHT
     if args.distill_temperature is None:

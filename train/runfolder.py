@@ -21,7 +21,9 @@ log = logging.getLogger(__name__)
 START_RECORD = "start.json"
 # Flags that pick the faces a run fits, its validation slice or its teacher: a resume adopts those left out and
 # refuses those given with another value. Their argparse default is None ("left out"); DEFAULTS fills them after.
-LINEAGE_FLAGS = ("seed", "val_fraction", "val_split", "extra_train_split", "init_from", "distill_from", "limit")
+LINEAGE_FLAGS = ("seed", "val_fraction", "val_split", "extra_train_split", "init_from", "distill_from",
+                 "distill_weight", "distill_temperature", "limit")
+TEACHER_FLAGS = ("distill_weight", "distill_temperature")  # None in start.json for a run without a teacher
 DEFAULTS = {"seed": TrainConfig().seed, "val_fraction": DEFAULT_VAL_FRACTION, "limit": 0}
 PATH_FLAGS = ("init_from", "distill_from")
 FINGERPRINT_KEY = "val_fingerprint"  # train.data.faces_fingerprint of the validation faces (start.json, run.json)
@@ -131,6 +133,8 @@ def start_values(args: argparse.Namespace, config: TrainConfig) -> dict:
     values.update({name: getattr(config, name) for name in ARCHITECTURE_FIELDS})
     values["fitted_splits"] = list(getattr(args, "fitted", []))
     values[FINGERPRINT_KEY] = getattr(args, "val_fingerprint", None)
+    if args.distill_from is None:
+        values.update(dict.fromkeys(TEACHER_FLAGS))
     if args.val_split:
         values["val_fraction"] = None
     return {name: str(Path(value).resolve()) if name in PATH_FLAGS and value is not None else value

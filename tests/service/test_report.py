@@ -74,27 +74,33 @@ def test_report_by_hour_with_exports(tmp_path):
     assert (rows[0]["session"], rows[0]["confidence"], rows[0]["source"]) == ("1", "0.4", "test")
 
 
-def test_events_whose_probabilities_were_damaged_are_exported_without_them(tmp_path):
-    """A store edited by hand: the export goes on (the events' other columns intact), and a warning names them."""
+@pytest.mark.parametrize("damaged_ids", [(2, 5, 6), (1, 2)], ids=["later-events", "the-first-event"])
+def test_events_whose_probabilities_were_damaged_are_exported_without_them(tmp_path, damaged_ids):
+    """A store edited by hand: the export goes on (the events' other columns intact, every label's column kept
+    even when the first event is the damaged one), and a warning names them."""
     import sqlite3
 
     db = known_store(tmp_path)
     conn = sqlite3.connect(db)
     with conn:  # not JSON, a list, a number that is not finite
-        for row_id, text in ((2, "{not json"), (5, "[0.1, 0.9]"), (6, '{"happy": NaN}')):
+        for row_id, text in zip(damaged_ids, ("{not json", "[0.1, 0.9]", '{"happy": NaN}')):
             conn.execute("UPDATE events SET probs = ? WHERE id = ?", (text, row_id))
     conn.close()
     done = report("--db", str(db), "--since", "all", "--csv", str(tmp_path / "e.csv"), "--json", str(tmp_path / "e.json"))
     assert done.returncode == 0 and "Traceback" not in done.stderr, done.stderr
     with (tmp_path / "e.csv").open() as handle:
-        rows = list(csv.DictReader(handle))
+        reader = csv.DictReader(handle)
+        rows = list(reader)
+    assert reader.fieldnames[-len(LABELS):] == [f"p_{label}" for label in LABELS]
     assert [(float(r["ts"]), r["label"], int(r["track_id"])) for r in rows] == KNOWN
-    damaged = [False, True, False, False, True, True, False, False]
+    damaged = [index + 1 in damaged_ids for index in range(len(KNOWN))]
     assert [all(r[f"p_{label}"] == "" for label in LABELS) for r in rows] == damaged
     assert all(float(r["p_happy"]) >= 0 for r, bad in zip(rows, damaged) if not bad)
     exported = json.loads((tmp_path / "e.json").read_text())
-    assert [e["probs"] == {} for e in exported] == damaged
-    warning = f"store {db}: 3 event(s) with unreadable probabilities, exported without them (event id 2, 5, 6)"
+    assert [e["probs"] is None for e in exported] == damaged
+    assert all(set(e["probs"]) == set(LABELS) for e, bad in zip(exported, damaged) if not bad)
+    warning = (f"store {db}: {len(damaged_ids)} event(s) with unreadable probabilities, exported without them "
+               f"(event id {', '.join(map(str, damaged_ids))})")
     assert (done.stdout + done.stderr).count(warning) == 2  # once per export
 
 

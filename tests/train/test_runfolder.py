@@ -97,6 +97,30 @@ def test_resume_adopts_the_lineage_left_out_and_the_architecture_of_its_checkpoi
         settle_lineage_flags(refused)
 
 
+def test_resume_of_a_distilled_run_keeps_its_teacher_settings(started, tmp_path):
+    """--distill-weight and --distill-temperature left out are the run's own, not the defaults (its teacher targets
+    are cached for those); given with another value they are refused."""
+    data, out = started
+    teacher = tmp_path / "teacher"
+    args = parse_args(command(data, out, "--seed", "7", "--extra-train-split", "test", "--width", "8",
+                              "--distill-from", teacher, "--distill-weight", "0.3", "--distill-temperature", "4"))
+    settle_lineage_flags(args)
+    write_start_record(args, train_config(args))
+    resumed = parse_args(command(data, out, "--resume"))
+    settle_lineage_flags(resumed)
+    assert (resumed.distill_from, resumed.distill_weight, resumed.distill_temperature) == (teacher, 0.3, 4.0)
+    with pytest.raises(DataError, match=r"^--distill-weight 0.5: .* was started with --distill-weight 0.3"):
+        settle_lineage_flags(parse_args(command(data, out, "--resume", "--distill-weight", "0.5")))
+
+
+def test_resume_of_a_run_without_a_teacher_takes_no_distill_settings(started):
+    data, out = started
+    assert json.loads((out / "start.json").read_text())["distill_weight"] is None
+    resumed = parse_args(command(data, out, "--resume"))
+    settle_lineage_flags(resumed)
+    assert (resumed.distill_from, resumed.distill_weight, resumed.distill_temperature) == (None, None, None)
+
+
 def test_a_start_that_is_not_a_resume_ignores_a_stale_start_record(started):
     """A first attempt that died before its first checkpoint leaves start.json alone: the next start (with or
     without --resume: there is nothing to resume) is a fresh one with its own flags."""

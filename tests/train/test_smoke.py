@@ -279,6 +279,9 @@ def test_reports_only_without_tuning_ships_the_model_its_run_json_describes(smok
     (["--distill-from", "{tmp}"], "error: --distill-from {tmp}: not a finished run folder (no model.keras)"),
     (["--distill-weight", "1.5"], "error: --distill-weight 1.5: must be in (0, 1]"),
     (["--distill-temperature", "3"], "error: --distill-temperature 3.0: only with --distill-from RUN (the teacher"),
+    (["--distill-weight", "0.3"], "error: --distill-weight 0.3: only with --distill-from RUN (the teacher"),
+    (["--soup", "{tmp}", "--distill-weight", "0.3"],
+     "error: --distill-weight 0.3: --soup trains nothing, so it has no effect; drop it"),
     (["--val-split", "test", "--extra-train-split", "test"],
      "error: validation split test: also fitted (train + train-holdout + test), so class offsets tuned on it would be "
      "fitted too: pass --offsets-from RUN or --no-tune-bias"),
@@ -289,7 +292,8 @@ def test_reports_only_without_tuning_ships_the_model_its_run_json_describes(smok
      "error: --init-from {tmp}/junk.keras: not a Keras model archive (corrupt or truncated .keras file)"),
 ], ids=["missing-init-from", "negative-mixup", "average-last-beyond-epochs", "reports-only-unfinished",
         "distill-from-not-a-run", "distill-weight-above-one",
-        "distill-temperature-without-a-teacher", "offsets-tuned-on-a-fitted-split",
+        "distill-temperature-without-a-teacher", "distill-weight-without-a-teacher", "distill-weight-with-soup",
+        "offsets-tuned-on-a-fitted-split",
         "offsets-from-not-a-run", "offsets-from-and-no-tune-bias", "init-from-not-a-model"])
 def test_bad_arguments_are_one_line_and_exit_2(smoke_run, tmp_path, extra, expected):
     from tests.conftest import REPO
