@@ -97,6 +97,15 @@ def check_sinks_before_waiting(cfg: RunConfig) -> None:
         check_display(cfg.display)
 
 
+def say_waiting(monitor: ServiceMonitor, sinks: list[Sink], why: str) -> None:
+    """Why no frame came yet, to systemd (READY=1 the first time, then STATUS=) and to the sinks that show it (the
+    web view; `waiting` is an optional hook of edge.types.Sink)."""
+    monitor.wait_for(why)
+    for sink in sinks:
+        if hasattr(sink, "waiting"):
+            sink.waiting(why)
+
+
 def build_when_source_ready(cfg: RunConfig, monitor: ServiceMonitor, sinks: list[Sink],
                             stop: threading.Event) -> Pipeline | None:
     """build_pipeline, retried with backoff while a live source (camera, stream) cannot be opened yet. Only that
@@ -108,6 +117,8 @@ def build_when_source_ready(cfg: RunConfig, monitor: ServiceMonitor, sinks: list
     while not stop.is_set():
         try:
             opened = open_ready_source(cfg) if attempt else None
+            if opened is not None:  # the models load again before the first frame: seconds on a Pi
+                say_waiting(monitor, sinks, f"source {cfg.source.uri} opened: loading the models")
             return build_pipeline(cfg, window=False, extra_sinks=sinks, source=opened)  # owns `opened` now
         except SourceUnavailable as exc:
             if attempt == 0:
@@ -118,11 +129,7 @@ def build_when_source_ready(cfg: RunConfig, monitor: ServiceMonitor, sinks: list
                           cfg.source.backoff_max_s)
             else:
                 log.debug("%s still unavailable (attempt %d): %s", exc.thing, attempt, exc.problem)
-            why = f"waiting for {exc.thing}: {exc.problem}"
-            monitor.wait_for(why)  # READY=1 the first time
-            for sink in sinks:  # the web view says why no frame came yet
-                if hasattr(sink, "waiting"):  # an optional hook (edge.types.Sink)
-                    sink.waiting(why)
+            say_waiting(monitor, sinks, f"waiting for {exc.thing}: {exc.problem}")  # READY=1 the first time
             if stop.wait(delay):
                 break
             delay = min(cfg.source.backoff_max_s, delay * 2)

@@ -240,6 +240,7 @@ def test_a_camera_that_appears_is_opened_once(service_model, monkeypatch, tmp_pa
     from edge.service.monitor import ServiceMonitor
     from edge.service.notify import Notifier
     from edge.service.thermal import ThermalProbe
+    from edge.sinks.base import NullSink
     from edge.sources.demo import DemoSource
 
     monkeypatch.delenv("NOTIFY_SOCKET", raising=False)
@@ -257,7 +258,15 @@ def test_a_camera_that_appears_is_opened_once(service_model, monkeypatch, tmp_pa
             raise SourceUnavailable(f"source {uri}", "cannot start camera (Failed to acquire camera)")
         return Camera(CAMERA_FRAMES)
 
+    class WaitingShown(NullSink):  # what the web view is told while no frame came
+        def __init__(self):
+            self.whys = []
+
+        def waiting(self, why):
+            self.whys.append(why)
+
     monkeypatch.setattr(edge.sources, "_open_once", open_camera)
+    shown = WaitingShown()
     cfg = service_config(RunConfig.model_validate({
         "source": {"uri": "0", "backoff_initial_s": 0.01, "backoff_max_s": 0.02},
         "classifier": {"model": str(service_model)}, "detector": {"type": "haar"}, "max_frames": CAMERA_FRAMES,
@@ -267,10 +276,12 @@ def test_a_camera_that_appears_is_opened_once(service_model, monkeypatch, tmp_pa
     timer = threading.Timer(GIVE_UP_S, stop.set)
     timer.start()
     try:
-        pipeline = build_when_source_ready(cfg, monitor, [], stop)
+        pipeline = build_when_source_ready(cfg, monitor, [shown], stop)
     finally:
         timer.cancel()
     assert pipeline is not None, f"camera never acquired: {len(opens)} opens, {len(closes)} closes"
+    assert shown.whys[0] == "waiting for source 0: cannot open camera (no such device or busy)"
+    assert shown.whys[-1] == monitor.waiting == "source 0 opened: loading the models"  # not the stale reason
     try:
         assert pipeline.run().frames == CAMERA_FRAMES
     finally:
