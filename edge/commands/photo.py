@@ -82,11 +82,11 @@ def format_table(faces: list[FaceResult]) -> str:
     if not faces:
         return "no faces found"
     labels = faces[0].raw.labels
-    header = f"{'face':>4} {'box':<22} {'label':<9} {'conf':>5} " + " ".join(f"{name[:7]:>7}" for name in labels)
+    header = f"{'face':>4} {'box':<22} {'label':<9} {'conf':>5} " + " ".join(f"{name[:8]:>8}" for name in labels)
     rows = [header]
     for face in faces:
         box = ",".join(map(str, face.box.as_list()))
-        probs = " ".join(f"{p:7.3f}" for p in face.raw.probs)
+        probs = " ".join(f"{p:8.3f}" for p in face.raw.probs)
         rows.append(f"{face.track_id:>4} {box:<22} {face.label:<9} {face.raw.confidence:5.2f} {probs}")
     return "\n".join(rows)
 

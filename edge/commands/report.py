@@ -33,8 +33,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--by", choices=BY_CHOICES, default=DEFAULT_BY,
                         help=f"one table row per interval or per track (default: {DEFAULT_BY})")
     parser.add_argument("--png", type=Path, help="write a timeline plot of emotion shares here")
-    parser.add_argument("--csv", type=Path, help="export the raw events as CSV")
-    parser.add_argument("--json", type=Path, help="export the raw events as JSON")
+    parser.add_argument("--csv", type=Path, help="export the raw events as CSV ('-': to stdout, the table to stderr)")
+    parser.add_argument("--json", type=Path, help="export the raw events as JSON ('-': to stdout, the table to "
+                                                  "stderr)")
 
 
 def run(args: argparse.Namespace) -> int:

@@ -273,6 +273,9 @@ def open_readonly(path: Path) -> sqlite3.Connection:
         raise EdgeError(f"store {path}", "is a folder, not a store file" if path.is_dir() else "no such file")
     if not os.access(path, os.R_OK):
         raise EdgeError(f"store {path}", f"cannot read (permission denied); {SUDO_HINT}")
+    if is_text_file(path):  # sqlite would say only "file is not a database"
+        raise EdgeError(f"store {path}", "is a text file, not an SQLite event store (an events log such as "
+                                         "events.jsonl is read as it is; runs keep a store with --store.enabled true)")
     try:
         conn, version, tables = _read_header(path, "mode=ro&immutable=1" if cleanly_stopped(path) else "mode=ro")
     except sqlite3.Error as exc:

@@ -54,6 +54,8 @@ def test_faces_are_numbered_left_to_right_with_their_confidence_and_drawn(photo,
     assert code == 0
     rows = table_rows(out)
     assert [row[0] for row in rows] == ["1", "2", "3"], out
+    header = next(line for line in out.splitlines() if line.split()[:2] == ["face", "box"])
+    assert header.split()[-len(LABELS):] == list(LABELS)  # no name cut short ("surpris")
     boxes = [list(map(int, row[1].split(","))) for row in rows]
     assert [box[0] for box in boxes] == sorted(box[0] for box in boxes), out
     annotated = cv2.imread(str(tmp_path / "out" / "group_annotated.png"))

@@ -41,6 +41,15 @@ def test_report_of_a_named_missing_store_has_no_hint(tmp_path, monkeypatch, caps
     assert code == 2 and err.strip().splitlines() == [f"error: store {tmp_path / 'none.db'}: no such file"]
 
 
+def test_report_of_the_events_log_says_it_is_not_a_store(tmp_path, monkeypatch, capsys):
+    log = tmp_path / "events.jsonl"
+    log.write_text('{"ts": 1.0, "track_id": 1, "label": "happy"}\n')
+    code, err = main_in_process(["report", "--db", str(log)], monkeypatch, capsys)
+    assert code == 2 and err.strip().splitlines() == [
+        f"error: store {log}: is a text file, not an SQLite event store (an events log such as events.jsonl is "
+        "read as it is; runs keep a store with --store.enabled true)"]
+
+
 def test_the_hint_names_where_a_run_with_the_store_on_puts_it(emotion_model, tmp_path):
     """`--store.enabled true` without --out, --store.path or $STATE_DIRECTORY: out/events.db where it ran."""
     env = edge_env()
