@@ -54,9 +54,11 @@ class Override(argparse.Action):
 
 
 def add_config_arguments(parser: argparse.ArgumentParser, aliases: bool | tuple[str, ...] = True,
-                         only: tuple[str, ...] | None = None, helps: Mapping[str, str] | None = None) -> None:
-    """--config, the short aliases, and one dotted flag per config value (`only`: just these sections or keys,
-    e.g. ("detector", "classifier", "log_level"), for a command that uses no other part of the config; `aliases`:
+                         only: tuple[str, ...] | None = None, helps: Mapping[str, str] | None = None,
+                         skip: tuple[str, ...] = ()) -> None:
+    """--config, the short aliases, and one dotted flag per config value (`only`: just these sections,
+    e.g. ("detector", "classifier", "log_level"), for a command that uses no other part of the config; `skip`:
+    dotted keys of those sections that mean nothing to the command, e.g. "detector.every" for one photo; `aliases`:
     all of them with the switches, or just these alias flags, so a flag is spelled alike in every command; `helps`:
     dotted key (or switch flag) -> help text, where a command treats a key otherwise than the run command does)."""
     helps = helps or {}
@@ -78,7 +80,7 @@ def add_config_arguments(parser: argparse.ArgumentParser, aliases: bool | tuple[
     for dotted, info in leaf_fields(RunConfig):
         if f"--{dotted.replace('_', '-')}" in chosen:
             continue
-        if only is not None and dotted.split(".")[0] not in only:
+        if (only is not None and dotted.split(".")[0] not in only) or dotted in skip:
             continue
         every.add_argument(f"--{dotted}", dest=OVERRIDE_PREFIX + dotted, metavar="VALUE", default=argparse.SUPPRESS,
                            help=helps.get(dotted, info.description or f"default: {info.default}"), action=Override)

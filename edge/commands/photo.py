@@ -24,6 +24,7 @@ HELP = "Classify the faces of one photo: annotated image, per-face probability c
 CHART_SIZE_IN = (5.0, 3.0)
 CHART_DPI = 100
 CONFIG_SECTIONS = ("detector", "classifier", "log_level")  # the only parts of the config a photo uses
+VIDEO_ONLY_KEYS = ("detector.every", "detector.mediapipe.running_mode")  # a photo is one image: no flags for them
 PHOTO_ALIASES = ("--detector", "--model", "--threads", "--log-level")  # spelled as in `python -m edge`
 # Haar's detection width for photos: a 12 MP photo's 100 px faces stay 40 px (the cascade finds 24 px), at about
 # a second per photo on a Pi 4 rather than a 4000 px pass.
@@ -33,8 +34,9 @@ CASCADE_WINDOW_PX = 24  # haarcascade_frontalface_default's window: the smallest
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("image", type=Path, help="photo to classify")
-    parser.add_argument("--out", dest="photo_out", type=Path, default=Path("out/photo"), help="output folder (default %(default)s)")
-    add_config_arguments(parser, aliases=PHOTO_ALIASES, only=CONFIG_SECTIONS)
+    parser.add_argument("--out", dest="photo_out", type=Path, default=Path("out/photo"), metavar="DIR",
+                        help="output folder (default %(default)s)")
+    add_config_arguments(parser, aliases=PHOTO_ALIASES, only=CONFIG_SECTIONS, skip=VIDEO_ONLY_KEYS)
 
 
 def chart_png(prediction: Prediction, title: str) -> bytes:
