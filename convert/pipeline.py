@@ -16,6 +16,7 @@ from pathlib import Path
 import numpy as np
 
 from train.data import NOT_HELD_OUT_NOTES, Split, load_split, not_held_out_because, resolve_source, stratified_sample
+from train.environment import load_tensorflow
 from train.metrics import classification_report, format_table
 
 from convert.errors import ConvertError, QualityGateError
@@ -181,7 +182,8 @@ def _convert_and_publish(options: ConvertOptions) -> dict:
     log.info("calibration: %d %s faces (stratified); evaluation: %d %s faces", len(calibration),
              options.calib_split, len(evaluation), evaluation.name)
 
-    from convert.quantize import convert_int8  # TensorFlow from here on
+    load_tensorflow()  # from here on; its start-up chatter logged, not on stderr
+    from convert.quantize import convert_int8
 
     model, macs = float_model(run, options.mirror_average)
     flatbuffer = convert_int8(model, calibration)

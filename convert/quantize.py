@@ -14,6 +14,7 @@ from __future__ import annotations
 import contextlib
 import io
 import logging
+import warnings
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -61,6 +62,9 @@ def range_anchors(faces: np.ndarray) -> np.ndarray:
     return np.array([np.full(shape, value, np.float32) for value in missing], np.float32).reshape(-1, *shape)
 
 
+UNSPECIFIED_INPUT_STATISTICS = "Statistics for quantized inputs were expected"
+
+
 def convert_int8(model: keras.Model, calibration: np.ndarray) -> bytes:
     """int8 weights and activations, int8 input and output tensors, builtin int8 kernels only; the input
     quantised for raw 0-255 pixels (see range_anchors)."""
@@ -82,7 +86,9 @@ def convert_int8(model: keras.Model, calibration: np.ndarray) -> bytes:
     converter.inference_input_type = tf.int8
     converter.inference_output_type = tf.int8
     chatter = io.StringIO()  # Keras' export prints its whole capture list to stdout; keep the log readable
-    with contextlib.redirect_stdout(chatter):
+    with contextlib.redirect_stdout(chatter), warnings.catch_warnings():
+        # the input's quantisation comes from the representative faces (range_anchors), not from input statistics
+        warnings.filterwarnings("ignore", message=UNSPECIFIED_INPUT_STATISTICS, category=UserWarning)
         flatbuffer = converter.convert()
     log.debug("converter output:\n%s", chatter.getvalue())
     return flatbuffer

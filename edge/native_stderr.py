@@ -41,17 +41,20 @@ NOISE_LINE = re.compile(r"^(?:(?:INFO|WARNING): |[IW]\d{4} )")
 _WINDOW_LOCK = threading.RLock()
 
 
-def log_level_of(line: str) -> int:
-    """DEBUG for recognised info/warning chatter; WARNING for errors and for anything not recognised."""
-    return logging.DEBUG if NOISE_LINE.match(line) else logging.WARNING
+def log_level_of(line: str, chatter: re.Pattern[str] | None = None) -> int:
+    """DEBUG for recognised info/warning chatter (and lines the caller knows to be chatter: `chatter`); WARNING
+    for errors and for anything not recognised."""
+    if NOISE_LINE.match(line) or (chatter is not None and chatter.search(line)):
+        return logging.DEBUG
+    return logging.WARNING
 
 
-def relog(what: str, text: str) -> None:
+def relog(what: str, text: str, chatter: re.Pattern[str] | None = None) -> None:
     """Each non-empty captured line as a record of this module's logger, prefixed with what was being done."""
     for line in text.splitlines():
         line = line.rstrip()
         if line:
-            log.log(log_level_of(line), "%s: %s", what, line)
+            log.log(log_level_of(line, chatter), "%s: %s", what, line)
 
 
 def flush_stderr() -> None:
@@ -121,7 +124,7 @@ class Window:
 
 class native_stderr_logged:  # noqa: N801 - used like a function: `with native_stderr_logged("..."):`
     """Inside the block, whatever anything in this process writes to fd 2 is logged afterwards, `what: <line>`
-    (e.g. `mediapipe face detector`), instead of reaching stderr. Exceptions propagate; fd 2 is restored first.
+    (e.g. `mediapipe face detector`), instead of reaching stderr; lines matching `chatter` count as noise too. Exceptions propagate; fd 2 is restored first.
 
     Ctrl-C and SIGTERM are held back (edge.interrupts.stops_deferred) from before fd 2 is swapped until after it is
     restored, and a stop noted meanwhile is raised then: a Ctrl-C landing anywhere in between, at the start of
@@ -131,8 +134,8 @@ class native_stderr_logged:  # noqa: N801 - used like a function: `with native_s
     A class, not a generator: a Ctrl-C between a generator's yield and `with` taking over would be lost the same
     way."""
 
-    def __init__(self, what: str) -> None:
-        self.what = what
+    def __init__(self, what: str, chatter: re.Pattern[str] | None = None) -> None:
+        self.what, self.chatter = what, chatter
         self.window = Window()
         self.locked = False
         self.held: AbstractContextManager[None] | None = None
@@ -151,7 +154,7 @@ class native_stderr_logged:  # noqa: N801 - used like a function: `with native_s
     def __exit__(self, *_exc: object) -> None:
         try:
             try:
-                relog(self.what, self.window.close())
+                relog(self.what, self.window.close(), self.chatter)
             finally:
                 if self.locked:
                     self.locked = False

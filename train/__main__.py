@@ -17,7 +17,6 @@ from edge.interrupts import interrupted  # standard library only: importable bef
 try:  # numpy, PIL and the train modules take a while to import: a Ctrl-C meanwhile is one line, exit 130, too
     import argparse
     import logging
-    import os
     import shlex
     import time
     from dataclasses import dataclass
@@ -33,7 +32,7 @@ try:  # numpy, PIL and the train modules take a while to import: a Ctrl-C meanwh
     from train.config import BEST_CHECKPOINT, RUN_RECORD, STATE_FILE, TrainConfig, read_state
     from train.data import (NOT_HELD_OUT_NOTES, DataError, Split, extra_split_of, faces_fingerprint, is_held_out,
                             load_split, not_held_out_because, stratified_holdout, union)
-    from train.environment import require_tensorflow
+    from train.environment import load_tensorflow, require_tensorflow
     from train.lineage import run_fitted_splits
     from train.runfolder import (FINGERPRINT_KEY, check_fresh_folder, check_validation_faces, make_run_folder,
                                  read_run_record, recorded_fingerprints, remove_if_left_empty, resuming,
@@ -264,8 +263,8 @@ def run(argv: list[str] | None, stage: Stage) -> int:
     if reason:
         log.warning("%s: %s (fitted on %s): its figures are not held-out figures", evaluation.name,
                     NOT_HELD_OUT_NOTES[reason], " + ".join(args.fitted))
-    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
-    from train.reports import write_reports  # TensorFlow loads only once the inputs are known to be good
+    load_tensorflow()  # only once the inputs are known to be good
+    from train.reports import write_reports
 
     command = "python -m train " + shlex.join(argv if argv is not None else sys.argv[1:])
     try:

@@ -83,6 +83,19 @@ def test_info_and_warning_chatter_is_logged_at_debug(caplog, line):
     assert native_records(caplog) == [(logging.DEBUG, f"mediapipe face detector: {line}")]
 
 
+def test_lines_the_caller_names_as_chatter_are_logged_at_debug_and_others_stay_warnings(caplog):
+    """train.environment.load_tensorflow: TensorFlow's CUDA probe fails on every machine without an NVIDIA GPU."""
+    from edge.native_stderr import native_stderr_logged
+    from train.environment import CUDA_PROBE_FAILED
+
+    probe = "E0000 00:00:1796630863.385988 8746 cuda_platform.cc:52] failed call to cuInit: INTERNAL: CUDA error"
+    caplog.set_level(logging.DEBUG, logger=NATIVE_LOGGER)
+    with native_stderr_logged("tensorflow", CUDA_PROBE_FAILED):
+        os.write(2, f"{probe}\nE0000 00:00:1.0 1 kernel.cc:1] something else failed\n".encode())
+    assert native_records(caplog) == [(logging.DEBUG, f"tensorflow: {probe}"),
+                                      (logging.WARNING, "tensorflow: E0000 00:00:1.0 1 kernel.cc:1] something else failed")]
+
+
 @pytest.mark.parametrize("line", ERROR_LINES, ids=["E0000", "ERROR", "F0000", "unrecognised"])
 def test_an_error_looking_line_is_logged_at_warning(caplog, line):
     from edge.native_stderr import native_stderr_logged
