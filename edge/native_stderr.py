@@ -124,13 +124,15 @@ class Window:
 
 class native_stderr_logged:  # noqa: N801 - used like a function: `with native_stderr_logged("..."):`
     """Inside the block, whatever anything in this process writes to fd 2 is logged afterwards, `what: <line>`
-    (e.g. `mediapipe face detector`), instead of reaching stderr; lines matching `chatter` count as noise too. Exceptions propagate; fd 2 is restored first.
+    (e.g. `mediapipe face detector`), instead of reaching stderr; lines matching `chatter` count as noise too.
+    Exceptions propagate; fd 2 is restored first.
 
     Ctrl-C and SIGTERM are held back (edge.interrupts.stops_deferred) from before fd 2 is swapped until after it is
     restored, and a stop noted meanwhile is raised then: a Ctrl-C landing anywhere in between, at the start of
     __exit__ included, would leave fd 2 redirected for the rest of the run (a stop-holding block entered in
-    __exit__ itself left such a moment open: a SIGINT storm found it under load). The block is a native call or
-    two, which Python cannot interrupt anyway: a Ctrl-C during one took effect when it returned, as it does now.
+    __exit__ itself left such a moment open: a SIGINT storm found it under load). The block is mostly a native call
+    or two, which Python cannot interrupt anyway: a Ctrl-C during one took effect when it returned, as it does now
+    (importing TensorFlow, train.environment.load_tensorflow, holds a stop for its few seconds).
     A class, not a generator: a Ctrl-C between a generator's yield and `with` taking over would be lost the same
     way."""
 

@@ -17,12 +17,11 @@ from train.config import (ARCHITECTURE_FIELDS, BEST_CHECKPOINT, LAST_CHECKPOINT,
 from train.data import (DEFAULT_CACHE_DIR, DEFAULT_VAL_FRACTION, TRAIN_SLICE, DataError, Split, extra_split_of,
                         is_held_out)
 from train.labels import EMOTIONS
-from train.runfolder import TEACHER_FLAGS, adopt_architecture, read_run_record, resuming
+from train.runfolder import DEFAULT_DISTILL_WEIGHT, TEACHER_FLAGS, adopt_architecture, read_run_record, resuming
 from train.runfolder import flag_name as flag
 
 DESCRIPTION = ("python -m train --data ../shared/datasets/fer2013 --out runs/<name>: fit the model and write every "
                "report.")
-DEFAULT_DISTILL_WEIGHT = 0.5
 RECORD_KEYS = ("config", "command", "seconds")  # what --reports-only keeps from a finished run's run.json
 FLOAT_FLAGS = ("lr", "weight_decay", "label_smoothing", "class_weight_power", "dropout", "mixup", "distill_weight",
                "distill_temperature", "val_fraction", "sam")

@@ -24,6 +24,7 @@ START_RECORD = "start.json"
 LINEAGE_FLAGS = ("seed", "val_fraction", "val_split", "extra_train_split", "init_from", "distill_from",
                  "distill_weight", "distill_temperature", "limit")
 TEACHER_FLAGS = ("distill_weight", "distill_temperature")  # None in start.json for a run without a teacher
+DEFAULT_DISTILL_WEIGHT = 0.5
 DEFAULTS = {"seed": TrainConfig().seed, "val_fraction": DEFAULT_VAL_FRACTION, "limit": 0}
 PATH_FLAGS = ("init_from", "distill_from")
 FINGERPRINT_KEY = "val_fingerprint"  # train.data.faces_fingerprint of the validation faces (start.json, run.json)
@@ -166,9 +167,16 @@ def settle_lineage_flags(args: argparse.Namespace) -> dict:
         else:
             log.info("%s has no %s (started by an older version): the resume trusts the flags as given",
                      args.out, START_RECORD)
+    trains = not (getattr(args, "soup", None) or getattr(args, "reports_only", False))
     for name in LINEAGE_FLAGS:
+        if name in TEACHER_FLAGS and not trains:
+            continue  # nothing is trained: a teacher's settings have no use (and given, are refused as such)
         if name in started:
             adopt_or_refuse(args, name, started[name], started.get("val_split"))
+    if started and started.get("distill_from") and not set(TEACHER_FLAGS) <= started.keys():
+        log.info("%s: %s predates recording --distill-weight and --distill-temperature: the resume uses them as "
+                 "given (defaults %s and %s)", args.out, START_RECORD, DEFAULT_DISTILL_WEIGHT,
+                 TrainConfig.distill_temperature)
     if getattr(args, "reports_only", False) and (args.out / RUN_RECORD).is_file():
         adopt_slice_flags(args, read_run_record(args.out / RUN_RECORD, "--reports-only"))
     for name, default in DEFAULTS.items():

@@ -111,6 +111,10 @@ def test_resume_of_a_distilled_run_keeps_its_teacher_settings(started, tmp_path)
     assert (resumed.distill_from, resumed.distill_weight, resumed.distill_temperature) == (teacher, 0.3, 4.0)
     with pytest.raises(DataError, match=r"^--distill-weight 0.5: .* was started with --distill-weight 0.3"):
         settle_lineage_flags(parse_args(command(data, out, "--resume", "--distill-weight", "0.5")))
+    for nothing_trained in (["--reports-only"], ["--soup", tmp_path / "a", tmp_path / "b"]):
+        again = parse_args(command(data, out, "--resume", *nothing_trained))
+        settle_lineage_flags(again)  # not taken (then refused as given): nothing is trained with them
+        assert (again.distill_weight, again.distill_temperature) == (None, None)
 
 
 def test_resume_of_a_run_without_a_teacher_takes_no_distill_settings(started):

@@ -31,6 +31,11 @@ def smoke_run(tmp_path_factory):
     return out, result.stdout, cmd
 
 
+def test_the_log_names_the_device_that_trains(smoke_run):
+    _, stdout, _ = smoke_run
+    assert "INFO train.environment: TensorFlow 2." in stdout and " on the CPU (no GPU found)" in stdout
+
+
 def test_every_report_file_is_written(smoke_run):
     out, _, _ = smoke_run
     missing = [name for name in REPORT_FILES if not (out / name).is_file()]
