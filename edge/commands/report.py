@@ -101,8 +101,8 @@ def write_report(events: EventRange, args: argparse.Namespace) -> None:
     from edge.report_chart import plot_timeline
     from edge.staged import is_stdout
 
-    def shown(path: Path) -> str:
-        return "stdout" if is_stdout(path) else str(path)
+    def shown(path: Path) -> str:  # absolute, as photo and the run say where their results went
+        return "stdout" if is_stdout(path) else str(path.absolute())
 
     count, first, last = events.stats()
     where = f"{args.db} since {args.since}" + (f" until {args.until}" if args.until else "")
@@ -110,7 +110,8 @@ def write_report(events: EventRange, args: argparse.Namespace) -> None:
     written = []
     if args.png:
         interval = args.by if args.by != "track" else auto_interval(last - first if count else 0.0)
-        written.append(f"plot: {plot_timeline(by_interval(events.marks(), interval), labels, interval, args.png)}")
+        plot = plot_timeline(by_interval(events.marks(), interval), labels, interval, args.png)
+        written.append(f"plot: {shown(plot)}")
     if args.csv:
         written.append(f"csv: {shown(export_csv(events.events(), labels, args.csv))}")
     if args.json:

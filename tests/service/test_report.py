@@ -63,6 +63,8 @@ def test_report_by_hour_with_exports(tmp_path):
     total = row(done.stdout, "total")
     assert total[0] == "8" and pairs(total)["happy"] == (3, "37.5%") and pairs(total)["angry"] == (2, "25.0%")
     assert (tmp_path / "t.png").read_bytes()[:8] == PNG_MAGIC
+    for kind, name in (("plot", "t.png"), ("csv", "e.csv"), ("json", "e.json")):  # where the results went
+        assert f"{kind}: {tmp_path / name}" in done.stdout.splitlines()
     with (tmp_path / "e.csv").open() as handle:
         rows = list(csv.DictReader(handle))
     assert [(float(r["ts"]), r["label"], int(r["track_id"])) for r in rows] == KNOWN
@@ -72,6 +74,15 @@ def test_report_by_hour_with_exports(tmp_path):
     assert exported[0]["box"] == [10, 20, 110, 120] and set(exported[0]["probs"]) == set(pairs(first))
     assert exported[0] == {**event(*KNOWN[0]), "session": 1}
     assert (rows[0]["session"], rows[0]["confidence"], rows[0]["source"]) == ("1", "0.4", "test")
+
+
+def test_files_given_relative_are_said_with_their_full_path(tmp_path):
+    db = known_store(tmp_path)
+    done = subprocess.run([sys.executable, "-m", "edge", "report", "--db", str(db), "--since", "all", "--csv",
+                           "week.csv"], cwd=tmp_path, env=service_env(TZ="UTC"), capture_output=True, text=True,
+                          timeout=120)
+    assert done.returncode == 0, done.stderr
+    assert f"csv: {tmp_path / 'week.csv'}" in done.stdout.splitlines() and (tmp_path / "week.csv").is_file()
 
 
 @pytest.mark.parametrize("damaged_ids", [(2, 5, 6), (1, 2)], ids=["later-events", "the-first-event"])
