@@ -199,7 +199,9 @@ def check_mirror_symmetric(args: argparse.Namespace) -> None:
 
 def check_named_inputs(args: argparse.Namespace) -> None:
     """The split and the run folders the flags name, then --distill-from's own numbers (after its folder, as the
-    checks always ran: with several mistakes, the same one is reported first)."""
+    checks always ran: with several mistakes, the same one is reported first). The teacher's weight and temperature
+    are None until here, so that one given without a teacher is told from one left out; their defaults are filled
+    in last."""
     if args.extra_train_split and args.extra_train_split.lower() in ("train", TRAIN_SLICE):
         raise DataError(f"--extra-train-split {args.extra_train_split}: already fitted (name another split, "
                         "e.g. test)")
