@@ -5,9 +5,10 @@ The model is driven through the edge's own code: edge.contract reads the sidecar
 quantisation, preprocessing) and edge.classifier preprocesses, invokes and (via edge.quant) handles the
 int8 maths. The figures are therefore those of the deployed pipeline, not of a re-implementation.
 The last line printed is machine-readable:
-`accuracy=<0.xxxx> macro_f1=<0.xxxx> n=<count> ms_per_face=<x.xxx>`, followed by ` held_out=no` when the
-sidecar says the model was fitted on the evaluated split or chose its epoch and offsets on it (its figures
-are then not a held-out result).
+`accuracy=<0.xxxx> macro_f1=<0.xxxx> n=<count> ms_per_face=<x.xxx>`, followed by ` mirror_average=yes` when
+each face was classified with its mirror image (`--mirror-average`, the edge's `classifier.mirror_average`: the
+time per face then covers both invokes), and by ` held_out=no` when the sidecar says the model was fitted on the
+evaluated split or chose its epoch and offsets on it (its figures are then not a held-out result).
 """
 
 from __future__ import annotations
@@ -64,14 +65,17 @@ class Evaluation:
     predicted: np.ndarray  # (N,) top-1 index per face
     probs: np.ndarray  # (N, classes) probabilities, as the edge classifier's postprocess gives them
     held_out: bool = True  # False when the model's run was fitted on these faces
+    mirror_average: bool = False  # each face was classified with its mirror image, the two averaged
 
     def summary_line(self) -> str:
         return (f"accuracy={self.report['accuracy']:.4f} macro_f1={self.report['macro_f1']:.4f} "
-                f"n={self.report['n']} ms_per_face={self.ms_per_face:.3f}" + ("" if self.held_out else " held_out=no"))
+                f"n={self.report['n']} ms_per_face={self.ms_per_face:.3f}"
+                + (" mirror_average=yes" if self.mirror_average else "") + ("" if self.held_out else " held_out=no"))
 
 
-def open_classifier(model_path: Path) -> EmotionClassifier:
-    """The edge classifier on one thread, one face per invoke; edge errors become `<path>: <problem>`."""
+def open_classifier(model_path: Path, mirror_average: bool = False) -> EmotionClassifier:
+    """The edge classifier on one thread, one face per invoke (with `mirror_average`, the face and then its
+    mirror image); edge errors become `<path>: <problem>`."""
     sidecar = sidecar_path(model_path)
     if model_path.is_dir():
         raise ConvertError(model_path, "is a folder; give the .tflite file (its .json sidecar beside it)")
@@ -80,7 +84,7 @@ def open_classifier(model_path: Path) -> EmotionClassifier:
     if not sidecar.is_file():
         raise ConvertError(sidecar, "sidecar not found (python -m convert writes it next to the .tflite)")
     try:
-        return EmotionClassifier(model_path, num_threads=SINGLE_THREAD, batch=False)
+        return EmotionClassifier(model_path, num_threads=SINGLE_THREAD, batch=False, mirror_average=mirror_average)
     except EdgeError as exc:
         raise ConvertError(blamed_path(exc, model_path), exc.problem) from None
 
@@ -102,11 +106,12 @@ def face_as_frame(face: np.ndarray) -> tuple[np.ndarray, list[Box]]:
     return cv2.cvtColor(face.reshape(height, width), cv2.COLOR_GRAY2BGR), [Box(0, 0, width, height)]
 
 
-def evaluate_model(model_path: Path, split: Split) -> Evaluation:
-    """Classify every face of `split` one invoke at a time, timing each invoke (median = ms_per_face).
+def evaluate_model(model_path: Path, split: Split, mirror_average: bool = False) -> Evaluation:
+    """Classify every face of `split` one invoke at a time, timing each face's invokes (median = ms_per_face).
     Raw outputs become probabilities through the classifier's own postprocess (dequantise, and softmax for a
-    `kind: logits` sidecar), exactly as on the device."""
-    classifier = open_classifier(model_path)
+    `kind: logits` sidecar; with `mirror_average`, the face's and its mirror image's averaged), exactly as on
+    the device."""
+    classifier = open_classifier(model_path, mirror_average)
     try:
         labels = classifier.labels
         targets = targets_in_model_order(split, labels, model_path)
@@ -116,7 +121,7 @@ def evaluate_model(model_path: Path, split: Split) -> Evaluation:
         raw_rows, times = [], np.empty(len(inputs))
         for i, model_input in enumerate(inputs):
             start = time.perf_counter()
-            raw_rows.append(classifier.infer(model_input)[0])
+            raw_rows.extend(classifier.infer(model_input))
             times[i] = time.perf_counter() - start
             if (i + 1) % PROGRESS_EVERY == 0:
                 log.info("evaluated %d/%d faces", i + 1, len(inputs))
@@ -125,7 +130,8 @@ def evaluate_model(model_path: Path, split: Split) -> Evaluation:
         classifier.close()
     predicted = np.argmax(probs, axis=1)
     report = classification_report(targets, predicted, labels)
-    return Evaluation(labels, report, float(np.median(times) * 1000.0), predicted, probs)
+    return Evaluation(labels, report, float(np.median(times) * 1000.0), predicted, probs,
+                      mirror_average=classifier.mirror_average)
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
@@ -149,6 +155,9 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--out-dir", type=Path, help="folder for the confusion PNG and a metrics JSON")
     parser.add_argument("--confusion", type=Path,
                         help="confusion-matrix PNG (default: <out-dir or model folder>/<model>_<split>_confusion.png)")
+    parser.add_argument("--mirror-average", action="store_true",
+                        help="classify each face and its mirror image and average the two, as the edge does with "
+                             "classifier.mirror_average: true (twice the time per face)")
     parser.add_argument("--cache-dir", type=Path, help="decoded-array cache shared with train (e.g. .cache/fer)")
     parser.add_argument("--strict", action="store_true", help="fail on the first unreadable image or CSV row")
     return parser.parse_args(argv)
@@ -203,13 +212,29 @@ def resolve_holdout(args: argparse.Namespace, validation: ValidationSpec | None)
         setattr(args, f"holdout_{name}", next(v for v in (given, kept, default) if v is not None))
 
 
+def refuse_a_second_mirror_pass(model_path: Path) -> None:
+    """--mirror-average of a model converted with --mirror-average would only measure the same answers twice as
+    slowly (the edge skips it with a warning); refused, so no figure or file name claims a mirror pass."""
+    classifier = open_classifier(model_path)
+    try:
+        if classifier.contract.mirror_average:
+            raise ConvertError("--mirror-average", f"{model_path} already averages each face with its mirror image "
+                                                   "(its sidecar says mirror_average: true); evaluate it without "
+                                                   "the flag")
+    finally:
+        classifier.close()
+
+
 def run(args: argparse.Namespace) -> Evaluation:
     """Evaluate and write the figures; a failure leaves no new empty --out-dir (or --confusion folder) behind."""
     if args.limit < 0:
         raise ConvertError("--limit", f"{args.limit} must be >= 0")
+    if args.mirror_average:
+        refuse_a_second_mirror_pass(args.model)
     folder = args.out_dir or args.model.parent
-    stem = f"{args.model.stem}_{args.split}" + (f"_limit{args.limit}_seed{args.seed}" if args.limit else "")
-    # (a quick --limit check never overwrites the figures of a whole split)
+    stem = (f"{args.model.stem}_{args.split}" + ("_mirror" if args.mirror_average else "")
+            + (f"_limit{args.limit}_seed{args.seed}" if args.limit else ""))
+    # (a quick --limit check never overwrites the figures of a whole split, nor a mirror-averaged one a plain one)
     confusion = args.confusion or folder / f"{stem}_confusion.png"
     metrics_json = args.out_dir / f"{stem}_metrics.json" if args.out_dir else None
     with folders_removed_on_failure(confusion, metrics_json):
@@ -233,11 +258,12 @@ def evaluate_into(args: argparse.Namespace, confusion: Path, metrics_json: Path 
         log.warning("%s (%s; sidecar fitted_splits %s): its figures are not held-out figures", args.split,
                     NOT_HELD_OUT_NOTES[reason], fitted_splits)
     faces = load_eval_split(args, validation)
-    log.info("evaluating %s on %s: %d faces, one face per invoke, %d thread", args.model, faces_read(args),
-             len(faces), SINGLE_THREAD)
-    result = evaluate_model(args.model, faces)
+    log.info("evaluating %s on %s: %d faces, one face per invoke%s, %d thread", args.model, faces_read(args),
+             len(faces), " and one for its mirror image" if args.mirror_average else "", SINGLE_THREAD)
+    result = evaluate_model(args.model, faces, args.mirror_average)
     result.held_out = held_out
-    title = f"{args.model.name} on {args.split}: accuracy {result.report['accuracy']:.3f}"
+    title = (f"{args.model.name}{' mirror-averaged' if result.mirror_average else ''} on {args.split}: "
+             f"accuracy {result.report['accuracy']:.3f}")
     if not held_out:
         title += f" ({NOT_HELD_OUT_NOTES[reason]})"
     plot_confusion(result.report["confusion"], result.labels, title, confusion)
@@ -247,6 +273,7 @@ def evaluate_into(args: argparse.Namespace, confusion: Path, metrics_json: Path 
                                             "split": args.split, "limit": args.limit or None,
                                             "seed": args.seed if args.limit else None,
                                             "held_out": held_out, "not_held_out_because": reason,
+                                            "mirror_average": result.mirror_average,
                                             "ms_per_face": result.ms_per_face,
                                             **result.report}, indent=2))
         log.info("metrics written to %s", metrics_json)

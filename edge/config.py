@@ -96,6 +96,8 @@ class ClassifierConfig(Strict):
     model: Path = DEFAULT_EMOTION_MODEL
     num_threads: int = Field(2, ge=1)
     batch: bool = Field(True, description="classify all faces of a frame in one invoke")
+    mirror_average: bool = Field(False, description="also classify each face's mirror image and average the two: "
+                                                    "about 1 point more accuracy for twice the classifier's time")
 
 
 class TrackingConfig(Strict):

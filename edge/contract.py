@@ -65,6 +65,7 @@ class ModelContract(BaseModel):
     tflite_sha256: str
     fitted_splits: list[str] = ["train"]  # dataset splits the weights were fitted on (older sidecars: train)
     validation: ValidationSpec | None = None  # unknown in older sidecars
+    mirror_average: bool = False  # the model itself averages each face with its mirror image (convert --mirror-average)
 
     @field_validator("format")
     @classmethod

@@ -65,6 +65,7 @@ class BenchOptions:
     face_model: Path
     cold: bool
     timeout_s: float
+    mirror_average: bool = False
 
 
 def _int_list(text: str) -> tuple[int, ...]:
@@ -112,6 +113,8 @@ def build_parser() -> OneLineParser:
                         help="clip seed, 0 or positive (background clutter, face phases)")
     parser.add_argument("--model", type=Path, default=DEFAULT_MODEL, help="emotion model .tflite (+ .json sidecar)")
     parser.add_argument("--face-model", type=Path, default=DEFAULT_FACE_MODEL, help="MediaPipe BlazeFace model")
+    parser.add_argument("--mirror-average", action="store_true",
+                        help="classify each face with its mirror image (classifier.mirror_average: true)")
     parser.add_argument("--cold", action="store_true",
                         help="skip the discarded start-up per detector that warms the OS file cache")
     parser.add_argument("--timeout", type=float, default=WORKER_TIMEOUT_S, help="seconds per configuration")
@@ -127,7 +130,7 @@ def options_from_args(args: argparse.Namespace, parser: argparse.ArgumentParser)
                                detectors=_detector_list(str(pick("detectors"))), threads=_int_list(str(pick("threads"))),
                                sizes=_size_list(str(pick("sizes"))), faces=_int_list(str(pick("faces"))),
                                seed=args.seed, model=args.model.resolve(), face_model=args.face_model.resolve(),
-                               cold=args.cold, timeout_s=args.timeout)
+                               cold=args.cold, timeout_s=args.timeout, mirror_average=args.mirror_average)
     except argparse.ArgumentTypeError as exc:
         parser.error(str(exc))
     if options.frames < 1 or options.repeats < 1 or options.warmup < 0:
@@ -213,13 +216,16 @@ def model_info(path: Path) -> dict:
             "source_run": contract.get("source_run", ""), "metrics": contract.get("metrics")}
 
 
-def check_emotion_model(path: Path) -> None:
+def check_emotion_model(path: Path, mirror_average: bool) -> bool:
     """Load the model as the product's classifier does (edge.classifier: sidecar, sha256, tensors against the
-    sidecar), so a model the workers would refuse is one error here, before any worker starts."""
+    sidecar), so a model the workers would refuse is one error here, before any worker starts. Returns whether
+    the classifier will add each face's mirror image (not for a model that averages it in itself)."""
     from edge.classifier import EmotionClassifier
 
     try:
-        EmotionClassifier(path, num_threads=CLASSIFIER_THREADS).close()
+        classifier = EmotionClassifier(path, num_threads=CLASSIFIER_THREADS, mirror_average=mirror_average)
+        classifier.close()
+        return classifier.mirror_average
     except EdgeError as exc:
         raise BenchError(f"emotion {exc.thing}: {exc.problem}" if exc.thing.startswith("model ")
                          else f"{exc.thing}: {exc.problem}") from None
@@ -287,13 +293,14 @@ def plan(options: BenchOptions) -> tuple[list[WorkerSpec], list[str]]:
                 for faces in options.faces:
                     specs.append(WorkerSpec(MODE_PIPELINE, detector, threads, width, height, faces, options.frames,
                                             options.warmup, options.repeats, options.seed, str(options.model),
-                                            str(options.face_model), out=""))
+                                            str(options.face_model), out="", mirror_average=options.mirror_average))
     return specs, skipped
 
 
 def run_benchmark(options: BenchOptions, argv: list[str]) -> dict:
     model = model_info(options.model)
-    check_emotion_model(options.model)
+    model["mirror_average"] = check_emotion_model(options.model, options.mirror_average)
+    options = replace(options, mirror_average=model["mirror_average"])
     specs, skipped = plan(options)
     if not specs:
         raise BenchError("nothing to measure, every requested configuration is skipped: " + "; ".join(skipped))
@@ -315,7 +322,8 @@ def run_benchmark(options: BenchOptions, argv: list[str]) -> dict:
         log.info("classifier alone, %d thread", CLASSIFIER_THREADS)
         classifier = runner.run(WorkerSpec(MODE_CLASSIFIER, "none", CLASSIFIER_THREADS, size[0], size[1], 1,
                                            options.frames, options.warmup, options.repeats, options.seed,
-                                           str(options.model), str(options.face_model), out=""))
+                                           str(options.model), str(options.face_model), out="",
+                                           mirror_average=options.mirror_average))
     return {
         "format": FORMAT,
         "created": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),

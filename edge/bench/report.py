@@ -30,7 +30,9 @@ def machine_lines(report: dict) -> list[str]:
     return [f"machine: {board}{m['cpu']}, {m['cores']} cores ({m['usable_cores']} usable), {m['memory_mb']} MB, {m['os']}",
             f"python {m['python']}; {packages}",
             f"{load}",
-            f"model: {model['path']} ({model['bytes'] / 1e6:.2f} MB, sha256 {model['sha256'][:12]}, from {model['source_run']})"]
+            f"model: {model['path']} ({model['bytes'] / 1e6:.2f} MB, sha256 {model['sha256'][:12]}, from {model['source_run']})"
+            + ("; each face classified with its mirror image too (classifier.mirror_average)"
+               if model.get("mirror_average") else "")]
 
 
 def stage_table(runs: list[dict]) -> list[str]:

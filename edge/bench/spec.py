@@ -31,6 +31,7 @@ class WorkerSpec:
     face_model: str
     out: str
     launched_at: float = 0.0  # time.time() just before the process was started (start-up clock)
+    mirror_average: bool = False  # classifier.mirror_average: each face classified with its mirror image
 
     @property
     def size(self) -> str:

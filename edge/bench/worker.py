@@ -64,7 +64,8 @@ def product_argv(spec: WorkerSpec) -> list[str]:
     return ["--source", "demo", "--detector", spec.detector, "--threads", str(spec.threads), "--model", spec.model,
             "--detector.mediapipe.model", spec.face_model, "--source.width", str(spec.width),
             "--source.height", str(spec.height), "--source.demo_faces", str(spec.faces), "--headless",
-            "--output.events", "false", "--max-frames", "1", "--log-level", "warning"]
+            "--output.events", "false", "--max-frames", "1", "--log-level", "warning",
+            *(["--classifier.mirror_average", "true"] if spec.mirror_average else [])]
 
 
 def import_detector_runtime(detector: str) -> None:
@@ -164,19 +165,21 @@ def bench_pipeline(spec: WorkerSpec, entered: float) -> dict:
 
 
 def _per_face(classifier, clip, iterations: int, warmup: int) -> dict:
-    pre, infer, total = [], [], []
+    pre, infer, total, rows_per_face = [], [], [], set()
     for i in range(warmup + iterations):
         image, boxes = clip[i % len(clip)], clip.boxes(i % len(clip))
         t0 = time.perf_counter()
         batch = classifier.preprocess(image, boxes)
         t1 = time.perf_counter()
+        rows_per_face.add(batch.shape[0] / len(boxes))
         classifier.postprocess(classifier.infer(batch))
         t2 = time.perf_counter()
         if i >= warmup:
             pre.append((t1 - t0) * 1e3 / len(boxes))
             infer.append((t2 - t1) * 1e3 / len(boxes))
             total.append((t2 - t0) * 1e3 / len(boxes))
-    return {"preprocess": summarise(pre), "invoke": summarise(infer), "total": summarise(total)}
+    return {"preprocess": summarise(pre), "invoke": summarise(infer), "total": summarise(total),
+            "invoke_rows_per_face": max(rows_per_face)}
 
 
 def bench_classifier(spec: WorkerSpec) -> dict:
@@ -184,13 +187,16 @@ def bench_classifier(spec: WorkerSpec) -> dict:
     from edge.classifier import EmotionClassifier
     from edge.demo import PERIOD_FRAMES, make_demo_frames
 
-    classifier = EmotionClassifier(Path(spec.model), num_threads=spec.threads, batch=True)
+    classifier = EmotionClassifier(Path(spec.model), num_threads=spec.threads, batch=True,
+                                   mirror_average=spec.mirror_average)
     iterations = max(CLASSIFIER_MIN_ITERATIONS, spec.frames * spec.repeats)
     size = (spec.width, spec.height)
     one, three = (_per_face(classifier, make_demo_frames(PERIOD_FRAMES, size, faces, spec.seed), iterations,
                             spec.warmup) for faces in CLASSIFIER_CLIP_FACES)
     classifier.close()
     return {"spec": spec.to_json(), "threads": spec.threads, "iterations": iterations,
+            "mirror_average": classifier.mirror_average,
+            "invoke_rows_per_face": one["invoke_rows_per_face"],
             "one_face": one, "three_faces_per_face": three}
 
 

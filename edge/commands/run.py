@@ -200,8 +200,9 @@ def build_pipeline(cfg: RunConfig, window: bool = False, extra_sinks: list[Sink]
                             detect_every=cfg.detector.every, max_frames=cfg.max_frames, duration=cfg.duration,
                             stop_event=cancel,  # one event: stops the loop and interrupts reconnect backoff
                             max_gap_s=cfg.tracking.max_gap_s)
-        log.info("running: source=%s detector=%s model=%s sinks=%s", source.name, type(detector).__name__,
-                 cfg.classifier.model, [type(s).__name__ for s in sinks])
+        log.info("running: source=%s detector=%s model=%s%s sinks=%s", source.name, type(detector).__name__,
+                 cfg.classifier.model, " (with each face's mirror image)" if classifier.mirror_average else "",
+                 [type(s).__name__ for s in sinks])
     except BaseException:  # also Ctrl-C while the models load
         close_all(parts if opened is None else [opened, *parts])
         raise

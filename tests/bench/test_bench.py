@@ -54,6 +54,9 @@ def test_report_records_the_machine_and_model(tiny_report, emotion_model):
     assert any(name.startswith("opencv") for name in report["machine"]["packages"])
     assert report["model"]["path"] == str(emotion_model.resolve())
     assert report["options"]["frames"] == 3 and report["options"]["repeats"] == 2 and report["options"]["seed"] == 0
+    assert report["model"]["mirror_average"] is False and report["classifier"]["mirror_average"] is False
+    assert report["classifier"]["invoke_rows_per_face"] == 1
+    assert all("--classifier.mirror_average" not in run["product_argv"] for run in report["runs"])
 
 
 def test_every_configuration_has_every_figure(tiny_report):
@@ -96,6 +99,20 @@ def test_classifier_alone_and_targets(tiny_report):
         assert target["responsible"]
         assert f"{target['status']}  {target['detector']}" in stdout
     assert "machine:" in stdout and "classifier alone" in stdout
+
+
+def test_mirror_average_is_measured_in_the_pipeline_and_the_classifier_alone(emotion_model, tmp_path):
+    out = tmp_path / "bench.json"
+    proc = run_bench(*TINY, "--detectors", "haar", "--model", str(emotion_model), "--mirror-average",
+                     "--json", str(out))
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    report = json.loads(out.read_text())
+    assert report["model"]["mirror_average"] is True and report["options"]["mirror_average"] is True
+    assert report["classifier"]["mirror_average"] is True
+    assert report["classifier"]["invoke_rows_per_face"] == 2  # the worker's classifier really added the mirror images
+    [run] = report["runs"]
+    assert run["product_argv"][-2:] == ["--classifier.mirror_average", "true"] and run["faces_per_frame"] > 0
+    assert "each face classified with its mirror image too" in proc.stdout
 
 
 def test_missing_model_is_a_one_line_error(tmp_path):

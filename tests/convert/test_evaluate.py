@@ -14,7 +14,7 @@ from tests.convert.conftest import TRAIN_PER_CLASS, Converted, assert_one_line_e
 from tests.convert.direct import accuracy_and_macro_f1, dequantized_outputs, predict, read_folder_split
 
 SUMMARY = re.compile(r"^accuracy=(0\.\d{4}|1\.0000) macro_f1=(0\.\d{4}|1\.0000) n=(\d+) ms_per_face=(\d+\.\d{3})"
-                     r"( held_out=no)?$")
+                     r"( mirror_average=yes)?( held_out=no)?$")
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
 
 BLOCK_TENSORFLOW = """
@@ -67,6 +67,47 @@ def test_figures_match_direct_interpreter(converted: Converted, tmp_path: Path) 
     assert (tmp_path / "tiny_test_confusion.png").read_bytes().startswith(PNG_MAGIC)
     report = json.loads((tmp_path / "tiny_test_metrics.json").read_text())
     assert report["n"] == n and np.sum(report["confusion"]) == n and report["held_out"] is True
+    assert report["mirror_average"] is False
+
+
+def test_mirror_average_scores_the_mean_of_each_face_and_its_mirror_image(converted: Converted,
+                                                                          tmp_path: Path) -> None:
+    """--mirror-average: the figures are those of each face's probabilities averaged with its mirror image's,
+    computed here with a bare interpreter; they go to their own files, beside the plain figures."""
+    result = run_module("convert.evaluate", "--model", converted.model, "--data", converted.data,
+                        "--split", "test", "--out-dir", tmp_path, "--mirror-average")
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert result.stdout.strip().splitlines()[-1].endswith(" mirror_average=yes")
+    accuracy, macro_f1, n, _ = summary(result.stdout)
+    labels = json.loads(converted.sidecar.read_text())["labels"]
+    faces, targets = read_folder_split(converted.data / "test", labels)
+
+    def probabilities(images: np.ndarray) -> np.ndarray:
+        values = dequantized_outputs(converted.model, images)
+        return values / values.sum(axis=1, keepdims=True)
+
+    plain, mirrored = probabilities(faces), probabilities(faces[:, :, ::-1])
+    assert not np.allclose(plain, mirrored, atol=1e-3)  # the net answers a face and its mirror image differently
+    want_accuracy, want_f1 = accuracy_and_macro_f1(targets, np.argmax(plain + mirrored, axis=1), len(labels))
+    assert n == len(targets)
+    assert accuracy == pytest.approx(want_accuracy, abs=5e-5)
+    assert macro_f1 == pytest.approx(want_f1, abs=5e-5)
+    report = json.loads((tmp_path / "tiny_test_mirror_metrics.json").read_text())
+    assert report["mirror_average"] is True and report["n"] == n
+    assert (tmp_path / "tiny_test_mirror_confusion.png").read_bytes().startswith(PNG_MAGIC)
+
+
+def test_mirror_average_of_a_model_that_averages_itself_is_refused(converted: Converted, tmp_path: Path) -> None:
+    model = tmp_path / converted.model.name
+    model.write_bytes(converted.model.read_bytes())
+    contract = json.loads(converted.sidecar.read_text())
+    model.with_suffix(".json").write_text(json.dumps({**contract, "mirror_average": True}))
+    result = run_module("convert.evaluate", "--model", model, "--data", converted.data, "--out-dir", tmp_path / "out",
+                        "--mirror-average")
+    assert "already averages each face with its mirror image" in assert_one_line_error(result, "--mirror-average")
+    assert not (tmp_path / "out").exists()
+    plain = run_module("convert.evaluate", "--model", model, "--data", converted.data, "--limit", "3")
+    assert plain.returncode == 0, plain.stderr[-2000:]  # without the flag it is evaluated as converted
 
 
 def test_limit_keeps_at_least_one_face_per_class_as_its_help_says(converted: Converted, tmp_path: Path) -> None:

@@ -74,7 +74,7 @@ def test_component_defaults_are_the_configs() -> None:
         HaarDetector: {"min_size": detector.min_size, **detector.haar.model_dump()},
         MediaPipeDetector: {"min_size": detector.min_size, **detector.mediapipe.model_dump()},
         EmotionClassifier: {"model_path": config.classifier.model, "num_threads": config.classifier.num_threads,
-                            "batch": config.classifier.batch},
+                            "batch": config.classifier.batch, "mirror_average": config.classifier.mirror_average},
         ReconnectingSource: {"backoff_initial_s": config.source.backoff_initial_s,
                              "backoff_max_s": config.source.backoff_max_s},
         StoreSink: {"interval_s": config.output.interval_s},

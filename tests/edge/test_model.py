@@ -4,12 +4,15 @@ from pathlib import Path
 import cv2
 import numpy as np
 import pytest
+from skimage import data
 
 from edge.classifier import PIXEL_MAX, EmotionClassifier
+from edge.config import ClassifierConfig
 from edge.contract import load_contract
 from edge.demo import make_demo_frames
 from edge.errors import EdgeError
 from edge.quant import dequantize, quantize
+from edge.types import Box
 
 FER_LABELS = ["angry", "disgust", "fear", "happy", "sad", "surprise", "neutral"]
 PROBS_ATOL = 1e-6
@@ -87,6 +90,56 @@ def test_classifier_answers_each_face_in_the_order_of_its_boxes(emotion_model):
     assert not np.allclose(alone[0].probs, alone[-1].probs, atol=PROBS_ATOL)  # faces the model tells apart
     for one, other in zip(together, alone):
         assert np.allclose(one.probs, other.probs, atol=PROBS_ATOL)
+
+
+ASTRONAUT_FACE = Box(165, 40, 309, 184)  # skimage's astronaut: her face, 144 px square (3 x 48, so the area
+# resize of the mirror image is the mirror image of the resize)
+
+
+def mirrored(box: Box, frame_width: int) -> Box:
+    return Box(frame_width - box.x2, box.y1, frame_width - box.x1, box.y2, box.score)
+
+
+def test_mirror_average_is_the_mean_of_a_face_and_its_mirror_image(emotion_model):
+    image = cv2.cvtColor(data.astronaut(), cv2.COLOR_RGB2BGR)
+    plain = EmotionClassifier(emotion_model)
+    face = plain.classify(image, [ASTRONAUT_FACE])[0].probs
+    mirror = plain.classify(cv2.flip(image, 1), [mirrored(ASTRONAUT_FACE, image.shape[1])])[0].probs
+    assert not np.allclose(face, mirror, atol=0.01)  # the net answers her face and its mirror image differently
+    for batch in (True, False):
+        averaged = EmotionClassifier(emotion_model, batch=batch, mirror_average=True)
+        prediction = averaged.classify(image, [ASTRONAUT_FACE])[0]
+        assert np.allclose(prediction.probs, (face + mirror) / 2, atol=PROBS_ATOL)
+        assert abs(float(prediction.probs.sum()) - 1.0) < 1e-4
+
+
+def test_mirror_average_answers_each_face_in_the_order_of_its_boxes(emotion_model):
+    clip = make_demo_frames(2, faces=3)
+    image, boxes = clip[0], clip.boxes(0)
+    clf = EmotionClassifier(emotion_model, mirror_average=True)
+    assert clf.preprocess(image, boxes).shape[0] == 2 * len(boxes)
+    together = clf.classify(image, boxes)
+    alone = [clf.classify(image, [box])[0] for box in boxes]
+    assert len(together) == len(boxes)
+    assert not np.allclose(alone[0].probs, alone[-1].probs, atol=PROBS_ATOL)
+    for one, other in zip(together, alone):
+        assert np.allclose(one.probs, other.probs, atol=PROBS_ATOL)
+
+
+def test_mirror_average_is_skipped_for_a_model_that_averages_itself(model_copy, caplog):
+    """A model converted with --mirror-average already sees both images: a second pair would only cost time."""
+    edit_sidecar(model_copy, lambda s: s.update(mirror_average=True))
+    clip = make_demo_frames(1)
+    with caplog.at_level("WARNING", logger="edge.classifier"):
+        clf = EmotionClassifier.from_config(ClassifierConfig(model=model_copy, mirror_average=True))
+    assert not clf.mirror_average and "already averages" in caplog.text
+    assert clf.preprocess(clip[0], clip.boxes(0)).shape[0] == 1
+    assert EmotionClassifier.from_config(ClassifierConfig(model=model_copy)).mirror_average is False
+
+
+def test_mirror_average_comes_from_the_config(emotion_model):
+    assert EmotionClassifier.from_config(ClassifierConfig(model=emotion_model, mirror_average=True)).mirror_average
+    assert not EmotionClassifier.from_config(ClassifierConfig(model=emotion_model)).mirror_average
 
 
 @pytest.mark.parametrize("value_range", [(0, 255), (0, 127.5)])
