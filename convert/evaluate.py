@@ -213,14 +213,14 @@ def resolve_holdout(args: argparse.Namespace, validation: ValidationSpec | None)
 
 
 def refuse_a_second_mirror_pass(model_path: Path) -> None:
-    """--mirror-average of a model converted with --mirror-average would only measure the same answers twice as
-    slowly (the edge skips it with a warning); refused, so no figure or file name claims a mirror pass."""
+    """--mirror-average of a model converted with --mirror-average (or trained mirror-symmetric) would only
+    measure the same answers twice as slowly (the edge skips it with a warning); refused, so no figure or file
+    name claims a mirror pass."""
     classifier = open_classifier(model_path)
     try:
-        if classifier.contract.mirror_average:
-            raise ConvertError("--mirror-average", f"{model_path} already averages each face with its mirror image "
-                                                   "(its sidecar says mirror_average: true); evaluate it without "
-                                                   "the flag")
+        if built_in := classifier.contract.mirror_built_in:
+            raise ConvertError("--mirror-average", f"{model_path} {built_in}, says its sidecar; evaluate it "
+                                                   "without the flag")
     finally:
         classifier.close()
 

@@ -200,7 +200,7 @@ def _convert_and_publish(options: ConvertOptions) -> dict:
             raise _reject(type(exc), exc.problem, staged, None, out) from None
         sha256 = file_sha256(staged)
         contract = build_contract(run.labels, integer_model, str(options.run), sha256, None, run.fitted_splits,
-                                  run.validation, macs, options.mirror_average)
+                                  run.validation, macs, options.mirror_average, run.mirror_symmetric)
         write_json_atomic(sidecar_path(staged), contract)  # the evaluator reads the model through it
 
         float_report, int8_report = compare_float_and_int8(model, staged, evaluation, run.labels)

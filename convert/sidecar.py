@@ -23,12 +23,14 @@ __all__ = ["build_contract", "write_json_atomic", "sidecar_path", "file_sha256",
 
 def build_contract(labels: Sequence[str], model: IntegerModel, source_run: str, sha256: str,
                    metrics: dict | None, fitted_splits: Sequence[str] = ("train",),
-                   validation: dict | None = None, macs: int | None = None, mirror_average: bool = False) -> dict:
+                   validation: dict | None = None, macs: int | None = None, mirror_average: bool = False,
+                   mirror_symmetric: bool = False) -> dict:
     """The sidecar dict; preprocessing size is read from the model's input shape (N, H, W, C).
     `fitted_splits` names the dataset splits the weights were fitted on and `validation` the faces that chose
     the model, so an evaluator can tell a held-out figure from one on faces that trained or chose it. `macs` is
     the multiply-accumulates of one face; `mirror_average` says the model averages each face with its mirror
-    image inside (two passes of the net)."""
+    image inside (two passes of the net), `mirror_symmetric` that it answers the two alike by construction
+    (trained with --symmetry mirror); either way a run-time mirror pass would only cost time."""
     _, height, width, _ = model.input.shape
     return {
         "format": CONTRACT_FORMAT,
@@ -43,6 +45,7 @@ def build_contract(labels: Sequence[str], model: IntegerModel, source_run: str, 
         "tflite_sha256": sha256,
         "macs": macs,
         "mirror_average": mirror_average,
+        "mirror_symmetric": mirror_symmetric,
         "metrics": metrics,
         "created": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
     }

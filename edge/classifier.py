@@ -64,10 +64,10 @@ class EmotionClassifier:
         self.contract: ModelContract = load_contract(self.model_path)
         self.labels = tuple(self.contract.labels)
         self.batch = batch
-        self.mirror_average = mirror_average and not self.contract.mirror_average
-        if mirror_average and self.contract.mirror_average:
-            log.warning("classifier.mirror_average: %s already averages each face with its mirror image "
-                        "(converted with --mirror-average); classifying one image per face", self.model_path)
+        built_in = self.contract.mirror_built_in
+        self.mirror_average = mirror_average and built_in is None
+        if mirror_average and built_in:
+            log.warning("classifier.mirror_average: %s %s; classifying one image per face", self.model_path, built_in)
         self._interp = load_interpreter(self.model_path, num_threads)
         self._in = self._interp.get_input_details()[0]
         self._out = self._interp.get_output_details()[0]

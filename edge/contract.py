@@ -66,6 +66,16 @@ class ModelContract(BaseModel):
     fitted_splits: list[str] = ["train"]  # dataset splits the weights were fitted on (older sidecars: train)
     validation: ValidationSpec | None = None  # unknown in older sidecars
     mirror_average: bool = False  # the model itself averages each face with its mirror image (convert --mirror-average)
+    mirror_symmetric: bool = False  # it answers a face and its mirror image alike (trained with --symmetry mirror)
+
+    @property
+    def mirror_built_in(self) -> str | None:
+        """Why a run-time mirror pass would add nothing to this model, or None if it would."""
+        if self.mirror_average:
+            return "already averages each face with its mirror image (converted with --mirror-average)"
+        if self.mirror_symmetric:
+            return "answers a face and its mirror image alike (trained with --symmetry mirror)"
+        return None
 
     @field_validator("format")
     @classmethod

@@ -16,7 +16,7 @@ from tests.convert.synthetic import rescaled_copy
 from tests.train.test_model import vgg_macs
 
 CONTRACT_KEYS = {"format", "labels", "input", "output", "preprocess", "source_run", "fitted_splits",
-                 "validation", "tflite_sha256", "macs", "mirror_average", "metrics", "created"}
+                 "validation", "tflite_sha256", "macs", "mirror_average", "mirror_symmetric", "metrics", "created"}
 METRIC_KEYS = {"split", "held_out", "n", "float_accuracy", "int8_accuracy", "float_macro_f1", "int8_macro_f1"}
 FLOAT_DTYPES = {np.float16, np.float32, np.float64}
 MIN_ONE_PASS_FLIPS = 0.05  # the same share for the one-pass int8 net (measured: 15-64 %)

@@ -8,6 +8,7 @@ from pathlib import Path
 
 import numpy as np
 
+from edge.classifier import EmotionClassifier
 from tests.convert.conftest import CALIB_SIZE, TINY_TRAIN_FLAGS, Converted, assert_one_line_error, run_module
 from tests.convert.direct import raw_outputs, read_folder_split
 from tests.convert.test_convert import assert_int8_end_to_end
@@ -44,7 +45,10 @@ def test_a_mirror_symmetric_lineage_converts_to_a_plain_int8_net_that_answers_mi
     assert result.returncode == 0, result.stderr[-2000:]
     ops = assert_int8_end_to_end(out)
     assert "REVERSE_V2" not in ops and "RESHAPE" not in ops  # the plain net: no mirror pass, no pairing op
-    assert json.loads(out.with_suffix(".json").read_text())["macs"] == vgg_macs(4, dense=16)
+    sidecar = json.loads(out.with_suffix(".json").read_text())
+    assert sidecar["macs"] == vgg_macs(4, dense=16)
+    assert sidecar["mirror_symmetric"] is True and sidecar["mirror_average"] is False  # the edge skips its mirror pass
+    assert not EmotionClassifier(out, mirror_average=True).mirror_average
 
     labels = json.loads(converted.sidecar.read_text())["labels"]
     faces, _ = read_folder_split(converted.data / "test", labels)
@@ -55,6 +59,7 @@ def test_a_mirror_symmetric_lineage_converts_to_a_plain_int8_net_that_answers_mi
     assert len(np.unique(direct, axis=0)) > 1  # ... and not because it answers every face alike
     plain = raw_outputs(converted.model, faces) != raw_outputs(converted.model, mirrored)
     assert plain.any()  # the plain tiny net does not: the equality above is the symmetry's, not the data's
+    assert json.loads(converted.sidecar.read_text())["mirror_symmetric"] is False
 
 
 def test_an_init_from_a_plain_checkpoint_refuses_the_symmetry_flag(converted: Converted, tmp_path: Path) -> None:

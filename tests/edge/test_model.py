@@ -126,13 +126,15 @@ def test_mirror_average_answers_each_face_in_the_order_of_its_boxes(emotion_mode
         assert np.allclose(one.probs, other.probs, atol=PROBS_ATOL)
 
 
-def test_mirror_average_is_skipped_for_a_model_that_averages_itself(model_copy, caplog):
-    """A model converted with --mirror-average already sees both images: a second pair would only cost time."""
-    edit_sidecar(model_copy, lambda s: s.update(mirror_average=True))
+@pytest.mark.parametrize("key, why", [("mirror_average", "already averages"), ("mirror_symmetric", "alike")])
+def test_mirror_average_is_skipped_for_a_model_with_the_mirror_built_in(model_copy, caplog, key, why):
+    """A model converted with --mirror-average already sees both images, and one trained with --symmetry mirror
+    answers both alike: a run-time pair would only cost time."""
+    edit_sidecar(model_copy, lambda s: s.update({key: True}))
     clip = make_demo_frames(1)
     with caplog.at_level("WARNING", logger="edge.classifier"):
         clf = EmotionClassifier.from_config(ClassifierConfig(model=model_copy, mirror_average=True))
-    assert not clf.mirror_average and "already averages" in caplog.text
+    assert not clf.mirror_average and why in caplog.text
     assert clf.preprocess(clip[0], clip.boxes(0)).shape[0] == 1
     assert EmotionClassifier.from_config(ClassifierConfig(model=model_copy)).mirror_average is False
 
