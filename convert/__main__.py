@@ -27,15 +27,15 @@ if TYPE_CHECKING:
 
 def parse_args(argv: list[str] | None) -> ConvertOptions:
     from convert.pipeline import ConvertOptions
-    from edge.cli_common import OneLineParser, non_negative_int
+    from edge.cli_common import OneLineParser, non_negative_int, path_argument
     from train.data import DEFAULT_CACHE_DIR
 
     defaults = ConvertOptions(Path(), Path())
     parser = OneLineParser(prog="python -m convert", description=__doc__,
                            formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--run", type=Path, required=True, help="run folder written by python -m train")
-    parser.add_argument("--out", type=Path, required=True, help="output .tflite (sidecar .json goes next to it)")
-    parser.add_argument("--data", type=Path, help="dataset for calibration and evaluation (default: run.json's data)")
+    parser.add_argument("--run", type=path_argument, required=True, help="run folder written by python -m train")
+    parser.add_argument("--out", type=path_argument, required=True, help="output .tflite (sidecar .json goes next to it)")
+    parser.add_argument("--data", type=path_argument, help="dataset for calibration and evaluation (default: run.json's data)")
     parser.add_argument("--split", type=str.lower, default=defaults.split,
                         help="evaluation split for the float/int8 comparison")
     parser.add_argument("--calib-split", default=defaults.calib_split, help="split the calibration faces come from")
@@ -45,7 +45,7 @@ def parse_args(argv: list[str] | None) -> ConvertOptions:
                         help="largest accepted int8 accuracy loss vs float, in percentage points "
                              "(a negative value demands a gain, i.e. forces the gate to fire)")
     parser.add_argument("--seed", type=non_negative_int, default=defaults.seed, help="seed of the calibration sample")
-    parser.add_argument("--cache-dir", type=Path, default=DEFAULT_CACHE_DIR, help="decoded-array cache")
+    parser.add_argument("--cache-dir", type=path_argument, default=DEFAULT_CACHE_DIR, help="decoded-array cache")
     parser.add_argument("--mirror-average", action="store_true",
                         help="average each face's logits with its mirror image's inside the model (two passes of the "
                              "net: twice the multiply-accumulates, no new weights)")

@@ -28,7 +28,7 @@ try:  # about 0.7 s; under `python -m convert.evaluate` a Ctrl-C meanwhile is on
     import numpy as np
 
     from edge.classifier import EmotionClassifier
-    from edge.cli_common import OneLineParser, non_negative_int, setup_logging
+    from edge.cli_common import OneLineParser, non_negative_int, path_argument, setup_logging
     from edge.contract import ValidationSpec, sidecar_path
     from edge.errors import EdgeError
     from edge.types import Box
@@ -77,6 +77,8 @@ def open_classifier(model_path: Path, mirror_average: bool = False) -> EmotionCl
     """The edge classifier on one thread, one face per invoke (with `mirror_average`, the face and then its
     mirror image); edge errors become `<path>: <problem>`."""
     sidecar = sidecar_path(model_path)
+    if model_path.suffix.lower() == ".json":  # a run.json or the sidecar itself: it would be read as its own sidecar
+        raise ConvertError(model_path, "is a JSON file; give the .tflite model (its .json sidecar beside it)")
     if model_path.is_dir():
         raise ConvertError(model_path, "is a folder; give the .tflite file (its .json sidecar beside it)")
     if not model_path.is_file():
@@ -137,8 +139,8 @@ def evaluate_model(model_path: Path, split: Split, mirror_average: bool = False)
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser = OneLineParser(prog="python -m convert.evaluate", description=__doc__,
                            formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--model", type=Path, required=True, help=".tflite with its .json sidecar next to it")
-    parser.add_argument("--data", type=Path, required=True, help="image-folder dataset or fer2013.csv")
+    parser.add_argument("--model", type=path_argument, required=True, help=".tflite with its .json sidecar next to it")
+    parser.add_argument("--data", type=path_argument, required=True, help="image-folder dataset or fer2013.csv")
     parser.add_argument("--split", type=str.lower, default="test",
                         help="split to evaluate (train, test, privatetest), or train-holdout: the validation slice "
                              "python -m train held out (cut as the sidecar's validation records)")
@@ -152,13 +154,13 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
                         help="evaluate a stratified sample of about N faces, at least one per class, so never fewer "
                              "faces than classes (quick checks)")
     parser.add_argument("--seed", type=non_negative_int, default=0, help="seed of the --limit sample")
-    parser.add_argument("--out-dir", type=Path, help="folder for the confusion PNG and a metrics JSON")
-    parser.add_argument("--confusion", type=Path,
+    parser.add_argument("--out-dir", type=path_argument, help="folder for the confusion PNG and a metrics JSON")
+    parser.add_argument("--confusion", type=path_argument,
                         help="confusion-matrix PNG (default: <out-dir or model folder>/<model>_<split>_confusion.png)")
     parser.add_argument("--mirror-average", action="store_true",
                         help="classify each face and its mirror image and average the two, as the edge does with "
                              "classifier.mirror_average: true (twice the time per face)")
-    parser.add_argument("--cache-dir", type=Path, help="decoded-array cache shared with train (e.g. .cache/fer)")
+    parser.add_argument("--cache-dir", type=path_argument, help="decoded-array cache shared with train (e.g. .cache/fer)")
     parser.add_argument("--strict", action="store_true", help="fail on the first unreadable image or CSV row")
     return parser.parse_args(argv)
 
@@ -200,7 +202,12 @@ def faces_read(args: argparse.Namespace) -> str:
 
 def resolve_holdout(args: argparse.Namespace, validation: ValidationSpec | None) -> None:
     """--holdout-seed/--holdout-fraction default to the slice the sidecar says chose the model; other values
-    cut another slice, part of which the model was fitted on, so they are refused."""
+    cut another slice, part of which the model was fitted on, so they are refused. Without a -holdout split
+    they would cut nothing, and are refused too rather than silently ignored."""
+    for name in ("seed", "fraction"):
+        if getattr(args, f"holdout_{name}") is not None and not args.split.endswith(HOLDOUT_SUFFIX):
+            raise ConvertError(f"--holdout-{name}", f"only with --split <split>{HOLDOUT_SUFFIX} (it cuts that slice; "
+                                                     f"--split {args.split} evaluates the whole split)")
     if args.holdout_fraction is not None and not 0.0 < args.holdout_fraction < 1.0:
         raise ConvertError("--holdout-fraction", f"{args.holdout_fraction} must be between 0 and 1")
     recorded = validation if validation and validation.split.lower() == args.split.lower() else None

@@ -11,6 +11,7 @@ import argparse
 import logging
 import os
 import sys
+from pathlib import Path
 from typing import IO, NoReturn
 
 from edge.errors import EdgeError
@@ -28,6 +29,14 @@ class OneLineParser(argparse.ArgumentParser):
 
     def error(self, message: str) -> NoReturn:
         raise EdgeError(USAGE_THING, f"{message} (see {self.prog} --help)")
+
+
+def path_argument(text: str) -> Path:
+    """argparse type of a path: not empty. Path("") is the working folder, so `--out "$OUT"` with OUT unset would
+    otherwise write a run, an export or a photo's figures into whatever folder the command was started from."""
+    if not text.strip():
+        raise argparse.ArgumentTypeError("empty path")
+    return Path(text)
 
 
 def non_negative_int(text: str) -> int:

@@ -21,7 +21,7 @@ from pathlib import Path
 from edge.interrupts import interrupted  # standard library only: before everything it guards
 
 try:  # pydantic and the edge config: under `python -m edge.fetch_detector` a Ctrl-C meanwhile is one line
-    from edge.cli_common import OneLineParser
+    from edge.cli_common import OneLineParser, path_argument
     from edge.config import DEFAULT_FACE_MODEL, INSTALL_ROOT, resolve_data_path
     from edge.errors import EdgeError
 except KeyboardInterrupt:
@@ -134,7 +134,7 @@ def write_whole(dest: Path, data: bytes) -> None:
 
 def main(argv: list[str] | None = None) -> int:
     parser = OneLineParser(prog=COMMAND, description=__doc__.splitlines()[0])
-    parser.add_argument("--dest", type=Path, default=None,
+    parser.add_argument("--dest", type=path_argument, default=None,
                         help=f"where to write the model (default: {DEFAULT_FACE_MODEL} in the working directory if "
                              f"there, else in {INSTALL_ROOT})")
     parser.add_argument("--force", action="store_true", help="download even if a valid file is present")

@@ -157,10 +157,11 @@ def mix_soup(args: argparse.Namespace, train: Split, started: float) -> tuple[ke
     return cook(args.soup, train.x), config, time.monotonic() - started
 
 
-def train_run(args: argparse.Namespace, train: Split, val: Split, start_record: dict,
-              started: float) -> tuple[keras.Model, TrainConfig, float]:
+def train_run(args: argparse.Namespace, train: Split, val: Split, start_record: dict, started: float,
+              command: str) -> tuple[keras.Model, TrainConfig, str, float]:
     """Train (or resume) the run: its start record, the teacher's targets, then the epochs. Returns the kept
-    model, its config and the training seconds of every process that worked on the run."""
+    model, its config, the command for run.json (a resume's after the one that started the run) and the seconds
+    of every process that worked on the run."""
     from train.augment import AugmentConfig
     from train.fit import fit
     from train.reports import reopen_finished_run
@@ -171,14 +172,17 @@ def train_run(args: argparse.Namespace, train: Split, val: Split, start_record: 
     if continuing:
         reopen_finished_run(args.out)
     if not continuing or FINGERPRINT_KEY not in start_record:  # a fresh run, or one started by an older version
-        write_start_record(args, config)
+        write_start_record(args, config, None if continuing else command)
+    if continuing and start_record.get("command"):
+        command = f"{start_record['command']}; resumed by: {command}"
     targets = distillation_targets(args, train) if args.distill_from else None
     held_out = is_held_out(val.name, args.fitted)
     if not held_out and not config.average_last:
         log.warning("%s is also fitted: the epoch it picks as model.keras is not a held-out choice "
                     "(a refit should average its epochs: --average-last)", val.name)
-    model = fit(train, val, args.out, config, AugmentConfig(), args.resume, args.init_from, targets, held_out)
-    return model, config, earlier_s + time.monotonic() - started
+    model = fit(train, val, args.out, config, AugmentConfig(), args.resume, args.init_from, targets, held_out,
+                started)
+    return model, config, command, earlier_s + time.monotonic() - started
 
 
 def bad_input(exc: Exception) -> int:
@@ -273,7 +277,7 @@ def run(argv: list[str] | None, stage: Stage) -> int:
         elif args.soup:
             model, config, seconds = mix_soup(args, train, started)
         else:
-            model, config, seconds = train_run(args, train, val, start_record, started)
+            model, config, command, seconds = train_run(args, train, val, start_record, started, command)
     except DataError as exc:  # e.g. a --soup member whose model cannot be loaded
         remove_if_left_empty(args.out, stage.created)
         return bad_input(exc)

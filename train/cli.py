@@ -11,13 +11,14 @@ import argparse
 import math
 from pathlib import Path
 
-from edge.cli_common import OneLineParser, non_negative_int
+from edge.cli_common import OneLineParser, non_negative_int, path_argument
 from train.config import (ARCHITECTURE_FIELDS, BEST_CHECKPOINT, LAST_CHECKPOINT, POOLINGS, RUN_RECORD, STATE_FILE,
                           SYMMETRIES, TrainConfig, keras_archive_problem, read_state)
 from train.data import (DEFAULT_CACHE_DIR, DEFAULT_VAL_FRACTION, TRAIN_SLICE, DataError, Split, extra_split_of,
                         is_held_out)
 from train.labels import EMOTIONS
-from train.runfolder import DEFAULT_DISTILL_WEIGHT, TEACHER_FLAGS, adopt_architecture, read_run_record, resuming
+from train.runfolder import (DEFAULT_DISTILL_WEIGHT, TEACHER_FLAGS, adopt_architecture, read_run_record, resuming,
+                             same_value)
 from train.runfolder import flag_name as flag
 
 DESCRIPTION = ("python -m train --data ../shared/datasets/fer2013 --out runs/<name>: fit the model and write every "
@@ -32,8 +33,8 @@ NON_NEGATIVE_FLAGS = ("patience", "warmup_epochs", "weight_decay", "class_weight
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
     defaults = TrainConfig()
     parser = OneLineParser(prog="python -m train", description=DESCRIPTION)
-    parser.add_argument("--data", type=Path, required=True, help="image-folder dataset or fer2013.csv")
-    parser.add_argument("--out", type=Path, required=True, help="run folder for checkpoints and reports")
+    parser.add_argument("--data", type=path_argument, required=True, help="image-folder dataset or fer2013.csv")
+    parser.add_argument("--out", type=path_argument, required=True, help="run folder for checkpoints and reports")
     parser.add_argument("--epochs", type=int, default=defaults.epochs)
     parser.add_argument("--batch-size", type=int, default=defaults.batch_size)
     parser.add_argument("--lr", type=float, default=defaults.learning_rate, help="peak learning rate (SGD Nesterov)")
@@ -74,7 +75,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--sam", type=float, default=defaults.sam_rho, metavar="RHO",
                         help="sharpness-aware steps: climb RHO along the gradient before each update (0 = off; "
                              "try 0.05; twice the cost per step)")
-    parser.add_argument("--distill-from", type=Path, metavar="RUN",
+    parser.add_argument("--distill-from", type=path_argument, metavar="RUN",
                         help="finished run folder whose mirror-averaged predictions become soft training targets")
     parser.add_argument("--distill-weight", type=float,
                         help=f"share of the teacher's targets in each training row (with --distill-from; default "
@@ -89,11 +90,11 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--mixed-precision", choices=("auto", "on", "off"), default="auto",
                         help="bfloat16 mixed precision; auto = on where the device that trains runs bf16 natively "
                              "(a GPU of compute capability 8.0 or newer; without a GPU, a CPU with bf16 instructions)")
-    parser.add_argument("--soup", type=Path, nargs="+", metavar="RUN",
+    parser.add_argument("--soup", type=path_argument, nargs="+", metavar="RUN",
                         help="instead of training: mix these finished runs (same start, same --seed) into one model "
                              "whose weights are their mean, batch norm recomputed, then report it like a run")
     parser.add_argument("--resume", action="store_true", help="continue from the run folder's last checkpoint")
-    parser.add_argument("--init-from", type=Path,
+    parser.add_argument("--init-from", type=path_argument,
                         help="start from this checkpoint's weights (e.g. runs/a/last.keras; model.keras carries "
                              "tuned offsets) with a new schedule")
     parser.add_argument("--val-fraction", type=float,
@@ -107,7 +108,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
                         help="also fit on this split (e.g. test, once a recipe is fixed)")
     parser.add_argument("--no-tune-bias", action="store_true",
                         help="skip tuning per-class logit offsets on the validation slice")
-    parser.add_argument("--offsets-from", type=Path, metavar="RUN",
+    parser.add_argument("--offsets-from", type=path_argument, metavar="RUN",
                         help="fold in the class offsets this finished run tuned instead of tuning (for a refit on "
                              "every labelled face, which leaves no held-out slice to tune on)")
     parser.add_argument("--reports-only", action="store_true",
@@ -115,7 +116,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--limit", type=int,
                         help="use only N random training images (smoke runs; default 0: all; with --resume, the run's)")
     parser.add_argument("--strict", action="store_true", help="fail on the first unreadable image or CSV row")
-    parser.add_argument("--cache-dir", type=Path, default=DEFAULT_CACHE_DIR, help="decoded-array cache")
+    parser.add_argument("--cache-dir", type=path_argument, default=DEFAULT_CACHE_DIR, help="decoded-array cache")
     return parser.parse_args(argv)
 
 
@@ -136,6 +137,8 @@ def config_from_flags(args: argparse.Namespace, mixed_precision: bool) -> TrainC
 
 def check_args(args: argparse.Namespace) -> None:
     """Every value check that needs no data, each failure naming its flag (before TensorFlow loads)."""
+    if args.reports_only and args.resume:
+        raise DataError("--resume: --reports-only trains nothing, it redoes a finished run's reports; drop --resume")
     check_ranges(args)
     check_named_inputs(args)
     continuing = resuming(args)  # then the weights and the architecture come from last.keras, not --init-from
@@ -299,8 +302,13 @@ def adopt_run_record(args: argparse.Namespace) -> dict:
 
 
 def check_slice_flags(args: argparse.Namespace, previous: dict) -> None:
-    """--seed, --val-fraction and --val-split as the finished run cut its validation slice; --val-split left out
-    is the run's."""
+    """--seed, --val-fraction and --val-split as the finished run cut its validation slice, and --limit as it
+    sampled its training faces; --val-split left out is the run's."""
+    recorded_limit = previous.get("limit") or 0
+    if args.limit != recorded_limit:
+        raise DataError(f"--limit {args.limit}: {args.out} was trained on "
+                        f"{f'--limit {recorded_limit} faces' if recorded_limit else 'every training face'}; pass the "
+                        "same value or leave it out")
     recorded_seed = previous.get("config", {}).get("seed", args.seed)
     if recorded_seed != args.seed:
         raise DataError(f"--seed {args.seed}: {args.out} was trained with --seed {recorded_seed} (its validation "
@@ -316,15 +324,35 @@ def check_slice_flags(args: argparse.Namespace, previous: dict) -> None:
         args.val_split = previous["val_split"]
 
 
+def same_paths(given: list[Path], recorded: list[str | None] | None) -> bool:
+    """The same files in the same order, however spelt (relative paths resolve from the working folder)."""
+    return (recorded is not None and len(given) == len(recorded)
+            and all(other is not None and same_value("init_from", path, other) for path, other in zip(given, recorded)))
+
+
 def adopt_lineage(args: argparse.Namespace, previous: dict) -> None:
-    """The lineage flags left out are the finished run's: what it started from, learned from and was fitted on."""
+    """The lineage flags left out are the finished run's: what it started from, learned from and was fitted on.
+    Given, they must say what the run.json records: the reports describe the run, and a flag naming another
+    checkpoint, teacher, soup or fitted split would write a false lineage into run.json, the model card and any
+    sidecar converted from it."""
     if args.offsets_from is None and not args.no_tune_bias and previous.get("class_bias_from"):
         args.offsets_from = Path(previous["class_bias_from"])
-    if args.init_from is None and previous.get("init_from"):
-        args.init_from = Path(previous["init_from"])
-    if args.distill_from is None and previous.get("distill_from"):
-        args.distill_from = Path(previous["distill_from"])
-    if args.soup is None and previous.get("soup_of"):
-        args.soup = [Path(run) for run in previous["soup_of"]]
+    for name, key in (("init_from", "init_from"), ("distill_from", "distill_from"), ("soup", "soup_of")):
+        recorded, given = previous.get(key), getattr(args, name)
+        if given is None:
+            if recorded:
+                setattr(args, name, [Path(run) for run in recorded] if name == "soup" else Path(recorded))
+            continue
+        if not same_paths(given if name == "soup" else [given], recorded if name == "soup" else [recorded]):
+            shown = " ".join(map(str, given)) if name == "soup" else given
+            was = (f"made with {flag(name)} {' '.join(recorded) if name == 'soup' else recorded}" if recorded
+                   else f"made without {flag(name)}")
+            raise DataError(f"{flag(name)} {shown}: {args.out} was {was} (its run.json); --reports-only keeps the "
+                            "run's lineage, so leave the flag out")
+    recorded_extra = extra_split_of(previous.get("fitted_splits", []))
     if args.extra_train_split is None:
-        args.extra_train_split = extra_split_of(previous.get("fitted_splits", []))
+        args.extra_train_split = recorded_extra
+    elif (recorded_extra or "").lower() != args.extra_train_split.lower():
+        raise DataError(f"--extra-train-split {args.extra_train_split}: {args.out} was fitted on "
+                        f"{' + '.join(previous.get('fitted_splits', [])) or 'train'} (its run.json); --reports-only "
+                        "keeps the faces the run was fitted on, so leave the flag out")

@@ -164,8 +164,9 @@ class ResumableEarlyStopping(keras.callbacks.EarlyStopping):
 class ResumeState(keras.callbacks.Callback):
     """After every epoch: the last checkpoint and the resume state for --resume (the epoch, the best validation
     accuracy, early stopping's count and whether it stopped the run, and the training time so far over every
-    resumed process: `seconds`, `earlier_s` of them before this one, so run.json can give a resumed run's whole
-    wall time); then the best checkpoint (model.keras) when the epoch beat the best so far (`best`: of the
+    resumed process: `seconds`, `earlier_s` of them before this one, each process counted from its start
+    (`process_started`, so its data loading counts too) to its last epoch's end, so run.json can give a resumed
+    run's whole wall time); then the best checkpoint (model.keras) when the epoch beat the best so far (`best`: of the
     epochs before a resume).
 
     The resume state is saved first: a run stopped during its first epoch's saves has either nothing to resume
@@ -175,13 +176,13 @@ class ResumeState(keras.callbacks.Callback):
     (AVERAGE_KEPT false): one that holds a kept weight average is replaced by the first epoch (see fit)."""
 
     def __init__(self, out_dir: Path, best: float | None, early: ResumableEarlyStopping,
-                 earlier_s: float = 0.0) -> None:
+                 earlier_s: float = 0.0, process_started: float | None = None) -> None:
         super().__init__()
         self.out_dir = out_dir
         self.best = best or None  # None: no epoch yet, the first one is the best
         self.early = early
         self.earlier_s = earlier_s
-        self.started = time.monotonic()
+        self.started = time.monotonic() if process_started is None else process_started
 
     def on_epoch_end(self, epoch: int, logs: dict | None = None) -> None:
         value = (logs or {}).get("val_accuracy")
@@ -286,6 +287,7 @@ def prepare_model(
 def fit(
     train: Split, val: Split, out_dir: Path, config: TrainConfig, augment: AugmentConfig, resume: bool,
     init_from: Path | None = None, targets: np.ndarray | None = None, validation_held_out: bool = True,
+    process_started: float | None = None,
 ) -> keras.Model:
     """Train, and return the best model by validation accuracy (also saved as model.keras). `targets` are
     soft training rows (see train.distill) in place of one-hot labels. When the validation split is also
@@ -321,7 +323,7 @@ def fit(
         if state:
             average.resume(model, state["epoch"])
     early = ResumableEarlyStopping(config.patience, int(state.get("patience_used", 0)), best or None)
-    checkpoints = ResumeState(out_dir, best, early, float(state.get("seconds", 0.0)))
+    checkpoints = ResumeState(out_dir, best, early, float(state.get("seconds", 0.0)), process_started)
     callbacks = [  # the resume state is saved before the average, which can catch up one epoch from it
         keras.callbacks.LearningRateScheduler(lambda epoch: learning_rate_at(epoch, config)),
         early,  # before the resume state, which records whether it stopped the run

@@ -42,7 +42,8 @@ def plot_curves(history_csvs: Path | Sequence[Path], out_png: Path) -> None:
         for prefix, style in (("", "-"), ("val_", "--")):
             values = [float(r[prefix + key]) for r in rows if r.get(prefix + key)]
             if values:
-                ax.plot(epochs[: len(values)], values, style, label=(prefix or "train_") + key)
+                ax.plot(epochs[: len(values)], values, style, marker="o" if len(values) == 1 else None,
+                        label=(prefix or "train_") + key)  # one epoch is a point: a line needs two
         ax.set_xlabel("epoch")
         ax.set_title(key)
         ax.grid(alpha=0.3)

@@ -128,9 +128,11 @@ def adopt_architecture(args: argparse.Namespace, checkpoint: Path, source: str) 
         setattr(args, name, value)
 
 
-def start_values(args: argparse.Namespace, config: TrainConfig) -> dict:
-    """What start.json keeps: the lineage flags (paths absolute), the architecture and the fitted splits."""
+def start_values(args: argparse.Namespace, config: TrainConfig, command: str | None = None) -> dict:
+    """What start.json keeps: the lineage flags (paths absolute), the architecture, the fitted splits and the
+    command that started the run (a resume's run.json gives it with the resuming command after it)."""
     values = {name: getattr(args, name) for name in LINEAGE_FLAGS}
+    values["command"] = command
     values.update({name: getattr(config, name) for name in ARCHITECTURE_FIELDS})
     values["fitted_splits"] = list(getattr(args, "fitted", []))
     values[FINGERPRINT_KEY] = getattr(args, "val_fingerprint", None)
@@ -149,9 +151,9 @@ def same_value(name: str, given, recorded) -> bool:
     return given == recorded
 
 
-def write_start_record(args: argparse.Namespace, config: TrainConfig) -> None:
+def write_start_record(args: argparse.Namespace, config: TrainConfig, command: str | None = None) -> None:
     """start.json of a training run that starts (or of an older run's first resume), atomically."""
-    write_text_atomic(args.out / START_RECORD, json.dumps(start_values(args, config), indent=2))
+    write_text_atomic(args.out / START_RECORD, json.dumps(start_values(args, config, command), indent=2))
 
 
 def settle_lineage_flags(args: argparse.Namespace) -> dict:
@@ -186,9 +188,12 @@ def settle_lineage_flags(args: argparse.Namespace) -> dict:
 
 
 def adopt_slice_flags(args: argparse.Namespace, record: dict) -> None:
-    """--reports-only: --seed and --val-fraction left out are the finished run's (they cut its validation
-    slice), not the defaults; given ones are checked against it later (train.cli.adopt_run_record)."""
-    seed, fraction = record.get("config", {}).get("seed"), record.get("val_fraction")
+    """--reports-only: --seed, --val-fraction and --limit left out are the finished run's (they cut its
+    validation slice and its training faces), not the defaults; given ones are checked against it later
+    (train.cli.adopt_run_record)."""
+    seed, fraction, limit = record.get("config", {}).get("seed"), record.get("val_fraction"), record.get("limit")
+    if args.limit is None and isinstance(limit, int):
+        args.limit = limit
     if args.seed is None and isinstance(seed, int):
         args.seed = seed
     if args.val_fraction is None and isinstance(fraction, (int, float)):

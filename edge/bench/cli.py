@@ -22,7 +22,7 @@ from edge.bench.report import render
 from edge.bench.spec import (CLASSIFIER_CLIP_FACES, FORMAT, FRAME_BUDGET_MS, MODE_CLASSIFIER, MODE_PIPELINE, WorkerSpec,
                              parse_size)
 from edge.bench.targets import evaluate
-from edge.cli_common import OneLineParser, non_negative_int
+from edge.cli_common import OneLineParser, non_negative_int, path_argument
 from edge.config import DEFAULT_EMOTION_MODEL, DEFAULT_FACE_MODEL, SourceConfig
 from edge.contract import sidecar_path
 from edge.demo import MIN_HEIGHT_PX, MIN_LANE_PX
@@ -111,14 +111,14 @@ def build_parser() -> OneLineParser:
                         help="small run: " + ", ".join(f"{k}={v}" for k, v in QUICK.items()) + " (explicit flags win)")
     parser.add_argument("--seed", type=non_negative_int, default=0,
                         help="clip seed, 0 or positive (background clutter, face phases)")
-    parser.add_argument("--model", type=Path, default=DEFAULT_MODEL, help="emotion model .tflite (+ .json sidecar)")
-    parser.add_argument("--face-model", type=Path, default=DEFAULT_FACE_MODEL, help="MediaPipe BlazeFace model")
+    parser.add_argument("--model", type=path_argument, default=DEFAULT_MODEL, help="emotion model .tflite (+ .json sidecar)")
+    parser.add_argument("--face-model", type=path_argument, default=DEFAULT_FACE_MODEL, help="MediaPipe BlazeFace model")
     parser.add_argument("--mirror-average", action="store_true",
                         help="classify each face with its mirror image (classifier.mirror_average: true)")
     parser.add_argument("--cold", action="store_true",
                         help="skip the discarded start-up per detector that warms the OS file cache")
     parser.add_argument("--timeout", type=float, default=WORKER_TIMEOUT_S, help="seconds per configuration")
-    parser.add_argument("--json", type=Path, help="also write the full report here")
+    parser.add_argument("--json", type=path_argument, help="also write the full report here")
     return parser
 
 

@@ -11,7 +11,7 @@ from typing import Any, Literal, get_args, get_origin
 
 from pydantic import TypeAdapter, ValidationError
 
-from edge.cli_common import USAGE_THING
+from edge.cli_common import USAGE_THING, path_argument
 from edge.config import RunConfig, leaf_fields, load_config, parse_scalar
 from edge.config_model import member_types
 from edge.errors import EdgeError
@@ -62,7 +62,7 @@ def add_config_arguments(parser: argparse.ArgumentParser, aliases: bool | tuple[
     all of them with the switches, or just these alias flags, so a flag is spelled alike in every command; `helps`:
     dotted key (or switch flag) -> help text, where a command treats a key otherwise than the run command does)."""
     helps = helps or {}
-    parser.add_argument("--config", type=Path, help="YAML config file (keys as in edge/config.py)")
+    parser.add_argument("--config", type=path_argument, help="YAML config file (keys as in edge/config.py)")
     chosen = [flag for flag in ALIASES if aliases is True or (aliases and flag in aliases)]
     if chosen:
         group = parser.add_argument_group("common options")

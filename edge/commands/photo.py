@@ -13,6 +13,7 @@ from pathlib import Path
 
 import numpy as np
 
+from edge.cli_common import path_argument
 from edge.commands.options import add_config_arguments, apply_log_level, config_from_args
 from edge.errors import EdgeError
 from edge.staged import folder_problem, write_problem
@@ -33,8 +34,8 @@ CASCADE_WINDOW_PX = 24  # haarcascade_frontalface_default's window: the smallest
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("image", type=Path, help="photo to classify")
-    parser.add_argument("--out", dest="photo_out", type=Path, default=Path("out/photo"), metavar="DIR",
+    parser.add_argument("image", type=path_argument, help="photo to classify")
+    parser.add_argument("--out", dest="photo_out", type=path_argument, default=Path("out/photo"), metavar="DIR",
                         help="output folder (default %(default)s)")
     add_config_arguments(parser, aliases=PHOTO_ALIASES, only=CONFIG_SECTIONS, skip=VIDEO_ONLY_KEYS)
 

@@ -9,7 +9,7 @@ import time
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from edge.cli_common import silence_stdout
+from edge.cli_common import path_argument, silence_stdout
 from edge.errors import EdgeError
 
 if TYPE_CHECKING:
@@ -26,15 +26,15 @@ DEFAULT_BY = "hour"
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     from edge.report import BY_CHOICES
 
-    parser.add_argument("--db", type=Path, default=DEFAULT_DB, help=f"the SQLite event store (default {DEFAULT_DB})")
+    parser.add_argument("--db", type=path_argument, default=DEFAULT_DB, help=f"the SQLite event store (default {DEFAULT_DB})")
     parser.add_argument("--since", default=DEFAULT_SINCE,
                         help="24h, 30m, 7d, 2w, an ISO date/time (local), or 'all' (default 24h)")
     parser.add_argument("--until", default=None, help="end of the range, same forms as --since (default: no end)")
     parser.add_argument("--by", choices=BY_CHOICES, default=DEFAULT_BY,
                         help=f"one table row per interval or per track (default: {DEFAULT_BY})")
-    parser.add_argument("--png", type=Path, help="write a timeline plot of emotion shares here")
-    parser.add_argument("--csv", type=Path, help="export the raw events as CSV ('-': to stdout, the table to stderr)")
-    parser.add_argument("--json", type=Path, help="export the raw events as JSON ('-': to stdout, the table to "
+    parser.add_argument("--png", type=path_argument, help="write a timeline plot of emotion shares here")
+    parser.add_argument("--csv", type=path_argument, help="export the raw events as CSV ('-': to stdout, the table to stderr)")
+    parser.add_argument("--json", type=path_argument, help="export the raw events as JSON ('-': to stdout, the table to "
                                                   "stderr)")
 
 

@@ -156,6 +156,24 @@ def test_evaluate_bad_holdout_fraction(converted: Converted, tmp_path: Path) -> 
     assert "1.5 must be between 0 and 1" in assert_one_line_error(result, "--holdout-fraction")
 
 
+def test_evaluate_given_a_json_file_as_the_model_asks_for_the_tflite(converted: Converted, tmp_path: Path) -> None:
+    """A run.json (or the sidecar) given as --model used to be read as its own sidecar: `format: Field required`."""
+    run_json = converted.run / "run.json"
+    result = run_module("convert.evaluate", "--model", run_json, "--data", converted.data, "--out-dir", tmp_path / "f")
+    assert assert_one_line_error(result, run_json).endswith("is a JSON file; give the .tflite model (its .json "
+                                                            "sidecar beside it)")
+    assert not (tmp_path / "f").exists()
+
+
+@pytest.mark.parametrize("flag, value", [("--holdout-seed", "5"), ("--holdout-fraction", "0.2")])
+def test_evaluate_holdout_flags_without_a_holdout_split_are_refused(converted: Converted, tmp_path: Path,
+                                                                    flag: str, value: str) -> None:
+    """They cut a -holdout slice; with --split test they used to be silently ignored."""
+    result = run_module("convert.evaluate", "--model", converted.model, "--data", converted.data, "--split", "test",
+                        flag, value, "--out-dir", tmp_path / "f")
+    assert "only with --split <split>-holdout" in assert_one_line_error(result, flag)
+
+
 def test_evaluate_cache_dir_that_is_a_file_is_a_warning(converted: Converted, tmp_path: Path) -> None:
     """The cache only saves the next run a decode: the evaluation goes on without it, the file is untouched."""
     blocker = tmp_path / "cache"
@@ -263,8 +281,11 @@ def test_convert_missing_dataset(converted: Converted, tmp_path: Path) -> None:
      "argument --seed: -2: must be 0 or positive"),
     ("convert.evaluate", ["--model", "m.tflite", "--data", "d", "--split", "train-holdout", "--holdout-seed", "-7"],
      "argument --holdout-seed: -7: must be 0 or positive"),
+    ("convert.evaluate", ["--model", "m.tflite", "--data", "d", "--out-dir", ""], "argument --out-dir: empty path"),
+    ("convert", ["--run", "r", "--out", ""], "argument --out: empty path"),
 ], ids=["convert-bad-value", "convert-missing-flag", "evaluate-unknown-flag", "convert-negative-seed",
-        "convert-seed-not-int", "evaluate-negative-seed", "evaluate-negative-holdout-seed"])
+        "convert-seed-not-int", "evaluate-negative-seed", "evaluate-negative-holdout-seed", "evaluate-empty-out-dir",
+        "convert-empty-out"])
 def test_bad_flags_are_one_line(module: str, args: list[str], message: str) -> None:
     """Usage mistakes are one line too (no argparse usage block), exit 2, before any file is looked at."""
     result = run_module(module, *args)

@@ -41,6 +41,18 @@ def test_report_of_a_named_missing_store_has_no_hint(tmp_path, monkeypatch, caps
     assert code == 2 and err.strip().splitlines() == [f"error: store {tmp_path / 'none.db'}: no such file"]
 
 
+@pytest.mark.parametrize("argv, flag", [(["report", "--csv", ""], "argument --csv"),
+                                        (["report", "--db", ""], "argument --db"),
+                                        (["photo", ""], "argument image"),
+                                        (["photo", "x.png", "--out", ""], "argument --out"),
+                                        (["--config", ""], "argument --config")])
+def test_an_empty_path_is_refused_not_taken_as_the_working_folder(argv, flag, monkeypatch, capsys):
+    """`--csv "$OUT"` with OUT unset would otherwise write into (or read) the folder the command ran in."""
+    code, err = main_in_process(argv, monkeypatch, capsys)
+    assert code == 2 and len(err.strip().splitlines()) == 1
+    assert err.startswith(f"error: command line: {flag}: empty path (see python -m edge")
+
+
 def test_report_of_the_events_log_says_it_is_not_a_store(tmp_path, monkeypatch, capsys):
     log = tmp_path / "events.jsonl"
     log.write_text('{"ts": 1.0, "track_id": 1, "label": "happy"}\n')

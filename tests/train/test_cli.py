@@ -87,10 +87,16 @@ def test_batch_size_bound_is_exact_and_ignored_without_training() -> None:
     (["--epochs", "many"], "argument --epochs: invalid int value: 'many'"),
     (["--no-such-flag"], "unrecognized arguments: --no-such-flag"),
     (["--seed", "-1"], "argument --seed: -1: must be 0 or positive"),
-], ids=["bad-type", "unknown-flag", "negative-seed"])
+    (["--out", ""], "argument --out: empty path"),  # `--out "$OUT"` with OUT unset: not the working folder
+], ids=["bad-type", "unknown-flag", "negative-seed", "empty-out"])
 def test_bad_flags_are_one_line(dataset: Path, tmp_path: Path, extra: list[str], message: str) -> None:
     assert_one_line(run_train(*extra, data=dataset, out=tmp_path / "run"),
                     f"error: command line: {message} (see python -m train --help)")
+
+
+def test_reports_only_with_resume_is_one_line(dataset: Path, tmp_path: Path) -> None:
+    assert_one_line(run_train("--reports-only", "--resume", data=dataset, out=tmp_path / "run"),
+                    "error: --resume: --reports-only trains nothing, it redoes a finished run's reports; drop --resume")
 
 
 def test_missing_required_flag_is_one_line(tmp_path: Path) -> None:

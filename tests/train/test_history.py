@@ -37,3 +37,18 @@ def test_history_chain_follows_init_from_through_run_json(tmp_path):
     # a source that points back at the run itself must not loop
     (tmp_path / "a" / "run.json").write_text(json.dumps({"init_from": str(tmp_path / "b" / "last.keras")}))
     assert history_chain(tmp_path / "c", tmp_path / "b" / "last.keras") == [a, b, c]
+
+
+def test_a_one_epoch_run_draws_its_figures(tmp_path, monkeypatch):
+    """One epoch is one point per series, which a line without markers does not draw: the smoke run's curves were
+    empty axes with a legend."""
+    import train.plots
+
+    figures = []
+    monkeypatch.setattr(train.plots.plt, "close", figures.append)
+    plot_curves(write_history(tmp_path / "one" / "history.csv", 1, 0.5), tmp_path / "one.png")
+    series = [line for ax in figures[0].axes for line in ax.lines if len(line.get_xdata()) == 1]
+    assert len(series) == 4  # train and validation, accuracy and loss
+    assert all(line.get_marker() not in (None, "None", "", " ") for line in series)
+    plot_curves(write_history(tmp_path / "two" / "history.csv", 2, 0.5), tmp_path / "two.png")
+    assert all(line.get_marker() in (None, "None", "") for ax in figures[1].axes for line in ax.lines)

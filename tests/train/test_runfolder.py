@@ -276,6 +276,61 @@ def test_reports_only_adopts_the_finished_runs_slice_flags_left_out(tmp_path):
     assert given.seed == 9  # given: kept, and refused later as another slice (train.__main__.adopt_run_record)
 
 
+def test_reports_only_adopts_the_finished_runs_limit_and_refuses_another(tmp_path):
+    """run.json's `limit` (a smoke run's sample) stays the run's: before, a re-report recorded `null` (every face)."""
+    from train.cli import check_slice_flags
+
+    run = tmp_path / "run"
+    run.mkdir()
+    record = {"config": {"seed": 42}, "val_fraction": 0.1, "limit": 400, "command": "x", "seconds": 1.0}
+    (run / "run.json").write_text(json.dumps(record))
+    args = parse_args(["--data", str(tmp_path), "--out", str(run), "--reports-only"])
+    settle_lineage_flags(args)
+    check_slice_flags(args, record)
+    assert args.limit == 400
+    other = parse_args(["--data", str(tmp_path), "--out", str(run), "--reports-only", "--limit", "0"])
+    settle_lineage_flags(other)
+    with pytest.raises(DataError, match=f"^--limit 0: {run} was trained on --limit 400 faces; pass the same value"):
+        check_slice_flags(other, record)
+
+
+@pytest.mark.parametrize("flags, record, message", [
+    (["--soup", "{tmp}/c", "{tmp}/b"], {"soup_of": ["{tmp}/a", "{tmp}/b"]},
+     "--soup {tmp}/c {tmp}/b: {tmp}/run was made with --soup {tmp}/a {tmp}/b (its run.json)"),
+    (["--soup", "{tmp}/a", "{tmp}/b"], {}, "--soup {tmp}/a {tmp}/b: {tmp}/run was made without --soup"),
+    (["--init-from", "{tmp}/other.keras"], {"init_from": "{tmp}/last.keras"},
+     "--init-from {tmp}/other.keras: {tmp}/run was made with --init-from {tmp}/last.keras"),
+    (["--distill-from", "{tmp}/teacher"], {}, "--distill-from {tmp}/teacher: {tmp}/run was made without --distill-from"),
+    (["--extra-train-split", "test"], {"fitted_splits": ["train"]},
+     "--extra-train-split test: {tmp}/run was fitted on train (its run.json)"),
+], ids=["another-soup", "soup-of-a-trained-run", "another-init-from", "a-teacher-it-never-had", "unfitted-split"])
+def test_reports_only_refuses_a_lineage_its_run_json_does_not_record(tmp_path, flags, record, message):
+    """The reports describe the run: a lineage flag naming something else would be written into run.json, the model
+    card and any sidecar converted from it (a re-report with --soup of unrelated runs used to relabel a trained run)."""
+    from train.cli import adopt_lineage
+
+    fill = lambda text: text.replace("{tmp}", str(tmp_path))  # noqa: E731
+    record = {key: [fill(v) for v in value] if isinstance(value, list) else fill(value) for key, value in record.items()}
+    args = parse_args(["--data", str(tmp_path), "--out", str(tmp_path / "run"), "--reports-only",
+                       *map(fill, flags)])
+    with pytest.raises(DataError) as refused:
+        adopt_lineage(args, record)
+    assert str(refused.value).startswith(fill(message)) and "leave the flag out" in str(refused.value)
+
+
+def test_reports_only_takes_the_recorded_lineage_however_it_is_spelt(tmp_path, monkeypatch):
+    from train.cli import adopt_lineage
+
+    monkeypatch.chdir(tmp_path)
+    record = {"soup_of": [str(tmp_path / "a"), str(tmp_path / "b")], "fitted_splits": ["train", "test"]}
+    args = parse_args(["--data", "d", "--out", "run", "--reports-only", "--soup", "a", "./b", "--extra-train-split",
+                       "Test"])
+    adopt_lineage(args, record)  # relative paths naming the same runs, the split's case: the same lineage
+    left_out = parse_args(["--data", "d", "--out", "run", "--reports-only"])
+    adopt_lineage(left_out, record)
+    assert left_out.soup == [tmp_path / "a", tmp_path / "b"] and left_out.extra_train_split == "test"
+
+
 def test_the_advice_for_a_damaged_resume_state_leads_to_a_fresh_start(started, tmp_path):
     """`state.json is damaged` used to advise removing it, after which --resume and a fresh start were both
     refused (the checkpoints still held the folder). The advice names every file to remove; with those gone, a

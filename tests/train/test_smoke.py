@@ -2,6 +2,7 @@
 
 import csv
 import json
+import shlex
 import subprocess
 import time
 from pathlib import Path
@@ -89,8 +90,10 @@ def test_resume_continues_from_last_epoch(smoke_run):
     assert state["epoch"] == 2 and state["seconds"] > earlier
     with history.open() as handle:
         assert [int(r["epoch"]) for r in csv.DictReader(handle)] == [0, 1, 2]  # epoch 2 once, as trained again
-    seconds = json.loads((out / "run.json").read_text())["seconds"]
-    assert earlier < seconds <= earlier + resumed_s  # the whole run's time, not only the resumed process's
+    record = json.loads((out / "run.json").read_text())
+    assert earlier < record["seconds"] <= earlier + resumed_s  # the whole run's time, not only the resumed process's
+    first, resumed = (shlex.join(["python", *command[1:]]) for command in (smoke_run[2], cmd))
+    assert record["command"] == f"{first}; resumed by: {resumed}"  # the command that started it is kept
 
 
 def warm_start_command(cmd: list[str], source: Path, out: Path, *extra: str) -> list[str]:
