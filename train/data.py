@@ -101,6 +101,8 @@ def _split_folder_hint(split_dir: Path) -> str:
 
 
 def _image_files(split_dir: Path) -> list[tuple[Path, int]]:
+    if split_dir.is_file():
+        raise DataError(f"{split_dir}: is a file, not a split folder (<data>/<split>/<class>/*.png)")
     if not split_dir.is_dir():
         raise DataError(f"{split_dir}: split folder not found{_split_folder_hint(split_dir)}")
     files: list[tuple[Path, int]] = []

@@ -88,6 +88,9 @@ def test_missing_split_folder_is_named(tmp_path):
     write_image_folders(tmp_path, {"train": 1})
     with pytest.raises(DataError, match=r"test: split folder not found"):
         load_split(tmp_path, "test")
+    (tmp_path / "test").write_text("")
+    with pytest.raises(DataError, match=r"test: is a file, not a split folder \(<data>/<split>/<class>/\*\.png\)$"):
+        load_split(tmp_path, "test")
 
 
 def test_a_split_given_as_the_dataset_or_a_slice_asked_as_a_folder_says_what_to_pass(tmp_path):
