@@ -32,11 +32,12 @@ class OneLineParser(argparse.ArgumentParser):
 
 
 def path_argument(text: str) -> Path:
-    """argparse type of a path: not empty. Path("") is the working folder, so `--out "$OUT"` with OUT unset would
-    otherwise write a run, an export or a photo's figures into whatever folder the command was started from."""
+    """argparse type of a path: not empty, `~` expanded. Path("") is the working folder, so `--out "$OUT"` with OUT
+    unset would otherwise write a run, an export or a photo's figures into whatever folder the command was started
+    from; and the shell leaves the tilde of `--out=~/x` alone, which would make a folder named ~."""
     if not text.strip():
         raise argparse.ArgumentTypeError("empty path")
-    return Path(text)
+    return Path(text).expanduser()
 
 
 def non_negative_int(text: str) -> int:

@@ -4,7 +4,9 @@ where a number belongs. Its own module, free of the sections, so that edge.confi
 
 from __future__ import annotations
 
+import os
 import types
+from pathlib import Path
 from typing import Any, Literal, Union, get_args, get_origin
 
 from pydantic import BaseModel, ConfigDict, ValidationInfo, field_validator
@@ -24,6 +26,17 @@ class Strict(BaseModel):
     `max_frames: true` ran one frame); YAML's on/off are the words on/off where a field offers them."""
 
     model_config = ConfigDict(extra="forbid", validate_assignment=True, allow_inf_nan=False)
+
+    @field_validator("*", mode="before")
+    @classmethod
+    def _paths_as_a_shell_would_read_them(cls, value: Any, info: ValidationInfo) -> Any:
+        """A path setting: `~/x` is the home folder's x, as in a shell (YAML and `--out=~/x` leave the tilde, and
+        a folder named ~ would be made); an empty one is refused rather than read as the working folder."""
+        if not isinstance(value, str) or Path not in member_types(cls.model_fields[info.field_name].annotation):
+            return value
+        if not value.strip():
+            raise ValueError("empty path")
+        return os.path.expanduser(value)
 
     @field_validator("*", mode="before")
     @classmethod

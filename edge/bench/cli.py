@@ -23,7 +23,7 @@ from edge.bench.spec import (CLASSIFIER_CLIP_FACES, FORMAT, FRAME_BUDGET_MS, MOD
                              parse_size)
 from edge.bench.targets import evaluate
 from edge.cli_common import OneLineParser, non_negative_int, path_argument
-from edge.config import DEFAULT_EMOTION_MODEL, DEFAULT_FACE_MODEL, SourceConfig
+from edge.config import DEFAULT_EMOTION_MODEL, DEFAULT_FACE_MODEL, SourceConfig, resolve_data_path
 from edge.contract import sidecar_path
 from edge.demo import MIN_HEIGHT_PX, MIN_LANE_PX
 from edge.errors import EdgeError
@@ -129,7 +129,8 @@ def options_from_args(args: argparse.Namespace, parser: argparse.ArgumentParser)
         options = BenchOptions(frames=int(pick("frames")), warmup=int(pick("warmup")), repeats=int(pick("repeats")),
                                detectors=_detector_list(str(pick("detectors"))), threads=_int_list(str(pick("threads"))),
                                sizes=_size_list(str(pick("sizes"))), faces=_int_list(str(pick("faces"))),
-                               seed=args.seed, model=args.model.resolve(), face_model=args.face_model.resolve(),
+                               seed=args.seed, model=resolve_data_path(args.model).resolve(),
+                               face_model=resolve_data_path(args.face_model).resolve(),
                                cold=args.cold, timeout_s=args.timeout, mirror_average=args.mirror_average)
     except argparse.ArgumentTypeError as exc:
         parser.error(str(exc))

@@ -55,11 +55,15 @@ class MediaPipeDetector(BaseDetector):
         mode = vision.RunningMode.VIDEO if self._video else vision.RunningMode.IMAGE
         options = vision.FaceDetectorOptions(base_options=BaseOptions(model_asset_path=str(model)),
                                              running_mode=mode, min_detection_confidence=min_confidence)
+        self._detector = None
         try:
             with native_stderr_logged(NATIVE_LOG_NAME):
                 self._detector = vision.FaceDetector.create_from_options(options)
         except (RuntimeError, ValueError) as exc:
             raise EdgeError(f"face model {model}", f"rejected by MediaPipe ({exc})") from None
+        except BaseException:  # a Ctrl-C held back by the capture lands as it closes: the detector exists, close it
+            self.close()      # now, or MediaPipe's __del__ fails at interpreter exit with a traceback
+            raise
         self._last_ms = -1
         self._detects_to_capture = FIRST_DETECTS_CAPTURED
 

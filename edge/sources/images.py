@@ -12,6 +12,7 @@ import cv2
 import numpy as np
 
 from edge.errors import EdgeError, access_error, checked
+from edge.native_stderr import native_stderr_logged
 from edge.sources import check_readable, quiet_opencv
 from edge.types import Frame
 
@@ -19,6 +20,9 @@ log = logging.getLogger(__name__)
 
 IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".bmp", ".webp", ".tif", ".tiff", ".pgm", ".ppm"}
 NOT_AN_IMAGE = "unreadable or not an image"
+# A file that begins as one of these but does not decode was cut short or damaged (a copy that stopped, a camera's
+# card pulled mid-write): saying so beats "not an image" for a file that plainly is one.
+DAMAGEABLE_FORMATS = ((b"\xff\xd8\xff", "JPEG"), (b"\x89PNG", "PNG"))
 # The size checks cv2.imread makes before decoding (it raises cv2.error naming the one that failed): what the
 # limit counts, the environment variable that sets it, and OpenCV's default.
 OPENCV_SIZE_LIMITS = {
@@ -39,18 +43,34 @@ def opencv_read_problem(exc: cv2.error) -> str:
     return f"{NOT_AN_IMAGE} (OpenCV: {' '.join(failed.split())})"
 
 
+def not_decoded_problem(data: np.ndarray) -> str:
+    """Why bytes that OpenCV could not decode are no image: `truncated or corrupt JPEG data` when they begin as a
+    JPEG or PNG, else unreadable or not an image."""
+    head = data[:8].tobytes()
+    kind = next((name for magic, name in DAMAGEABLE_FORMATS if head.startswith(magic)), None)
+    return f"truncated or corrupt {kind} data" if kind else NOT_AN_IMAGE
+
+
 def load_image(path: Path) -> np.ndarray:
     """The BGR image of a file, or EdgeError `image <path>: <problem>`: cannot access (Permission denied), too
-    large, unreadable or not an image. OpenCV's own warnings are silenced: the error says it."""
+    large, truncated or corrupt, unreadable or not an image. Decoded from its bytes as the web view's uploads are:
+    cv2.imread hands back a cut-short JPEG grey-filled, so a photo whose lower half is missing was classified (or
+    found faceless) without a word. OpenCV's and libjpeg's own lines are logged, not printed: the error says it."""
     thing = f"image {path}"
     check_readable(path, thing)
     try:
-        with quiet_opencv():
-            image = cv2.imread(str(path), cv2.IMREAD_COLOR)
+        data = np.fromfile(path, np.uint8)
+    except OSError as exc:
+        raise access_error(thing, exc) from None
+    if not data.size:
+        raise EdgeError(thing, NOT_AN_IMAGE)
+    try:
+        with quiet_opencv(), native_stderr_logged(thing):
+            image = cv2.imdecode(data, cv2.IMREAD_COLOR)
     except cv2.error as exc:
         raise EdgeError(thing, opencv_read_problem(exc)) from None
     if image is None:
-        raise EdgeError(thing, NOT_AN_IMAGE)
+        raise EdgeError(thing, not_decoded_problem(data))
     return image
 
 

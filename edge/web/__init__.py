@@ -9,6 +9,8 @@ from __future__ import annotations
 import argparse
 import os
 
+from pydantic import ValidationError
+
 from edge.errors import EdgeError
 from edge.web.config import DEFAULT_HOST, DEFAULT_PORT, TOKEN_ENV, WebConfig
 
@@ -59,7 +61,10 @@ def resolve_settings(args: argparse.Namespace, web: WebConfig) -> WebConfig | No
         update["host"], update["port"] = parse_address(address, web)
     token = getattr(args, TOKEN_DEST, None) or os.environ.get(TOKEN_ENV) or web.token
     update["token"] = token or None
-    return web.model_copy(update=update)
+    try:  # validated again (model_copy would not): `--web` turns the view on, and its checks apply then
+        return WebConfig.model_validate({**web.model_dump(), **update})
+    except ValidationError as exc:
+        raise EdgeError("config", f"web: {exc.errors()[0]['msg'].removeprefix('Value error, ')}") from None
 
 
 def check(args: argparse.Namespace, cfg) -> WebConfig | None:  # cfg: edge.config.RunConfig

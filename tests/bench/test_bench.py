@@ -115,6 +115,15 @@ def test_mirror_average_is_measured_in_the_pipeline_and_the_classifier_alone(emo
     assert "each face classified with its mirror image too" in proc.stdout
 
 
+def test_the_default_models_are_found_from_another_folder(tmp_path):
+    """As `python -m edge` finds models/ beside the code, so does the benchmark (it looked only in the working
+    folder, and failed anywhere else)."""
+    proc = subprocess.run([sys.executable, "-m", "edge.bench", *TINY, "--detectors", "haar", "--json", "-"],
+                          cwd=tmp_path, env=edge_env(), capture_output=True, text=True, timeout=240)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    assert json.loads(proc.stdout)["model"]["path"] == str(REPO / "models" / "emotion_int8.tflite")
+
+
 def test_missing_model_is_a_one_line_error(tmp_path):
     proc = run_bench(*TINY, "--detectors", "haar", "--model", str(tmp_path / "none.tflite"), timeout=60)
     assert proc.returncode == 2

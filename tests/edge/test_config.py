@@ -103,6 +103,20 @@ def parsed(*argv: str) -> RunConfig:
     return config_from_args(build_parser("run")[1].parse_args(list(argv)))
 
 
+def test_a_tilde_path_is_the_home_folders_and_an_empty_one_is_refused(tmp_path: Path,
+                                                                      monkeypatch: pytest.MonkeyPatch) -> None:
+    """YAML and `--out=~/x` leave the tilde to the program: it made a folder named ~ in the working folder."""
+    monkeypatch.setenv("HOME", str(tmp_path))
+    config = tmp_path / "edge.yaml"
+    config.write_text("output: {dir: ~/runs, video: ~/clip.mp4}\nstore: {path: ~/events.db}\n")
+    cfg = load_config(config, {"classifier.model": "~/m.tflite"})
+    assert (cfg.output.dir, cfg.output.video) == (tmp_path / "runs", tmp_path / "clip.mp4")
+    assert (cfg.store.path, cfg.classifier.model) == (tmp_path / "events.db", tmp_path / "m.tflite")
+    config.write_text("output: {dir: ''}\n")
+    with pytest.raises(EdgeError, match=r"output.dir: empty path$"):
+        load_config(config)
+
+
 def test_text_flags_keep_numeric_looking_text() -> None:
     cfg = parsed("--web.token", "12345678", "--out", "2024", "--source.uri", "007", "--video", "1.5",
                  "--store.path", "0x10", "--web.host", "127.000.000.001")

@@ -193,3 +193,25 @@ def test_an_output_video_that_cannot_be_written_is_refused_before_the_first_fram
         events = out / "events.jsonl"
         assert not events.exists() or events.read_text() == ""  # no event of a run that could not record
     assert dangling.is_symlink() and not dangling.exists() and theirs.read_bytes() == b"their video"
+
+
+@pytest.mark.parametrize("suffix, kind", [(".jpg", "JPEG"), (".png", "PNG")])
+def test_a_photo_cut_short_is_named_truncated_not_classified_grey_filled(emotion_model, tmp_path, suffix, kind):
+    """cv2.imread hands back a cut-short JPEG with its missing part grey, after libjpeg's own stray stderr line: photo
+    then reported "no faces" (advice about face size) and a folder source classified the grey; the web view's
+    upload already said "truncated or corrupt". Now every path says it, in one line naming the file."""
+    whole = tmp_path / f"whole{suffix}"
+    cv2.imwrite(str(whole), cv2.resize(make_demo_frames(1)[0], (960, 720)))
+    cut = tmp_path / f"cut{suffix}"
+    cut.write_bytes(whole.read_bytes()[: whole.stat().st_size // 3])
+    refused = run_edge("photo", str(cut), "--out", str(tmp_path / "photo"))
+    assert_one_line(refused, f"error: image {cut}: truncated or corrupt {kind} data")
+    assert refused.stderr.count("\n") == 1  # nor libjpeg's `Premature end of JPEG file`
+    folder = tmp_path / "pictures"
+    folder.mkdir()
+    shutil.copy(cut, folder / f"a{suffix}")
+    shutil.copy(whole, folder / f"b{suffix}")
+    done = run_edge("--source", str(folder), *run_args(emotion_model, tmp_path))
+    assert done.returncode == 0, done.stderr
+    assert f"skipping image {folder / f'a{suffix}'}: truncated or corrupt {kind} data" in done.stdout
+    assert done.stderr == ""

@@ -126,6 +126,30 @@ def test_mediapipe_detector_captures_only_create_first_detects_and_close(face_mo
     assert windows == [blazeface.NATIVE_LOG_NAME] * (1 + blazeface.FIRST_DETECTS_CAPTURED + 1)
 
 
+def test_a_ctrl_c_as_the_mediapipe_detector_is_made_closes_it(face_model, monkeypatch):
+    """A Ctrl-C held back by the capture lands as it closes, after MediaPipe made its detector: the detector is closed
+    before the interrupt goes on (left open, MediaPipe's __del__ failed at interpreter exit with a traceback)."""
+    import edge.detectors.blazeface as blazeface
+
+    closed: list[object] = []
+    real_close = blazeface.MediaPipeDetector.close
+
+    def close(self) -> None:  # noqa: ANN001 - the detector
+        closed.append(self._detector)
+        real_close(self)
+
+    @contextmanager
+    def interrupted_as_it_closes(what: str):  # noqa: ANN202 - a context manager
+        yield
+        raise KeyboardInterrupt  # where stops_deferred re-raises a Ctrl-C noted inside the window
+
+    monkeypatch.setattr(blazeface.MediaPipeDetector, "close", close)
+    monkeypatch.setattr(blazeface, "native_stderr_logged", interrupted_as_it_closes)
+    with pytest.raises(KeyboardInterrupt):
+        blazeface.MediaPipeDetector(model=face_model)
+    assert len(closed) == 1 and closed[0] is not None  # the detector MediaPipe made, closed
+
+
 def demo_run(out: Path, model: Path, *extra: str) -> tuple[str, str]:
     done = run_edge("--source", "demo", "--headless", "--max-frames", "5", "--out", str(out), "--model", str(model),
                     *extra)

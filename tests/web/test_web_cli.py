@@ -215,6 +215,20 @@ def test_a_chart_window_with_too_many_bars_is_one_config_error(emotion_model, tm
         assert result.returncode == 0, (web, result.stderr)
 
 
+def test_a_chart_window_with_too_many_bars_is_refused_when_the_web_flag_turns_the_view_on(tmp_path: Path):
+    """`--web` turns on a view the file left off: its checks apply then too (they were skipped, and a day's window
+    at one bar a second ran, each poll serialising 86,400 bars)."""
+    config = tmp_path / "service.yaml"
+    config.write_text("web: {stats_window_s: 86400, stats_bucket_s: 1}\n")
+    expected = ["error: config: web: stats_window_s / stats_bucket_s makes 86400 chart bars, more than 360; raise "
+                "stats_bucket_s to 240 or more"]
+    for command in (["--config", str(config), "--source", "demo", "--headless", "--web", ":0"],
+                    ["service", "--config", str(config), "--check-config", "--web"]):
+        result = subprocess.run([sys.executable, "-m", "edge", *command], cwd=REPO, env=edge_env(),
+                                capture_output=True, text=True, timeout=60)
+        assert result.returncode == 2 and result.stderr.strip().splitlines() == expected, (command, result.stderr)
+
+
 def test_the_chart_bar_suggestion_fits() -> None:
     from edge.errors import EdgeError  # noqa: F401 - pydantic raises its own ValidationError here
     from pydantic import ValidationError
