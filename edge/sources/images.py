@@ -65,8 +65,8 @@ def load_image(path: Path) -> np.ndarray:
     if not data.size:
         raise EdgeError(thing, NOT_AN_IMAGE)
     try:
-        with quiet_opencv(), native_stderr_logged(thing):
-            image = cv2.imdecode(data, cv2.IMREAD_COLOR)
+        with quiet_opencv(), native_stderr_logged(thing):  # a folder source does this once a frame, but the
+            image = cv2.imdecode(data, cv2.IMREAD_COLOR)      # decode costs far more than the capture's syscalls
     except cv2.error as exc:
         raise EdgeError(thing, opencv_read_problem(exc)) from None
     if image is None:
