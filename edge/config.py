@@ -5,6 +5,7 @@ Every leaf value has a dotted CLI flag generated from these models, e.g. `--dete
 
 from __future__ import annotations
 
+import os
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, Literal
@@ -48,7 +49,11 @@ class SourceConfig(Strict):
     @field_validator("uri", mode="before")
     @classmethod
     def _index_as_text(cls, value: Any) -> Any:
-        return str(value) if isinstance(value, int) and not isinstance(value, bool) else value
+        """A camera index as text; `~/clips` the home folder's clips, as a path setting's tilde is (a URL or a
+        device name never starts with ~)."""
+        if isinstance(value, int) and not isinstance(value, bool):
+            return str(value)
+        return os.path.expanduser(value) if isinstance(value, str) and value.startswith("~") else value
 
 
 MARGIN_FIELD = dict(ge=0.0, le=1.0, description="grow its boxes by this fraction per side, so the crop is framed as "

@@ -173,8 +173,8 @@ def train_run(args: argparse.Namespace, train: Split, val: Split, start_record: 
         reopen_finished_run(args.out)
     if not continuing or FINGERPRINT_KEY not in start_record:  # a fresh run, or one started by an older version
         write_start_record(args, config, None if continuing else command)
-    if continuing and start_record.get("command"):
-        command = f"{start_record['command']}; resumed by: {command}"
+    if continuing:  # a start.json from before it kept the command cannot say what started the run
+        command = f"{start_record.get('command') or '(start command not recorded)'}; resumed by: {command}"
     targets = distillation_targets(args, train) if args.distill_from else None
     held_out = is_held_out(val.name, args.fitted)
     if not held_out and not config.average_last:

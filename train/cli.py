@@ -18,7 +18,7 @@ from train.data import (DEFAULT_CACHE_DIR, DEFAULT_VAL_FRACTION, TRAIN_SLICE, Da
                         is_held_out)
 from train.labels import EMOTIONS
 from train.runfolder import (DEFAULT_DISTILL_WEIGHT, TEACHER_FLAGS, adopt_architecture, read_run_record, resuming,
-                             same_value)
+                             same_file)
 from train.runfolder import flag_name as flag
 
 DESCRIPTION = ("python -m train --data ../shared/datasets/fer2013 --out runs/<name>: fit the model and write every "
@@ -114,7 +114,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--reports-only", action="store_true",
                         help="no training: re-tune the offsets and rewrite the reports of a finished run")
     parser.add_argument("--limit", type=int,
-                        help="use only N random training images (smoke runs; default 0: all; with --resume, the run's)")
+                        help="use only N random training images (smoke runs; default 0: all; with --resume or "
+                             "--reports-only, the run's)")
     parser.add_argument("--strict", action="store_true", help="fail on the first unreadable image or CSV row")
     parser.add_argument("--cache-dir", type=path_argument, default=DEFAULT_CACHE_DIR, help="decoded-array cache")
     return parser.parse_args(argv)
@@ -324,35 +325,37 @@ def check_slice_flags(args: argparse.Namespace, previous: dict) -> None:
         args.val_split = previous["val_split"]
 
 
-def same_paths(given: list[Path], recorded: list[str | None] | None) -> bool:
-    """The same files in the same order, however spelt (relative paths resolve from the working folder)."""
-    return (recorded is not None and len(given) == len(recorded)
-            and all(other is not None and same_value("init_from", path, other) for path, other in zip(given, recorded)))
+LINEAGE_RECORD = (("init_from", "init_from"), ("distill_from", "distill_from"), ("soup", "soup_of"))  # flag, key
+
+
+def as_paths(value: str | Path | list | None) -> list[Path]:
+    """A lineage flag's or run.json value's paths: none, one (--init-from, --distill-from) or several (--soup)."""
+    if value is None:
+        return []
+    return [Path(item) for item in value] if isinstance(value, list) else [Path(value)]
 
 
 def adopt_lineage(args: argparse.Namespace, previous: dict) -> None:
     """The lineage flags left out are the finished run's: what it started from, learned from and was fitted on.
     Given, they must say what the run.json records: the reports describe the run, and a flag naming another
     checkpoint, teacher, soup or fitted split would write a false lineage into run.json, the model card and any
-    sidecar converted from it."""
+    sidecar converted from it. A key an older run.json lacks is not known, so the flag is taken as given."""
     if args.offsets_from is None and not args.no_tune_bias and previous.get("class_bias_from"):
         args.offsets_from = Path(previous["class_bias_from"])
-    for name, key in (("init_from", "init_from"), ("distill_from", "distill_from"), ("soup", "soup_of")):
-        recorded, given = previous.get(key), getattr(args, name)
-        if given is None:
+    for name, key in LINEAGE_RECORD:
+        recorded, given = as_paths(previous.get(key)), as_paths(getattr(args, name))
+        if not given:
             if recorded:
-                setattr(args, name, [Path(run) for run in recorded] if name == "soup" else Path(recorded))
-            continue
-        if not same_paths(given if name == "soup" else [given], recorded if name == "soup" else [recorded]):
-            shown = " ".join(map(str, given)) if name == "soup" else given
-            was = (f"made with {flag(name)} {' '.join(recorded) if name == 'soup' else recorded}" if recorded
-                   else f"made without {flag(name)}")
-            raise DataError(f"{flag(name)} {shown}: {args.out} was {was} (its run.json); --reports-only keeps the "
-                            "run's lineage, so leave the flag out")
-    recorded_extra = extra_split_of(previous.get("fitted_splits", []))
+                setattr(args, name, recorded if name == "soup" else recorded[0])
+        elif key in previous and not (len(given) == len(recorded) and all(map(same_file, given, recorded))):
+            was = f"made with {flag(name)} {' '.join(map(str, recorded))}" if recorded else f"made without {flag(name)}"
+            raise DataError(f"{flag(name)} {' '.join(map(str, given))}: {args.out} was {was} (its run.json); "
+                            "--reports-only keeps the run's lineage, so leave the flag out")
+    fitted = previous.get("fitted_splits")
+    recorded_extra = extra_split_of(fitted or [])
     if args.extra_train_split is None:
         args.extra_train_split = recorded_extra
-    elif (recorded_extra or "").lower() != args.extra_train_split.lower():
+    elif fitted is not None and (recorded_extra or "").lower() != args.extra_train_split.lower():
         raise DataError(f"--extra-train-split {args.extra_train_split}: {args.out} was fitted on "
-                        f"{' + '.join(previous.get('fitted_splits', [])) or 'train'} (its run.json); --reports-only "
-                        "keeps the faces the run was fitted on, so leave the flag out")
+                        f"{' + '.join(fitted) or 'train'} (its run.json); --reports-only keeps the faces the run was "
+                        "fitted on, so leave the flag out")

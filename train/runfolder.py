@@ -144,10 +144,15 @@ def start_values(args: argparse.Namespace, config: TrainConfig, command: str | N
             for name, value in values.items()}
 
 
+def same_file(given: str | Path, recorded: str | Path) -> bool:
+    """The same file however spelt (relative paths resolve from the working folder)."""
+    return Path(given).resolve() == Path(recorded).resolve()
+
+
 def same_value(name: str, given, recorded) -> bool:
     """Paths are the same when they name the same file, however spelt."""
     if name in PATH_FLAGS and given is not None and recorded is not None:
-        return Path(given).resolve() == Path(recorded).resolve()
+        return same_file(given, recorded)
     return given == recorded
 
 

@@ -144,7 +144,8 @@ def config_from_args(args: argparse.Namespace) -> RunConfig:
         if key.startswith(OVERRIDE_PREFIX):
             dotted = key[len(OVERRIDE_PREFIX):]
             overrides[dotted] = cli_value(value, dotted) if isinstance(value, str) else value
-            given[dotted] = f"{getattr(args, GIVEN_PREFIX + dotted, None) or f'--{dotted}'} {value}"
+            shown = value if value != "" else "''"  # an empty value, visible as such
+            given[dotted] = f"{getattr(args, GIVEN_PREFIX + dotted, None) or f'--{dotted}'} {shown}"
     for key, value in vars(args).items():
         if key.startswith(SWITCH_PREFIX):
             flag = key[len(SWITCH_PREFIX):]

@@ -44,8 +44,8 @@ def opencv_read_problem(exc: cv2.error) -> str:
 
 
 def not_decoded_problem(data: np.ndarray) -> str:
-    """Why bytes that OpenCV could not decode are no image: `truncated or corrupt JPEG data` when they begin as a
-    JPEG or PNG, else unreadable or not an image."""
+    """Why bytes that OpenCV could not decode are no image: `truncated or corrupt JPEG data` (or PNG) when they
+    begin as one, else unreadable or not an image."""
     head = data[:8].tobytes()
     kind = next((name for magic, name in DAMAGEABLE_FORMATS if head.startswith(magic)), None)
     return f"truncated or corrupt {kind} data" if kind else NOT_AN_IMAGE
@@ -62,6 +62,8 @@ def load_image(path: Path) -> np.ndarray:
         data = np.fromfile(path, np.uint8)
     except OSError as exc:
         raise access_error(thing, exc) from None
+    except MemoryError:  # a multi-gigabyte file named like an image
+        raise EdgeError(thing, f"too large to read ({path.stat().st_size / 1e9:.1f} GB)") from None
     if not data.size:
         raise EdgeError(thing, NOT_AN_IMAGE)
     try:

@@ -64,7 +64,8 @@ def resolve_settings(args: argparse.Namespace, web: WebConfig) -> WebConfig | No
     try:  # validated again (model_copy would not): `--web` turns the view on, and its checks apply then
         return WebConfig.model_validate({**web.model_dump(), **update})
     except ValidationError as exc:
-        raise EdgeError("config", f"web: {exc.errors()[0]['msg'].removeprefix('Value error, ')}") from None
+        thing = f"config {args.config}" if getattr(args, "config", None) else "config"  # as load_config names it
+        raise EdgeError(thing, f"web: {exc.errors()[0]['msg'].removeprefix('Value error, ')}") from None
 
 
 def check(args: argparse.Namespace, cfg) -> WebConfig | None:  # cfg: edge.config.RunConfig

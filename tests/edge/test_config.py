@@ -112,6 +112,8 @@ def test_a_tilde_path_is_the_home_folders_and_an_empty_one_is_refused(tmp_path: 
     cfg = load_config(config, {"classifier.model": "~/m.tflite"})
     assert (cfg.output.dir, cfg.output.video) == (tmp_path / "runs", tmp_path / "clip.mp4")
     assert (cfg.store.path, cfg.classifier.model) == (tmp_path / "events.db", tmp_path / "m.tflite")
+    assert load_config(None, {"source.uri": "~/clips"}).source.uri == str(tmp_path / "clips")
+    assert load_config(None, {"source.uri": "rtsp://cam/~x"}).source.uri == "rtsp://cam/~x"  # only a leading ~
     config.write_text("output: {dir: ''}\n")
     with pytest.raises(EdgeError, match=r"output.dir: empty path$"):
         load_config(config)

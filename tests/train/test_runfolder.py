@@ -5,6 +5,7 @@ import json
 import shutil
 import subprocess
 import sys
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -297,10 +298,11 @@ def test_reports_only_adopts_the_finished_runs_limit_and_refuses_another(tmp_pat
 @pytest.mark.parametrize("flags, record, message", [
     (["--soup", "{tmp}/c", "{tmp}/b"], {"soup_of": ["{tmp}/a", "{tmp}/b"]},
      "--soup {tmp}/c {tmp}/b: {tmp}/run was made with --soup {tmp}/a {tmp}/b (its run.json)"),
-    (["--soup", "{tmp}/a", "{tmp}/b"], {}, "--soup {tmp}/a {tmp}/b: {tmp}/run was made without --soup"),
+    (["--soup", "{tmp}/a", "{tmp}/b"], {"soup_of": None}, "--soup {tmp}/a {tmp}/b: {tmp}/run was made without --soup"),
     (["--init-from", "{tmp}/other.keras"], {"init_from": "{tmp}/last.keras"},
      "--init-from {tmp}/other.keras: {tmp}/run was made with --init-from {tmp}/last.keras"),
-    (["--distill-from", "{tmp}/teacher"], {}, "--distill-from {tmp}/teacher: {tmp}/run was made without --distill-from"),
+    (["--distill-from", "{tmp}/teacher"], {"distill_from": None},
+     "--distill-from {tmp}/teacher: {tmp}/run was made without --distill-from"),
     (["--extra-train-split", "test"], {"fitted_splits": ["train"]},
      "--extra-train-split test: {tmp}/run was fitted on train (its run.json)"),
 ], ids=["another-soup", "soup-of-a-trained-run", "another-init-from", "a-teacher-it-never-had", "unfitted-split"])
@@ -310,7 +312,8 @@ def test_reports_only_refuses_a_lineage_its_run_json_does_not_record(tmp_path, f
     from train.cli import adopt_lineage
 
     fill = lambda text: text.replace("{tmp}", str(tmp_path))  # noqa: E731
-    record = {key: [fill(v) for v in value] if isinstance(value, list) else fill(value) for key, value in record.items()}
+    record = {key: [fill(v) for v in value] if isinstance(value, list) else value and fill(value)
+              for key, value in record.items()}
     args = parse_args(["--data", str(tmp_path), "--out", str(tmp_path / "run"), "--reports-only",
                        *map(fill, flags)])
     with pytest.raises(DataError) as refused:
@@ -329,6 +332,12 @@ def test_reports_only_takes_the_recorded_lineage_however_it_is_spelt(tmp_path, m
     left_out = parse_args(["--data", "d", "--out", "run", "--reports-only"])
     adopt_lineage(left_out, record)
     assert left_out.soup == [tmp_path / "a", tmp_path / "b"] and left_out.extra_train_split == "test"
+    # a run.json from before these keys were recorded: the flags are what records its lineage (MODEL_CARD's
+    # vgg32t redo: the same flags plus --reports-only, to record fitted_splits)
+    older = parse_args(["--data", "d", "--out", "run", "--reports-only", "--init-from", "w/last.keras",
+                        "--extra-train-split", "test"])
+    adopt_lineage(older, {"config": {}})
+    assert (older.init_from, older.extra_train_split) == (Path("w/last.keras"), "test")
 
 
 def test_the_advice_for_a_damaged_resume_state_leads_to_a_fresh_start(started, tmp_path):

@@ -220,8 +220,8 @@ def test_a_chart_window_with_too_many_bars_is_refused_when_the_web_flag_turns_th
     at one bar a second ran, each poll serialising 86,400 bars)."""
     config = tmp_path / "service.yaml"
     config.write_text("web: {stats_window_s: 86400, stats_bucket_s: 1}\n")
-    expected = ["error: config: web: stats_window_s / stats_bucket_s makes 86400 chart bars, more than 360; raise "
-                "stats_bucket_s to 240 or more"]
+    expected = [f"error: config {config}: web: stats_window_s / stats_bucket_s makes 86400 chart bars, more than "
+                "360; raise stats_bucket_s to 240 or more"]
     for command in (["--config", str(config), "--source", "demo", "--headless", "--web", ":0"],
                     ["service", "--config", str(config), "--check-config", "--web"]):
         result = subprocess.run([sys.executable, "-m", "edge", *command], cwd=REPO, env=edge_env(),
