@@ -219,25 +219,10 @@ def resolve_holdout(args: argparse.Namespace, validation: ValidationSpec | None)
         setattr(args, f"holdout_{name}", next(v for v in (given, kept, default) if v is not None))
 
 
-def refuse_a_second_mirror_pass(model_path: Path) -> None:
-    """--mirror-average of a model converted with --mirror-average (or trained mirror-symmetric) would only
-    measure the same answers twice as slowly (the edge skips it with a warning); refused, so no figure or file
-    name claims a mirror pass."""
-    classifier = open_classifier(model_path)
-    try:
-        if built_in := classifier.contract.mirror_built_in:
-            raise ConvertError("--mirror-average", f"{model_path} {built_in}, says its sidecar; evaluate it "
-                                                   "without the flag")
-    finally:
-        classifier.close()
-
-
 def run(args: argparse.Namespace) -> Evaluation:
     """Evaluate and write the figures; a failure leaves no new empty --out-dir (or --confusion folder) behind."""
     if args.limit < 0:
         raise ConvertError("--limit", f"{args.limit} must be >= 0")
-    if args.mirror_average:
-        refuse_a_second_mirror_pass(args.model)
     folder = args.out_dir or args.model.parent
     stem = (f"{args.model.stem}_{args.split}" + ("_mirror" if args.mirror_average else "")
             + (f"_limit{args.limit}_seed{args.seed}" if args.limit else ""))
@@ -255,9 +240,14 @@ def evaluate_into(args: argparse.Namespace, confusion: Path, metrics_json: Path 
     """The evaluation of run(), its confusion PNG and (if given) metrics JSON written to writable paths."""
     classifier = open_classifier(args.model)  # model problems are reported before the dataset is read
     try:
-        fitted_splits, validation = classifier.contract.fitted_splits, classifier.contract.validation
+        contract = classifier.contract
     finally:
         classifier.close()
+    fitted_splits, validation = contract.fitted_splits, contract.validation
+    # a second mirror pass would measure the same answers twice as slowly: no figure or file name may claim one
+    if args.mirror_average and contract.mirror_built_in:
+        raise ConvertError("--mirror-average", f"{args.model} {contract.mirror_built_in}, says its sidecar; "
+                           "evaluate it without the flag")
     resolve_holdout(args, validation)
     reason = not_held_out_because(args.split, fitted_splits, validation.split if validation else None)
     held_out = reason is None
